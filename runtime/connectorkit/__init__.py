@@ -1,0 +1,98 @@
+"""connectorkit: declarative integration connectors, run over JSON on stdin/stdout.
+
+The runtime is a short pipeline: :func:`load_pack` reads and checks a pack, ``bind`` joins an
+action with the caller's inputs and a connection, ``run`` sends its requests. Platforms use the
+``connectorkit`` command; Python callers can use :func:`invoke` directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connectorkit._errors import (
+    AuthError,
+    ConnectorError,
+    HttpError,
+    InternalError,
+    InvalidConnection,
+    InvalidInput,
+    InvalidRequest,
+    NetworkError,
+    PackError,
+    PartialFailure,
+    Problem,
+    RateLimited,
+    TimeoutError,
+    UnknownAction,
+)
+
+if TYPE_CHECKING:
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+    from connectorkit._load import default_pack_root, load_pack
+    from connectorkit._run import Runner
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActionDef",
+    "AuthError",
+    "ConnectionDef",
+    "ConnectorError",
+    "HttpError",
+    "InputDef",
+    "InternalError",
+    "InvalidConnection",
+    "InvalidInput",
+    "InvalidRequest",
+    "NetworkError",
+    "Pack",
+    "PackError",
+    "PartialFailure",
+    "Problem",
+    "RateLimited",
+    "Runner",
+    "TimeoutError",
+    "UnknownAction",
+    "__version__",
+    "default_pack_root",
+    "invoke",
+    "load_pack",
+]
+
+# Heavier names load on first use, so `connectorkit describe` never imports httpx.
+_LAZY = {
+    "ActionDef": "connectorkit._definitions",
+    "ConnectionDef": "connectorkit._definitions",
+    "InputDef": "connectorkit._definitions",
+    "Pack": "connectorkit._definitions",
+    "default_pack_root": "connectorkit._load",
+    "load_pack": "connectorkit._load",
+    "Runner": "connectorkit._run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'connectorkit' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    return getattr(importlib.import_module(module), name)
+
+
+def invoke(request: dict[str, Any], *, pack: Pack | None = None, runner: Runner | None = None) -> dict[str, Any]:
+    """Run one request (the contract's JSON, as a dict) and return the response envelope."""
+    import json  # noqa: PLC0415
+
+    from connectorkit._load import load_pack  # noqa: PLC0415
+    from connectorkit._protocol import respond  # noqa: PLC0415
+    from connectorkit._run import Runner  # noqa: PLC0415
+
+    own = runner is None
+    active = runner or Runner()
+    try:
+        response, _ = respond(pack or load_pack(), active, json.dumps(request))
+    finally:
+        if own:
+            active.close()
+    return response

@@ -1,0 +1,171 @@
+"""Bind: join an action's definition with the caller's inputs, and a connection with its values."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit._template import render_value
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from pydantic import BaseModel
+
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+
+__all__ = [
+    "BoundAction",
+    "BoundConnection",
+    "CallOptions",
+    "bind_action",
+    "bind_connection",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """The retry, timeout and debug controls every action accepts."""
+
+    timeout_ms: int | None = None
+    max_retry_count: int = 0
+    retry_delay_ms: int = 0
+    use_exponential_backoff: bool = False
+    retry_on_all_errors: bool = False
+    debug_request: bool = False
+
+    @classmethod
+    def from_inputs(cls, inputs: Mapping[str, Any]) -> CallOptions:
+        """Read the call inputs by name (absent ones keep the defaults above)."""
+        timeout = inputs.get("timeout")
+        return cls(
+            timeout_ms=int(timeout) if timeout else None,
+            max_retry_count=int(inputs.get("max_retry_count") or 0),
+            retry_delay_ms=int(inputs.get("retry_delay_ms") or 0),
+            use_exponential_backoff=bool(inputs.get("use_exponential_backoff")),
+            retry_on_all_errors=bool(inputs.get("retry_on_all_errors")),
+            debug_request=bool(inputs.get("debug_request")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAction:
+    """An action with validated inputs (defaults applied; absent optional inputs left out)."""
+
+    definition: ActionDef
+    inputs: Mapping[str, Any]
+    options: CallOptions
+
+
+@dataclass(frozen=True, slots=True)
+class BoundConnection:
+    """A connection with every value (defaults applied, templates rendered) and its token."""
+
+    definition: ConnectionDef
+    values: Mapping[str, Any]
+    token: Mapping[str, Any] | None
+    secrets: frozenset[str]
+
+    @property
+    def base_url(self) -> str:
+        """The service root every action path is relative to."""
+        return str(self.values["base_url"]).rstrip("/")
+
+
+_models: dict[int, tuple[object, type[BaseModel]]] = {}
+_models_lock = threading.Lock()
+
+
+def _model_for(key: str, definitions: tuple[InputDef, ...], owner: object) -> type[BaseModel]:
+    """The pydantic model of a set of inputs, built once per definition object."""
+    cached = _models.get(id(owner))
+    if cached is not None and cached[0] is owner:
+        return cached[1]
+    from connectorkit._model import build_model  # noqa: PLC0415 - pydantic only when binding
+
+    model = build_model(key, definitions)
+    with _models_lock:
+        _models[id(owner)] = (owner, model)
+    return model
+
+
+def _validate(
+    label: str, definitions: tuple[InputDef, ...], owner: object, raw: Mapping[str, Any],
+    error: type[InvalidInput] | type[InvalidConnection],
+) -> dict[str, Any]:
+    from pydantic import ValidationError  # noqa: PLC0415 - pydantic only when binding
+
+    known = {d.key for d in definitions}
+    details: list[dict[str, Any]] = []
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            details.append({"field": key, "message": f"is not an input of {label}{hint}"})
+    present = {k: v for k, v in raw.items() if k in known and v is not None}
+    model = _model_for(label, definitions, owner)
+    try:
+        validated = model.model_validate(present)
+    except ValidationError as exc:
+        from connectorkit._model import describe_errors  # noqa: PLC0415
+
+        details += describe_errors(exc, definitions)
+    if details:
+        fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+        raise error(f"{label}: invalid {fields}", details=details)
+    return {k: v for k, v in validated.model_dump().items() if v is not None}
+
+
+def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
+    """Look up ``key`` and validate ``inputs`` against its definition."""
+    action = pack.actions.get(key) if isinstance(key, str) else None
+    if action is None:
+        close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UnknownAction(
+            f"the pack '{pack.key}' has no action '{key}'{hint}",
+            details=[{"field": "action", "message": f"one of: {', '.join(sorted(pack.actions))}"}],
+        )
+    values = _validate(f"action '{action.key}'", action.inputs, action, inputs, InvalidInput)
+    return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
+
+
+def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnection:
+    """Choose the connection, validate its values, apply defaults and render their templates."""
+    raw = raw or {}
+    key = raw.get("key") or pack.default_connection
+    definition = pack.connections.get(key) if isinstance(key, str) else None
+    if definition is None:
+        raise InvalidConnection(
+            f"the pack '{pack.key}' has no connection '{key}'",
+            details=[{"field": "connection.key", "message": f"one of: {', '.join(pack.connections)}"}],
+        )
+    given = raw.get("values") or {}
+    try:
+        values = _validate(
+            f"connection '{definition.key}'", definition.values, definition, given, InvalidConnection
+        )
+    except InvalidConnection as exc:
+        for detail in exc.details or []:
+            detail["field"] = f"connection.values.{detail['field']}"
+        raise
+    # A default may name other values ("{tenant_id}"); what the caller gave is taken literally.
+    for value_def in definition.values:
+        if value_def.key not in given and isinstance(values.get(value_def.key), str):
+            rendered = render_value(values[value_def.key], values)
+            if not isinstance(rendered, str):
+                raise InvalidConnection(
+                    f"connection value '{value_def.key}' has no value and its default needs others",
+                    details=[{"field": f"connection.values.{value_def.key}", "message": "is missing"}],
+                )
+            values[value_def.key] = rendered
+    token = raw.get("token")
+    secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
+    if isinstance(token, dict):
+        secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
+    return BoundConnection(
+        definition=definition, values=values, token=token, secrets=frozenset(secrets)
+    )

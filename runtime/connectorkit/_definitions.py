@@ -1,0 +1,145 @@
+"""Typed, immutable definitions of a pack: what ``load`` produces and everything later reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+__all__ = [
+    "ActionDef",
+    "BatchDef",
+    "ConnectionDef",
+    "InputDef",
+    "InputType",
+    "Pack",
+    "RequestDef",
+    "ResultDef",
+    "SliceDef",
+]
+
+InputType = Literal["string", "integer", "number", "boolean", "object", "array", "key_value", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputDef:
+    """One typed input of an action, or one value of a connection."""
+
+    key: str
+    label: str
+    type: InputType
+    comments: str
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[Any, ...] | None = None
+    items: Mapping[str, Any] | None = None
+    format: str | None = None
+    secret: bool = False
+    example: Any = None
+    # True for the retry/timeout/debug inputs every action receives from connector.yaml.
+    call_input: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        """Whether a default is declared (``None`` is never a meaningful default here)."""
+        return self.default is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDef:
+    """Send the request once per chunk of an array input."""
+
+    input: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDef:
+    """The HTTP request an action makes, as templates over its inputs."""
+
+    method: str
+    path: str
+    query: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+    batch: BatchDef | None = None
+    hook: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SliceDef:
+    """Page a list the service returns whole."""
+
+    items: str
+    offset: str | None
+    limit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultDef:
+    """How the response becomes the action's result (absent parts: the parsed body)."""
+
+    slice: SliceDef | None = None
+    template: Any = None
+    has_template: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """One action: typed inputs and the request it makes."""
+
+    key: str
+    label: str
+    description: str
+    inputs: tuple[InputDef, ...]
+    request: RequestDef
+    result: ResultDef
+    file: Path
+
+    def input(self, key: str) -> InputDef | None:
+        """The input named ``key``, if declared."""
+        for item in self.inputs:
+            if item.key == key:
+                return item
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionDef:
+    """One connection: an OAuth 2.0 flow and the values it needs."""
+
+    key: str
+    label: str
+    description: str
+    grant: Literal["authorization_code", "client_credentials"]
+    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
+    values: tuple[InputDef, ...]
+    file: Path
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """Keys of the values that must never be shown."""
+        return frozenset(v.key for v in self.values if v.secret)
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A loaded, checked action pack."""
+
+    key: str
+    label: str
+    description: str
+    version: str | None
+    root: Path
+    default_connection: str
+    connections: Mapping[str, ConnectionDef]
+    actions: Mapping[str, ActionDef]

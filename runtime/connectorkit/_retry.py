@@ -1,0 +1,122 @@
+"""The retry policy: which failures are retried, how long to wait, and the call's time budget."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from connectorkit._errors import TimeoutError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from connectorkit._bind import CallOptions
+
+__all__ = ["Budget", "RetryPolicy", "parse_retry_after"]
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Exponential backoff needs a non-zero start when the caller left Retry Delay at 0.
+DEFAULT_BACKOFF_BASE_S = 0.5
+MAX_BACKOFF_S = 60.0
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(slots=True)
+class Budget:
+    """The call's time budget: every attempt and every wait comes out of it."""
+
+    total_s: float | None
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def elapsed(self) -> float:
+        """Seconds since the call started."""
+        return self.clock() - self.started
+
+    def remaining(self) -> float | None:
+        """Seconds left (``None``: unbounded); raises the contract's timeout when none are left."""
+        if self.total_s is None:
+            return None
+        left = self.total_s - self.elapsed()
+        if left <= 0:
+            raise TimeoutError(
+                f"the call's time budget of {self.total_s * 1000:.0f} ms ran out",
+                timeout_ms=round(self.total_s * 1000),
+            )
+        return left
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Max Retry Count, Retry Delay, Use Exponential Backoff and Retry On All Errors."""
+
+    max_retries: int = 0
+    delay_s: float = 0.0
+    exponential: bool = False
+    retry_on_all_errors: bool = False
+    jitter: Callable[[float, float], float] = random.uniform
+
+    @classmethod
+    def from_options(cls, options: CallOptions) -> RetryPolicy:
+        """The policy an action's call inputs ask for."""
+        return cls(
+            max_retries=options.max_retry_count,
+            delay_s=options.retry_delay_ms / 1000,
+            exponential=options.use_exponential_backoff,
+            retry_on_all_errors=options.retry_on_all_errors,
+        )
+
+    def retries_status(self, method: str, status: int) -> bool:
+        """Whether a response with ``status`` to ``method`` is worth another attempt.
+
+        429 always: the service refused before doing anything. 5xx only where repeating the
+        request cannot do the work twice (a POST of rows could be committed and then fail), unless
+        the caller opted into Retry On All Errors.
+        """
+        if status == 429:  # noqa: PLR2004
+            return True
+        if self.retry_on_all_errors:
+            return status >= 300  # noqa: PLR2004
+        return status >= 500 and method in IDEMPOTENT  # noqa: PLR2004
+
+    def retries_transport_error(self, method: str, *, request_sent: bool) -> bool:
+        """Whether a network failure is worth another attempt.
+
+        A request that never left (connection refused, DNS, connect timeout) is always safe to
+        send again; one that may have reached the service only when repeating it is harmless.
+        """
+        if not request_sent or self.retry_on_all_errors:
+            return True
+        return method in IDEMPOTENT
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based); ``Retry-After`` wins."""
+        if retry_after is not None:
+            return retry_after
+        if not self.exponential:
+            return self.delay_s
+        base = self.delay_s or DEFAULT_BACKOFF_BASE_S
+        ceiling = min(MAX_BACKOFF_S, base * 2 ** (retry - 1))
+        # Equal jitter: never less than half the step, so retries stay spread but still back off.
+        return ceiling / 2 + self.jitter(0, ceiling / 2)
