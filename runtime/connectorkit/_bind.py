@@ -93,8 +93,11 @@ def _model_for(key: str, definitions: tuple[InputDef, ...], owner: object) -> ty
 
 
 def _validate(
-    label: str, definitions: tuple[InputDef, ...], owner: object, raw: Mapping[str, Any],
-    error: type[InvalidInput] | type[InvalidConnection],
+    label: str,
+    definitions: tuple[InputDef, ...],
+    owner: object,
+    raw: Mapping[str, Any],
+    error: type[InvalidInput | InvalidConnection],
 ) -> dict[str, Any]:
     from pydantic import ValidationError  # noqa: PLC0415 - pydantic only when binding
 
@@ -116,7 +119,22 @@ def _validate(
     if details:
         fields = ", ".join(dict.fromkeys(d["field"] for d in details))
         raise error(f"{label}: invalid {fields}", details=details)
-    return {k: v for k, v in validated.model_dump().items() if v is not None}
+    # Nested models keep only what the caller wrote: no invented nulls for optional fields.
+    return {
+        key: _plain(value)
+        for key in type(validated).model_fields
+        if (value := getattr(validated, key)) is not None
+    }
+
+
+def _plain(value: Any) -> Any:
+    from pydantic import BaseModel  # noqa: PLC0415 - already imported by the time this runs
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
@@ -141,12 +159,18 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     if definition is None:
         raise InvalidConnection(
             f"the pack '{pack.key}' has no connection '{key}'",
-            details=[{"field": "connection.key", "message": f"one of: {', '.join(pack.connections)}"}],
+            details=[
+                {"field": "connection.key", "message": f"one of: {', '.join(pack.connections)}"}
+            ],
         )
     given = raw.get("values") or {}
     try:
         values = _validate(
-            f"connection '{definition.key}'", definition.values, definition, given, InvalidConnection
+            f"connection '{definition.key}'",
+            definition.values,
+            definition,
+            given,
+            InvalidConnection,
         )
     except InvalidConnection as exc:
         for detail in exc.details or []:
@@ -159,7 +183,9 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             if not isinstance(rendered, str):
                 raise InvalidConnection(
                     f"connection value '{value_def.key}' has no value and its default needs others",
-                    details=[{"field": f"connection.values.{value_def.key}", "message": "is missing"}],
+                    details=[
+                        {"field": f"connection.values.{value_def.key}", "message": "is missing"}
+                    ],
                 )
             values[value_def.key] = rendered
     token = raw.get("token")

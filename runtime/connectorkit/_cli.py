@@ -53,10 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", help="check a pack and report every problem with file and line"
     )
-    validate.add_argument("dir", nargs="?", type=Path, help="the pack folder (default: the bundled pack)")
+    validate.add_argument(
+        "dir", nargs="?", type=Path, help="the pack folder (default: the bundled pack)"
+    )
     validate.add_argument("--json", action="store_true", help="problems as a JSON list")
-    commands.add_parser("emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False)
-    commands.add_parser("auth", help="OAuth 2.0: `auth login` obtains a token (see: connectorkit auth login -h)", add_help=False)
+    commands.add_parser(
+        "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
+    )
+    commands.add_parser(
+        "auth",
+        help="OAuth 2.0: `auth login` obtains a token (see: connectorkit auth login -h)",
+        add_help=False,
+    )
     return parser
 
 
@@ -129,31 +137,40 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emulator(argv: list[str]) -> int:
+    try:
+        from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
+    except ImportError as exc:
+        print(  # noqa: T201
+            "connectorkit: the emulator needs its extra: "
+            f"pip install 'connectorkit[emulator]' ({exc})",
+            file=sys.stderr,
+        )
+        return 3
+    return int(emulator_main(argv))
+
+
+def _auth(argv: list[str]) -> int:
+    if argv[:1] != ["login"]:
+        print("connectorkit: usage: connectorkit auth login [options]", file=sys.stderr)  # noqa: T201
+        return 2
+    from connectorkit._login import run_login  # noqa: PLC0415
+
+    _configure_logging()
+    return int(run_login(argv[1:], stdout=sys.stdout, stderr=sys.stderr))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connectorkit`` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr, sys.stdin):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
-    if args_list[:1] == ["emulator"]:
-        try:
-            from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
-        except ImportError as exc:
-            print(  # noqa: T201
-                f"connectorkit: the emulator needs its extra: pip install 'connectorkit[emulator]' ({exc})",
-                file=sys.stderr,
-            )
-            return 3
-        return emulator_main(args_list[1:])
-    if args_list[:2] == ["auth", "login"]:
-        from connectorkit._login import run_login  # noqa: PLC0415
-
-        _configure_logging()
-        return run_login(args_list[2:], stdout=sys.stdout, stderr=sys.stderr)
+    # These two parse their own options.
+    passthrough = {"emulator": _emulator, "auth": _auth}
+    if args_list[:1] and args_list[0] in passthrough:
+        return passthrough[args_list[0]](args_list[1:])
     args = _parser().parse_args(args_list)
-    if args.command == "auth":
-        print("connectorkit: usage: connectorkit auth login [options]", file=sys.stderr)  # noqa: T201
-        return 2
     if args.command in {"invoke", "serve"}:
         return _run_protocol(args)
     if args.command == "validate":

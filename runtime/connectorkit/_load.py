@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from connectorkit._definitions import (
     ActionDef,
@@ -74,7 +74,9 @@ def read_documents(root: Path) -> tuple[list[Any], list[Problem]]:
 
     documents: list[Any] = []
     problems: list[Problem] = []
-    files: list[tuple[Path, str]] = [(root / "connector.yaml", "connector")]
+    files: list[tuple[Path, Literal["connector", "action", "connection"]]] = [
+        (root / "connector.yaml", "connector")
+    ]
     files += [(p, "connection") for p in sorted((root / "connections").glob("*.yaml"))]
     files += [(p, "action") for p in sorted((root / "actions").glob("*.yaml"))]
     for path, kind in files:
@@ -95,7 +97,7 @@ def read_documents(root: Path) -> tuple[list[Any], list[Problem]]:
             reason = getattr(exc, "problem", None) or str(exc)
             problems.append(Problem(rel, line, "", f"is not valid YAML: {reason}"))
             continue
-        documents.append(Document(path=path, kind=kind, data=data, text=text))  # type: ignore[arg-type]
+        documents.append(Document(path=path, kind=kind, data=data, text=text))
     return documents, problems
 
 
@@ -108,7 +110,9 @@ def load_pack(root: Path | str | None = None) -> Pack:
 
     base = Path(root) if root is not None else default_pack_root()
     if not (base / "connector.yaml").is_file():
-        raise PackError([Problem(str(base), None, "", "no connector.yaml here: not an action pack")])
+        raise PackError(
+            [Problem(str(base), None, "", "no connector.yaml here: not an action pack")]
+        )
     documents, problems = read_documents(base)
     problems += check_documents(base, documents)
     if problems:
@@ -180,7 +184,9 @@ def _action(
     res = data.get("result") or {}
     slice_ = res.get("slice")
     result = ResultDef(
-        slice=SliceDef(slice_["items"], slice_.get("offset"), slice_.get("limit")) if slice_ else None,
+        slice=SliceDef(slice_["items"], slice_.get("offset"), slice_.get("limit"))
+        if slice_
+        else None,
         template=res.get("template"),
         has_template="template" in res,
     )

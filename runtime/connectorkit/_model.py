@@ -74,13 +74,14 @@ def _schema_type(spec: Mapping[str, Any], name: str) -> Any:
         for prop, prop_spec in spec["properties"].items():
             typ = _schema_type(prop_spec, f"{name}_{prop}")
             fields[prop] = (typ, ...) if prop in required else (typ | None, None)
-        extra = "allow" if spec.get("additionalProperties", True) is not False else "forbid"
-        model = _create_model(
+        extra: Literal["allow", "forbid"] = (
+            "allow" if spec.get("additionalProperties", True) is not False else "forbid"
+        )
+        return _create_model(
             _class_name(name),
             __config__=ConfigDict(extra=extra, strict=True),
             **fields,
         )
-        return model
     if kind == "object":
         return dict[str, Any]
     return Any
@@ -110,7 +111,9 @@ def _input_type(definition: InputDef) -> Any:
 
 
 def _class_name(name: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Inputs"
+    return (
+        "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or "Inputs"
+    )
 
 
 def build_model(name: str, definitions: tuple[InputDef, ...]) -> type[BaseModel]:
@@ -144,7 +147,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
 _UNION_TAGS = {"dict[str,any]", "list[KeyValue]", "int", "float", "function-after[...]"}
 
 
-def describe_errors(error: ValidationError, definitions: tuple[InputDef, ...]) -> list[dict[str, Any]]:
+def describe_errors(
+    error: ValidationError, definitions: tuple[InputDef, ...]
+) -> list[dict[str, Any]]:
     """One ``{"field", "message"}`` per problem, the field as ``columns[2].dataType``."""
     by_key = {d.key: d for d in definitions}
     details: list[dict[str, Any]] = []

@@ -48,30 +48,35 @@ def parse_request(text: str | bytes) -> dict[str, Any]:
     if not isinstance(action, str) or not action:
         problems.append({"field": "action", "message": "must be the name of an action"})
     if not isinstance(data.get("inputs", {}), dict):
-        problems.append({"field": "inputs", "message": f"must be an object, not {_kind(data['inputs'])}"})
-    connection = data.get("connection", {})
-    if connection is None:
-        connection = {}
-    if not isinstance(connection, dict):
-        problems.append({"field": "connection", "message": "must be an object"})
-    else:
-        problems += [
-            {"field": f"connection.{k}", "message": "is not a connection field (key, values, token)"}
-            for k in connection
-            if k not in _CONNECTION_KEYS
-        ]
-        for name, kinds in (("key", (str,)), ("values", (dict,)), ("token", (dict,))):
-            value = connection.get(name)
-            if value is not None and not isinstance(value, kinds):
-                what = "a string" if kinds == (str,) else "an object"
-                problems.append({"field": f"connection.{name}", "message": f"must be {what}"})
-        token = connection.get("token")
-        if isinstance(token, dict):
-            problems += _token_problems(token)
+        problems.append(
+            {"field": "inputs", "message": f"must be an object, not {_kind(data['inputs'])}"}
+        )
+    problems += _connection_problems(data.get("connection"))
     if problems:
         fields = ", ".join(p["field"] for p in problems)
         raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
     return data
+
+
+def _connection_problems(connection: Any) -> list[dict[str, Any]]:
+    if connection is None:
+        return []
+    if not isinstance(connection, dict):
+        return [{"field": "connection", "message": "must be an object"}]
+    problems = [
+        {"field": f"connection.{k}", "message": "is not a connection field (key, values, token)"}
+        for k in connection
+        if k not in _CONNECTION_KEYS
+    ]
+    for name, kinds in (("key", (str,)), ("values", (dict,)), ("token", (dict,))):
+        value = connection.get(name)
+        if value is not None and not isinstance(value, kinds):
+            what = "a string" if kinds == (str,) else "an object"
+            problems.append({"field": f"connection.{name}", "message": f"must be {what}"})
+    token = connection.get("token")
+    if isinstance(token, dict):
+        problems += _token_problems(token)
+    return problems
 
 
 def _token_problems(token: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -81,7 +86,9 @@ def _token_problems(token: Mapping[str, Any]) -> list[dict[str, Any]]:
         if value is not None and not isinstance(value, str):
             problems.append({"field": f"connection.token.{name}", "message": "must be a string"})
     expires_at = token.get("expires_at")
-    if expires_at is not None and (isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))):
+    if expires_at is not None and (
+        isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
+    ):
         problems.append(
             {"field": "connection.token.expires_at", "message": "must be seconds since the epoch"}
         )
@@ -111,10 +118,16 @@ def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, 
         outcome = runner.run(bound, connection)
         if outcome.token:
             remember_secrets(
-                str(outcome.token[k]) for k in ("access_token", "refresh_token") if outcome.token.get(k)
+                str(outcome.token[k])
+                for k in ("access_token", "refresh_token")
+                if outcome.token.get(k)
             )
         return _envelope(
-            request, action, result=outcome.result, error=outcome.error, token=outcome.token,
+            request,
+            action,
+            result=outcome.result,
+            error=outcome.error,
+            token=outcome.token,
             meta=outcome.meta,
         )
     finally:
@@ -157,18 +170,27 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def respond(pack: Pack | ConnectorError, runner: Runner, text: str | bytes) -> tuple[dict[str, Any], int]:
+def respond(
+    pack: Pack | ConnectorError, runner: Runner, text: str | bytes
+) -> tuple[dict[str, Any], int]:
     """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
     request: dict[str, Any] = {}
     try:
         request = parse_request(text)
-        if isinstance(pack, ConnectorError):
-            raise pack
-        response = handle(pack, runner, request)
+        response = (
+            _envelope(request, request.get("action"), error=pack)
+            if isinstance(pack, ConnectorError)
+            else handle(pack, runner, request)
+        )
     except ConnectorError as exc:
         response = _envelope(request, request.get("action"), error=exc)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
-        log.error("internal error: %s: %s", type(exc).__name__, mask(str(exc)), exc_info=log.isEnabledFor(logging.DEBUG))
+    except Exception as exc:  # the last line of defence: never a traceback on stdout
+        log.error(  # noqa: TRY400 - the traceback may hold secrets; shown only with --verbose
+            "internal error: %s: %s",
+            type(exc).__name__,
+            mask(str(exc)),
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
         response = _envelope(request, request.get("action"), error=error)
     return response, _exit_code(response)
@@ -205,7 +227,12 @@ def invoke(pack: Pack | ConnectorError, runner: Runner, stdin: TextIO, stdout: T
 
 
 def serve(
-    pack: Pack | ConnectorError, runner: Runner, stdin: TextIO, stdout: TextIO, *, concurrency: int = 4
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    concurrency: int = 4,
 ) -> int:
     """One request per line in, one response per line out, in the same order, until EOF.
 

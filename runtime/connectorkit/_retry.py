@@ -75,7 +75,7 @@ class RetryPolicy:
     delay_s: float = 0.0
     exponential: bool = False
     retry_on_all_errors: bool = False
-    jitter: Callable[[float, float], float] = random.uniform
+    jitter: Callable[[float, float], float] | None = None  # default: random.uniform
 
     @classmethod
     def from_options(cls, options: CallOptions) -> RetryPolicy:
@@ -117,6 +117,7 @@ class RetryPolicy:
         if not self.exponential:
             return self.delay_s
         base = self.delay_s or DEFAULT_BACKOFF_BASE_S
-        ceiling = min(MAX_BACKOFF_S, base * 2 ** (retry - 1))
+        ceiling = min(MAX_BACKOFF_S, base * 2.0 ** (retry - 1))
         # Equal jitter: never less than half the step, so retries stay spread but still back off.
-        return ceiling / 2 + self.jitter(0, ceiling / 2)
+        jitter = self.jitter or random.uniform
+        return ceiling / 2 + float(jitter(0, ceiling / 2))

@@ -74,7 +74,9 @@ def _on_request(request: httpx.Request) -> None:
         return
     state.requests += 1
     if state.debug:
-        log.info("→ %s %s\n%s%s", request.method, request.url, _headers(request.headers), _body(request))
+        log.info(
+            "→ %s %s\n%s%s", request.method, request.url, _headers(request.headers), _body(request)
+        )
 
 
 def _on_response(response: httpx.Response) -> None:
@@ -139,7 +141,9 @@ def _service_error(response: httpx.Response) -> tuple[str | None, str | None]:
         message = error.get("message")
         return (str(code) if code else None), (str(message) if message else None)
     if isinstance(error, str):
-        return error, (str(body.get("error_description")) if body.get("error_description") else None)
+        return error, (
+            str(body.get("error_description")) if body.get("error_description") else None
+        )
     return None, None
 
 
@@ -184,7 +188,11 @@ class _Call:
 
     def _attempt_timeout(self) -> float:
         remaining = self.budget.remaining()
-        return DEFAULT_ATTEMPT_TIMEOUT_S if remaining is None else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
+        return (
+            DEFAULT_ATTEMPT_TIMEOUT_S
+            if remaining is None
+            else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
+        )
 
     def _build(self, spec: RequestSpec) -> httpx.Request:
         kwargs: dict[str, Any] = {}
@@ -206,7 +214,7 @@ class _Call:
         return self.runner.http.build_request(
             spec.method,
             spec.url,
-            params=spec.params or None,
+            params=httpx.QueryParams(spec.params) if spec.params else None,
             headers=headers or None,
             timeout=self._attempt_timeout(),
             **kwargs,
@@ -224,15 +232,20 @@ class _Call:
             except httpx.TimeoutException as exc:
                 self.budget.remaining()  # raises the contract timeout when the budget is spent
                 sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                failure = TimeoutError(f"the service did not answer in time ({type(exc).__name__})")
                 retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, httpx.ConnectError)
-                failure = NetworkError(
-                    f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}",
+                failure = TimeoutError(
+                    f"{spec.method} {request.url.host} did not answer in time "
+                    f"({type(exc).__name__}){_unsure(sent=sent, retryable=retryable)}",
                     request_sent=sent or None,
                 )
+            except httpx.TransportError as exc:
+                sent = not isinstance(exc, httpx.ConnectError)
                 retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
+                failure = NetworkError(
+                    f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}"
+                    f"{_unsure(sent=sent, retryable=retryable)}",
+                    request_sent=sent or None,
+                )
             else:
                 if response.is_success:
                     return response
@@ -255,7 +268,11 @@ class _Call:
                 )
             log.info(
                 "%s: %s; retry %d of %d in %.2f s",
-                self.action.definition.key, failure.message, attempt, self.policy.max_retries, wait,
+                self.action.definition.key,
+                failure.message,
+                attempt,
+                self.policy.max_retries,
+                wait,
             )
             self.state.retries += 1
             self.runner.sleep(wait)
@@ -316,30 +333,52 @@ class _Call:
         batch = self.action.definition.request.batch
         assert batch is not None  # noqa: S101 - only called for batch actions
         rows: list[Any] = list(self.action.inputs.get(batch.input) or [])
-        chunks = [(start, rows[start : start + batch.size]) for start in range(0, len(rows), batch.size)]
+        chunks = [
+            (start, rows[start : start + batch.size]) for start in range(0, len(rows), batch.size)
+        ]
         committed = 0
-        for number, (start, chunk) in enumerate(chunks, start=1):
+        for number, (_, chunk) in enumerate(chunks, start=1):
             try:
                 self.send(self.spec({**self.action.inputs, batch.input: chunk}))
             except ConnectorError as exc:
-                if number == 1 and not _maybe_committed(exc):
-                    raise
+                if len(chunks) == 1 or (number == 1 and not _maybe_committed(exc)):
+                    raise  # nothing else was sent: the plain error says it all
                 raise _partial(batch.input, chunks, number, committed, exc) from None
             committed += len(chunk)
             if len(chunks) > 1:
                 log.info(
                     "%s: batch %d/%d committed (%d/%d %s)",
-                    self.action.definition.key, number, len(chunks), committed, len(rows), batch.input,
+                    self.action.definition.key,
+                    number,
+                    len(chunks),
+                    committed,
+                    len(rows),
+                    batch.input,
                 )
         return {batch.input: len(rows), "batches": len(chunks)}
 
 
+def _unsure(*, sent: bool, retryable: bool) -> str:
+    if sent and not retryable:
+        return (
+            "; the service may have processed the request before the connection broke, "
+            "so it was not sent again (Retry On All Errors would)"
+        )
+    return ""
+
+
 def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, (NetworkError, TimeoutError)) and bool(error.fields.get("request_sent"))
+    return isinstance(error, (NetworkError, TimeoutError)) and bool(
+        error.fields.get("request_sent")
+    )
 
 
 def _partial(
-    name: str, chunks: list[tuple[int, list[Any]]], failed: int, committed: int, cause: ConnectorError
+    name: str,
+    chunks: list[tuple[int, list[Any]]],
+    failed: int,
+    committed: int,
+    cause: ConnectorError,
 ) -> PartialFailure:
     """What was committed, what failed (and whether it may have landed), and what was not sent."""
     details: list[dict[str, Any]] = []
@@ -354,7 +393,11 @@ def _partial(
             entry["status"] = "not_sent"
         details.append(entry)
     total = sum(len(c) for _, c in chunks)
-    uncertain = " (the failed batch may have been committed: the connection broke after it was sent)" if _maybe_committed(cause) else ""
+    uncertain = (
+        " (the failed batch may have been committed: the connection broke after it was sent)"
+        if _maybe_committed(cause)
+        else ""
+    )
     return PartialFailure(
         f"{committed} of {total} {name} committed in {failed - 1} of {len(chunks)} batches, then "
         f"batch {failed} failed: {cause.message}{uncertain}; resume from {name}[{committed}]",

@@ -1,0 +1,93 @@
+"""Shared fixtures: the shipped pack, a runner with a fake clock, and request builders."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectorkit._load import load_pack
+from connectorkit._protocol import respond
+from connectorkit._run import Runner
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = "https://api.powerbi.com/v1.0/myorg"
+TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+ACCESS = "eyJ0eXAiOiJKV1QiLCJhbGciOi-access-token-1"
+REFRESH = "0.AAAA-refresh-token-1"
+SECRET = "s3cr3t~client~value"
+
+
+class FakeClock:
+    """Monotonic time that only moves when the runner sleeps (or a test advances it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return load_pack(ROOT)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def runner(clock: FakeClock):
+    active = Runner(sleep=clock.sleep, clock=clock)
+    yield active
+    active.close()
+
+
+def user_connection(**token: Any) -> dict[str, Any]:
+    """An oauth2 connection with a valid delegated token (overridable)."""
+    return {
+        "key": "oauth2",
+        "values": {"client_id": "app-id", "client_secret": SECRET},
+        "token": {
+            "access_token": ACCESS,
+            "refresh_token": REFRESH,
+            "expires_at": int(time.time()) + 3600,
+            "token_type": "Bearer",
+            **token,
+        },
+    }
+
+
+def sp_connection(**values: Any) -> dict[str, Any]:
+    """A client_credentials connection (the runtime fetches its own token)."""
+    return {
+        "key": "client_credentials",
+        "values": {
+            "tenant_id": "contoso",
+            "client_id": "sp-id",
+            "client_secret": SECRET,
+            **values,
+        },
+    }
+
+
+@pytest.fixture
+def call(pack, runner):
+    """Run one request dict through the whole protocol; returns (response, exit code)."""
+
+    def run(action: str, inputs: dict[str, Any] | None = None, **request: Any):
+        body = {"action": action, "inputs": inputs or {}, **request}
+        body.setdefault("connection", user_connection())
+        return respond(pack, runner, json.dumps(body))
+
+    return run

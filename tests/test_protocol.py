@@ -1,0 +1,182 @@
+"""Protocol: the envelope, exit codes, and that no input, however malformed, breaks the JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SECRET, user_connection
+
+from connectorkit._errors import ConnectorError
+from connectorkit._protocol import invoke, respond, serve
+
+MALFORMED = [
+    ("", "invalid_request"),
+    ("   \n", "invalid_request"),
+    ("{", "invalid_request"),
+    ("[]", "invalid_request"),
+    ("42", "invalid_request"),
+    ('"list_groups"', "invalid_request"),
+    ("null", "invalid_request"),
+    ('{"action": "list_groups", "inputs": {"top": NaN}}', "invalid_request"),
+    ('{"action": 5}', "invalid_request"),
+    ('{"inputs": {}}', "invalid_request"),
+    ('{"action": "list_groups", "inputs": []}', "invalid_request"),
+    ('{"action": "list_groups", "connection": "oauth2"}', "invalid_request"),
+    ('{"action": "list_groups", "connection": {"token": "abc"}}', "invalid_request"),
+    ('{"action": "list_groups", "connection": {"token": {"expires_at": "soon"}}}', "invalid_request"),
+    ('{"action": "list_groups", "input": {}}', "invalid_request"),
+    ("[" * 100_000 + "]" * 100_000, "invalid_request"),
+    ("\udcff", "invalid_request"),
+    ('{"action": "nope"}', "unknown_action"),
+    ('{"action": "list_groups", "inputs": {"top": 0}}', "invalid_input"),
+    ('{"action": "list_groups", "connection": {"key": "ldap"}}', "invalid_connection"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), MALFORMED)
+def test_malformed_input_gives_a_json_error(pack, runner, text, kind):
+    out = io.StringIO()
+    code = invoke(pack, runner, io.StringIO(text), out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    response = json.loads(lines[0])
+    assert response["ok"] is False
+    assert response["error"]["type"] == kind
+    assert code == 2
+
+
+def test_invalid_input_details_name_each_field(call):
+    response, code = call("list_tables", {"top": 0, "page_offset": "x"})
+    assert code == 2
+    assert response == {
+        "ok": False,
+        "action": "list_tables",
+        "error": {
+            "type": "invalid_input",
+            "message": "action 'list_tables': invalid dataset_id, top, page_offset",
+            "details": [
+                {"field": "dataset_id", "message": "is required"},
+                {"field": "top", "message": "input should be greater than or equal to 1"},
+                {"field": "page_offset", "message": "input should be a valid integer"},
+            ],
+        },
+    }
+
+
+def test_success_envelope(call, httpx_mock):
+    httpx_mock.add_response(json={"value": [{"id": "g1"}]})
+    response, code = call("list_groups", id="req-7")
+    assert code == 0
+    assert list(response) == ["id", "ok", "action", "result", "meta"]
+    assert response["id"] == "req-7"
+    assert response["result"] == {"value": [{"id": "g1"}]}
+    assert set(response["meta"]) == {"requests", "retries", "duration_ms"}
+    assert "token" not in response  # nothing was refreshed
+
+
+def test_id_is_echoed_on_errors_too(call):
+    response, _ = call("nope", id=12)
+    assert (response["id"], response["error"]["type"]) == (12, "unknown_action")
+
+
+def test_internal_error_has_no_traceback_and_no_secret(pack, runner, monkeypatch, capsys):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError(f"boom with {SECRET}")
+
+    monkeypatch.setattr(runner, "run", broken)
+    request = json.dumps({"action": "list_groups", "connection": user_connection()})
+    response, code = respond(pack, runner, request)
+    assert code == 3
+    assert response["error"]["type"] == "internal_error"
+    assert "Traceback" not in json.dumps(response)
+    assert SECRET not in json.dumps(response)
+    assert SECRET not in capsys.readouterr().err
+
+
+def test_broken_pack_answers_in_json(runner):
+    broken = ConnectorError("the action pack is invalid: actions/x.yaml:3: bad")
+    response, code = respond(broken, runner, '{"id": 1, "action": "list_groups"}')
+    assert (code, response["id"], response["error"]["type"]) == (3, 1, "internal_error")
+
+
+def test_serve_answers_each_line_in_order(pack, runner, httpx_mock):
+    httpx_mock.add_response(json={"value": []}, is_reusable=True)
+    lines = [
+        json.dumps({"id": i, "action": "list_groups", "connection": user_connection()})
+        for i in range(6)
+    ]
+    lines.insert(3, "not json")
+    lines.insert(5, "")
+    out = io.StringIO()
+    assert serve(pack, runner, io.StringIO("\n".join(lines) + "\n"), out, concurrency=3) == 0
+    responses = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r.get("id") for r in responses] == [0, 1, 2, None, 3, 4, 5]
+    assert responses[3]["error"]["type"] == "invalid_request"
+    assert len(httpx_mock.get_requests()) == 6
+
+
+def run_cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "connectorkit", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("stdin", "kind", "code"),
+    [
+        ("", "invalid_request", 2),
+        ("{not json", "invalid_request", 2),
+        ('{"action": "frobnicate"}', "unknown_action", 2),
+        ('{"action": "list_groups", "inputs": {"top": 5000}}', "invalid_input", 2),
+        ('{"action": "list_groups", "connection": {"values": {}}}', "invalid_connection", 2),
+    ],
+)
+def test_invoke_command_exit_codes(stdin, kind, code):
+    done = run_cli("invoke", stdin=stdin)
+    assert done.returncode == code
+    response = json.loads(done.stdout)
+    assert response["error"]["type"] == kind
+    assert done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_invoke_network_error_exit_code():
+    request = {
+        "action": "list_groups",
+        "connection": {**user_connection(), "values": {
+            "client_id": "a", "client_secret": SECRET, "base_url": "http://127.0.0.1:9/v1.0/myorg"
+        }},
+    }
+    done = run_cli("invoke", stdin=json.dumps(request))
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["type"] == "network_error"
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_invoke_uses_the_bundled_pack_from_any_directory():
+    done = run_cli("describe", stdin="")
+    assert done.returncode == 0
+    keys = {a["key"] for a in json.loads(done.stdout)["actions"]}
+    assert "create_rows" in keys
+
+
+def test_pack_option_selects_another_pack(tmp_path):
+    done = run_cli("invoke", "--pack", str(tmp_path), stdin='{"id": "x", "action": "a"}')
+    assert done.returncode == 3
+    response = json.loads(done.stdout)
+    assert response["id"] == "x"
+    assert "connector.yaml" in response["error"]["message"]
+
+
+def test_root_is_the_pack():
+    assert (ROOT / "connector.yaml").is_file()

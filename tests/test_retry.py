@@ -1,0 +1,181 @@
+"""Retry and backoff: what is retried, how long the runtime waits, and when it stops."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+
+from connectorkit._retry import RetryPolicy, parse_retry_after
+
+DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
+ROWS = {"dataset_id": DATASET, "table_name": "T", "rows": [{"Qty": 1}]}
+BUSY = {"error": {"code": "ServiceUnavailable", "message": "try later"}}
+
+
+def test_503_on_create_rows_is_not_retried_by_default(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=503, json=BUSY)
+    response, code = call("create_rows", {**ROWS, "max_retry_count": 3})
+    assert code == 1
+    assert response["error"]["type"] == "http_error"
+    assert response["error"]["status"] == 503
+    assert len(httpx_mock.get_requests()) == 1
+    assert (response["meta"]["retries"], clock.sleeps) == (0, [])
+
+
+def test_503_on_create_rows_is_retried_with_retry_on_all_errors(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=503, json=BUSY)
+    httpx_mock.add_response()
+    response, code = call(
+        "create_rows",
+        {**ROWS, "max_retry_count": 3, "retry_on_all_errors": True, "retry_delay_ms": 250},
+    )
+    assert code == 0, response
+    assert len(httpx_mock.get_requests()) == 2
+    assert (response["meta"]["retries"], clock.sleeps) == (1, [0.25])
+
+
+def test_503_on_get_is_retried(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=503, json=BUSY)
+    httpx_mock.add_response(status_code=500, json=BUSY)
+    httpx_mock.add_response(json={"value": []})
+    response, code = call("list_datasets", {"max_retry_count": 2, "retry_delay_ms": 100})
+    assert code == 0
+    assert (response["meta"]["retries"], response["meta"]["requests"]) == (2, 3)
+    assert clock.sleeps == [0.1, 0.1]
+
+
+def test_no_retries_by_default(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=503, json=BUSY)
+    response, _ = call("list_datasets")
+    assert response["error"]["status"] == 503
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_429_waits_retry_after_then_succeeds(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "7"}, json=BUSY)
+    httpx_mock.add_response()
+    response, code = call("create_rows", {**ROWS, "max_retry_count": 1, "retry_delay_ms": 10})
+    assert code == 0
+    assert clock.sleeps == [7.0]  # Retry-After wins over Retry Delay
+    assert response["meta"]["retries"] == 1
+
+
+def test_429_retry_after_as_http_date(call, httpx_mock, clock):
+    when = email.utils.formatdate(clock.now + 10_000_000_000, usegmt=True)
+    assert parse_retry_after(when) is not None
+    in_three = email.utils.formatdate(__import__("time").time() + 3, usegmt=True)
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": in_three})
+    httpx_mock.add_response(json={"value": []})
+    call("list_datasets", {"max_retry_count": 1})
+    assert len(clock.sleeps) == 1
+    assert 1.5 <= clock.sleeps[0] <= 3.0
+
+
+def test_429_exhausted_is_rate_limited_with_retry_after(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "2"}, json=BUSY, is_reusable=True)
+    response, code = call("list_datasets", {"max_retry_count": 2})
+    assert code == 1
+    assert response["error"]["type"] == "rate_limited"
+    assert response["error"]["retry_after"] == 2.0
+    assert clock.sleeps == [2.0, 2.0]
+    assert len(httpx_mock.get_requests()) == 3
+
+
+def test_timeout_stops_the_retries(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=503, json=BUSY, is_reusable=True)
+    response, code = call(
+        "list_datasets", {"max_retry_count": 10, "retry_delay_ms": 400, "timeout": 1000}
+    )
+    assert code == 1
+    assert response["error"]["type"] == "timeout"
+    # 0 ms, 400 ms, 800 ms: a third wait would end past the 1000 ms budget.
+    assert clock.sleeps == [0.4, 0.4]
+    assert len(httpx_mock.get_requests()) == 3
+    assert response["error"]["last_error"]["status"] == 503
+
+
+def test_retry_after_longer_than_the_budget_stops_at_once(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=429, headers={"Retry-After": "60"}, json=BUSY)
+    response, _ = call("list_datasets", {"max_retry_count": 3, "timeout": 5000})
+    assert response["error"]["type"] == "timeout"
+    assert response["error"]["retry_after"] == 60.0
+    assert clock.sleeps == []
+
+
+def test_exponential_backoff_doubles_from_retry_delay(call, httpx_mock, clock, monkeypatch):
+    monkeypatch.setattr("random.uniform", lambda low, high: high)  # the top of the jitter range
+    httpx_mock.add_response(status_code=503, json=BUSY, is_reusable=True)
+    call(
+        "list_datasets",
+        {"max_retry_count": 4, "retry_delay_ms": 100, "use_exponential_backoff": True},
+    )
+    assert clock.sleeps == [0.1, 0.2, 0.4, 0.8]
+
+
+def test_exponential_backoff_has_a_base_when_delay_is_zero():
+    policy = RetryPolicy(max_retries=3, exponential=True, jitter=lambda low, high: low)
+    assert [policy.delay(n) for n in (1, 2, 3)] == [0.25, 0.5, 1.0]  # half of 0.5, 1, 2
+
+
+def test_jitter_stays_within_half_to_full_step():
+    policy = RetryPolicy(max_retries=5, delay_s=1.0, exponential=True)
+    for retry in range(1, 6):
+        step = 2 ** (retry - 1)
+        assert all(step / 2 <= policy.delay(retry) <= step for _ in range(50))
+
+
+def test_connect_error_is_retried_even_for_post(call, httpx_mock, clock):
+    httpx_mock.add_exception(httpx.ConnectError("connection refused"))
+    httpx_mock.add_response()
+    response, code = call("create_rows", {**ROWS, "max_retry_count": 1})
+    assert code == 0, response
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_read_error_on_post_is_not_retried(call, httpx_mock, clock):
+    # The rows may have been committed before the connection broke: sending them again could
+    # duplicate them.
+    httpx_mock.add_exception(httpx.RemoteProtocolError("peer closed connection"))
+    response, code = call("create_rows", {**ROWS, "max_retry_count": 3})
+    assert code == 1
+    assert response["error"]["type"] == "network_error"
+    assert response["error"]["request_sent"] is True
+    assert len(httpx_mock.get_requests()) == 1
+
+
+def test_read_error_on_get_is_retried(call, httpx_mock, clock):
+    httpx_mock.add_exception(httpx.ReadError("reset"))
+    httpx_mock.add_response(json={"value": []})
+    response, _ = call("list_reports", {"max_retry_count": 1})
+    assert response["ok"]
+
+
+def test_network_error_when_nothing_answers(call, httpx_mock):
+    httpx_mock.add_exception(httpx.ConnectError("[Errno 111] Connection refused"))
+    response, code = call("list_groups")
+    assert code == 1
+    assert response["error"]["type"] == "network_error"
+
+
+def test_retry_on_all_errors_retries_a_400(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=400, json={"error": {"code": "InvalidRequest"}})
+    httpx_mock.add_response(json={"value": []})
+    response, _ = call("list_groups", {"max_retry_count": 1, "retry_on_all_errors": True})
+    assert response["ok"]
+
+
+def test_a_400_is_not_retried_by_default(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=400, json={"error": {"code": "InvalidRequest"}})
+    response, _ = call("list_groups", {"max_retry_count": 3})
+    assert response["error"]["code"] == "InvalidRequest"
+    assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("5", 5.0), ("0", 0.0), ("1.5", 1.5), ("-3", 0.0), ("soon", None), (None, None)],
+)
+def test_parse_retry_after(header, expected):
+    assert parse_retry_after(header) == expected
