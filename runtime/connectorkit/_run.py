@@ -91,8 +91,15 @@ def _on_response(response: httpx.Response) -> None:
         response.request.method,
         response.request.url,
         _headers(response.headers),
-        _text(response.content),
+        "  (token response hidden: it carries tokens)\n"
+        if _is_form(response.request)
+        else _text(response.content),
     )
+
+
+def _is_form(request: httpx.Request) -> bool:
+    """A form post is a token request here: its body and answer carry credentials."""
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 def _headers(headers: httpx.Headers) -> str:
@@ -106,7 +113,7 @@ def _body(request: httpx.Request) -> str:
         content = request.content
     except httpx.RequestNotRead:
         return "  (streamed body)\n"
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    if _is_form(request):
         return "  (form body hidden: it carries credentials)\n"
     return _text(content)
 

@@ -1,0 +1,263 @@
+"""The OAuth 2.0 token-endpoint protocol (RFC 6749, PKCE per RFC 7636) on authlib's core.
+
+Only authlib's protocol helpers are used (request preparation, PKCE, random tokens), never its
+HTTP integrations; they are imported inside the functions so that start-up stays cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from connectorkit import _errors
+from connectorkit._errors import AuthError, NetworkError
+from connectorkit._redact import mask, remember_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = [
+    "OAuthClient",
+    "authorization_url",
+    "fetch_token",
+    "new_pkce_pair",
+    "new_state",
+]
+
+AuthMethod = Literal["client_secret_post", "client_secret_basic"]
+
+# Grant fields whose values are credentials: masked wherever text could echo them.
+_SECRET_GRANT_FIELDS = ("code", "code_verifier", "refresh_token", "client_secret", "assertion")
+_DESCRIPTION_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """A registered OAuth 2.0 client and the token endpoint it authenticates at."""
+
+    token_url: str
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    scope: str | None = None
+    auth_method: AuthMethod = "client_secret_post"
+
+
+def new_state() -> str:
+    """Return an unguessable ``state`` value for one authorization request."""
+    from authlib.common.security import generate_token  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    return str(generate_token(32))
+
+
+def new_pkce_pair() -> tuple[str, str]:
+    """Return a fresh PKCE ``(code_verifier, code_challenge)`` pair; the challenge uses S256."""
+    from authlib.common.security import generate_token  # noqa: PLC0415
+    from authlib.oauth2.rfc7636 import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        create_s256_code_challenge,
+    )
+
+    # 64 letters and digits: inside RFC 7636's 43-128 unreserved characters, ~380 bits.
+    verifier = str(generate_token(64))
+    return verifier, str(create_s256_code_challenge(verifier))
+
+
+def authorization_url(  # noqa: PLR0917 - the six parts of one URL, in RFC order
+    authorize_url: str,
+    client_id: str,
+    redirect_uri: str,
+    scope: str | None,
+    state: str,
+    code_challenge: str,
+) -> str:
+    """Return the URL that starts an authorization code login (``code``, PKCE S256)."""
+    from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]  # noqa: PLC0415
+        prepare_grant_uri,
+    )
+
+    return str(
+        prepare_grant_uri(
+            authorize_url,
+            client_id,
+            "code",
+            redirect_uri=redirect_uri,
+            scope=scope,
+            state=state,
+            code_challenge=code_challenge,
+            code_challenge_method="S256",
+        )
+    )
+
+
+def _basic_credentials(client_id: str, client_secret: str) -> str:
+    # RFC 6749 2.3.1: both parts are form-urlencoded before they are joined and base64-encoded.
+    pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+def _token_request_body(
+    client: OAuthClient, grant: Mapping[str, str]
+) -> tuple[str, dict[str, str]]:
+    """Build the form body and headers of a token request, client authentication included."""
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request  # noqa: PLC0415
+
+    fields = {k: v for k, v in grant.items() if k not in {"grant_type", "redirect_uri"}}
+    if client.scope and "scope" not in fields:
+        fields["scope"] = client.scope
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    if client.auth_method == "client_secret_basic" and client.client_secret:
+        headers["Authorization"] = _basic_credentials(client.client_id, client.client_secret)
+    else:
+        fields["client_id"] = client.client_id
+        if client.client_secret:
+            fields["client_secret"] = client.client_secret
+    body = prepare_token_request(
+        grant["grant_type"], redirect_uri=grant.get("redirect_uri"), **fields
+    )
+    return str(body), headers
+
+
+def _secrets_of(
+    client: OAuthClient, grant: Mapping[str, str], previous: Mapping[str, Any] | None
+) -> set[str]:
+    found = {str(grant[k]) for k in _SECRET_GRANT_FIELDS if grant.get(k)}
+    if client.client_secret:
+        found.add(client.client_secret)
+    if previous:
+        found |= {str(previous[k]) for k in ("access_token", "refresh_token") if previous.get(k)}
+    return found
+
+
+def fetch_token(
+    http: httpx.Client,
+    client: OAuthClient,
+    grant: Mapping[str, str],
+    *,
+    timeout: float | None,
+    previous: Mapping[str, Any] | None = None,
+    now: Callable[[], float] = time.time,
+) -> dict[str, Any]:
+    """Send one token request for ``grant`` (it holds ``grant_type`` and that grant's fields).
+
+    Returns the contract's token shape (``access_token``, ``refresh_token``, ``expires_at`` in
+    epoch seconds, ``token_type``, ``scope``). A refresh token the endpoint does not rotate is
+    carried over from ``previous``. Raises :class:`AuthError` when the endpoint refuses
+    (with its ``error`` and ``error_description``), :class:`NetworkError` or the contract's
+    ``TimeoutError`` when it cannot be reached in time. No message carries a secret.
+    """
+    secrets = _secrets_of(client, grant, previous)
+    body, headers = _token_request_body(client, grant)
+    grant_type = grant["grant_type"]
+    host = urlsplit(client.token_url).netloc or client.token_url
+    request = http.build_request(
+        "POST",
+        client.token_url,
+        content=body.encode("ascii"),
+        headers=headers,
+        timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+    )
+    try:
+        response = http.send(request, auth=None)
+    except httpx.TimeoutException:
+        # "from None": the httpx error holds the request, whose body carries credentials.
+        raise _errors.TimeoutError(f"the token endpoint ({host}) did not answer in time") from None
+    except httpx.HTTPError as exc:
+        reason = mask(str(exc), secrets) or type(exc).__name__
+        raise NetworkError(f"the token endpoint ({host}) could not be reached: {reason}") from None
+    payload = _json_object(response)
+    if response.is_success and payload is not None and isinstance(payload.get("access_token"), str):
+        token = _token_from(payload, client, previous, now)
+        # From here on the new tokens are masked in every log line and message of the process.
+        remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if k in token)
+        return token
+    raise _refusal(response.status_code, payload, grant_type, host, secrets)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _token_from(
+    payload: Mapping[str, Any],
+    client: OAuthClient,
+    previous: Mapping[str, Any] | None,
+    now: Callable[[], float],
+) -> dict[str, Any]:
+    token: dict[str, Any] = {"access_token": payload["access_token"]}
+    refresh = payload.get("refresh_token") or (previous or {}).get("refresh_token")
+    if refresh:
+        token["refresh_token"] = refresh
+    expires_at = _expires_at(payload, now)
+    if expires_at is not None:
+        token["expires_at"] = expires_at
+    token_type = payload.get("token_type")
+    bearer = not token_type or str(token_type).lower() == "bearer"
+    token["token_type"] = "Bearer" if bearer else token_type
+    scope = payload.get("scope") or (previous or {}).get("scope") or client.scope
+    if scope:
+        token["scope"] = scope
+    return token
+
+
+def _expires_at(payload: Mapping[str, Any], now: Callable[[], float]) -> int | None:
+    # Microsoft's v1 endpoints send the numbers as strings.
+    for key, base in (("expires_in", now()), ("expires_at", 0.0)):
+        value = payload.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        try:
+            return int(base + float(value))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _refusal(
+    status: int,
+    payload: Mapping[str, Any] | None,
+    grant_type: str,
+    host: str,
+    secrets: set[str],
+) -> AuthError:
+    error = payload.get("error") if payload else None
+    description = payload.get("error_description") if payload else None
+    oauth_error = mask(str(error), secrets) if error else None
+    oauth_description = (
+        mask(str(description), secrets)[:_DESCRIPTION_LIMIT] if description else None
+    )
+    if oauth_error:
+        said = f": {oauth_error}" + (f" ({oauth_description})" if oauth_description else "")
+        hint = _HINTS.get((oauth_error, grant_type), "")
+        message = f"the token endpoint ({host}) refused the {grant_type} grant{said}{hint}"
+    elif 200 <= status < 300:  # noqa: PLR2004 - the success range
+        message = f"the token endpoint ({host}) answered without an access token"
+    else:
+        message = f"the token endpoint ({host}) answered HTTP {status} without an OAuth error"
+    return AuthError(
+        message,
+        status=status,
+        oauth_error=oauth_error,
+        oauth_error_description=oauth_description,
+    )
+
+
+_LOGIN_AGAIN = "; sign in again with `connectorkit auth login`"
+_CHECK_CLIENT = "; check client_id and client_secret (the secret's value, not its ID)"
+_HINTS = {
+    ("invalid_grant", "refresh_token"): _LOGIN_AGAIN,
+    ("invalid_grant", "authorization_code"): _LOGIN_AGAIN,
+    ("invalid_client", "refresh_token"): _CHECK_CLIENT,
+    ("invalid_client", "authorization_code"): _CHECK_CLIENT,
+    ("invalid_client", "client_credentials"): _CHECK_CLIENT,
+}

@@ -1,0 +1,557 @@
+"""The auth flow: bearer tokens, proactive and reactive refresh, service principals, caching."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+
+import connectorkit._auth as auth_module
+from connectorkit import _errors
+from connectorkit._auth import ConnectionAuth, TokenStore
+from connectorkit._bind import BoundConnection
+from connectorkit._definitions import ConnectionDef
+from connectorkit._errors import AuthError, InvalidConnection, NetworkError
+
+RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
+TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
+API = "https://api.example.test/v1.0/myorg"
+DATASETS = f"{API}/datasets"
+USER_SCOPE = "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All offline_access"
+SP_SCOPE = "https://analysis.windows.net/powerbi/api/.default"
+CLIENT_SECRET = "cs-SECRET-client-0001"
+OLD_ACCESS = "at-SECRET-old-0002"
+OLD_REFRESH = "rt-SECRET-old-0003"
+NEW_ACCESS = "at-SECRET-new-0004"
+NEW_REFRESH = "rt-SECRET-new-0005"
+SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH)
+NOW = 1_750_000_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(NOW)
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def connection(grant="authorization_code", token=None, method="client_secret_post", **values):
+    definition = ConnectionDef(
+        key="oauth2" if grant == "authorization_code" else "client_credentials",
+        label="Connection",
+        description="",
+        grant=grant,
+        token_endpoint_auth_method=method,
+        values=(),
+        file=Path("connections/x.yaml"),
+    )
+    merged = {
+        "client_id": "app-id-1",
+        "client_secret": CLIENT_SECRET,
+        "token_url": TOKEN_URL,
+        "scopes": USER_SCOPE if grant == "authorization_code" else SP_SCOPE,
+        "base_url": API,
+        "token_leeway": 60,
+        **values,
+    }
+    given = token if isinstance(token, dict) else {}
+    secrets = {CLIENT_SECRET} | {str(v) for k, v in given.items() if "token" in k}
+    return BoundConnection(
+        definition=definition, values=merged, token=token, secrets=frozenset(secrets)
+    )
+
+
+def user_token(expires_in=3600, refresh=OLD_REFRESH, access=OLD_ACCESS):
+    token = {"access_token": access, "expires_at": NOW + expires_in, "token_type": "Bearer"}
+    if refresh:
+        token["refresh_token"] = refresh
+    return token
+
+
+def form(request):
+    return dict(parse_qsl(request.content.decode(), strict_parsing=True))
+
+
+def bearer(request):
+    return request.headers["Authorization"].removeprefix("Bearer ")
+
+
+def api_sequence(httpx_mock, *responses):
+    """Serve ``responses`` in order at DATASETS; return the bearer tokens as they were sent.
+
+    (A retry re-sends the same request object with a new header, so a recorded request shows
+    only its last header.)
+    """
+    sent = []
+    pending = list(responses)
+
+    def serve(request):
+        sent.append(bearer(request))
+        return pending.pop(0)
+
+    httpx_mock.add_callback(serve, url=DATASETS, is_reusable=True)
+    return sent
+
+
+def token_response(access=NEW_ACCESS, refresh=NEW_REFRESH, expires_in=3600):
+    body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in}
+    if refresh:
+        body["refresh_token"] = refresh
+    return body
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_output(caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    yield
+    out, err = capsys.readouterr()
+    for secret in SECRETS:
+        assert secret not in caplog.text
+        assert secret not in out + err
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(clock):
+    return TokenStore(clock=clock)
+
+
+@pytest.fixture
+def http():
+    with httpx.Client() as client:
+        yield client
+
+
+def call(http, store, conn, *, url=DATASETS, remaining=lambda: 30.0):
+    flow = ConnectionAuth(conn, http, store, remaining=remaining)
+    try:
+        response = http.get(url, auth=flow)
+    except _errors.ConnectorError as exc:
+        exc.auth = flow  # type: ignore[attr-defined]
+        raise
+    return response, flow
+
+
+def test_a_valid_token_is_sent_as_is(httpx_mock, http, store):
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    response, flow = call(http, store, connection(token=user_token()))
+    assert response.status_code == 200
+    assert bearer(httpx_mock.get_request()) == OLD_ACCESS
+    assert flow.new_token is None
+
+
+def test_a_token_within_the_leeway_is_refreshed_before_the_request(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    _, flow = call(http, store, connection(token=user_token(expires_in=30)))
+
+    refresh, api = httpx_mock.get_requests()
+    assert form(refresh) == {
+        "grant_type": "refresh_token",
+        "refresh_token": OLD_REFRESH,
+        "scope": USER_SCOPE,
+        "client_id": "app-id-1",
+        "client_secret": CLIENT_SECRET,
+    }
+    assert bearer(api) == NEW_ACCESS
+    assert flow.new_token == {
+        "access_token": NEW_ACCESS,
+        "refresh_token": NEW_REFRESH,
+        "expires_at": NOW + 3600,
+        "token_type": "Bearer",
+        "scope": USER_SCOPE,
+    }
+    assert {NEW_ACCESS, NEW_REFRESH, CLIENT_SECRET} <= flow.secrets
+
+
+def test_the_leeway_is_a_connection_value(httpx_mock, http, store):
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    _, flow = call(http, store, connection(token=user_token(expires_in=30), token_leeway=0))
+    assert bearer(httpx_mock.get_request()) == OLD_ACCESS
+    assert flow.new_token is None
+
+
+def test_an_expired_token_is_refreshed_with_basic_client_auth(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    call(http, store, connection(token=user_token(expires_in=-10), method="client_secret_basic"))
+    refresh = httpx_mock.get_requests()[0]
+    assert refresh.headers["Authorization"].startswith("Basic ")
+    assert "client_secret" not in form(refresh)
+
+
+def test_without_rotation_the_old_refresh_token_is_kept(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    _, flow = call(http, store, connection(token=user_token(expires_in=0)))
+    assert flow.new_token["access_token"] == NEW_ACCESS
+    assert flow.new_token["refresh_token"] == OLD_REFRESH
+
+
+def test_a_401_triggers_one_refresh_and_one_retry(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    sent = api_sequence(httpx_mock, httpx.Response(401), httpx.Response(200, json={"value": [1]}))
+    response, flow = call(http, store, connection(token=user_token()))
+
+    assert response.json() == {"value": [1]}
+    assert sent == [OLD_ACCESS, NEW_ACCESS]
+    assert form(httpx_mock.get_request(url=TOKEN_URL))["refresh_token"] == OLD_REFRESH
+    assert flow.new_token["refresh_token"] == NEW_REFRESH
+
+
+def test_a_second_401_is_an_auth_error_and_the_new_token_is_still_reported(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    sent = api_sequence(
+        httpx_mock, httpx.Response(401), httpx.Response(401, json={"error": {"code": "Nope"}})
+    )
+    with pytest.raises(AuthError) as caught:
+        call(http, store, connection(token=user_token()))
+
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+    assert sent == [OLD_ACCESS, NEW_ACCESS]
+    assert caught.value.to_dict()["status"] == 401
+    assert caught.value.to_dict()["code"] == "Nope"
+    assert caught.value.auth.new_token["access_token"] == NEW_ACCESS
+
+
+def test_power_bi_403_token_expired_triggers_a_refresh(httpx_mock, http, store):
+    expired = {"error": {"code": "TokenExpired", "message": "Access token has expired"}}
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    sent = api_sequence(
+        httpx_mock, httpx.Response(403, json=expired), httpx.Response(200, json={"value": []})
+    )
+    response, _ = call(http, store, connection(token=user_token()))
+    assert response.status_code == 200
+    assert sent == [OLD_ACCESS, NEW_ACCESS]
+
+
+def test_a_403_token_expired_after_the_refresh_is_an_auth_error(httpx_mock, http, store):
+    expired = {"error": {"code": "TokenExpired"}}
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    api_sequence(httpx_mock, httpx.Response(403, json=expired), httpx.Response(403, json=expired))
+    with pytest.raises(AuthError, match="TokenExpired") as caught:
+        call(http, store, connection(token=user_token()))
+    assert caught.value.to_dict()["status"] == 403
+
+
+def test_other_403s_are_left_to_the_caller(httpx_mock, http, store):
+    forbidden = {"error": {"code": "PowerBINotAuthorizedException"}}
+    httpx_mock.add_response(url=DATASETS, status_code=403, json=forbidden)
+    response, flow = call(http, store, connection(token=user_token()))
+    assert response.status_code == 403
+    assert flow.new_token is None
+
+
+def test_an_expired_token_without_refresh_token_asks_to_sign_in_again(http, store):
+    with pytest.raises(InvalidConnection, match="connectorkit auth login") as caught:
+        call(http, store, connection(token=user_token(expires_in=-1, refresh=None)))
+    assert caught.value.type == "invalid_connection"
+
+
+def test_a_401_without_refresh_token_is_an_auth_error(httpx_mock, http, store):
+    httpx_mock.add_response(url=DATASETS, status_code=401)
+    with pytest.raises(AuthError, match="connectorkit auth login"):
+        call(http, store, connection(token=user_token(refresh=None)))
+
+
+def test_an_authorization_code_connection_without_token_is_invalid(http, store):
+    with pytest.raises(InvalidConnection, match="connectorkit auth login") as caught:
+        ConnectionAuth(connection(token=None), http, store, remaining=lambda: None)
+    assert caught.value.details == [{"field": "connection.token", "message": "is missing"}]
+
+
+@pytest.mark.parametrize(
+    ("token", "field"),
+    [
+        ("a-string", "connection.token"),
+        ({"refresh_token": OLD_REFRESH}, "connection.token.access_token"),
+        ({"access_token": OLD_ACCESS, "expires_at": "tomorrow"}, "connection.token.expires_at"),
+        ({"access_token": OLD_ACCESS, "refresh_token": 5}, "connection.token.refresh_token"),
+    ],
+)
+def test_a_malformed_token_is_invalid_without_echoing_it(http, store, token, field):
+    with pytest.raises(InvalidConnection) as caught:
+        ConnectionAuth(connection(token=token), http, store, remaining=lambda: None)
+    assert caught.value.details[0]["field"] == field
+    for secret in SECRETS:
+        assert secret not in json.dumps(caught.value.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"token_url": None}, "token_url"),
+        ({"token_url": "login.example.test/token"}, "token_url"),
+        ({"client_id": ""}, "client_id"),
+        ({"token_leeway": -5}, "token_leeway"),
+        ({"token_leeway": "60"}, "token_leeway"),
+    ],
+)
+def test_missing_or_malformed_values_are_invalid(http, store, values, field):
+    with pytest.raises(InvalidConnection) as caught:
+        ConnectionAuth(
+            connection(token=user_token(), **values), http, store, remaining=lambda: None
+        )
+    assert caught.value.details[0]["field"] == f"connection.values.{field}"
+
+
+def test_a_refused_refresh_is_an_auth_error_with_the_oauth_error(httpx_mock, http, store):
+    httpx_mock.add_response(
+        url=TOKEN_URL,
+        status_code=400,
+        json={"error": "invalid_grant", "error_description": "AADSTS70008: expired"},
+    )
+    with pytest.raises(AuthError) as caught:
+        call(http, store, connection(token=user_token(expires_in=0)))
+    error = caught.value.to_dict()
+    assert error["oauth_error"] == "invalid_grant"
+    assert error["oauth_error_description"] == "AADSTS70008: expired"
+    assert not httpx_mock.get_requests(url=DATASETS)
+
+
+def test_an_unreachable_token_endpoint_is_a_network_error(httpx_mock, http, store):
+    httpx_mock.add_exception(httpx.ConnectError("refused"), url=TOKEN_URL)
+    with pytest.raises(NetworkError):
+        call(http, store, connection(token=user_token(expires_in=0)))
+
+
+def test_an_exhausted_budget_stops_the_refresh(http, store):
+    def remaining():
+        raise _errors.TimeoutError("the call's time budget ran out")
+
+    with pytest.raises(_errors.TimeoutError):
+        call(http, store, connection(token=user_token(expires_in=0)), remaining=remaining)
+
+
+def test_the_refresh_request_gets_the_remaining_budget_as_timeout(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, connection(token=user_token(expires_in=0)), remaining=lambda: 4.5)
+    assert httpx_mock.get_request(url=TOKEN_URL).extensions["timeout"]["read"] == 4.5
+
+
+def test_a_later_call_with_the_spent_token_gets_the_refreshed_one(httpx_mock, http, store):
+    # serve: the platform has not stored the rotated token yet and sends the old one again.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    call(http, store, connection(token=user_token(expires_in=0)))
+    _, flow = call(http, store, connection(token=user_token(expires_in=0)))
+
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+    assert bearer(httpx_mock.get_requests(url=DATASETS)[1]) == NEW_ACCESS
+    assert flow.new_token["refresh_token"] == NEW_REFRESH
+
+
+def test_a_rotated_chain_refreshes_with_the_newest_refresh_token(httpx_mock, http, store, clock):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", "rt-3"))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    call(http, store, connection(token=user_token(expires_in=0)))
+    clock.now += 4000  # the refreshed token has expired as well
+    _, flow = call(http, store, connection(token=user_token(expires_in=0)))
+
+    second = httpx_mock.get_requests(url=TOKEN_URL)[1]
+    assert form(second)["refresh_token"] == NEW_REFRESH
+    assert flow.new_token["access_token"] == "at-3"
+
+
+def test_concurrent_calls_with_the_same_expired_token_refresh_once(httpx_mock, http, store):
+    def slow_token_endpoint(request):
+        time.sleep(0.2)
+        return httpx.Response(200, json=token_response())
+
+    httpx_mock.add_callback(slow_token_endpoint, url=TOKEN_URL)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    flows, errors = [], []
+
+    def worker():
+        try:
+            flows.append(call(http, store, connection(token=user_token(expires_in=0)))[1])
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+    assert {bearer(r) for r in httpx_mock.get_requests(url=DATASETS)} == {NEW_ACCESS}
+    assert all(f.new_token["refresh_token"] == NEW_REFRESH for f in flows)
+
+
+def test_concurrent_401s_on_one_token_refresh_once(httpx_mock, http, store):
+    def api(request):
+        if bearer(request) == OLD_ACCESS:
+            return httpx.Response(401)
+        return httpx.Response(200, json={})
+
+    def slow_token_endpoint(request):
+        time.sleep(0.2)
+        return httpx.Response(200, json=token_response())
+
+    httpx_mock.add_callback(slow_token_endpoint, url=TOKEN_URL)
+    httpx_mock.add_callback(api, url=DATASETS, is_reusable=True)
+    statuses = []
+    threads = [
+        threading.Thread(
+            target=lambda: statuses.append(call(http, store, connection(token=user_token()))[0])
+        )
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.status_code for r in statuses] == [200] * 6
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+
+
+def sp(**values):
+    return connection(grant="client_credentials", **values)
+
+
+def test_a_service_principal_fetches_caches_and_refetches(httpx_mock, http, store, clock):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None, expires_in=3599))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+
+    _, first = call(http, store, sp())
+    assert form(httpx_mock.get_request(url=TOKEN_URL)) == {
+        "grant_type": "client_credentials",
+        "scope": SP_SCOPE,
+        "client_id": "app-id-1",
+        "client_secret": CLIENT_SECRET,
+    }
+    assert first.new_token == {
+        "access_token": NEW_ACCESS,
+        "expires_at": NOW + 3599,
+        "token_type": "Bearer",
+        "scope": SP_SCOPE,
+    }
+
+    _, second = call(http, store, sp())  # cached: no token request, nothing new to report
+    assert second.new_token is None
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+
+    clock.now += 3599 - 30  # within the leeway
+    _, third = call(http, store, sp())
+    assert third.new_token["access_token"] == "at-2"
+    assert [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)] == [
+        NEW_ACCESS,
+        NEW_ACCESS,
+        "at-2",
+    ]
+
+
+def test_service_principals_with_another_secret_do_not_share_a_token(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    call(http, store, sp())
+    call(http, store, sp(client_secret="another-secret"))
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 2
+
+
+def test_a_service_principal_refetches_once_on_401(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
+    sent = api_sequence(httpx_mock, httpx.Response(401), httpx.Response(200, json={}))
+    response, flow = call(http, store, sp())
+    assert response.status_code == 200
+    assert sent == [NEW_ACCESS, "at-2"]
+    assert flow.new_token["access_token"] == "at-2"
+
+
+def test_a_service_principal_needs_a_secret(http, store):
+    with pytest.raises(InvalidConnection, match="client_secret"):
+        ConnectionAuth(sp(client_secret=None), http, store, remaining=lambda: None)
+
+
+def test_concurrent_service_principal_calls_fetch_once(httpx_mock, http, store):
+    def slow_token_endpoint(request):
+        time.sleep(0.2)
+        return httpx.Response(200, json=token_response(refresh=None))
+
+    httpx_mock.add_callback(slow_token_endpoint, url=TOKEN_URL)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    threads = [threading.Thread(target=call, args=(http, store, sp())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+    assert len(httpx_mock.get_requests(url=DATASETS)) == 8
+
+
+def test_a_waiter_gives_up_when_its_budget_runs_out(httpx_mock, http, store):
+    release = threading.Event()
+
+    def blocked_token_endpoint(request):
+        release.wait(5)
+        return httpx.Response(200, json=token_response(refresh=None))
+
+    httpx_mock.add_callback(blocked_token_endpoint, url=TOKEN_URL)
+    httpx_mock.add_response(url=DATASETS, json={})
+    first = threading.Thread(target=call, args=(http, store, sp()))
+    first.start()
+    time.sleep(0.1)
+    with pytest.raises(_errors.TimeoutError):
+        call(http, store, sp(), remaining=lambda: 0.05)
+    release.set()
+    first.join()
+
+
+def test_the_store_keeps_digests_not_secrets(httpx_mock, http, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, connection(token=user_token(expires_in=0)))
+    assert len(store) == 2  # the old and the new refresh token lead to the same token
+    for key in store._slots:
+        assert all(secret not in key for secret in SECRETS)
+    store.clear()
+    assert len(store) == 0
+
+
+def test_the_store_is_bounded():
+    small = TokenStore(max_entries=2)
+    for key in "abc":
+        small._slot(key)
+    assert list(small._slots) == ["b", "c"]
+
+
+def test_importing_the_auth_flow_does_not_import_authlib():
+    code = "import sys, connectorkit._auth; print('authlib' in sys.modules)"
+    out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(RUNTIME)},
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_all_is_complete():
+    public = {n for n in vars(auth_module) if not n.startswith("_")}
+    defined_here = {
+        n
+        for n in public
+        if getattr(getattr(auth_module, n), "__module__", None) == auth_module.__name__
+    }
+    assert defined_here <= set(auth_module.__all__)

@@ -1,0 +1,73 @@
+"""Load: the shipped pack becomes immutable definitions; a broken pack names every problem."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+from conftest import ROOT
+
+from connectorkit._errors import PackError
+from connectorkit._load import default_pack_root, load_pack
+
+
+def test_shipped_pack_loads(pack):
+    assert pack.key == "powerbi"
+    assert pack.default_connection == "oauth2"
+    assert set(pack.connections) == {"oauth2", "client_credentials"}
+    assert len(pack.actions) == 9
+
+
+def test_shared_inputs_are_resolved_and_call_inputs_appended(pack):
+    action = pack.actions["list_tables"]
+    keys = [i.key for i in action.inputs]
+    assert keys[:4] == ["dataset_id", "top", "page_offset", "group_id"]
+    assert {"timeout", "max_retry_count", "retry_delay_ms", "use_exponential_backoff",
+            "retry_on_all_errors", "debug_request"} <= set(keys)
+    dataset_id = action.input("dataset_id")
+    assert dataset_id is not None
+    assert dataset_id.required
+    assert dataset_id.label == "Dataset ID"
+    top = action.input("top")
+    assert top is not None
+    assert (top.minimum, top.maximum) == (1, 1000)
+    assert next(i for i in action.inputs if i.key == "timeout").call_input
+
+
+def test_definitions_are_immutable(pack):
+    action = pack.actions["create_rows"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        action.label = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        pack.actions["x"] = action  # type: ignore[index]
+    assert action.request.batch is not None
+    assert (action.request.batch.input, action.request.batch.size) == ("rows", 10_000)
+
+
+def test_default_pack_root_is_the_repository(monkeypatch):
+    monkeypatch.delenv("CONNECTORKIT_PACK", raising=False)
+    assert default_pack_root() == ROOT
+
+
+def test_env_selects_another_pack(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONNECTORKIT_PACK", str(tmp_path))
+    assert default_pack_root() == tmp_path
+
+
+def test_broken_pack_lists_every_problem(tmp_path):
+    for part in ("connector.yaml", "actions", "connections", "schemas"):
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / part)
+        else:
+            shutil.copy(src, tmp_path / part)
+    (tmp_path / "actions" / "list_groups.yaml").write_text(
+        (ROOT / "actions" / "list_groups.yaml").read_text().replace("label:", "lable:", 1)
+    )
+    (tmp_path / "actions" / "broken.yaml").write_text("key: broken\n  label: [\n")
+    with pytest.raises(PackError) as exc:
+        load_pack(tmp_path)
+    files = {p.file for p in exc.value.problems}
+    assert {"actions/list_groups.yaml", "actions/broken.yaml"} <= files
+    assert all(p.line for p in exc.value.problems)

@@ -1,0 +1,216 @@
+"""No secret in stdout (outside ``token``), stderr or the log, debug mode included.
+
+Each scenario runs the real command in-process (``invoke -v`` / ``serve -v``, the actions with
+``debug_request: true``) against mocked Power BI and Entra endpoints, and scans everything it
+wrote for every secret the call knew or obtained.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectorkit import _redact
+from connectorkit._cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+API = "https://api.powerbi.com/v1.0/myorg"
+USER_TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+SP_TOKEN_URL = "https://login.microsoftonline.com/tenant-sp/oauth2/v2.0/token"
+CLIENT_SECRET = "cs~SECRET~client~0001"
+OLD_ACCESS = "eyJ-SECRET-old-access-0002"
+OLD_REFRESH = "0.A-SECRET-old-refresh-0003"
+NEW_ACCESS = "eyJ-SECRET-new-access-0004"
+NEW_REFRESH = "0.A-SECRET-new-refresh-0005"
+SP_ACCESS = "eyJ-SECRET-sp-access-0006"
+SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, SP_ACCESS)
+
+
+def user(expires_in=3600):
+    return {
+        "key": "oauth2",
+        "values": {"client_id": "app-id-1", "client_secret": CLIENT_SECRET, "tenant_id": "contoso"},
+        "token": {
+            "access_token": OLD_ACCESS,
+            "refresh_token": OLD_REFRESH,
+            "expires_at": int(time.time()) + expires_in,
+            "token_type": "Bearer",
+        },
+    }
+
+
+def service_principal():
+    return {
+        "key": "client_credentials",
+        "values": {"tenant_id": "tenant-sp", "client_id": "sp-id", "client_secret": CLIENT_SECRET},
+    }
+
+
+def request(action="list_datasets", connection=None, **inputs):
+    return {
+        "id": "r1",
+        "action": action,
+        "inputs": {"debug_request": True, **inputs},
+        "connection": connection or user(),
+    }
+
+
+def refreshed():
+    return {
+        "access_token": NEW_ACCESS,
+        "refresh_token": NEW_REFRESH,
+        "expires_in": 3600,
+        "token_type": "Bearer",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process():
+    # The command configures the "connectorkit" logger for the process; undo it for other tests.
+    logger = logging.getLogger("connectorkit")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    # Each scenario starts as a new process would: no secret remembered from an earlier one.
+    _redact._secrets.clear()
+    yield
+    _redact._secrets.clear()
+    logger.handlers[:], logger.propagate, logger.level = saved
+
+
+@pytest.fixture
+def run(monkeypatch, capsys, caplog):
+    """Run the command with ``lines`` on stdin; return (exit code, responses, stderr + log)."""
+    caplog.set_level(logging.DEBUG)
+
+    def go(*lines, command="invoke"):
+        stdin = "".join(json.dumps(line) + "\n" for line in lines)
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = main([command, "-v", "--pack", str(ROOT)])
+        out, err = capsys.readouterr()
+        responses = [json.loads(line) for line in out.splitlines()]
+        shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]
+        everything = "\n".join([*shown, err, caplog.text])
+        for secret in SECRETS:
+            assert secret not in everything, f"a secret leaked: …{secret[-4:]}"
+        assert "→ " in err  # the debug output was on
+        return code, responses, err
+
+    return go
+
+
+def test_success(run, httpx_mock):
+    httpx_mock.add_response(url=f"{API}/datasets", json={"value": [{"id": "d1"}]})
+    code, [response], err = run(request())
+    assert (code, response["ok"]) == (0, True)
+    assert "token" not in response
+    assert "Authorization: ***" in err or "authorization: ***" in err
+
+
+def test_proactive_refresh_returns_the_new_token_only_in_its_field(run, httpx_mock):
+    httpx_mock.add_response(url=USER_TOKEN_URL, json=refreshed())
+    httpx_mock.add_response(url=f"{API}/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=user(expires_in=10)))
+    assert code == 0
+    assert response["token"]["access_token"] == NEW_ACCESS
+    assert response["token"]["refresh_token"] == NEW_REFRESH
+
+
+def test_refresh_after_a_401(run, httpx_mock):
+    httpx_mock.add_response(url=f"{API}/datasets", status_code=401)
+    httpx_mock.add_response(url=USER_TOKEN_URL, json=refreshed())
+    httpx_mock.add_response(url=f"{API}/datasets", json={"value": []})
+    code, [response], _ = run(request())
+    assert code == 0
+    assert response["token"]["access_token"] == NEW_ACCESS
+
+
+def test_a_refused_refresh(run, httpx_mock):
+    httpx_mock.add_response(
+        url=USER_TOKEN_URL,
+        status_code=400,
+        json={
+            "error": "invalid_grant",
+            "error_description": f"AADSTS70008: the refresh token {OLD_REFRESH} has expired",
+        },
+    )
+    code, [response], _ = run(request(connection=user(expires_in=-5)))
+    assert code == 1
+    assert response["error"]["type"] == "auth_error"
+    assert response["error"]["oauth_error"] == "invalid_grant"
+    assert "token" not in response
+
+
+def test_a_token_endpoint_that_cannot_be_reached(run, httpx_mock):
+    httpx_mock.add_exception(httpx.ConnectError(f"refused {CLIENT_SECRET}"), url=USER_TOKEN_URL)
+    code, [response], _ = run(request(connection=user(expires_in=-5)))
+    assert code == 1
+    assert response["error"]["type"] == "network_error"
+
+
+def test_an_http_error_whose_body_echoes_the_token(run, httpx_mock):
+    httpx_mock.add_response(
+        url=f"{API}/datasets",
+        status_code=400,
+        json={"error": {"code": "BadRequest", "message": f"bad header Bearer {OLD_ACCESS}"}},
+    )
+    code, [response], _ = run(request())
+    assert code == 1
+    assert response["error"]["type"] == "http_error"
+    assert response["error"]["message"] == "bad header Bearer ***"
+
+
+def test_a_raw_request_in_debug_mode(run, httpx_mock):
+    httpx_mock.add_response(url=f"{API}/imports?x=1", method="POST", json={"id": "i1"})
+    code, [response], err = run(
+        request(
+            "raw_request",
+            url="/imports",
+            method="POST",
+            data={"a": 1},
+            query_params={"x": "1"},
+            headers={"X-Trace": "t1"},
+        )
+    )
+    assert code == 0
+    assert response["result"]["data"] == {"id": "i1"}
+    assert "/imports" in err
+    assert "x-trace: t1" in err
+
+
+def test_a_raw_request_with_a_refresh_on_the_way(run, httpx_mock):
+    httpx_mock.add_response(url=USER_TOKEN_URL, json=refreshed())
+    httpx_mock.add_response(url=f"{API}/imports", json={"value": []})
+    code, [response], _ = run(request("raw_request", connection=user(expires_in=0)))
+    assert code == 0
+    assert response["token"]["refresh_token"] == NEW_REFRESH
+
+
+def test_a_service_principal(run, httpx_mock):
+    httpx_mock.add_response(
+        url=SP_TOKEN_URL,
+        json={"access_token": SP_ACCESS, "expires_in": 3599, "token_type": "Bearer"},
+    )
+    httpx_mock.add_response(url=f"{API}/groups/g1/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=service_principal(), group_id="g1"))
+    assert code == 0
+    assert response["token"]["access_token"] == SP_ACCESS
+
+
+def test_serve_refreshes_a_shared_expired_token_once(run, httpx_mock):
+    def slow_token_endpoint(_request):
+        time.sleep(0.2)
+        return httpx.Response(200, json=refreshed())
+
+    httpx_mock.add_callback(slow_token_endpoint, url=USER_TOKEN_URL)
+    httpx_mock.add_response(url=f"{API}/datasets", json={"value": []}, is_reusable=True)
+    lines = [request(connection=user(expires_in=0)) for _ in range(4)]
+    code, responses, _ = run(*lines, command="serve")
+    assert code == 0
+    assert [r["ok"] for r in responses] == [True] * 4
+    assert {r["token"]["refresh_token"] for r in responses} == {NEW_REFRESH}
+    assert len(httpx_mock.get_requests(url=USER_TOKEN_URL)) == 1
