@@ -88,9 +88,14 @@ def test_unknown_action_suggests(pack):
 def test_connection_defaults_are_tenant_specific(pack):
     bound = bind_connection(
         pack,
-        {"key": "client_credentials", "values": {"tenant_id": "contoso", "client_id": "a", "client_secret": "b"}},
+        {
+            "key": "client_credentials",
+            "values": {"tenant_id": "contoso", "client_id": "a", "client_secret": "b"},
+        },
     )
-    assert bound.values["token_url"] == "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+    assert (
+        bound.values["token_url"] == "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+    )
     assert bound.values["scopes"] == "https://analysis.windows.net/powerbi/api/.default"
     assert bound.base_url == "https://api.powerbi.com/v1.0/myorg"
     assert bound.secrets == frozenset({"b"})

@@ -6,8 +6,8 @@ import dataclasses
 import shutil
 
 import pytest
-from conftest import ROOT
 
+from conftest import ROOT
 from connectorkit._errors import PackError
 from connectorkit._load import default_pack_root, load_pack
 
@@ -23,8 +23,14 @@ def test_shared_inputs_are_resolved_and_call_inputs_appended(pack):
     action = pack.actions["list_tables"]
     keys = [i.key for i in action.inputs]
     assert keys[:4] == ["dataset_id", "top", "page_offset", "group_id"]
-    assert {"timeout", "max_retry_count", "retry_delay_ms", "use_exponential_backoff",
-            "retry_on_all_errors", "debug_request"} <= set(keys)
+    assert {
+        "timeout",
+        "max_retry_count",
+        "retry_delay_ms",
+        "use_exponential_backoff",
+        "retry_on_all_errors",
+        "debug_request",
+    } <= set(keys)
     dataset_id = action.input("dataset_id")
     assert dataset_id is not None
     assert dataset_id.required

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SECRET, user_connection
 
+from conftest import ROOT, SECRET, user_connection
 from connectorkit._errors import ConnectorError
 from connectorkit._protocol import invoke, respond, serve
 
@@ -27,7 +27,10 @@ MALFORMED = [
     ('{"action": "list_groups", "inputs": []}', "invalid_request"),
     ('{"action": "list_groups", "connection": "oauth2"}', "invalid_request"),
     ('{"action": "list_groups", "connection": {"token": "abc"}}', "invalid_request"),
-    ('{"action": "list_groups", "connection": {"token": {"expires_at": "soon"}}}', "invalid_request"),
+    (
+        '{"action": "list_groups", "connection": {"token": {"expires_at": "soon"}}}',
+        "invalid_request",
+    ),
     ('{"action": "list_groups", "input": {}}', "invalid_request"),
     ("[" * 100_000 + "]" * 100_000, "invalid_request"),
     ("\udcff", "invalid_request"),
@@ -153,9 +156,14 @@ def test_invoke_command_exit_codes(stdin, kind, code):
 def test_invoke_network_error_exit_code():
     request = {
         "action": "list_groups",
-        "connection": {**user_connection(), "values": {
-            "client_id": "a", "client_secret": SECRET, "base_url": "http://127.0.0.1:9/v1.0/myorg"
-        }},
+        "connection": {
+            **user_connection(),
+            "values": {
+                "client_id": "a",
+                "client_secret": SECRET,
+                "base_url": "http://127.0.0.1:9/v1.0/myorg",
+            },
+        },
     }
     done = run_cli("invoke", stdin=json.dumps(request))
     assert done.returncode == 1

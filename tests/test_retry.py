@@ -74,7 +74,9 @@ def test_429_retry_after_as_http_date(call, httpx_mock, clock):
 
 
 def test_429_exhausted_is_rate_limited_with_retry_after(call, httpx_mock, clock):
-    httpx_mock.add_response(status_code=429, headers={"Retry-After": "2"}, json=BUSY, is_reusable=True)
+    httpx_mock.add_response(
+        status_code=429, headers={"Retry-After": "2"}, json=BUSY, is_reusable=True
+    )
     response, code = call("list_datasets", {"max_retry_count": 2})
     assert code == 1
     assert response["error"]["type"] == "rate_limited"

@@ -6,6 +6,7 @@ import json
 from urllib.parse import parse_qsl
 
 import pytest
+
 from conftest import ACCESS, BASE
 
 GROUP = "f089354e-8366-4e18-aea3-4cb4a3a50b48"

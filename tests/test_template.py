@@ -14,10 +14,16 @@ PATH = "[/groups/{group_id}]/datasets/{dataset_id}/tables/{table_name}/rows"
     ("values", "expected"),
     [
         ({"dataset_id": "d1", "table_name": "T"}, "/datasets/d1/tables/T/rows"),
-        ({"group_id": "g1", "dataset_id": "d1", "table_name": "T"}, "/groups/g1/datasets/d1/tables/T/rows"),
+        (
+            {"group_id": "g1", "dataset_id": "d1", "table_name": "T"},
+            "/groups/g1/datasets/d1/tables/T/rows",
+        ),
         ({"dataset_id": "d1", "table_name": "a/../b"}, "/datasets/d1/tables/a%2F..%2Fb/rows"),
         ({"dataset_id": "..", "table_name": "."}, "/datasets/%2E%2E/tables/%2E/rows"),
-        ({"dataset_id": "d1", "table_name": "Sales 2026?#%"}, "/datasets/d1/tables/Sales%202026%3F%23%25/rows"),
+        (
+            {"dataset_id": "d1", "table_name": "Sales 2026?#%"},
+            "/datasets/d1/tables/Sales%202026%3F%23%25/rows",
+        ),
         ({"dataset_id": "d1", "table_name": "Ümsatz"}, "/datasets/d1/tables/%C3%9Cmsatz/rows"),
     ],
 )
