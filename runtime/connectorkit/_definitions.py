@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "HOOKS",
     "ActionDef",
     "BatchDef",
     "ConnectionDef",
@@ -21,7 +22,12 @@ __all__ = [
     "SliceDef",
 ]
 
-InputType = Literal["string", "integer", "number", "boolean", "object", "array", "key_value", "json"]
+# Requests built in Python instead of from templates, by the name an action's `hook:` gives.
+HOOKS = frozenset({"raw_request"})
+
+InputType = Literal[
+    "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
+]
 
 
 @dataclass(frozen=True, slots=True)

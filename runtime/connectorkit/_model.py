@@ -51,12 +51,13 @@ def _constrained(base: Any, spec: Mapping[str, Any]) -> Any:
         ("minLength", "min_length"),
         ("max_length", "max_length"),
         ("maxLength", "max_length"),
-        ("pattern", "pattern"),
         ("minItems", "min_length"),
         ("maxItems", "max_length"),
     ):
         if spec.get(ours) is not None:
             field[theirs] = spec[ours]
+    if spec.get("pattern") is not None:
+        field["pattern"] = f"^(?:{spec['pattern']})$"  # the whole value must match, as documented
     return Annotated[base, Field(**field)] if field else base
 
 

@@ -1,0 +1,238 @@
+"""The pack as a workflow designer sees it: ``describe`` (JSON Schema) and ``docs`` (Markdown)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+
+__all__ = ["describe", "docs_markdown", "input_schema", "inputs_schema"]
+
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
+# A key_value input takes either form; the list form lets a key repeat.
+_KEY_VALUE_FORMS = [
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+            "required": ["key", "value"],
+            "additionalProperties": False,
+        },
+    },
+]
+
+
+def describe(pack: Pack) -> dict[str, Any]:
+    """The catalog of ``connectorkit describe``: connections and actions, inputs as JSON Schema.
+
+    Actions are sorted by label; the default connection comes first. The inputs every action
+    accepts (timeout, retries, debug) carry ``"x-group": "advanced"`` so a form can fold them.
+    """
+    return {
+        "key": pack.key,
+        "label": pack.label,
+        "description": pack.description,
+        "version": pack.version,
+        "default_connection": pack.default_connection,
+        "connections": [
+            {
+                "key": connection.key,
+                "label": connection.label,
+                "description": connection.description,
+                "grant": connection.grant,
+                "default": connection.key == pack.default_connection,
+                "values": inputs_schema(connection.values),
+            }
+            for connection in _connections(pack)
+        ],
+        "actions": [
+            {
+                "key": action.key,
+                "label": action.label,
+                "description": action.description,
+                "inputs": inputs_schema(action.inputs),
+            }
+            for action in _actions(pack)
+        ],
+    }
+
+
+def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:
+    """A JSON Schema object whose properties are ``inputs``, in their order."""
+    inputs = tuple(inputs)
+    return {
+        "type": "object",
+        "properties": {item.key: input_schema(item) for item in inputs},
+        "required": [item.key for item in inputs if item.required],
+        # The binder refuses inputs an action does not declare.
+        "additionalProperties": False,
+    }
+
+
+def input_schema(item: InputDef) -> dict[str, Any]:
+    """One input as JSON Schema: title, description, type, default and constraints."""
+    schema: dict[str, Any] = {"title": item.label, "description": item.comments}
+    if item.type in _PLAIN_TYPES:
+        schema["type"] = item.type
+    elif item.type == "key_value":
+        schema["oneOf"] = _plain(_KEY_VALUE_FORMS)
+        schema["x-type"] = "key_value"
+    else:
+        schema["x-type"] = item.type  # json: any value, so no "type"
+    is_array = item.type == "array"
+    optional: dict[str, Any] = {
+        "default": item.default,
+        "enum": list(item.enum) if item.enum is not None else None,
+        "minimum": _number(item.minimum),
+        "maximum": _number(item.maximum),
+        "minItems" if is_array else "minLength": item.min_length,
+        "maxItems" if is_array else "maxLength": item.max_length,
+        "pattern": _anchored(item.pattern) if item.pattern is not None else None,
+        "items": item.items,
+        "format": "password" if item.secret else item.format,
+        "writeOnly": True if item.secret else None,
+        "examples": [item.example] if item.example is not None else None,
+        "x-group": "advanced" if item.call_input else None,
+    }
+    schema.update({k: _plain(v) for k, v in optional.items() if v is not None})
+    return schema
+
+
+def docs_markdown(pack: Pack) -> str:
+    """The reference page of ``connectorkit docs``: connections, then actions sorted by label."""
+    out = [f"# {pack.label}", "", pack.description.strip(), ""]
+    version = f", version {pack.version}" if pack.version else ""
+    default = pack.connections.get(pack.default_connection)
+    default_label = default.label if default is not None else pack.default_connection
+    summary = f"Pack `{pack.key}`{version}. Default connection: {default_label}"
+    out += [
+        f"{summary} (`{pack.default_connection}`).",
+        "",
+        "## Connections",
+        "",
+    ]
+    for connection in _connections(pack):
+        out += _connection_section(connection, connection.key == pack.default_connection)
+    out += ["## Actions", ""]
+    call_inputs: dict[str, InputDef] = {}
+    for action in _actions(pack):
+        out += _action_section(action)
+        call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
+    if call_inputs:
+        out += [
+            "## Call inputs",
+            "",
+            "Every action also accepts these inputs, which control timeouts, retries and logging.",
+            "",
+            *_input_table(call_inputs.values(), heading="Input"),
+            "",
+        ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _connections(pack: Pack) -> list[ConnectionDef]:
+    """The default connection first, then the others by key."""
+    default = pack.default_connection
+    return sorted(pack.connections.values(), key=lambda c: (c.key != default, c.key))
+
+
+def _actions(pack: Pack) -> list[ActionDef]:
+    return sorted(pack.actions.values(), key=lambda a: (a.label.casefold(), a.key))
+
+
+def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str]:
+    default = ", the default" if is_default else ""
+    return [
+        f"### {connection.label}",
+        "",
+        f"`{connection.key}`{default}; OAuth 2.0 grant `{connection.grant}`.",
+        "",
+        connection.description.strip(),
+        "",
+        *_input_table(connection.values, heading="Value"),
+        "",
+    ]
+
+
+def _action_section(action: ActionDef) -> list[str]:
+    own = [i for i in action.inputs if not i.call_input]
+    lines = [f"### {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
+    if own:
+        lines += _input_table(own, heading="Input")
+    else:
+        lines.append("No inputs of its own.")
+    lines += ["", "Also accepts the [call inputs](#call-inputs).", ""]
+    return lines
+
+
+def _input_table(inputs: Iterable[InputDef], heading: str) -> list[str]:
+    rows = [f"| {heading} | Comments | Default |", "| --- | --- | --- |"]
+    for item in inputs:
+        kind = "array of objects" if _is_object_array(item) else item.type
+        needed = " · **required**" if item.required else ""
+        name = f"{_cell(item.label)}<br>`{item.key}` · {kind}{needed}"
+        default = f"`{_cell(_text(item.default))}`" if item.default is not None else ""
+        rows.append(f"| {name} | {_cell(_comments(item))} | {default} |")
+    return rows
+
+
+def _comments(item: InputDef) -> str:
+    """The comments, then the limits a value must keep, as a reader scanning the table wants."""
+    notes = [item.comments.strip()]
+    if item.enum is not None:
+        notes.append("One of " + ", ".join(f"`{_text(choice)}`" for choice in item.enum) + ".")
+    low, high = _number(item.minimum), _number(item.maximum)
+    if low is not None and high is not None:
+        notes.append(f"From {low} to {high}.")
+    elif low is not None:
+        notes.append(f"At least {low}.")
+    elif high is not None:
+        notes.append(f"At most {high}.")
+    if item.secret:
+        notes.append("Secret: shown as `***` in every output.")
+    if item.example is not None:
+        notes.append(f"Example: `{_text(item.example)}`.")
+    return " ".join(notes)
+
+
+def _is_object_array(item: InputDef) -> bool:
+    return item.type == "array" and item.items is not None and item.items.get("type") == "object"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(_plain(value), ensure_ascii=False)
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _number(value: float | None) -> float | None:
+    """Whole numbers without a trailing ``.0``, as the pack author wrote them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _anchored(pattern: str) -> str:
+    """JSON Schema's ``pattern`` matches anywhere; ours must match the whole value."""
+    if pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"):
+        return pattern
+    return f"^(?:{pattern})$"
+
+
+def _plain(value: Any) -> Any:
+    """A copy made of dicts and lists only (the definitions hold read-only mappings and tuples)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
