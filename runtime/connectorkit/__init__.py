@@ -80,7 +80,9 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def invoke(request: dict[str, Any], *, pack: Pack | None = None, runner: Runner | None = None) -> dict[str, Any]:
+def invoke(
+    request: dict[str, Any], *, pack: Pack | None = None, runner: Runner | None = None
+) -> dict[str, Any]:
     """Run one request (the contract's JSON, as a dict) and return the response envelope."""
     import json  # noqa: PLC0415
 

@@ -77,7 +77,9 @@ def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
     return full, parse_qsl(parts.query, keep_blank_values=True)
 
 
-def _decode_files(inputs: Mapping[str, Any]) -> list[tuple[str, tuple[str | None, bytes, str | None]]]:
+def _decode_files(
+    inputs: Mapping[str, Any],
+) -> list[tuple[str, tuple[str | None, bytes, str | None]]]:
     names = dict(pairs(inputs.get("file_data_file_names")))
     files: list[tuple[str, tuple[str | None, bytes, str | None]]] = []
     for key, encoded in pairs(inputs.get("file_data")):
