@@ -77,3 +77,21 @@ def test_broken_pack_lists_every_problem(tmp_path):
     files = {p.file for p in exc.value.problems}
     assert {"actions/list_groups.yaml", "actions/broken.yaml"} <= files
     assert all(p.line for p in exc.value.problems)
+
+
+def test_a_repeated_key_is_a_problem_not_a_silent_overwrite(tmp_path):
+    for part in ("connector.yaml", "actions", "connections"):
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, tmp_path / part)
+        else:
+            shutil.copy(src, tmp_path / part)
+    path = tmp_path / "actions" / "list_groups.yaml"
+    path.write_text(path.read_text() + "label: Second Label\n")
+    lines = path.read_text().count("\n")
+    with pytest.raises(PackError) as exc:
+        load_pack(tmp_path)
+    [problem] = exc.value.problems
+    assert problem.file == "actions/list_groups.yaml"
+    assert problem.line == lines
+    assert "appears twice" in problem.message

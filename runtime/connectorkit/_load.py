@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from types import MappingProxyType
@@ -59,11 +60,35 @@ def default_pack_root() -> Path:
     return here.parent.parent
 
 
+@functools.cache
+def _loader() -> type[Any]:
+    """A safe YAML loader (the C one when present) that refuses a key repeated in a mapping."""
+    import yaml  # noqa: PLC0415 - only pack loading needs YAML
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key '{key}' appears twice in this mapping",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
 def _yaml_load(text: str) -> Any:
     import yaml  # noqa: PLC0415 - only pack loading needs YAML
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader either way
+    return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader either way
 
 
 def read_documents(root: Path) -> tuple[list[Any], list[Problem]]:
