@@ -537,7 +537,7 @@ def test_the_store_is_bounded():
 
 def test_importing_the_auth_flow_does_not_import_authlib():
     code = "import sys, connectorkit._auth; print('authlib' in sys.modules)"
-    out = subprocess.run(  # noqa: S603 - our own interpreter and a fixed snippet
+    out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,

@@ -349,7 +349,7 @@ def test_a_broken_pack_is_an_internal_error(tmp_path):
 
 def _command(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "runtime"), "NO_PROXY": "127.0.0.1,localhost"}
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    return subprocess.Popen(
         [sys.executable, "-m", "connectorkit", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from connectorkit import _errors
-from connectorkit._errors import AuthError, NetworkError
+from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
 from connectorkit._oauth import (
     OAuthClient,
     authorization_url,
@@ -268,17 +268,45 @@ def test_an_endpoint_echoing_a_secret_is_masked(httpx_mock):
     assert_clean(str(caught.value), json.dumps(caught.value.to_dict()))
 
 
-def test_a_non_json_server_error_is_an_auth_error_with_its_status(httpx_mock):
+def test_a_server_error_is_an_http_error_not_a_refusal(httpx_mock):
+    # A failing endpoint has not refused the credentials: the call's retry policy may try again.
     httpx_mock.add_response(url=TOKEN_URL, status_code=500, text="<html>oops</html>")
-    with httpx.Client() as http, pytest.raises(AuthError) as caught:
+    with httpx.Client() as http, pytest.raises(HttpError) as caught:
         fetch_token(http, client(), {"grant_type": "client_credentials"}, timeout=5.0)
     assert caught.value.to_dict() == {
-        "type": "auth_error",
-        "message": (
-            "the token endpoint (login.example.test) answered HTTP 500 without an OAuth error"
-        ),
+        "type": "http_error",
+        "message": "the token endpoint (login.example.test) answered HTTP 500",
         "status": 500,
+        "endpoint": "token",
     }
+
+
+def test_a_throttled_endpoint_is_rate_limited_with_retry_after(httpx_mock):
+    httpx_mock.add_response(
+        url=TOKEN_URL,
+        status_code=429,
+        headers={"Retry-After": "3"},
+        json={"error": {"code": "TooManyRequests", "message": "slow down"}},
+    )
+    with httpx.Client() as http, pytest.raises(RateLimited) as caught:
+        fetch_token(http, client(), {"grant_type": "client_credentials"}, timeout=5.0)
+    assert caught.value.to_dict() == {
+        "type": "rate_limited",
+        "message": "the token endpoint (login.example.test) is throttling requests (HTTP 429)",
+        "status": 429,
+        "code": "TooManyRequests",
+        "retry_after": 3.0,
+        "endpoint": "token",
+    }
+
+
+def test_an_object_shaped_error_body_gives_its_code(httpx_mock):
+    httpx_mock.add_response(
+        url=TOKEN_URL, status_code=400, json={"error": {"code": "BadThing", "message": "no"}}
+    )
+    with httpx.Client() as http, pytest.raises(AuthError) as caught:
+        fetch_token(http, client(), {"grant_type": "client_credentials"}, timeout=5.0)
+    assert caught.value.fields["oauth_error"] == "BadThing"
 
 
 def test_a_success_without_access_token_is_an_auth_error(httpx_mock):

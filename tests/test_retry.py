@@ -7,6 +7,7 @@ import email.utils
 import httpx
 import pytest
 
+from conftest import sp_connection
 from connectorkit._retry import RetryPolicy, parse_retry_after
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
@@ -181,3 +182,19 @@ def test_a_400_is_not_retried_by_default(call, httpx_mock, clock):
 )
 def test_parse_retry_after(header, expected):
     assert parse_retry_after(header) == expected
+
+
+def test_a_throttled_token_endpoint_is_waited_out(call, httpx_mock, clock):
+    token_url = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+    httpx_mock.add_response(url=token_url, status_code=429, headers={"Retry-After": "4"})
+    httpx_mock.add_response(url=token_url, json={"access_token": "sp-token-1", "expires_in": 3600})
+    httpx_mock.add_response(json={"value": []})
+    response, code = call(
+        "list_datasets",
+        {"group_id": "g1", "max_retry_count": 1},
+        connection=sp_connection(),
+    )
+    assert code == 0, response
+    assert clock.sleeps == [4.0]
+    assert response["meta"]["retries"] == 1
+    assert response["token"]["access_token"] == "sp-token-1"

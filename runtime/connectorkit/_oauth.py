@@ -15,8 +15,9 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from connectorkit import _errors
-from connectorkit._errors import AuthError, NetworkError
+from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
 from connectorkit._redact import mask, remember_secrets
+from connectorkit._retry import parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -177,7 +178,42 @@ def fetch_token(
         # From here on the new tokens are masked in every log line and message of the process.
         remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if k in token)
         return token
+    if response.status_code == 429 or response.status_code >= 500:  # noqa: PLR2004
+        raise _unavailable(response, payload, host)
     raise _refusal(response.status_code, payload, grant_type, host, secrets)
+
+
+def _unavailable(
+    response: httpx.Response, payload: Mapping[str, Any] | None, host: str
+) -> RateLimited | HttpError:
+    """Throttled or failing, not refusing: the call's retry policy decides what happens next."""
+    status = response.status_code
+    code = _error_code(payload)
+    if status == 429:  # noqa: PLR2004
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return RateLimited(
+            f"the token endpoint ({host}) is throttling requests (HTTP 429)",
+            status=status,
+            code=code,
+            retry_after=retry_after,
+            endpoint="token",
+        )
+    return HttpError(
+        f"the token endpoint ({host}) answered HTTP {status}",
+        status=status,
+        code=code,
+        endpoint="token",
+    )
+
+
+def _error_code(payload: Mapping[str, Any] | None) -> str | None:
+    """The error's code, whether the body is OAuth's (a string) or Power BI's (an object)."""
+    error = payload.get("error") if payload else None
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return str(error["code"])
+    return None
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
@@ -230,9 +266,9 @@ def _refusal(
     host: str,
     secrets: set[str],
 ) -> AuthError:
-    error = payload.get("error") if payload else None
+    error = _error_code(payload)
     description = payload.get("error_description") if payload else None
-    oauth_error = mask(str(error), secrets) if error else None
+    oauth_error = mask(error, secrets) if error else None
     oauth_description = (
         mask(str(description), secrets)[:_DESCRIPTION_LIMIT] if description else None
     )

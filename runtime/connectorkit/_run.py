@@ -13,9 +13,11 @@ import httpx
 from connectorkit._errors import (
     AuthError,
     ConnectorError,
+    HttpError,
     InvalidInput,
     NetworkError,
     PartialFailure,
+    RateLimited,
     TimeoutError,
 )
 from connectorkit._http import (
@@ -138,6 +140,12 @@ class _Call:
                     f"{_unsure(sent=sent, retryable=retryable)}",
                     request_sent=sent or None,
                 )
+            except (RateLimited, HttpError) as exc:
+                # The token endpoint, reached from the auth flow, was throttled or failed: the
+                # token request did no work, so it is as safe to repeat as the policy allows.
+                failure = exc
+                retryable = True
+                retry_after = exc.fields.get("retry_after")
             else:
                 if response.is_success:
                     return response
