@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,14 @@ TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
 ACCESS = "eyJ0eXAiOiJKV1QiLCJhbGciOi-access-token-1"
 REFRESH = "0.AAAA-refresh-token-1"
 SECRET = "s3cr3t~client~value"
+
+
+def copy_pack(dest: Path) -> Path:
+    """A copy of the shipped pack's files under ``dest``, to break in a test."""
+    shutil.copy(ROOT / "connector.yaml", dest / "connector.yaml")
+    for folder in ("actions", "connections"):
+        shutil.copytree(ROOT / folder, dest / folder)
+    return dest
 
 
 class FakeClock:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, copy_pack
 from connectorkit._errors import PackError
 from connectorkit._load import default_pack_root, load_pack
 
@@ -62,12 +61,7 @@ def test_env_selects_another_pack(monkeypatch, tmp_path):
 
 
 def test_broken_pack_lists_every_problem(tmp_path):
-    for part in ("connector.yaml", "actions", "connections", "schemas"):
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / part)
-        else:
-            shutil.copy(src, tmp_path / part)
+    copy_pack(tmp_path)
     (tmp_path / "actions" / "list_groups.yaml").write_text(
         (ROOT / "actions" / "list_groups.yaml").read_text().replace("label:", "lable:", 1)
     )
@@ -80,12 +74,7 @@ def test_broken_pack_lists_every_problem(tmp_path):
 
 
 def test_a_repeated_key_is_a_problem_not_a_silent_overwrite(tmp_path):
-    for part in ("connector.yaml", "actions", "connections"):
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, tmp_path / part)
-        else:
-            shutil.copy(src, tmp_path / part)
+    copy_pack(tmp_path)
     path = tmp_path / "actions" / "list_groups.yaml"
     path.write_text(path.read_text() + "label: Second Label\n")
     lines = path.read_text().count("\n")

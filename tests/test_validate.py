@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, copy_pack
 from connectorkit import _validate
 from connectorkit._errors import Problem
 from connectorkit._load import read_documents
@@ -16,13 +15,6 @@ from connectorkit._validate import check_documents, schema_dir, validate_pack
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def copy_pack(dest: Path) -> Path:
-    shutil.copy(ROOT / "connector.yaml", dest / "connector.yaml")
-    for folder in ("actions", "connections"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    return dest
 
 
 def edit(path: Path, old: str, new: str) -> None:
