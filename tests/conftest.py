@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ SECRET = "s3cr3t~client~value"
 
 def copy_pack(dest: Path) -> Path:
     """A copy of the shipped pack's files under ``dest``, to break in a test."""
+    dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "connector.yaml", dest / "connector.yaml")
     for folder in ("actions", "connections"):
         shutil.copytree(ROOT / folder, dest / folder)
@@ -43,6 +45,18 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 3))
         self.now += seconds
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_pack_cache(tmp_path_factory):
+    """Keep the checked-pack cache of every test (and of the commands they run) out of ~/.cache."""
+    saved = os.environ.get("CONNECTORKIT_CACHE_DIR")
+    os.environ["CONNECTORKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("pack-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("CONNECTORKIT_CACHE_DIR", None)
+    else:
+        os.environ["CONNECTORKIT_CACHE_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

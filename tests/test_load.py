@@ -84,3 +84,48 @@ def test_a_repeated_key_is_a_problem_not_a_silent_overwrite(tmp_path):
     assert problem.file == "actions/list_groups.yaml"
     assert problem.line == lines
     assert "appears twice" in problem.message
+
+
+def _no_check(*_args, **_kwargs):
+    raise AssertionError("the pack was checked again")
+
+
+def test_an_unchanged_pack_is_not_parsed_or_checked_again(tmp_path, monkeypatch):
+    copy_pack(tmp_path / "pack")
+    monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_pack(tmp_path / "pack")
+    monkeypatch.setattr("connectorkit._validate.check_documents", _no_check)
+    monkeypatch.setattr("connectorkit._load.read_documents", _no_check)
+    second = load_pack(tmp_path / "pack")
+    assert second == first
+
+
+def test_an_edited_pack_is_checked_again(tmp_path, monkeypatch):
+    root = copy_pack(tmp_path / "pack")
+    monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(tmp_path / "cache"))
+    load_pack(root)
+    path = root / "actions" / "list_groups.yaml"
+    path.write_text(path.read_text().replace("label: List Groups", "lable: List Groups", 1))
+    with pytest.raises(PackError) as exc:
+        load_pack(root)
+    assert [p.file for p in exc.value.problems] == ["actions/list_groups.yaml"]
+
+
+def test_a_broken_cache_entry_falls_back_to_a_full_load(tmp_path, monkeypatch):
+    root = copy_pack(tmp_path / "pack")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(cache))
+    expected = load_pack(root)
+    [entry] = cache.glob("pack-*.json")
+    entry.write_text('{"key": "truncat')
+    assert load_pack(root) == expected
+
+
+def test_an_empty_cache_dir_setting_turns_the_cache_off(tmp_path, monkeypatch):
+    root = copy_pack(tmp_path / "pack")
+    monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", "")
+    load_pack(root)
+    calls = []
+    monkeypatch.setattr("connectorkit._validate.check_documents", lambda *a: calls.append(a) or [])
+    load_pack(root)
+    assert len(calls) == 1

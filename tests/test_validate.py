@@ -10,8 +10,8 @@ import pytest
 from conftest import ROOT, copy_pack
 from connectorkit import _validate
 from connectorkit._errors import Problem
-from connectorkit._load import read_documents
-from connectorkit._validate import check_documents, schema_dir, validate_pack
+from connectorkit._load import read_documents, schema_dir
+from connectorkit._validate import check_documents, validate_pack
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from connectorkit._cli import run
 
-from connectorkit._cli import main
-
-sys.exit(main())
+run()

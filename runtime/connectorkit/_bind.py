@@ -75,21 +75,32 @@ class BoundConnection:
         return str(self.values["base_url"]).rstrip("/")
 
 
-_models: dict[int, tuple[object, type[BaseModel]]] = {}
+_models: dict[int, tuple[object, type[BaseModel], frozenset[str]]] = {}
 _models_lock = threading.Lock()
 
 
-def _model_for(key: str, definitions: tuple[InputDef, ...], owner: object) -> type[BaseModel]:
-    """The pydantic model of a set of inputs, built once per definition object."""
+def _nests_models(definition: InputDef) -> bool:
+    """Whether validation turns part of this input into models (to be made plain again)."""
+    items = definition.items or {}
+    return definition.type == "key_value" or (
+        definition.type == "array" and "properties" in items
+    )
+
+
+def _model_for(
+    key: str, definitions: tuple[InputDef, ...], owner: object
+) -> tuple[type[BaseModel], frozenset[str]]:
+    """The pydantic model of a set of inputs, and which fields nest models; built once."""
     cached = _models.get(id(owner))
     if cached is not None and cached[0] is owner:
-        return cached[1]
+        return cached[1], cached[2]
     from connectorkit._model import build_model  # noqa: PLC0415 - pydantic only when binding
 
     model = build_model(key, definitions)
+    nested = frozenset(d.key for d in definitions if _nests_models(d))
     with _models_lock:
-        _models[id(owner)] = (owner, model)
-    return model
+        _models[id(owner)] = (owner, model, nested)
+    return model, nested
 
 
 def _validate(
@@ -109,7 +120,7 @@ def _validate(
             hint = f"; did you mean '{close[0]}'?" if close else ""
             details.append({"field": key, "message": f"is not an input of {label}{hint}"})
     present = {k: v for k, v in raw.items() if k in known and v is not None}
-    model = _model_for(label, definitions, owner)
+    model, nested = _model_for(label, definitions, owner)
     try:
         validated = model.model_validate(present)
     except ValidationError as exc:
@@ -120,8 +131,9 @@ def _validate(
         fields = ", ".join(dict.fromkeys(d["field"] for d in details))
         raise error(f"{label}: invalid {fields}", details=details)
     # Nested models keep only what the caller wrote: no invented nulls for optional fields.
+    # Only fields that can hold models are walked: 100,000 plain rows are returned as they are.
     return {
-        key: _plain(value)
+        key: _plain(value) if key in nested else value
         for key in type(validated).model_fields
         if (value := getattr(validated, key)) is not None
     }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from connectorkit import __version__
 from connectorkit._errors import ConnectorError
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import Pack
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -176,3 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args)
     return _catalog(args)
+
+
+def run() -> NoReturn:
+    """The console script: :func:`main`, then exit without the interpreter's teardown.
+
+    Everything the command had to say is flushed first; skipping the teardown (collecting every
+    object of a 100,000-row push, one by one) saves tens of milliseconds per call.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        # A reader that went away, or a closed stream: nothing more can be said anyway.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

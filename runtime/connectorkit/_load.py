@@ -20,7 +20,7 @@ from connectorkit._definitions import (
 )
 from connectorkit._errors import PackError, Problem
 
-__all__ = ["PACK_ENV", "default_pack_root", "load_pack", "read_documents"]
+__all__ = ["PACK_ENV", "default_pack_root", "load_pack", "read_documents", "schema_dir"]
 
 PACK_ENV = "CONNECTORKIT_PACK"
 
@@ -131,18 +131,33 @@ def load_pack(root: Path | str | None = None) -> Pack:
 
     Raises :class:`PackError` listing every problem, each with its file and line.
     """
-    from connectorkit._validate import check_documents  # noqa: PLC0415 - see read_documents
+    from connectorkit import _packcache  # noqa: PLC0415
 
     base = Path(root) if root is not None else default_pack_root()
     if not (base / "connector.yaml").is_file():
         raise PackError(
             [Problem(str(base), None, "", "no connector.yaml here: not an action pack")]
         )
+    key = _packcache.fingerprint(base, schema_dir())
+    cached = _packcache.read(base, key)
+    if cached is not None:
+        return _build(base, cached)
+
+    from connectorkit._validate import check_documents  # noqa: PLC0415 - see read_documents
+
     documents, problems = read_documents(base)
     problems += check_documents(base, documents)
     if problems:
         raise PackError(problems)
+    _packcache.write(base, key, documents)
     return _build(base, documents)
+
+
+def schema_dir() -> Path:
+    """The JSON Schemas every pack is checked against: those bundled with connectorkit."""
+    here = Path(__file__).resolve().parent
+    bundled = here / "_pack" / "schemas"
+    return bundled if bundled.is_dir() else here.parent.parent / "schemas"
 
 
 def _build(root: Path, documents: list[Any]) -> Pack:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import ConnectorError, InternalError, InvalidRequest
@@ -239,16 +236,29 @@ def serve(
     Up to ``concurrency`` requests run at once (sharing the HTTP client and the token cache); a
     slow request holds back the responses after it, so a platform can match lines by position.
     """
+
+    def one(line: str) -> str:
+        response, _ = respond(pack, runner, line)
+        return _dump(response)
+
+    if concurrency <= 1:
+        # One at a time needs no threads: answering inline saves two hand-offs per request.
+        for line in stdin:
+            if line.strip():
+                stdout.write(one(line))
+                stdout.flush()
+        return 0
+
+    import queue  # noqa: PLC0415 - only serve needs these
+    import threading  # noqa: PLC0415
+    from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
+
     pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
 
     def write() -> None:
         while (future := pending.get()) is not None:
             stdout.write(future.result())
             stdout.flush()
-
-    def one(line: str) -> str:
-        response, _ = respond(pack, runner, line)
-        return _dump(response)
 
     writer = threading.Thread(target=write, name="connectorkit-writer", daemon=True)
     writer.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         pass
     try:
+        import email.utils  # noqa: PLC0415 - the rare date form; keeps start-up lean
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

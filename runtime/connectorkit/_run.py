@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,9 @@ class _Call:
         headers = spec.headers
         if spec.has_json:
             try:
-                text = json.dumps(spec.json, ensure_ascii=False, allow_nan=False)
+                text = json.dumps(
+                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+                )
             except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
                 raise InvalidInput(
                     f"the request body holds a value JSON cannot carry: {exc}",
@@ -327,14 +330,25 @@ class Runner:
     ) -> None:
         from connectorkit._auth import TokenStore  # noqa: PLC0415 - see _Call
 
-        self.http = http or new_client()
+        self._http = http
+        self._http_lock = threading.Lock()
         self.tokens = tokens or TokenStore()
         self.sleep = sleep
         self.clock = clock
 
     def close(self) -> None:
         """Close the HTTP client's connections."""
-        self.http.close()
+        if self._http is not None:
+            self._http.close()
+
+    @property
+    def http(self) -> httpx.Client:
+        """The shared client, made on first use (a request refused at bind never needs one)."""
+        if self._http is None:
+            with self._http_lock:  # serve's workers may all ask at once
+                if self._http is None:
+                    self._http = new_client()
+        return self._http
 
     def run(self, action: BoundAction, connection: BoundConnection) -> Outcome:
         """Run ``action`` over ``connection``; errors become part of the outcome, not raised."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from connectorkit._crosscheck import Finding, closest, cross_check
@@ -19,11 +18,12 @@ from connectorkit._inputcheck import TYPE_WORDS, Where, kind_of, show
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
 
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-__all__ = ["Document", "check_documents", "schema_dir", "validate_pack"]
+__all__ = ["Document", "check_documents", "validate_pack"]
 
 Kind = Literal["connector", "action", "connection"]
 
@@ -45,18 +45,13 @@ class Document:
     text: str
 
 
-def schema_dir() -> Path:
-    """The folder of JSON Schemas every pack is checked against (shipped with the Power BI pack)."""
-    here = Path(__file__).resolve().parent
-    bundled = here / "_pack" / "schemas"  # inside a wheel
-    return bundled if bundled.is_dir() else here.parent.parent / "schemas"
-
-
 @functools.cache
 def _validators() -> dict[str, Validator]:
     """One compiled validator per document kind, built on first use."""
     from jsonschema import Draft202012Validator  # noqa: PLC0415 - keeps jsonschema off start-up
     from referencing import Registry, Resource  # noqa: PLC0415
+
+    from connectorkit._load import schema_dir  # noqa: PLC0415 - _load imports this module
 
     folder = schema_dir()
     schemas = {

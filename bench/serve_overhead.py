@@ -1,0 +1,347 @@
+"""Per-request cost of ``connectorkit serve``, next to a plain ``httpx.Client`` loop.
+
+One emulator (a child process by default), one service principal token obtained once. For each
+concurrency C (default 1 and 4):
+
+- ``serve --concurrency C``: one worker subprocess; after a warm-up, M list_groups requests as
+  lines on its stdin. With C = 1 also closed loop (send a line, wait for its answer: the pure
+  latency of one request). Pipelined: a writer thread sends all M lines as fast as the pipe
+  takes them, and each answer is timestamped as it arrives (latency includes queueing).
+- the baseline: the same M GETs with the same token from one ``httpx.Client`` in this process,
+  in a loop (C = 1) or from C threads sharing the client, each response parsed as JSON.
+
+The per-request overhead is the difference of the per-request times (wall time / M).
+
+    .venv/bin/python bench/serve_overhead.py [-m 500] [--concurrency 1 4] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pstats
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import httpx
+from _benchlib import (
+    REPO,
+    Emulator,
+    Stats,
+    app_token,
+    banner,
+    connection,
+    connectorkit_command,
+    print_table,
+    profile_summary,
+    stop_process,
+)
+from _benchlib import emulator as start_emulator
+
+WARMUP = 20
+READ_TIMEOUT_S = 60.0
+WORKER_DEADLINE_S = 300.0  # a worker still running after this is killed (its reads then end)
+
+
+@dataclass
+class Run:
+    """One measured pass: its wall time and per-request latencies."""
+
+    name: str
+    concurrency: int
+    requests: int
+    walls: list[float] = field(default_factory=list)  # seconds, one per round
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: int = 0
+
+    @property
+    def wall(self) -> float:
+        """The median round's wall time (s)."""
+        return statistics.median(self.walls)
+
+    @property
+    def per_request_ms(self) -> float:
+        """Wall time per request of the median round (ms)."""
+        return self.wall * 1000 / self.requests
+
+    @property
+    def throughput(self) -> float:
+        """Requests per second of the median round."""
+        return self.requests / self.wall
+
+
+def _line(emu: Emulator, token: dict[str, Any], number: int) -> bytes:
+    request = {
+        "id": number,
+        "action": "list_groups",
+        "inputs": {},
+        "connection": connection(emu, token),
+    }
+    return (json.dumps(request) + "\n").encode()
+
+
+class Worker:
+    """A ``connectorkit serve`` subprocess with helpers to talk to it line by line."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [*connectorkit_command(), "serve", "--quiet", "--concurrency", str(concurrency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        assert self.proc.stdin is not None  # noqa: S101
+        assert self.proc.stdout is not None  # noqa: S101
+        self.stdin: IO[bytes] = self.proc.stdin
+        self.stdout: IO[bytes] = self.proc.stdout
+        self._watchdog = threading.Timer(WORKER_DEADLINE_S, self.proc.kill)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def ask(self, line: bytes) -> dict[str, Any]:
+        """Send one line, wait for its answer (an empty dict if the worker is gone)."""
+        try:
+            self.stdin.write(line)
+            self.stdin.flush()
+        except OSError:
+            return {}
+        return self.answer()
+
+    def answer(self) -> dict[str, Any]:
+        """The next answer line, decoded (an empty dict at EOF)."""
+        text = self.stdout.readline()
+        try:
+            return json.loads(text) if text else {}
+        except ValueError:
+            return {"not_json": text[:200].decode(errors="replace")}
+
+    def close(self) -> None:
+        """EOF on stdin; the worker drains and exits (killed if it hangs)."""
+        self._watchdog.cancel()
+        stop_process(self.proc)
+
+
+def _ok(answer: dict[str, Any], number: int) -> bool:
+    return bool(answer.get("ok")) and answer.get("id") == number
+
+
+def _serve_closed_loop(worker: Worker, lines: list[bytes], run: Run) -> None:
+    started = time.perf_counter()
+    for number, line in enumerate(lines):
+        sent = time.perf_counter()
+        answer = worker.ask(line)
+        run.latencies_ms.append((time.perf_counter() - sent) * 1000)
+        run.failures += not _ok(answer, number)
+        if not answer:
+            break
+    run.walls.append(time.perf_counter() - started)
+
+
+def _serve_pipelined(worker: Worker, lines: list[bytes], run: Run) -> None:
+    sent_at = [0.0] * len(lines)
+
+    def write() -> None:
+        try:
+            for number, line in enumerate(lines):
+                sent_at[number] = time.perf_counter()
+                worker.stdin.write(line)
+                worker.stdin.flush()
+        except OSError:  # the worker died; the reader sees EOF
+            return
+
+    started = time.perf_counter()
+    writer = threading.Thread(target=write, name="bench-writer", daemon=True)
+    writer.start()
+    for number in range(len(lines)):
+        answer = worker.answer()
+        run.latencies_ms.append((time.perf_counter() - sent_at[number]) * 1000)
+        run.failures += not _ok(answer, number)
+        if not answer:
+            break
+    run.walls.append(time.perf_counter() - started)
+    writer.join(READ_TIMEOUT_S)
+
+
+def _httpx_pass(
+    client: httpx.Client, url: str, headers: dict[str, str], *, concurrency: int, run: Run
+) -> None:
+    count = run.requests
+
+    def one(_: int) -> float:
+        sent = time.perf_counter()
+        response = client.get(url, headers=headers)
+        body = response.json()
+        elapsed = (time.perf_counter() - sent) * 1000
+        if response.status_code != 200 or "value" not in body:
+            run.failures += 1
+        return elapsed
+
+    started = time.perf_counter()
+    if concurrency == 1:
+        samples = [one(i) for i in range(count)]
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            samples = list(pool.map(one, range(count)))
+    run.walls.append(time.perf_counter() - started)
+    run.latencies_ms += samples
+
+
+def _measure(
+    emu: Emulator, token: dict[str, Any], count: int, levels: list[int], rounds: int
+) -> tuple[list[Run], dict[int, float]]:
+    runs: list[Run] = []
+    startup: dict[int, float] = {}
+    warm = [_line(emu, token, -1 - i) for i in range(WARMUP)]
+    lines = [_line(emu, token, i) for i in range(count)]
+    url = f"{emu.base_url}/groups"
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    for level in levels:
+        closed = Run("serve, closed loop", level, count)
+        piped = Run("serve, pipelined", level, count)
+        base = Run("httpx.Client" + (" loop" if level == 1 else f" x{level} threads"), level, count)
+        worker = Worker(level)
+        try:
+            for number, line in enumerate(warm):
+                answer = worker.ask(line)
+                if number == 0:
+                    startup[level] = (time.perf_counter() - worker.started) * 1000
+                if not _ok(answer, -1 - number):
+                    raise RuntimeError(f"serve answered {answer}")
+            with httpx.Client(timeout=30.0) as client:
+                for _ in range(WARMUP):
+                    client.get(url, headers=headers).json()
+                for _ in range(rounds):  # alternate, so that drift hits each alike
+                    if level == 1:
+                        _serve_closed_loop(worker, lines, closed)
+                    _serve_pipelined(worker, lines, piped)
+                    _httpx_pass(client, url, headers, concurrency=level, run=base)
+        finally:
+            worker.close()
+        runs += [r for r in (closed, piped, base) if r.walls]
+    return runs, startup
+
+
+def _report(runs: list[Run], startup: dict[int, float]) -> None:
+    rows: list[list[object]] = []
+    for run in runs:
+        lat = Stats.of(run.latencies_ms)
+        rows.append(
+            [run.name, run.concurrency, run.requests, run.wall * 1000, run.per_request_ms,
+             run.throughput, lat.median, lat.p90, lat.p99, run.failures]
+        )  # fmt: skip
+    print_table(
+        ["pass", "C", "M", "wall ms", "ms/req", "req/s", "lat p50", "lat p90", "lat p99", "failed"],
+        rows,
+    )
+    print()
+    for level, ms in startup.items():
+        print(f"serve --concurrency {level}: first answer {ms:.1f} ms after spawn (cold start)")
+    print()
+    print("per-request overhead of serve (median round, vs httpx.Client at the same concurrency):")
+    for level in sorted({r.concurrency for r in runs}):
+        base = next(r for r in runs if r.concurrency == level and r.name.startswith("httpx"))
+        for run in runs:
+            if run.concurrency != level or run.name.startswith("httpx"):
+                continue
+            extra = run.per_request_ms - base.per_request_ms
+            print(
+                f"  C={level} {run.name}: {run.per_request_ms:.3f} ms/req vs "
+                f"{base.per_request_ms:.3f} ms/req -> +{extra:.3f} ms/req "
+                f"(x{run.per_request_ms / base.per_request_ms:.2f}; "
+                f"{run.throughput:,.0f} vs {base.throughput:,.0f} req/s)"
+            )
+            if run.name.endswith("closed loop"):
+                lat, base_lat = Stats.of(run.latencies_ms), Stats.of(base.latencies_ms)
+                print(
+                    f"  C={level} latency p50 {lat.median:.3f} vs {base_lat.median:.3f} ms -> "
+                    f"+{lat.median - base_lat.median:.3f} ms per request"
+                )
+    print()
+
+
+def _profile(emu: Emulator, token: dict[str, Any], count: int, top: int) -> None:
+    """cProfile of the per-request pipeline (respond()) in this thread, warm pack and runner."""
+    import cProfile  # noqa: PLC0415
+
+    from connectorkit._load import load_pack  # noqa: PLC0415
+    from connectorkit._protocol import respond  # noqa: PLC0415
+    from connectorkit._run import Runner  # noqa: PLC0415
+
+    pack = load_pack()
+    runner = Runner()
+    lines = [_line(emu, token, i).decode() for i in range(count)]
+    try:
+        for line in lines[:WARMUP]:
+            respond(pack, runner, line)
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for line in lines:
+            respond(pack, runner, line)
+        profiler.disable()
+        elapsed = (time.perf_counter() - started) * 1000
+    finally:
+        runner.close()
+    print(
+        f"-- cProfile of {count} x respond() in one thread (what serve does per line, without "
+        f"its threads and pipes): {elapsed / count:.3f} ms/req under the profiler; "
+        "times per request --"
+    )
+    profile_summary(pstats.Stats(profiler), per=count, top=top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--requests", type=int, default=500, help="requests per pass")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 4], help="levels to try (default 1 4)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="passes per mode; median is shown")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="emulator latency")
+    parser.add_argument(
+        "--in-process-emulator", action="store_true",
+        help="run the emulator in a thread of this process (it then competes with the baseline)",
+    )  # fmt: skip
+    parser.add_argument("--profile", action="store_true", help="add a cProfile of respond()")
+    parser.add_argument("--top", type=int, default=25, help="rows of the profile")
+    args = parser.parse_args(argv)
+    count = max(1, min(args.requests, 100_000))
+    rounds = max(1, min(args.rounds, 50))
+    levels = [max(1, min(c, 64)) for c in args.concurrency]
+
+    with start_emulator(in_process=args.in_process_emulator, latency_ms=args.latency) as emu:
+        token = app_token(emu)
+        banner(
+            "serve: per-request overhead of connectorkit serve vs an httpx.Client loop",
+            [
+                (
+                    f"emulator {emu.describe()}, latency {args.latency:g} ms; list_groups with a "
+                    "service principal token obtained once (no token fetch per request)"
+                ),
+                (
+                    f"M={count} requests per pass, {rounds} round(s) per mode (median round shown, "
+                    f"latencies pooled over rounds), {WARMUP} warm-up requests first"
+                ),
+                (
+                    "the httpx baseline runs in this process; serve runs as a subprocess whose "
+                    "lines this process writes and reads"
+                ),
+            ],
+        )
+        runs, startup = _measure(emu, token, count, levels, rounds)
+        _report(runs, startup)
+        if args.profile:
+            _profile(emu, token, count, args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
