@@ -723,14 +723,23 @@ def test_a_429_without_retries_is_rate_limited_with_retry_after(cli, emulator):
 
 
 def test_a_throttled_token_endpoint_is_rate_limited_not_an_auth_error(cli, emulator):
-    # Known runtime bug (connectorkit/_oauth.py, _refusal): any non-success answer of the token
-    # endpoint becomes auth_error ("refused"), even a 429 with Retry-After, and is never retried.
+    # A 429 from the token endpoint has refused nothing: it is rate_limited, not auth_error.
     emulator.set_fault(status=429, retry_after=1, path=r"/token$", count=1)
     run = cli.invoke("list_datasets", {"group_id": SALES}, cli.app())
     assert [status for _, status in run.grants()] == [429]
     assert run.code == 1
     assert run.error["type"] == "rate_limited", run.error
     assert run.error["retry_after"] == 1
+
+
+def test_a_throttled_token_endpoint_is_waited_out_with_retries(cli, emulator):
+    emulator.set_fault(status=429, retry_after=1, path=r"/token$", count=1)
+    run = cli.invoke("list_datasets", {"group_id": SALES, "max_retry_count": 1}, cli.app())
+    assert run.code == 0, run.stderr
+    assert [status for _, status in run.grants()] == [429, 200]
+    assert run.response["meta"]["retries"] == 1
+    assert run.response["meta"]["duration_ms"] >= 1000
+    assert "access_token" in run.response["token"]
 
 
 def test_the_push_rate_limit_is_waited_out_between_batches(cli):
