@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from connectorkit._load import load_pack
 from connectorkit._protocol import respond
@@ -30,6 +32,24 @@ def copy_pack(dest: Path) -> Path:
     for folder in ("actions", "connections"):
         shutil.copytree(ROOT / folder, dest / folder)
     return dest
+
+
+def envelope_validator(name: str):
+    """A validator for one of the envelope schemas the pack ships (refs resolved between them)."""
+    folder = ROOT / "schemas"
+    registry = Registry().with_resources(
+        (p.name, Resource.from_contents(json.loads(p.read_text()))) for p in folder.glob("*.json")
+    )
+    return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
+
+
+_RESPONSES = envelope_validator("response.schema.json")
+
+
+def assert_envelope(response: dict[str, Any]) -> None:
+    """The response is what schemas/response.schema.json (and so the contract) describes."""
+    problems = [f"{list(e.absolute_path)}: {e.message}" for e in _RESPONSES.iter_errors(response)]
+    assert not problems, problems
 
 
 class FakeClock:
@@ -111,6 +131,8 @@ def call(pack, runner):
     def run(action: str, inputs: dict[str, Any] | None = None, **request: Any):
         body = {"action": action, "inputs": inputs or {}, **request}
         body.setdefault("connection", user_connection())
-        return respond(pack, runner, json.dumps(body))
+        response, code = respond(pack, runner, json.dumps(body))
+        assert_envelope(response)
+        return response, code
 
     return run

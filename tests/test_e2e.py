@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from conftest import assert_envelope
+
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
 
 from connectorkit.emulator import SEED_IDS, PushLimits, running
@@ -153,6 +155,8 @@ class Cli:
         assert "Traceback" not in run.stdout + run.stderr, run.stderr
         for response in run.responses:
             self.remember_token(response.get("token"))
+            if args[:1] in (["invoke"], ["serve"]):
+                assert_envelope(response)
         return run
 
     def invoke(

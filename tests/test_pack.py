@@ -7,10 +7,8 @@ import re
 from functools import cache
 
 import pytest
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
-from conftest import ROOT
+from conftest import ROOT, envelope_validator
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 CONTRACT = ROOT.parent / "shared" / "contract.md"
@@ -316,14 +314,6 @@ def test_no_comment_copies_a_reference_sentence(pack):
         ours = words(text)
         copied = [s for s in sentences if s in ours]
         assert not copied, f"copied from the reference: {copied[0]!r}"
-
-
-def envelope_validator(name):
-    folder = ROOT / "schemas"
-    registry = Registry().with_resources(
-        (p.name, Resource.from_contents(json.loads(p.read_text()))) for p in folder.glob("*.json")
-    )
-    return Draft202012Validator(json.loads((folder / name).read_text()), registry=registry)
 
 
 def test_envelope_schemas_accept_the_contract_examples():
