@@ -153,6 +153,37 @@ def test_invoke_command_exit_codes(stdin, kind, code):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    "stdin",
+    [b'{"action": "list_groups", "id": "\xff\xfe"}', b"\xff", b"\x00\x01", b"\xfe\xff\x00{"],
+)
+def test_bytes_that_are_not_utf8_get_a_json_error(stdin):
+    done = subprocess.run(
+        [sys.executable, "-m", "connectorkit", "invoke"],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"]["type"] == "invalid_request"
+    assert b"Traceback" not in done.stderr
+
+
+def test_serve_answers_a_line_that_is_not_utf8_and_goes_on():
+    done = subprocess.run(
+        [sys.executable, "-m", "connectorkit", "serve"],
+        input=b'\xff\n{"id": 2, "action": "nope"}\n',
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["error"]["type"] == "invalid_request"
+    assert (second["id"], second["error"]["type"]) == (2, "unknown_action")
+    assert done.returncode == 0
+
+
 def test_invoke_network_error_exit_code():
     request = {
         "action": "list_groups",

@@ -98,7 +98,8 @@ def _run_protocol(args: argparse.Namespace) -> int:
     except ConnectorError as exc:
         pack = exc  # still answer in JSON, so the platform sees why
     runner = Runner()
-    stdin = sys.stdin
+    # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
+    stdin = sys.stdin.buffer
     try:
         if args.command == "invoke":
             return invoke(pack, runner, stdin, sys.stdout)
@@ -186,7 +187,10 @@ def run() -> NoReturn:
     Everything the command had to say is flushed first; skipping the teardown (collecting every
     object of a 100,000-row push, one by one) saves tens of milliseconds per call.
     """
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130  # interrupted: no traceback, the usual shell code for SIGINT
     for stream in (sys.stdout, sys.stderr):
         # A reader that went away, or a closed stream: nothing more can be said anyway.
         with contextlib.suppress(OSError, ValueError):

@@ -11,7 +11,7 @@ from connectorkit._redact import forget_secrets, mask, remember_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import TextIO
+    from typing import IO, TextIO
 
     from connectorkit._definitions import Pack
     from connectorkit._run import Runner
@@ -32,6 +32,10 @@ def parse_request(text: str | bytes) -> dict[str, Any]:
     """Decode one request, checking the envelope's shape (not the inputs: bind does that)."""
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"the request is not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"the request is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -209,7 +213,9 @@ def _dump(response: Mapping[str, Any]) -> str:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
 
 
-def invoke(pack: Pack | ConnectorError, runner: Runner, stdin: TextIO, stdout: TextIO) -> int:
+def invoke(
+    pack: Pack | ConnectorError, runner: Runner, stdin: IO[str] | IO[bytes], stdout: TextIO
+) -> int:
     """Read one request from ``stdin``, write one response to ``stdout``; the exit code."""
     text = stdin.read()
     if not text.strip():
@@ -226,7 +232,7 @@ def invoke(pack: Pack | ConnectorError, runner: Runner, stdin: TextIO, stdout: T
 def serve(
     pack: Pack | ConnectorError,
     runner: Runner,
-    stdin: TextIO,
+    stdin: IO[str] | IO[bytes],
     stdout: TextIO,
     *,
     concurrency: int = 4,
@@ -237,7 +243,7 @@ def serve(
     slow request holds back the responses after it, so a platform can match lines by position.
     """
 
-    def one(line: str) -> str:
+    def one(line: str | bytes) -> str:
         response, _ = respond(pack, runner, line)
         return _dump(response)
 
