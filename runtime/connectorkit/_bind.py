@@ -82,9 +82,7 @@ _models_lock = threading.Lock()
 def _nests_models(definition: InputDef) -> bool:
     """Whether validation turns part of this input into models (to be made plain again)."""
     items = definition.items or {}
-    return definition.type == "key_value" or (
-        definition.type == "array" and "properties" in items
-    )
+    return definition.type == "key_value" or (definition.type == "array" and "properties" in items)
 
 
 def _model_for(
