@@ -141,15 +141,17 @@ def _catalog(args: argparse.Namespace) -> int:
 
 
 def _emulator(argv: list[str]) -> int:
-    try:
-        from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
-    except ImportError as exc:
+    import importlib.util  # noqa: PLC0415
+
+    # The emulator imports its server lazily, so ask for it up front rather than fail mid-start.
+    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(argv):
         print(  # noqa: T201
-            "connectorkit: the emulator needs its extra: "
-            f"pip install 'connectorkit[emulator]' ({exc})",
+            "connectorkit: the emulator needs its extra: pip install 'connectorkit[emulator]'",
             file=sys.stderr,
         )
         return 3
+    from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
+
     return int(emulator_main(argv))
 
 
