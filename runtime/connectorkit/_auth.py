@@ -22,6 +22,7 @@ import httpx
 
 from connectorkit import _errors
 from connectorkit._errors import AuthError, InvalidConnection
+from connectorkit._http import service_error
 from connectorkit._oauth import OAuthClient, fetch_token
 
 if TYPE_CHECKING:
@@ -312,14 +313,8 @@ def _token_refused(response: httpx.Response) -> bool:
 
 
 def _service_code(response: httpx.Response) -> str | None:
-    """Return the service's code from an ``{"error": {"code": ...}}`` body, if there is one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else error
-    return code if isinstance(code, str) else None
+    """The service's own error code, if its body carries one."""
+    return service_error(response)[0]
 
 
 def _missing(key: str) -> InvalidConnection:

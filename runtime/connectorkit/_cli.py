@@ -99,7 +99,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
         pack = exc  # still answer in JSON, so the platform sees why
     runner = Runner()
     # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
-    stdin = sys.stdin.buffer
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stand-in (tests) is read as text
     try:
         if args.command == "invoke":
             return invoke(pack, runner, stdin, sys.stdout)

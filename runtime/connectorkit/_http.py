@@ -22,6 +22,7 @@ __all__ = [
     "error_for",
     "new_client",
     "parse_body",
+    "service_error",
 ]
 
 log = logging.getLogger("connectorkit")
@@ -115,7 +116,7 @@ def new_client() -> httpx.Client:
     )
 
 
-def _service_error(response: httpx.Response) -> tuple[str | None, str | None]:
+def service_error(response: httpx.Response) -> tuple[str | None, str | None]:
     """Power BI's own ``{"error": {"code", "message"}}``, when the body has it."""
     try:
         body = json.loads(response.content)
@@ -136,7 +137,7 @@ def _service_error(response: httpx.Response) -> tuple[str | None, str | None]:
 def error_for(response: httpx.Response) -> ConnectorError:
     """The contract error for a non-success response."""
     status = response.status_code
-    code, message = _service_error(response)
+    code, message = service_error(response)
     text = message or f"the service answered {status} {response.reason_phrase}"
     fields: dict[str, Any] = {"status": status, "code": code}
     if status == 429:  # noqa: PLR2004
