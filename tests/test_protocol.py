@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SECRET, user_connection
-from connectorkit._errors import ConnectorError
+from connectorkit._errors import EXIT_CODES, ConnectorError
 from connectorkit._protocol import invoke, respond, serve
 
 MALFORMED = [
@@ -243,3 +243,19 @@ def test_emulator_without_its_extra_says_what_to_install(tmp_path):
     assert done.returncode == 3
     assert "pip install 'connectorkit[emulator]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_every_contract_error_type_has_its_exit_code():
+    assert EXIT_CODES == {
+        "invalid_request": 2,
+        "unknown_action": 2,
+        "invalid_input": 2,
+        "invalid_connection": 2,
+        "auth_error": 1,
+        "http_error": 1,
+        "rate_limited": 1,
+        "timeout": 1,
+        "network_error": 1,
+        "partial_failure": 1,
+        "internal_error": 3,
+    }

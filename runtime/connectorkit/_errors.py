@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "EXIT_CODES",
     "AuthError",
     "ConnectorError",
     "HttpError",
@@ -124,6 +125,25 @@ class InternalError(ConnectorError):
 
     type = "internal_error"
     exit_code = 3
+
+
+# error.type -> exit code of `invoke`, straight from the classes above.
+EXIT_CODES: dict[str, int] = {
+    cls.type: cls.exit_code
+    for cls in (
+        InvalidRequest,
+        UnknownAction,
+        InvalidInput,
+        InvalidConnection,
+        AuthError,
+        HttpError,
+        RateLimited,
+        TimeoutError,
+        NetworkError,
+        PartialFailure,
+        InternalError,
+    )
+}
 
 
 class Problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -24,24 +25,8 @@ __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "read_documents", "sche
 
 PACK_ENV = "CONNECTORKIT_PACK"
 
-_INPUT_FIELDS = {
-    "key",
-    "label",
-    "type",
-    "comments",
-    "required",
-    "default",
-    "minimum",
-    "maximum",
-    "min_length",
-    "max_length",
-    "pattern",
-    "enum",
-    "items",
-    "format",
-    "secret",
-    "example",
-}
+# Every InputDef field a YAML input may set (call_input is the loader's to decide).
+_INPUT_FIELDS = frozenset(f.name for f in dataclasses.fields(InputDef)) - {"call_input"}
 
 
 def default_pack_root() -> Path:

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import ConnectorError, InternalError, InvalidRequest
+from connectorkit._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
 from connectorkit._redact import forget_secrets, mask, remember_secrets
 
 if TYPE_CHECKING:
@@ -200,13 +200,7 @@ def respond(
 def _exit_code(response: Mapping[str, Any]) -> int:
     if response.get("ok"):
         return 0
-    from connectorkit import _errors  # noqa: PLC0415
-
-    kind = response["error"]["type"]
-    for cls in _errors.ConnectorError.__subclasses__():
-        if cls.type == kind:
-            return cls.exit_code
-    return 3
+    return EXIT_CODES.get(response["error"]["type"], InternalError.exit_code)
 
 
 def _dump(response: Mapping[str, Any]) -> str:
