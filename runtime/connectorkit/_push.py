@@ -1,0 +1,244 @@
+"""Push: send batches with a few requests in flight, paced, and account for every one of them.
+
+The pusher knows nothing about HTTP or about a service: it is given the batches, a function that
+sends one (raising a :class:`ConnectorError` when it fails), a pacer that says when the next
+request may leave, and a ledger that remembers what happened to each batch. Batches complete in
+any order; each one's fate is recorded as it lands:
+
+- ``committed``: the service answered with success;
+- ``unknown``: the request left and then the answer was lost (connection broken, time out), so
+  the service may or may not have stored it;
+- ``failed``: the service refused it, or it never left;
+- ``not_sent``: the push stopped before its turn.
+
+The first failure stops new sends; requests already in flight are let finish so that their fate
+is known rather than guessed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import enum
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connectorkit._errors import ConnectorError, NetworkError, TimeoutError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from connectorkit._batching import Batch
+
+__all__ = [
+    "BatchRecord",
+    "BatchStatus",
+    "Ledger",
+    "Pacer",
+    "PushReport",
+    "Pusher",
+    "may_have_landed",
+]
+
+
+class BatchStatus(enum.StrEnum):
+    """What became of one batch."""
+
+    COMMITTED = "committed"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    NOT_SENT = "not_sent"
+
+
+@dataclass(slots=True)
+class BatchRecord:
+    """One batch's place in the input and its fate."""
+
+    number: int
+    first: int
+    count: int
+    status: BatchStatus
+    error: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the envelope and the ledger show it."""
+        out: dict[str, Any] = {
+            "batch": self.number,
+            "first": self.first,
+            "count": self.count,
+            "status": str(self.status),
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+class Ledger(Protocol):
+    """Where the fate of each batch is written as soon as it is known."""
+
+    def record(self, record: BatchRecord) -> None:
+        """Remember ``record`` (a later record of the same batch replaces it)."""
+
+
+class Pacer(Protocol):
+    """The shared budget a request takes from before it leaves."""
+
+    def acquire(self, rows: int) -> float:
+        """Take one request of ``rows`` rows; 0 when it may go now, else seconds to wait first."""
+
+    def release(self) -> None:
+        """The request taken by the last successful :meth:`acquire` has finished."""
+
+
+class _NoLedger:
+    def record(self, record: BatchRecord) -> None:
+        pass
+
+
+class _NoPacer:
+    def acquire(self, rows: int) -> float:  # noqa: ARG002 - the protocol's signature
+        return 0.0
+
+    def release(self) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class PushReport:
+    """Every batch's record, in input order, and why the push stopped early if it did."""
+
+    records: list[BatchRecord] = field(default_factory=list)
+    error: ConnectorError | None = None
+    resume_after: float | None = None  # set when the push paused for a wait past its budget
+    committed_rows: int = 0  # rows in batches the service confirmed, kept as they land
+    settled: int = 0  # batches whose fate is known
+
+    @property
+    def complete(self) -> bool:
+        """Whether every batch was committed."""
+        return (
+            self.error is None
+            and self.resume_after is None
+            and all(r.status is BatchStatus.COMMITTED for r in self.records)
+        )
+
+    def by_status(self, status: BatchStatus) -> list[BatchRecord]:
+        """The records of one status, in input order."""
+        return [r for r in self.records if r.status is status]
+
+
+def _failed(report: PushReport) -> bool:
+    # A function, not an inline test: the report changes under mypy's narrowing in run().
+    return report.error is not None
+
+
+def may_have_landed(error: ConnectorError) -> bool:
+    """Whether the service may have done the work of a request that ended in ``error``."""
+    if isinstance(error, (NetworkError, TimeoutError)):
+        return bool(getattr(error, "request_sent", None) or error.fields.get("request_sent"))
+    return False
+
+
+class Pusher:
+    """Sends batches with at most ``in_flight`` requests outstanding, paced, each accounted."""
+
+    def __init__(
+        self,
+        send: Callable[[Batch], None],
+        *,
+        in_flight: int = 1,
+        pacer: Pacer | None = None,
+        ledger: Ledger | None = None,
+        remaining: Callable[[], float | None] = lambda: None,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: Callable[[PushReport, int], None] | None = None,
+    ) -> None:
+        if in_flight < 1:
+            raise ValueError("in_flight must be at least 1")
+        self._send = send
+        self._in_flight = in_flight
+        self._pacer = pacer or _NoPacer()
+        self._ledger = ledger or _NoLedger()
+        self._remaining = remaining
+        self._sleep = sleep
+        self._on_progress = on_progress
+
+    def run(self, batches: Iterable[Batch]) -> PushReport:
+        """Push ``batches`` in order; never raises for a batch's failure (see the report)."""
+        report = PushReport()
+        by_number: dict[int, BatchRecord] = {}
+        iterator = iter(batches)
+        with cf.ThreadPoolExecutor(self._in_flight, thread_name_prefix="push") as pool:
+            pending: dict[cf.Future[None], Batch] = {}
+            try:
+                for batch in iterator:
+                    if report.error is not None or report.resume_after is not None:
+                        self._not_sent(batch, by_number)
+                        continue
+                    if not self._wait_turn(batch, report, pending):
+                        self._not_sent(batch, by_number)
+                        continue
+                    while len(pending) >= self._in_flight:
+                        self._settle(pending, report, by_number, cf.FIRST_COMPLETED)
+                    if _failed(report):
+                        self._pacer.release()
+                        self._not_sent(batch, by_number)
+                        continue
+                    pending[pool.submit(self._send, batch)] = batch
+                    if self._in_flight == 1:
+                        self._settle(pending, report, by_number, cf.ALL_COMPLETED)
+            finally:
+                while pending:
+                    self._settle(pending, report, by_number, cf.ALL_COMPLETED)
+        report.records = [by_number[n] for n in sorted(by_number)]
+        return report
+
+    def _wait_turn(
+        self, batch: Batch, report: PushReport, pending: dict[cf.Future[None], Batch]
+    ) -> bool:
+        """Wait until the pacer lets ``batch`` go; False when the wait passes the call's budget."""
+        while True:
+            wait = self._pacer.acquire(batch.count)
+            if wait <= 0:
+                return True
+            remaining = self._remaining()
+            if remaining is not None and wait >= remaining:
+                report.resume_after = wait
+                return False
+            self._sleep(min(wait, 1.0) if pending else wait)
+
+    def _settle(
+        self,
+        pending: dict[cf.Future[None], Batch],
+        report: PushReport,
+        by_number: dict[int, BatchRecord],
+        when: str,
+    ) -> None:
+        done, _ = cf.wait(pending, return_when=when)
+        for future in done:
+            batch = pending.pop(future)
+            self._pacer.release()
+            error = future.exception()
+            if error is None:
+                record = BatchRecord(batch.number, batch.first, batch.count, BatchStatus.COMMITTED)
+            elif isinstance(error, ConnectorError):
+                status = BatchStatus.UNKNOWN if may_have_landed(error) else BatchStatus.FAILED
+                record = BatchRecord(
+                    batch.number, batch.first, batch.count, status, error.to_dict()
+                )
+                if report.error is None:
+                    report.error = error
+            else:
+                raise error
+            by_number[batch.number] = record
+            report.settled += 1
+            if record.status is BatchStatus.COMMITTED:
+                report.committed_rows += record.count
+            self._ledger.record(record)
+            if self._on_progress is not None:
+                self._on_progress(report, len(pending))
+
+    def _not_sent(self, batch: Batch, by_number: dict[int, BatchRecord]) -> None:
+        record = BatchRecord(batch.number, batch.first, batch.count, BatchStatus.NOT_SENT)
+        by_number[batch.number] = record
+        self._ledger.record(record)

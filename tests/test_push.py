@@ -1,0 +1,195 @@
+"""Batching and the concurrent pusher: sizes, order, accounting of every batch."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import orjson
+import pytest
+
+from connectorkit._batching import BodyFrame, placeholder, split_rows
+from connectorkit._errors import HttpError, InvalidInput, NetworkError, TimeoutError
+from connectorkit._push import BatchRecord, BatchStatus, Pusher
+
+FRAME = BodyFrame.around({"rows": placeholder()})
+
+
+def rows(n, start=0):
+    return [{"Id": i, "Name": f"row {i}"} for i in range(start, start + n)]
+
+
+def test_frame_splices_rows_into_the_body_template():
+    frame = BodyFrame.around({"a": 1, "rows": placeholder(), "z": [True]})
+    (batch,) = split_rows(rows(2), frame, max_rows=10, max_bytes=10_000)
+    assert json.loads(batch.body) == {"a": 1, "rows": rows(2), "z": [True]}
+
+
+def test_frame_needs_the_placeholder():
+    with pytest.raises(ValueError, match="batch input"):
+        BodyFrame.around({"rows": []})
+
+
+def test_split_at_row_count():
+    batches = list(split_rows(rows(25), FRAME, max_rows=10, max_bytes=10**9))
+    assert [(b.number, b.first, b.count) for b in batches] == [(1, 0, 10), (2, 10, 10), (3, 20, 5)]
+    assert [r for b in batches for r in json.loads(b.body)["rows"]] == rows(25)
+
+
+def test_split_at_encoded_size_before_row_count():
+    big = [{"s": "x" * 1000} for _ in range(50)]
+    row_size = len(orjson.dumps(big[0]))
+    limit = FRAME.overhead + 10 * row_size + 9  # exactly ten rows and their commas
+    batches = list(split_rows(big, FRAME, max_rows=10_000, max_bytes=limit))
+    assert [b.count for b in batches] == [10] * 5
+    assert all(len(b.body) <= limit for b in batches)
+    assert len(batches[0].body) == limit
+
+
+def test_split_counts_positions_from_start():
+    batches = list(split_rows(rows(5, start=100), FRAME, max_rows=2, max_bytes=10**9, start=100))
+    assert [(b.first, b.end) for b in batches] == [(100, 102), (102, 104), (104, 105)]
+
+
+def test_row_larger_than_any_request_is_refused_by_position():
+    data = [*rows(3), {"s": "x" * 500}]
+    with pytest.raises(InvalidInput) as info:
+        list(split_rows(data, FRAME, max_rows=10, max_bytes=200))
+    assert info.value.details == [{"field": "rows[3]", "message": "row too large"}]
+
+
+def test_row_json_cannot_carry_is_refused_by_position():
+    with pytest.raises(InvalidInput) as info:
+        list(split_rows([{"a": 1}, {"a": 2**70}], FRAME, max_rows=10, max_bytes=10**6))
+    assert info.value.details[0]["field"] == "rows[1]"
+
+
+class Recorder:
+    def __init__(self):
+        self.records: list[BatchRecord] = []
+
+    def record(self, record):
+        self.records.append(record)
+
+
+def test_all_committed_in_input_order_with_five_in_flight():
+    seen = []
+    lock = threading.Lock()
+    active = 0
+    peak = 0
+
+    def send(batch):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01 * (batch.number % 3))
+        with lock:
+            active -= 1
+            seen.append(batch.number)
+
+    ledger = Recorder()
+    report = Pusher(send, in_flight=5, ledger=ledger).run(
+        split_rows(rows(100), FRAME, max_rows=5, max_bytes=10**6)
+    )
+    assert report.complete
+    assert [r.number for r in report.records] == list(range(1, 21))
+    assert report.committed_rows == 100
+    assert sorted(seen) == list(range(1, 21))
+    assert peak == 5
+    assert len(ledger.records) == 20
+
+
+def test_failure_stops_new_sends_and_lets_in_flight_finish():
+    started = []
+
+    def send(batch):
+        started.append(batch.number)
+        if batch.number == 3:
+            raise HttpError("bad row", status=400)
+        time.sleep(0.02)
+
+    report = Pusher(send, in_flight=2).run(split_rows(rows(50), FRAME, max_rows=5, max_bytes=10**6))
+    statuses = {r.number: r.status for r in report.records}
+    assert statuses[3] is BatchStatus.FAILED
+    assert isinstance(report.error, HttpError)
+    assert statuses[1] is BatchStatus.COMMITTED
+    assert statuses[2] is BatchStatus.COMMITTED
+    # Nothing after the failure was sent except what was already in flight.
+    assert all(statuses[n] is BatchStatus.NOT_SENT for n in range(5, 11))
+    assert set(started) <= {1, 2, 3, 4}
+    assert sum(r.count for r in report.records) == 50
+
+
+def test_broken_after_sending_is_unknown_not_failed():
+    def send(batch):
+        if batch.number == 2:
+            raise NetworkError("dropped", request_sent=True)
+
+    report = Pusher(send).run(split_rows(rows(30), FRAME, max_rows=10, max_bytes=10**6))
+    assert [r.status for r in report.records] == [
+        BatchStatus.COMMITTED,
+        BatchStatus.UNKNOWN,
+        BatchStatus.NOT_SENT,
+    ]
+
+
+def test_timeout_while_waiting_for_the_answer_is_unknown():
+    def send(batch):
+        raise TimeoutError("slow", request_sent=True)
+
+    report = Pusher(send).run(split_rows(rows(5), FRAME, max_rows=10, max_bytes=10**6))
+    assert report.records[0].status is BatchStatus.UNKNOWN
+
+
+def test_refused_before_sending_is_failed():
+    def send(batch):
+        raise NetworkError("no route", request_sent=False)
+
+    report = Pusher(send).run(split_rows(rows(5), FRAME, max_rows=10, max_bytes=10**6))
+    assert report.records[0].status is BatchStatus.FAILED
+
+
+class ScriptedPacer:
+    def __init__(self, waits):
+        self.waits = list(waits)
+        self.taken = []
+        self.released = 0
+
+    def acquire(self, rows):
+        wait = self.waits.pop(0) if self.waits else 0.0
+        if wait <= 0:
+            self.taken.append(rows)
+        return wait
+
+    def release(self):
+        self.released += 1
+
+
+def test_pacer_wait_is_slept_within_the_budget():
+    slept = []
+    pacer = ScriptedPacer([0, 2.5, 0])
+    report = Pusher(
+        lambda b: None, pacer=pacer, sleep=slept.append, remaining=lambda: 60.0
+    ).run(split_rows(rows(20), FRAME, max_rows=10, max_bytes=10**6))
+    assert report.complete
+    assert slept == [2.5]
+    assert pacer.taken == [10, 10]
+    assert pacer.released == 2
+
+
+def test_pacer_wait_past_the_budget_pauses_instead_of_sleeping():
+    slept = []
+    pacer = ScriptedPacer([0, 3600.0])
+    report = Pusher(
+        lambda b: None, pacer=pacer, sleep=slept.append, remaining=lambda: 30.0
+    ).run(split_rows(rows(30), FRAME, max_rows=10, max_bytes=10**6))
+    assert slept == []
+    assert report.resume_after == 3600.0
+    assert [r.status for r in report.records] == [
+        BatchStatus.COMMITTED,
+        BatchStatus.NOT_SENT,
+        BatchStatus.NOT_SENT,
+    ]
+    assert not report.complete
