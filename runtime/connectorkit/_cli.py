@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from connectorkit import __version__
 from connectorkit._errors import ConnectorError
+from connectorkit._version import version
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="connectorkit",
         description="Run declarative connector actions with JSON over stdin/stdout.",
     )
-    parser.add_argument("--version", action="version", version=f"connectorkit {__version__}")
+    parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_pack(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--pack",
             type=Path,
-            help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled Power BI pack)",
+            help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
         )
         return sub
 
@@ -60,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--json", action="store_true", help="problems as a JSON list")
     commands.add_parser(
-        "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
+        "emulator",
+        help="a local emulator of the pack's service (see: connectorkit emulator -h)",
+        add_help=False,
     )
     commands.add_parser(
         "auth",
@@ -109,8 +111,8 @@ def _run_protocol(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from connectorkit._load import default_pack_root  # noqa: PLC0415
-    from connectorkit._validate import validate_pack  # noqa: PLC0415
+    from connectorkit._check import validate_pack  # noqa: PLC0415
+    from connectorkit._files import default_pack_root  # noqa: PLC0415
 
     root = args.dir or default_pack_root()
     problems = validate_pack(root)
