@@ -9,10 +9,10 @@ import pytest
 
 from conftest import ROOT, copy_pack
 from connectorkit import _check
+from connectorkit._check import check_documents, validate_pack
 from connectorkit._errors import Problem
 from connectorkit._files import schema_dir
 from connectorkit._read import read_documents
-from connectorkit._check import check_documents, validate_pack
 
 if TYPE_CHECKING:
     from pathlib import Path
