@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from connectorkit.emulator import FaultSpec, running
+from powerbi_emulator import FaultSpec, running
 
 ROWS = r"/tables/T/rows$"
 

@@ -13,8 +13,8 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from connectorkit.emulator import SEED_IDS, running
-from connectorkit.emulator._api import ROUTES
+from powerbi_emulator import SEED_IDS, running
+from powerbi_emulator._api import ROUTES
 
 SWAGGER_PATH = Path(__file__).parents[2] / "shared" / "reference" / "powerbi-swagger.json"
 SWAGGER_URI = "https://api.powerbi.com/swagger.json"

@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--json", action="store_true", help="problems as a JSON list")
     commands.add_parser(
-        "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
+        "emulator",
+        help="a local Power BI service; `emulator NAME` or `--service NAME` runs another "
+        "registered emulator (see: connectorkit emulator -h)",
+        add_help=False,
     )
     commands.add_parser(
         "auth",
@@ -140,19 +143,42 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+EMULATOR_GROUP = "connectorkit.emulators"
+DEFAULT_EMULATOR = "powerbi"
+
+
+def _emulator_choice(argv: list[str], names: set[str]) -> tuple[str, list[str]]:
+    """The emulator named by `--service NAME` or a leading positional NAME, and the rest."""
+    rest = list(argv)
+    for i, arg in enumerate(rest):
+        if arg == "--service" and i + 1 < len(rest):
+            return rest[i + 1], rest[:i] + rest[i + 2 :]
+        if arg.startswith("--service="):
+            return arg.partition("=")[2], rest[:i] + rest[i + 1 :]
+    if rest and rest[0] in names:
+        return rest[0], rest[1:]
+    return DEFAULT_EMULATOR, rest
+
+
 def _emulator(argv: list[str]) -> int:
+    import importlib.metadata  # noqa: PLC0415
     import importlib.util  # noqa: PLC0415
 
-    # The emulator imports its server lazily, so ask for it up front rather than fail mid-start.
-    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(argv):
+    found = {ep.name: ep for ep in importlib.metadata.entry_points(group=EMULATOR_GROUP)}
+    name, rest = _emulator_choice(argv, set(found))
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        print(f"connectorkit: no emulator named {name!r} ({known})", file=sys.stderr)  # noqa: T201
+        return 2
+    # Emulators import their server lazily, so ask for it up front rather than fail mid-start.
+    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(rest):
         print(  # noqa: T201
             "connectorkit: the emulator needs its extra: pip install 'connectorkit[emulator]'",
             file=sys.stderr,
         )
         return 3
-    from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
-
-    return int(emulator_main(argv))
+    emulator_main = found[name].load()
+    return int(emulator_main(rest))
 
 
 def _auth(argv: list[str]) -> int:
