@@ -25,7 +25,8 @@ def test_the_generic_runtime_names_no_service():
     found = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in sorted(RUNTIME.rglob("*.py"))
-        if "emulator" not in path.relative_to(RUNTIME).parts[:1]
+        # The command that starts an emulator names the bundled pack's as its default.
+        if path.relative_to(RUNTIME).as_posix() != "_cli/commands/emulator.py"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if SERVICE_WORDS.search(line)
     ]
