@@ -8,9 +8,9 @@ fi
 stamp="$VENV/.installed"
 # Reinstall only when pyproject.toml changed since the last install.
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "== installing connectorkit[dev,emulator] into $VENV" >&2
+  echo "== installing connectorkit[dev,emulator,studio] into $VENV" >&2
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,emulator]"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,emulator,studio]"
   touch "$stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

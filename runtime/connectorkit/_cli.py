@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
     )
     commands.add_parser(
+        "studio",
+        help="a local web page with every action's form, to fill and run",
+        add_help=False,
+    )
+    commands.add_parser(
         "auth",
         help="OAuth 2.0: `auth login` obtains a token (see: connectorkit auth login -h)",
         add_help=False,
@@ -165,14 +170,20 @@ def _auth(argv: list[str]) -> int:
     return int(run_login(argv[1:], stdout=sys.stdout, stderr=sys.stderr))
 
 
+def _studio(argv: list[str]) -> int:
+    from connectorkit._studio import main as studio_main  # noqa: PLC0415
+
+    return studio_main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connectorkit`` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     for stream in (sys.stdout, sys.stderr, sys.stdin):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
-    # These two parse their own options.
-    passthrough = {"emulator": _emulator, "auth": _auth}
+    # These parse their own options.
+    passthrough = {"emulator": _emulator, "auth": _auth, "studio": _studio}
     if args_list[:1] and args_list[0] in passthrough:
         return passthrough[args_list[0]](args_list[1:])
     args = _parser().parse_args(args_list)
