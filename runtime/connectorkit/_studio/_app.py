@@ -177,20 +177,22 @@ class StudioApp:
             "inputs": inputs,
             "connection": connection,
         }
-        recipes = {
-            "invoke": invoke_recipe(request, secret),
-            "run": run_recipe(
-                body["action"], inputs if isinstance(inputs, dict) else {}, reference
-            ),
-            "connection": json.dumps(masked_connection(connection, secret), indent=2),
-            "connection_file": reference,
-        }
+        action = body["action"]
+
+        def recipes() -> dict[str, str]:
+            return {
+                "invoke": invoke_recipe(request, secret),
+                "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
+                "connection": json.dumps(masked_connection(connection, secret), indent=2),
+                "connection_file": reference,
+            }
+
         run = Run(
             id=request["id"],
             action=body["action"],
             request=request,
             secrets=secrets,
-            recipes=recipes,
+            make_recipes=recipes,
         )
         return self.book.start(pack, run, invoke)
 

@@ -111,7 +111,9 @@ class Run:
     action: str
     request: dict[str, Any]
     secrets: list[str]
-    recipes: dict[str, str]
+    # Made in the worker thread once the run is done: for a big push they are megabytes.
+    make_recipes: Callable[[], dict[str, str]]
+    recipes: dict[str, str] | None = None
     progress: Progress | None = None
     exchanges: list[Exchange] = field(default_factory=list)
     response: dict[str, Any] | None = None
@@ -133,7 +135,9 @@ class Run:
             "exchanges": exchanges,
             "response": None if response is None else _masked(response, secrets),
             "exit_code": self.exit_code,
-            "recipes": {k: mask(v, secrets) for k, v in self.recipes.items()},
+            "recipes": None
+            if self.recipes is None
+            else {k: mask(v, secrets) for k, v in self.recipes.items()},
         }
 
     # -- the runtime's HTTP client reports here -----------------------------------------
@@ -176,7 +180,9 @@ class Run:
 
     def finish(self, response: dict[str, Any], exit_code: int) -> None:
         token = response.get("token")
+        recipes = self.make_recipes()
         with self.lock:
+            self.recipes = recipes
             if isinstance(token, dict):
                 self.secrets += [
                     str(token[k]) for k in _TOKEN_FIELDS if isinstance(token.get(k), str)
