@@ -97,7 +97,7 @@ def browser(tmp_path_factory):
             executable_path=CHROMIUM,
             headless=True,
             args=FLAGS,
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": 1440, "height": 900},
         )
         yield context
         context.close()
@@ -148,6 +148,7 @@ def test_create_dataset_then_rows_then_list_tables(page, stack, shots):
         '#result-table tbody tr:has(td:text-is("Sales Analytics")) td >> nth=0'
     )
     assert re.fullmatch(r"[0-9a-f-]{36}", group_id)
+    page.locator("#action-title").scroll_into_view_if_needed()
     page.screenshot(path=shots / "studio-list-action.png")
 
     # Create Dataset with three columns entered as rows of the Columns input.
@@ -288,7 +289,8 @@ def test_a_bulk_push_shows_its_progress(page, stack, shots, tmp_path):
         assert time.monotonic() < deadline, "the push showed no progress"
         page.wait_for_timeout(40)
     assert page.inner_text("#status").startswith("Running")
-    page.screenshot(path=shots / "studio-bulk-progress.png", full_page=False)
+    page.locator("#action-title").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "studio-bulk-progress.png")
     started = time.monotonic()
     page.wait_for_selector("#status.ok, #status.fail", timeout=60_000)
     assert page.inner_text("#status").startswith("✓ ok"), page.inner_text("#status")

@@ -546,8 +546,9 @@ function renderAction(key) {
     h("h1", {id: "action-title", text: action.label}),
     h("div", {class: "muted mono small", text: action.key}),
     h("p", {class: "help"}, prose(action.description)),
-    formEl,
-    h("div", {id: "results"}));
+    h("div", {class: "work"}, formEl,
+      h("div", {id: "results"}, h("section", {class: "card muted", text:
+        "Run the action: the request sent, the response, the envelope and the commands to copy appear here."}))));
   renderNav();
 }
 
