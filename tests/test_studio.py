@@ -23,7 +23,7 @@ from connectorkit._load import load_pack
 from connectorkit._studio import main as studio_main
 from connectorkit._studio._recipes import LONGEST_ARGUMENT, invoke_recipe, run_recipe
 from connectorkit._studio._watch import PackView
-from studio_helpers import COMMAND, ENV, start_emulator, start_studio
+from studio_helpers import COMMAND, ENV, Process, start_emulator, start_studio
 
 pytest.importorskip("uvicorn", reason="studio needs the connectorkit[studio] extra")
 
@@ -297,3 +297,20 @@ def test_help_lists_studio():
     )
     assert "--emulator" in own.stdout
     assert "--pack" in own.stdout
+
+
+def test_studio_starts_its_own_emulator_and_stops_it(tmp_path):
+    studio = Process(["studio", "--pack", str(copy_pack(tmp_path / "pack")), "--emulator"])
+    try:
+        url = studio.urls["url"]
+        [preset] = httpx.get(f"{url}api/catalog", timeout=10).json()["presets"]
+        assert preset["values"]["client_id"] == "connectorkit-studio"
+        assert preset["values"]["client_secret"] == "***"
+        run = _run(url, {"action": "list_groups", "connection": {"preset": "emulator"}})
+        assert run["response"]["ok"] is True
+        emulator_root = preset["values"]["base_url"].removesuffix("/v1.0/myorg")
+    finally:
+        studio.stop()
+    assert studio.proc.returncode == 0
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{emulator_root}/_emulator/state", timeout=5)

@@ -9,14 +9,16 @@ typed on the page. The server is a small ASGI app on uvicorn, bound to loopback 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Generator, Sequence
 
     from connectorkit._studio._presets import EmulatorProcess, Preset
 
@@ -137,12 +139,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_header=False,
         timeout_graceful_shutdown=2,
     )
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            # Ours instead: uvicorn would re-raise SIGTERM on exit, skipping the cleanup below.
+            yield
+
     url = f"http://127.0.0.1:{port}/"
     print(json.dumps({"url": url}), flush=True)  # noqa: T201
     print(f"connectorkit studio: open {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)  # noqa: T201
+    server = _Server(config)
+
+    def stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         runner.close()
         sock.close()
         if child is not None:

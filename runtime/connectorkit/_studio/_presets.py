@@ -8,8 +8,10 @@ or use one already running (``--emulator URL``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import secrets
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ __all__ = [
 # The client every emulator knows unless told otherwise (`connectorkit emulator -h`).
 DEFAULT_EMULATOR_CLIENT = ("connectorkit-demo", "demo-secret")
 _START_TIMEOUT_S = 30
+_PR_SET_PDEATHSIG = 1  # prctl option, from <linux/prctl.h>
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class EmulatorProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run yet at start-up
         )
         assert self._process.stdin is not None  # noqa: S101 - asked for above
         assert self._process.stdout is not None  # noqa: S101
@@ -149,6 +153,13 @@ class EmulatorProcess:
         with contextlib.suppress(OSError):
             if self._process.stdout is not None:
                 self._process.stdout.close()
+
+
+def _die_with_parent() -> None:
+    """In the child: end with SIGTERM when the studio ends, however it ends (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def endpoints_of(url: str, tenant: str = "emulator") -> dict[str, str]:
