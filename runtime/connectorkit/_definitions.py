@@ -58,11 +58,43 @@ class InputDef:
 
 
 @dataclass(frozen=True, slots=True)
+class RowTypesDef:
+    """How the rows of a batch action are checked before sending: by their table's columns.
+
+    The columns (``[{<name_field>: …, <type_field>: …}]``) come from ``columns_input`` when the
+    caller gives it, else from what an action remembered under ``remember`` (templates over the
+    inputs, e.g. the dataset and table). ``types`` maps a column type to the small JSON Schema
+    of its values. ``unchecked_input`` and ``skip_input`` name the boolean inputs that allow
+    sending without known columns, and skipping bad rows.
+    """
+
+    types: Mapping[str, Mapping[str, Any]]
+    columns_input: str | None = None
+    name_field: str = "name"
+    type_field: str = "type"
+    remember: tuple[str, ...] = ()
+    unchecked_input: str | None = None
+    skip_input: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BatchDef:
-    """Send the request once per chunk of an array input."""
+    """Send the request once per chunk of an array input, a few chunks at a time."""
 
     input: str
     size: int
+    max_bytes: int | None = None
+    in_flight: int = 1
+    rows: RowTypesDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RememberDef:
+    """After a success, keep ``value`` under ``key`` (templates over inputs and ``$body``)."""
+
+    name: str
+    key: tuple[str, ...]
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +140,7 @@ class ActionDef:
     request: RequestDef
     result: ResultDef
     file: Path
+    remember: tuple[RememberDef, ...] = ()
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""

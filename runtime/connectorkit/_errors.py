@@ -10,10 +10,10 @@ writes the ones that are set into the envelope's ``error`` object::
     ├── InvalidConnection              exit 2
     ├── AuthError                      exit 1  status, code, oauth_error, oauth_error_description
     ├── HttpError                      exit 1  status, code, endpoint (retry_after unshown)
-    │   └── RateLimited                exit 1  + retry_after shown
+    │   └── RateLimited                exit 1  + retry_after shown (+ job_id of a paused push)
     ├── TimeoutError                   exit 1  timeout_ms, request_sent, retry_after, last_error
     ├── NetworkError                   exit 1  request_sent
-    ├── PartialFailure                 exit 1  committed, total, resume_from
+    ├── PartialFailure                 exit 1  committed, total, resume_from, job_id, ranges
     └── InternalError                  exit 3
         └── PackError                  exit 3  problems (each a Problem: file, line, path)
 """
@@ -148,10 +148,14 @@ class HttpError(ConnectorError):
 
 
 class RateLimited(HttpError):
-    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds."""
+    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds.
+
+    A push that paused rather than wait past its time budget also carries its ``job_id`` and
+    how far it got (``committed`` of ``total``).
+    """
 
     type = "rate_limited"
-    _shown = ("status", "code", "retry_after", "endpoint")
+    _shown = ("status", "code", "retry_after", "endpoint", "job_id", "committed", "total")
 
     def __init__(
         self,
@@ -161,6 +165,9 @@ class RateLimited(HttpError):
         code: str | None = None,
         retry_after: float | None = None,
         endpoint: str | None = None,
+        job_id: str | None = None,
+        committed: int | None = None,
+        total: int | None = None,
         details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(
@@ -171,6 +178,9 @@ class RateLimited(HttpError):
             retry_after=retry_after,
             details=details,
         )
+        self.job_id = job_id
+        self.committed = committed
+        self.total = total
 
 
 class TimeoutError(ConnectorError):  # noqa: A001 - the contract's name; always used qualified
@@ -220,11 +230,16 @@ class NetworkError(ConnectorError):
 
 
 class PartialFailure(ConnectorError):
-    """A multi-request action stopped part way; ``details`` say what was done and what was not."""
+    """A multi-request action stopped part way; ``details`` say what was done and what was not.
+
+    ``ranges`` maps each batch status to its ``[first, end)`` row ranges; ``resume_from`` is set
+    only when re-sending from that row can neither double a committed row nor skip an unknown
+    one; ``job_id`` names the push job that resumes exactly.
+    """
 
     type = "partial_failure"
     exit_code = 1
-    _shown = ("committed", "total", "resume_from")
+    _shown = ("committed", "total", "resume_from", "job_id", "ranges")
 
     def __init__(
         self,
@@ -232,13 +247,17 @@ class PartialFailure(ConnectorError):
         *,
         committed: int,
         total: int,
-        resume_from: int,
+        resume_from: int | None = None,
+        job_id: str | None = None,
+        ranges: dict[str, list[list[int]]] | None = None,
         details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message, details=details)
         self.committed = committed
         self.total = total
         self.resume_from = resume_from
+        self.job_id = job_id
+        self.ranges = ranges
 
 
 class InternalError(ConnectorError):

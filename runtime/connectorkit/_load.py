@@ -15,8 +15,10 @@ from connectorkit._definitions import (
     Pack,
     Quirks,
     RefusalDef,
+    RememberDef,
     RequestDef,
     ResultDef,
+    RowTypesDef,
     SliceDef,
 )
 from connectorkit._errors import PackError, Problem
@@ -129,7 +131,7 @@ def _action(
         headers=MappingProxyType(dict(req.get("headers") or {})),
         body=req.get("body"),
         has_body="body" in req and req["body"] is not None,
-        batch=BatchDef(input=batch["input"], size=int(batch["size"])) if batch else None,
+        batch=_batch(batch) if batch else None,
         hook=req.get("hook"),
     )
     res = data.get("result") or {}
@@ -149,6 +151,31 @@ def _action(
         request=request,
         result=result,
         file=path,
+        remember=tuple(
+            RememberDef(name, tuple(spec["key"]), spec["value"])
+            for name, spec in (data.get("remember") or {}).items()
+        ),
+    )
+
+
+def _batch(spec: dict[str, Any]) -> BatchDef:
+    rows = spec.get("rows")
+    return BatchDef(
+        input=spec["input"],
+        size=int(spec["size"]),
+        max_bytes=spec.get("max_bytes"),
+        in_flight=int(spec.get("in_flight", 1)),
+        rows=RowTypesDef(
+            types=MappingProxyType({k: MappingProxyType(v) for k, v in rows["types"].items()}),
+            columns_input=rows.get("columns_input"),
+            name_field=rows.get("name_field", "name"),
+            type_field=rows.get("type_field", "type"),
+            remember=tuple(rows.get("remember") or ()),
+            unchecked_input=rows.get("unchecked_input"),
+            skip_input=rows.get("skip_input"),
+        )
+        if rows
+        else None,
     )
 
 

@@ -18,6 +18,7 @@ is known rather than guessed.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import enum
 import time
 from dataclasses import dataclass, field
@@ -184,7 +185,9 @@ class Pusher:
                         self._pacer.release()
                         self._not_sent(batch, by_number)
                         continue
-                    pending[pool.submit(self._send, batch)] = batch
+                    # Each request runs in the caller's context (its counters and debug switch).
+                    context = contextvars.copy_context()
+                    pending[pool.submit(context.run, self._send, batch)] = batch
                     if self._in_flight == 1:
                         self._settle(pending, report, by_number, cf.ALL_COMPLETED)
             finally:

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import ConnectorError, NetworkError, PartialFailure, TimeoutError
+from connectorkit._bulk import BulkPush, MemoryColumns, MemoryJobBook
+from connectorkit._errors import ConnectorError
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._request import RequestSpec
@@ -18,12 +19,13 @@ from connectorkit._template import ABSENT, render_path, render_value
 from connectorkit._tokens import MemoryTokenStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     import httpx
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._bulk import ColumnMemory, JobBook
     from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -51,10 +53,13 @@ class _Call:
         action: BoundAction,
         connection: BoundConnection,
         state: CallState,
+        rows: Iterable[Any] | None = None,
     ) -> None:
         from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
 
         options = action.options
+        self.runner = runner
+        self.rows = rows
         self.action = action
         self.connection = connection
         budget = budget_for(options, runner.clock)
@@ -112,7 +117,10 @@ class _Call:
         if definition.request.batch is not None:
             return self.run_batches()
         response = self.send(self.spec(inputs))
-        return self.shape(parse_body(response), response.status_code)
+        body = parse_body(response)
+        if definition.remember:
+            self.remember(body)
+        return self.shape(body, response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
         """The action's result from a parsed response body."""
@@ -131,72 +139,32 @@ class _Call:
         return body
 
     def run_batches(self) -> dict[str, Any]:
-        """Send the request once per chunk of the batch input, in order; account for each."""
+        """Check, split and push the batch input as a job (see :mod:`connectorkit._bulk`)."""
         batch = self.action.definition.request.batch
         assert batch is not None  # noqa: S101 - only called for batch actions
-        rows: list[Any] = list(self.action.inputs.get(batch.input) or [])
-        chunks = [
-            (start, rows[start : start + batch.size]) for start in range(0, len(rows), batch.size)
-        ]
-        committed = 0
-        for number, (_, chunk) in enumerate(chunks, start=1):
-            try:
-                self.send(self.spec({**self.action.inputs, batch.input: chunk}))
-            except ConnectorError as exc:
-                if len(chunks) == 1 or (number == 1 and not _maybe_committed(exc)):
-                    raise  # nothing else was sent: the plain error says it all
-                raise _partial(batch.input, chunks, number, committed, exc) from None
-            committed += len(chunk)
-            if len(chunks) > 1:
-                log.info(
-                    "%s: batch %d/%d committed (%d/%d %s)",
-                    self.action.definition.key,
-                    number,
-                    len(chunks),
-                    committed,
-                    len(rows),
-                    batch.input,
-                )
-        return {batch.input: len(rows), "batches": len(chunks)}
+        return BulkPush(
+            label=self.action.definition.key,
+            batch=batch,
+            inputs=self.action.inputs,
+            spec=self.spec,
+            send=self.send,
+            jobs=self.runner.jobs,
+            memory=self.runner.memory,
+            remaining=self.sender.budget.remaining,
+            rows=self.rows,
+        ).run()
 
-
-def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
-
-
-def _partial(
-    name: str,
-    chunks: list[tuple[int, list[Any]]],
-    failed: int,
-    committed: int,
-    cause: ConnectorError,
-) -> PartialFailure:
-    """What was committed, what failed (and whether it may have landed), and what was not sent."""
-    details: list[dict[str, Any]] = []
-    for number, (start, chunk) in enumerate(chunks, start=1):
-        entry: dict[str, Any] = {"batch": number, "first": start, "count": len(chunk)}
-        if number < failed:
-            entry["status"] = "committed"
-        elif number == failed:
-            entry["status"] = "unknown" if _maybe_committed(cause) else "failed"
-            entry["error"] = cause.to_dict()
-        else:
-            entry["status"] = "not_sent"
-        details.append(entry)
-    total = sum(len(c) for _, c in chunks)
-    uncertain = (
-        " (the failed batch may have been committed: the connection broke after it was sent)"
-        if _maybe_committed(cause)
-        else ""
-    )
-    return PartialFailure(
-        f"{committed} of {total} {name} committed in {failed - 1} of {len(chunks)} batches, then "
-        f"batch {failed} failed: {cause.message}{uncertain}; resume from {name}[{committed}]",
-        details=details,
-        committed=committed,
-        total=total,
-        resume_from=committed,
-    )
+    def remember(self, body: Any) -> None:
+        """Keep what the action's ``remember`` blocks name, after it succeeded."""
+        values = dict(self.action.inputs)
+        if isinstance(body, dict):
+            values.update({f"$body.{k}": v for k, v in body.items()})
+        for spec in self.action.definition.remember:
+            parts = [render_value(t, values) for t in spec.key]
+            value = render_value(spec.value, values)
+            if ABSENT in parts or value is ABSENT:
+                continue
+            self.runner.memory.remember(spec.name + "/" + "/".join(map(str, parts)), value)
 
 
 def _query_text(value: Any) -> str:
@@ -215,8 +183,12 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        jobs: JobBook | None = None,
+        memory: ColumnMemory | None = None,
     ) -> None:
         self._http = http
+        self.jobs: JobBook = jobs or MemoryJobBook()
+        self.memory: ColumnMemory = memory or MemoryColumns()
         self._http_lock = threading.Lock()
         self.tokens: TokenStore = tokens or MemoryTokenStore()
         self.sleep = sleep
@@ -236,15 +208,25 @@ class Runner:
                     self._http = new_client()
         return self._http
 
-    def run(self, action: BoundAction, connection: BoundConnection) -> Outcome:
-        """Run ``action`` over ``connection``; errors become part of the outcome, not raised."""
+    def run(
+        self,
+        action: BoundAction,
+        connection: BoundConnection,
+        *,
+        rows: Iterable[Any] | None = None,
+    ) -> Outcome:
+        """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
+
+        ``rows``: for a batch action, its elements as a stream (read from a file) instead of
+        the batch input's list.
+        """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
         outcome = Outcome(action=action.definition.key)
         reset = current_call.set(state)
         call: _Call | None = None
         try:
-            call = _Call(self, action, connection, state)
+            call = _Call(self, action, connection, state, rows)
             outcome.result = call.run()
         except ConnectorError as exc:
             outcome.error = exc

@@ -1,0 +1,466 @@
+"""Bulk: a batch action's rows checked, split, sent a few at a time, and kept in a job ledger.
+
+A batch action (``request.batch`` in its YAML) sends one request per slice of an array input.
+What this module adds to that, step by step:
+
+1. **Check** every row before anything is sent, against the column types the action's
+   ``batch.rows`` block declares (from a ``columns`` input, or from what an earlier action
+   remembered about the table). A bad row is named by its position and column; nothing is sent
+   unless the caller asked to skip bad rows.
+2. **Split** at ``size`` rows or ``max_bytes`` of encoded body, whichever comes first.
+3. **Send** with up to ``in_flight`` requests at once (each through the call's sender: retries,
+   time budget, shared rate budgets).
+4. **Account** for every batch in a job ledger as it lands, so a push that was killed, or that
+   paused because the next send was further away than its time budget, resumes from the ledger
+   with the same ``job_id``: batches known committed are never sent again, and the caller says
+   what to do with batches whose fate is unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connectorkit._batching import BodyFrame, placeholder, split_rows
+from connectorkit._errors import (
+    ConnectorError,
+    InvalidInput,
+    PartialFailure,
+    RateLimited,
+)
+from connectorkit._push import BatchRecord, BatchStatus, Pusher, PushReport
+from connectorkit._types import compile_element
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from connectorkit._batching import Batch
+    from connectorkit._definitions import BatchDef, RowTypesDef
+    from connectorkit._request import RequestSpec
+
+__all__ = [
+    "MAX_ROW_REPORTS",
+    "BulkPush",
+    "ColumnMemory",
+    "JobBook",
+    "MemoryColumns",
+    "MemoryJobBook",
+    "row_validator",
+]
+
+log = logging.getLogger("connectorkit")
+
+MAX_ROW_REPORTS = 20  # bad rows named one by one; the rest are counted
+UNKNOWN_CHOICES = ("resend", "skip")
+
+
+class ColumnMemory(Protocol):
+    """What the runtime remembers of the tables it created or changed."""
+
+    def recall(self, key: str) -> list[dict[str, Any]] | None:
+        """The columns remembered under ``key``, if any."""
+
+    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
+        """Remember ``columns`` under ``key``."""
+
+
+class JobBook(Protocol):
+    """The job ledger: per job id, its description and the fate of each batch."""
+
+    def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Start ``job_id`` with ``about`` unless it exists; the existing description if it does."""
+
+    def record(self, job_id: str, record: BatchRecord, digest: str) -> None:
+        """File the fate of one batch (with the digest of its body)."""
+
+    def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
+        """Every batch recorded for ``job_id``, by number."""
+
+
+class MemoryColumns:
+    """Column memory that lives as long as the process (for a runner without a state store)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, list[dict[str, Any]]] = {}
+
+    def recall(self, key: str) -> list[dict[str, Any]] | None:
+        """See :class:`ColumnMemory`."""
+        return self._kept.get(key)
+
+    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
+        """See :class:`ColumnMemory`."""
+        self._kept[key] = columns
+
+
+class MemoryJobBook:
+    """A job ledger that lives as long as the process (for a call without a state store)."""
+
+    def __init__(self) -> None:
+        self._about: dict[str, dict[str, Any]] = {}
+        self._batches: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
+        """See :class:`JobBook`."""
+        if job_id in self._about:
+            return self._about[job_id]
+        self._about[job_id] = dict(about)
+        return None
+
+    def record(self, job_id: str, record: BatchRecord, digest: str) -> None:
+        """See :class:`JobBook`."""
+        self._batches.setdefault(job_id, {})[record.number] = {**record.to_dict(), "digest": digest}
+
+    def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
+        """See :class:`JobBook`."""
+        return dict(self._batches.get(job_id, {}))
+
+
+def row_validator(
+    rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]
+) -> Callable[[Any], list[Any] | None]:
+    """The check of one row against ``columns`` (``[{name, <type field>}]``) and their types."""
+    properties: dict[str, Any] = {}
+    for column in columns:
+        kind = column.get(rows_def.type_field)
+        schema = rows_def.types.get(str(kind))
+        if schema is None:
+            continue  # the columns input's own enum names the allowed types
+        properties[str(column.get(rows_def.name_field))] = dict(schema)
+    return compile_element(
+        {"type": "object", "properties": properties, "additionalProperties": False}
+    )
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a push will do: its job, its rows' check, and the batches already settled."""
+
+    job_id: str
+    resumed: bool
+    done: dict[int, dict[str, Any]]
+    unknown_choice: str | None
+
+
+class BulkPush:
+    """One call of a batch action: check, split, send, account (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        batch: BatchDef,
+        inputs: Mapping[str, Any],
+        spec: Callable[[Mapping[str, Any]], RequestSpec],
+        send: Callable[[RequestSpec], object],
+        jobs: JobBook,
+        memory: ColumnMemory | None,
+        remaining: Callable[[], float | None],
+        rows: Iterable[Any] | None = None,
+    ) -> None:
+        self.label = label
+        self.batch = batch
+        self.inputs = inputs
+        self.spec = spec
+        self.send_spec = send
+        self.jobs = jobs
+        self.memory = memory
+        self.remaining = remaining
+        # The rows: the batch input's list, or a stream the command line read from a file.
+        self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
+
+    # -- the whole push --------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Push every row; the result, or a contract error saying exactly what was done."""
+        name = self.batch.input
+        check = self._validator()
+        skipped = self._check(check) if check is not None else []
+        skipping = {position for position, _ in skipped}
+        rows: Iterable[Any] = self.rows
+        if skipping:
+            rows = (row for position, row in enumerate(self.rows) if position not in skipping)
+        template = self.spec({**self.inputs, name: placeholder()})
+        frame = BodyFrame.around(template.json)
+        base = template
+        base.json, base.has_json = None, False
+        base.headers = [*base.headers, ("Content-Type", "application/json")]
+        batches = split_rows(
+            rows,
+            frame,
+            max_rows=self.batch.size,
+            max_bytes=self.batch.max_bytes or 2**62,
+            field=name,
+        )
+        plan = self._plan()
+        total_rows = 0
+        digests: dict[int, str] = {}
+        started = time.perf_counter()
+
+        def to_send() -> Iterator[Batch]:
+            nonlocal total_rows
+            for batch in batches:
+                total_rows = batch.end
+                digest = hashlib.blake2b(batch.body, digest_size=16).hexdigest()
+                digests[batch.number] = digest
+                known = plan.done.get(batch.number)
+                if known is not None and _settled(known, digest, plan, batch.number, name):
+                    continue
+                yield batch
+
+        def send(batch: Batch) -> None:
+            spec = _with_body(base, batch.body)
+            self.send_spec(spec)
+
+        def record(entry: BatchRecord) -> None:
+            self.jobs.record(plan.job_id, entry, digests.get(entry.number, ""))
+
+        def progress(report: PushReport, in_flight: int) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            log.info(
+                "%s: job %s: %d batches settled, %d %s committed (%.0f %s/s, %d in flight)",
+                self.label,
+                plan.job_id,
+                report.settled,
+                report.committed_rows,
+                name,
+                report.committed_rows / elapsed,
+                name,
+                in_flight,
+            )
+
+        pusher = Pusher(
+            send,
+            in_flight=self.batch.in_flight,
+            ledger=_Ledger(record),
+            remaining=self.remaining,
+            on_progress=progress,
+        )
+        report = pusher.run(to_send())
+        return self._outcome(report, plan, total_rows, skipped, started)
+
+    # -- checking rows ---------------------------------------------------------------------
+
+    def _validator(self) -> Callable[[Any], list[Any] | None] | None:
+        rows_def = self.batch.rows
+        if rows_def is None:
+            return None
+        columns = None
+        if rows_def.columns_input is not None:
+            columns = self.inputs.get(rows_def.columns_input)
+        if columns is None and self.memory is not None and rows_def.remember:
+            columns = self.memory.recall("columns/" + _memory_key(rows_def.remember, self.inputs))
+        if columns is None:
+            if self.inputs.get(rows_def.unchecked_input or ""):
+                return None
+            where = rows_def.columns_input or self.batch.input
+            raise InvalidInput(
+                f"the table's column types are not known, so the {self.batch.input} cannot be "
+                f"checked before sending: give {where}, or allow unchecked rows with "
+                f"{rows_def.unchecked_input}",
+                details=[{"field": where, "message": "column types unknown"}],
+            )
+        return row_validator(rows_def, columns)
+
+    def _check(self, check: Callable[[Any], list[Any] | None]) -> list[tuple[int, str]]:
+        """Every bad row (position, message); raises unless the caller skips bad rows."""
+        rows_def = self.batch.rows
+        assert rows_def is not None  # noqa: S101 - a validator exists only with a rows block
+        name = self.batch.input
+        bad: list[tuple[int, str]] = []
+        details: list[dict[str, Any]] = []
+        for position, row in enumerate(self.rows):
+            issues = check(row)
+            if not issues:
+                continue
+            message = "; ".join(str(issue) for issue in issues)
+            bad.append((position, message))
+            if len(details) < MAX_ROW_REPORTS:
+                details.extend(_row_details(name, position, issues))
+        if not bad or self.inputs.get(rows_def.skip_input or ""):
+            return bad
+        more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
+        raise InvalidInput(
+            f"{len(bad)} of the {name} do not fit the table's columns{more}; nothing was sent",
+            details=details,
+        )
+
+    # -- the job ---------------------------------------------------------------------------
+
+    def _plan(self) -> _Plan:
+        job_id = str(self.inputs.get("job_id") or uuid.uuid4())
+        about = {
+            "action": self.label,
+            "inputs": {
+                k: v
+                for k, v in self.inputs.items()
+                if k != self.batch.input and isinstance(v, str | int | float | bool)
+            },
+            "created": time.time(),
+        }
+        existing = self.jobs.open(job_id, about)
+        done = self.jobs.batches(job_id) if existing is not None else {}
+        choice = self.inputs.get("unknown_batches")
+        unknown = sorted(n for n, e in done.items() if e.get("status") == "unknown")
+        if unknown and choice not in UNKNOWN_CHOICES:
+            raise InvalidInput(
+                f"job {job_id} has batches whose fate is unknown ({_numbers(unknown)}): the "
+                "service may or may not have stored them. Say what to do with Unknown Batches: "
+                "'resend' (rows may be stored twice) or 'skip' (rows may be missing)",
+                details=[{"field": "unknown_batches", "message": "required to resume this job"}],
+            )
+        return _Plan(job_id, existing is not None, done, choice if unknown else None)
+
+    def _outcome(
+        self,
+        report: PushReport,
+        plan: _Plan,
+        total_rows: int,
+        skipped: list[tuple[int, str]],
+        started: float,
+    ) -> dict[str, Any]:
+        name = self.batch.input
+        records = report.records
+        earlier = [
+            BatchRecord(n, int(e["first"]), int(e["count"]), BatchStatus(e["status"]))
+            for n, e in plan.done.items()
+            if not any(r.number == n for r in records)
+        ]
+        everything = sorted([*records, *earlier], key=lambda r: r.number)
+        committed = sum(r.count for r in everything if r.status is BatchStatus.COMMITTED)
+        summary: dict[str, Any] = {
+            name: total_rows,
+            "batches": len(everything),
+            "committed": committed,
+            "job_id": plan.job_id,
+        }
+        if plan.resumed:
+            summary["resumed"] = True
+            summary["sent_now"] = report.committed_rows
+        if skipped:
+            summary["skipped"] = [{"row": p, "message": m} for p, m in skipped[:MAX_ROW_REPORTS]]
+            summary["skipped_count"] = len(skipped)
+        rate = report.committed_rows / max(time.perf_counter() - started, 1e-9)
+        log.info(
+            "%s: job %s: %d of %d %s committed (%.0f/s)",
+            self.label,
+            plan.job_id,
+            committed,
+            total_rows,
+            name,
+            rate,
+        )
+        if report.resume_after is not None or isinstance(report.error, RateLimited):
+            wait = report.resume_after
+            if wait is None and isinstance(report.error, RateLimited):
+                wait = report.error.retry_after
+            raise RateLimited(
+                f"paused: {committed} of {total_rows} {name} committed; the next batch may be "
+                f"sent in {wait or 0:.0f} s, past this call's time budget. Send the same request "
+                f"with job_id {plan.job_id!r} then; committed batches are not sent again",
+                retry_after=wait,
+                details=[r.to_dict() for r in everything],
+                **_job_fields(plan.job_id, everything, total_rows),
+            )
+        if report.error is not None:
+            raise _partial(name, plan.job_id, everything, total_rows, report.error)
+        return summary
+
+
+class _Ledger:
+    def __init__(self, record: Callable[[BatchRecord], None]) -> None:
+        self.record = record
+
+
+def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, name: str) -> bool:
+    """Whether batch ``number`` of a resumed job is left alone (True) or sent (False)."""
+    if known.get("digest") and known["digest"] != digest:
+        raise InvalidInput(
+            f"job {plan.job_id}: batch {number} holds other {name} than when the job ran; resume "
+            f"a job with the same {name} in the same order, or start a new job",
+            details=[{"field": name, "message": f"batch {number} differs from the job's"}],
+        )
+    status = known.get("status")
+    if status == "committed":
+        return True
+    return status == "unknown" and plan.unknown_choice == "skip"
+
+
+def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:
+    from connectorkit._request import RequestSpec  # noqa: PLC0415 - a leaf; keeps imports typed
+
+    return RequestSpec(
+        method=base.method, url=base.url, params=base.params, headers=base.headers, content=body
+    )
+
+
+def _row_details(name: str, position: int, issues: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for issue in issues:
+        where = getattr(issue, "where", ())
+        suffix = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in where)
+        out.append(
+            {
+                "field": f"{name}[{position}]{suffix}",
+                "message": getattr(issue, "message", str(issue)),
+            }
+        )
+    return out
+
+
+def _memory_key(templates: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    from connectorkit._template import render_value  # noqa: PLC0415 - a leaf
+
+    return "/".join(str(render_value(t, values)) for t in templates)
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")  # noqa: PLR2004
+
+
+def _job_fields(job_id: str, records: list[BatchRecord], total: int) -> dict[str, Any]:
+    committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
+    ranges = {
+        status: [[r.first, r.end] for r in records if r.status is status] for status in BatchStatus
+    }
+    first_open = min(
+        (r.first for r in records if r.status is not BatchStatus.COMMITTED), default=total
+    )
+    # resume_from is a safe place to re-send from only when nothing after it was committed.
+    later_committed = any(
+        r.status is BatchStatus.COMMITTED and r.first > first_open for r in records
+    )
+    out: dict[str, Any] = {
+        "job_id": job_id,
+        "committed": committed,
+        "total": total,
+        "ranges": {k: v for k, v in ranges.items() if v},
+    }
+    if not later_committed and not any(r.status is BatchStatus.UNKNOWN for r in records):
+        out["resume_from"] = first_open
+    return out
+
+
+def _partial(
+    name: str, job_id: str, records: list[BatchRecord], total: int, cause: ConnectorError
+) -> ConnectorError:
+    committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
+    if committed == 0 and not any(r.status is BatchStatus.UNKNOWN for r in records):
+        return cause  # nothing landed, nothing uncertain: the plain error says it all
+    unknown = [r for r in records if r.status is BatchStatus.UNKNOWN]
+    uncertain = (
+        f"; {sum(r.count for r in unknown)} {name} in {len(unknown)} batches may or may not "
+        "have been stored (the connection broke after sending)"
+        if unknown
+        else ""
+    )
+    return PartialFailure(
+        f"{committed} of {total} {name} committed, then: {cause.message}{uncertain}. Send the "
+        f"same request with job_id {job_id!r} to resume: committed batches are not sent again",
+        details=[r.to_dict() for r in records],
+        **_job_fields(job_id, records, total),
+    )
