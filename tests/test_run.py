@@ -47,7 +47,7 @@ CASES = [
     ),
     (
         "create_rows",
-        {"dataset_id": DATASET, "table_name": "Orders", "rows": ROWS},
+        {"dataset_id": DATASET, "table_name": "Orders", "rows": ROWS, "columns": COLUMNS},
         "POST",
         f"/datasets/{DATASET}/tables/Orders/rows",
         [],
@@ -135,42 +135,71 @@ def test_delete_rows_result_is_null_for_empty_body(call, httpx_mock):
     assert (code, response["ok"], response["result"]) == (0, True, None)
 
 
+QTY = [{"name": "Qty", "dataType": "Int64"}]
+
+
 def test_create_rows_splits_at_ten_thousand(call, httpx_mock):
     httpx_mock.add_response(is_reusable=True)
     rows = [{"Qty": i} for i in range(25_001)]
-    response, code = call("create_rows", {"dataset_id": DATASET, "table_name": "T", "rows": rows})
+    inputs = {"dataset_id": DATASET, "table_name": "T", "rows": rows, "columns": QTY}
+    response, code = call("create_rows", inputs)
     assert code == 0
-    assert response["result"] == {"rows": 25_001, "batches": 3}
-    sent = [json.loads(r.content)["rows"] for r in httpx_mock.get_requests()]
+    result = response["result"]
+    assert (result["rows"], result["batches"], result["committed"]) == (25_001, 3, 25_001)
+    assert result["job_id"]
+    sent = sorted(
+        (json.loads(r.content)["rows"] for r in httpx_mock.get_requests()),
+        key=lambda batch: batch[0]["Qty"],
+    )
     assert [len(b) for b in sent] == [10_000, 10_000, 5_001]
     assert [row for batch in sent for row in batch] == rows
 
 
+def _fail_batch_starting_at(qty):
+    import httpx  # noqa: PLC0415
+
+    def respond(request):
+        first = json.loads(request.content)["rows"][0]["Qty"]
+        if first == qty:
+            return httpx.Response(
+                400, json={"error": {"code": "InvalidRequest", "message": "bad row 3"}}
+            )
+        return httpx.Response(200)
+
+    return respond
+
+
 def test_create_rows_partial_failure_says_what_was_committed(call, httpx_mock):
-    httpx_mock.add_response()
-    httpx_mock.add_response(
-        status_code=400, json={"error": {"code": "InvalidRequest", "message": "bad row 3"}}
-    )
+    httpx_mock.add_callback(_fail_batch_starting_at(10_000), is_reusable=True)
     rows = [{"Qty": i} for i in range(25_000)]
-    response, code = call("create_rows", {"dataset_id": DATASET, "table_name": "T", "rows": rows})
+    inputs = {"dataset_id": DATASET, "table_name": "T", "rows": rows, "columns": QTY}
+    response, code = call("create_rows", inputs)
     assert code == 1
     error = response["error"]
     assert error["type"] == "partial_failure"
-    assert (error["committed"], error["total"], error["resume_from"]) == (10_000, 25_000, 10_000)
+    # All three batches were in flight at once: the third was sent before the second failed.
+    assert (error["committed"], error["total"]) == (15_000, 25_000)
+    assert "resume_from" not in error  # re-sending rows[10000:] would double batch 3
+    assert error["ranges"] == {
+        "committed": [[0, 10_000], [20_000, 25_000]],
+        "failed": [[10_000, 20_000]],
+    }
     assert [(d["batch"], d["first"], d["count"], d["status"]) for d in error["details"]] == [
         (1, 0, 10_000, "committed"),
         (2, 10_000, 10_000, "failed"),
-        (3, 20_000, 5_000, "not_sent"),
+        (3, 20_000, 5_000, "committed"),
     ]
     assert error["details"][1]["error"]["code"] == "InvalidRequest"
-    assert len(httpx_mock.get_requests()) == 2
+    assert error["job_id"]
+    assert len(httpx_mock.get_requests()) == 3
 
 
 def test_first_batch_failure_is_the_plain_error(call, httpx_mock):
     httpx_mock.add_response(
         status_code=404, json={"error": {"code": "ItemNotFound", "message": "no such dataset"}}
     )
-    response, code = call("create_rows", {"dataset_id": DATASET, "table_name": "T", "rows": ROWS})
+    inputs = {"dataset_id": DATASET, "table_name": "T", "rows": ROWS, "columns": COLUMNS}
+    response, code = call("create_rows", inputs)
     assert code == 1
     assert response["error"] == {
         "type": "http_error",

@@ -32,15 +32,18 @@ from connectorkit._errors import (
     PartialFailure,
     RateLimited,
 )
+from connectorkit._issues import for_caller, show
 from connectorkit._push import BatchRecord, BatchStatus, Pusher, PushReport
+from connectorkit._request import RequestSpec
+from connectorkit._template import placeholders, render_path, render_value
 from connectorkit._types import compile_element
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from connectorkit._batching import Batch
-    from connectorkit._definitions import BatchDef, RowTypesDef
-    from connectorkit._request import RequestSpec
+    from connectorkit._definitions import BatchDef, DiscoverDef, RowTypesDef
+    from connectorkit._issues import Issue
 
 __all__ = [
     "MAX_ROW_REPORTS",
@@ -121,7 +124,7 @@ class MemoryJobBook:
 
 def row_validator(
     rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]
-) -> Callable[[Any], list[Any] | None]:
+) -> Callable[[Any], list[Issue] | None]:
     """The check of one row against ``columns`` (``[{name, <type field>}]``) and their types."""
     properties: dict[str, Any] = {}
     for column in columns:
@@ -159,6 +162,7 @@ class BulkPush:
         jobs: JobBook,
         memory: ColumnMemory | None,
         remaining: Callable[[], float | None],
+        get: Callable[[str], Any] | None = None,
         rows: Iterable[Any] | None = None,
     ) -> None:
         self.label = label
@@ -169,6 +173,7 @@ class BulkPush:
         self.jobs = jobs
         self.memory = memory
         self.remaining = remaining
+        self.get = get
         # The rows: the batch input's list, or a stream the command line read from a file.
         self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
 
@@ -244,15 +249,22 @@ class BulkPush:
 
     # -- checking rows ---------------------------------------------------------------------
 
-    def _validator(self) -> Callable[[Any], list[Any] | None] | None:
+    def _validator(self) -> Callable[[Any], list[Issue] | None] | None:
         rows_def = self.batch.rows
         if rows_def is None:
             return None
         columns = None
         if rows_def.columns_input is not None:
             columns = self.inputs.get(rows_def.columns_input)
-        if columns is None and self.memory is not None and rows_def.remember:
-            columns = self.memory.recall("columns/" + _memory_key(rows_def.remember, self.inputs))
+        key = (
+            "columns/" + _memory_key(rows_def.remember, self.inputs) if rows_def.remember else None
+        )
+        if columns is None and self.memory is not None and key is not None:
+            columns = self.memory.recall(key)
+        if columns is None and rows_def.discover is not None and self.get is not None:
+            columns = self._discover(rows_def.discover)
+            if columns is not None and self.memory is not None and key is not None:
+                self.memory.remember(key, columns)
         if columns is None:
             if self.inputs.get(rows_def.unchecked_input or ""):
                 return None
@@ -265,7 +277,28 @@ class BulkPush:
             )
         return row_validator(rows_def, columns)
 
-    def _check(self, check: Callable[[Any], list[Any] | None]) -> list[tuple[int, str]]:
+    def _discover(self, discover: DiscoverDef) -> list[dict[str, Any]] | None:
+        """The columns the service tells for the table, or None when it does not say."""
+        assert self.get is not None  # noqa: S101 - checked by the caller
+
+        body = self.get(render_path(discover.path, self.inputs))
+        items = body.get(discover.items) if isinstance(body, dict) else None
+        wanted = {k: render_value(t, self.inputs) for k, t in discover.match.items()}
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items()):
+                columns = item.get(discover.columns)
+                return columns if isinstance(columns, list) and columns else None
+        if not isinstance(items, list):
+            return None
+        field = next(iter(placeholders(next(iter(discover.match.values()), ""))), "inputs")
+        names = ", ".join(sorted(str(i.get("name")) for i in items if isinstance(i, dict)))
+        shown = ", ".join(f"{v}" for v in wanted.values())
+        raise InvalidInput(
+            f"there is no table {shown!r} here (the service lists: {names or 'none'})",
+            details=[{"field": field, "message": "no such table"}],
+        )
+
+    def _check(self, check: Callable[[Any], list[Issue] | None]) -> list[tuple[int, str]]:
         """Every bad row (position, message); raises unless the caller skips bad rows."""
         rows_def = self.batch.rows
         assert rows_def is not None  # noqa: S101 - a validator exists only with a rows block
@@ -276,10 +309,10 @@ class BulkPush:
             issues = check(row)
             if not issues:
                 continue
-            message = "; ".join(str(issue) for issue in issues)
-            bad.append((position, message))
+            found = _row_details(name, position, issues)
+            bad.append((position, "; ".join(f"{d['field']}: {d['message']}" for d in found)))
             if len(details) < MAX_ROW_REPORTS:
-                details.extend(_row_details(name, position, issues))
+                details.extend(found)
         if not bad or self.inputs.get(rows_def.skip_input or ""):
             return bad
         more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
@@ -390,30 +423,23 @@ def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, na
 
 
 def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:
-    from connectorkit._request import RequestSpec  # noqa: PLC0415 - a leaf; keeps imports typed
-
     return RequestSpec(
         method=base.method, url=base.url, params=base.params, headers=base.headers, content=body
     )
 
 
-def _row_details(name: str, position: int, issues: list[Any]) -> list[dict[str, Any]]:
+def _row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str, Any]]:
     out = []
     for issue in issues:
-        where = getattr(issue, "where", ())
-        suffix = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in where)
-        out.append(
-            {
-                "field": f"{name}[{position}]{suffix}",
-                "message": getattr(issue, "message", str(issue)),
-            }
-        )
+        where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
+        message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
+        if issue.rule not in ("extra", "required"):
+            message = f"{show(issue.value)} {message}"
+        out.append({"field": f"{name}[{position}]{where}", "message": message})
     return out
 
 
 def _memory_key(templates: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    from connectorkit._template import render_value  # noqa: PLC0415 - a leaf
-
     return "/".join(str(render_value(t, values)) for t in templates)
 
 

@@ -58,14 +58,29 @@ class InputDef:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscoverDef:
+    """Where the service tells a table's columns.
+
+    GET ``path``; in the answer, the list at ``items``; in it, the element whose fields equal
+    ``match`` (templates over the inputs); its ``columns`` field.
+    """
+
+    path: str
+    items: str
+    match: Mapping[str, str]
+    columns: str
+
+
+@dataclass(frozen=True, slots=True)
 class RowTypesDef:
     """How the rows of a batch action are checked before sending: by their table's columns.
 
     The columns (``[{<name_field>: …, <type_field>: …}]``) come from ``columns_input`` when the
     caller gives it, else from what an action remembered under ``remember`` (templates over the
-    inputs, e.g. the dataset and table). ``types`` maps a column type to the small JSON Schema
-    of its values. ``unchecked_input`` and ``skip_input`` name the boolean inputs that allow
-    sending without known columns, and skipping bad rows.
+    inputs, e.g. the dataset and table), else from the service (``discover``). ``types`` maps
+    a column type to the small JSON Schema of its values. ``unchecked_input`` and
+    ``skip_input`` name the boolean inputs that allow sending without known columns, and
+    skipping bad rows.
     """
 
     types: Mapping[str, Mapping[str, Any]]
@@ -75,6 +90,7 @@ class RowTypesDef:
     remember: tuple[str, ...] = ()
     unchecked_input: str | None = None
     skip_input: str | None = None
+    discover: DiscoverDef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from connectorkit._definitions import (
     ActionDef,
     BatchDef,
     ConnectionDef,
+    DiscoverDef,
     InputDef,
     Pack,
     Quirks,
@@ -173,9 +174,19 @@ def _batch(spec: dict[str, Any]) -> BatchDef:
             remember=tuple(rows.get("remember") or ()),
             unchecked_input=rows.get("unchecked_input"),
             skip_input=rows.get("skip_input"),
+            discover=_discover(rows["discover"]) if rows.get("discover") else None,
         )
         if rows
         else None,
+    )
+
+
+def _discover(spec: dict[str, Any]) -> DiscoverDef:
+    return DiscoverDef(
+        path=spec["path"],
+        items=spec["items"],
+        match=MappingProxyType(dict(spec["match"])),
+        columns=spec["columns"],
     )
 
 

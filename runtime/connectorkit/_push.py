@@ -61,6 +61,11 @@ class BatchRecord:
     status: BatchStatus
     error: dict[str, Any] | None = None
 
+    @property
+    def end(self) -> int:
+        """Position just past the batch's last row."""
+        return self.first + self.count
+
     def to_dict(self) -> dict[str, Any]:
         """The record as the envelope and the ledger show it."""
         out: dict[str, Any] = {
@@ -135,9 +140,7 @@ def _failed(report: PushReport) -> bool:
 
 def may_have_landed(error: ConnectorError) -> bool:
     """Whether the service may have done the work of a request that ended in ``error``."""
-    if isinstance(error, (NetworkError, TimeoutError)):
-        return bool(getattr(error, "request_sent", None) or error.fields.get("request_sent"))
-    return False
+    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
 
 
 class Pusher:

@@ -151,8 +151,14 @@ class _Call:
             jobs=self.runner.jobs,
             memory=self.runner.memory,
             remaining=self.sender.budget.remaining,
+            get=self.get,
             rows=self.rows,
         ).run()
+
+    def get(self, path: str) -> Any:
+        """The parsed body of a GET of ``path`` under the connection's base URL."""
+        response = self.send(RequestSpec(method="GET", url=self.connection.base_url + path))
+        return parse_body(response)
 
     def remember(self, body: Any) -> None:
         """Keep what the action's ``remember`` blocks name, after it succeeded."""
