@@ -8,6 +8,7 @@ is copied.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,40 +85,74 @@ def split_rows(
     ``start`` is the position of the first row (when resuming part way through a file); batch
     numbers and positions count from it. A single row that cannot fit in ``max_bytes`` on its
     own is refused, naming its position, since no request could carry it.
+
+    The usual case costs one orjson call per batch: up to ``max_rows`` rows are encoded as one
+    list, and only a list whose encoding is too large is taken apart row by row.
     """
-    encoded: list[bytes] = []
-    size = frame.overhead
-    first = start
+    iterator = iter(rows)
     number = 1
     position = start
-    dumps = orjson.dumps
-    for row in rows:
+    room = max_bytes - frame.overhead
+    while True:
+        chunk = list(itertools.islice(iterator, max_rows))
+        if not chunk:
+            return
         try:
-            data = dumps(row)
+            encoded = orjson.dumps(chunk)
+        except TypeError:
+            encoded = None  # row by row below, to name the row JSON cannot carry
+        if encoded is not None and len(encoded) - 2 <= room:
+            yield Batch(number, position, len(chunk), _splice(frame, encoded))
+            number += 1
+            position += len(chunk)
+            continue
+        for batch in _by_size(
+            chunk, frame, room=room, number=number, position=position, field=field
+        ):
+            yield batch
+            number += 1
+            position += batch.count
+
+
+def _by_size(
+    chunk: list[Any], frame: BodyFrame, *, room: int, number: int, position: int, field: str
+) -> Iterator[Batch]:
+    """``chunk`` cut into batches whose encoded rows fit in ``room`` bytes."""
+    encoded: list[bytes] = []
+    size = 0
+    first = position
+    for offset, row in enumerate(chunk):
+        where = position + offset
+        try:
+            data = orjson.dumps(row)
         except TypeError as exc:  # orjson refuses what JSON cannot carry
             raise InvalidInput(
-                f"{field}[{position}] cannot be sent as JSON: {exc}",
-                details=[{"field": f"{field}[{position}]", "message": str(exc)}],
+                f"{field}[{where}] cannot be sent as JSON: {exc}",
+                details=[{"field": f"{field}[{where}]", "message": str(exc)}],
             ) from None
         extra = len(data) + (1 if encoded else 0)
-        if encoded and (len(encoded) >= max_rows or size + extra > max_bytes):
+        if encoded and size + extra > room:
             yield Batch(number, first, len(encoded), _join(frame, encoded))
             number += 1
-            first = position
+            first = where
             encoded = []
-            size = frame.overhead
+            size = 0
             extra = len(data)
-        if size + extra > max_bytes:
+        if extra > room:
             raise InvalidInput(
-                f"{field}[{position}] is {len(data):,} bytes as JSON; a request may carry at most "
-                f"{max_bytes:,} bytes, so this row can never be sent",
-                details=[{"field": f"{field}[{position}]", "message": "row too large"}],
+                f"{field}[{where}] is {len(data):,} bytes as JSON; a request may carry at most "
+                f"{room + frame.overhead:,} bytes, so this row can never be sent",
+                details=[{"field": f"{field}[{where}]", "message": "row too large"}],
             )
         encoded.append(data)
         size += extra
-        position += 1
     if encoded:
         yield Batch(number, first, len(encoded), _join(frame, encoded))
+
+
+def _splice(frame: BodyFrame, encoded_list: bytes) -> bytes:
+    # The frame ends in "[" and starts the suffix with "]"; the list brings its own brackets.
+    return b"".join((frame.prefix[:-1], encoded_list, frame.suffix[1:]))
 
 
 def _join(frame: BodyFrame, encoded: list[bytes]) -> bytes:

@@ -1,0 +1,187 @@
+"""Client CPU and peak memory of a big ``create_rows`` push, next to the floor set by orjson.
+
+N rows (default 1,000,000) of 8 typed columns go through ``connectorkit invoke`` (one request on
+stdin: parse, bind, check every row against its columns, encode, split, send five at a time)
+to a local sink that answers 200 to every POST and does no work, so the client is all that is
+measured. Beside it, in the same run:
+
+- ``orjson floor``: ``orjson.loads`` of the same request plus ``orjson.dumps`` of its rows, in a
+  child interpreter: the least CPU any Python client could spend parsing and re-encoding them;
+- ``httpx script``: bench/httpx_baseline.py doing the same POSTs (no checks) from the same
+  request file, for peak memory.
+
+CPU is user + system time of the child process (``os.wait4``), peak memory its max RSS.
+
+    .venv/bin/python bench/bulk_cpu.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import orjson
+from _benchlib import REPO, banner, connectorkit_command, print_table
+
+HERE = Path(__file__).resolve().parent
+COLUMNS = [
+    {"name": "Id", "dataType": "Int64"},
+    {"name": "Product", "dataType": "String"},
+    {"name": "Qty", "dataType": "Int64"},
+    {"name": "Price", "dataType": "Double"},
+    {"name": "Discount", "dataType": "Decimal"},
+    {"name": "SoldAt", "dataType": "DateTime"},
+    {"name": "Paid", "dataType": "Boolean"},
+    {"name": "Region", "dataType": "String"},
+]
+DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
+REGIONS = ("North", "South", "East", "West")
+FLOOR = """
+import sys, orjson
+data = orjson.loads(open(sys.argv[1], "rb").read())
+orjson.dumps(data["inputs"]["rows"])
+"""
+
+
+def make_rows(count: int) -> list[dict[str, object]]:
+    """Rows that look like sales: every column set, values varied."""
+    return [
+        {
+            "Id": i,
+            "Product": f"Product {i % 977}",
+            "Qty": i % 50 + 1,
+            "Price": round(1 + (i % 1000) * 0.37, 2),
+            "Discount": (i % 7) * 0.05,
+            "SoldAt": f"2026-{i % 12 + 1:02d}-{i % 28 + 1:02d}T{i % 24:02d}:15:00Z",
+            "Paid": i % 3 != 0,
+            "Region": REGIONS[i % 4],
+        }
+        for i in range(count)
+    ]
+
+
+class Sink:
+    """An HTTP/1.1 server on loopback that reads each request and answers 200, doing nothing."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.requests = 0
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> Sink:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", 0, limit=2**24)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+
+
+def run_child(command: list[str], stdin_path: Path | None) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS MiB, exit code) of one child process."""
+    started = time.perf_counter()
+    with open(stdin_path or os.devnull, "rb") as stdin:  # noqa: PTH123 - plain file handle
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
+            command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(out.decode()[:2000], file=sys.stderr)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    banner(
+        f"create_rows client cost: {args.rows:,} rows of {len(COLUMNS)} columns",
+        ["the sink answers 200 at once: only the client's work is measured"],
+    )
+    rows = make_rows(args.rows)
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        request = {
+            "action": "create_rows",
+            "inputs": {
+                "dataset_id": DATASET,
+                "table_name": "Sales",
+                "rows": rows,
+                "columns": COLUMNS,
+            },
+            "connection": {
+                "key": "oauth2",
+                "values": {
+                    "client_id": "bench",
+                    "client_secret": "bench-secret",
+                    "base_url": f"http://127.0.0.1:{sink.port}/v1.0/myorg",
+                },
+                "token": {
+                    "access_token": "bench-token",
+                    "token_type": "Bearer",
+                    "expires_at": int(time.time()) + 86_400,
+                },
+            },
+        }
+        path = Path(tmp) / "request.json"
+        path.write_bytes(orjson.dumps(request))
+        del rows, request
+        size_mib = path.stat().st_size / 2**20
+        env_note = f"request: {size_mib:.0f} MiB of JSON"
+        results = []
+        floor = run_child([sys.executable, "-c", FLOOR, str(path)], None)
+        results.append(("orjson floor (loads + dumps)", floor))
+        sent_before = sink.requests
+        invoke = run_child([*connectorkit_command(), "invoke"], path)
+        sent = sink.requests - sent_before
+        results.append((f"connectorkit invoke ({sent} POSTs)", invoke))
+        baseline = run_child([sys.executable, str(HERE / "httpx_baseline.py"), "create_rows"], path)
+        results.append(("hand-written httpx script", baseline))
+    print(env_note)
+    print_table(
+        ["variant", "wall s", "CPU s", "CPU × floor", "peak MiB", "exit"],
+        [
+            (name, f"{w:.2f}", f"{c:.2f}", f"{c / floor[1]:.2f}", f"{m:.0f}", code)
+            for name, (w, c, m, code) in results
+        ],
+    )
+    print(f"target: CPU ≤ 1.5 × the orjson floor; peak memory ≤ the httpx script's ({REPO.name})")
+
+
+if __name__ == "__main__":
+    main()
