@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import orjson
 from _benchlib import REPO, banner, connectorkit_command, print_table
@@ -78,13 +79,14 @@ class Sink:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         self._thread.start()
         self._ready.wait(10)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -113,11 +115,10 @@ def run_child(command: list[str], stdin_path: Path | None) -> tuple[float, float
     """(wall s, CPU s, peak RSS MiB, exit code) of one child process."""
     started = time.perf_counter()
     with open(stdin_path or os.devnull, "rb") as stdin:  # noqa: PTH123 - plain file handle
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
+        proc = subprocess.Popen(
             command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-        assert proc.stdout is not None
-        out = proc.stdout.read()
+        out = proc.stdout.read() if proc.stdout is not None else b""
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
@@ -174,13 +175,15 @@ def main() -> None:
         results.append(("hand-written httpx script", baseline))
     print(env_note)
     print_table(
-        ["variant", "wall s", "CPU s", "CPU × floor", "peak MiB", "exit"],
+        ["variant", "wall s", "CPU s", "CPU / floor", "peak MiB", "exit"],
         [
             (name, f"{w:.2f}", f"{c:.2f}", f"{c / floor[1]:.2f}", f"{m:.0f}", code)
             for name, (w, c, m, code) in results
         ],
     )
-    print(f"target: CPU ≤ 1.5 × the orjson floor; peak memory ≤ the httpx script's ({REPO.name})")
+    print(
+        f"target: CPU at most 1.5 times the orjson floor; peak memory ≤ the httpx script's ({REPO.name})"
+    )
 
 
 if __name__ == "__main__":
