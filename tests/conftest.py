@@ -68,6 +68,19 @@ class FakeClock:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _private_state():
+    """Tokens and budgets of in-process tests live in memory, one store per runner; a test that
+    needs a shared store names one (`--state`, or CONNECTORKIT_STATE in a command's env)."""
+    saved = os.environ.get("CONNECTORKIT_STATE")
+    os.environ["CONNECTORKIT_STATE"] = "memory://"
+    yield
+    if saved is None:
+        os.environ.pop("CONNECTORKIT_STATE", None)
+    else:
+        os.environ["CONNECTORKIT_STATE"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _private_pack_cache(tmp_path_factory):
     """Keep the checked-pack cache of every test (and of the commands they run) out of ~/.cache."""
     saved = os.environ.get("CONNECTORKIT_CACHE_DIR")

@@ -521,18 +521,23 @@ def test_the_store_keeps_digests_not_secrets(httpx_mock, http, store):
     httpx_mock.add_response(url=TOKEN_URL, json=token_response())
     httpx_mock.add_response(url=DATASETS, json={})
     call(http, store, connection(token=user_token(expires_in=0)))
-    assert len(store) == 2  # the old and the new refresh token lead to the same token
-    for key in store._slots:
+    memory = store.shared.state.store
+    keys = [*memory._values, *memory._leases]
+    assert len(memory._values) == 2  # the token record, and the new refresh token's pointer
+    for key in keys:
         assert all(secret not in key for secret in SECRETS)
-    store.clear()
-    assert len(store) == 0
+    for value in memory._values.values():
+        assert all(secret.encode() not in value for secret in SECRETS)
 
 
-def test_the_store_is_bounded():
-    small = TokenStore(max_entries=2)
+def test_the_local_token_cache_is_bounded(monkeypatch):
+    from connectorkit._state import _tokens  # noqa: PLC0415
+
+    monkeypatch.setattr(_tokens, "MAX_LOCAL_ENTRIES", 2)
+    small = TokenStore()
     for key in "abc":
-        small._slot(key)
-    assert list(small._slots) == ["b", "c"]
+        small.shared._lock(key)
+    assert list(small.shared._locks) == ["c"]
 
 
 def test_importing_the_auth_flow_does_not_import_authlib():

@@ -13,22 +13,20 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectorkit import _errors
-from connectorkit._errors import AuthError, InvalidConnection
+from connectorkit._errors import AuthError, ConnectorError, InvalidConnection
 from connectorkit._http import service_error
 from connectorkit._oauth import OAuthClient, fetch_token
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator, Mapping
+    from collections.abc import Callable, Generator, Mapping
 
     from connectorkit._bind import BoundConnection
+    from connectorkit._state import State
 
 __all__ = ["DEFAULT_TOKEN_LEEWAY_S", "ConnectionAuth", "TokenStore"]
 
@@ -40,59 +38,32 @@ _UNAUTHORIZED = 401
 logger = logging.getLogger("connectorkit.auth")
 
 
-class _Slot:
-    """The newest token of one identity, and the lock that makes its refresh single-flight."""
-
-    __slots__ = ("lock", "token")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.token: dict[str, Any] | None = None
-
-
 class TokenStore:
-    """A thread-safe token cache with single-flight refresh; one per process or ``serve`` worker.
+    """The tokens of a process or ``serve`` worker, kept in a state store shared with others.
 
-    A service principal's token is cached under its client identity (token URL, client id,
-    secret, scope). A user's token is cached under its refresh token, and the token that
-    replaces it is filed under the new refresh token too, so a request that still carries the
-    old token gets the replacement instead of spending a rotated refresh token again.
-    Identities are kept as SHA-256 digests, never as the secrets themselves.
+    With a SQLite or Redis store, every worker on the machine (or on every machine) sees the
+    same newest token and renewal is single-flight across them (see
+    :class:`connectorkit._state.SharedTokens`); without one, an in-memory store makes the
+    renewal single-flight across the threads of this process only. Tokens are filed under
+    digests of the connection identity, never under a secret.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, max_entries: int = 4096) -> None:
+    def __init__(
+        self,
+        state: State | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        from connectorkit._state import SharedTokens, open_state  # noqa: PLC0415
+
         self.clock = clock
-        self._max_entries = max_entries
-        self._slots: OrderedDict[str, _Slot] = OrderedDict()
-        self._lock = threading.Lock()
+        self.shared = SharedTokens(state or open_state("memory://"), clock=clock, sleep=sleep)
 
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def clear(self) -> None:
-        """Forget every cached token."""
-        with self._lock:
-            self._slots.clear()
-
-    def _slot(self, key: str) -> _Slot:
-        with self._lock:
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = _Slot()
-                self._trim()
-            else:
-                self._slots.move_to_end(key)
-            return slot
-
-    def _alias(self, key: str, slot: _Slot) -> None:
-        with self._lock:
-            self._slots[key] = slot
-            self._slots.move_to_end(key)
-            self._trim()
-
-    def _trim(self) -> None:
-        while len(self._slots) > self._max_entries:
-            self._slots.popitem(last=False)
+    @property
+    def renewals(self) -> int:
+        """Token requests this store's process made."""
+        return self.shared.renewals
 
 
 def _identity(*parts: str) -> str:
@@ -206,64 +177,78 @@ class ConnectionAuth(httpx.Auth):
 
     def _service_principal_token(self, failed: str | None) -> tuple[dict[str, Any], bool]:
         client = self._client
-        slot = self._store._slot(  # noqa: SLF001 - the store and the flow are one mechanism
-            _identity(
-                "client_credentials",
-                client.token_url,
-                client.client_id,
-                client.client_secret or "",
-                client.scope or "",
-            ),
+        lineage = _identity(
+            "client_credentials",
+            client.token_url,
+            client.client_id,
+            client.client_secret or "",
+            client.scope or "",
         )
-        with self._holding(slot):
-            cached = slot.token
-            if cached is not None and cached["access_token"] != failed and self._usable(cached):
-                return cached, False
+
+        def fetch(_base: Mapping[str, Any] | None, timeout: float) -> dict[str, Any]:
             logger.info("fetching a token for connection '%s' (client credentials)", self._key)
-            token = self._fetch({"grant_type": "client_credentials"}, previous=None)
-            slot.token = token
-            return token, True
+            return self._fetch({"grant_type": "client_credentials"}, None, timeout)
+
+        renewal = self._store.shared.obtain(
+            lineage,
+            given=None,
+            failed=failed,
+            usable=self._usable,
+            fetch=fetch,
+            remaining=self._remaining,
+        )
+        return renewal.token, renewal.new
 
     def _renewed_user_token(
         self, current: dict[str, Any] | None, failed: str | None
     ) -> tuple[dict[str, Any], bool]:
         if current is None:  # pragma: no cover - refused at construction
             raise InvalidConnection(f"connection '{self._key}' has no token: {_LOGIN_HINT}")
-        refresh = current.get("refresh_token")
-        if not refresh:
-            if failed is not None:
-                raise AuthError(
-                    f"the service refused the access token and connection '{self._key}' has no "
-                    f"refresh token to renew it: {_LOGIN_HINT}"
-                )
-            raise InvalidConnection(
-                f"the access token of connection '{self._key}' has expired and there is no "
-                f"refresh token to renew it: {_LOGIN_HINT}",
-                details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
-            )
-        slot = self._store._slot(self._lineage(refresh))  # noqa: SLF001 - see above
-        with self._holding(slot):
-            cached = slot.token
-            if (
-                cached is not None
-                and cached["access_token"] not in {failed, current["access_token"]}
-                and self._usable(cached)
-                and _not_older(cached, current)
-            ):
-                # Another call renewed this token while we waited: use its result.
-                return cached, True
-            base = cached if cached is not None else current
-            logger.info("renewing the access token of connection '%s'", self._key)
-            token = self._fetch(
-                {"grant_type": "refresh_token", "refresh_token": str(base["refresh_token"])},
-                previous=base,
-            )
-            slot.token = token
-            if token.get("refresh_token") != base["refresh_token"]:
-                self._store._alias(self._lineage(str(token["refresh_token"])), slot)  # noqa: SLF001
-            return token, True
+        shared = self._store.shared
+        stored = self.connection.stored
+        if stored is not None:
+            from connectorkit._state import connection_lineage  # noqa: PLC0415
 
-    def _lineage(self, refresh_token: str) -> str:
+            lineage = connection_lineage(stored)
+        elif current.get("refresh_token"):
+            lineage = shared.lineage_for(self._client_identity(), str(current["refresh_token"]))
+        else:
+            raise self._no_refresh_token(failed)
+
+        def fetch(base: Mapping[str, Any] | None, timeout: float) -> dict[str, Any]:
+            base = base or current
+            if not base.get("refresh_token"):
+                raise self._no_refresh_token(failed)
+            logger.info("renewing the access token of connection '%s'", self._key)
+            return self._fetch(
+                {"grant_type": "refresh_token", "refresh_token": str(base["refresh_token"])},
+                base,
+                timeout,
+            )
+
+        renewal = shared.obtain(
+            lineage,
+            given=current,
+            failed=failed,
+            usable=self._usable,
+            fetch=fetch,
+            remaining=self._remaining,
+        )
+        return renewal.token, renewal.new
+
+    def _no_refresh_token(self, failed: str | None) -> ConnectorError:
+        if failed is not None:
+            return AuthError(
+                f"the service refused the access token and connection '{self._key}' has no "
+                f"refresh token to renew it: {_LOGIN_HINT}"
+            )
+        return InvalidConnection(
+            f"the access token of connection '{self._key}' has expired and there is no "
+            f"refresh token to renew it: {_LOGIN_HINT}",
+            details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
+        )
+
+    def _client_identity(self) -> str:
         client = self._client
         return _identity(
             "authorization_code",
@@ -271,38 +256,19 @@ class ConnectionAuth(httpx.Auth):
             client.client_id,
             client.client_secret or "",
             client.scope or "",
-            refresh_token,
         )
 
     def _fetch(
-        self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
+        self, grant: Mapping[str, str], previous: Mapping[str, Any] | None, timeout: float
     ) -> dict[str, Any]:
         return fetch_token(
             self._http,
             self._client,
             grant,
-            timeout=self._remaining(),
+            timeout=timeout,
             previous=previous,
             now=self._store.clock,
         )
-
-    @contextmanager
-    def _holding(self, slot: _Slot) -> Iterator[None]:
-        """Hold ``slot``'s lock, waiting no longer than the call's time budget allows."""
-        left = self._remaining()
-        if not slot.lock.acquire(timeout=-1 if left is None else left):
-            raise _errors.TimeoutError(
-                "the call's time budget ran out while another request was renewing the token"
-            )
-        try:
-            yield
-        finally:
-            slot.lock.release()
-
-
-def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
-    mine, theirs = token.get("expires_at"), than.get("expires_at")
-    return mine is None or theirs is None or mine >= theirs
 
 
 def _token_refused(response: httpx.Response) -> bool:

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         sub = with_pack(name, help_text)
         sub.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
         sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
+        sub.add_argument(
+            "--state",
+            metavar="URL",
+            help="state store shared by workers: sqlite:///PATH, redis://…, memory:// "
+            "(default: $CONNECTORKIT_STATE, else a SQLite file in the user's state folder)",
+        )
         if name == "serve":
             sub.add_argument(
                 "--concurrency", type=int, default=4, help="requests run at once (default 4)"
@@ -61,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="problems as a JSON list")
     commands.add_parser(
         "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
+    )
+    commands.add_parser(
+        "connections",
+        help="stored connections: list, show, add, remove (see: connectorkit connections -h)",
+        add_help=False,
     )
     commands.add_parser(
         "auth",
@@ -97,7 +108,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
         pack = _load(args.pack)
     except ConnectorError as exc:
         pack = exc  # still answer in JSON, so the platform sees why
-    runner = Runner()
+    runner = Runner(state_url=args.state)
     # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
     stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stand-in (tests) is read as text
     try:
@@ -165,6 +176,13 @@ def _auth(argv: list[str]) -> int:
     return int(run_login(argv[1:], stdout=sys.stdout, stderr=sys.stderr))
 
 
+def _connections(argv: list[str]) -> int:
+    from connectorkit._stored import run_connections  # noqa: PLC0415
+
+    _configure_logging()
+    return run_connections(argv, stdout=sys.stdout, stderr=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connectorkit`` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -172,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
     # These two parse their own options.
-    passthrough = {"emulator": _emulator, "auth": _auth}
+    passthrough = {"emulator": _emulator, "auth": _auth, "connections": _connections}
     if args_list[:1] and args_list[0] in passthrough:
         return passthrough[args_list[0]](args_list[1:])
     args = _parser().parse_args(args_list)

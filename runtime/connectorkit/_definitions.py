@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from connectorkit._budgetdefs import BudgetDef
+
 __all__ = [
     "HOOKS",
     "ActionDef",
@@ -149,3 +151,4 @@ class Pack:
     default_connection: str
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
+    budgets: tuple[BudgetDef, ...] = ()

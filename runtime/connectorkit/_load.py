@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from connectorkit._budgetdefs import budgets_from
 from connectorkit._definitions import (
     ActionDef,
     BatchDef,
@@ -170,6 +171,7 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
         actions=MappingProxyType(actions),
+        budgets=budgets_from(connector.get("limits")),
     )
 
 

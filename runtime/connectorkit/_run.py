@@ -16,6 +16,7 @@ from connectorkit._errors import (
     ConnectorError,
     HttpError,
     InvalidInput,
+    InvalidRequest,
     NetworkError,
     PartialFailure,
     RateLimited,
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
     from connectorkit._auth import TokenStore
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._budgetdefs import BudgetDef
+    from connectorkit._limits import Limiter, Ticket
+    from connectorkit._state import State
 
 __all__ = ["Outcome", "Runner"]
 
@@ -65,6 +69,7 @@ class _Call:
         action: BoundAction,
         connection: BoundConnection,
         state: CallState,
+        limiter: Limiter | None = None,
     ) -> None:
         from connectorkit._auth import ConnectionAuth  # noqa: PLC0415 - auth is only needed here
 
@@ -73,6 +78,7 @@ class _Call:
         self.action = action
         self.connection = connection
         self.state = state
+        self.limiter = limiter
         self.policy = RetryPolicy.from_options(options)
         self.budget = Budget(
             options.timeout_ms / 1000 if options.timeout_ms else None, clock=runner.clock
@@ -117,15 +123,29 @@ class _Call:
             **kwargs,
         )
 
-    def send(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out."""
+    def _admit(self, inputs: Mapping[str, Any] | None) -> list[Ticket]:
+        """Take this request's share of the pack's rate budgets (waiting for room if need be)."""
+        if self.limiter is None or inputs is None:
+            return []
+        return self.limiter.admit(self.action.definition.key, inputs, self.budget.remaining)
+
+    def send(  # noqa: C901 - one loop over attempts; each branch is one kind of failure
+        self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
+
+        ``inputs`` (of this very request: one batch's rows) say what it costs from the budgets.
+        """
         attempt = 0
         while True:
             request = self._build(spec)
             failure: ConnectorError
             retry_after: float | None = None
+            tickets = self._admit(inputs)
+            committed = False
             try:
                 response = self.runner.http.send(request, auth=self.auth)
+                committed = response.is_success
             except httpx.TimeoutException as exc:
                 self.budget.remaining()  # raises the contract timeout when the budget is spent
                 sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
@@ -157,6 +177,10 @@ class _Call:
                     raise failure  # the auth flow already refreshed once and retried
                 retryable = self.policy.retries_status(spec.method, response.status_code)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            finally:
+                if tickets:
+                    assert self.limiter is not None  # noqa: S101 - tickets come from it
+                    self.limiter.done(tickets, committed=committed)
             if not retryable or attempt >= self.policy.max_retries:
                 raise failure
             attempt += 1
@@ -212,7 +236,9 @@ class _Call:
             return shape_raw_response(response, str(inputs.get("response_type") or "json"))
         if definition.request.batch is not None:
             return self.run_batches()
-        response = self.send(self.spec(inputs))
+        response = self.send(self.spec(inputs), inputs)
+        if self.limiter is not None:
+            self.limiter.reset(definition.key, inputs)
         return self.shape(parse_body(response), response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
@@ -242,7 +268,8 @@ class _Call:
         committed = 0
         for number, (_, chunk) in enumerate(chunks, start=1):
             try:
-                self.send(self.spec({**self.action.inputs, batch.input: chunk}))
+                part = {**self.action.inputs, batch.input: chunk}
+                self.send(self.spec(part), part)
             except ConnectorError as exc:
                 if len(chunks) == 1 or (number == 1 and not _maybe_committed(exc)):
                     raise  # nothing else was sent: the plain error says it all
@@ -327,19 +354,65 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        state_url: str | None = None,
+        state: State | None = None,
     ) -> None:
-        from connectorkit._auth import TokenStore  # noqa: PLC0415 - see _Call
-
         self._http = http
         self._http_lock = threading.Lock()
-        self.tokens = tokens or TokenStore()
+        self._tokens = tokens
+        self._state = state
+        self._state_url = state_url
+        self._limiters: dict[tuple[BudgetDef, ...], Limiter] = {}
         self.sleep = sleep
         self.clock = clock
 
     def close(self) -> None:
-        """Close the HTTP client's connections."""
+        """Close the HTTP client's connections and the state store's."""
         if self._http is not None:
             self._http.close()
+        if self._state is not None:
+            self._state.close()
+
+    @property
+    def state(self) -> State:
+        """The state store, opened on first use (a call that needs none never opens it)."""
+        if self._state is None:
+            with self._http_lock:
+                if self._state is None:
+                    from connectorkit._state import StateError, open_state  # noqa: PLC0415
+
+                    try:
+                        self._state = open_state(self._state_url)
+                    except StateError as exc:
+                        raise InvalidRequest(f"the state store: {exc}") from None
+        return self._state
+
+    @property
+    def tokens(self) -> TokenStore:
+        """The token store, on the state store (shared with every worker using it)."""
+        if self._tokens is None:
+            state = self.state
+            with self._http_lock:
+                if self._tokens is None:
+                    from connectorkit._auth import TokenStore  # noqa: PLC0415 - see _Call
+
+                    self._tokens = TokenStore(state)
+        return self._tokens
+
+    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter | None:
+        """The limiter of a pack's budgets (``None`` when it declares none)."""
+        if not budgets:
+            return None
+        limiter = self._limiters.get(budgets)
+        if limiter is None:
+            state = self.state
+            with self._http_lock:
+                from connectorkit._limits import Limiter  # noqa: PLC0415
+
+                limiter = self._limiters.setdefault(
+                    budgets, Limiter(state, budgets, sleep=self.sleep)
+                )
+        return limiter
 
     @property
     def http(self) -> httpx.Client:
@@ -350,21 +423,34 @@ class Runner:
                     self._http = new_client()
         return self._http
 
-    def run(self, action: BoundAction, connection: BoundConnection) -> Outcome:
-        """Run ``action`` over ``connection``; errors become part of the outcome, not raised."""
+    def run(
+        self,
+        action: BoundAction,
+        connection: BoundConnection,
+        budgets: tuple[BudgetDef, ...] = (),
+    ) -> Outcome:
+        """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
+
+        ``budgets`` are the pack's rate budgets; the ones covering ``action`` are taken from
+        before each request.
+        """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
         outcome = Outcome(action=action.definition.key)
         reset = current_call.set(state)
         call: _Call | None = None
         try:
-            call = _Call(self, action, connection, state)
+            key = action.definition.key
+            covered = any(key in b.actions or key in b.reset_by for b in budgets)
+            limiter = self.limiter(budgets) if covered else None
+            call = _Call(self, action, connection, state, limiter)
             outcome.result = call.run()
         except ConnectorError as exc:
             outcome.error = exc
         finally:
             current_call.reset(reset)
-            if call is not None:
+            if call is not None and connection.stored is None:
+                # A stored connection's token stays in the store, out of the response.
                 outcome.token = call.auth.new_token
             outcome.meta = {
                 "requests": state.requests,

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from connectorkit._state._store import HOLD_POLL_S
 from connectorkit._state._windows import wait_for
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class MemoryStore:
                     if expires <= now:
                         del slots[name]
                 if len(slots) >= capacity:
-                    wait = max(wait, min(slots.values()) - now)
+                    wait = max(wait, min(min(slots.values()) - now, HOLD_POLL_S))
             if wait > 0:
                 return wait
             for window in windows:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from connectorkit._errors import NetworkError
-from connectorkit._state._store import StateError
+from connectorkit._state._store import HOLD_POLL_S, StateError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,8 +50,8 @@ return 0
 """
 
 # KEYS: the windows' logs, then the hold set (if any). ARGV: n, then per window (limit, seconds,
-# units), then holder, capacity, hold ttl, a nonce. A log member is "time:units:nonce", scored by
-# its time.
+# units), then holder, capacity, hold ttl, a nonce, the hold poll. A log member is
+# "time:units:nonce", scored by its time.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -91,7 +91,7 @@ if holds then
   redis.call('ZREMRANGEBYSCORE', holds, '-inf', now)
   if redis.call('ZCARD', holds) >= tonumber(ARGV[base + 1]) then
     local first = redis.call('ZRANGE', holds, 0, 0, 'WITHSCORES')
-    local w = tonumber(first[2]) - now
+    local w = math.min(tonumber(first[2]) - now, tonumber(ARGV[base + 4]))
     if w > wait then wait = w end
   end
 end
@@ -205,7 +205,7 @@ class RedisStore:
         args: list[str | int] = [len(windows)]
         for window in windows:
             args += [window.limit, repr(float(window.seconds)), window.units]
-        args += [holder, capacity, repr(float(hold_ttl_s)), secrets.token_hex(8)]
+        args += [holder, capacity, repr(float(hold_ttl_s)), secrets.token_hex(8), repr(HOLD_POLL_S)]
         return float(self._call(lambda: self._take(keys=keys, args=args)))
 
     def release_hold(self, key: str, holder: str) -> None:

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from connectorkit._state._store import StateError
+from connectorkit._state._store import HOLD_POLL_S, StateError
 from connectorkit._state._windows import wait_for
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class SqliteStore:
                     "SELECT count(*), min(expires) FROM hold WHERE key = ?", (holds,)
                 ).fetchone()
                 if count >= capacity:
-                    wait = max(wait, float(first) - now)
+                    wait = max(wait, min(float(first) - now, HOLD_POLL_S))
             if wait > 0:
                 return wait
             db.executemany(

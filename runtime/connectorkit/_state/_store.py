@@ -14,7 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["StateError", "Store", "Window"]
+__all__ = ["HOLD_POLL_S", "StateError", "Store", "Window"]
+
+# A full set of slots frees when a holder finishes, at a moment no one knows: look again after
+# this long (or when the first slot expires, if sooner).
+HOLD_POLL_S = 0.05
 
 
 class StateError(Exception):
@@ -82,8 +86,8 @@ class Store(Protocol):
         """Charge every window at once, or none: 0.0 when taken, else the seconds to wait.
 
         With ``holds`` the take also needs one of ``capacity`` slots of that set (released by
-        :meth:`release_hold`, or on its own after ``hold_ttl_s`` if the holder dies). All keys
-        must share one hash tag.
+        :meth:`release_hold`, or on its own after ``hold_ttl_s`` if the holder dies); while they
+        are all taken the wait is at most :data:`HOLD_POLL_S`. All keys share one hash tag.
         """
 
     def release_hold(self, key: str, holder: str) -> None:

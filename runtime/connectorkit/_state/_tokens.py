@@ -34,6 +34,7 @@ __all__ = ["LEASE_TTL_ENV", "Renewal", "SharedTokens", "lineage_of"]
 
 LEASE_TTL_ENV = "CONNECTORKIT_LEASE_TTL"
 DEFAULT_LEASE_TTL_S = 20.0
+MAX_LOCAL_ENTRIES = 4096
 _POLL_S = (0.01, 0.2)  # first and longest pause between looks at a lease someone else holds
 
 logger = logging.getLogger("connectorkit.state")
@@ -91,6 +92,11 @@ class SharedTokens:
 
     def _lock(self, lineage: str) -> threading.Lock:
         with self._locks_guard:
+            if len(self._locks) >= MAX_LOCAL_ENTRIES and lineage not in self._locks:
+                # Bounded memory for a long-lived worker: forget the idle ones (the store keeps
+                # every token; a lock in use stays with the thread that holds it).
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+                self._cache.clear()
             return self._locks.setdefault(lineage, threading.Lock())
 
     def _read(self, lineage: str) -> tuple[bytes | None, dict[str, Any] | None]:
@@ -166,14 +172,18 @@ class SharedTokens:
         def good(token: dict[str, Any] | None) -> bool:
             return token is not None and token.get("access_token") != failed and usable(token)
 
+        def found(token: dict[str, Any]) -> Renewal:
+            # New to the caller only if it brought an older one (a fetched token always is).
+            return Renewal(dict(token), new=given is not None and token != given)
+
         with self._hold(self._lock(lineage), remaining):
             local = self.cached(lineage)
-            if good(local):
-                return Renewal(local, new=local != given)  # type: ignore[arg-type]
+            if local is not None and good(local):
+                return found(local)
             _, record = self._read(lineage)
             newest = record["token"] if record else given
-            if good(newest):
-                return Renewal(dict(newest), new=newest != given)  # type: ignore[arg-type]
+            if newest is not None and good(newest):
+                return found(newest)
             pause = _POLL_S[0]
             while not self.state.store.acquire_lease(
                 _lease_key(lineage), self.owner, self.lease_ttl_s
@@ -183,13 +193,13 @@ class SharedTokens:
                 pause = min(pause * 2, _POLL_S[1])
                 _, record = self._read(lineage)
                 if record is not None and good(record["token"]):
-                    return Renewal(dict(record["token"]), new=record["token"] != given)
+                    return found(record["token"])
             try:
                 # Read again under the lease: another worker may have renewed it just now.
                 raw, record = self._read(lineage)
                 newest = record["token"] if record else given
-                if good(newest):
-                    return Renewal(dict(newest), new=newest != given)  # type: ignore[arg-type]
+                if newest is not None and good(newest):
+                    return found(newest)
                 left = remaining()
                 # Finish well inside the lease, or another worker could spend the same token.
                 timeout = (
