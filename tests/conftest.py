@@ -67,17 +67,14 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _private_state():
-    """Tokens and budgets of in-process tests live in memory, one store per runner; a test that
-    needs a shared store names one (`--state`, or CONNECTORKIT_STATE in a command's env)."""
-    saved = os.environ.get("CONNECTORKIT_STATE")
+def pytest_configure(config):
+    """Tokens and budgets of tests live in memory, one store per process (runner or command),
+    unless a test names a shared store (`--state`); set before collection, so that modules
+    copying the environment at import see it too. Nothing reaches the user's state folder."""
+    import tempfile  # noqa: PLC0415
+
     os.environ["CONNECTORKIT_STATE"] = "memory://"
-    yield
-    if saved is None:
-        os.environ.pop("CONNECTORKIT_STATE", None)
-    else:
-        os.environ["CONNECTORKIT_STATE"] = saved
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="connectorkit-test-state-")
 
 
 @pytest.fixture(scope="session", autouse=True)
