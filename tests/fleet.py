@@ -44,7 +44,7 @@ class Emulator:
     def control(self, method: str, path: str, body: Any = None) -> Any:
         response = self.http.request(method, f"/_emulator/{path}", json=body)
         response.raise_for_status()
-        return response.json()
+        return response.json() if response.content else None
 
     def user_token(self, *, expired: bool = False) -> dict[str, Any]:
         """A delegated token (with a refresh token), as `auth login` would have printed it."""
@@ -143,6 +143,7 @@ class Server:
             env=env(**extra),
         )
         self.responses: list[dict[str, Any]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each response
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -150,6 +151,7 @@ class Server:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.responses.append(json.loads(line))
+            self.arrived.append(time.monotonic())
 
     def send(self, lines: list[str]) -> None:
         assert self.process.stdin is not None

@@ -7,8 +7,10 @@ longer than the call's remaining time budget (or, for a call without one, than
 ``DEFAULT_MAX_WAIT_S``): then the call ends at once with ``rate_limited`` and ``retry_after``.
 A 429 that arrives anyway is handled by the retry policy as before.
 
-``CONNECTORKIT_LIMITS_TIME_SCALE`` divides every window, to match an emulator whose clocks run
-faster (``connectorkit emulator --time-scale``).
+Each window is kept ``WINDOW_MARGIN_S`` longer than declared: the service starts counting a
+request when it arrives, a little after the budget was taken, and the next window must not open
+before the service's does. ``CONNECTORKIT_LIMITS_TIME_SCALE`` divides every window, to match an
+emulator whose clocks run faster (``connectorkit emulator --time-scale``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ if TYPE_CHECKING:
     from connectorkit._budgetdefs import BudgetDef
     from connectorkit._state import State
 
-__all__ = ["DEFAULT_MAX_WAIT_S", "TIME_SCALE_ENV", "Limiter", "Ticket"]
+__all__ = ["DEFAULT_MAX_WAIT_S", "TIME_SCALE_ENV", "WINDOW_MARGIN_S", "Limiter", "Ticket"]
 
 DEFAULT_MAX_WAIT_S = 60.0
+WINDOW_MARGIN_S = 0.25
 TIME_SCALE_ENV = "CONNECTORKIT_LIMITS_TIME_SCALE"
 _HOLD_TTL_S = 300.0  # a pending slot of a worker that died frees itself after this
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -124,7 +127,12 @@ class Limiter:
                 units = len(value) if isinstance(value, list) else 0
                 rows = units
             windows.append(
-                Window(f"{prefix}:w{number}", window.limit, window.seconds / self.time_scale, units)
+                Window(
+                    f"{prefix}:w{number}",
+                    window.limit,
+                    window.seconds / self.time_scale + WINDOW_MARGIN_S,
+                    units,
+                )
             )
         holder = secrets.token_hex(8) if budget.pending else None
         while True:

@@ -17,7 +17,7 @@ from connectorkit._state._crypto import KEY_ENV, Sealer, new_key
 from connectorkit._state._jobs import BatchStatus, JobLedger
 from connectorkit._state._open import STATE_ENV, State, default_path, open_state
 from connectorkit._state._store import StateError, Store, Window
-from connectorkit._state._tokens import Renewal, SharedTokens, lineage_of
+from connectorkit._state._tokens import Renewal, SharedTokens, StoreTokens, lineage_of
 
 __all__ = [
     "KEY_ENV",
@@ -30,6 +30,7 @@ __all__ = [
     "State",
     "StateError",
     "Store",
+    "StoreTokens",
     "StoredConnection",
     "StoredConnections",
     "Window",

@@ -20,17 +20,18 @@ import os
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit import _errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Mapping
 
     from connectorkit._state._open import State
 
-__all__ = ["LEASE_TTL_ENV", "Renewal", "SharedTokens", "lineage_of"]
+__all__ = ["LEASE_TTL_ENV", "Renewal", "SharedTokens", "StoreTokens", "lineage_of"]
 
 LEASE_TTL_ENV = "CONNECTORKIT_LEASE_TTL"
 DEFAULT_LEASE_TTL_S = 20.0
@@ -234,3 +235,57 @@ class _Held:
 
     def __exit__(self, *_: object) -> None:
         self._lock.release()
+
+
+class StoreTokens:
+    """The runtime's token-store interface (``clock``, ``get``, ``put``, ``lease``) on a state
+    store: records sealed, leases held in the store with a TTL so that they are single-flight
+    across processes and machines, and given up by a worker that dies.
+    """
+
+    def __init__(
+        self,
+        state: State,
+        *,
+        lease_ttl_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.state = state
+        self.clock = clock
+        self.sleep = sleep
+        self.lease_ttl_s = lease_ttl_s or float(
+            os.environ.get(LEASE_TTL_ENV) or DEFAULT_LEASE_TTL_S
+        )
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The token filed under ``key`` (a lineage digest), read from the store."""
+        raw = self.state.store.get(_token_key(key))
+        if raw is None:
+            return None
+        record: dict[str, Any] = json.loads(self.state.sealer.open(raw))
+        return dict(record["token"])
+
+    def put(self, key: str, token: Mapping[str, Any]) -> None:
+        """File ``token`` under ``key``, sealed."""
+        record = {"version": 0, "token": dict(token)}
+        self.state.store.put(_token_key(key), self.state.sealer.seal(json.dumps(record).encode()))
+
+    @contextmanager
+    def lease(self, key: str, *, wait: float | None) -> Iterator[bool]:
+        """Hold ``key``'s lease in the store (for at most its TTL), waiting up to ``wait``."""
+        owner = f"{os.getpid()}.{threading.get_ident()}.{secrets.token_hex(4)}"
+        store = self.state.store
+        deadline = None if wait is None else time.monotonic() + max(wait, 0.0)
+        pause = _POLL_S[0]
+        while not store.acquire_lease(_lease_key(key), owner, self.lease_ttl_s):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                yield False
+                return
+            self.sleep(pause if left is None else min(pause, left))
+            pause = min(pause * 2, _POLL_S[1])
+        try:
+            yield True
+        finally:
+            store.release_lease(_lease_key(key), owner)
