@@ -238,9 +238,10 @@ class _Held:
 
 
 class StoreTokens:
-    """The runtime's token-store interface (``clock``, ``get``, ``put``, ``lease``) on a state
-    store: records sealed, leases held in the store with a TTL so that they are single-flight
-    across processes and machines, and given up by a worker that dies.
+    """The runtime's token-store interface (``clock``, ``get``, ``put``, ``lease``) on a store.
+
+    Records are sealed; leases are held in the store with a TTL, so they are single-flight
+    across processes and machines and a worker that dies gives its lease up by itself.
     """
 
     def __init__(
