@@ -10,7 +10,7 @@ Runs real `connectorkit` processes against the emulator (rotating refresh tokens
   time-scaled: 429s received and POST-rows requests a minute as a fraction of the limit;
 * store operations per request and per pushed batch, and what one Redis carries.
 
-    .venv/bin/python bench/shared_state.py [--push-minutes 4] [--time-scale 5]
+    .venv/bin/python bench/shared_state.py [--push-minutes 3] [--time-scale 2]
 
 Needs `redis-server` on PATH (scripts/test installs it).
 """
@@ -302,8 +302,8 @@ def store_operations(folder: Path, redis_url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--push-minutes", type=float, default=4.0)
-    parser.add_argument("--time-scale", type=float, default=5.0)
+    parser.add_argument("--push-minutes", type=float, default=3.0)
+    parser.add_argument("--time-scale", type=float, default=2.0)
     parser.add_argument("--lease-ttl", type=float, default=3.0)
     parser.add_argument("--skip", action="append", default=[],
                         choices=["refresh", "lease", "push", "ops"])  # fmt: skip
