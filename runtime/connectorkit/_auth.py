@@ -1,73 +1,124 @@
-"""The auth flow: put a connection's access token on each request and keep that token fresh.
+"""Auth flows: put a connection's credentials on each request, keep its token fresh.
 
-A token that is expired, or will be within the connection's ``token_leeway``, is refreshed
-before the request; a 401 (or Power BI's 403 ``TokenExpired``) triggers one refresh and one
-retry. Tokens live in a :class:`TokenStore`, shared by every call of a process (``invoke``) or
-worker (``serve``), so that concurrent calls needing the same new token fetch it once: with
-refresh-token rotation a second refresh would present a token the first has already spent.
+A connection's ``type`` names its flow in a registry (:func:`register_auth_flow`); the built-in
+``oauth2`` flow is :class:`ConnectionAuth`. A token that is expired, or will be within the
+connection's ``token_leeway``, is refreshed before the request; a response the pack declares
+as "token refused" (401, and whatever its ``quirks`` add) triggers one refresh and one retry.
+Tokens live in a :class:`~connectorkit._tokens.TokenStore` shared by every call of a process
+(``invoke``) or worker (``serve``), so that concurrent calls needing the same new token fetch
+it once: with refresh-token rotation a second refresh would present a token the first has
+already spent.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import time
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
-from connectorkit._errors import AuthError, ConnectorError, InvalidConnection
-from connectorkit._http import service_error
+from connectorkit import _errors
+from connectorkit._errors import AuthError, InvalidConnection
 from connectorkit._oauth import OAuthClient, fetch_token
+from connectorkit._responses import service_error, token_refused
+from connectorkit._tokens import MemoryTokenStore, TokenStore, token_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
 
     from connectorkit._bind import BoundConnection
-    from connectorkit._state import State
 
-__all__ = ["DEFAULT_TOKEN_LEEWAY_S", "ConnectionAuth", "TokenStore"]
+__all__ = [
+    "DEFAULT_TOKEN_LEEWAY_S",
+    "AuthFlowFactory",
+    "CallAuth",
+    "ConnectionAuth",
+    "MemoryTokenStore",
+    "TokenStore",
+    "auth_flow_types",
+    "new_call_auth",
+    "register_auth_flow",
+]
 
 DEFAULT_TOKEN_LEEWAY_S = 60
 _LOGIN_HINT = "sign in again with `connectorkit auth login` and pass its output as connection.token"
 _FORBIDDEN = 403
 _UNAUTHORIZED = 401
+# A rotated refresh token is followed to its newest successor at most this many times.
+_MAX_ROTATIONS = 8
 
 logger = logging.getLogger("connectorkit.auth")
 
 
-class TokenStore:
-    """The tokens of a process or ``serve`` worker, kept in a state store shared with others.
-
-    With a SQLite or Redis store, every worker on the machine (or on every machine) sees the
-    same newest token and renewal is single-flight across them (see
-    :class:`connectorkit._state.SharedTokens`); without one, an in-memory store makes the
-    renewal single-flight across the threads of this process only. Tokens are filed under
-    digests of the connection identity, never under a secret.
-    """
-
-    def __init__(
-        self,
-        state: State | None = None,
-        *,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        from connectorkit._state import SharedTokens, open_state  # noqa: PLC0415
-
-        self.clock = clock
-        self.shared = SharedTokens(state or open_state("memory://"), clock=clock, sleep=sleep)
+class CallAuth(Protocol):
+    """The auth of one call: an ``httpx.Auth`` that also reports what the call obtained."""
 
     @property
-    def renewals(self) -> int:
-        """Token requests this store's process made."""
-        return self.shared.renewals
+    def new_token(self) -> dict[str, Any] | None:
+        """The last token this call obtained (for the response's ``token``), if any."""
+        ...
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every credential this call knows of, for masking."""
+        ...
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow httpx drives (see ``httpx.Auth``)."""
+        ...
 
 
-def _identity(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+class AuthFlowFactory(Protocol):
+    """Makes the auth of one call for a connection of the type it is registered under."""
+
+    def __call__(
+        self,
+        connection: BoundConnection,
+        http: httpx.Client,
+        store: TokenStore,
+        *,
+        remaining: Callable[[], float | None],
+    ) -> CallAuth: ...
+
+
+_flows: dict[str, AuthFlowFactory] = {}
+_flows_lock = threading.Lock()
+
+
+def register_auth_flow(connection_type: str, factory: AuthFlowFactory) -> None:
+    """Serve connections whose ``type`` is ``connection_type`` with ``factory``'s flow."""
+    with _flows_lock:
+        if _flows.get(connection_type, factory) is not factory:
+            raise ValueError(f"an auth flow for '{connection_type}' is already registered")
+        _flows[connection_type] = factory
+
+
+def auth_flow_types() -> list[str]:
+    """The connection types an auth flow is registered for, sorted."""
+    return sorted(_flows)
+
+
+def new_call_auth(
+    connection: BoundConnection,
+    http: httpx.Client,
+    store: TokenStore,
+    *,
+    remaining: Callable[[], float | None],
+) -> CallAuth:
+    """The auth of one call over ``connection``, from the flow registered for its type."""
+    kind = connection.definition.type
+    factory = _flows.get(kind)
+    if factory is None:
+        raise InvalidConnection(
+            f"connection '{connection.definition.key}' is of type '{kind}', which no auth flow "
+            f"serves (known: {', '.join(auth_flow_types())})"
+        )
+    return factory(connection, http, store, remaining=remaining)
 
 
 class ConnectionAuth(httpx.Auth):
@@ -100,7 +151,8 @@ class ConnectionAuth(httpx.Auth):
         definition = connection.definition
         values = connection.values
         self._key = definition.key
-        self._grant = definition.grant
+        self._grant = definition.grant or "authorization_code"
+        self._quirks = connection.quirks
         self._client = OAuthClient(
             token_url=_required_url(values, "token_url"),
             client_id=_required_text(values, "client_id"),
@@ -127,11 +179,11 @@ class ConnectionAuth(httpx.Auth):
         return self.connection.secrets | fresh
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Send ``request`` with a fresh token; on 401/``TokenExpired`` refresh once and retry."""
+        """Send ``request`` with a fresh token; if the token is refused, renew it, retry once."""
         access = self._access_token(failed=None)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
-        if not _token_refused(response):
+        if not token_refused(response, self._quirks):
             return
         logger.info(
             "%s %s answered %s: renewing the token of connection '%s' and retrying once",
@@ -143,8 +195,8 @@ class ConnectionAuth(httpx.Auth):
         access = self._access_token(failed=access)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
-        if _token_refused(response):
-            code = _service_code(response)
+        if token_refused(response, self._quirks):
+            code = service_error(response, self._quirks)[0]
             said = f" ({code})" if code else ""
             raise AuthError(
                 f"the service refused the access token (HTTP {response.status_code}{said}) even "
@@ -177,110 +229,159 @@ class ConnectionAuth(httpx.Auth):
 
     def _service_principal_token(self, failed: str | None) -> tuple[dict[str, Any], bool]:
         client = self._client
-        lineage = _identity(
+        key = token_key(
             "client_credentials",
             client.token_url,
             client.client_id,
             client.client_secret or "",
             client.scope or "",
         )
-
-        def fetch(_base: Mapping[str, Any] | None, timeout: float) -> dict[str, Any]:
+        cached = self._store.get(key)  # the common case, without a lease: it is still good
+        if cached is not None and cached["access_token"] != failed and self._usable(cached):
+            return cached, False
+        with self._leased(key):
+            cached = self._store.get(key)
+            if cached is not None and cached["access_token"] != failed and self._usable(cached):
+                return cached, False
             logger.info("fetching a token for connection '%s' (client credentials)", self._key)
-            return self._fetch({"grant_type": "client_credentials"}, None, timeout)
-
-        renewal = self._store.shared.obtain(
-            lineage,
-            given=None,
-            failed=failed,
-            usable=self._usable,
-            fetch=fetch,
-            remaining=self._remaining,
-        )
-        return renewal.token, renewal.new
+            token = self._fetch({"grant_type": "client_credentials"}, previous=None)
+            self._store.put(key, token)
+            return token, True
 
     def _renewed_user_token(
         self, current: dict[str, Any] | None, failed: str | None
     ) -> tuple[dict[str, Any], bool]:
         if current is None:  # pragma: no cover - refused at construction
             raise InvalidConnection(f"connection '{self._key}' has no token: {_LOGIN_HINT}")
-        shared = self._store.shared
-        stored = self.connection.stored
-        if stored is not None:
-            from connectorkit._state import connection_lineage  # noqa: PLC0415
+        refresh = current.get("refresh_token")
+        if not refresh:
+            if failed is not None:
+                raise AuthError(
+                    f"the service refused the access token and connection '{self._key}' has no "
+                    f"refresh token to renew it: {_LOGIN_HINT}"
+                )
+            raise InvalidConnection(
+                f"the access token of connection '{self._key}' has expired and there is no "
+                f"refresh token to renew it: {_LOGIN_HINT}",
+                details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
+            )
+        if self.connection.stored is not None:
+            return self._renewed_stored_token(current, failed)
+        # Follow the refresh token to its newest successor: only that one may still be spent,
+        # and only while holding its lease.
+        token_now: Mapping[str, Any] = current
+        for _ in range(_MAX_ROTATIONS):
+            key = self._lineage(str(refresh))
+            cached = self._store.get(key)  # renewed already (by any worker)? then no lease
+            if (
+                cached is not None
+                and cached["access_token"] not in {failed, current["access_token"]}
+                and self._usable(cached)
+                and _not_older(cached, current)
+            ):
+                return cached, True
+            with self._leased(key):
+                cached = self._store.get(key)
+                if (
+                    cached is not None
+                    and cached["access_token"] not in {failed, current["access_token"]}
+                    and self._usable(cached)
+                    and _not_older(cached, current)
+                ):
+                    # Another call renewed this token while we waited: use its result.
+                    return cached, True
+                successor = (cached or {}).get("refresh_token")
+                if successor and successor != refresh:
+                    refresh, token_now = successor, cached or token_now
+                    continue  # renewed and rotated, but not usable: renew its successor
+                base = cached if cached is not None else token_now
+                logger.info("renewing the access token of connection '%s'", self._key)
+                token = self._fetch(
+                    {"grant_type": "refresh_token", "refresh_token": str(refresh)}, previous=base
+                )
+                self._store.put(key, token)
+                if token.get("refresh_token") not in (None, refresh):
+                    self._store.put(self._lineage(str(token["refresh_token"])), token)
+                origin = self._lineage(str(current["refresh_token"]))
+                if origin != key:
+                    # A caller that keeps sending its first token finds the newest at once.
+                    self._store.put(origin, token)
+                return token, True
+        raise AuthError(  # pragma: no cover - a chain this long means a store gone wrong
+            f"the refresh token of connection '{self._key}' was rotated too many times: "
+            f"{_LOGIN_HINT}"
+        )
 
-            lineage = connection_lineage(stored)
-        elif current.get("refresh_token"):
-            lineage = shared.lineage_for(self._client_identity(), str(current["refresh_token"]))
-        else:
-            raise self._no_refresh_token(failed)
+    def _renewed_stored_token(
+        self, current: dict[str, Any], failed: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Renew a stored connection's token: one lineage, its name's, whatever it rotates to."""
+        from connectorkit._state import connection_lineage  # noqa: PLC0415 - stored ones only
 
-        def fetch(base: Mapping[str, Any] | None, timeout: float) -> dict[str, Any]:
-            base = base or current
-            if not base.get("refresh_token"):
-                raise self._no_refresh_token(failed)
+        key = connection_lineage(str(self.connection.stored))
+
+        def good(token: Mapping[str, Any] | None) -> bool:
+            return token is not None and token["access_token"] != failed and self._usable(token)
+
+        cached = self._store.get(key)
+        if cached is not None and good(cached):
+            return cached, cached != current
+        with self._leased(key):
+            newest = self._store.get(key) or current
+            if good(newest):
+                return dict(newest), newest != current
+            if not newest.get("refresh_token"):
+                raise InvalidConnection(
+                    f"the token of stored connection '{self.connection.stored}' has expired and "
+                    f"there is no refresh token to renew it: sign in again with "
+                    f"`connectorkit auth login --save {self.connection.stored}`"
+                )
             logger.info("renewing the access token of connection '%s'", self._key)
-            return self._fetch(
-                {"grant_type": "refresh_token", "refresh_token": str(base["refresh_token"])},
-                base,
-                timeout,
+            token = self._fetch(
+                {"grant_type": "refresh_token", "refresh_token": str(newest["refresh_token"])},
+                previous=newest,
             )
+            self._store.put(key, token)
+            return token, True
 
-        renewal = shared.obtain(
-            lineage,
-            given=current,
-            failed=failed,
-            usable=self._usable,
-            fetch=fetch,
-            remaining=self._remaining,
-        )
-        return renewal.token, renewal.new
-
-    def _no_refresh_token(self, failed: str | None) -> ConnectorError:
-        if failed is not None:
-            return AuthError(
-                f"the service refused the access token and connection '{self._key}' has no "
-                f"refresh token to renew it: {_LOGIN_HINT}"
-            )
-        return InvalidConnection(
-            f"the access token of connection '{self._key}' has expired and there is no "
-            f"refresh token to renew it: {_LOGIN_HINT}",
-            details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
-        )
-
-    def _client_identity(self) -> str:
+    def _lineage(self, refresh_token: str) -> str:
         client = self._client
-        return _identity(
+        return token_key(
             "authorization_code",
             client.token_url,
             client.client_id,
             client.client_secret or "",
             client.scope or "",
+            refresh_token,
         )
 
     def _fetch(
-        self, grant: Mapping[str, str], previous: Mapping[str, Any] | None, timeout: float
+        self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         return fetch_token(
             self._http,
             self._client,
             grant,
-            timeout=timeout,
+            timeout=self._remaining(),
             previous=previous,
             now=self._store.clock,
+            quirks=self._quirks,
         )
 
+    @contextmanager
+    def _leased(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lease, waiting no longer than the call's time budget allows."""
+        with self._store.lease(key, wait=self._remaining()) as held:
+            if not held:
+                raise _errors.TimeoutError(
+                    "the call's time budget ran out while another request was renewing the token"
+                )
+            yield
 
-def _token_refused(response: httpx.Response) -> bool:
-    """Whether the service rejected the token itself: 401, or Power BI's 403 ``TokenExpired``."""
-    if response.status_code == _UNAUTHORIZED:
-        return True
-    return response.status_code == _FORBIDDEN and _service_code(response) == "TokenExpired"
 
-
-def _service_code(response: httpx.Response) -> str | None:
-    """The service's own error code, if its body carries one."""
-    return service_error(response)[0]
+def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
+    mine, theirs = token.get("expires_at"), than.get("expires_at")
+    return mine is None or theirs is None or mine >= theirs
 
 
 def _missing(key: str) -> InvalidConnection:
@@ -355,3 +456,6 @@ def _checked_token(token: object) -> dict[str, Any] | None:
     ):
         raise bad(".expires_at", "must be a number of seconds since the epoch")
     return dict(token)
+
+
+register_auth_flow("oauth2", ConnectionAuth)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack, Quirks
 
 __all__ = [
     "BoundAction",
@@ -68,6 +68,7 @@ class BoundConnection:
     values: Mapping[str, Any]
     token: Mapping[str, Any] | None
     secrets: frozenset[str]
+    quirks: Quirks
     stored: str | None = None  # the name of a stored connection: its tokens live in the store
 
     @property
@@ -209,5 +210,6 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         values=values,
         token=token,
         secrets=frozenset(secrets),
+        quirks=pack.quirks,
         stored=stored if isinstance(stored, str) else None,
     )

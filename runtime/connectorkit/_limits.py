@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import RateLimited
+from connectorkit._errors import BUDGET_ENDPOINT, RateLimited
 from connectorkit._state import Window
 
 if TYPE_CHECKING:
@@ -151,9 +151,11 @@ class Limiter:
             if wait >= limit:
                 raise RateLimited(
                     f"the {budget.name} budget of {resource} is spent for now: the next request "
-                    f"fits in {wait:.1f} s, past the call's time budget ({limit:.1f} s left)",
+                    f"fits in {wait:.1f} s, past the call's time budget ({limit:.1f} s left); "
+                    f"nothing was sent",
+                    status=None,
                     retry_after=round(wait, 3),
-                    budget=budget.name,
+                    endpoint=BUDGET_ENDPOINT,
                 )
             self.waited_s += wait
             self.sleep(wait)

@@ -2,47 +2,37 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from connectorkit._errors import (
-    AuthError,
     ConnectorError,
-    HttpError,
-    InvalidInput,
     InvalidRequest,
     NetworkError,
     PartialFailure,
-    RateLimited,
     TimeoutError,
 )
-from connectorkit._http import (
-    DEFAULT_ATTEMPT_TIMEOUT_S,
-    CallState,
-    current_call,
-    error_for,
-    new_client,
-    parse_body,
-)
-from connectorkit._raw import RequestSpec, build_raw_request, shape_raw_response
-from connectorkit._redact import mask
-from connectorkit._retry import Budget, RetryPolicy, parse_retry_after
+from connectorkit._hooks import hook_named
+from connectorkit._http import CallState, current_call, new_client
+from connectorkit._request import RequestSpec
+from connectorkit._responses import parse_body
+from connectorkit._send import Sender, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from connectorkit._auth import TokenStore
+    import httpx
+
+    from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit._budgetdefs import BudgetDef
-    from connectorkit._limits import Limiter, Ticket
+    from connectorkit._limits import Limiter
     from connectorkit._state import State
+    from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
 
@@ -61,7 +51,7 @@ class Outcome:
 
 
 class _Call:
-    """One invocation: its budget, retry policy, auth, and the requests it sends."""
+    """One invocation: the bound action and connection, and the sender of its requests."""
 
     def __init__(
         self,
@@ -71,138 +61,32 @@ class _Call:
         state: CallState,
         limiter: Limiter | None = None,
     ) -> None:
-        from connectorkit._auth import ConnectionAuth  # noqa: PLC0415 - auth is only needed here
+        from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
 
         options = action.options
-        self.runner = runner
         self.action = action
         self.connection = connection
-        self.state = state
+        budget = budget_for(options, runner.clock)
+        self.auth: CallAuth = new_call_auth(
+            connection, runner.http, runner.tokens, remaining=budget.remaining
+        )
+
+        def count_retry() -> None:
+            state.retries += 1
+
+        self.sender = Sender(
+            runner.http,
+            self.auth,
+            policy=policy_for(options),
+            budget=budget,
+            quirks=connection.quirks,
+            sleep=runner.sleep,
+            on_retry=count_retry,
+            label=action.definition.key,
+            limiter=limiter,
+        )
         self.limiter = limiter
-        self.policy = RetryPolicy.from_options(options)
-        self.budget = Budget(
-            options.timeout_ms / 1000 if options.timeout_ms else None, clock=runner.clock
-        )
-        self.auth = ConnectionAuth(
-            connection, runner.http, runner.tokens, remaining=self.budget.remaining
-        )
-
-    def _attempt_timeout(self) -> float:
-        remaining = self.budget.remaining()
-        return (
-            DEFAULT_ATTEMPT_TIMEOUT_S
-            if remaining is None
-            else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
-        )
-
-    def _build(self, spec: RequestSpec) -> httpx.Request:
-        kwargs: dict[str, Any] = {}
-        headers = spec.headers
-        if spec.has_json:
-            try:
-                text = json.dumps(
-                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-                )
-            except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
-                raise InvalidInput(
-                    f"the request body holds a value JSON cannot carry: {exc}",
-                    details=[{"field": "inputs", "message": str(exc)}],
-                ) from None
-            kwargs["content"] = text.encode()
-            headers = [*headers, ("Content-Type", "application/json")]
-        elif spec.content is not None:
-            kwargs["content"] = spec.content
-        if spec.files is not None:
-            kwargs["files"] = spec.files
-        return self.runner.http.build_request(
-            spec.method,
-            spec.url,
-            params=tuple(spec.params) or None,
-            headers=headers or None,
-            timeout=self._attempt_timeout(),
-            **kwargs,
-        )
-
-    def _admit(self, inputs: Mapping[str, Any] | None) -> list[Ticket]:
-        """Take this request's share of the pack's rate budgets (waiting for room if need be)."""
-        if self.limiter is None or inputs is None:
-            return []
-        return self.limiter.admit(self.action.definition.key, inputs, self.budget.remaining)
-
-    def send(  # noqa: C901 - one loop over attempts; each branch is one kind of failure
-        self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None
-    ) -> httpx.Response:
-        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
-
-        ``inputs`` (of this very request: one batch's rows) say what it costs from the budgets.
-        """
-        attempt = 0
-        while True:
-            request = self._build(spec)
-            failure: ConnectorError
-            retry_after: float | None = None
-            tickets = self._admit(inputs)
-            committed = False
-            try:
-                response = self.runner.http.send(request, auth=self.auth)
-                committed = response.is_success
-            except httpx.TimeoutException as exc:
-                self.budget.remaining()  # raises the contract timeout when the budget is spent
-                sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
-                failure = TimeoutError(
-                    f"{spec.method} {request.url.host} did not answer in time "
-                    f"({type(exc).__name__}){_unsure(sent=sent, retryable=retryable)}",
-                    request_sent=sent or None,
-                )
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, httpx.ConnectError)
-                retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
-                failure = NetworkError(
-                    f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}"
-                    f"{_unsure(sent=sent, retryable=retryable)}",
-                    request_sent=sent or None,
-                )
-            except (RateLimited, HttpError) as exc:
-                # The token endpoint, reached from the auth flow, was throttled or failed: the
-                # token request did no work, so it is as safe to repeat as the policy allows.
-                failure = exc
-                retryable = True
-                retry_after = exc.fields.get("retry_after")
-            else:
-                if response.is_success:
-                    return response
-                failure = error_for(response)
-                if isinstance(failure, AuthError):
-                    raise failure  # the auth flow already refreshed once and retried
-                retryable = self.policy.retries_status(spec.method, response.status_code)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            finally:
-                if tickets:
-                    assert self.limiter is not None  # noqa: S101 - tickets come from it
-                    self.limiter.done(tickets, committed=committed)
-            if not retryable or attempt >= self.policy.max_retries:
-                raise failure
-            attempt += 1
-            wait = self.policy.delay(attempt, retry_after)
-            remaining = self.budget.remaining()
-            if remaining is not None and wait >= remaining:
-                raise TimeoutError(
-                    f"stopped retrying: waiting {wait:.1f} s would pass the call's time budget "
-                    f"({remaining:.1f} s left) after: {failure.message}",
-                    last_error=failure.to_dict(),
-                    retry_after=retry_after,
-                )
-            log.info(
-                "%s: %s; retry %d of %d in %.2f s",
-                self.action.definition.key,
-                failure.message,
-                attempt,
-                self.policy.max_retries,
-                wait,
-            )
-            self.state.retries += 1
-            self.runner.sleep(wait)
+        self.send = self.sender.send
 
     # -- the shapes of actions -------------------------------------------------------------
 
@@ -230,10 +114,12 @@ class _Call:
         """Do the action and return its result."""
         definition = self.action.definition
         inputs = self.action.inputs
-        if definition.request.hook == "raw_request":
-            spec = build_raw_request(inputs, self.connection.base_url)
-            response = self.send(spec)
-            return shape_raw_response(response, str(inputs.get("response_type") or "json"))
+        if definition.request.hook is not None:
+            hook = hook_named(definition.request.hook)
+            if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
+                raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
+            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
+            return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
         response = self.send(self.spec(inputs), inputs)
@@ -288,19 +174,8 @@ class _Call:
         return {batch.input: len(rows), "batches": len(chunks)}
 
 
-def _unsure(*, sent: bool, retryable: bool) -> str:
-    if sent and not retryable:
-        return (
-            "; the service may have processed the request before the connection broke, "
-            "so it was not sent again (Retry On All Errors would)"
-        )
-    return ""
-
-
 def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, (NetworkError, TimeoutError)) and bool(
-        error.fields.get("request_sent")
-    )
+    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
 
 
 def _partial(
@@ -375,7 +250,10 @@ class Runner:
 
     @property
     def state(self) -> State:
-        """The state store, opened on first use (a call that needs none never opens it)."""
+        """The state store (``--state``), opened on first use: a call needing none never opens it.
+
+        A store that cannot be opened as configured is the request's ``invalid_request``.
+        """
         if self._state is None:
             with self._http_lock:
                 if self._state is None:
@@ -389,20 +267,17 @@ class Runner:
 
     @property
     def tokens(self) -> TokenStore:
-        """The token store, on the state store (shared with every worker using it)."""
+        """Where tokens live: the state store (opened when a token is first looked up there)."""
         if self._tokens is None:
-            state = self.state
             with self._http_lock:
                 if self._tokens is None:
-                    from connectorkit._auth import TokenStore  # noqa: PLC0415 - see _Call
+                    from connectorkit._state import StoreTokens  # noqa: PLC0415
 
-                    self._tokens = TokenStore(state)
+                    self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
         return self._tokens
 
-    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter | None:
-        """The limiter of a pack's budgets (``None`` when it declares none)."""
-        if not budgets:
-            return None
+    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter:
+        """The limiter of a pack's rate budgets, on the state store."""
         limiter = self._limiters.get(budgets)
         if limiter is None:
             state = self.state
@@ -431,8 +306,8 @@ class Runner:
     ) -> Outcome:
         """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
 
-        ``budgets`` are the pack's rate budgets; the ones covering ``action`` are taken from
-        before each request.
+        ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
+        before each of its requests.
         """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
@@ -442,8 +317,9 @@ class Runner:
         try:
             key = action.definition.key
             covered = any(key in b.actions or key in b.reset_by for b in budgets)
-            limiter = self.limiter(budgets) if covered else None
-            call = _Call(self, action, connection, state, limiter)
+            call = _Call(
+                self, action, connection, state, self.limiter(budgets) if covered else None
+            )
             outcome.result = call.run()
         except ConnectorError as exc:
             outcome.error = exc

@@ -246,18 +246,25 @@ class StoreTokens:
 
     def __init__(
         self,
-        state: State,
+        state: State | Callable[[], State],
         *,
         lease_ttl_s: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.state = state
+        self._state = state
         self.clock = clock
         self.sleep = sleep
         self.lease_ttl_s = lease_ttl_s or float(
             os.environ.get(LEASE_TTL_ENV) or DEFAULT_LEASE_TTL_S
         )
+
+    @property
+    def state(self) -> State:
+        """The state store, opened on first use when given as a function that opens it."""
+        if callable(self._state):
+            self._state = self._state()
+        return self._state
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The token filed under ``key`` (a lineage digest), read from the store."""
