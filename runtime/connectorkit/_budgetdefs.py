@@ -1,6 +1,6 @@
 """Rate budgets a pack declares (a leaf: definitions only; ``_limits`` enforces them).
 
-A budget belongs to a *resource* (Power BI: a dataset), named by a template over an action's
+A budget belongs to a *resource* (a dataset, a mailbox), named by a template over an action's
 inputs, and holds sliding windows (at most ``limit`` requests, or units such as rows, in any
 window of ``seconds``) and optionally a cap on requests in flight.
 """
