@@ -267,27 +267,22 @@ class ConnectionAuth(httpx.Auth):
             )
         if self.connection.stored is not None:
             return self._renewed_stored_token(current, failed)
+        return self._renewed_lineage(str(refresh), current, failed)
+
+    def _renewed_lineage(
+        self, refresh: str, current: dict[str, Any], failed: str | None
+    ) -> tuple[dict[str, Any], bool]:
         # Follow the refresh token to its newest successor: only that one may still be spent,
         # and only while holding its lease.
         token_now: Mapping[str, Any] = current
         for _ in range(_MAX_ROTATIONS):
             key = self._lineage(str(refresh))
             cached = self._store.get(key)  # renewed already (by any worker)? then no lease
-            if (
-                cached is not None
-                and cached["access_token"] not in {failed, current["access_token"]}
-                and self._usable(cached)
-                and _not_older(cached, current)
-            ):
+            if cached is not None and self._renewed_elsewhere(cached, current, failed):
                 return cached, True
             with self._leased(key):
                 cached = self._store.get(key)
-                if (
-                    cached is not None
-                    and cached["access_token"] not in {failed, current["access_token"]}
-                    and self._usable(cached)
-                    and _not_older(cached, current)
-                ):
+                if cached is not None and self._renewed_elsewhere(cached, current, failed):
                     # Another call renewed this token while we waited: use its result.
                     return cached, True
                 successor = (cached or {}).get("refresh_token")
@@ -310,6 +305,16 @@ class ConnectionAuth(httpx.Auth):
         raise AuthError(  # pragma: no cover - a chain this long means a store gone wrong
             f"the refresh token of connection '{self._key}' was rotated too many times: "
             f"{_LOGIN_HINT}"
+        )
+
+    def _renewed_elsewhere(
+        self, cached: Mapping[str, Any], current: Mapping[str, Any], failed: str | None
+    ) -> bool:
+        """Whether ``cached`` is a usable renewal of ``current`` the service has not refused."""
+        return (
+            cached["access_token"] not in {failed, current["access_token"]}
+            and self._usable(cached)
+            and _not_older(cached, current)
         )
 
     def _renewed_stored_token(
