@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from connectorkit._batching import BodyFrame, placeholder, split_rows
-from connectorkit._errors import HttpError, InvalidInput, NetworkError, TimeoutError
+from connectorkit._errors import HttpError, InvalidInput, NetworkError, RateLimited, TimeoutError
 from connectorkit._push import BatchRecord, BatchStatus, Pusher
 
 FRAME = BodyFrame.around({"rows": placeholder()})
@@ -151,45 +151,16 @@ def test_refused_before_sending_is_failed():
     assert report.records[0].status is BatchStatus.FAILED
 
 
-class ScriptedPacer:
-    def __init__(self, waits):
-        self.waits = list(waits)
-        self.taken = []
-        self.released = 0
+def test_a_wait_past_the_budget_pauses_the_push():
+    def send(batch):
+        if batch.number == 2:
+            raise RateLimited("no room in the budget", status=None, retry_after=3600.0)
 
-    def acquire(self, rows):
-        wait = self.waits.pop(0) if self.waits else 0.0
-        if wait <= 0:
-            self.taken.append(rows)
-        return wait
-
-    def release(self):
-        self.released += 1
-
-
-def test_pacer_wait_is_slept_within_the_budget():
-    slept = []
-    pacer = ScriptedPacer([0, 2.5, 0])
-    report = Pusher(
-        lambda b: None, pacer=pacer, sleep=slept.append, remaining=lambda: 60.0
-    ).run(split_rows(rows(20), FRAME, max_rows=10, max_bytes=10**6))
-    assert report.complete
-    assert slept == [2.5]
-    assert pacer.taken == [10, 10]
-    assert pacer.released == 2
-
-
-def test_pacer_wait_past_the_budget_pauses_instead_of_sleeping():
-    slept = []
-    pacer = ScriptedPacer([0, 3600.0])
-    report = Pusher(
-        lambda b: None, pacer=pacer, sleep=slept.append, remaining=lambda: 30.0
-    ).run(split_rows(rows(30), FRAME, max_rows=10, max_bytes=10**6))
-    assert slept == []
-    assert report.resume_after == 3600.0
+    report = Pusher(send).run(split_rows(rows(30), FRAME, max_rows=10, max_bytes=10**6))
+    assert isinstance(report.error, RateLimited)
     assert [r.status for r in report.records] == [
         BatchStatus.COMMITTED,
-        BatchStatus.NOT_SENT,
+        BatchStatus.FAILED,
         BatchStatus.NOT_SENT,
     ]
     assert not report.complete

@@ -70,6 +70,7 @@ class BoundConnection:
     token: Mapping[str, Any] | None
     secrets: frozenset[str]
     quirks: Quirks
+    stored: str | None = None  # the name of a stored connection: its tokens live in the store
 
     @property
     def base_url(self) -> str:
@@ -205,10 +206,12 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
+    stored = raw.get("name")
     return BoundConnection(
         definition=definition,
         values=values,
         token=token,
         secrets=frozenset(secrets),
         quirks=pack.quirks,
+        stored=stored if isinstance(stored, str) else None,
     )

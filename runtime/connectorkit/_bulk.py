@@ -158,10 +158,9 @@ class BulkPush:
         batch: BatchDef,
         inputs: Mapping[str, Any],
         spec: Callable[[Mapping[str, Any]], RequestSpec],
-        send: Callable[[RequestSpec], object],
+        send: Callable[[RequestSpec, Mapping[str, Any] | None], object],
         jobs: JobBook,
         memory: ColumnMemory | None,
-        remaining: Callable[[], float | None],
         get: Callable[[str], Any] | None = None,
         rows: Iterable[Any] | None = None,
     ) -> None:
@@ -172,7 +171,6 @@ class BulkPush:
         self.send_spec = send
         self.jobs = jobs
         self.memory = memory
-        self.remaining = remaining
         self.get = get
         # The rows: the batch input's list, or a stream the command line read from a file.
         self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
@@ -217,8 +215,9 @@ class BulkPush:
                 yield batch
 
         def send(batch: Batch) -> None:
-            spec = _with_body(base, batch.body)
-            self.send_spec(spec)
+            # What the batch costs from the rate budgets: its row count stands for its rows.
+            cost = {**self.inputs, name: range(batch.count)}
+            self.send_spec(_with_body(base, batch.body), cost)
 
         def record(entry: BatchRecord) -> None:
             self.jobs.record(plan.job_id, entry, digests.get(entry.number, ""))
@@ -241,7 +240,6 @@ class BulkPush:
             send,
             in_flight=self.batch.in_flight,
             ledger=_Ledger(record),
-            remaining=self.remaining,
             on_progress=progress,
         )
         report = pusher.run(to_send())
@@ -386,10 +384,8 @@ class BulkPush:
             name,
             rate,
         )
-        if report.resume_after is not None or isinstance(report.error, RateLimited):
-            wait = report.resume_after
-            if wait is None and isinstance(report.error, RateLimited):
-                wait = report.error.retry_after
+        if isinstance(report.error, RateLimited):
+            wait = report.error.retry_after
             raise RateLimited(
                 f"paused: {committed} of {total_rows} {name} committed; the next batch may be "
                 f"sent in {wait or 0:.0f} s, past this call's time budget. Send the same request "

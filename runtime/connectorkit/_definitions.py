@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from connectorkit._budgetdefs import BudgetDef
+
 __all__ = [
     "ActionDef",
     "BatchDef",
@@ -221,3 +223,4 @@ class Pack:
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
     quirks: Quirks = field(default_factory=Quirks)
+    budgets: tuple[BudgetDef, ...] = ()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BUDGET_ENDPOINT",
     "EXIT_CODES",
     "AuthError",
     "ConnectorError",
@@ -134,7 +135,7 @@ class HttpError(ConnectorError):
         self,
         message: str,
         *,
-        status: int,
+        status: int | None,
         code: str | None = None,
         endpoint: str | None = None,
         retry_after: float | None = None,
@@ -147,11 +148,17 @@ class HttpError(ConnectorError):
         self.retry_after = retry_after
 
 
+# The ``endpoint`` of a RateLimited raised before sending: a rate budget of the pack had no room.
+BUDGET_ENDPOINT = "budget"
+
+
 class RateLimited(HttpError):
     """The service throttled the request and the retries are exhausted; ``retry_after`` seconds.
 
-    A push that paused rather than wait past its time budget also carries its ``job_id`` and
-    how far it got (``committed`` of ``total``).
+    With ``endpoint`` :data:`BUDGET_ENDPOINT` no request was sent: a rate budget the pack
+    declares had no room within the call's time budget (``status`` is then ``None``). A push
+    that paused rather than wait past its time budget also carries its ``job_id`` and how far
+    it got (``committed`` of ``total``).
     """
 
     type = "rate_limited"
@@ -161,7 +168,7 @@ class RateLimited(HttpError):
         self,
         message: str,
         *,
-        status: int = 429,
+        status: int | None = 429,
         code: str | None = None,
         retry_after: float | None = None,
         endpoint: str | None = None,

@@ -57,8 +57,8 @@ _CALLER_TYPE = {
     "integer": "input should be a valid integer",
     "number": "must be a number",
     "boolean": "input should be a valid boolean",
-    "object": "input should be an object",
-    "array": "input should be a list",
+    "object": "input should be a valid dictionary",
+    "array": "input should be a valid list",
     "key_value": 'must be an object or a list of {"key": ..., "value": ...} pairs',
 }
 # bool first: in Python a boolean is also an int.

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from connectorkit._budgetdefs import budgets_from
 from connectorkit._definitions import (
     ActionDef,
     BatchDef,
@@ -85,6 +86,7 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
         actions=MappingProxyType(actions),
+        budgets=budgets_from(connector.get("limits")),
         quirks=_quirks(connector.get("quirks") or {}),
     )
 

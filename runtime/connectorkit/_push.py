@@ -1,8 +1,8 @@
 """Push: send batches with a few requests in flight, paced, and account for every one of them.
 
 The pusher knows nothing about HTTP or about a service: it is given the batches, a function that
-sends one (raising a :class:`ConnectorError` when it fails), a pacer that says when the next
-request may leave, and a ledger that remembers what happened to each batch. Batches complete in
+sends one (raising a :class:`ConnectorError` when it fails; the sender waits for the shared rate
+budgets itself), and a ledger that remembers what happened to each batch. Batches complete in
 any order; each one's fate is recorded as it lands:
 
 - ``committed``: the service answered with success;
@@ -20,7 +20,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextvars
 import enum
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,7 +34,6 @@ __all__ = [
     "BatchRecord",
     "BatchStatus",
     "Ledger",
-    "Pacer",
     "PushReport",
     "Pusher",
     "may_have_landed",
@@ -86,26 +84,8 @@ class Ledger(Protocol):
         """Remember ``record`` (a later record of the same batch replaces it)."""
 
 
-class Pacer(Protocol):
-    """The shared budget a request takes from before it leaves."""
-
-    def acquire(self, rows: int) -> float:
-        """Take one request of ``rows`` rows; 0 when it may go now, else seconds to wait first."""
-
-    def release(self) -> None:
-        """The request taken by the last successful :meth:`acquire` has finished."""
-
-
 class _NoLedger:
     def record(self, record: BatchRecord) -> None:
-        pass
-
-
-class _NoPacer:
-    def acquire(self, rows: int) -> float:  # noqa: ARG002 - the protocol's signature
-        return 0.0
-
-    def release(self) -> None:
         pass
 
 
@@ -115,18 +95,13 @@ class PushReport:
 
     records: list[BatchRecord] = field(default_factory=list)
     error: ConnectorError | None = None
-    resume_after: float | None = None  # set when the push paused for a wait past its budget
     committed_rows: int = 0  # rows in batches the service confirmed, kept as they land
     settled: int = 0  # batches whose fate is known
 
     @property
     def complete(self) -> bool:
         """Whether every batch was committed."""
-        return (
-            self.error is None
-            and self.resume_after is None
-            and all(r.status is BatchStatus.COMMITTED for r in self.records)
-        )
+        return self.error is None and all(r.status is BatchStatus.COMMITTED for r in self.records)
 
     def by_status(self, status: BatchStatus) -> list[BatchRecord]:
         """The records of one status, in input order."""
@@ -151,20 +126,14 @@ class Pusher:
         send: Callable[[Batch], None],
         *,
         in_flight: int = 1,
-        pacer: Pacer | None = None,
         ledger: Ledger | None = None,
-        remaining: Callable[[], float | None] = lambda: None,
-        sleep: Callable[[float], None] = time.sleep,
         on_progress: Callable[[PushReport, int], None] | None = None,
     ) -> None:
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         self._send = send
         self._in_flight = in_flight
-        self._pacer = pacer or _NoPacer()
         self._ledger = ledger or _NoLedger()
-        self._remaining = remaining
-        self._sleep = sleep
         self._on_progress = on_progress
 
     def run(self, batches: Iterable[Batch]) -> PushReport:
@@ -176,16 +145,12 @@ class Pusher:
             pending: dict[cf.Future[None], Batch] = {}
             try:
                 for batch in iterator:
-                    if report.error is not None or report.resume_after is not None:
-                        self._not_sent(batch, by_number)
-                        continue
-                    if not self._wait_turn(batch, report, pending):
+                    if report.error is not None:
                         self._not_sent(batch, by_number)
                         continue
                     while len(pending) >= self._in_flight:
                         self._settle(pending, report, by_number, cf.FIRST_COMPLETED)
                     if _failed(report):
-                        self._pacer.release()
                         self._not_sent(batch, by_number)
                         continue
                     # Each request runs in the caller's context (its counters and debug switch).
@@ -199,20 +164,6 @@ class Pusher:
         report.records = [by_number[n] for n in sorted(by_number)]
         return report
 
-    def _wait_turn(
-        self, batch: Batch, report: PushReport, pending: dict[cf.Future[None], Batch]
-    ) -> bool:
-        """Wait until the pacer lets ``batch`` go; False when the wait passes the call's budget."""
-        while True:
-            wait = self._pacer.acquire(batch.count)
-            if wait <= 0:
-                return True
-            remaining = self._remaining()
-            if remaining is not None and wait >= remaining:
-                report.resume_after = wait
-                return False
-            self._sleep(min(wait, 1.0) if pending else wait)
-
     def _settle(
         self,
         pending: dict[cf.Future[None], Batch],
@@ -223,7 +174,6 @@ class Pusher:
         done, _ = cf.wait(pending, return_when=when)
         for future in done:
             batch = pending.pop(future)
-            self._pacer.release()
             error = future.exception()
             if error is None:
                 record = BatchRecord(batch.number, batch.first, batch.count, BatchStatus.COMMITTED)

@@ -8,15 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._bulk import BulkPush, MemoryColumns, MemoryJobBook
-from connectorkit._errors import ConnectorError
+from connectorkit._bulk import BulkPush
+from connectorkit._errors import ConnectorError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
-from connectorkit._tokens import MemoryTokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +24,10 @@ if TYPE_CHECKING:
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._budgetdefs import BudgetDef
     from connectorkit._bulk import ColumnMemory, JobBook
+    from connectorkit._limits import Limiter
+    from connectorkit._state import State
     from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -53,9 +55,12 @@ class _Call:
         action: BoundAction,
         connection: BoundConnection,
         state: CallState,
+        limiter: Limiter | None = None,
+        *,
         rows: Iterable[Any] | None = None,
     ) -> None:
-        from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
+        # Auth loads only for a call that got this far; before the budget starts to count.
+        from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.runner = runner
@@ -79,7 +84,9 @@ class _Call:
             sleep=runner.sleep,
             on_retry=count_retry,
             label=action.definition.key,
+            limiter=limiter,
         )
+        self.limiter = limiter
         self.send = self.sender.send
 
     # -- the shapes of actions -------------------------------------------------------------
@@ -112,11 +119,13 @@ class _Call:
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
-            response = self.send(hook.build(inputs, self.connection.base_url))
+            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
-        response = self.send(self.spec(inputs))
+        response = self.send(self.spec(inputs), inputs)
+        if self.limiter is not None:
+            self.limiter.reset(definition.key, inputs)
         body = parse_body(response)
         if definition.remember:
             self.remember(body)
@@ -150,7 +159,6 @@ class _Call:
             send=self.send,
             jobs=self.runner.jobs,
             memory=self.runner.memory,
-            remaining=self.sender.budget.remaining,
             get=self.get,
             rows=self.rows,
         ).run()
@@ -189,21 +197,91 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        state_url: str | None = None,
+        state: State | None = None,
         jobs: JobBook | None = None,
         memory: ColumnMemory | None = None,
     ) -> None:
         self._http = http
-        self.jobs: JobBook = jobs or MemoryJobBook()
-        self.memory: ColumnMemory = memory or MemoryColumns()
+        self._jobs = jobs
+        self._memory = memory
         self._http_lock = threading.Lock()
-        self.tokens: TokenStore = tokens or MemoryTokenStore()
+        self._tokens = tokens
+        self._state = state
+        self._state_url = state_url
+        self._limiters: dict[tuple[BudgetDef, ...], Limiter] = {}
         self.sleep = sleep
         self.clock = clock
 
     def close(self) -> None:
-        """Close the HTTP client's connections."""
+        """Close the HTTP client's connections and the state store's."""
         if self._http is not None:
             self._http.close()
+        if self._state is not None:
+            self._state.close()
+
+    @property
+    def state(self) -> State:
+        """The state store (``--state``), opened on first use: a call needing none never opens it.
+
+        A store that cannot be opened as configured is the request's ``invalid_request``.
+        """
+        if self._state is None:
+            with self._http_lock:
+                if self._state is None:
+                    from connectorkit._state import StateError, open_state  # noqa: PLC0415
+
+                    try:
+                        self._state = open_state(self._state_url)
+                    except StateError as exc:
+                        raise InvalidRequest(f"the state store: {exc}") from None
+        return self._state
+
+    @property
+    def jobs(self) -> JobBook:
+        """The ledger of push jobs: in the state store, so a push resumes in another process."""
+        if self._jobs is None:
+            with self._http_lock:
+                if self._jobs is None:
+                    from connectorkit._jobs import StoreJobBook  # noqa: PLC0415
+
+                    self._jobs = StoreJobBook(lambda: self.state)
+        return self._jobs
+
+    @property
+    def memory(self) -> ColumnMemory:
+        """What actions remembered (a table's columns), in the state store."""
+        if self._memory is None:
+            with self._http_lock:
+                if self._memory is None:
+                    from connectorkit._jobs import StoreMemory  # noqa: PLC0415
+
+                    self._memory = StoreMemory(lambda: self.state)
+        return self._memory
+
+    @property
+    def tokens(self) -> TokenStore:
+        """Where tokens live: the state store (opened when a token is first looked up there)."""
+        if self._tokens is None:
+            with self._http_lock:
+                if self._tokens is None:
+                    from connectorkit._state import StoreTokens  # noqa: PLC0415
+
+                    self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
+        return self._tokens
+
+    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter:
+        """The limiter of a pack's rate budgets, on the state store."""
+        limiter = self._limiters.get(budgets)
+        if limiter is None:
+            state = self.state
+            with self._http_lock:
+                from connectorkit._limits import Limiter  # noqa: PLC0415
+
+                limiter = self._limiters.setdefault(
+                    budgets, Limiter(state, budgets, sleep=self.sleep)
+                )
+        return limiter
 
     @property
     def http(self) -> httpx.Client:
@@ -218,13 +296,15 @@ class Runner:
         self,
         action: BoundAction,
         connection: BoundConnection,
+        budgets: tuple[BudgetDef, ...] = (),
         *,
         rows: Iterable[Any] | None = None,
     ) -> Outcome:
         """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
 
-        ``rows``: for a batch action, its elements as a stream (read from a file) instead of
-        the batch input's list.
+        ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
+        before each of its requests. ``rows``: for a batch action, its elements as a stream
+        (read from a file) instead of the batch input's list.
         """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
@@ -232,13 +312,23 @@ class Runner:
         reset = current_call.set(state)
         call: _Call | None = None
         try:
-            call = _Call(self, action, connection, state, rows)
+            key = action.definition.key
+            covered = any(key in b.actions or key in b.reset_by for b in budgets)
+            call = _Call(
+                self,
+                action,
+                connection,
+                state,
+                self.limiter(budgets) if covered else None,
+                rows=rows,
+            )
             outcome.result = call.run()
         except ConnectorError as exc:
             outcome.error = exc
         finally:
             current_call.reset(reset)
-            if call is not None:
+            if call is not None and connection.stored is None:
+                # A stored connection's token stays in the store, out of the response.
                 outcome.token = call.auth.new_token
             outcome.meta = {
                 "requests": state.requests,

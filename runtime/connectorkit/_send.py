@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from connectorkit._errors import (
+    BUDGET_ENDPOINT,
     ConnectorError,
     InvalidInput,
     NetworkError,
+    RateLimited,
     TimeoutError,
 )
 from connectorkit._http import DEFAULT_ATTEMPT_TIMEOUT_S
@@ -33,11 +35,12 @@ from connectorkit._responses import error_for
 from connectorkit._retry import Budget, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import CallOptions
     from connectorkit._definitions import Quirks
+    from connectorkit._limits import Limiter
     from connectorkit._request import RequestSpec
 
 __all__ = ["Sender", "budget_for", "policy_for"]
@@ -74,6 +77,7 @@ class Sender:
         sleep: Callable[[float], None],
         on_retry: Callable[[], None],
         label: str,
+        limiter: Limiter | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
@@ -83,16 +87,23 @@ class Sender:
         self._sleep = sleep
         self._on_retry = on_retry
         self._label = label
+        self._limiter = limiter
 
     # -- retries and budget ------------------------------------------------------------------
 
-    def send(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out."""
+    def send(self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None) -> httpx.Response:
+        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
+
+        With ``inputs`` (of this very request: one batch's rows), every attempt first takes
+        what it costs from the pack's rate budgets.
+        """
         attempt = 0
         while True:
             try:
-                return self.attempt(spec)
+                return self.limited_attempt(spec, inputs)
             except ConnectorError as failure:
+                if isinstance(failure, RateLimited) and failure.endpoint == BUDGET_ENDPOINT:
+                    raise  # a pack budget has no room in time: nothing was sent, nothing to retry
                 retryable = self.policy.retries(failure, spec.method)
                 if not retryable or attempt >= self.policy.max_retries:
                     raise _explained(failure, retryable=retryable) from None
@@ -117,6 +128,23 @@ class Sender:
                 )
                 self._on_retry()
                 self._sleep(wait)
+
+    # -- rate budgets ------------------------------------------------------------------------
+
+    def limited_attempt(
+        self, spec: RequestSpec, inputs: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One attempt, inside the pack's rate budgets (waiting for room, or ``rate_limited``)."""
+        if self._limiter is None or inputs is None:
+            return self.attempt(spec)
+        tickets = self._limiter.admit(self._label, inputs, self.budget.remaining)
+        committed = False
+        try:
+            response = self.attempt(spec)
+            committed = True
+            return response
+        finally:
+            self._limiter.done(tickets, committed=committed)
 
     # -- one attempt -------------------------------------------------------------------------
 
