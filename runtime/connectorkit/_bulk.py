@@ -163,6 +163,7 @@ class BulkPush:
         memory: ColumnMemory | None,
         get: Callable[[str], Any] | None = None,
         rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.label = label
         self.batch = batch
@@ -172,8 +173,12 @@ class BulkPush:
         self.jobs = jobs
         self.memory = memory
         self.get = get
+        self.watch = watch
+        self.total: int | None = None  # rows to push, once counted
         # The rows: the batch input's list, or a stream the command line read from a file.
         self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
+        if isinstance(self.rows, list):
+            self.total = len(self.rows)
 
     # -- the whole push --------------------------------------------------------------------
 
@@ -224,6 +229,18 @@ class BulkPush:
 
         def progress(report: PushReport, in_flight: int) -> None:
             elapsed = max(time.perf_counter() - started, 1e-9)
+            if self.watch is not None:
+                self.watch(
+                    {
+                        "job_id": plan.job_id,
+                        "committed": report.committed_rows,
+                        "total": self.total,
+                        "batches": report.settled,
+                        "in_flight": in_flight,
+                        "rate": report.committed_rows / elapsed,
+                    }
+                )
+                return
             log.info(
                 "%s: job %s: %d batches settled, %d %s committed (%.0f %s/s, %d in flight)",
                 self.label,
@@ -273,6 +290,9 @@ class BulkPush:
                 f"{rows_def.unchecked_input}",
                 details=[{"field": where, "message": "column types unknown"}],
             )
+        typed = getattr(self.rows, "typed", None)
+        if callable(typed):  # rows from a file: CSV cells take their columns' JSON types
+            self.rows = typed(_json_types(rows_def, columns))
         return row_validator(rows_def, columns)
 
     def _discover(self, discover: DiscoverDef) -> list[dict[str, Any]] | None:
@@ -303,6 +323,7 @@ class BulkPush:
         name = self.batch.input
         bad: list[tuple[int, str]] = []
         details: list[dict[str, Any]] = []
+        position = -1
         for position, row in enumerate(self.rows):
             issues = check(row)
             if not issues:
@@ -311,6 +332,7 @@ class BulkPush:
             bad.append((position, "; ".join(f"{d['field']}: {d['message']}" for d in found)))
             if len(details) < MAX_ROW_REPORTS:
                 details.extend(found)
+        self.total = position + 1
         if not bad or self.inputs.get(rows_def.skip_input or ""):
             return bad
         more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
@@ -331,6 +353,7 @@ class BulkPush:
                 if k != self.batch.input and isinstance(v, str | int | float | bool)
             },
             "created": time.time(),
+            **dict(getattr(self.rows, "about", None) or {}),
         }
         existing = self.jobs.open(job_id, about)
         done = self.jobs.batches(job_id) if existing is not None else {}
@@ -402,6 +425,15 @@ class BulkPush:
 class _Ledger:
     def __init__(self, record: Callable[[BatchRecord], None]) -> None:
         self.record = record
+
+
+def _json_types(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Column name -> the JSON type its values have (for converting CSV cells)."""
+    out = {}
+    for column in columns:
+        schema = rows_def.types.get(str(column.get(rows_def.type_field))) or {}
+        out[str(column.get(rows_def.name_field))] = str(schema.get("type", "string"))
+    return out
 
 
 def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, name: str) -> bool:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
 from connectorkit._redact import forget_secrets, mask, remember_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import IO, TextIO
 
     from connectorkit._definitions import Pack
     from connectorkit._run import Runner
 
-__all__ = ["handle", "invoke", "parse_request", "respond", "serve"]
+__all__ = ["handle", "invoke", "parse_request", "print_response", "respond", "serve"]
 
 log = logging.getLogger("connectorkit")
 
@@ -106,14 +107,30 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Bind and run one parsed request; the response envelope (never raises ConnectorError)."""
+def handle(
+    pack: Pack,
+    runner: Runner,
+    request: Mapping[str, Any],
+    *,
+    rows: Iterable[Any] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Bind and run one parsed request; the response envelope (never raises ConnectorError).
+
+    ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
+    for its batch input; ``watch`` receives the push's progress.
+    """
     from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
     action = request.get("action")
     connection = None
     try:
-        bound = bind_action(pack, action, request.get("inputs") or {})
+        inputs = request.get("inputs") or {}
+        if rows is not None and isinstance(action, str) and action in pack.actions:
+            batch = pack.actions[action].request.batch
+            if batch is not None:  # one stand-in element: binding checks the other inputs
+                inputs = {**inputs, batch.input: [{}]}
+        bound = bind_action(pack, action, inputs)
         raw = request.get("connection")
         if raw is not None and raw.get("name") is not None:
             from connectorkit._stored import resolve_stored  # noqa: PLC0415 - only when named
@@ -124,7 +141,7 @@ def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, 
         return _envelope(request, action, error=exc)
     remember_secrets(connection.secrets)
     try:
-        outcome = runner.run(bound, connection, pack.budgets)
+        outcome = runner.run(bound, connection, pack.budgets, rows=rows, watch=watch)
         if outcome.token:
             remember_secrets(
                 str(outcome.token[k])
@@ -213,6 +230,14 @@ def _exit_code(response: Mapping[str, Any]) -> int:
 
 def _dump(response: Mapping[str, Any]) -> str:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def print_response(response: Mapping[str, Any], stdout: TextIO | None = None) -> int:
+    """Write ``response`` as one line of strict JSON; its exit code."""
+    out = stdout if stdout is not None else sys.stdout
+    out.write(_dump(response))
+    out.flush()
+    return _exit_code(response)
 
 
 def invoke(

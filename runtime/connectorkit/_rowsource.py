@@ -25,7 +25,7 @@ from connectorkit._errors import InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["FORMATS", "RowFile", "detect_format", "read_rows"]
+__all__ = ["FORMATS", "FileRows", "RowFile", "detect_format", "read_rows"]
 
 Format = Literal["csv", "ndjson", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "ndjson", "json")
@@ -261,3 +261,40 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "boolean": _boolean,
     "string": str,
 }
+
+
+class FileRows:
+    """The rows of a file, read anew each time they are iterated (checked first, then sent).
+
+    ``types`` maps a column to its JSON type, for CSV cells; a push sets it once it knows the
+    table's columns (:meth:`typed`). ``about`` is what a push job keeps of where its rows came
+    from, so that ``connectorkit jobs resume`` can read them again.
+    """
+
+    def __init__(
+        self,
+        source: RowFile,
+        types: Mapping[str, str] | None = None,
+        *,
+        note: Mapping[str, str] | None = None,
+    ) -> None:
+        if source.path == "-":
+            raise ValueError("spool standard input to a file first (it can be read only once)")
+        self.source = source
+        self.types = types
+        self.note = dict(note or {})
+
+    def typed(self, types: Mapping[str, str]) -> FileRows:
+        """The same file, its CSV cells converted by ``types``."""
+        return FileRows(self.source, types, note=self.note)
+
+    @property
+    def about(self) -> dict[str, str]:
+        """Where the rows come from, for the job's description."""
+        out = {**self.note, "rows_file": str(Path(self.source.path).resolve())}
+        if self.source.format is not None:
+            out["rows_format"] = self.source.format
+        return out
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return read_rows(self.source, column_types=self.types)

@@ -58,6 +58,7 @@ class _Call:
         limiter: Limiter | None = None,
         *,
         rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         # Auth loads only for a call that got this far; before the budget starts to count.
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
@@ -65,6 +66,7 @@ class _Call:
         options = action.options
         self.runner = runner
         self.rows = rows
+        self.watch = watch
         self.action = action
         self.connection = connection
         budget = budget_for(options, runner.clock)
@@ -161,6 +163,7 @@ class _Call:
             memory=self.runner.memory,
             get=self.get,
             rows=self.rows,
+            watch=self.watch,
         ).run()
 
     def get(self, path: str) -> Any:
@@ -299,12 +302,14 @@ class Runner:
         budgets: tuple[BudgetDef, ...] = (),
         *,
         rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> Outcome:
         """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
 
         ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
         before each of its requests. ``rows``: for a batch action, its elements as a stream
-        (read from a file) instead of the batch input's list.
+        (read from a file) instead of the batch input's list; ``watch`` is told the push's
+        progress after each batch instead of the log.
         """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
@@ -321,6 +326,7 @@ class Runner:
                 state,
                 self.limiter(budgets) if covered else None,
                 rows=rows,
+                watch=watch,
             )
             outcome.result = call.run()
         except ConnectorError as exc:
