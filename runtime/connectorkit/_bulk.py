@@ -462,7 +462,7 @@ def _row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str
         where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
         message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
         if issue.rule not in ("extra", "required"):
-            message = f"{show(issue.value)} {message}"
+            message = f"{message} (got {show(issue.value)})"
         out.append({"field": f"{name}[{position}]{where}", "message": message})
     return out
 

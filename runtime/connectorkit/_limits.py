@@ -37,7 +37,10 @@ __all__ = ["DEFAULT_MAX_WAIT_S", "TIME_SCALE_ENV", "WINDOW_MARGIN_S", "Limiter",
 DEFAULT_MAX_WAIT_S = 60.0
 WINDOW_MARGIN_S = 0.25
 TIME_SCALE_ENV = "CONNECTORKIT_LIMITS_TIME_SCALE"
-_HOLD_TTL_S = 300.0  # a pending slot of a worker that died frees itself after this
+# A pending slot of a worker that died frees itself after this: past the longest a request may
+# take (an attempt's default timeout), the service has finished with it (divided by the time
+# scale, like the windows).
+_HOLD_TTL_S = 130.0
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 log = logging.getLogger("connectorkit.limits")
@@ -142,7 +145,7 @@ class Limiter:
                 holds=f"{prefix}:pending" if holder else None,
                 holder=holder or "",
                 capacity=budget.pending or 0,
-                hold_ttl_s=_HOLD_TTL_S,
+                hold_ttl_s=_HOLD_TTL_S / self.time_scale,
             )
             if wait <= 0:
                 return Ticket(budget, prefix, holder, table_key, rows)

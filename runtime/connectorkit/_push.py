@@ -12,7 +12,8 @@ any order; each one's fate is recorded as it lands:
 - ``not_sent``: the push stopped before its turn.
 
 The first failure stops new sends; requests already in flight are let finish so that their fate
-is known rather than guessed.
+is known rather than guessed. A batch is written to the ledger as ``unknown`` just before it is
+sent, so a process killed mid-request leaves an honest ledger behind.
 """
 
 from __future__ import annotations
@@ -153,6 +154,11 @@ class Pusher:
                     if _failed(report):
                         self._not_sent(batch, by_number)
                         continue
+                    # Written ahead: should this process die with the request in flight, the
+                    # ledger says its fate is unknown instead of forgetting it was sent.
+                    self._ledger.record(
+                        BatchRecord(batch.number, batch.first, batch.count, BatchStatus.UNKNOWN)
+                    )
                     # Each request runs in the caller's context (its counters and debug switch).
                     context = contextvars.copy_context()
                     pending[pool.submit(context.run, self._send, batch)] = batch

@@ -148,6 +148,7 @@ def _resume(args: argparse.Namespace, about: dict[str, Any]) -> int:
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
+        connection_ref=connection_text,
     )
 
 

@@ -98,6 +98,7 @@ def _push(args: argparse.Namespace) -> int:
         state_url=args.state,
         wait=args.wait,
         quiet=args.quiet,
+        connection_ref=args.connection,
     )
 
 
@@ -112,6 +113,7 @@ def push_rows(
     state_url: str | None = None,
     wait: bool = False,
     quiet: bool = False,
+    connection_ref: str | None = None,
 ) -> int:
     """Push the rows of ``path`` with ``action``; print the envelope; the exit code."""
     from connectorkit._protocol import handle, print_response  # noqa: PLC0415
@@ -129,8 +131,8 @@ def push_rows(
                 shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
         elif not Path(path).is_file():
             return _fail(f"no such file: {path}")
-        # A job started from a stored connection remembers its name, for `jobs resume`.
-        note = {"connection": str(connection["name"])} if connection.get("name") else {}
+        # The job remembers the connection's name or file (never its values), for `jobs resume`.
+        note = {"connection": _reference(connection_ref)} if connection_ref else {}
         rows = FileRows(RowFile(path, file_format), note=note)  # type: ignore[arg-type]
         job_inputs: dict[str, Any] = dict(inputs)
         request = {"action": action, "inputs": job_inputs, "connection": dict(connection)}
@@ -163,6 +165,11 @@ def _connection(text: str) -> dict[str, Any] | str:
             return f"--connection {text}: the file must hold a JSON object"
         return data
     return {"name": text}
+
+
+def _reference(text: str) -> str:
+    path = Path(text)
+    return str(path.resolve()) if path.is_file() else text
 
 
 def _value(text: str) -> Any:
