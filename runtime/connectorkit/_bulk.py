@@ -503,8 +503,10 @@ def _partial(
     name: str, job_id: str, records: list[BatchRecord], total: int, cause: ConnectorError
 ) -> ConnectorError:
     committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
-    if committed == 0 and not any(r.status is BatchStatus.UNKNOWN for r in records):
-        return cause  # nothing landed, nothing uncertain: the plain error says it all
+    if len(records) == 1 or (
+        committed == 0 and not any(r.status is BatchStatus.UNKNOWN for r in records)
+    ):
+        return cause  # one request, or nothing landed and nothing uncertain: the plain error
     unknown = [r for r in records if r.status is BatchStatus.UNKNOWN]
     uncertain = (
         f"; {sum(r.count for r in unknown)} {name} in {len(unknown)} batches may or may not "
