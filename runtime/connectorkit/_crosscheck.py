@@ -99,6 +99,7 @@ class _PackView:
         self.connections = [
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
+        self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -108,6 +109,16 @@ class _PackView:
                 ("default_connection",),
                 f"'{name}' is not a connection of this pack (no connections/{name}.yaml was "
                 f"loaded; known: {known})",
+            )
+        check = data.get("check")
+        action = check.get("action") if isinstance(check, dict) else None
+        if isinstance(action, str) and action not in self.actions:
+            near = closest(action, self.actions)
+            yield Finding(
+                ("check", "action"),
+                f"'{action}' is not an action of this pack"
+                + (f"; did you mean '{near}'?" if near else ""),
+                suggests=near,
             )
         for key, spec in self.shared.items():
             for suffix, message in definition_problems(spec, check_elements=trusted):

@@ -108,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(quiet=args.verbose == 0 or args.quiet)
     envelope, code = _call(pack, request, args, progress)
     if envelope.get("token") and source.save_token(envelope["token"]):
-        sys.stderr.write(f"connectorkit: the renewed token is saved in {source.file}\n")
+        sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")
     return _show(envelope, code, args, out, err)
 
 
