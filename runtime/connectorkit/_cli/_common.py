@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 __all__ = ["Registry", "add_pack_option", "configure_logging", "load"]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description to the terminal, but keeps the examples as they are written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Registry:
     """The top-level parser and its subcommands, which each command module adds itself to."""
 
@@ -55,7 +64,7 @@ class Registry:
             help=summary,
             description=description or summary,
             epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         sub.set_defaults(handler=handler)
         return sub
