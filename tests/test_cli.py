@@ -18,19 +18,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pexpect
 import pytest
 
 from conftest import copy_pack
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
-pexpect = pytest.importorskip("pexpect")
 
-from connectorkit.emulator import SEED_IDS, running
+from powerbi_emulator import SEED_IDS, running
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from connectorkit.emulator import EmulatorHandle
+    from powerbi_emulator import EmulatorHandle
 
 COMMAND = str(Path(sys.executable).parent / "connectorkit")
 ENV = {
