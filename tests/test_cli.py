@@ -385,3 +385,109 @@ def test_completion_offers_commands_actions_and_inputs(tmp_path):
     script = ck("completion", "bash", cwd=tmp_path)
     assert "complete " in script.stdout
     assert "connectorkit" in script.stdout
+
+
+# -- tokens, the emulator's connections, auth -----------------------------------------------------
+
+
+def test_run_saves_a_rotated_refresh_token_back_to_the_connection_file(tmp_path, emu):
+    issued = emu.issue_token(principal="user")
+    conn = tmp_path / "user.json"
+    old = {
+        "access_token": issued["access_token"],
+        "refresh_token": issued["refresh_token"],
+        "expires_at": 1_000_000,  # long expired: the runtime refreshes before the call
+        "token_type": "Bearer",
+    }
+    values = {
+        "client_id": emu.client_id,
+        "client_secret": emu.client_secret,
+        "authorize_url": emu.authorize_url,
+        "token_url": emu.token_url,
+        "base_url": emu.base_url,
+    }
+    conn.write_text(json.dumps({"key": "oauth2", "values": values, "token": old}))
+    done = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    saved = json.loads(conn.read_text())
+    assert saved["values"] == values
+    assert saved["token"]["refresh_token"] not in {None, old["refresh_token"]}  # rotated
+    assert saved["token"]["expires_at"] > old["expires_at"]
+    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the old one is spent now
+    assert again.returncode == 0, again.stderr
+    assert "1 request, 0 retries" in again.stderr
+
+
+def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path):
+    folder = tmp_path / "conns"
+    with subprocess.Popen(
+        [COMMAND, "emulator", "--port", "0", "--connections-dir", str(folder), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    ) as emulator:
+        try:
+            assert emulator.stdout is not None
+            assert emulator.stderr is not None
+            urls = json.loads(emulator.stdout.readline())  # stdout: the emulator's own line only
+            notes = [emulator.stderr.readline() for _ in range(4)]
+            assert notes[0].startswith("connectorkit: the service principal's connection")
+            pasted = json.loads(notes[1])
+            assert pasted["values"]["base_url"] == urls["base_url"]
+            assert notes[2] == (
+                f"connectorkit: written to {folder}/emulator.json and emulator-sp.json; try:\n"
+            )
+            assert stat.S_IMODE((folder / "emulator.json").stat().st_mode) == 0o600
+            user = json.loads((folder / "emulator.json").read_text())
+            assert user["key"] == "oauth2"
+            assert user["token"]["refresh_token"]
+            for name in ("emulator.json", "emulator-sp.json"):
+                done = ck("run", "list_groups", "-c", str(folder / name), cwd=tmp_path)
+                assert done.returncode == 0, done.stderr
+                assert done.stdout.splitlines()[-1] == "2 items"
+            checked = ck("check", "-c", str(folder / "emulator-sp.json"), cwd=tmp_path)
+            assert checked.returncode == 0
+            assert checked.stdout.splitlines()[-1] == "the connection works"
+        finally:
+            emulator.terminate()
+    assert emulator.returncode is not None
+
+
+def test_auth_help_says_what_it_does_and_takes_a_connection_file(tmp_path, emu):
+    shown = ck("auth", "--help", cwd=tmp_path)
+    assert shown.returncode == 0
+    assert "login      sign in through the browser" in shown.stdout
+    assert "connectorkit auth login --values emulator.json" in shown.stdout
+    bare = ck("auth", cwd=tmp_path)
+    assert bare.returncode == 2
+    assert "subcommands:" in bare.stderr
+    # one flag, not six: the login reads key and values from a connection file
+    conn = tmp_path / "emulator.json"
+    values = {
+        "client_id": emu.client_id,
+        "client_secret": emu.client_secret,
+        "authorize_url": emu.authorize_url,
+        "token_url": emu.token_url,
+        "base_url": emu.base_url,
+    }
+    conn.write_text(json.dumps({"key": "oauth2", "values": values}))
+    with subprocess.Popen(
+        [COMMAND, "auth", "login", "--no-browser", "--values", str(conn), "--timeout", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    ) as login:
+        assert login.stderr is not None
+        assert login.stdout is not None
+        url = next(line for line in login.stderr if line.startswith("http"))
+        import httpx  # noqa: PLC0415
+
+        with httpx.Client(trust_env=False, timeout=10) as browser:
+            approved = browser.get(url.strip())
+            assert approved.status_code == 302
+            browser.get(approved.headers["location"])
+        token = json.loads(login.stdout.read())
+    assert login.returncode == 0
+    assert token["refresh_token"]

@@ -20,7 +20,7 @@ from connectorkit._errors import InvalidConnection
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ConnectionSource", "connection_source"]
+__all__ = ["ConnectionSource", "connection_source", "write_private"]
 
 ENV_VAR = "CONNECTORKIT_CONNECTION"
 
@@ -46,7 +46,7 @@ class ConnectionSource:
         if self.file is None or self.connection is None:
             return False
         updated = {**self.connection, "token": dict(token)}
-        _write_private(self.file, json.dumps(updated, indent=2) + "\n")
+        write_private(self.file, json.dumps(updated, indent=2) + "\n")
         return True
 
 
@@ -76,7 +76,7 @@ def connection_source(given: str | None) -> ConnectionSource:
     return ConnectionSource(data, file=path)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Replace ``path`` atomically with ``text``, readable by its owner only."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
