@@ -1,7 +1,7 @@
 """A response for a person: a table for a list, the key facts of an object, errors in words.
 
-Off a terminal nothing is cut to fit and there is no colour, so the text can be searched and
-diffed; ``--json`` is for programs.
+Off a terminal there is no colour, and nothing is cut to fit unless ``$COLUMNS`` says how wide
+to be, so the text can be searched and diffed; ``--json`` is for programs.
 """
 
 from __future__ import annotations
@@ -33,13 +33,17 @@ class Style:
 
     @classmethod
     def for_stream(cls, stream: TextIO) -> Style:
-        """Colour and the terminal's width when ``stream`` is a terminal; plain text otherwise."""
+        """Colour and the terminal's width on a terminal; plain text otherwise.
+
+        ``$COLUMNS`` sets the width to fit also off a terminal (a pager, a transcript).
+        """
         try:
             tty = stream.isatty()
         except (AttributeError, ValueError):
             tty = False
         if not tty:
-            return cls()
+            columns = os.environ.get("COLUMNS", "")
+            return cls(width=int(columns) if columns.isdigit() and int(columns) > 0 else None)
         color = "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
         return cls(color=color, width=shutil.get_terminal_size((100, 24)).columns)
 
@@ -108,7 +112,11 @@ def table(rows: Sequence[Any], style: Style) -> str:
 
 
 def _facts(data: Mapping[str, Any], style: Style) -> str:
-    shown = {k: v for k, v in data.items() if not k.startswith(_HIDDEN_PREFIX)}
+    shown = {
+        k: v
+        for k, v in data.items()
+        if not k.startswith(_HIDDEN_PREFIX) and v not in (None, [], {}, "")
+    }
     if not shown:
         return "(empty)"
     width = max(len(k) for k in shown)

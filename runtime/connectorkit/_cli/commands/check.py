@@ -74,17 +74,18 @@ def _check(args: argparse.Namespace) -> int:
     if source.connection is not None:
         request["connection"] = source.connection
     envelope, code = _call(pack, request, verbose=args.verbose > 0)
-    if envelope.get("token") and source.save_token(envelope["token"]):
-        sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")
     if args.json:
         from connectorkit._protocol import dump_response  # noqa: PLC0415
 
         sys.stdout.write(dump_response(envelope))
-        return code
-    label, grant = _connection(pack, source.connection)
-    lines = [f"checking connection {label} from {source.describe()}"]
-    lines += _report(pack.check, envelope, grant, style)
-    sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        label, grant = _connection(pack, source.connection)
+        lines = [f"checking connection {label} from {source.describe()}"]
+        lines += _report(pack.check, envelope, grant, style)
+        sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()  # before the note on stderr, so that they show in this order
+    if envelope.get("token") and source.save_token(envelope["token"]):
+        sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")
     return code
 
 

@@ -186,6 +186,7 @@ def _show(envelope: dict[str, Any], code: int, args: argparse.Namespace, out: An
         sys.stdout.write(dump_response(envelope))
     elif envelope.get("ok"):
         sys.stdout.write(result_text(envelope.get("result"), out) + "\n")
+        sys.stdout.flush()  # before the note on stderr, so that they show in this order
         if not args.quiet and envelope.get("meta"):
             sys.stderr.write(err.dim(f"connectorkit: {meta_text(envelope['meta'])}") + "\n")
     else:
