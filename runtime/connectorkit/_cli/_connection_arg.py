@@ -1,9 +1,10 @@
 """``--connection NAME|FILE``: where a terminal command's connection comes from, and goes back to.
 
 A FILE holds the contract's ``connection`` object (``key``, ``values``, ``token``) as JSON; a
-token the call renews is written back into it (the file stays readable by its owner only). Any
-other word names a stored connection: the request carries ``{"name": NAME}`` and the runtime
-reads it from the state store and keeps its renewed token there.
+token the call renews is written back into it (the file stays readable by its owner only).
+``NAME`` is ``./NAME.json`` when that file exists, else a stored connection: the request carries
+``{"name": NAME}`` and the runtime reads it from the state store and keeps its renewed token
+there.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def connection_source(given: str | None) -> ConnectionSource:
         return ConnectionSource(None)
     path = Path(given).expanduser()
     looks_like_file = path.suffix.lower() == ".json" or os.sep in given or path.is_file()
-    if not looks_like_file:
+    if not looks_like_file and Path(f"{given}.json").is_file():
+        path = Path(f"{given}.json")  # `--connection emulator` finds ./emulator.json
+    elif not looks_like_file:
         return ConnectionSource({"name": given}, name=given)
     try:
         text = path.read_text(encoding="utf-8")

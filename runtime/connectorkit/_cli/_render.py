@@ -178,7 +178,7 @@ _ADVICE = {
 }
 
 
-def error_text(error: Mapping[str, Any], style: Style) -> str:
+def error_text(error: Mapping[str, Any], style: Style, *, hint: str | None = None) -> str:
     """An error envelope's ``error`` in plain words: what failed, each field, what to change."""
     kind = str(error.get("type", "error"))
     lines = [f"{style.red('error')} ({kind}): {error.get('message', '')}"]
@@ -200,7 +200,7 @@ def error_text(error: Mapping[str, Any], style: Style) -> str:
     resume = error.get("resume_from")
     if resume is not None:
         lines.append(f"  to resume, send the rows again from index {resume}")
-    advice = _ADVICE.get(kind)
+    advice = hint or _ADVICE.get(kind)
     if advice:
         lines.append(style.dim(f"  → {advice}"))
     return "\n".join(lines)

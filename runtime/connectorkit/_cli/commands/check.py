@@ -39,8 +39,8 @@ def register(registry: Registry) -> None:
         "-c",
         "--connection",
         metavar="NAME|FILE",
-        help="a stored connection's name, or a JSON file with key, values, token "
-        "(default: $CONNECTORKIT_CONNECTION)",
+        help="a JSON file with key, values, token (NAME finds ./NAME.json), or a stored "
+        "connection's name (default: $CONNECTORKIT_CONNECTION)",
     )
     sub.add_argument("--json", action="store_true", help="print the call's response envelope")
     sub.add_argument(

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from connectorkit._definitions import ActionDef, Pack
 
 _BODIES = 2  # -vv: headers and bodies as well
+_NO_CONNECTION = (
+    "no connection was given: add --connection FILE (a JSON file with key, values and token, "
+    "such as the emulator's emulator.json) or --connection NAME"
+)
 
 EXAMPLES = [
     "connectorkit run list_groups --connection emulator",
@@ -62,8 +66,8 @@ def register(registry: Registry) -> None:
         "-c",
         "--connection",
         metavar="NAME|FILE",
-        help="a stored connection's name, or a JSON file holding the request's connection "
-        "(key, values, token); a renewed token is saved back to it. "
+        help="a JSON file holding the request's connection (key, values, token; NAME finds "
+        "./NAME.json), or a stored connection's name; a renewed token is saved back to it. "
         "Default: $CONNECTORKIT_CONNECTION",
     )
     sub.add_argument(
@@ -107,9 +111,14 @@ def _run(args: argparse.Namespace) -> int:
     # The runtime's own notes (token fetched, batch committed) only when asked for with -v.
     configure_logging(quiet=args.verbose == 0 or args.quiet)
     envelope, code = _call(pack, request, args, progress)
+    hint = (
+        _NO_CONNECTION
+        if source.connection is None and _kind(envelope) == "invalid_connection"
+        else None
+    )
     if envelope.get("token") and source.save_token(envelope["token"]):
         sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")
-    return _show(envelope, code, args, out, err)
+    return _show(envelope, code, args, out, err, hint)
 
 
 def _request(pack: Pack, args: argparse.Namespace) -> tuple[dict[str, Any], ConnectionSource]:
@@ -177,7 +186,14 @@ def _call(
             progress.close()
 
 
-def _show(envelope: dict[str, Any], code: int, args: argparse.Namespace, out: Any, err: Any) -> int:
+def _show(  # noqa: PLR0917 - the one place that prints, given everything it prints
+    envelope: dict[str, Any],
+    code: int,
+    args: argparse.Namespace,
+    out: Any,
+    err: Any,
+    hint: str | None = None,
+) -> int:
     from connectorkit._cli._render import error_text, meta_text, result_text  # noqa: PLC0415
 
     if args.json:
@@ -190,6 +206,11 @@ def _show(envelope: dict[str, Any], code: int, args: argparse.Namespace, out: An
         if not args.quiet and envelope.get("meta"):
             sys.stderr.write(err.dim(f"connectorkit: {meta_text(envelope['meta'])}") + "\n")
     else:
-        sys.stderr.write(error_text(envelope["error"], err) + "\n")
+        sys.stderr.write(error_text(envelope["error"], err, hint=hint) + "\n")
     sys.stdout.flush()
     return code
+
+
+def _kind(envelope: dict[str, Any]) -> str | None:
+    error = envelope.get("error")
+    return str(error.get("type")) if isinstance(error, dict) else None
