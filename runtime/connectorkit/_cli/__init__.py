@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connectorkit._cli._completion import autocomplete  # noqa: PLC0415
 
         autocomplete(parser)
+    if not args_list:  # a bare `connectorkit`: what there is to do
+        parser.print_help(sys.stderr)
+        return 2
     if name in registry.passthrough:  # these parse their own options
         return registry.passthrough[name](args_list[1:])
     args, extra = parser.parse_known_args(args_list)

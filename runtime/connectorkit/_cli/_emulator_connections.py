@@ -188,10 +188,11 @@ class ConnectionsOffer:
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, connection in connections.items():
             write_private(self.folder / f"{name}.json", json.dumps(connection, indent=2) + "\n")
-        where = self.folder / "emulator.json"
+        here = self.folder.resolve() == Path.cwd().resolve()
+        name = "emulator" if here else str(self.folder / "emulator.json")  # NAME finds NAME.json
         say(
             f"connectorkit: written to {self.folder}/emulator.json and emulator-sp.json; try:\n"
-            f"  connectorkit run list_groups --connection {where}\n"
+            f"  connectorkit run list_groups --connection {name}\n"
         )
 
 
