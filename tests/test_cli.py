@@ -491,3 +491,17 @@ def test_auth_help_says_what_it_does_and_takes_a_connection_file(tmp_path, emu):
         token = json.loads(login.stdout.read())
     assert login.returncode == 0
     assert token["refresh_token"]
+
+
+def test_validate_names_a_check_of_an_action_the_pack_lacks(tmp_path):
+    pack = copy_pack(tmp_path / "pack")
+    text = (pack / "connector.yaml").read_text()
+    (pack / "connector.yaml").write_text(
+        text.replace("  action: list_groups\n", "  action: list_grups\n")
+    )
+    done = ck("validate", str(pack), cwd=tmp_path)
+    assert done.returncode == 1
+    assert (
+        "at check.action 'list_grups' is not an action of this pack; did you mean 'list_groups'?"
+        in done.stdout
+    )

@@ -100,6 +100,7 @@ class _PackView:
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
         self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
+        self.root = documents[index].path.parent if index is not None else None
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -112,7 +113,9 @@ class _PackView:
             )
         check = data.get("check")
         action = check.get("action") if isinstance(check, dict) else None
-        if isinstance(action, str) and action not in self.actions:
+        # An action file that is there but broken is reported once, for itself.
+        present = self.root is not None and (self.root / "actions" / f"{action}.yaml").is_file()
+        if isinstance(action, str) and action not in self.actions and not present:
             near = closest(action, self.actions)
             yield Finding(
                 ("check", "action"),
