@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "HOOKS",
     "ActionDef",
     "AdviceDef",
     "BatchDef",
@@ -19,13 +18,12 @@ __all__ = [
     "InputDef",
     "InputType",
     "Pack",
+    "Quirks",
+    "RefusalDef",
     "RequestDef",
     "ResultDef",
     "SliceDef",
 ]
-
-# Requests built in Python instead of from templates, by the name an action's `hook:` gives.
-HOOKS = frozenset({"raw_request"})
 
 InputType = Literal[
     "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
@@ -128,10 +126,12 @@ class ConnectionDef:
     key: str
     label: str
     description: str
-    grant: Literal["authorization_code", "client_credentials"]
+    grant: Literal["authorization_code", "client_credentials"] | None
     token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
     values: tuple[InputDef, ...]
     file: Path
+    # The auth flow that serves the connection, by its registered name.
+    type: str = "oauth2"
 
     @property
     def secret_keys(self) -> frozenset[str]:
@@ -162,6 +162,28 @@ class AdviceDef:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusalDef:
+    """A response that means the access token was refused: a status, and maybe an error code."""
+
+    status: int
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
+
+    The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
+    is OAuth 2.0's ``{"error", "error_description"}``.
+    """
+
+    token_refused: tuple[RefusalDef, ...] = (RefusalDef(401),)
+    error_code: tuple[str, ...] = ("error",)
+    error_message: tuple[str, ...] = ("error_description",)
+    throttled: frozenset[int] = frozenset({429})
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, checked action pack."""
 
@@ -174,3 +196,4 @@ class Pack:
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
+    quirks: Quirks = field(default_factory=Quirks)
