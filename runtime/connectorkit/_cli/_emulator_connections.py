@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["AnnounceTap", "ConnectionsOffer", "run_with_connections", "split_options"]
 
 DEFAULT_CLIENT = ("connectorkit-demo", "demo-secret")  # the emulator's documented default app
-_USER_SCOPES = "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All offline_access"
 _REDIRECT = "http://127.0.0.1/callback"  # never contacted: the code is read from the redirect
 _OWN_OPTION = "--connections-dir"
 
@@ -116,20 +115,32 @@ class ConnectionsOffer:
             self.done.set()
 
     def connections(self, urls: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """``emulator-sp`` and ``emulator`` (with a user's token), as request connections."""
+        """``emulator-sp`` and ``emulator`` (with a user's token), as request connections.
+
+        Their keys and the user's scopes are those of the bundled pack's connections, whose
+        service the emulator stands in for.
+        """
+        from connectorkit._cli._common import load  # noqa: PLC0415
+
+        grants = {c.grant: c for c in load(None).connections.values()}
         values = {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "token_url": urls["token_url"],
             "base_url": urls["base_url"],
         }
-        service_principal = {
-            "key": "client_credentials",
-            "values": {"tenant_id": urls.get("tenant", "emulator"), **values},
-        }
-        user_values = {**values, "authorize_url": urls["authorize_url"], "scopes": _USER_SCOPES}
-        user = {"key": "oauth2", "values": user_values, "token": self._sign_in(user_values)}
-        return {"emulator": user, "emulator-sp": service_principal}
+        out: dict[str, dict[str, Any]] = {}
+        user_def = grants.get("authorization_code")
+        if user_def is not None:
+            scopes = next((v.default for v in user_def.values if v.key == "scopes"), None)
+            user_values = {**values, "authorize_url": urls["authorize_url"], "scopes": scopes}
+            token = self._sign_in(user_values)
+            out["emulator"] = {"key": user_def.key, "values": user_values, "token": token}
+        app_def = grants.get("client_credentials")
+        if app_def is not None:
+            app_values = {"tenant_id": urls.get("tenant", "emulator"), **values}
+            out["emulator-sp"] = {"key": app_def.key, "values": app_values}
+        return out
 
     def _sign_in(self, values: dict[str, Any]) -> dict[str, Any]:
         """A user's token: the authorize request (which the emulator approves), then the code."""
@@ -145,8 +156,9 @@ class ConnectionsOffer:
 
         state = new_state()
         verifier, challenge = new_pkce_pair()
+        scopes = values.get("scopes")
         url = authorization_url(
-            values["authorize_url"], self.client_id, _REDIRECT, _USER_SCOPES, state, challenge
+            values["authorize_url"], self.client_id, _REDIRECT, scopes, state, challenge
         )
         with httpx.Client(timeout=30, trust_env=False) as http:
             answer = http.get(url)
@@ -159,7 +171,7 @@ class ConnectionsOffer:
                 token_url=values["token_url"],
                 client_id=self.client_id,
                 client_secret=self.client_secret,
-                scope=_USER_SCOPES,
+                scope=scopes,
             )
             grant = {
                 "grant_type": "authorization_code",
@@ -171,11 +183,12 @@ class ConnectionsOffer:
 
     def _write(self, connections: dict[str, dict[str, Any]]) -> None:
         say = self.notice.write
-        say(
-            "connectorkit: the service principal's connection (paste it as a request's "
-            '"connection", or save it in a file for --connection FILE):\n'
-            f"  {json.dumps(connections['emulator-sp'])}\n"
-        )
+        if "emulator-sp" in connections:
+            say(
+                "connectorkit: the service principal's connection (paste it as a request's "
+                '"connection", or save it in a file for --connection FILE):\n'
+                f"  {json.dumps(connections['emulator-sp'])}\n"
+            )
         if self.folder is None:
             say(
                 "connectorkit: start the emulator with --connections-dir DIR to have both "

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 HELP = """\
 usage: connectorkit auth login [options]
 
-Sign a user in for a connection that uses the OAuth 2.0 authorization code flow (the Power BI
+Sign a user in for a connection that uses the OAuth 2.0 authorization code flow (the bundled
 pack's `oauth2`): the browser opens the identity platform's sign-in page, connectorkit receives
 the redirect on http://127.0.0.1:PORT/callback, exchanges the code (with PKCE) and prints the
 token as JSON, ready to pass as a request's connection.token. A service principal
