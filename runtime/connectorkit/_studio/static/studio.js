@@ -715,8 +715,14 @@ async function loadCatalog(reloaded) {
     return;
   }
   const keep = state.form ? {key: state.action.key, values: state.form.values()} : null;
+  // Typed connection values survive a reload unless that connection's schema changed.
+  const kept = {};
+  for (const c of data.catalog.connections) {
+    const before = state.catalog && state.catalog.connections.find((o) => o.key === c.key);
+    if (before && state.connForms[c.key] && deepEqual(before.values, c.values)) kept[c.key] = state.connForms[c.key];
+  }
   state.catalog = data.catalog;
-  state.connForms = {};
+  state.connForms = kept;
   if (!state.connection) state.connection = state.presets.length ? `preset:${state.presets[0].id}` : `values:${data.catalog.default_connection}`;
   document.getElementById("pack-label").textContent = data.catalog.label;
   document.getElementById("pack-version").textContent = data.catalog.version ? `v${data.catalog.version}` : "";
