@@ -511,7 +511,7 @@ function connectionCard() {
       form.token = token;
       form.el.append(h("div", {class: "field", "data-field": "connection.token"},
         h("label", {for: "connection-token"}, "Token", h("span", {class: "key", text: "token"})), token,
-        h("div", {class: "help", text: "The token JSON `connectorkit auth login` printed, for a connection with a signed-in user. Not needed for a service principal."}),
+        h("div", {class: "help"}, prose("The token JSON `connectorkit auth login` printed, for a connection with a signed-in user. Not needed for a service principal.")),
         h("div", {class: "error", "data-error-for": "connection.token"})));
       state.connForms[id] = form;
     }
