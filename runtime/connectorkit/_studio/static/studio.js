@@ -447,6 +447,16 @@ function showErrors(details) {
 
 function groups(actions) {
   const out = new Map();
+  if (Array.isArray(state.catalog.groups)) {  // describe's own grouping, in its order
+    const byKey = new Map(actions.map((a) => [a.key, a]));
+    for (const group of state.catalog.groups) {
+      out.set(group.label, (group.actions || []).map((key) => byKey.get(key)).filter(Boolean));
+    }
+    const listed = new Set([...out.values()].flat());
+    const rest = actions.filter((a) => !listed.has(a));
+    if (rest.length) out.set("Other", [...(out.get("Other") || []), ...rest]);
+    return out;
+  }
   for (const action of actions) {
     const name = action.group || action["x-group"] || "Actions";
     if (!out.has(name)) out.set(name, []);
@@ -542,10 +552,20 @@ function renderAction(key) {
       h("label", {class: "inline", for: "browser-check"}, browserCheck, "Check the inputs in the browser first"),
       h("span", {id: "run-state", class: "muted"})),
     h("div", {id: "general-errors", class: "error"}));
+  const examples = Array.isArray(action.examples) && action.examples.length
+    ? h("div", {class: "examples"}, h("span", {class: "muted", text: "Fill in an example: "}),
+      ...action.examples.map((example, i) => h("button", {type: "button", class: "link", "data-example": String(i),
+        text: example.title || `Example ${i + 1}`, onclick: () => {
+          state.form = null;
+          renderAction(action.key);
+          state.form.restore(example.inputs || {});
+        }})))
+    : null;
   main.replaceChildren(
     h("h1", {id: "action-title", text: action.label}),
     h("div", {class: "muted mono small", text: action.key}),
     h("p", {class: "help"}, prose(action.description)),
+    ...(examples ? [examples] : []),
     h("div", {class: "work"}, formEl,
       h("div", {id: "results"}, h("section", {class: "card muted", text:
         "Run the action: the request sent, the response, the envelope and the commands to copy appear here."}))));
