@@ -383,6 +383,10 @@ def test_completion_offers_commands_actions_and_inputs(tmp_path):
         "use_exponential_backoff=false", "use_exponential_backoff=true",
     ]  # fmt: skip
     assert complete("connectorkit docs create_r") == ["create_rows"]
+    for name in ("emulator.json", "emulator-sp.json"):
+        (tmp_path / name).write_text("{}")
+    assert complete("connectorkit check -c emu") == ["emulator", "emulator-sp"]
+    assert complete("connectorkit run list_groups --connection emulator-") == ["emulator-sp"]
     script = ck("completion", "bash", cwd=tmp_path)
     assert "complete " in script.stdout
     assert "connectorkit" in script.stdout

@@ -37,7 +37,15 @@ class Registry:
                 "Run declarative connector actions: JSON over stdin/stdout for platforms, "
                 "and commands for people at a terminal."
             ),
-            epilog="Run 'connectorkit COMMAND --help' for a command's options and examples.",
+            epilog=(
+                "start here:\n"
+                "  connectorkit actions                      what the pack can do\n"
+                "  connectorkit docs ACTION                  one action's inputs\n"
+                "  connectorkit check -c CONNECTION          does this connection work?\n"
+                "  connectorkit run ACTION KEY=VALUE -c CONNECTION\n"
+                "\nRun 'connectorkit COMMAND --help' for a command's options and examples."
+            ),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         self.parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
         self._commands = self.parser.add_subparsers(

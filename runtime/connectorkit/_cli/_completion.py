@@ -14,7 +14,13 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import Pack
 
-__all__ = ["action_completer", "autocomplete", "input_completer", "shell_code"]
+__all__ = [
+    "action_completer",
+    "autocomplete",
+    "connection_completer",
+    "input_completer",
+    "shell_code",
+]
 
 
 def autocomplete(parser: argparse.ArgumentParser) -> None:
@@ -68,3 +74,12 @@ def input_completer(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> l
         return [f"{key}={c}" for c in choices if f"{key}={c}".startswith(prefix)]
     given = {a.partition("=")[0] for a in getattr(parsed_args, "assignments", None) or []}
     return [f"{i.key}=" for i in action.inputs if i.key.startswith(prefix) and i.key not in given]
+
+
+def connection_completer(prefix: str, **_: Any) -> list[str]:
+    """Connection files (``*.json``; ``NAME`` for ``./NAME.json``) below the current folder."""
+    from pathlib import Path  # noqa: PLC0415
+
+    folder = Path(prefix).parent if "/" in prefix else Path()
+    found = [str(p) if "/" in prefix else p.stem for p in sorted(folder.glob("*.json"))]
+    return [f for f in found if f.startswith(prefix)]

@@ -42,6 +42,9 @@ def register(registry: Registry) -> None:
         help="a JSON file with key, values, token (NAME finds ./NAME.json), or a stored "
         "connection's name (default: $CONNECTORKIT_CONNECTION)",
     )
+    from connectorkit._cli._completion import connection_completer  # noqa: PLC0415
+
+    sub._actions[-1].completer = connection_completer  # type: ignore[attr-defined]  # noqa: SLF001
     sub.add_argument("--json", action="store_true", help="print the call's response envelope")
     sub.add_argument(
         "-v", "--verbose", action="count", default=0, help="one line per HTTP request (-vv: bodies)"

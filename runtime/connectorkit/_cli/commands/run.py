@@ -87,13 +87,20 @@ def register(registry: Registry) -> None:
 
 
 def _add_completers(sub: argparse.ArgumentParser) -> None:
-    from connectorkit._cli._completion import action_completer, input_completer  # noqa: PLC0415
+    from connectorkit._cli._completion import (  # noqa: PLC0415
+        action_completer,
+        connection_completer,
+        input_completer,
+    )
 
+    completers = {
+        "action": action_completer,
+        "assignments": input_completer,
+        "connection": connection_completer,
+    }
     for action in sub._actions:  # noqa: SLF001 - argparse keeps its arguments there
-        if action.dest == "action":
-            action.completer = action_completer  # type: ignore[attr-defined]
-        elif action.dest == "assignments":
-            action.completer = input_completer  # type: ignore[attr-defined]
+        if action.dest in completers:
+            action.completer = completers[action.dest]  # type: ignore[attr-defined]
 
 
 def _run(args: argparse.Namespace) -> int:
