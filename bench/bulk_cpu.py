@@ -10,9 +10,15 @@ measured. Beside it, in the same run:
 - ``httpx script``: bench/httpx_baseline.py doing the same POSTs (no checks) from the same
   request file, for peak memory.
 
+Then ``connectorkit push`` of NDJSON files of growing size (``--file-rows``): its peak memory
+must stay flat in the number of rows (the rows are streamed, at most five batches are held).
+
+Then ``connectorkit push`` of NDJSON files of growing size (``--file-rows``): its peak memory
+must stay flat in the number of rows (the rows are streamed, at most five batches are held).
+
 CPU is user + system time of the child process (``os.wait4``), peak memory its max RSS.
 
-    .venv/bin/python bench/bulk_cpu.py [--rows 1000000]
+    .venv/bin/python bench/bulk_cpu.py [--rows 1000000] [--file-rows 100000,1000000]
 """
 
 from __future__ import annotations
@@ -127,41 +133,64 @@ def run_child(command: list[str], stdin_path: Path | None) -> tuple[float, float
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
+def generate(path: Path, kind: str, count: int, port: int) -> None:
+    """Write a request (``request``) or an NDJSON file of rows (``ndjson``) from a child."""
+    subprocess.run(
+        [sys.executable, __file__, "--generate", kind, str(path), str(count), str(port)],
+        check=True,
+    )
+
+
+def _generate(kind: str, path: Path, count: int, port: int) -> None:
+    if kind == "ndjson":
+        with path.open("wb") as out:
+            for start in range(0, count, 100_000):
+                chunk = make_rows(min(100_000, count - start))
+                out.write(b"\n".join(orjson.dumps(r) for r in chunk) + b"\n")
+        return
+    request = {
+        "action": "create_rows",
+        "inputs": {
+            "dataset_id": DATASET,
+            "table_name": "Sales",
+            "rows": make_rows(count),
+            "columns": COLUMNS,
+        },
+        "connection": {
+            "key": "oauth2",
+            "values": {
+                "client_id": "bench",
+                "client_secret": "bench-secret",
+                "base_url": f"http://127.0.0.1:{port}/v1.0/myorg",
+            },
+            "token": {
+                "access_token": "bench-token",
+                "token_type": "Bearer",
+                "expires_at": int(time.time()) + 86_400,
+            },
+        },
+    }
+    path.write_bytes(orjson.dumps(request))
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--generate"]:
+        kind, path, count, port = sys.argv[2:6]
+        _generate(kind, Path(path), int(count), int(port))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--file-rows", default="100000,1000000", help="comma-separated sizes")
     args = parser.parse_args()
     banner(
         f"create_rows client cost: {args.rows:,} rows of {len(COLUMNS)} columns",
         ["the sink answers 200 at once: only the client's work is measured"],
     )
-    rows = make_rows(args.rows)
     with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
-        request = {
-            "action": "create_rows",
-            "inputs": {
-                "dataset_id": DATASET,
-                "table_name": "Sales",
-                "rows": rows,
-                "columns": COLUMNS,
-            },
-            "connection": {
-                "key": "oauth2",
-                "values": {
-                    "client_id": "bench",
-                    "client_secret": "bench-secret",
-                    "base_url": f"http://127.0.0.1:{sink.port}/v1.0/myorg",
-                },
-                "token": {
-                    "access_token": "bench-token",
-                    "token_type": "Bearer",
-                    "expires_at": int(time.time()) + 86_400,
-                },
-            },
-        }
         path = Path(tmp) / "request.json"
-        path.write_bytes(orjson.dumps(request))
-        del rows, request
+        # Made by a child: a parent holding the rows would lend its memory to every child it
+        # forks, and their peak memory would be the parent's.
+        generate(path, "request", args.rows, sink.port)
         size_mib = path.stat().st_size / 2**20
         env_note = f"request: {size_mib:.0f} MiB of JSON"
         results = []
@@ -182,6 +211,59 @@ def main() -> None:
         ],
     )
     print("target: CPU at most 1.5 times the orjson floor; peak memory at most the script's")
+    file_sizes = [int(n) for n in args.file_rows.split(",") if n]
+    if file_sizes:
+        push_from_files(file_sizes)
+
+
+def push_from_files(sizes: list[int]) -> None:
+    """Peak memory of `connectorkit push FILE` for files of growing size."""
+    table = []
+    with Sink() as sink, tempfile.TemporaryDirectory() as tmp:
+        connection = Path(tmp) / "connection.json"
+        connection.write_bytes(
+            orjson.dumps(
+                {
+                    "key": "oauth2",
+                    "values": {
+                        "client_id": "bench",
+                        "client_secret": "bench-secret",
+                        "base_url": f"http://127.0.0.1:{sink.port}/v1.0/myorg",
+                    },
+                    "token": {
+                        "access_token": "bench-token",
+                        "token_type": "Bearer",
+                        "expires_at": int(time.time()) + 86_400,
+                    },
+                }
+            )
+        )
+        for size in sizes:
+            path = Path(tmp) / f"rows-{size}.ndjson"
+            generate(path, "ndjson", size, sink.port)
+            command = [
+                *connectorkit_command(),
+                "push",
+                str(path),
+                f"dataset_id={DATASET}",
+                "table_name=Sales",
+                "columns=" + orjson.dumps(COLUMNS).decode(),
+                "--connection",
+                str(connection),
+                "--state",
+                f"sqlite:///{Path(tmp) / 'state.sqlite3'}",
+                "-q",
+            ]
+            wall, cpu, peak, code = run_child(command, None)
+            megabytes = path.stat().st_size / 2**20
+            table.append(
+                (f"{size:,}", f"{megabytes:.0f}", f"{wall:.1f}", f"{cpu:.1f}", f"{peak:.0f}", code)
+            )
+            path.unlink()
+    print()
+    print("connectorkit push FILE (NDJSON), peak memory by file size:")
+    print_table(["rows", "file MiB", "wall s", "CPU s", "peak MiB", "exit"], table)
+    print("target: at most 150 MiB for 1,000,000 rows, flat from 100,000 to 10,000,000")
 
 
 if __name__ == "__main__":
