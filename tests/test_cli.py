@@ -139,7 +139,8 @@ def test_run_types_inputs_by_the_action_and_reads_files(tmp_path, emu):
         "--inputs", "inputs.json", "-c", str(conn), cwd=tmp_path,
     )  # fmt: skip
     assert pushed.returncode == 0, pushed.stderr
-    assert pushed.stdout.split() == ["rows", "2", "batches", "1"]
+    assert pushed.stdout.split()[:6] == ["rows", "2", "batches", "1", "committed", "2"]
+    assert pushed.stdout.split()[6] == "job_id"
     assert emu.rows(dataset_id, "Sales") == [{"Product": "A", "Qty": 3}, {"Product": "B", "Qty": 4}]
     # integers are sent as numbers: the query the service saw
     listed = ck("run", "list_groups", "top=1", "page_offset=1", "-c", str(conn), cwd=tmp_path)
@@ -234,7 +235,7 @@ def test_run_shows_a_live_bar_on_a_terminal_and_plain_lines_elsewhere(tmp_path, 
             f"group_id={SALES}", "-c", str(conn)]  # fmt: skip
     plain = ck(*args, cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr
-    assert plain.stdout.split() == ["rows", "25000", "batches", "3"]
+    assert plain.stdout.split()[:6] == ["rows", "25000", "batches", "3", "committed", "25000"]
     assert [line for line in plain.stderr.splitlines() if "batches" in line] == [
         f"connectorkit: create_rows: 25000 rows: {n}/3 batches" for n in (1, 2, 3)
     ]

@@ -64,6 +64,9 @@ def test_the_first_five_minutes_are_what_the_readme_shows(tmp_path):
         "COLUMNS": "100",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
+        # One state store for the whole session, as a user's machine has (the default SQLite
+        # file, here in the test's folder): Create Rows finds the columns Create Dataset kept.
+        "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
     }
     [(start, announced)] = transcript("emulator")
     start = start.replace(README_PORT, port)
