@@ -13,7 +13,7 @@ of an NDJSON file and a shared SQLite state store:
 For each: rows stored (must equal rows pushed), 429s the emulator sent (target 0), and the rows
 per emulated hour past the first million (which an empty window lets through at once) as a
 fraction of the 1,000,000 cap (target at least 97 %). Pick ``--time-scale`` so that the cap,
-not the client or the emulator, is what limits: the cap is 1,000,000 × scale / 3600 rows a
+not the client or the emulator, is what limits: the cap is 1,000,000 * scale / 3600 rows a
 real second.
 
     .venv/bin/python bench/bulk_limits.py [--rows 4000000] [--time-scale 60]
