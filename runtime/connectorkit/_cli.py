@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument(
             "--pack",
-            type=Path,
+            # invoke and serve answer even a missing pack in JSON, so the platform sees why.
+            type=_pack_path if name in {"invoke", "serve"} else _pack_folder,
             help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled Power BI pack)",
         )
         return sub
@@ -48,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
         if name == "serve":
             sub.add_argument(
-                "--concurrency", type=int, default=4, help="requests run at once (default 4)"
+                "--concurrency",
+                type=_positive,
+                default=4,
+                help="requests run at once (default 4)",
             )
     with_pack("describe", "the catalog (connections, actions, inputs as JSON Schema) as JSON")
     with_pack("docs", "the pack's reference as Markdown")
@@ -56,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="check a pack and report every problem with file and line"
     )
     validate.add_argument(
-        "dir", nargs="?", type=Path, help="the pack folder (default: the bundled pack)"
+        "dir", nargs="?", type=_pack_folder, help="the pack folder (default: the bundled pack)"
     )
     validate.add_argument("--json", action="store_true", help="problems as a JSON list")
     commands.add_parser(
@@ -68,6 +72,32 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not 1 or more")
+    return number
+
+
+def _pack_path(text: str) -> Path:
+    """A pack folder argument, where ``DIR/connector.yaml`` stands for ``DIR``."""
+    path = Path(text)
+    return path.parent if path.name == "connector.yaml" and path.is_file() else path
+
+
+def _pack_folder(text: str) -> Path:
+    """A pack folder argument that must name an existing folder (or its connector.yaml)."""
+    path = _pack_path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder (give the folder of a pack)")
+    return path
 
 
 def _configure_logging(*, verbose: bool = False, quiet: bool = False) -> None:
@@ -103,7 +133,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
     try:
         if args.command == "invoke":
             return invoke(pack, runner, stdin, sys.stdout)
-        return serve(pack, runner, stdin, sys.stdout, concurrency=max(1, args.concurrency))
+        return serve(pack, runner, stdin, sys.stdout, concurrency=args.concurrency)
     finally:
         runner.close()
 
@@ -132,7 +162,7 @@ def _catalog(args: argparse.Namespace) -> int:
         pack = _load(args.pack)
     except ConnectorError as exc:
         print(f"connectorkit: {exc.message}", file=sys.stderr)  # noqa: T201
-        return exc.exit_code
+        return 2  # the pack named is not usable: the caller's to fix, not a defect
     if args.command == "describe":
         print(json.dumps(describe(pack), indent=2, ensure_ascii=False))  # noqa: T201
     else:

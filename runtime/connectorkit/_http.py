@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from connectorkit import __version__
 from connectorkit._errors import AuthError, ConnectorError, HttpError, RateLimited
 from connectorkit._redact import MASK, mask
 from connectorkit._retry import parse_retry_after
+from connectorkit._strictjson import NOT_JSON, loads_service
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
@@ -118,10 +118,7 @@ def new_client() -> httpx.Client:
 
 def service_error(response: httpx.Response) -> tuple[str | None, str | None]:
     """Power BI's own ``{"error": {"code", "message"}}``, when the body has it."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None, None
+    body = loads_service(response.content)
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         code = error.get("code")
@@ -149,9 +146,8 @@ def error_for(response: httpx.Response) -> ConnectorError:
 
 
 def parse_body(response: httpx.Response) -> Any:
+    """The body as strict JSON, else as text (``None`` when empty)."""
     if not response.content:
         return None
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        return response.text
+    body = loads_service(response.content)
+    return response.text if body is NOT_JSON else body

@@ -18,6 +18,7 @@ from connectorkit import _errors
 from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
 from connectorkit._redact import mask, remember_secrets
 from connectorkit._retry import parse_retry_after
+from connectorkit._strictjson import loads_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -217,10 +218,7 @@ def _error_code(payload: Mapping[str, Any] | None) -> str | None:
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
+    data = loads_service(response.content)
     return data if isinstance(data, dict) else None
 
 

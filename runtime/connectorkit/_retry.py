@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +21,9 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Exponential backoff needs a non-zero start when the caller left Retry Delay at 0.
 DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
+# No Retry-After is taken at more than a year: the figure stays a plain finite number.
+MAX_RETRY_AFTER_S = 365 * 24 * 3600.0
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -27,17 +31,18 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _SECONDS.fullmatch(value):
+        # RFC 9110 10.2.3 says whole seconds; a fraction is tolerated. Huge values stay finite
+        # (the caller's maximum wait turns them into rate_limited instead of a sleep).
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         import email.utils  # noqa: PLC0415 - the rare date form; keeps start-up lean
 
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 @dataclass(slots=True)
