@@ -76,9 +76,9 @@ def _fresh_process():
     logger = logging.getLogger("connectorkit")
     saved = (logger.handlers[:], logger.propagate, logger.level)
     # Each scenario starts as a new process would: no secret remembered from an earlier one.
-    _redact._secrets.clear()
+    _redact.forget_all()
     yield
-    _redact._secrets.clear()
+    _redact.forget_all()
     logger.handlers[:], logger.propagate, logger.level = saved
 
 

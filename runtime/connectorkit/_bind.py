@@ -200,8 +200,23 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             values[value_def.key] = rendered
     token = raw.get("token")
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
+    # A password inside a URL value (https://user:pass@host/...) is a secret too.
+    for value in values.values():
+        if isinstance(value, str) and "@" in value:
+            secrets |= _url_passwords(value)
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
     return BoundConnection(
         definition=definition, values=values, token=token, secrets=frozenset(secrets)
     )
+
+
+def _url_passwords(url: str) -> set[str]:
+    """The password of a URL's userinfo, as written and decoded (none: empty)."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - rare: only URLs with userinfo
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return set()
+    return {password, unquote(password)} if password else set()

@@ -157,7 +157,8 @@ def fetch_token(
     secrets = _secrets_of(client, grant, previous)
     body, headers = _token_request_body(client, grant)
     grant_type = grant["grant_type"]
-    host = urlsplit(client.token_url).netloc or client.token_url
+    # Never the userinfo: a token URL may carry a password (https://user:pass@host/token).
+    host = urlsplit(client.token_url).netloc.rpartition("@")[2] or "the token URL"
     request = http.build_request(
         "POST",
         client.token_url,

@@ -117,7 +117,7 @@ def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
         if not same_origin:
             raise InvalidInput(
                 "url must be a path under the connection's base_url; the token is only sent to "
-                f"{base.scheme}://{base.netloc}",
+                f"{base.scheme}://{base.netloc.rpartition('@')[2]}",
                 details=[{"field": "url", "message": "must be a path such as /imports"}],
             )
         full = f"{parts.scheme}://{parts.netloc}{parts.path}"

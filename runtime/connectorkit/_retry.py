@@ -23,7 +23,7 @@ DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
 # No Retry-After is taken at more than a year: the figure stays a plain finite number.
 MAX_RETRY_AFTER_S = 365 * 24 * 3600.0
-_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+_SECONDS = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -34,7 +34,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if _SECONDS.fullmatch(value):
         # RFC 9110 10.2.3 says whole seconds; a fraction is tolerated. Huge values stay finite
         # (the caller's maximum wait turns them into rate_limited instead of a sleep).
-        return min(float(value), MAX_RETRY_AFTER_S)
+        return min(max(0.0, float(value)), MAX_RETRY_AFTER_S)
     try:
         import email.utils  # noqa: PLC0415 - the rare date form; keeps start-up lean
 
