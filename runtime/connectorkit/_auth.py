@@ -23,7 +23,7 @@ import httpx
 from connectorkit import _errors
 from connectorkit._errors import AuthError, InvalidConnection
 from connectorkit._http import service_error
-from connectorkit._oauth import OAuthClient, fetch_token
+from connectorkit._oauth import OAuthClient, fetch_token, refresh_grant
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
@@ -254,10 +254,13 @@ class ConnectionAuth(httpx.Auth):
                 return cached, True
             base = cached if cached is not None else current
             logger.info("renewing the access token of connection '%s'", self._key)
-            token = self._fetch(
-                {"grant_type": "refresh_token", "refresh_token": str(base["refresh_token"])},
-                previous=base,
+            grant = refresh_grant(
+                str(base["refresh_token"]),
+                self.connection.definition.refresh_scope,
+                configured=self._client.scope,
+                granted=str(base["scope"]) if base.get("scope") else None,
             )
+            token = self._fetch(grant, previous=base)
             slot.token = token
             if token.get("refresh_token") != base["refresh_token"]:
                 self._store._alias(self._lineage(str(token["refresh_token"])), slot)  # noqa: SLF001

@@ -174,18 +174,7 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             ],
         )
     given = raw.get("values") or {}
-    try:
-        values = _validate(
-            f"connection '{definition.key}'",
-            definition.values,
-            definition,
-            given,
-            InvalidConnection,
-        )
-    except InvalidConnection as exc:
-        for detail in exc.details or []:
-            detail["field"] = f"connection.values.{detail['field']}"
-        raise
+    values = _connection_values(definition, given)
     # A default may name other values ("{tenant_id}"); what the caller gave is taken literally.
     for value_def in definition.values:
         if value_def.key not in given and isinstance(values.get(value_def.key), str):
@@ -209,6 +198,81 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     return BoundConnection(
         definition=definition, values=values, token=token, secrets=frozenset(secrets)
     )
+
+
+def _connection_values(definition: ConnectionDef, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated values (defaults applied, not yet rendered); fields named in full."""
+    builders = definition.default_builders
+    try:
+        try:
+            values = _validate(
+                f"connection '{definition.key}'",
+                _relaxed(definition),
+                definition,
+                given,
+                InvalidConnection,
+            )
+        except InvalidConnection as exc:
+            # Name a missing default-filling value alongside the other problems.
+            exc.details = (exc.details or []) + _builder_problems(builders, given, given)
+            raise
+        _require_builders(definition.key, builders, given, values)
+    except InvalidConnection as exc:
+        for detail in exc.details or []:
+            detail["field"] = f"connection.values.{detail['field']}"
+        raise
+    return values
+
+
+_relaxed_values: dict[int, tuple[object, tuple[InputDef, ...]]] = {}
+
+
+def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
+    """The connection's values, where one that only builds defaults is checked separately."""
+    cached = _relaxed_values.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    from dataclasses import replace  # noqa: PLC0415
+
+    builders = definition.default_builders
+    relaxed = tuple(
+        replace(v, required=False) if v.key in builders else v for v in definition.values
+    )
+    with _models_lock:
+        _relaxed_values[id(definition)] = (definition, relaxed)
+    return relaxed
+
+
+def _require_builders(
+    label: str,
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> None:
+    """A value that fills defaults is required unless every value it fills was given."""
+    details = _builder_problems(builders, given, values)
+    if details:
+        fields = ", ".join(d["field"] for d in details)
+        raise InvalidConnection(f"connection '{label}': invalid {fields}", details=details)
+
+
+def _builder_problems(
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    details: list[dict[str, Any]] = []
+    for key, built in builders.items():
+        if values.get(key) is None and any(given.get(b) in (None, "") for b in built):
+            needed = [b for b in built if given.get(b) in (None, "")]
+            details.append(
+                {
+                    "field": key,
+                    "message": f"is required (it fills the default of {', '.join(needed)}; "
+                    f"giving {' and '.join(needed)} instead also works)",
+                }
+            )
+    return details
 
 
 def _url_passwords(url: str) -> set[str]:

@@ -48,7 +48,7 @@ def describe(pack: Pack) -> dict[str, Any]:
                 "description": connection.description,
                 "grant": connection.grant,
                 "default": connection.key == pack.default_connection,
-                "values": inputs_schema(connection.values),
+                "values": _connection_schema(connection),
             }
             for connection in _connections(pack)
         ],
@@ -62,6 +62,19 @@ def describe(pack: Pack) -> dict[str, Any]:
             for action in _actions(pack)
         ],
     }
+
+
+def _connection_schema(connection: ConnectionDef) -> dict[str, Any]:
+    """The values as JSON Schema; one that only fills defaults is required only while they are."""
+    schema = inputs_schema(connection.values)
+    builders = connection.default_builders
+    if builders:
+        schema["required"] = [k for k in schema["required"] if k not in builders]
+        schema["allOf"] = [
+            {"if": {"required": list(built)}, "else": {"required": [key]}}
+            for key, built in builders.items()
+        ]
+    return schema
 
 
 def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:

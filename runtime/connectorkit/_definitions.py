@@ -130,11 +130,31 @@ class ConnectionDef:
     token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
     values: tuple[InputDef, ...]
     file: Path
+    # The scope a refresh request asks for: none (RFC 6749 6), the granted one, or `scopes`.
+    refresh_scope: Literal["omit", "granted", "configured"] = "omit"
 
     @property
     def secret_keys(self) -> frozenset[str]:
         """Keys of the values that must never be shown."""
         return frozenset(v.key for v in self.values if v.secret)
+
+    @property
+    def default_builders(self) -> Mapping[str, tuple[str, ...]]:
+        """Required values that fill other values' defaults: key -> the values they build.
+
+        Such a value is needed only while one of those defaults is used: a caller who gives
+        every value it builds (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
+        """
+        from connectorkit._template import placeholders  # noqa: PLC0415 - a sibling leaf
+
+        built: dict[str, list[str]] = {}
+        for value in self.values:
+            if isinstance(value.default, str):
+                for name in sorted(placeholders(value.default)):
+                    built.setdefault(name, []).append(value.key)
+        return {
+            v.key: tuple(built[v.key]) for v in self.values if v.required and v.key in built
+        }
 
 
 @dataclass(frozen=True, slots=True)

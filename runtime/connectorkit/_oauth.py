@@ -29,6 +29,7 @@ __all__ = [
     "fetch_token",
     "new_pkce_pair",
     "new_state",
+    "refresh_grant",
 ]
 
 AuthMethod = Literal["client_secret_post", "client_secret_basic"]
@@ -47,6 +48,25 @@ class OAuthClient:
     client_secret: str | None = field(repr=False)
     scope: str | None = None
     auth_method: AuthMethod = "client_secret_post"
+
+
+def refresh_grant(
+    refresh_token: str,
+    refresh_scope: Literal["omit", "granted", "configured"],
+    *,
+    configured: str | None,
+    granted: str | None,
+) -> dict[str, str]:
+    """The fields of a refresh-token request, its scope chosen by the connection's policy.
+
+    RFC 6749 section 6 makes the scope optional and refuses one wider than what was granted
+    (``invalid_scope``), so by default none is sent; Microsoft Entra ID wants the scopes again.
+    """
+    grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    scope = {"omit": None, "granted": granted, "configured": configured}[refresh_scope]
+    if scope:
+        grant["scope"] = scope
+    return grant
 
 
 def new_state() -> str:
@@ -108,7 +128,9 @@ def _token_request_body(
     from authlib.oauth2.rfc6749.parameters import prepare_token_request  # noqa: PLC0415
 
     fields = {k: v for k, v in grant.items() if k not in {"grant_type", "redirect_uri"}}
-    if client.scope and "scope" not in fields:
+    # A refresh carries a scope only when its grant says so (see refresh_scope); the other
+    # grants ask for the configured scopes.
+    if client.scope and "scope" not in fields and grant["grant_type"] != "refresh_token":
         fields["scope"] = client.scope
     headers = {
         "Accept": "application/json",
