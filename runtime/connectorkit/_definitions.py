@@ -152,9 +152,7 @@ class ConnectionDef:
             if isinstance(value.default, str):
                 for name in sorted(placeholders(value.default)):
                     built.setdefault(name, []).append(value.key)
-        return {
-            v.key: tuple(built[v.key]) for v in self.values if v.required and v.key in built
-        }
+        return {v.key: tuple(built[v.key]) for v in self.values if v.required and v.key in built}
 
 
 @dataclass(frozen=True, slots=True)
