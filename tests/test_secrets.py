@@ -96,7 +96,9 @@ def run(monkeypatch, capsys, caplog):
         shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]
         everything = "\n".join([*shown, err, caplog.text])
         for secret in SECRETS:
-            assert secret not in everything, f"a secret leaked: …{secret[-4:]}"
+            # Every representation: as is, percent/form-encoded, JSON-escaped, base64.
+            for form in _redact.encodings_of(secret):
+                assert form not in everything, f"a secret leaked: …{secret[-4:]} as {form!r}"
         assert "→ " in err  # the debug output was on
         return code, responses, err
 

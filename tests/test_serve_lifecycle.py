@@ -93,10 +93,13 @@ def test_serve_exits_promptly_and_non_zero_when_its_reader_goes_away(concurrency
     assert code == 141
 
 
+PRODUCED = '{"action":"nope"}'
+
+
 def test_serve_exits_when_the_reader_goes_away_while_requests_keep_coming():
     # The shell's `producer | connectorkit serve | head -1`.
     script = (
-        f"yes '{{\"action\":\"nope\"}}' | {sys.executable} -m connectorkit serve | head -1 >/dev/null;"
+        f"yes {PRODUCED!r} | {sys.executable} -m connectorkit serve | head -1 >/dev/null;"
         " echo ${PIPESTATUS[1]}"
     )
     done = subprocess.run(
@@ -155,8 +158,7 @@ def test_validate_accepts_the_path_of_a_connector_yaml(tmp_path):
 
 
 def test_describe_of_a_folder_that_is_no_pack_exits_2(tmp_path):
-    done = subprocess.run(
-        [*COMMAND, "describe", "--pack", str(tmp_path)], capture_output=True, timeout=30, check=False
-    )
+    args = [*COMMAND, "describe", "--pack", str(tmp_path)]
+    done = subprocess.run(args, capture_output=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "not an action pack" in done.stderr.decode()

@@ -154,6 +154,8 @@ def _secrets_of(
     found = {str(grant[k]) for k in _SECRET_GRANT_FIELDS if grant.get(k)}
     if client.client_secret:
         found.add(client.client_secret)
+        # The whole Basic credential too, so an echo of the header is masked whole.
+        found.add(_basic_credentials(client.client_id, client.client_secret).removeprefix("Basic "))
     if previous:
         found |= {str(previous[k]) for k in ("access_token", "refresh_token") if previous.get(k)}
     return found

@@ -81,7 +81,10 @@ def encodings_of(secret: str) -> tuple[str, ...]:
     forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
     # base64 of the secret, and of its form-encoded form (HTTP Basic encodes that, RFC 6749 2.3.1)
     for plain in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
-        forms |= _base64_fragments(plain.encode("utf-8", "surrogatepass"))
+        raw = plain.encode("utf-8", "surrogatepass")
+        forms |= _base64_fragments(raw)
+        # The whole value encoded on its own, padding included.
+        forms |= {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
     return tuple(sorted((f for f in forms if len(f) >= _MIN_SECRET_LENGTH), key=len, reverse=True))
 
 
