@@ -195,7 +195,7 @@ def test_granted_sends_the_scope_the_token_was_granted(tmp_path, granted, sent):
 
 
 def test_an_unknown_refresh_scope_policy_is_a_pack_problem(tmp_path):
-    from connectorkit._validate import validate_pack  # noqa: PLC0415
+    from connectorkit._check import validate_pack  # noqa: PLC0415
 
     pack_with_refresh_scope(tmp_path, "always", load=False)
     problems = validate_pack(tmp_path / "pack")

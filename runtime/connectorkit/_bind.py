@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
-from connectorkit._template import render_value
+from connectorkit._template import placeholders, render_value
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pydantic import BaseModel
 
-    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack, Quirks
 
 __all__ = [
     "BoundAction",
@@ -23,6 +23,7 @@ __all__ = [
     "CallOptions",
     "bind_action",
     "bind_connection",
+    "default_builders",
 ]
 
 
@@ -68,6 +69,7 @@ class BoundConnection:
     values: Mapping[str, Any]
     token: Mapping[str, Any] | None
     secrets: frozenset[str]
+    quirks: Quirks
 
     @property
     def base_url(self) -> str:
@@ -196,13 +198,31 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
     return BoundConnection(
-        definition=definition, values=values, token=token, secrets=frozenset(secrets)
+        definition=definition,
+        values=values,
+        token=token,
+        secrets=frozenset(secrets),
+        quirks=pack.quirks,
     )
+
+
+def default_builders(definition: ConnectionDef) -> dict[str, tuple[str, ...]]:
+    """Required values that fill other values' defaults: key -> the values they fill.
+
+    Such a value is needed only while one of those defaults is used: a caller who gives every
+    value it fills (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
+    """
+    built: dict[str, list[str]] = {}
+    for value in definition.values:
+        if isinstance(value.default, str):
+            for name in sorted(placeholders(value.default)):
+                built.setdefault(name, []).append(value.key)
+    return {v.key: tuple(built[v.key]) for v in definition.values if v.required and v.key in built}
 
 
 def _connection_values(definition: ConnectionDef, given: Mapping[str, Any]) -> dict[str, Any]:
     """The validated values (defaults applied, not yet rendered); fields named in full."""
-    builders = definition.default_builders
+    builders = default_builders(definition)
     try:
         try:
             values = _validate(
@@ -234,7 +254,7 @@ def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
         return cached[1]
     from dataclasses import replace  # noqa: PLC0415
 
-    builders = definition.default_builders
+    builders = default_builders(definition)
     relaxed = tuple(
         replace(v, required=False) if v.key in builders else v for v in definition.values
     )

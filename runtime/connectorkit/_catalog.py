@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectorkit._bind import default_builders
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -46,6 +48,7 @@ def describe(pack: Pack) -> dict[str, Any]:
                 "key": connection.key,
                 "label": connection.label,
                 "description": connection.description,
+                "type": connection.type,
                 "grant": connection.grant,
                 "default": connection.key == pack.default_connection,
                 "values": _connection_schema(connection),
@@ -67,7 +70,7 @@ def describe(pack: Pack) -> dict[str, Any]:
 def _connection_schema(connection: ConnectionDef) -> dict[str, Any]:
     """The values as JSON Schema; one that only fills defaults is required only while they are."""
     schema = inputs_schema(connection.values)
-    builders = connection.default_builders
+    builders = default_builders(connection)
     if builders:
         schema["required"] = [k for k in schema["required"] if k not in builders]
         schema["allOf"] = [
@@ -165,7 +168,12 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
     return [
         f"### {connection.label}",
         "",
-        f"`{connection.key}`{default}; OAuth 2.0 grant `{connection.grant}`.",
+        f"`{connection.key}`{default}; "
+        + (
+            f"OAuth 2.0 grant `{connection.grant}`."
+            if connection.grant
+            else f"auth flow `{connection.type}`."
+        ),
         "",
         connection.description.strip(),
         "",

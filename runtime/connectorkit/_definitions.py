@@ -10,20 +10,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "HOOKS",
     "ActionDef",
     "BatchDef",
     "ConnectionDef",
     "InputDef",
     "InputType",
     "Pack",
+    "Quirks",
+    "RefusalDef",
     "RequestDef",
     "ResultDef",
     "SliceDef",
 ]
-
-# Requests built in Python instead of from templates, by the name an action's `hook:` gives.
-HOOKS = frozenset({"raw_request"})
 
 InputType = Literal[
     "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
@@ -126,10 +124,12 @@ class ConnectionDef:
     key: str
     label: str
     description: str
-    grant: Literal["authorization_code", "client_credentials"]
+    grant: Literal["authorization_code", "client_credentials"] | None
     token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
     values: tuple[InputDef, ...]
     file: Path
+    # The auth flow that serves the connection, by its registered name.
+    type: str = "oauth2"
     # The scope a refresh request asks for: none (RFC 6749 6), the granted one, or `scopes`.
     refresh_scope: Literal["omit", "granted", "configured"] = "omit"
 
@@ -138,21 +138,27 @@ class ConnectionDef:
         """Keys of the values that must never be shown."""
         return frozenset(v.key for v in self.values if v.secret)
 
-    @property
-    def default_builders(self) -> Mapping[str, tuple[str, ...]]:
-        """Required values that fill other values' defaults: key -> the values they build.
 
-        Such a value is needed only while one of those defaults is used: a caller who gives
-        every value it builds (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
-        """
-        from connectorkit._template import placeholders  # noqa: PLC0415 - a sibling leaf
+@dataclass(frozen=True, slots=True)
+class RefusalDef:
+    """A response that means the access token was refused: a status, and maybe an error code."""
 
-        built: dict[str, list[str]] = {}
-        for value in self.values:
-            if isinstance(value.default, str):
-                for name in sorted(placeholders(value.default)):
-                    built.setdefault(name, []).append(value.key)
-        return {v.key: tuple(built[v.key]) for v in self.values if v.required and v.key in built}
+    status: int
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
+
+    The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
+    is OAuth 2.0's ``{"error", "error_description"}``.
+    """
+
+    token_refused: tuple[RefusalDef, ...] = (RefusalDef(401),)
+    error_code: tuple[str, ...] = ("error",)
+    error_message: tuple[str, ...] = ("error_description",)
+    throttled: frozenset[int] = frozenset({429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,3 +173,4 @@ class Pack:
     default_connection: str
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
+    quirks: Quirks = field(default_factory=Quirks)
