@@ -26,6 +26,8 @@ CALL_INPUTS = {
     "use_exponential_backoff",
     "retry_on_all_errors",
     "debug_request",
+    "max_retry_wait_ms",
+    "max_response_bytes",
 }
 
 

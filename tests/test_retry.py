@@ -144,8 +144,12 @@ def test_read_error_on_post_is_not_retried(call, httpx_mock, clock):
     httpx_mock.add_exception(httpx.RemoteProtocolError("peer closed connection"))
     response, code = call("create_rows", {**ROWS, "max_retry_count": 3})
     assert code == 1
-    assert response["error"]["type"] == "network_error"
-    assert response["error"]["request_sent"] is True
+    # Rows whose fate is unknown are accounted for (see test_bulk_accounting.py).
+    assert response["error"]["type"] == "partial_failure"
+    [batch] = response["error"]["details"]
+    assert batch["status"] == "unknown"
+    assert batch["error"]["type"] == "network_error"
+    assert batch["error"]["request_sent"] is True
     assert len(httpx_mock.get_requests()) == 1
 
 

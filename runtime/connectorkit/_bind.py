@@ -37,12 +37,19 @@ class CallOptions:
     use_exponential_backoff: bool = False
     retry_on_all_errors: bool = False
     debug_request: bool = False
+    # None: the process's bound (see _bounds).
+    max_retry_wait_ms: int | None = None
+    max_response_bytes: int | None = None
 
     @classmethod
     def from_inputs(cls, inputs: Mapping[str, Any]) -> CallOptions:
         """Read the call inputs by name (absent ones keep the defaults above)."""
         timeout = inputs.get("timeout")
+        wait = inputs.get("max_retry_wait_ms")
+        size = inputs.get("max_response_bytes")
         return cls(
+            max_retry_wait_ms=int(wait) if wait is not None else None,
+            max_response_bytes=int(size) if size else None,
             timeout_ms=int(timeout) if timeout else None,
             max_retry_count=int(inputs.get("max_retry_count") or 0),
             retry_delay_ms=int(inputs.get("retry_delay_ms") or 0),

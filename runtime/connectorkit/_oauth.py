@@ -63,7 +63,7 @@ def refresh_grant(
     """The fields of a refresh-token request, its scope chosen by the connection's policy.
 
     RFC 6749 section 6 makes the scope optional and refuses one wider than what was granted
-    (``invalid_scope``), so by default none is sent; Microsoft Entra ID wants the scopes again.
+    (``invalid_scope``), so by default none is sent; some identity providers want them again.
     """
     grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     scope = {"omit": None, "granted": granted, "configured": configured}[refresh_scope]
