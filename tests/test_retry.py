@@ -196,7 +196,7 @@ def test_a_throttled_token_endpoint_is_waited_out(call, httpx_mock, clock):
     httpx_mock.add_response(json={"value": []})
     response, code = call(
         "list_datasets",
-        {"group_id": "g1", "max_retry_count": 1},
+        {"group_id": "c0ffee00-5a1e-4a1a-8a1b-000000000001", "max_retry_count": 1},
         connection=sp_connection(),
     )
     assert code == 0, response

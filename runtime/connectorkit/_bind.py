@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
 from connectorkit._template import placeholders, render_value
+from connectorkit._types import format_problem
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -127,6 +128,11 @@ def _validate(
             hint = f"; did you mean '{close[0]}'?" if close else ""
             details.append({"field": key, "message": f"is not an input of {label}{hint}"})
     present = {k: v for k, v in raw.items() if k in known and v is not None}
+    # Declared formats (uuid, uri), checked by the same rule as the pack's own values.
+    for definition in definitions:
+        wrong = format_problem(definition.format, present.get(definition.key))
+        if wrong:
+            details.append({"field": definition.key, "message": wrong})
     model, nested = _model_for(label, definitions, owner)
     try:
         validated = model.model_validate(present)

@@ -15,9 +15,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONSTRAINTS",
+    "FORMATS",
     "TYPE_WORDS",
     "Where",
     "definition_problems",
+    "format_problem",
     "kind_of",
     "show",
     "value_problems",
@@ -39,6 +41,7 @@ CONSTRAINTS = frozenset(
         "max_length",
         "pattern",
         "items",
+        "format",
     }
 )
 _NUMERIC = ("integer", "number")
@@ -66,6 +69,26 @@ TYPE_WORDS = {
 # bool first: in Python a boolean is also an int.
 _SCALAR_NOUNS = ((bool, "the boolean"), (str, "the text"), ((int, float), "the number"))
 _PAIR_KEYS = {"key", "value"}
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# RFC 3986: a scheme, then no spaces or control characters.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+")
+
+# The declared formats a string input must match (binding, the pack checker and describe's
+# "format" all come from here); other formats (password, multiline) only guide a form.
+FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "uuid": (_UUID, "a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+    "uri": (_URI, "an absolute URI such as https://example.com/api"),
+}
+
+
+def format_problem(format_name: str | None, value: Any) -> str | None:
+    """Why the string ``value`` does not have the declared ``format_name`` (``None``: it does)."""
+    checked = FORMATS.get(format_name or "")
+    if checked is None or not isinstance(value, str) or checked[0].fullmatch(value):
+        return None
+    return f"{show(value)} must be {checked[1]}"
 
 
 def show(value: Any) -> str:
@@ -154,6 +177,9 @@ def value_problems(
     pattern = spec.get("pattern")
     if kind == "string" and isinstance(pattern, str) and _regex_refuses(pattern, value):
         problems.append(f"{show(value)} must match {pattern}")
+    wrong_format = format_problem(spec.get("format"), value) if kind == "string" else None
+    if wrong_format:
+        problems.append(wrong_format)
     items = spec.get("items")
     if kind == "array" and isinstance(items, dict) and check_elements:
         problems += _element_problems(items, value)
