@@ -199,8 +199,21 @@ def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, 
             token=outcome.token,
             meta=outcome.meta,
         )
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return _envelope(request, action, error=_internal(exc))
     finally:
         forget_secrets(connection.secrets)
+
+
+def _internal(exc: Exception) -> InternalError:
+    """Log a defect (masked; the traceback only with --verbose) and the error that reports it."""
+    log.error(
+        "internal error: %s: %s",
+        type(exc).__name__,
+        mask(str(exc)),
+        exc_info=log.isEnabledFor(logging.DEBUG),
+    )
+    return InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
 
 
 def _envelope(
@@ -255,15 +268,8 @@ def respond(
         )
     except ConnectorError as exc:
         response = _envelope(request, request.get("action"), error=exc)
-    except Exception as exc:  # the last line of defence: never a traceback on stdout
-        log.error(  # noqa: TRY400 - the traceback may hold secrets; shown only with --verbose
-            "internal error: %s: %s",
-            type(exc).__name__,
-            mask(str(exc)),
-            exc_info=log.isEnabledFor(logging.DEBUG),
-        )
-        error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-        response = _envelope(request, request.get("action"), error=error)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
+        response = _envelope(request, request.get("action"), error=_internal(exc))
     return response, _exit_code(response)
 
 
