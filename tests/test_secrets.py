@@ -197,8 +197,9 @@ def test_a_service_principal(run, httpx_mock):
         url=SP_TOKEN_URL,
         json={"access_token": SP_ACCESS, "expires_in": 3599, "token_type": "Bearer"},
     )
-    httpx_mock.add_response(url=f"{API}/groups/c0ffee00-5a1e-4a1a-8a1b-000000000001/datasets", json={"value": []})
-    code, [response], _ = run(request(connection=service_principal(), group_id="c0ffee00-5a1e-4a1a-8a1b-000000000001"))
+    group = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+    httpx_mock.add_response(url=f"{API}/groups/{group}/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=service_principal(), group_id=group))
     assert code == 0
     assert response["token"]["access_token"] == SP_ACCESS
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit._issues import dotted, for_caller
 from connectorkit._template import placeholders, render_value
-from connectorkit._types import format_problem
+from connectorkit._types import Validator, compile_spec, spec_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from pydantic import BaseModel
 
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack, Quirks
 
@@ -85,30 +85,34 @@ class BoundConnection:
         return str(self.values["base_url"]).rstrip("/")
 
 
-_models: dict[int, tuple[object, type[BaseModel], frozenset[str]]] = {}
-_models_lock = threading.Lock()
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One input, compiled: its validator, default and whether a call must give it."""
+
+    key: str
+    validator: Validator
+    default: Any
+    required: bool
 
 
-def _nests_models(definition: InputDef) -> bool:
-    """Whether validation turns part of this input into models (to be made plain again)."""
-    items = definition.items or {}
-    return definition.type == "key_value" or (definition.type == "array" and "properties" in items)
+_compiled: dict[int, tuple[object, tuple[_Field, ...], frozenset[str]]] = {}
+_compiled_lock = threading.Lock()
 
 
-def _model_for(
-    key: str, definitions: tuple[InputDef, ...], owner: object
-) -> tuple[type[BaseModel], frozenset[str]]:
-    """The pydantic model of a set of inputs, and which fields nest models; built once."""
-    cached = _models.get(id(owner))
+def _fields(
+    definitions: tuple[InputDef, ...], owner: object
+) -> tuple[tuple[_Field, ...], frozenset[str]]:
+    """The compiled inputs of an action or connection (and their keys); compiled once."""
+    cached = _compiled.get(id(owner))
     if cached is not None and cached[0] is owner:
         return cached[1], cached[2]
-    from connectorkit._model import build_model  # noqa: PLC0415 - pydantic only when binding
-
-    model = build_model(key, definitions)
-    nested = frozenset(d.key for d in definitions if _nests_models(d))
-    with _models_lock:
-        _models[id(owner)] = (owner, model, nested)
-    return model, nested
+    fields = tuple(
+        _Field(d.key, compile_spec(spec_of(d)), d.default, d.required) for d in definitions
+    )
+    keys = frozenset(f.key for f in fields)
+    with _compiled_lock:
+        _compiled[id(owner)] = (owner, fields, keys)
+    return fields, keys
 
 
 def _validate(
@@ -118,48 +122,129 @@ def _validate(
     raw: Mapping[str, Any],
     error: type[InvalidInput | InvalidConnection],
 ) -> dict[str, Any]:
-    from pydantic import ValidationError  # noqa: PLC0415 - pydantic only when binding
-
-    known = {d.key for d in definitions}
+    fields, keys = _fields(definitions, owner)
     details: list[dict[str, Any]] = []
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            details.append({"field": key, "message": f"is not an input of {label}{hint}"})
-    present = {k: v for k, v in raw.items() if k in known and v is not None}
-    # Declared formats (uuid, uri), checked by the same rule as the pack's own values.
-    for definition in definitions:
-        wrong = format_problem(definition.format, present.get(definition.key))
-        if wrong:
-            details.append({"field": definition.key, "message": wrong})
-    model, nested = _model_for(label, definitions, owner)
-    try:
-        validated = model.model_validate(present)
-    except ValidationError as exc:
-        from connectorkit._model import describe_errors  # noqa: PLC0415
-
-        details += describe_errors(exc, definitions)
+    if not raw.keys() <= keys:
+        known = sorted(keys)
+        for key in raw:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                details.append({"field": key, "message": f"is not an input of {label}{hint}"})
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = raw.get(field.key)
+        if value is None:  # null counts as not given
+            if field.default is not None:
+                # A list or mapping default is copied: a call must not change the definition.
+                default = field.default
+                values[field.key] = (
+                    copy.deepcopy(default) if isinstance(default, list | dict) else default
+                )
+            elif field.required:
+                details.append({"field": field.key, "message": "is required"})
+            continue
+        issues = field.validator.check(value)
+        if issues:
+            details += [
+                {"field": dotted((field.key, *issue.at)), "message": for_caller(issue)}
+                for issue in issues
+            ]
+        else:
+            values[field.key] = field.validator.normalize(value)
     if details:
-        fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-        raise error(f"{label}: invalid {fields}", details=details)
-    # Nested models keep only what the caller wrote: no invented nulls for optional fields.
-    # Only fields that can hold models are walked: 100,000 plain rows are returned as they are.
-    return {
-        key: _plain(value) if key in nested else value
-        for key in type(validated).model_fields
-        if (value := getattr(validated, key)) is not None
-    }
+        names = ", ".join(dict.fromkeys(d["field"] for d in details))
+        raise error(f"{label}: invalid {names}", details=details)
+    return values
 
 
-def _plain(value: Any) -> Any:
-    from pydantic import BaseModel  # noqa: PLC0415 - already imported by the time this runs
+def default_builders(definition: ConnectionDef) -> dict[str, tuple[str, ...]]:
+    """Required values that fill other values' defaults: key -> the values they fill.
 
-    if isinstance(value, BaseModel):
-        return value.model_dump(exclude_unset=True)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    Such a value is needed only while one of those defaults is used: a caller who gives every
+    value it fills (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
+    """
+    built: dict[str, list[str]] = {}
+    for value in definition.values:
+        if isinstance(value.default, str):
+            for name in sorted(placeholders(value.default)):
+                built.setdefault(name, []).append(value.key)
+    return {v.key: tuple(built[v.key]) for v in definition.values if v.required and v.key in built}
+
+
+def _connection_values(definition: ConnectionDef, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated values (defaults applied, not yet rendered); fields named in full."""
+    builders = default_builders(definition)
+    try:
+        try:
+            values = _validate(
+                f"connection '{definition.key}'",
+                _relaxed(definition),
+                definition,
+                given,
+                InvalidConnection,
+            )
+        except InvalidConnection as exc:
+            # Name a missing default-filling value alongside the other problems.
+            exc.details = (exc.details or []) + _builder_problems(builders, given, given)
+            raise
+        _require_builders(definition.key, builders, given, values)
+    except InvalidConnection as exc:
+        for detail in exc.details or []:
+            detail["field"] = f"connection.values.{detail['field']}"
+        raise
+    return values
+
+
+_relaxed_values: dict[int, tuple[object, tuple[InputDef, ...]]] = {}
+
+
+def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
+    """The connection's values, where one that only builds defaults is checked separately."""
+    cached = _relaxed_values.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    from dataclasses import replace  # noqa: PLC0415
+
+    builders = default_builders(definition)
+    relaxed = tuple(
+        replace(v, required=False) if v.key in builders else v for v in definition.values
+    )
+    with _compiled_lock:
+        _relaxed_values[id(definition)] = (definition, relaxed)
+    return relaxed
+
+
+def _require_builders(
+    label: str,
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> None:
+    """A value that fills defaults is required unless every value it fills was given."""
+    details = _builder_problems(builders, given, values)
+    if details:
+        fields = ", ".join(d["field"] for d in details)
+        raise InvalidConnection(f"connection '{label}': invalid {fields}", details=details)
+
+
+def _builder_problems(
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    details: list[dict[str, Any]] = []
+    for key, built in builders.items():
+        if values.get(key) is None and any(given.get(b) in (None, "") for b in built):
+            needed = [b for b in built if given.get(b) in (None, "")]
+            details.append(
+                {
+                    "field": key,
+                    "message": f"is required (it fills the default of {', '.join(needed)}; "
+                    f"giving {' and '.join(needed)} instead also works)",
+                }
+            )
+    return details
 
 
 def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
@@ -217,95 +302,6 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         secrets=frozenset(secrets),
         quirks=pack.quirks,
     )
-
-
-def default_builders(definition: ConnectionDef) -> dict[str, tuple[str, ...]]:
-    """Required values that fill other values' defaults: key -> the values they fill.
-
-    Such a value is needed only while one of those defaults is used: a caller who gives every
-    value it fills (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
-    """
-    built: dict[str, list[str]] = {}
-    for value in definition.values:
-        if isinstance(value.default, str):
-            for name in sorted(placeholders(value.default)):
-                built.setdefault(name, []).append(value.key)
-    return {v.key: tuple(built[v.key]) for v in definition.values if v.required and v.key in built}
-
-
-def _connection_values(definition: ConnectionDef, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated values (defaults applied, not yet rendered); fields named in full."""
-    builders = default_builders(definition)
-    try:
-        try:
-            values = _validate(
-                f"connection '{definition.key}'",
-                _relaxed(definition),
-                definition,
-                given,
-                InvalidConnection,
-            )
-        except InvalidConnection as exc:
-            # Name a missing default-filling value alongside the other problems.
-            exc.details = (exc.details or []) + _builder_problems(builders, given, given)
-            raise
-        _require_builders(definition.key, builders, given, values)
-    except InvalidConnection as exc:
-        for detail in exc.details or []:
-            detail["field"] = f"connection.values.{detail['field']}"
-        raise
-    return values
-
-
-_relaxed_values: dict[int, tuple[object, tuple[InputDef, ...]]] = {}
-
-
-def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
-    """The connection's values, where one that only builds defaults is checked separately."""
-    cached = _relaxed_values.get(id(definition))
-    if cached is not None and cached[0] is definition:
-        return cached[1]
-    from dataclasses import replace  # noqa: PLC0415
-
-    builders = default_builders(definition)
-    relaxed = tuple(
-        replace(v, required=False) if v.key in builders else v for v in definition.values
-    )
-    with _models_lock:
-        _relaxed_values[id(definition)] = (definition, relaxed)
-    return relaxed
-
-
-def _require_builders(
-    label: str,
-    builders: Mapping[str, tuple[str, ...]],
-    given: Mapping[str, Any],
-    values: Mapping[str, Any],
-) -> None:
-    """A value that fills defaults is required unless every value it fills was given."""
-    details = _builder_problems(builders, given, values)
-    if details:
-        fields = ", ".join(d["field"] for d in details)
-        raise InvalidConnection(f"connection '{label}': invalid {fields}", details=details)
-
-
-def _builder_problems(
-    builders: Mapping[str, tuple[str, ...]],
-    given: Mapping[str, Any],
-    values: Mapping[str, Any],
-) -> list[dict[str, Any]]:
-    details: list[dict[str, Any]] = []
-    for key, built in builders.items():
-        if values.get(key) is None and any(given.get(b) in (None, "") for b in built):
-            needed = [b for b in built if given.get(b) in (None, "")]
-            details.append(
-                {
-                    "field": key,
-                    "message": f"is required (it fills the default of {', '.join(needed)}; "
-                    f"giving {' and '.join(needed)} instead also works)",
-                }
-            )
-    return details
 
 
 def _url_passwords(url: str) -> set[str]:

@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_STDOUT_CLOSED",
     "check_request",
     "decode_request",
+    "dump_response",
     "handle",
     "invoke",
     "parse_request",
@@ -173,7 +174,7 @@ def _kind(value: Any) -> str:
 
 def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
     """Bind and run one parsed request; the response envelope (never raises ConnectorError)."""
-    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - pydantic lazily
+    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
     action = request.get("action")
     connection = None
@@ -285,6 +286,10 @@ def _dump(response: Mapping[str, Any]) -> str:
 
 # Exit code of a worker whose stdout reader went away, as for a process killed by SIGPIPE.
 EXIT_STDOUT_CLOSED = 141
+
+
+# The envelope exactly as invoke writes it, for the other front ends (`connectorkit run --json`).
+dump_response = _dump
 
 
 def invoke(
