@@ -283,6 +283,14 @@ def test_check_names_a_wrong_tenant_and_missing_values(tmp_path, emu):
     done = ck("check", "-c", str(conn), cwd=tmp_path)
     assert done.returncode == 1
     assert "  → Wrong tenant or cloud:" in done.stdout
+    no_token = tmp_path / "no-token.json"
+    no_token.write_text(
+        json.dumps({"key": "oauth2", "values": {"client_id": "a", "client_secret": "b"}})
+    )
+    done = ck("check", "-c", str(no_token), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "  ✗ token: connection 'oauth2' has no token" in done.stdout
+    assert "  → sign in: `connectorkit auth login --values FILE` prints a token" in done.stdout
     incomplete = tmp_path / "incomplete.json"
     incomplete.write_text(json.dumps({"key": "client_credentials", "values": {"tenant_id": "x"}}))
     done = ck("check", "-c", str(incomplete), cwd=tmp_path)
