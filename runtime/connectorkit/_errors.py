@@ -49,6 +49,9 @@ class ConnectorError(Exception):
     exit_code: ClassVar[int] = 3
     # The attributes (besides message and details) that go into the envelope, in this order.
     _shown: ClassVar[tuple[str, ...]] = ()
+    # Set by the sender when an attempt may have done its work at the service without saying
+    # so (a batch with such an error is "unknown", not "failed"); not shown in the envelope.
+    uncertain: bool = False
 
     def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)

@@ -115,7 +115,13 @@ def _failed(report: PushReport) -> bool:
 
 
 def may_have_landed(error: ConnectorError) -> bool:
-    """Whether the service may have done the work of a request that ended in ``error``."""
+    """Whether the service may have done the work of a request that ended in ``error``.
+
+    The sender marks such an error ``uncertain`` (an attempt broke after sending, a 5xx, the
+    budget ran out mid-answer — also when a later attempt then failed plainly).
+    """
+    if error.uncertain:
+        return True
     return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
 
 

@@ -8,13 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectorkit._bounds import CallBounds
 from connectorkit._bulk import BulkPush
 from connectorkit._errors import ConnectorError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
-from connectorkit._send import Sender, budget_for, policy_for
+from connectorkit._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
 
 if TYPE_CHECKING:
@@ -69,7 +70,12 @@ class _Call:
         self.watch = watch
         self.action = action
         self.connection = connection
-        budget = budget_for(options, runner.clock)
+        bounds = bounds_for(options, runner.bounds)
+        budget = budget_for(bounds, runner.clock)
+        # The same budget on the real clock, for the bytes of every response body.
+        state.deadline = time.monotonic() + bounds.timeout_s
+        state.timeout_s = bounds.timeout_s
+        state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
             connection, runner.http, runner.tokens, remaining=budget.remaining
         )
@@ -87,6 +93,7 @@ class _Call:
             on_retry=count_retry,
             label=action.definition.key,
             limiter=limiter,
+            max_wait_s=bounds.max_retry_wait_s,
         )
         self.limiter = limiter
         self.send = self.sender.send
@@ -204,8 +211,11 @@ class Runner:
         state: State | None = None,
         jobs: JobBook | None = None,
         memory: ColumnMemory | None = None,
+        bounds: CallBounds | None = None,
     ) -> None:
         self._http = http
+        # The process's bounds of every call (the environment's, unless given).
+        self.bounds = bounds or CallBounds.from_environment()
         self._jobs = jobs
         self._memory = memory
         self._http_lock = threading.Lock()
