@@ -3,6 +3,10 @@
 A real HTTP server (``faultserver``) commits each batch before its scripted fault, as a service
 that did the work and then failed to say so would. Each scenario then follows the README's
 advice (re-send ``rows[resume_from:]``) and counts what the service holds.
+
+The faults are scripted by arrival, so these scenarios push one batch at a time (the pack with
+``in_flight: 1``, and columns given); tests/test_push.py and tests/test_bulk.py cover five in
+flight.
 """
 
 from __future__ import annotations
@@ -11,13 +15,27 @@ import json
 
 import pytest
 
-from conftest import assert_envelope, user_connection
+from conftest import assert_envelope, copy_pack, user_connection
+from connectorkit._load import load_pack
 from connectorkit._protocol import respond
 from connectorkit._run import Runner
 from faultserver import FaultServer
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
 ROWS = [{"n": n} for n in range(25_000)]  # three batches: 10,000 + 10,000 + 5,000
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    """The Power BI pack, its Create Rows sending one batch at a time."""
+    root = copy_pack(tmp_path_factory.mktemp("sequential"))
+    action = root / "actions" / "create_rows.yaml"
+    text = action.read_text(encoding="utf-8")
+    action.write_text(text.replace("in_flight: 5", "in_flight: 1"), encoding="utf-8")
+    return load_pack(root)
+
+
+COLUMNS = [{"name": "n", "dataType": "Int64"}]
 
 
 @pytest.fixture
@@ -31,7 +49,13 @@ def push(pack, server: FaultServer, rows: list, **inputs) -> dict:
     connection["values"]["base_url"] = server.base_url
     request = {
         "action": "create_rows",
-        "inputs": {"dataset_id": DATASET, "table_name": "Sales", "rows": rows, **inputs},
+        "inputs": {
+            "dataset_id": DATASET,
+            "table_name": "Sales",
+            "rows": rows,
+            "columns": COLUMNS,
+            **inputs,
+        },
         "connection": connection,
     }
     runner = Runner(sleep=lambda _s: None)
@@ -107,13 +131,18 @@ def test_a_single_batch_of_unknown_fate_is_still_accounted_for(pack, server):
     assert (error["committed"], error["resume_from"]) == (0, 5)
 
 
-def test_a_throttled_batch_past_the_longest_wait_is_failed_not_unknown(pack, server):
+def test_a_throttled_batch_past_the_longest_wait_pauses_the_push(pack, server):
+    # Not slept in-process: the push answers when to come back, and the job resumes then.
     server.plan = ["ok", "ok", "429:3600"]
     response = push(pack, server, ROWS, max_retry_count=2)
     error = response["error"]
+    assert error["type"] == "rate_limited"
+    assert error["retry_after"] == 3600
+    assert (error["committed"], error["total"]) == (20_000, 25_000)
+    assert error["job_id"]
     assert statuses(response) == ["committed", "committed", "failed"]
     assert error["details"][2]["error"]["type"] == "rate_limited"
-    assert error["resume_from"] == 20_000
+    assert len(server.rows) == 20_000
 
 
 def test_a_batch_with_an_uncertain_earlier_attempt_stays_unknown(pack, server):
@@ -121,6 +150,6 @@ def test_a_batch_with_an_uncertain_earlier_attempt_stays_unknown(pack, server):
     server.plan = ["500_after_commit", "429:3600"]
     response = push(pack, server, ROWS, max_retry_count=3, retry_on_all_errors=True)
     error = response["error"]
+    assert error["type"] == "rate_limited"
     assert statuses(response) == ["unknown", "not_sent", "not_sent"]
-    assert error["resume_from"] == 10_000
     assert len(server.rows) == 10_000

@@ -194,7 +194,9 @@ def test_create_rows_partial_failure_says_what_was_committed(call, httpx_mock):
     assert "resume_from" not in error  # re-sending rows[10000:] would double batch 3
     assert error["ranges"] == {
         "committed": [[0, 10_000], [20_000, 25_000]],
+        "unknown": [],
         "failed": [[10_000, 20_000]],
+        "not_sent": [],
     }
     assert [(d["batch"], d["first"], d["count"], d["status"]) for d in error["details"]] == [
         (1, 0, 10_000, "committed"),

@@ -415,7 +415,9 @@ class BulkPush:
                 f"with job_id {plan.job_id!r} then; committed batches are not sent again",
                 retry_after=wait,
                 details=[r.to_dict() for r in everything],
-                **_job_fields(plan.job_id, everything, total_rows),
+                job_id=plan.job_id,
+                committed=committed,
+                total=total_rows,
             )
         if report.error is not None:
             raise _partial(name, plan.job_id, everything, total_rows, report.error)
@@ -477,25 +479,33 @@ def _numbers(numbers: list[int]) -> str:
 
 
 def _job_fields(job_id: str, records: list[BatchRecord], total: int) -> dict[str, Any]:
+    """What a stopped push reports beside its message: counts, row ranges, a safe resume point.
+
+    ``resume_from`` is the first row no attempt has sent, given only when every batch before it
+    was sent (committed or unknown) and none after it was: re-sending ``rows[resume_from:]``
+    then neither doubles a committed row nor loses one. With requests in flight a later batch
+    may have been sent past a failed one; then there is no such row, and resuming the job is
+    the way (it sends exactly the batches not committed).
+    """
     committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
-    ranges = {
-        status: [[r.first, r.end] for r in records if r.status is status] for status in BatchStatus
-    }
-    first_open = min(
-        (r.first for r in records if r.status is not BatchStatus.COMMITTED), default=total
-    )
-    # resume_from is a safe place to re-send from only when nothing after it was committed.
-    later_committed = any(
-        r.status is BatchStatus.COMMITTED and r.first > first_open for r in records
-    )
+    ranges: dict[str, list[list[int]]] = {str(status): [] for status in BatchStatus}
+    for record in sorted(records, key=lambda r: r.first):
+        spans = ranges[str(record.status)]
+        if spans and spans[-1][1] == record.first:
+            spans[-1][1] = record.end
+        else:
+            spans.append([record.first, record.end])
+    sent = (BatchStatus.COMMITTED, BatchStatus.UNKNOWN)
+    ordered = sorted(records, key=lambda r: r.first)
+    gap = next((i for i, r in enumerate(ordered) if r.status not in sent), len(ordered))
     out: dict[str, Any] = {
         "job_id": job_id,
         "committed": committed,
         "total": total,
-        "ranges": {k: v for k, v in ranges.items() if v},
+        "ranges": ranges,
     }
-    if not later_committed and not any(r.status is BatchStatus.UNKNOWN for r in records):
-        out["resume_from"] = first_open
+    if all(r.status not in sent for r in ordered[gap:]):
+        out["resume_from"] = ordered[gap].first if gap < len(ordered) else total
     return out
 
 
@@ -503,20 +513,22 @@ def _partial(
     name: str, job_id: str, records: list[BatchRecord], total: int, cause: ConnectorError
 ) -> ConnectorError:
     committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
-    if len(records) == 1 or (
-        committed == 0 and not any(r.status is BatchStatus.UNKNOWN for r in records)
-    ):
-        return cause  # one request, or nothing landed and nothing uncertain: the plain error
     unknown = [r for r in records if r.status is BatchStatus.UNKNOWN]
-    uncertain = (
-        f"; {sum(r.count for r in unknown)} {name} in {len(unknown)} batches may or may not "
-        "have been stored (the connection broke after sending)"
-        if unknown
-        else ""
+    if committed == 0 and not unknown:
+        return cause  # nothing landed and nothing may have: the plain error says it all
+    fields = _job_fields(job_id, records, total)
+    advice = [
+        f"{name}[{r.first}:{r.end}] may or may not have been committed (check at the service "
+        "before sending them again)"
+        for r in unknown[:3]
+    ]
+    if "resume_from" in fields:
+        advice.append(f"{name}[{fields['resume_from']}:] were not committed: send them again")
+    advice.append(
+        f"or send the same request with job_id {job_id!r}: committed batches are not sent again"
     )
     return PartialFailure(
-        f"{committed} of {total} {name} committed, then: {cause.message}{uncertain}. Send the "
-        f"same request with job_id {job_id!r} to resume: committed batches are not sent again",
+        f"{committed} of {total} {name} committed, then: {cause.message}; " + "; ".join(advice),
         details=[r.to_dict() for r in records],
-        **_job_fields(job_id, records, total),
+        **fields,
     )
