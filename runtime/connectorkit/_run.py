@@ -52,22 +52,24 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        # Auth loads only for a call that got this far; before the budget starts to count.
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
         self.connection = connection
+        http = runner.http
         budget = budget_for(options, runner.clock)
         self.auth: CallAuth = new_call_auth(
-            connection, runner.http, runner.tokens, remaining=budget.remaining
+            connection, http, runner.tokens, remaining=budget.remaining
         )
 
         def count_retry() -> None:
             state.retries += 1
 
         self.sender = Sender(
-            runner.http,
+            http,
             self.auth,
             policy=policy_for(options),
             budget=budget,
