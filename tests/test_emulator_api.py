@@ -161,7 +161,7 @@ def test_create_dataset_response(user):
     assert created["@odata.context"].endswith("/v1.0/myorg/$metadata#datasets/$entity")
     assert created["name"] == "Retail"
     assert created["addRowsAPIEnabled"] is True
-    assert "defaultRetentionPolicy" not in created  # not a property of the swagger's Dataset
+    assert created["defaultRetentionPolicy"] == "basicFIFO"
     assert created["configuredBy"] == "emulator.user@contoso.com"
 
 
@@ -378,7 +378,7 @@ def test_import_a_file_by_multipart_upload(user, app, group):
     record = caller.get(f"{prefix}/imports/{import_id}").json()
     assert record["importState"] == "Succeeded"
     assert record["name"] == "Quarterly"
-    assert "source" not in record  # the service keeps it, but the swagger's Import has none
+    assert record["source"] == "Upload"
     [dataset] = record["datasets"]
     [report] = record["reports"]
     assert dataset["name"] == report["name"] == "Quarterly"

@@ -31,6 +31,13 @@ PBIX = {"file": ("Report.pbix", b"PK\x03\x04 fake pbix", "application/octet-stre
 PUSH_OPERATIONS = {"Datasets_GetTables", "Datasets_PutTable", "Datasets_PostRows",
                    "Datasets_DeleteRows"}  # fmt: skip
 TABLE_ = operation_table()
+# What the service sends that its swagger does not declare (the emulator sends it too).
+REAL_SERVICE_EXTRAS = frozenset({
+    "isRefreshable", "isEffectiveIdentityRequired", "isEffectiveIdentityRolesRequired",
+    "isOnPremGatewayRequired", "createdDate", "createReportEmbedURL", "qnaEmbedURL",
+    "upstreamDatasets", "defaultRetentionPolicy", "isFromPbix", "datasetWorkspaceId", "type",
+    "connectionType", "source",
+})  # fmt: skip
 ALL_IDS = sorted(TABLE_.by_id)
 
 
@@ -62,7 +69,8 @@ def undeclared(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
     found = []
     for key, item in value.items():
         if key not in properties:
-            found.append(f"{path}.{key}")
+            if key not in REAL_SERVICE_EXTRAS:
+                found.append(f"{path}.{key}")
         else:
             found += undeclared(item, properties[key], f"{path}.{key}")
     return found

@@ -88,7 +88,11 @@ async def _post_dataset(ctx: ApiContext) -> HttpResponse:
         relationships=definition.relationships,
     )
     service.store.datasets[dataset.id] = dataset
-    body = {"@odata.context": ctx.metadata_url("datasets/$entity"), **dataset.to_json()}
+    body = {
+        "@odata.context": ctx.metadata_url("datasets/$entity"),
+        **dataset.to_json(),
+        "defaultRetentionPolicy": policy,
+    }
     return HttpResponse.json(201, body)
 
 

@@ -68,6 +68,7 @@ class Workspace:
             "id": self.id,
             "isReadOnly": False,
             "isOnDedicatedCapacity": False,
+            "type": "Workspace",
             "name": self.name,
         }
 
@@ -127,16 +128,15 @@ class Dataset:
             "webUrl": f"{WEB}/groups/{group}/datasets/{self.id}",
             "addRowsAPIEnabled": self.push,
             "configuredBy": self.configured_by,
-            # The swagger spells these in Pascal case.
-            "IsRefreshable": not self.push,
-            "IsEffectiveIdentityRequired": False,
-            "IsEffectiveIdentityRolesRequired": False,
-            "IsOnPremGatewayRequired": False,
+            "isRefreshable": not self.push,
+            "isEffectiveIdentityRequired": False,
+            "isEffectiveIdentityRolesRequired": False,
+            "isOnPremGatewayRequired": False,
             "targetStorageMode": "Abf",
-            "CreatedDate": self.created,
-            "CreateReportEmbedURL": f"{WEB}/reportEmbed?config=emulator&datasetId={self.id}",
-            "QnaEmbedURL": f"{WEB}/qnaEmbed?config=emulator&datasetId={self.id}",
-            "upstreamDataflows": [],
+            "createdDate": self.created,
+            "createReportEmbedURL": f"{WEB}/reportEmbed?config=emulator&datasetId={self.id}",
+            "qnaEmbedURL": f"{WEB}/qnaEmbed?config=emulator&datasetId={self.id}",
+            "upstreamDatasets": [],
             "users": [],
             "queryScaleOutSettings": {"autoSyncReadOnlyReplicas": True, "maxReadOnlyReplicas": 0},
         }
@@ -161,10 +161,12 @@ class Report:
             "name": self.name,
             "webUrl": f"{WEB}/groups/{group}/reports/{self.id}",
             "embedUrl": f"{WEB}/reportEmbed?reportId={self.id}&config=emulator",
+            "isFromPbix": self.report_type == "PowerBIReport",
             "isOwnedByMe": True,
         }
         if self.dataset_id is not None:
             body["datasetId"] = self.dataset_id
+            body["datasetWorkspaceId"] = self.workspace_id or ""
         return body | {"users": [], "subscriptions": []}
 
 
@@ -304,6 +306,8 @@ class Store:
             "createdDateTime": record.created,
             "updatedDateTime": record.updated,
             "name": record.name,
+            "connectionType": record.connection_type,
+            "source": record.source,
             "datasets": [{k: d.to_json()[k] for k in ("id", "name", "webUrl")} for d in datasets],
             "reports": [
                 {k: r.to_json()[k] for k in ("id", "name", "webUrl", "embedUrl")} for r in reports
