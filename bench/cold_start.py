@@ -139,6 +139,35 @@ def _measure(variants: list[Variant], runs: int, warmup: int) -> None:
             variant.samples.append(_run_once(variant))
 
 
+def _peak_memory(variants: list[Variant], runs: int = 3) -> None:
+    """The peak resident memory of each command that talks HTTP (``/usr/bin/time -f %M``)."""
+    timer = Path("/usr/bin/time")
+    if not timer.is_file():
+        print("(peak memory: /usr/bin/time is not installed)\n")
+        return
+    rows: list[list[object]] = []
+    for variant in variants:
+        if not variant.check:
+            continue
+        peaks = []
+        for _ in range(runs):
+            done = subprocess.run(
+                [str(timer), "-f", "%M", *variant.argv],
+                input=variant.stdin,
+                env=variant.env,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                cwd=REPO,
+                check=False,
+            )
+            last = done.stderr.strip().splitlines()[-1:] or ["nan"]
+            peaks.append(float(last[0]) / 1024 if last[0].isdigit() else float("nan"))
+        rows.append([variant.name, statistics.median(peaks)])
+    print_table(["command", "peak RSS MiB (median of 3)"], rows)
+    print()
+
+
 def _report_runs(variants: list[Variant]) -> None:
     by_name = {v.name: v for v in variants}
     base = Stats.of(by_name["python -c pass"].samples).median
@@ -333,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _measure(variants, runs, warmup)
         _report_runs(variants)
+        _peak_memory(variants)
         request = _request(emu, token)
         _importtime(request, args.top)
         _phases(request, max(1, min(args.phase_runs, 100)))
