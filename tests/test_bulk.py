@@ -47,7 +47,8 @@ def test_every_row_is_checked_before_anything_is_sent(cli: Cli, emulator: Any) -
     data = rows(20_000)
     data[15_000]["Qty"] = "many"
     data[17_500]["Colour"] = "red"
-    on_table = {"dataset_id": dataset_id, "table_name": "Sales", "group_id": SALES}
+    # No columns given (null is "not given"): Create Rows asks the service for them.
+    on_table = {"dataset_id": dataset_id, "table_name": "Sales", "group_id": SALES, "columns": None}
     run = cli.invoke("create_rows", {**on_table, "rows": data}, cli.app())
     assert run.code == 2
     error = run.error

@@ -772,12 +772,12 @@ def test_the_push_rate_limit_is_waited_out_between_batches(cli):
         )  # fmt: skip
         assert run.code == 0, run.stderr
         assert counts(run.result) == {"rows": 10_500, "batches": 2}
+        # Both batches leave at once (five may be in flight); the one the minute refuses is
+        # retried after its Retry-After until it is taken.
         statuses = [s for _, _, s in run.api()]
-        assert statuses[0] == 200
-        assert statuses[-1] == 200
-        assert set(statuses[1:-1]) == {429}
+        assert sorted(statuses) == [200, 200] + [429] * (len(statuses) - 2)
         assert run.response["meta"]["retries"] == len(statuses) - 2 >= 1
-        assert emu.rows(dataset_id, "Sales") == rows
+        assert sorted(emu.rows(dataset_id, "Sales"), key=lambda r: r["Qty"]) == rows
 
 
 # -- connections that break, batches that stop part way ----------------------------------------
