@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
         "emulator", help="a local Power BI service (see: connectorkit emulator -h)", add_help=False
     )
     commands.add_parser(
+        "import-openapi",
+        help="write actions from an OpenAPI document (see: connectorkit import-openapi -h)",
+        add_help=False,
+    )
+    commands.add_parser(
+        "new", help="scaffold: `new pack DIR` or `new action KEY`", add_help=False
+    )
+    commands.add_parser(
         "auth",
         help="OAuth 2.0: `auth login` obtains a token (see: connectorkit auth login -h)",
         add_help=False,
@@ -165,6 +173,18 @@ def _auth(argv: list[str]) -> int:
     return int(run_login(argv[1:], stdout=sys.stdout, stderr=sys.stderr))
 
 
+def _import_openapi(argv: list[str]) -> int:
+    from connectorkit._openapi._command import main as import_main  # noqa: PLC0415
+
+    return import_main(argv)
+
+
+def _new(argv: list[str]) -> int:
+    from connectorkit._scaffold import main as new_main  # noqa: PLC0415
+
+    return new_main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connectorkit`` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -172,7 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
     # These two parse their own options.
-    passthrough = {"emulator": _emulator, "auth": _auth}
+    passthrough = {
+        "emulator": _emulator,
+        "auth": _auth,
+        "import-openapi": _import_openapi,
+        "new": _new,
+    }
     if args_list[:1] and args_list[0] in passthrough:
         return passthrough[args_list[0]](args_list[1:])
     args = _parser().parse_args(args_list)

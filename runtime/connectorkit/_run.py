@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -213,6 +214,12 @@ class _Call:
         if definition.request.batch is not None:
             return self.run_batches()
         response = self.send(self.spec(inputs))
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
         return self.shape(parse_body(response), response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
