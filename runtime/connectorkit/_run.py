@@ -199,8 +199,11 @@ class _Call:
         ]
         spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
         if request.has_body:
-            spec.json = render_value(request.body, inputs)
-            spec.has_json = True
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
         return spec
 
     def run(self) -> Any:

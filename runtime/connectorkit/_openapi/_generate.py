@@ -500,13 +500,8 @@ def _from_document(
     if query:
         request["query"] = query
     template = data["request"].get("body")
-    if has_body:
+    if has_body and body not in ({}, None):
         request["body"] = body
-    elif "body" in data["request"]:
-        # No body input given: the template renders with every property left out.
-        request["body"] = {} if isinstance(template, dict) else None
-        if request["body"] is None:
-            return None
     example: dict[str, Any] = {"title": clean(title_text) or "Example", "inputs": inputs}
     example["request"] = request
     response = _response(raw.get("responses") or {})

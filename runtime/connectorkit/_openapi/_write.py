@@ -24,6 +24,7 @@ def action_yaml(data: dict[str, Any], *, generated_from: str | None = None) -> s
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
+    Dumper.ignore_aliases = lambda *_: True  # type: ignore[method-assign] # repeated values stay written out
     body = yaml.dump(
         data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
     )
