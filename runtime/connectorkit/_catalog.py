@@ -11,7 +11,14 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
 
-__all__ = ["describe", "docs_markdown", "input_schema", "inputs_schema"]
+__all__ = [
+    "OTHER_GROUP",
+    "describe",
+    "docs_markdown",
+    "example_lines",
+    "input_schema",
+    "inputs_schema",
+]
 
 _PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
 # A key_value input takes either form; the list form lets a key repeat.
@@ -52,16 +59,40 @@ def describe(pack: Pack) -> dict[str, Any]:
             }
             for connection in _connections(pack)
         ],
-        "actions": [
-            {
-                "key": action.key,
-                "label": action.label,
-                "description": action.description,
-                "inputs": inputs_schema(action.inputs),
-            }
-            for action in _actions(pack)
+        "groups": [
+            {"label": label, "actions": [a.key for a in actions]}
+            for label, actions in _groups(pack)
         ],
+        "actions": [_action_entry(action) for action in _actions(pack)],
     }
+
+
+def _action_entry(action: ActionDef) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "key": action.key,
+        "label": action.label,
+        "description": action.description,
+        "group": action.group or OTHER_GROUP,
+        "inputs": inputs_schema(action.inputs),
+    }
+    if action.returns is not None:
+        entry["returns"] = _plain(action.returns)
+    if action.examples:
+        # What a designer shows as "try it": inputs, the request they make, a sample answer.
+        entry["examples"] = [_plain(example) for example in action.examples]
+    return entry
+
+
+OTHER_GROUP = "Other"
+
+
+def _groups(pack: Pack) -> list[tuple[str, list[ActionDef]]]:
+    """Actions by group, groups sorted by label with the catch-all group last."""
+    found: dict[str, list[ActionDef]] = {}
+    for action in _actions(pack):
+        found.setdefault(action.group or OTHER_GROUP, []).append(action)
+    order = sorted(found, key=lambda g: (g == OTHER_GROUP, g.casefold()))
+    return [(label, found[label]) for label in order]
 
 
 def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:
@@ -122,9 +153,11 @@ def docs_markdown(pack: Pack) -> str:
         out += _connection_section(connection, connection.key == pack.default_connection)
     out += ["## Actions", ""]
     call_inputs: dict[str, InputDef] = {}
-    for action in _actions(pack):
-        out += _action_section(action)
-        call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
+    for label, actions in _groups(pack):
+        out += [f"### {label}", ""]
+        for action in actions:
+            out += _action_section(action)
+            call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
     if call_inputs:
         out += [
             "## Call inputs",
@@ -163,13 +196,60 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
 
 def _action_section(action: ActionDef) -> list[str]:
     own = [i for i in action.inputs if not i.call_input]
-    lines = [f"### {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
+    lines = [f"#### {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
     if own:
         lines += _input_table(own, heading="Input")
     else:
         lines.append("No inputs of its own.")
     lines += ["", "Also accepts the [call inputs](#call-inputs).", ""]
+    for example in action.examples:
+        lines += example_lines(example)
     return lines
+
+
+def example_lines(example: Mapping[str, Any]) -> list[str]:
+    """One example as Markdown: its inputs, the exact request they make, the sample answer."""
+    request = example.get("request") or {}
+    query = request.get("query") or {}
+    shown = "&".join(
+        f"{name}={v}"
+        for name, value in query.items()
+        for v in (value if isinstance(value, list) else [value])
+    )
+    target = f"{request.get('method')} {request.get('path')}{'?' + shown if shown else ''}"
+    lines = [
+        f"Example: {example.get('title') or 'a call'}",
+        "",
+        "```json",
+        _json(example.get("inputs") or {}),
+        "```",
+        "",
+    ]
+    lines += [f"sends `{target}`" + (" with the body" if "body" in request else "")]
+    if "body" in request:
+        lines += ["", "```json", _json(request["body"]), "```"]
+    response = example.get("response") or {}
+    status = response.get("status", 200)
+    if "body" in response:
+        lines += [
+            "",
+            f"and the service answers {status}:",
+            "",
+            "```json",
+            _json(response["body"]),
+            "```",
+            "",
+        ]
+    else:
+        lines += ["", f"and the service answers {status} with no body.", ""]
+    return lines
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(_plain(value), indent=2, ensure_ascii=False)
+    lines = text.splitlines()
+    # A long sample answer is cut: the shape is what a reader needs.
+    return "\n".join([*lines[:40], "…"]) if len(lines) > 40 else text  # noqa: PLR2004
 
 
 def _input_table(inputs: Iterable[InputDef], heading: str) -> list[str]:
