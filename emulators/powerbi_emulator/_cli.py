@@ -1,0 +1,147 @@
+"""`connectorkit emulator`: parse the flags, serve, print the endpoints as one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from powerbi_emulator._config import (
+    DEFAULT_CLIENT,
+    ClientApp,
+    ConfigError,
+    EmulatorConfig,
+    FaultSpec,
+    load_clients_file,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+PROG = "connectorkit emulator"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "A local Power BI service (identity platform token endpoint and REST API) for "
+            "demos and tests. Prints one JSON line with its URLs to stdout, logs to stderr, "
+            "and runs until SIGINT or SIGTERM."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port; 0 picks a free one (default)"
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, metavar="F",
+        help="run rate windows and token lifetimes F times faster (default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="MS",
+        help="milliseconds added to every API and token request (default 0)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--token-lifetime", type=float, default=3600.0, metavar="SECONDS",
+        help="access token lifetime in emulated seconds (default 3600)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--client", action="append", default=[], metavar="ID:SECRET",
+        help="a client app (repeatable; 'ID:' or 'ID' is a public client). "
+        f"Default: {DEFAULT_CLIENT.client_id}:{DEFAULT_CLIENT.client_secret}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--clients-file", type=Path, metavar="PATH",
+        help='JSON list of {"client_id", "client_secret", "redirect_uris", "name"}',
+    )  # fmt: skip
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="JSON",
+        help='a fault spec, e.g. \'{"path": "/rows$", "action": "status", "status": 503, '
+        '"count": 2}\' (repeatable)',
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, help="seed for generated ids and fault randomness")
+    parser.add_argument("--tenant", default="emulator", help="tenant name in the identity URLs")
+    parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    return parser
+
+
+def _client(text: str) -> ClientApp:
+    client_id, _, secret = text.partition(":")
+    return ClientApp(client_id, secret or None)
+
+
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    clients = [_client(text) for text in args.client]
+    if args.clients_file is not None:
+        clients.extend(load_clients_file(args.clients_file))
+    faults = []
+    for text in args.fault:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"--fault is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("--fault must be a JSON object")
+        faults.append(FaultSpec.from_mapping(data))
+    return EmulatorConfig(
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        latency_ms=args.latency,
+        token_lifetime=args.token_lifetime,
+        clients=tuple(clients) or (DEFAULT_CLIENT,),
+        faults=tuple(faults),
+        seed=args.seed,
+        tenant=args.tenant,
+    )
+
+
+def _configure_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("powerbi_emulator", "uvicorn", "uvicorn.error"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler] if name != "uvicorn.error" else []
+        log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _announce(urls: dict[str, str]) -> None:
+    sys.stdout.write(json.dumps(urls) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT/SIGTERM; returns the exit code (0 after a signal)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error; argparse already wrote to stderr
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        return 2
+    try:
+        from powerbi_emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
+    except ImportError as exc:
+        sys.stderr.write(
+            f"{PROG}: error: {exc.name or exc} is missing; install connectorkit[emulator]\n"
+        )
+        return 1
+    _configure_logging(args.quiet)
+    try:
+        serve_forever(config, _announce)
+    except OSError as exc:
+        sys.stderr.write(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc}\n")
+        return 1
+    return 0

@@ -1,0 +1,105 @@
+"""Everything one emulator instance holds, wired together, plus its request log."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from typing import TYPE_CHECKING, cast
+
+from powerbi_emulator._api import PowerBIApi
+from powerbi_emulator._clock import EmulatorClock
+from powerbi_emulator._context import Service
+from powerbi_emulator._faults import FaultInjector
+from powerbi_emulator._identity import TokenService
+from powerbi_emulator._limits import PushThrottle
+from powerbi_emulator._login import LoginEndpoints
+from powerbi_emulator._store import IdFactory, Store
+
+if TYPE_CHECKING:
+    from powerbi_emulator._config import EmulatorConfig
+
+__all__ = ["EmulatorState", "RequestLog"]
+
+SECRET_KEYS = frozenset({
+    "access_token", "refresh_token", "code", "code_verifier", "client_secret",
+    "client_assertion", "assertion", "password",
+})  # fmt: skip
+
+
+class RequestLog:
+    """The most recent requests received (never a token, secret or code)."""
+
+    def __init__(self, size: int = 2_000) -> None:
+        self._entries: collections.deque[dict[str, object]] = collections.deque(maxlen=size)
+        self._seq = itertools.count(1)
+
+    def record(self, entry: dict[str, object]) -> None:
+        """Append an entry, numbering it."""
+        query = entry.get("query")
+        if isinstance(query, dict):
+            entry["query"] = {k: "***" if k in SECRET_KEYS else v for k, v in query.items()}
+        self._entries.append({"seq": next(self._seq), **entry})
+
+    def entries(self, since: int = 0, kind: str | None = None) -> list[dict[str, object]]:
+        """Entries with a sequence number above `since`, optionally of one kind."""
+        return [
+            entry
+            for entry in self._entries
+            if cast("int", entry["seq"]) > since and kind in {None, entry.get("kind")}
+        ]
+
+    def clear(self) -> None:
+        """Forget every entry (numbering continues)."""
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class EmulatorState:
+    """The parts of one emulator, built from its config."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.clock = EmulatorClock(config.time_scale)
+        self.tokens = TokenService(self.clock, config.token_lifetime)
+        self.service = Service(
+            config,
+            self.clock,
+            IdFactory(config.seed),
+            Store(self.clock),
+            PushThrottle(config.limits, self.clock),
+        )
+        self.login = LoginEndpoints(config, self.clock, self.tokens)
+        self.api = PowerBIApi(self.service, self.tokens)
+        self.faults = FaultInjector(config.seed)
+        for spec in config.faults:
+            self.faults.add(spec)
+        self.log = RequestLog()
+
+    def reset(self, *, tokens: bool = False) -> None:
+        """Back to the seed data, no faults, empty log and rate windows; tokens too if asked."""
+        self.service.store.seed()
+        self.service.throttle.reset()
+        self.faults.clear()
+        self.log.clear()
+        if tokens:
+            self.tokens.codes.clear()
+            self.tokens.access.clear()
+            self.tokens.refresh.clear()
+
+    def summary(self) -> dict[str, object]:
+        """The state endpoint's body: what is stored, tokens counted, faults, clock."""
+        store = self.service.store.summary()
+        datasets = store["datasets"]
+        if isinstance(datasets, list):
+            for dataset in datasets:
+                dataset["throttle"] = self.service.throttle.snapshot(str(dataset["id"]))
+        return {
+            "time": self.clock.isoformat(),
+            "time_scale": self.clock.time_scale,
+            **store,
+            "tokens": self.tokens.counts(),
+            "faults": [f.to_json() for f in self.faults.list()],
+            "requests": len(self.log),
+        }
