@@ -44,7 +44,7 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """The report as the command prints it."""
+        """The report as the command prints it (each note once)."""
         out = [
             f"{self.operations} operation(s): {len(self.created)} action(s) created, "
             f"{len(self.updated)} updated, {len(self.unchanged)} unchanged, "
@@ -52,7 +52,7 @@ class ImportReport:
         ]
         out += [f"  created  actions/{key}.yaml" for key in self.created]
         out += [f"  updated  actions/{key}.yaml" for key in self.updated]
-        out += [f"  not supported: {note}" for note in self.notes]
+        out += [f"  not supported: {note}" for note in dict.fromkeys(self.notes)]
         return out
 
 
