@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from conftest import ROOT
@@ -17,7 +18,11 @@ PETSTORE = ROOT / "tests" / "data" / "petstore.openapi.yaml"
 def command(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "connectorkit", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -25,7 +30,12 @@ def pytest_in(folder):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
-        cwd=folder, capture_output=True, text=True, timeout=300, check=False, env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
     )
 
 
@@ -62,7 +72,9 @@ def test_a_new_pack_is_green_and_a_wrong_request_turns_it_red(tmp_path):
     pet = folder / "actions" / "create_pet.yaml"
     pet.write_text(pet.read_text().replace("    name: '{name}'", "    title: '{name}'"))
     thing = folder / "actions" / "get_thing.yaml"
-    thing.write_text(thing.read_text().replace("path: /things/{thing_id}", "path: /thing/{thing_id}"))
+    thing.write_text(
+        thing.read_text().replace("path: /things/{thing_id}", "path: /thing/{thing_id}")
+    )
     red = pytest_in(folder)
     assert red.returncode == 1, red.stdout
     failed = {line.split(" ")[1] for line in red.stdout.splitlines() if line.startswith("FAILED")}
@@ -72,12 +84,12 @@ def test_a_new_pack_is_green_and_a_wrong_request_turns_it_red(tmp_path):
         "tests/test_pets.py::test_create_pet",
     }, red.stdout
     assert "body: 'name' is a required property" in red.stdout
-    assert "path is /thing/example-thing-id, the example says /things/example-thing-id" in red.stdout
+    assert (
+        "path is /thing/example-thing-id, the example says /things/example-thing-id" in red.stdout
+    )
 
 
 def test_the_plugin_is_registered_by_installing_connectorkit():
-    from importlib.metadata import entry_points
-
     found = {ep.name: ep.value for ep in entry_points(group="pytest11")}
     assert found.get("connectorkit") == "connectorkit.pytest_plugin"
 

@@ -12,13 +12,13 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._examples import example_mismatches, run_in_process, sample_inputs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from connectorkit._definitions import ActionDef, Pack
     from connectorkit._examples import SentRequest
@@ -53,7 +53,9 @@ def openapi_settings(root: Path) -> dict[str, Any]:
     return block if isinstance(block, dict) else {}
 
 
-def conformance_checks(root: Path, load: Callable[[], Pack]) -> Iterator[Check]:
+def conformance_checks(  # noqa: C901 - files, then examples, then operations
+    root: Path, load: Callable[[], Pack]
+) -> Iterator[Check]:
     """Every check of the pack at ``root``; ``load`` gives the loaded pack (called lazily)."""
     from connectorkit._errors import PackError  # noqa: PLC0415
 
@@ -115,8 +117,11 @@ def _operation_problems(
         inputs = fitting[0]
     elif examples:
         inputs = {k: v for k, v in examples[0].items() if not _in_optional_part(action, k)}
-        inputs |= {k: v for k, v in sample_inputs(action, optional=frozenset(optional)).items()
-                   if k in optional}
+        inputs |= {
+            k: v
+            for k, v in sample_inputs(action, optional=frozenset(optional)).items()
+            if k in optional
+        }
     else:
         inputs = sample_inputs(action, optional=frozenset(optional))
     call = run_in_process(pack, action.key, inputs, response={"status": 200, "body": {}})
@@ -175,13 +180,13 @@ class OpenApiDocument:
         return node
 
     def _pattern(self, path: str) -> re.Pattern[str]:
-        rel = path[len(self.base_path) :] if path.startswith(self.base_path) else path
+        rel = path.removeprefix(self.base_path)
         parts = re.split(r"(\{[^}]+\})", rel)
         regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
         return re.compile(f"^{regex}$")
 
     def problems(self, sent: SentRequest, op_id: str) -> list[str]:
-        """Where ``sent`` breaks operation ``op_id`` (empty: it is a request the document allows)."""
+        """Where ``sent`` breaks operation ``op_id`` (empty: a request the document allows)."""
         if op_id not in self.operations:
             return [f"the OpenAPI document has no operation {op_id}"]
         method, path, op, shared = self.operations[op_id]

@@ -20,8 +20,10 @@ from connectorkit._run import Runner
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from connectorkit._definitions import ActionDef, Pack
+    from connectorkit._errors import Problem
 
 __all__ = [
     "EXAMPLE_BASE_URL",
@@ -30,13 +32,14 @@ __all__ = [
     "SentRequest",
     "example_connection",
     "example_mismatches",
+    "example_problems",
     "request_mismatches",
     "run_in_process",
     "sample_inputs",
 ]
 
 EXAMPLE_BASE_URL = "https://service.example/api"
-_TOKEN = "example-access-token"
+_TOKEN = "example-access-token"  # noqa: S105 - a stand-in the stand-in service accepts
 NO_BODY: Any = object()
 
 
@@ -137,9 +140,9 @@ def _sent(request: httpx.Request, base_path: str) -> SentRequest:
     query: dict[str, Any] = {}
     for name, value in parse_qsl(request.url.query.decode("ascii"), keep_blank_values=True):
         if name in query:
-            query[name] = [*query[name], value] if isinstance(query[name], list) else [
-                query[name], value
-            ]
+            query[name] = (
+                [*query[name], value] if isinstance(query[name], list) else [query[name], value]
+            )
         else:
             query[name] = value
     content = request.read()
@@ -233,13 +236,13 @@ def example_mismatches(pack: Pack, action: ActionDef, example: Mapping[str, Any]
 
 
 def request_mismatches(sent: SentRequest, expected: Mapping[str, Any]) -> list[str]:
-    """Each way ``sent`` differs from an example's ``request`` (method, path, query, headers, body)."""
+    """Each way ``sent`` differs from an example's ``request`` (method, path, query, body...)."""
     problems: list[str] = []
     if sent.method != expected.get("method"):
         problems.append(f"method is {sent.method}, the example says {expected.get('method')}")
     if sent.path != expected.get("path"):
         problems.append(f"path is {sent.path}, the example says {expected.get('path')}")
-    want_query = {k: v for k, v in (expected.get("query") or {}).items()}
+    want_query = dict(expected.get("query") or {})
     if sent.query != want_query:
         problems.append(f"query is {sent.query}, the example says {want_query}")
     for name, value in (expected.get("headers") or {}).items():
@@ -330,3 +333,41 @@ def _element(schema: Mapping[str, Any]) -> Any:
             "items": schema.get("items"),
         },
     )
+
+
+def example_problems(pack: Pack) -> list[Problem]:
+    """Every example that does not do what it shows, with its file and line."""
+    from connectorkit._errors import Problem  # noqa: PLC0415
+
+    found: list[Problem] = []
+    for action in sorted(pack.actions.values(), key=lambda a: a.key):
+        if not action.examples:
+            continue
+        try:
+            file = action.file.relative_to(pack.root).as_posix()
+        except ValueError:
+            file = action.file.as_posix()
+        lines = _example_lines(action.file)
+        for index, example in enumerate(action.examples):
+            line = lines[index] if index < len(lines) else None
+            found += [
+                Problem(file, line, f"examples[{index}]", message)
+                for message in example_mismatches(pack, action, example)
+            ]
+    return found
+
+
+def _example_lines(path: Path) -> list[int]:
+    """The line each example of an action file starts on."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    examples = next((v for k, v in node.value if k.value == "examples"), None)
+    if not isinstance(examples, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in examples.value]

@@ -1,4 +1,4 @@
-"""``connectorkit new pack DIR`` and ``connectorkit new action KEY``: files that pass from the start.
+"""``connectorkit new pack DIR`` and ``new action KEY``: files that pass from the start.
 
 A new pack has a connector, a client-credentials connection, one action with an example, the
 JSON Schemas (for an editor's completion), a test that uses only the pytest plugin's fixtures and
@@ -148,7 +148,7 @@ def _test(key: str, path: str) -> str:
     placeholders = re.findall(r"\{([a-z][a-z0-9_]*)\}", path)
     inputs = ", ".join(f'"{p}": "id-1"' for p in placeholders)
     sent = re.sub(r"\{[a-z][a-z0-9_]*\}", "id-1", path)
-    return f'''"""Tests of the pack with the connectorkit pytest plugin's fixtures (no conftest needed).
+    return f'''"""Tests of the pack with the pytest plugin's fixtures (no conftest.py needed).
 
 `pytest` here also runs the pack's conformance suite: every file valid, every example's request.
 """
@@ -168,7 +168,7 @@ def test_a_missing_input_is_refused_before_sending(run_action):
 '''
 
 
-def _readme(key: str, label: str, action: str) -> str:
+def _readme(label: str, action: str) -> str:
     return f"""# {label}
 
 A connectorkit action pack: `connector.yaml`, `connections/`, `actions/` (one YAML file per
@@ -211,7 +211,7 @@ def new_pack(folder: Path, *, key: str | None = None, label: str | None = None) 
         "connections/client_credentials.yaml": _CONNECTION,
         f"actions/{action}.yaml": _action(action, "GET", "/status"),
         "tests/test_actions.py": _test(action, "/status"),
-        "README.md": _readme(key, label, action),
+        "README.md": _readme(label, action),
         ".gitignore": ".venv/\n__pycache__/\n.pytest_cache/\n",
     }
     written = []

@@ -148,9 +148,7 @@ def connectorkit_pack(connectorkit_pack_dir: Path) -> Pack:
 
 
 @pytest.fixture
-def run_action(
-    connectorkit_pack: Pack, request: pytest.FixtureRequest
-) -> Callable[..., Call]:
+def run_action(connectorkit_pack: Pack, request: pytest.FixtureRequest) -> Callable[..., Call]:
     """Run an action in-process; the service's answers go through pytest-httpx.
 
     ``run_action(action, inputs, response={"status": 200, "body": {...}}, connection=None)``

@@ -7,17 +7,18 @@ per action, keeping what an author curated. What it cannot express is reported, 
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectorkit._openapi._generate import Generated, OptionalPrefix, generate
 from connectorkit._openapi._merge import merge
 from connectorkit._openapi._naming import DEFAULT_VERBS
 from connectorkit._openapi._spec import Operation, Spec, read_spec
 from connectorkit._openapi._write import action_yaml
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ImportReport", "OpenApiSettings", "import_openapi", "read_settings", "read_spec"]
 
@@ -45,11 +46,11 @@ class ImportReport:
 
     def lines(self) -> list[str]:
         """The report as the command prints it (each note once)."""
-        out = [
-            f"{self.operations} operation(s): {len(self.created)} action(s) created, "
-            f"{len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.curated)} hand-written kept as they are"
-        ]
+        counts = (
+            f"{len(self.created)} action(s) created, {len(self.updated)} updated, "
+            f"{len(self.unchanged)} unchanged, {len(self.curated)} hand-written kept as they are"
+        )
+        out = [f"{self.operations} operation(s): {counts}"]
         out += [f"  created  actions/{key}.yaml" for key in self.created]
         out += [f"  updated  actions/{key}.yaml" for key in self.updated]
         out += [f"  not supported: {note}" for note in dict.fromkeys(self.notes)]
@@ -164,7 +165,7 @@ def _existing_actions(root: Path) -> dict[str, tuple[dict[str, Any], bool]]:
     return found
 
 
-def _apply(
+def _apply(  # noqa: PLR0917 - one generated action and where it goes
     item: Generated,
     root: Path,
     existing: dict[str, tuple[dict[str, Any], bool]],
@@ -201,15 +202,15 @@ def _record_document(
 ) -> None:
     """Keep the document in the pack and declare it, so tests can check requests against it."""
     target = root / (settings.document or f"openapi/{spec_path.name}")
-    if not target.exists() or not os.path.samefile(spec_path, target):
+    if not target.exists() or not spec_path.samefile(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(spec_path, target)
     if settings.document is None:
         relative = target.relative_to(root).as_posix()
         text = connector_file.read_text(encoding="utf-8")
         block = (
-            "\n# Written by `connectorkit import-openapi`: the document the actions come from; the\n"
-            "# conformance tests check every action's request against it.\n"
+            "\n# Written by `connectorkit import-openapi`: the document the actions come from;\n"
+            "# the conformance tests check every action's request against it.\n"
             f"openapi:\n  document: {relative}\n  base_path: {_quoted(base)}\n"
         )
         connector_file.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")

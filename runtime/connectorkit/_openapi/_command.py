@@ -49,7 +49,8 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
     if not (args.pack / "connector.yaml").is_file():
         print(  # noqa: T201
-            f"connectorkit: {args.pack} has no connector.yaml (make one: connectorkit new pack DIR)",
+            f"connectorkit: {args.pack} has no connector.yaml "
+            "(make one: connectorkit new pack DIR)",
             file=sys.stderr,
         )
         return 2

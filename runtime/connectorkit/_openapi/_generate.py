@@ -141,7 +141,9 @@ def _name(
             singular = [*noun[:-1], _singular(noun[-1])] if noun else []
             if singular and not set(singular) & {_singular(w.lower()) for w in words}:
                 item.key = "_".join([words[0].lower(), *singular, *(w.lower() for w in words[1:])])
-                item.data["label"] = " ".join([words[0], *(w.title() for w in singular), *words[1:]])
+                item.data["label"] = " ".join(
+                    [words[0], *(w.title() for w in singular), *words[1:]]
+                )
         while item.key in used:
             item.key += "_" + "_".join(w.lower() for w in split_words(item.operations[0].tag))
         used.add(item.key)
@@ -154,7 +156,7 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
-def _action(
+def _action(  # noqa: C901 - parameters by place, then body, request and examples
     ops: list[Operation],
     prefix: OptionalPrefix | None,
     base_path: str,
@@ -168,21 +170,29 @@ def _action(
     inputs: list[dict[str, Any]] = []
     names: dict[tuple[str, str], str] = {}  # (location, parameter name) -> input key
     path = _relative(main.path, base_path)
-    scope_param = None
+    scope_param = ""
     if prefix is not None:
-        grouped = _relative(ops[1].path, base_path)
-        scope_param = _placeholder_in(prefix.path)
+        scope_param = _placeholder_in(prefix.path) or ""
         path = "[" + _pack_path(prefix.path, {scope_param: prefix.input}) + "]" + path
-        del grouped
     params = list(main.parameters)
     if prefix is not None:
-        extra = [p for p in ops[1].parameters if (p.name, p.location) not in
-                 {(q.name, q.location) for q in params} and p.name != scope_param]
+        extra = [
+            p
+            for p in ops[1].parameters
+            if (p.name, p.location) not in {(q.name, q.location) for q in params}
+            and p.name != scope_param
+        ]
         params += extra
     body_template: Any = None
     has_body = False
-    for param in sorted(params, key=lambda p: ("path", "query", "header", "body").index(p.location)
-                        if p.location in ("path", "query", "header", "body") else 9):
+    for param in sorted(
+        params,
+        key=lambda p: (
+            ("path", "query", "header", "body").index(p.location)
+            if p.location in ("path", "query", "header", "body")
+            else 9
+        ),
+    ):
         if param.location == "body":
             body_template, body_inputs = _body(param, inputs, notes)
             has_body = True
@@ -193,7 +203,7 @@ def _action(
         inputs.append(_scalar_input(key_for, param, shared, main, notes))
     if prefix is not None:
         inputs.append(_scope_input(prefix, shared, ops[1]))
-        names["path", scope_param or ""] = prefix.input
+        names["path", scope_param] = prefix.input
     path = _pack_path(path, {n: k for (loc, n), k in names.items() if loc == "path"})
     request: dict[str, Any] = {"method": main.method, "path": path}
     query = {p.name: "{" + names["query", p.name] + "}" for p in params if p.location == "query"}
@@ -281,7 +291,7 @@ def _scalar_input(
     return spec
 
 
-def _constraints(
+def _constraints(  # noqa: C901 - one branch per kind of constraint
     spec: dict[str, Any], schema: Mapping[str, Any], where: str, notes: list[str]
 ) -> None:
     kind = spec["type"]
@@ -308,7 +318,9 @@ def _constraints(
     del where, notes
 
 
-def _item_schema(schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
+def _item_schema(  # noqa: C901 - one branch per kept keyword
+    schema: Mapping[str, Any], depth: int
+) -> dict[str, Any]:
     """The element-schema subset of input.schema.json (no formats, no read-only fields)."""
     out: dict[str, Any] = {}
     for name in _ITEM_KEYS:
@@ -373,7 +385,9 @@ def _body(
     return "{" + key + "}", [spec]
 
 
-def _scope_input(prefix: OptionalPrefix, shared: Mapping[str, Any], op: Operation) -> dict[str, Any]:
+def _scope_input(
+    prefix: OptionalPrefix, shared: Mapping[str, Any], op: Operation
+) -> dict[str, Any]:
     if prefix.input in shared:
         return {"use": prefix.input}
     param = next((p for p in op.parameters if p.location == "path"), None)
@@ -421,7 +435,7 @@ def _shape(schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
 # -- examples ----------------------------------------------------------------------------------
 
 
-def _examples(
+def _examples(  # noqa: PLR0917 - the parts of one generated action
     ops: list[Operation],
     prefix: OptionalPrefix | None,
     base_path: str,
@@ -444,7 +458,7 @@ def _examples(
     return found
 
 
-def _from_document(
+def _from_document(  # noqa: C901, PLR0911, PLR0912, PLR0917 - one branch per parameter place
     op: Operation,
     raw: Mapping[str, Any],
     title_text: str,

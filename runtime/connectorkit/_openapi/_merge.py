@@ -36,16 +36,14 @@ def merge(generated: dict[str, Any], existing: dict[str, Any]) -> tuple[dict[str
         key = _input_key(spec)
         old = old_inputs.pop(key, None)
         if isinstance(old, dict):
-            spec = dict(spec)
-            for name in CURATED_INPUT_FIELDS:
-                if name in old:
-                    spec[name] = old[name]
-            # An author may have chosen a shared definition, or given one up: keep that choice.
-            if "use" in old and "key" in spec:
-                spec = {"use": key, **{k: v for k, v in spec.items() if k in _USE_KEEP}}
-        inputs.append(spec)
-    for gone in old_inputs:
-        notes.append(f"input '{gone}' is no longer in the document: removed")
+            kept = {**spec, **{name: old[name] for name in CURATED_INPUT_FIELDS if name in old}}
+            # An author may have chosen a shared definition instead: keep that choice.
+            if "use" in old and "key" in kept:
+                kept = {"use": key, **{k: v for k, v in kept.items() if k in _USE_KEEP}}
+            inputs.append(kept)
+        else:
+            inputs.append(spec)
+    notes += [f"input '{gone}' is no longer in the document: removed" for gone in old_inputs]
     merged["inputs"] = inputs
     # Keep the file's key order: first the generated order, then anything else the author added.
     for name, value in existing.items():

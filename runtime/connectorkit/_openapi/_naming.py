@@ -63,13 +63,9 @@ def title(op_id: str, tag: str, verbs: dict[str, str]) -> list[str]:
         rest = noun if words[0] == "Get" else [*noun[:-1], _singular(noun[-1])]
     if rest[-2:] == ["In", "Group"] and len(rest) > 2:  # noqa: PLR2004
         rest = rest[:-2]  # the workspace is an input; the key need not say so
-    verb = words[0]
     cut = next((i for i, w in enumerate(rest) if w in _QUALIFIERS), len(rest))
-    if verb == "Get" and cut and _is_plural(rest[cut - 1]):
-        verb = "List"
-    else:
-        verb = verbs.get(verb, verb)
-    return [verb, *rest]
+    lists = words[0] == "Get" and cut and _is_plural(rest[cut - 1])
+    return ["List" if lists else verbs.get(words[0], words[0]), *rest]
 
 
 # Words after which a name stops naming its noun (Get Datasets *As Admin*).

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["METHODS", "Operation", "Parameter", "Spec", "read_spec"]
 
@@ -88,7 +90,7 @@ class _Reader:
         self.version = version
 
     def base_path(self) -> str:
-        if self.version == 2:
+        if self.version == 2:  # noqa: PLR2004 - OpenAPI's major version
             return str(self.raw.get("basePath") or "").rstrip("/")
         servers = self.raw.get("servers") or []
         url = str(servers[0].get("url", "")) if servers and isinstance(servers[0], dict) else ""
@@ -123,9 +125,7 @@ class _Reader:
                     found.append(self.operation(path, method, op, shared))
         return found
 
-    def operation(
-        self, path: str, method: str, op: dict[str, Any], shared: list[Any]
-    ) -> Operation:
+    def operation(self, path: str, method: str, op: dict[str, Any], shared: list[Any]) -> Operation:
         notes: list[str] = []
         op_id = str(op.get("operationId") or f"{method}_{path}")
         tags = op.get("tags") or ["Other"]
@@ -186,9 +186,11 @@ class _Reader:
         body = self.deref(op["requestBody"])
         content = body.get("content") or {}
         json_type = next((t for t in content if "json" in t), None)
-        for other in content:
-            if other != json_type:
-                notes.append(f"request body as {other} is not supported; only JSON is sent")
+        notes += [
+            f"request body as {other} is not supported; only JSON is sent"
+            for other in content
+            if other != json_type
+        ]
         if json_type is None:
             return None
         schema = self.schema(content[json_type].get("schema") or {}, notes, "request body")
@@ -202,13 +204,13 @@ class _Reader:
         for code, response in sorted((op.get("responses") or {}).items()):
             if not str(code).startswith("2"):
                 continue
-            response = self.deref(response)
+            answer = self.deref(response)
             if self.version == 2:  # noqa: PLR2004
-                raw_schema = response.get("schema")
+                raw_schema = answer.get("schema")
                 if isinstance(raw_schema, dict) and raw_schema.get("type") == "file":
                     return None, True
             else:
-                content = response.get("content") or {}
+                content = answer.get("content") or {}
                 json_type = next((t for t in content if "json" in t), None)
                 if json_type is None:
                     if content:
@@ -223,7 +225,7 @@ class _Reader:
         found = op.get("x-ms-examples") or {}
         return [(str(k), v) for k, v in found.items() if isinstance(v, dict)]
 
-    def schema(
+    def schema(  # noqa: C901, PLR0912 - one branch per JSON Schema keyword kept
         self,
         node: Any,
         notes: list[str],
@@ -249,9 +251,11 @@ class _Reader:
                 target, notes, where, reading=reading, depth=depth + 1, seen=seen | {ref}
             )
         node = self.merged(node, notes, where)
-        for construct in ("oneOf", "anyOf", "not"):
-            if construct in node:
-                notes.append(f"{where}: '{construct}' is not supported; any value is accepted")
+        notes += [
+            f"{where}: '{construct}' is not supported; any value is accepted"
+            for construct in ("oneOf", "anyOf", "not")
+            if construct in node
+        ]
         out: dict[str, Any] = {}
         kind = node.get("type")
         if isinstance(kind, list):  # OpenAPI 3.1: ["string", "null"]

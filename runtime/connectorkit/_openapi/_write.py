@@ -14,7 +14,7 @@ def action_yaml(data: dict[str, Any], *, generated_from: str | None = None) -> s
     import yaml  # noqa: PLC0415 - only writing files needs it
 
     class Dumper(yaml.SafeDumper):
-        def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:  # noqa: FBT001, FBT002, ARG002 - PyYAML's signature
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:  # noqa: ARG002 - PyYAML's signature
             return super().increase_indent(flow, indentless=False)
 
     def text(dumper: yaml.SafeDumper, value: str) -> Any:
@@ -26,7 +26,12 @@ def action_yaml(data: dict[str, Any], *, generated_from: str | None = None) -> s
     Dumper.add_representer(str, text)
     Dumper.ignore_aliases = lambda *_: True  # type: ignore[method-assign] # repeated values stay written out
     body = yaml.dump(
-        data, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+        data,
+        Dumper=Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=False,
     )
     note = ""
     if generated_from:
