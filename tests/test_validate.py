@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 
 from conftest import ROOT, copy_pack
-from connectorkit import _validate
+from connectorkit import _check
+from connectorkit._check import check_documents, validate_pack
 from connectorkit._errors import Problem
-from connectorkit._load import read_documents, schema_dir
-from connectorkit._validate import check_documents, validate_pack
+from connectorkit._files import schema_dir
+from connectorkit._read import read_documents
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -126,6 +127,18 @@ SINGLE_MISTAKES = [
             "result.slice.limit", "'group_id' must be an integer input"),
     Mistake("unknown-hook", RAW, "hook: raw_request", "hook: raw_requests",
             "request.hook", "unknown hook 'raw_requests' (known: raw_request)"),
+    Mistake("hook-ignores-path", RAW, "  hook: raw_request", "  hook: raw_request\n  path: /x",
+            "request.path", "the hook 'raw_request' builds the request itself: 'path' would"),
+    Mistake("hook-ignores-result", RAW, "request:\n  hook:", "result:\n  template: 1\n"
+            "request:\n  hook:", "result", "shapes the result itself"),
+    Mistake("hook-unread-input", RAW, "  - key: url\n",
+            "  - {key: extra, label: E, type: string, comments: c.}\n  - key: url\n",
+            "inputs[0]", "the hook 'raw_request' does not read 'extra'"),
+    Mistake("hook-input-retyped", RAW, "    type: key_value\n    comments: >-\n      Text",
+            "    type: json\n    comments: >-\n      Text", "inputs[3].type",
+            "the hook 'raw_request' reads 'form_data' as key_value, not json"),
+    Mistake("batch-ignores-result", CREATE_ROWS, "request:\n", "result:\n  template: 1\nrequest:\n",
+            "result", "a batched request's result is the count of what was sent"),
     Mistake("slice-and-template", LIST_TABLES, "result:\n", "result:\n  template: {n: 1}\n",
             "result", "use either slice or template, not both"),
     Mistake("optional-in-path", LIST_REPORTS, "[/groups/{group_id}]", "/groups/{group_id}",
@@ -222,5 +235,5 @@ def test_a_clean_pack_never_composes_yaml_for_lines(monkeypatch):
     def fail(text):
         raise AssertionError("lines are looked up only when there is a problem")
 
-    monkeypatch.setattr(_validate, "_compose", fail)
+    monkeypatch.setattr(_check, "_compose", fail)
     assert check_documents(ROOT, documents) == []

@@ -1,6 +1,6 @@
 """Names in a pack's style: ``Datasets_GetRefreshHistory`` becomes ``get_refresh_history``.
 
-The style is the one of the Power BI pack's hand-written actions: snake_case, verb first, a
+The style is the one of the bundled pack's hand-written actions: snake_case, verb first, a
 ``Get`` of a plural noun is a ``list_``, ``Post`` creates and ``Put``/``Patch`` update. A pack may
 declare other verb words in ``connector.yaml`` (``openapi.verbs``).
 """
@@ -18,7 +18,7 @@ _PLURAL_NOT = ("ss", "us", "is")
 
 
 def split_words(text: str) -> list[str]:
-    """``GetPowerBIEncryptionKeys`` → ``[Get, Power, BI, Encryption, Keys]``."""
+    """``GetHTTPSettingsByID`` → ``[Get, HTTP, Settings, By, ID]``."""
     return _UPPER.findall(text)
 
 
