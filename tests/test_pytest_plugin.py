@@ -64,8 +64,8 @@ def test_a_new_pack_is_green_and_a_wrong_request_turns_it_red(tmp_path):
 
     green = pytest_in(folder)
     assert green.returncode == 0, green.stdout + green.stderr
-    # 5 files, 2 examples, 1 OpenAPI operation, 3 tests of tests/.
-    assert "11 passed" in green.stdout, green.stdout
+    # 5 files, 3 examples (one made up by the importer), 1 OpenAPI operation, 3 tests.
+    assert "12 passed" in green.stdout, green.stdout
 
     # A deliberately wrong shape: the imported action sends `title` where the API wants `name`,
     # and the hand-written one a path its own example does not show.
@@ -80,6 +80,7 @@ def test_a_new_pack_is_green_and_a_wrong_request_turns_it_red(tmp_path):
     failed = {line.split(" ")[1] for line in red.stdout.splitlines() if line.startswith("FAILED")}
     assert failed == {
         "connector.yaml::openapi/create_pet/createPet",
+        "connector.yaml::example/create_pet/1",
         "connector.yaml::example/get_thing/1",
         "tests/test_pets.py::test_create_pet",
     }, red.stdout

@@ -227,14 +227,18 @@ class Emulator:
 
     urls: dict[str, str]
     process: subprocess.Popen[str]
+    pack: Pack
 
     def connection(self, key: str | None = None, **values: Any) -> dict[str, Any]:
-        """A request's ``connection`` with the emulator's URLs filled in (and ``values``)."""
-        filled = {k: v for k, v in self.urls.items() if k.endswith("_url")}
-        out: dict[str, Any] = {"values": {**filled, **values}}
-        if key is not None:
-            out["key"] = key
-        return out
+        """A request's ``connection`` pointing at the emulator.
+
+        The URLs it printed fill the connection's values of the same names (``base_url``,
+        ``token_url``, ...), then ``values`` are added.
+        """
+        chosen = key or self.pack.default_connection
+        declared = {v.key for v in self.pack.connections[chosen].values}
+        filled = {k: v for k, v in self.urls.items() if k in declared}
+        return {"key": chosen, "values": {**filled, **values}}
 
 
 @pytest.fixture
@@ -257,7 +261,7 @@ def pack_emulator(connectorkit_pack: Pack) -> Iterator[Emulator]:
         line = process.stdout.readline()
         if not line:
             pytest.fail(f"the {connectorkit_pack.key} emulator did not start")
-        yield Emulator(urls=json.loads(line), process=process)
+        yield Emulator(urls=json.loads(line), process=process, pack=connectorkit_pack)
     finally:
         process.terminate()
         try:
@@ -265,3 +269,5 @@ def pack_emulator(connectorkit_pack: Pack) -> Iterator[Emulator]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()

@@ -447,15 +447,74 @@ def _examples(  # noqa: PLR0917 - the parts of one generated action
     found: list[dict[str, Any]] = []
     for index, op in enumerate(ops):
         scoped = prefix is not None and index == 1
-        for title_text, raw in op.examples:
+        # The document's own examples first; made-up values when none of them fits.
+        for title_text, raw in [*op.examples, (_MADE_UP, _made_up(op))]:
             example = _from_document(op, raw, title_text, base_path, names, data, scoped=scoped)
             if example is not None and _inputs_fit(example["inputs"], inputs):
                 found.append(example)
                 break
         if len(found) >= _MAX_EXAMPLES:
             break
-    del ops
     return found
+
+
+_MADE_UP = "A call with made-up values"
+
+
+def _made_up(op: Operation) -> dict[str, Any]:
+    """An example in the document's own form: every path and required parameter, an answer."""
+    values: dict[str, Any] = {}
+    for param in op.parameters:
+        if param.location == "body":
+            body = _sample(param.schema, 0, required_only=True)
+            if body not in ({}, None) or param.required:
+                values[param.name] = body
+        elif param.location == "path" or param.required:
+            values[param.name] = _sample(param.schema, 0, required_only=True)
+    answer: dict[str, Any] = {}
+    if op.response:
+        answer["body"] = _sample(op.response, 0, required_only=False)
+    return {"parameters": values, "responses": {op.success_status: answer}}
+
+
+_SAMPLE_ID = "5f0a3a4e-8c1d-4b7e-9a2f-3c4d5e6f7a8b"
+_MAX_SAMPLE_PROPERTIES = 6
+_MAX_SAMPLE_DEPTH = 2
+
+
+def _sample(schema: Mapping[str, Any], depth: int, *, required_only: bool) -> Any:  # noqa: PLR0911 - one answer per type
+    """A value the schema accepts: enums' first choice, minimums, ids for uuid strings."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if kind == "string":
+        fmt = schema.get("x-format")
+        if fmt == "uuid":
+            return _SAMPLE_ID
+        if fmt == "date-time":
+            return "2026-01-01T00:00:00Z"
+        return "sample".ljust(int(schema.get("minLength") or 0), "x")
+    if kind in {"integer", "number"}:
+        return int(schema.get("minimum") or 1)
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        if depth > _MAX_SAMPLE_DEPTH:
+            return []
+        return [_sample(schema.get("items") or {}, depth + 1, required_only=required_only)]
+    properties = schema.get("properties") or {}
+    names = list(schema.get("required") or []) if required_only else list(properties)
+    names = [
+        n
+        for n in names
+        if n in properties and not (required_only and properties[n].get("x-read-only"))
+    ]
+    if depth > _MAX_SAMPLE_DEPTH:
+        return {}
+    return {
+        n: _sample(properties[n], depth + 1, required_only=required_only)
+        for n in names[:_MAX_SAMPLE_PROPERTIES]
+    }
 
 
 def _from_document(  # noqa: C901, PLR0911, PLR0912, PLR0917 - one branch per parameter place

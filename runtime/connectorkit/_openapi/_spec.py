@@ -46,6 +46,7 @@ class Operation:
     parameters: list[Parameter]
     response: dict[str, Any] | None  # the schema of the first success response with a body
     binary_response: bool
+    success_status: str = "200"
     examples: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     deprecated: bool = False
     notes: list[str] = field(default_factory=list)
@@ -138,6 +139,9 @@ class _Reader:
         if body is not None:
             params[body.name, "body"] = body
         response, binary = self.success_response(op, notes)
+        success = next(
+            (str(c) for c in sorted(op.get("responses") or {}) if str(c).startswith("2")), "200"
+        )
         return Operation(
             id=op_id,
             method=method.upper(),
@@ -148,6 +152,7 @@ class _Reader:
             parameters=list(params.values()),
             response=response,
             binary_response=binary,
+            success_status=success,
             examples=self.examples(op),
             deprecated=bool(op.get("deprecated")),
             notes=notes,
