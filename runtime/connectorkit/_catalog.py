@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectorkit._types import json_schema, spec_of
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -18,21 +20,6 @@ __all__ = [
     "example_lines",
     "input_schema",
     "inputs_schema",
-]
-
-_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
-# A key_value input takes either form; the list form lets a key repeat.
-_KEY_VALUE_FORMS = [
-    {"type": "object", "additionalProperties": {"type": "string"}},
-    {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
-            "required": ["key", "value"],
-            "additionalProperties": False,
-        },
-    },
 ]
 
 
@@ -109,25 +96,17 @@ def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:
 
 
 def input_schema(item: InputDef) -> dict[str, Any]:
-    """One input as JSON Schema: title, description, type, default and constraints."""
+    """One input as JSON Schema: title and description, then the values it accepts.
+
+    What it accepts comes from :func:`connectorkit._types.json_schema`, the same rules the
+    binder's validator is compiled from.
+    """
     schema: dict[str, Any] = {"title": item.label, "description": item.comments}
-    if item.type in _PLAIN_TYPES:
-        schema["type"] = item.type
-    elif item.type == "key_value":
-        schema["oneOf"] = _plain(_KEY_VALUE_FORMS)
-        schema["x-type"] = "key_value"
-    else:
+    schema.update(json_schema(spec_of(item)))
+    if item.type in {"key_value", "json"}:
         schema["x-type"] = item.type  # json: any value, so no "type"
-    is_array = item.type == "array"
     optional: dict[str, Any] = {
         "default": item.default,
-        "enum": list(item.enum) if item.enum is not None else None,
-        "minimum": _number(item.minimum),
-        "maximum": _number(item.maximum),
-        "minItems" if is_array else "minLength": item.min_length,
-        "maxItems" if is_array else "maxLength": item.max_length,
-        "pattern": _anchored(item.pattern) if item.pattern is not None else None,
-        "items": item.items,
         "format": "password" if item.secret else item.format,
         "writeOnly": True if item.secret else None,
         "examples": [item.example] if item.example is not None else None,
@@ -306,13 +285,6 @@ def _number(value: float | None) -> float | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _anchored(pattern: str) -> str:
-    """JSON Schema's ``pattern`` matches anywhere; ours must match the whole value."""
-    if pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"):
-        return pattern
-    return f"^(?:{pattern})$"
 
 
 def _plain(value: Any) -> Any:

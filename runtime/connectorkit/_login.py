@@ -168,7 +168,7 @@ def _choose_connection(pack: Pack, wanted: str | None) -> str:
 
 
 def _bind(options: argparse.Namespace, stdin: TextIO) -> BoundConnection:
-    from connectorkit._bind import bind_connection  # noqa: PLC0415 - pydantic only when needed
+    from connectorkit._bind import bind_connection  # noqa: PLC0415 - only a sign-in binds
     from connectorkit._load import load_pack  # noqa: PLC0415
 
     pack = load_pack(options.pack)

@@ -105,7 +105,7 @@ def _kind(value: Any) -> str:
 
 def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
     """Bind and run one parsed request; the response envelope (never raises ConnectorError)."""
-    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - pydantic lazily
+    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
     action = request.get("action")
     connection = None

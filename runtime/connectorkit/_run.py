@@ -53,7 +53,8 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
+        # Auth loads only for a call that got this far; before the budget starts to count.
+        from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
