@@ -43,6 +43,7 @@ SEEDS = (
 
 def nine_action_pack(folder: Path) -> Path:
     """A copy of the pack with only the hand-written actions."""
+    folder.mkdir(parents=True)
     shutil.copy(REPO / "connector.yaml", folder / "connector.yaml")
     shutil.copytree(REPO / "connections", folder / "connections")
     shutil.copytree(REPO / "openapi", folder / "openapi")
