@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pexpect
 import pytest
 
-from conftest import copy_pack
+from conftest import ROOT, copy_pack
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
 
@@ -322,8 +322,18 @@ def test_check_explains_a_service_principal_that_is_not_allowed(tmp_path, emu):
 def test_actions_are_grouped_and_filtered(tmp_path):
     done = ck("actions", cwd=tmp_path)
     assert done.returncode == 0
-    assert "Rows\n  create_rows     Create Rows\n  delete_rows     Delete Rows\n" in done.stdout
-    assert done.stdout.splitlines()[-1] == "9 actions; details: connectorkit docs ACTION"
+    # Listed under the group each action file declares; as many as the pack has files.
+    push = done.stdout.split("Push Datasets\n", 1)[1].split("\n\n", 1)[0]
+    assert [line.split()[0] for line in push.splitlines()] == [
+        "create_dataset",
+        "create_rows",
+        "delete_rows",
+        "list_tables",
+        "update_table",
+    ]
+    assert re.search(r"^  create_rows +Create Rows$", push, re.MULTILINE)
+    count = len(list((ROOT / "actions").glob("*.yaml")))
+    assert done.stdout.splitlines()[-1] == f"{count} actions; details: connectorkit docs ACTION"
     rows = ck("actions", "ROW", cwd=tmp_path)
     keys = re.findall(r"^  (\w+)", rows.stdout, re.MULTILINE)
     assert keys == ["create_dataset", "create_rows", "delete_rows"]  # "row" in a description too
@@ -382,9 +392,11 @@ def test_completion_offers_commands_actions_and_inputs(tmp_path):
         return sorted(c.rstrip(" ") for c in out.read_text().split("\n"))
 
     assert {"run", "check", "actions"} <= set(complete("connectorkit "))
-    assert complete("connectorkit run list_") == [
-        "list_datasets", "list_groups", "list_reports", "list_tables",
-    ]  # fmt: skip
+    # Every action whose key starts so, from the pack's own files.
+    assert complete("connectorkit run list_") == sorted(
+        p.stem for p in (ROOT / "actions").glob("list_*.yaml")
+    )
+    assert complete("connectorkit run list_ta") == ["list_tables"]
     assert complete("connectorkit run list_tables dat") == ["dataset_id="]
     assert "top=" not in complete("connectorkit run list_tables top=3 ")
     assert complete("connectorkit run list_groups use_exponential_backoff=") == [
