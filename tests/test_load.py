@@ -138,7 +138,7 @@ def test_a_cached_pack_builds_only_the_actions_a_call_asks_for(tmp_path, monkeyp
     load_pack(root)
     pack = load_pack(root)  # from the cache
     assert "list_tables" in pack.actions
-    assert len(pack.actions) == 9
+    assert len(pack.actions) == len(list((root / "actions").glob("*.yaml")))
     assert pack.actions["list_groups"].key == "list_groups"
     assert set(pack.actions._built) == {"list_groups"}
     assert sorted(pack.actions) == sorted(p.stem for p in (root / "actions").glob("*.yaml"))
