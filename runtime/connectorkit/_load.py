@@ -199,6 +199,7 @@ def _action(
         else None,
         template=res.get("template"),
         has_template="template" in res,
+        encoding=res.get("encoding"),
     )
     return ActionDef(
         key=data["key"],
@@ -212,6 +213,10 @@ def _action(
             RememberDef(name, tuple(spec["key"]), spec["value"])
             for name, spec in (data.get("remember") or {}).items()
         ),
+        group=data.get("group"),
+        operations=tuple((data.get("openapi") or {}).get("operations") or ()),
+        examples=tuple(data.get("examples") or ()),
+        returns=data.get("returns"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -118,8 +119,11 @@ class _Call:
         ]
         spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
         if request.has_body:
-            spec.json = render_value(request.body, inputs)
-            spec.has_json = True
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
         return spec
 
     def run(self) -> Any:
@@ -137,6 +141,12 @@ class _Call:
         response = self.send(self.spec(inputs), inputs)
         if self.limiter is not None:
             self.limiter.reset(definition.key, inputs)
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
         body = parse_body(response)
         if definition.remember:
             self.remember(body)
