@@ -256,6 +256,7 @@ def test_a_post_is_not_retried_after_a_5xx(pack, server):
             "dataset_id": "cfafbeb1-8037-4d0c-896e-a46fb27ff229",
             "table_name": "Sales",
             "rows": [{"a": 1}],
+            "columns": [{"name": "a", "dataType": "Int64"}],
             "max_retry_count": 3,
         },
         "connection": connection_to(server),
