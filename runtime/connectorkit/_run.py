@@ -54,12 +54,14 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        # Auth loads only for a call that got this far; before the budget starts to count.
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
         self.connection = connection
+        http = runner.http
         bounds = bounds_for(options, runner.bounds)
         budget = budget_for(bounds, runner.clock)
         # The same budget on the real clock, for the bytes of every response body.
@@ -67,14 +69,14 @@ class _Call:
         state.timeout_s = bounds.timeout_s
         state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
-            connection, runner.http, runner.tokens, remaining=budget.remaining
+            connection, http, runner.tokens, remaining=budget.remaining
         )
 
         def count_retry() -> None:
             state.retries += 1
 
         self.sender = Sender(
-            runner.http,
+            http,
             self.auth,
             policy=policy_for(options),
             budget=budget,
