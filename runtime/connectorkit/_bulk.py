@@ -8,7 +8,8 @@ attempt of the batch ended that way. Batches after the first one that is not com
 ``not_sent``.
 
 ``resume_from`` never points before a committed row nor into an unknown batch: it is the first
-row no attempt has sent. Re-sending ``rows[resume_from:]`` can neither double nor lose a row of
+row of the tail that is certainly not stored (a failed batch's first row, or the row after an
+unknown batch). Re-sending ``rows[resume_from:]`` can neither double nor lose a row of
 that tail; the rows of an ``unknown`` range need checking at the service before they are sent
 again, and the message says so.
 """
