@@ -3,7 +3,7 @@
 A batch is ``committed`` when the service said so, ``failed`` when the service refused it in a
 way that means it did no work (a 4xx, a 429, a connection that never opened), and ``unknown``
 when the service may have done the work without saying so: the connection broke after the
-request left, the budget ran out while the answer was awaited, a 5xx came back, or any earlier
+request left, the budget ran out while the answer was awaited, a 5xx (not 501/503) came back, or an earlier
 attempt of the batch ended that way. Batches after the first one that is not committed are
 ``not_sent``.
 
