@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -54,12 +55,14 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        # Auth loads only for a call that got this far; before the budget starts to count.
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
         self.connection = connection
+        http = runner.http
         bounds = bounds_for(options, runner.bounds)
         budget = budget_for(bounds, runner.clock)
         # The same budget on the real clock, for the bytes of every response body.
@@ -67,14 +70,14 @@ class _Call:
         state.timeout_s = bounds.timeout_s
         state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
-            connection, runner.http, runner.tokens, remaining=budget.remaining
+            connection, http, runner.tokens, remaining=budget.remaining
         )
 
         def count_retry() -> None:
             state.retries += 1
 
         self.sender = Sender(
-            runner.http,
+            http,
             self.auth,
             policy=policy_for(options),
             budget=budget,
@@ -104,8 +107,11 @@ class _Call:
         ]
         spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
         if request.has_body:
-            spec.json = render_value(request.body, inputs)
-            spec.has_json = True
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
         return spec
 
     def run(self) -> Any:
@@ -121,6 +127,12 @@ class _Call:
         if definition.request.batch is not None:
             return self.run_batches()
         response = self.send(self.spec(inputs))
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
         return self.shape(parse_body(response), response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
