@@ -99,14 +99,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         body = self._body()  # read it all, whatever the answer, so the connection stays in step
-        with self.shared.lock:
-            self.shared.stats["requests"] += 1
-        if self.shared.config.latency_ms:
-            time.sleep(self.shared.config.latency_ms / 1000)
         url = urlsplit(self.path)
         if url.path.startswith("/_emulator/"):
             self._control(url.path)
             return
+        with self.shared.lock:
+            self.shared.stats["requests"] += 1
+        if self.shared.config.latency_ms:
+            time.sleep(self.shared.config.latency_ms / 1000)
         outcome = self.auth.check(self.headers.get("Authorization"))
         if outcome.user is None:
             self._send(HTTPStatus.UNAUTHORIZED, None, outcome.headers, html=True)

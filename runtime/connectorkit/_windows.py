@@ -28,13 +28,13 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from connectorkit._errors import AuthError, InvalidConnection
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Generator, Mapping
 
     from connectorkit._bind import BoundConnection
@@ -81,6 +81,7 @@ class WindowsConnectionPool:
         self._identities: dict[str, _Identity] = {}
         self._lock = threading.Lock()
         self._max_idle = max_idle
+        self._ssl: ssl.SSLContext | None = None  # made once: each costs a read of the CA bundle
         self.opened = 0  # connections leased new (for tests and benchmarks)
 
     def checkout(self, key: str) -> ConnectionLease:
@@ -90,10 +91,14 @@ class WindowsConnectionPool:
             if identity.idle:
                 return identity.idle.pop()
             self.opened += 1
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context()
+            context = self._ssl
         transport = httpx.HTTPTransport(
+            verify=context,
             limits=httpx.Limits(
                 max_connections=1, max_keepalive_connections=1, keepalive_expiry=_KEEPALIVE_S
-            )
+            ),
         )
         return ConnectionLease(transport)
 
@@ -364,9 +369,3 @@ def _token(response: httpx.Response, scheme: str) -> bytes | None:
             except (binascii.Error, ValueError):
                 return None
     return None
-
-
-def same_origin(url: str, base_url: str) -> bool:
-    """Whether ``url`` is on ``base_url``'s scheme, host and port."""
-    a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
