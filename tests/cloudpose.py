@@ -10,9 +10,8 @@ plain HTTP to the emulator with their ``Host`` header intact.
 
 from __future__ import annotations
 
-import datetime
+import datetime as dt
 import ipaddress
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 if TYPE_CHECKING:
+    import socket
     from pathlib import Path
 
 _HOP_BY_HOP = {
@@ -49,7 +49,7 @@ class Seen:
 
 def _certificates(hosts: list[str], folder: Path) -> tuple[Path, Path, Path]:
     """A CA, and a certificate for every host signed by it; returns (ca, cert, key) files."""
-    now = datetime.datetime.now(datetime.UTC)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connectorkit test CA")])
     ca = (
@@ -58,8 +58,8 @@ def _certificates(hosts: list[str], folder: Path) -> tuple[Path, Path, Path]:
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -89,8 +89,8 @@ def _certificates(hosts: list[str], folder: Path) -> tuple[Path, Path, Path]:
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
@@ -140,7 +140,7 @@ class PosingProxy:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
@@ -165,7 +165,7 @@ class PosingProxy:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass
 
-            def do_CONNECT(self) -> None:  # noqa: N802
+            def do_CONNECT(self) -> None:
                 host = self.path.rsplit(":", 1)[0]
                 if host not in proxy.hosts:
                     proxy.refused.append(self.path)
