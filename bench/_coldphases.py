@@ -41,7 +41,7 @@ def _steps(lap: Any) -> bool:
     from connectorkit import _cli  # noqa: PLC0415
 
     lap("import connectorkit._cli (argparse, logging, package)")
-    args = _cli._parser().parse_args(["invoke", "--quiet"])  # noqa: SLF001
+    args = _cli._parser("invoke")[0].parse_args(["invoke", "--quiet"])  # noqa: SLF001
     _cli._configure_logging(quiet=args.quiet)  # noqa: SLF001
     lap("argparse + logging setup")
     from connectorkit import _protocol, _run  # noqa: PLC0415

@@ -1,0 +1,96 @@
+"""What the command modules share: the command registry, ``--pack``, logging, loading a pack."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectorkit import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from connectorkit._definitions import Pack
+
+__all__ = ["Registry", "add_pack_option", "configure_logging", "load"]
+
+
+class Registry:
+    """The top-level parser and its subcommands, which each command module adds itself to."""
+
+    def __init__(self) -> None:
+        self.parser = argparse.ArgumentParser(
+            prog="connectorkit",
+            description=(
+                "Run declarative connector actions: JSON over stdin/stdout for platforms, "
+                "and commands for people at a terminal."
+            ),
+            epilog="Run 'connectorkit COMMAND --help' for a command's options and examples.",
+        )
+        self.parser.add_argument(
+            "--version", action="version", version=f"connectorkit {__version__}"
+        )
+        self._commands = self.parser.add_subparsers(
+            dest="command", required=True, metavar="COMMAND"
+        )
+        # Commands that parse their own arguments: name -> handler of the remaining argv.
+        self.passthrough: dict[str, Callable[[list[str]], int]] = {}
+
+    def add(
+        self,
+        name: str,
+        summary: str,
+        *,
+        handler: Callable[[argparse.Namespace], int],
+        description: str | None = None,
+        examples: Sequence[str] = (),
+    ) -> argparse.ArgumentParser:
+        """Add a subcommand; ``handler(args)`` runs it and returns the exit code."""
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
+        sub = self._commands.add_parser(
+            name,
+            help=summary,
+            description=description or summary,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def add_passthrough(
+        self, name: str, summary: str, *, handler: Callable[[list[str]], int]
+    ) -> argparse.ArgumentParser:
+        """Add a subcommand that parses its own arguments: ``handler(argv)`` gets the rest."""
+        self.passthrough[name] = handler
+        return self._commands.add_parser(name, help=summary, add_help=False)
+
+
+def add_pack_option(parser: argparse.ArgumentParser) -> None:
+    """``--pack DIR``: the action pack a command works on."""
+    parser.add_argument(
+        "--pack",
+        type=Path,
+        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled Power BI pack)",
+    )
+
+
+def configure_logging(*, verbose: bool = False, quiet: bool = False) -> None:
+    """Send the runtime's log to stderr, masked."""
+    from connectorkit._redact import RedactingFormatter  # noqa: PLC0415
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("connectorkit: %(message)s"))
+    root = logging.getLogger("connectorkit")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def load(pack_dir: Path | None) -> Pack:
+    """The pack in ``pack_dir`` (default: $CONNECTORKIT_PACK, else the bundled one)."""
+    from connectorkit._load import load_pack  # noqa: PLC0415
+
+    return load_pack(pack_dir)

@@ -1,0 +1,49 @@
+"""``invoke`` and ``serve``: the contract's JSON over stdin/stdout."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from connectorkit._cli._common import add_pack_option, configure_logging, load
+from connectorkit._errors import ConnectorError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from connectorkit._cli._common import Registry
+    from connectorkit._definitions import Pack
+
+__all__ = ["add_protocol_command"]
+
+
+def add_protocol_command(
+    registry: Registry, name: str, summary: str, examples: list[str]
+) -> argparse.ArgumentParser:
+    """Add ``invoke`` or ``serve`` with the options they share."""
+    sub = registry.add(name, summary, handler=_run_protocol, examples=examples)
+    add_pack_option(sub)
+    sub.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
+    return sub
+
+
+def _run_protocol(args: argparse.Namespace) -> int:
+    from connectorkit._protocol import invoke, serve  # noqa: PLC0415
+    from connectorkit._run import Runner  # noqa: PLC0415
+
+    configure_logging(verbose=args.verbose, quiet=args.quiet)
+    pack: Pack | ConnectorError
+    try:
+        pack = load(args.pack)
+    except ConnectorError as exc:
+        pack = exc  # still answer in JSON, so the platform sees why
+    runner = Runner()
+    # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stand-in (tests) is read as text
+    try:
+        if args.command == "invoke":
+            return invoke(pack, runner, stdin, sys.stdout)
+        return serve(pack, runner, stdin, sys.stdout, concurrency=max(1, args.concurrency))
+    finally:
+        runner.close()

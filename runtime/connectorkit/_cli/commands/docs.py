@@ -1,0 +1,20 @@
+"""``connectorkit docs``: the pack's reference as Markdown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connectorkit._cli._catalog_command import add_catalog_command
+
+if TYPE_CHECKING:
+    from connectorkit._cli._common import Registry
+
+
+def register(registry: Registry) -> None:
+    """Add ``docs``."""
+    add_catalog_command(
+        registry,
+        "docs",
+        "the pack's reference as Markdown",
+        examples=["connectorkit docs > REFERENCE.md"],
+    )

@@ -1,0 +1,44 @@
+"""``connectorkit validate``: check a pack, every problem with its file and line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+    from connectorkit._cli._common import Registry
+
+
+def register(registry: Registry) -> None:
+    """Add ``validate``."""
+    sub = registry.add(
+        "validate",
+        "check a pack and report every problem with file and line",
+        handler=_validate,
+        examples=["connectorkit validate packs/mypack", "connectorkit validate --json ."],
+    )
+    sub.add_argument(
+        "dir", nargs="?", type=Path, help="the pack folder (default: the bundled pack)"
+    )
+    sub.add_argument("--json", action="store_true", help="problems as a JSON list")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from connectorkit._load import default_pack_root  # noqa: PLC0415
+    from connectorkit._validate import validate_pack  # noqa: PLC0415
+
+    root = args.dir or default_pack_root()
+    problems = validate_pack(root)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in problems], indent=2))  # noqa: T201
+    elif problems:
+        for problem in problems:
+            print(problem)  # noqa: T201
+        print(f"{len(problems)} problem(s) in {root}", file=sys.stderr)  # noqa: T201
+    else:
+        print(f"{root}: ok", file=sys.stderr)  # noqa: T201
+    return 1 if problems else 0
