@@ -1,0 +1,62 @@
+"""Value sets and error hints: pack data that picks defaults and explains failures.
+
+A **value set** lets one connection value choose the defaults of others. A pack declares, in
+``connector.yaml``::
+
+    value_sets:
+      cloud:                      # the connection value that chooses
+        public: {authority: https://login.microsoftonline.com, api_url: …, resource: …}
+        gcc_high: {authority: https://login.microsoftonline.us, api_url: …, resource: …}
+        custom: {}                # nothing: the caller gives the values
+
+and a connection that has a ``cloud`` value gets, for every value the caller did not give, the
+one its chosen set holds; other defaults may then refer to them (``"{authority}/…/token"``).
+What the caller gives always wins, so an explicit ``token_url`` still beats the cloud's.
+
+An **error hint** adds a sentence to an error whose text contains a marker, e.g. the sign-in
+errors that mean "wrong cloud" (``AADSTS500011``) name the setting to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping
+
+__all__ = ["ErrorHint", "hint_for", "preset_values"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence to add to errors whose message or code contains ``match``."""
+
+    match: str
+    hint: str
+
+
+def preset_values(
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    values: Mapping[str, Any],
+    given: Collection[str],
+) -> dict[str, Any]:
+    """The values the chosen sets supply, leaving out those the caller gave."""
+    out: dict[str, Any] = {}
+    for selector, options in value_sets.items():
+        chosen = values.get(selector)
+        if not isinstance(chosen, str):
+            continue
+        for key, value in (options.get(chosen) or {}).items():
+            if key not in given:
+                out[key] = value
+    return out
+
+
+def hint_for(hints: Iterable[ErrorHint], *texts: object) -> str | None:
+    """The hint of the first marker found in any of ``texts`` (case-insensitive)."""
+    haystack = " ".join(str(t) for t in texts if t).lower()
+    for hint in hints:
+        if hint.match.lower() in haystack:
+            return hint.hint
+    return None
