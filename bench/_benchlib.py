@@ -51,7 +51,7 @@ START_TIMEOUT_S = 30.0
 # "limits"), its endpoints as one JSON line on stdout, until stdin reaches EOF.
 _EMULATOR_CHILD = """
 import json, sys
-from connectorkit.emulator import PushLimits, running
+from powerbi_emulator import PushLimits, running
 options = json.loads(sys.argv[1])
 limits = PushLimits(**options.pop("limits"))
 with running(limits=limits, **options) as emu:
@@ -111,7 +111,7 @@ def emulator(
         "limits": dict(limits or {}),
     }
     if in_process:
-        from connectorkit.emulator import PushLimits, running  # noqa: PLC0415
+        from powerbi_emulator import PushLimits, running  # noqa: PLC0415
 
         push = PushLimits(**options.pop("limits"))
         with running(limits=push, **options) as handle:

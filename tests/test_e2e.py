@@ -34,12 +34,12 @@ from conftest import assert_envelope
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
 
-from connectorkit.emulator import SEED_IDS, PushLimits, running
+from powerbi_emulator import SEED_IDS, PushLimits, running
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from connectorkit.emulator import EmulatorHandle
+    from powerbi_emulator import EmulatorHandle
 
 COMMAND = Path(sys.executable).parent / "connectorkit"
 ENV = {

@@ -14,8 +14,8 @@ import threading
 import httpx
 import pytest
 
-import connectorkit.emulator
-from connectorkit.emulator import SEED_IDS, EmulatorConfig, create_app, running
+import powerbi_emulator
+from powerbi_emulator import SEED_IDS, EmulatorConfig, create_app, running
 
 SALES = SEED_IDS["sales_analytics"]
 OPERATIONS = SEED_IDS["operations"]
@@ -571,7 +571,7 @@ def test_running_stops_its_thread_and_socket():
 
 
 def test_every_module_declares_a_complete_all():
-    package = connectorkit.emulator
+    package = powerbi_emulator
     for info in pkgutil.iter_modules(package.__path__):
         if info.name == "__main__":
             continue
@@ -594,7 +594,7 @@ def test_every_module_declares_a_complete_all():
 
 def test_importing_the_emulator_loads_no_server():
     code = (
-        "import json, sys, connectorkit.emulator; "
+        "import json, sys, powerbi_emulator; "
         "print(json.dumps([m for m in ('uvicorn', 'starlette') if m in sys.modules]))"
     )
     result = subprocess.run(

@@ -1,4 +1,4 @@
-"""`python -m connectorkit.emulator` (what `connectorkit emulator` runs), as a real process."""
+"""`python -m powerbi_emulator` (what `connectorkit emulator` runs), as a real process."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from connectorkit.emulator import main
+from powerbi_emulator import main
 
 PBI_DEFAULT = "https://analysis.windows.net/powerbi/api/.default"
 
@@ -25,7 +25,7 @@ class Emulator:
         self.stderr_path = tmp_path / "stderr.log"
         self._stderr = self.stderr_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "connectorkit.emulator", *args],
+            [sys.executable, "-m", "powerbi_emulator", *args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
@@ -166,7 +166,7 @@ def test_a_port_in_use_is_reported(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "connectorkit.emulator", "--port", str(port)],
+            [sys.executable, "-m", "powerbi_emulator", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=30,

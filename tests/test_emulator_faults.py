@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from connectorkit.emulator import FaultSpec, running
+from powerbi_emulator import FaultSpec, running
 
 ROWS = r"/tables/T/rows$"
 
@@ -210,7 +210,9 @@ def test_stopping_the_emulator_does_not_wait_for_a_stalled_request():
 
         caller = threading.Thread(target=call)
         caller.start()
-        time.sleep(0.2)
+        deadline = time.monotonic() + 30  # wait until the request is being stalled (a busy box)
+        while emu.faults()[0]["fired"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
         started = time.monotonic()
     assert time.monotonic() - started < 5
     caller.join(5)

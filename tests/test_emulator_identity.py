@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
-from connectorkit.emulator import DEFAULT_CLIENT, ClientApp, running
+from powerbi_emulator import DEFAULT_CLIENT, ClientApp, running
 
 PBI = "https://analysis.windows.net/powerbi/api"
 SCOPE = f"{PBI}/Dataset.ReadWrite.All offline_access"

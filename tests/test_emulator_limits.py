@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from connectorkit.emulator import PushLimits, running
+from powerbi_emulator import PushLimits, running
 
 ROWS_PER_HOUR_MESSAGE = "You are over your rows per hour limit for this dataset."
 

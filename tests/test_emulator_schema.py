@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,11 +11,10 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from connectorkit.emulator import SEED_IDS, running
-from connectorkit.emulator._api import ROUTES
+from powerbi_emulator import SEED_IDS, running
+from powerbi_emulator._api import ROUTES
+from powerbi_emulator._swagger import SWAGGER_URI, load_swagger
 
-SWAGGER_PATH = Path(__file__).parents[2] / "shared" / "reference" / "powerbi-swagger.json"
-SWAGGER_URI = "https://api.powerbi.com/swagger.json"
 SALES = SEED_IDS["sales_analytics"]
 TABLE = {
     "name": "Sales",
@@ -51,7 +48,7 @@ OPERATION_IDS = sorted(
 
 @pytest.fixture(scope="module")
 def swagger():
-    return json.loads(SWAGGER_PATH.read_text(encoding="utf-8"))
+    return load_swagger()
 
 
 @pytest.fixture(scope="module")

@@ -368,7 +368,7 @@ def _invoke(connection, timeout=60):
 
 def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
     pytest.importorskip("uvicorn")
-    from connectorkit.emulator import running  # noqa: PLC0415 - an optional extra
+    from powerbi_emulator import running  # noqa: PLC0415 - an optional extra
 
     with running() as emulator:
         values = {

@@ -1,4 +1,8 @@
-"""``connectorkit emulator``: a local Power BI service (it parses its own options)."""
+"""``connectorkit emulator [NAME]``: a local service, Power BI by default (own options).
+
+Emulators register under the entry-point group ``connectorkit.emulators``; ``NAME`` (or
+``--service NAME``) picks one, ``powerbi`` when neither is given.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,47 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from connectorkit._cli._common import Registry
 
+EMULATOR_GROUP = "connectorkit.emulators"
+DEFAULT_EMULATOR = "powerbi"
+
 
 def register(registry: Registry) -> None:
     """Add ``emulator``."""
     registry.add_passthrough(
-        "emulator", "a local Power BI service (see: connectorkit emulator -h)", handler=_emulator
+        "emulator",
+        "a local Power BI service; `emulator NAME` or `--service NAME` runs another registered "
+        "emulator (see: connectorkit emulator -h)",
+        handler=_emulator,
     )
 
 
+def _choice(argv: list[str], names: set[str]) -> tuple[str, list[str]]:
+    """The emulator named by ``--service NAME`` or a leading positional NAME, and the rest."""
+    for i, arg in enumerate(argv):
+        if arg == "--service" and i + 1 < len(argv):
+            return argv[i + 1], argv[:i] + argv[i + 2 :]
+        if arg.startswith("--service="):
+            return arg.partition("=")[2], argv[:i] + argv[i + 1 :]
+    if argv and argv[0] in names:
+        return argv[0], argv[1:]
+    return DEFAULT_EMULATOR, list(argv)
+
+
 def _emulator(argv: list[str]) -> int:
+    import importlib.metadata  # noqa: PLC0415
     import importlib.util  # noqa: PLC0415
 
-    # The emulator imports its server lazily, so ask for it up front rather than fail mid-start.
-    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(argv):
+    found = {ep.name: ep for ep in importlib.metadata.entry_points(group=EMULATOR_GROUP)}
+    name, rest = _choice(argv, set(found))
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        print(f"connectorkit: no emulator named {name!r} ({known})", file=sys.stderr)  # noqa: T201
+        return 2
+    # Emulators import their server lazily, so ask for it up front rather than fail mid-start.
+    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(rest):
         print(  # noqa: T201
             "connectorkit: the emulator needs its extra: pip install 'connectorkit[emulator]'",
             file=sys.stderr,
         )
         return 3
-    from connectorkit.emulator import main as emulator_main  # noqa: PLC0415
-
-    return int(emulator_main(argv))
+    return int(found[name].load()(rest))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connectorkit.emulator._config import (
+from powerbi_emulator._config import (
     DEFAULT_CLIENT,
     ClientApp,
     ConfigError,
@@ -108,7 +108,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 def _configure_logging(quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("connectorkit.emulator", "uvicorn", "uvicorn.error"):
+    for name in ("powerbi_emulator", "uvicorn", "uvicorn.error"):
         log = logging.getLogger(name)
         log.handlers[:] = [handler] if name != "uvicorn.error" else []
         log.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
     try:
-        from connectorkit.emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
+        from powerbi_emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
     except ImportError as exc:
         sys.stderr.write(
             f"{PROG}: error: {exc.name or exc} is missing; install connectorkit[emulator]\n"

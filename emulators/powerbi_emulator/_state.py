@@ -6,17 +6,17 @@ import collections
 import itertools
 from typing import TYPE_CHECKING, cast
 
-from connectorkit.emulator._api import PowerBIApi
-from connectorkit.emulator._clock import EmulatorClock
-from connectorkit.emulator._context import Service
-from connectorkit.emulator._faults import FaultInjector
-from connectorkit.emulator._identity import TokenService
-from connectorkit.emulator._limits import PushThrottle
-from connectorkit.emulator._login import LoginEndpoints
-from connectorkit.emulator._store import IdFactory, Store
+from powerbi_emulator._api import PowerBIApi
+from powerbi_emulator._clock import EmulatorClock
+from powerbi_emulator._context import Service
+from powerbi_emulator._faults import FaultInjector
+from powerbi_emulator._identity import TokenService
+from powerbi_emulator._limits import PushThrottle
+from powerbi_emulator._login import LoginEndpoints
+from powerbi_emulator._store import IdFactory, Store
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._config import EmulatorConfig
+    from powerbi_emulator._config import EmulatorConfig
 
 __all__ = ["EmulatorState", "RequestLog"]
 

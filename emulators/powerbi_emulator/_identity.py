@@ -8,7 +8,7 @@ import secrets
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._clock import EmulatorClock
+    from powerbi_emulator._clock import EmulatorClock
 
 __all__ = [
     "POWERBI_RESOURCE",

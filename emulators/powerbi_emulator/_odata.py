@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from connectorkit.emulator._http import ApiError
+from powerbi_emulator._http import ApiError
 
 __all__ = ["apply_query", "parse_filter"]
 

@@ -11,9 +11,9 @@ import uuid
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote_plus, urlencode, urlsplit
 
-from connectorkit.emulator._aad import NO_STORE, LoginError, fail, scope_failure
-from connectorkit.emulator._http import BodyError, HttpRequest, HttpResponse
-from connectorkit.emulator._identity import (
+from powerbi_emulator._aad import NO_STORE, LoginError, fail, scope_failure
+from powerbi_emulator._http import BodyError, HttpRequest, HttpResponse
+from powerbi_emulator._identity import (
     POWERBI_RESOURCE,
     ScopeError,
     parse_app_scope,
@@ -21,9 +21,9 @@ from connectorkit.emulator._identity import (
 )
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._clock import EmulatorClock
-    from connectorkit.emulator._config import ClientApp, EmulatorConfig
-    from connectorkit.emulator._identity import TokenService
+    from powerbi_emulator._clock import EmulatorClock
+    from powerbi_emulator._config import ClientApp, EmulatorConfig
+    from powerbi_emulator._identity import TokenService
 
 __all__ = ["LoginEndpoints"]
 

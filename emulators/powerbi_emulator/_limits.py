@@ -6,11 +6,11 @@ import dataclasses
 from collections import deque
 from typing import TYPE_CHECKING
 
-from connectorkit.emulator._http import ApiError
+from powerbi_emulator._http import ApiError
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._clock import EmulatorClock
-    from connectorkit.emulator._config import PushLimits
+    from powerbi_emulator._clock import EmulatorClock
+    from powerbi_emulator._config import PushLimits
 
 __all__ = ["PushThrottle"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from connectorkit.emulator._http import ApiError, BodyError, HttpResponse, parse_multipart
-from connectorkit.emulator._store import Dataset, ImportRecord, Report
+from powerbi_emulator._http import ApiError, BodyError, HttpResponse, parse_multipart
+from powerbi_emulator._store import Dataset, ImportRecord, Report
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._context import ApiContext
+    from powerbi_emulator._context import ApiContext
 
 __all__ = ["get_import", "list_imports", "post_import"]
 

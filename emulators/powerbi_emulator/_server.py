@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from connectorkit.emulator._app import EmulatorApp
-from connectorkit.emulator._config import EmulatorConfig, FaultSpec
+from powerbi_emulator._app import EmulatorApp
+from powerbi_emulator._config import EmulatorConfig, FaultSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping

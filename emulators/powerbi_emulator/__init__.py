@@ -12,9 +12,9 @@ through a control API under `/_emulator/`.
 
 from __future__ import annotations
 
-from connectorkit.emulator._app import EmulatorApp, create_app
-from connectorkit.emulator._cli import main
-from connectorkit.emulator._config import (
+from powerbi_emulator._app import EmulatorApp, create_app
+from powerbi_emulator._cli import main
+from powerbi_emulator._config import (
     DEFAULT_CLIENT,
     ClientApp,
     ConfigError,
@@ -22,8 +22,8 @@ from connectorkit.emulator._config import (
     FaultSpec,
     PushLimits,
 )
-from connectorkit.emulator._server import EmulatorHandle, running
-from connectorkit.emulator._store import SEED_IDS
+from powerbi_emulator._server import EmulatorHandle, running
+from powerbi_emulator._store import SEED_IDS
 
 __all__ = [
     "DEFAULT_CLIENT",

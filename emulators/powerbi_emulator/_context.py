@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from connectorkit.emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
-from connectorkit.emulator._odata import apply_query
+from powerbi_emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
+from powerbi_emulator._odata import apply_query
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from connectorkit.emulator._clock import EmulatorClock
-    from connectorkit.emulator._config import EmulatorConfig
-    from connectorkit.emulator._identity import AccessGrant
-    from connectorkit.emulator._limits import PushThrottle
-    from connectorkit.emulator._store import Dataset, IdFactory, Store
+    from powerbi_emulator._clock import EmulatorClock
+    from powerbi_emulator._config import EmulatorConfig
+    from powerbi_emulator._identity import AccessGrant
+    from powerbi_emulator._limits import PushThrottle
+    from powerbi_emulator._store import Dataset, IdFactory, Store
 
 __all__ = ["ApiContext", "Service"]
 

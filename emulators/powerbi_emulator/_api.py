@@ -7,15 +7,15 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from connectorkit.emulator._context import ApiContext, Service
-from connectorkit.emulator._http import ApiError, HttpRequest, HttpResponse
-from connectorkit.emulator._imports import get_import, list_imports, post_import
-from connectorkit.emulator._odata import apply_query
-from connectorkit.emulator._store import Dataset
-from connectorkit.emulator._validation import RowValidator, parse_dataset, parse_table
+from powerbi_emulator._context import ApiContext, Service
+from powerbi_emulator._http import ApiError, HttpRequest, HttpResponse
+from powerbi_emulator._imports import get_import, list_imports, post_import
+from powerbi_emulator._odata import apply_query
+from powerbi_emulator._store import Dataset
+from powerbi_emulator._validation import RowValidator, parse_dataset, parse_table
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._identity import AccessGrant, TokenService
+    from powerbi_emulator._identity import AccessGrant, TokenService
 
 __all__ = ["PowerBIApi"]
 

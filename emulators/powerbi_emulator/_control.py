@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, cast
 
-from connectorkit.emulator._config import ConfigError, FaultSpec
-from connectorkit.emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
-from connectorkit.emulator._identity import (
+from powerbi_emulator._config import ConfigError, FaultSpec
+from powerbi_emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
+from powerbi_emulator._identity import (
     POWERBI_RESOURCE,
     ScopeError,
     parse_app_scope,
@@ -17,7 +17,7 @@ from connectorkit.emulator._identity import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from connectorkit.emulator._state import EmulatorState
+    from powerbi_emulator._state import EmulatorState
 
 __all__ = ["ControlApi"]
 

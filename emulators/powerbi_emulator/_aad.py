@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from connectorkit.emulator._http import HttpRequest, HttpResponse
+from powerbi_emulator._http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._clock import EmulatorClock
-    from connectorkit.emulator._identity import ScopeError
+    from powerbi_emulator._clock import EmulatorClock
+    from powerbi_emulator._identity import ScopeError
 
 __all__ = ["NO_STORE", "LoginError", "fail", "scope_failure"]
 

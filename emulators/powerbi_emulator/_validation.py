@@ -8,13 +8,13 @@ import re
 import sys
 from typing import TYPE_CHECKING, cast
 
-from connectorkit.emulator._http import ApiError
-from connectorkit.emulator._store import Column, Table
+from powerbi_emulator._http import ApiError
+from powerbi_emulator._store import Column, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from connectorkit.emulator._config import PushLimits
+    from powerbi_emulator._config import PushLimits
 
 __all__ = ["DATA_TYPES", "DatasetDefinition", "RowValidator", "parse_dataset", "parse_table"]
 

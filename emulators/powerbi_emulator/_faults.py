@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._config import FaultSpec
+    from powerbi_emulator._config import FaultSpec
 
 __all__ = ["ActiveFault", "FaultInjector"]
 

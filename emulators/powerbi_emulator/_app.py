@@ -8,9 +8,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Literal
 
-from connectorkit.emulator._config import EmulatorConfig
-from connectorkit.emulator._control import ControlApi
-from connectorkit.emulator._http import (
+from powerbi_emulator._config import EmulatorConfig
+from powerbi_emulator._control import ControlApi
+from powerbi_emulator._http import (
     ApiError,
     BodyError,
     BodyTooLargeError,
@@ -22,14 +22,14 @@ from connectorkit.emulator._http import (
     read_body,
     send_response,
 )
-from connectorkit.emulator._state import EmulatorState
+from powerbi_emulator._state import EmulatorState
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._faults import ActiveFault
+    from powerbi_emulator._faults import ActiveFault
 
 __all__ = ["EmulatorApp", "create_app"]
 
-logger = logging.getLogger("connectorkit.emulator")
+logger = logging.getLogger("powerbi_emulator")
 
 LOGGED_BODY_BYTES = 64 * 1024  # larger JSON bodies are logged by size only
 _SHORTFALL = 64  # bytes promised by Content-Length but never sent by drop_after

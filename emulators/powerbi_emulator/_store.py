@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from connectorkit.emulator._clock import EmulatorClock
+    from powerbi_emulator._clock import EmulatorClock
 
 __all__ = [
     "MY_WORKSPACE",
