@@ -1,0 +1,79 @@
+"""Starting the real ``connectorkit emulator`` and ``connectorkit studio`` commands for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+COMMAND = str(Path(sys.executable).parent / "connectorkit")
+ENV = {
+    **{k: v for k, v in os.environ.items() if k != "CONNECTORKIT_PACK"},
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
+
+
+class Process:
+    """A command that prints one JSON line with its URLs, then serves until stopped."""
+
+    def __init__(self, args: list[str], *, stdin: str | None = None) -> None:
+        self.stderr = ""
+        self.proc = subprocess.Popen(
+            [COMMAND, *args],
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        if stdin is not None:
+            self.proc.stdin.write(stdin)
+            self.proc.stdin.close()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.stop()
+            raise RuntimeError(f"{args[0]} did not start: {self.stderr}")
+        self.urls = json.loads(line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def start_emulator(client_id: str, secret: str, *extra: str) -> Process:
+    """``connectorkit emulator --port 0`` knowing one client, whose secret goes in on stdin."""
+    clients = json.dumps([{"client_id": client_id, "client_secret": secret}])
+    return Process(
+        ["emulator", "--port", "0", "--quiet", "--clients-file", "/dev/stdin", *extra],
+        stdin=clients,
+    )
+
+
+def start_studio(pack: Path, emulator_url: str, client: str) -> Process:
+    """``connectorkit studio`` on a free port for ``pack``, offering the emulator at the URL."""
+    return Process(
+        [
+            "studio",
+            "--pack",
+            str(pack),
+            "--port",
+            "0",
+            "--emulator",
+            emulator_url,
+            "--emulator-client",
+            client,
+        ]
+    )
