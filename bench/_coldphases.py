@@ -49,15 +49,15 @@ def _steps(lap: Any) -> bool:
     lap("import _protocol, _run (httpx, httpcore, ...)")
     import yaml  # noqa: PLC0415, F401
 
-    from connectorkit import _load, _validate  # noqa: PLC0415
+    from connectorkit import _check, _files, _load, _read  # noqa: PLC0415
 
-    lap("import yaml, _load, _validate (+_crosscheck, _inputcheck)")
-    root = _load.default_pack_root()
-    documents, problems = _load.read_documents(root)
+    lap("import yaml, _load, _read, _check (+_crosscheck, _types)")
+    root = _files.default_pack_root()
+    documents, problems = _read.read_documents(root)
     lap(f"pack: read + parse {len(documents)} YAML files")
-    _validate._validators()  # noqa: SLF001
+    _check._validators()  # noqa: SLF001
     lap("pack: import jsonschema/referencing + compile 3 validators")
-    problems += _validate.check_documents(root, documents)
+    problems += _check.check_documents(root, documents)
     lap("pack: check_documents (schema + cross-file checks)")
     if problems:
         raise RuntimeError(f"the pack has {len(problems)} problem(s)")
@@ -65,7 +65,7 @@ def _steps(lap: Any) -> bool:
     lap("pack: build definitions")
     from connectorkit import _auth  # noqa: PLC0415, F401
 
-    lap("import _auth, _oauth (authlib; Runner() needs them)")
+    lap("import _auth, _oauth (a call needs them)")
     runner = _run.Runner()
     lap("Runner() (httpx.Client: SSL context, certifi)")
     text = sys.stdin.read()

@@ -16,10 +16,11 @@ import pytest
 
 import connectorkit._auth as auth_module
 from connectorkit import _errors
-from connectorkit._auth import ConnectionAuth, TokenStore
+from connectorkit._auth import ConnectionAuth, MemoryTokenStore
 from connectorkit._bind import BoundConnection
 from connectorkit._definitions import ConnectionDef
 from connectorkit._errors import AuthError, InvalidConnection, NetworkError
+from connectorkit._load import load_pack
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
@@ -34,6 +35,8 @@ NEW_ACCESS = "at-SECRET-new-0004"
 NEW_REFRESH = "rt-SECRET-new-0005"
 SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH)
 NOW = 1_750_000_000
+# The Power BI pack's quirks (a 403 TokenExpired also refuses a token).
+QUIRKS = load_pack().quirks
 
 
 class Clock:
@@ -66,7 +69,11 @@ def connection(grant="authorization_code", token=None, method="client_secret_pos
     given = token if isinstance(token, dict) else {}
     secrets = {CLIENT_SECRET} | {str(v) for k, v in given.items() if "token" in k}
     return BoundConnection(
-        definition=definition, values=merged, token=token, secrets=frozenset(secrets)
+        definition=definition,
+        values=merged,
+        token=token,
+        secrets=frozenset(secrets),
+        quirks=QUIRKS,
     )
 
 
@@ -126,7 +133,7 @@ def clock():
 
 @pytest.fixture
 def store(clock):
-    return TokenStore(clock=clock)
+    return MemoryTokenStore(clock=clock)
 
 
 @pytest.fixture
@@ -529,9 +536,9 @@ def test_the_store_keeps_digests_not_secrets(httpx_mock, http, store):
 
 
 def test_the_store_is_bounded():
-    small = TokenStore(max_entries=2)
+    small = MemoryTokenStore(max_entries=2)
     for key in "abc":
-        small._slot(key)
+        small.put(key, {"access_token": key})
     assert list(small._slots) == ["b", "c"]
 
 

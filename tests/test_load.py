@@ -94,8 +94,8 @@ def test_an_unchanged_pack_is_not_parsed_or_checked_again(tmp_path, monkeypatch)
     copy_pack(tmp_path / "pack")
     monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(tmp_path / "cache"))
     first = load_pack(tmp_path / "pack")
-    monkeypatch.setattr("connectorkit._validate.check_documents", _no_check)
-    monkeypatch.setattr("connectorkit._load.read_documents", _no_check)
+    monkeypatch.setattr("connectorkit._check.check_documents", _no_check)
+    monkeypatch.setattr("connectorkit._read.read_documents", _no_check)
     second = load_pack(tmp_path / "pack")
     assert second == first
 
@@ -126,6 +126,6 @@ def test_an_empty_cache_dir_setting_turns_the_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", "")
     load_pack(root)
     calls = []
-    monkeypatch.setattr("connectorkit._validate.check_documents", lambda *a: calls.append(a) or [])
+    monkeypatch.setattr("connectorkit._check.check_documents", lambda *a: calls.append(a) or [])
     load_pack(root)
     assert len(calls) == 1

@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from connectorkit import _errors
+from connectorkit._definitions import Quirks
 from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
+from connectorkit._load import load_pack
 from connectorkit._oauth import (
     OAuthClient,
     authorization_url,
@@ -236,9 +238,9 @@ def test_token_endpoint_errors_become_auth_errors_without_secrets(httpx_mock, st
         fetch_token(http, client(), grant, timeout=5.0)
 
     exc = caught.value
-    assert exc.fields["oauth_error"] == error
-    assert exc.fields["oauth_error_description"] == description
-    assert exc.fields["status"] == status
+    assert exc.oauth_error == error
+    assert exc.oauth_error_description == description
+    assert exc.status == status
     assert error in str(exc)
     payload = json.dumps(exc.to_dict())
     assert json.loads(payload)["type"] == "auth_error"
@@ -264,7 +266,7 @@ def test_an_endpoint_echoing_a_secret_is_masked(httpx_mock):
     grant = {"grant_type": "refresh_token", "refresh_token": REFRESH}
     with httpx.Client() as http, pytest.raises(AuthError) as caught:
         fetch_token(http, client(), grant, timeout=5.0)
-    assert caught.value.fields["oauth_error_description"] == "bad token *** for ***"
+    assert caught.value.oauth_error_description == "bad token *** for ***"
     assert_clean(str(caught.value), json.dumps(caught.value.to_dict()))
 
 
@@ -289,7 +291,13 @@ def test_a_throttled_endpoint_is_rate_limited_with_retry_after(httpx_mock):
         json={"error": {"code": "TooManyRequests", "message": "slow down"}},
     )
     with httpx.Client() as http, pytest.raises(RateLimited) as caught:
-        fetch_token(http, client(), {"grant_type": "client_credentials"}, timeout=5.0)
+        fetch_token(
+            http,
+            client(),
+            {"grant_type": "client_credentials"},
+            timeout=5.0,
+            quirks=load_pack().quirks,
+        )
     assert caught.value.to_dict() == {
         "type": "rate_limited",
         "message": "the token endpoint (login.example.test) is throttling requests (HTTP 429)",
@@ -300,13 +308,32 @@ def test_a_throttled_endpoint_is_rate_limited_with_retry_after(httpx_mock):
     }
 
 
-def test_an_object_shaped_error_body_gives_its_code(httpx_mock):
+def test_an_object_shaped_error_body_gives_its_code_where_the_pack_says(httpx_mock):
     httpx_mock.add_response(
         url=TOKEN_URL, status_code=400, json={"error": {"code": "BadThing", "message": "no"}}
     )
     with httpx.Client() as http, pytest.raises(AuthError) as caught:
-        fetch_token(http, client(), {"grant_type": "client_credentials"}, timeout=5.0)
-    assert caught.value.fields["oauth_error"] == "BadThing"
+        fetch_token(
+            http,
+            client(),
+            {"grant_type": "client_credentials"},
+            timeout=5.0,
+            quirks=load_pack().quirks,
+        )
+    assert caught.value.oauth_error == "BadThing"
+
+
+def test_without_quirks_only_oauths_error_body_is_read(httpx_mock):
+    # The generic runtime guesses no service's body shape: an object-shaped error has no code.
+    httpx_mock.add_response(
+        url=TOKEN_URL, status_code=400, json={"error": {"code": "BadThing", "message": "no"}}
+    )
+    with httpx.Client() as http, pytest.raises(AuthError) as caught:
+        fetch_token(
+            http, client(), {"grant_type": "client_credentials"}, timeout=5.0, quirks=Quirks()
+        )
+    assert caught.value.oauth_error is None
+    assert "without an OAuth error" in caught.value.message
 
 
 def test_a_success_without_access_token_is_an_auth_error(httpx_mock):

@@ -28,10 +28,9 @@ from connectorkit._errors import (
 
 if TYPE_CHECKING:
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
-    from connectorkit._load import default_pack_root, load_pack
+    from connectorkit._files import default_pack_root
+    from connectorkit._load import load_pack
     from connectorkit._run import Runner
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActionDef",
@@ -65,13 +64,17 @@ _LAZY = {
     "ConnectionDef": "connectorkit._definitions",
     "InputDef": "connectorkit._definitions",
     "Pack": "connectorkit._definitions",
-    "default_pack_root": "connectorkit._load",
+    "default_pack_root": "connectorkit._files",
     "load_pack": "connectorkit._load",
     "Runner": "connectorkit._run",
 }
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from connectorkit._version import version  # noqa: PLC0415
+
+        return version()
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'connectorkit' has no attribute {name!r}")

@@ -1,102 +1,124 @@
-"""The auth flow: put a connection's access token on each request and keep that token fresh.
+"""Auth flows: put a connection's credentials on each request, keep its token fresh.
 
-A token that is expired, or will be within the connection's ``token_leeway``, is refreshed
-before the request; a 401 (or Power BI's 403 ``TokenExpired``) triggers one refresh and one
-retry. Tokens live in a :class:`TokenStore`, shared by every call of a process (``invoke``) or
-worker (``serve``), so that concurrent calls needing the same new token fetch it once: with
-refresh-token rotation a second refresh would present a token the first has already spent.
+A connection's ``type`` names its flow in a registry (:func:`register_auth_flow`); the built-in
+``oauth2`` flow is :class:`ConnectionAuth`. A token that is expired, or will be within the
+connection's ``token_leeway``, is refreshed before the request; a response the pack declares
+as "token refused" (401, and whatever its ``quirks`` add) triggers one refresh and one retry.
+Tokens live in a :class:`~connectorkit._tokens.TokenStore` shared by every call of a process
+(``invoke``) or worker (``serve``), so that concurrent calls needing the same new token fetch
+it once: with refresh-token rotation a second refresh would present a token the first has
+already spent.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-import time
-from collections import OrderedDict
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
 
 from connectorkit import _errors
 from connectorkit._errors import AuthError, InvalidConnection
-from connectorkit._http import service_error
 from connectorkit._oauth import OAuthClient, fetch_token
+from connectorkit._responses import service_error, token_refused
+from connectorkit._tokens import MemoryTokenStore, TokenStore, token_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
 
     from connectorkit._bind import BoundConnection
 
-__all__ = ["DEFAULT_TOKEN_LEEWAY_S", "ConnectionAuth", "TokenStore"]
+__all__ = [
+    "DEFAULT_TOKEN_LEEWAY_S",
+    "AuthFlowFactory",
+    "CallAuth",
+    "ConnectionAuth",
+    "MemoryTokenStore",
+    "TokenStore",
+    "auth_flow_types",
+    "new_call_auth",
+    "register_auth_flow",
+]
 
 DEFAULT_TOKEN_LEEWAY_S = 60
 _LOGIN_HINT = "sign in again with `connectorkit auth login` and pass its output as connection.token"
 _FORBIDDEN = 403
 _UNAUTHORIZED = 401
+# A rotated refresh token is followed to its newest successor at most this many times.
+_MAX_ROTATIONS = 8
 
 logger = logging.getLogger("connectorkit.auth")
 
 
-class _Slot:
-    """The newest token of one identity, and the lock that makes its refresh single-flight."""
+class CallAuth(Protocol):
+    """The auth of one call: an ``httpx.Auth`` that also reports what the call obtained."""
 
-    __slots__ = ("lock", "token")
+    @property
+    def new_token(self) -> dict[str, Any] | None:
+        """The last token this call obtained (for the response's ``token``), if any."""
+        ...
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.token: dict[str, Any] | None = None
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every credential this call knows of, for masking."""
+        ...
 
-
-class TokenStore:
-    """A thread-safe token cache with single-flight refresh; one per process or ``serve`` worker.
-
-    A service principal's token is cached under its client identity (token URL, client id,
-    secret, scope). A user's token is cached under its refresh token, and the token that
-    replaces it is filed under the new refresh token too, so a request that still carries the
-    old token gets the replacement instead of spending a rotated refresh token again.
-    Identities are kept as SHA-256 digests, never as the secrets themselves.
-    """
-
-    def __init__(self, *, clock: Callable[[], float] = time.time, max_entries: int = 4096) -> None:
-        self.clock = clock
-        self._max_entries = max_entries
-        self._slots: OrderedDict[str, _Slot] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def clear(self) -> None:
-        """Forget every cached token."""
-        with self._lock:
-            self._slots.clear()
-
-    def _slot(self, key: str) -> _Slot:
-        with self._lock:
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = _Slot()
-                self._trim()
-            else:
-                self._slots.move_to_end(key)
-            return slot
-
-    def _alias(self, key: str, slot: _Slot) -> None:
-        with self._lock:
-            self._slots[key] = slot
-            self._slots.move_to_end(key)
-            self._trim()
-
-    def _trim(self) -> None:
-        while len(self._slots) > self._max_entries:
-            self._slots.popitem(last=False)
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow httpx drives (see ``httpx.Auth``)."""
+        ...
 
 
-def _identity(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+class AuthFlowFactory(Protocol):
+    """Makes the auth of one call for a connection of the type it is registered under."""
+
+    def __call__(
+        self,
+        connection: BoundConnection,
+        http: httpx.Client,
+        store: TokenStore,
+        *,
+        remaining: Callable[[], float | None],
+    ) -> CallAuth: ...
+
+
+_flows: dict[str, AuthFlowFactory] = {}
+_flows_lock = threading.Lock()
+
+
+def register_auth_flow(connection_type: str, factory: AuthFlowFactory) -> None:
+    """Serve connections whose ``type`` is ``connection_type`` with ``factory``'s flow."""
+    with _flows_lock:
+        if _flows.get(connection_type, factory) is not factory:
+            raise ValueError(f"an auth flow for '{connection_type}' is already registered")
+        _flows[connection_type] = factory
+
+
+def auth_flow_types() -> list[str]:
+    """The connection types an auth flow is registered for, sorted."""
+    return sorted(_flows)
+
+
+def new_call_auth(
+    connection: BoundConnection,
+    http: httpx.Client,
+    store: TokenStore,
+    *,
+    remaining: Callable[[], float | None],
+) -> CallAuth:
+    """The auth of one call over ``connection``, from the flow registered for its type."""
+    kind = connection.definition.type
+    factory = _flows.get(kind)
+    if factory is None:
+        raise InvalidConnection(
+            f"connection '{connection.definition.key}' is of type '{kind}', which no auth flow "
+            f"serves (known: {', '.join(auth_flow_types())})"
+        )
+    return factory(connection, http, store, remaining=remaining)
 
 
 class ConnectionAuth(httpx.Auth):
@@ -129,7 +151,8 @@ class ConnectionAuth(httpx.Auth):
         definition = connection.definition
         values = connection.values
         self._key = definition.key
-        self._grant = definition.grant
+        self._grant = definition.grant or "authorization_code"
+        self._quirks = connection.quirks
         self._client = OAuthClient(
             token_url=_required_url(values, "token_url"),
             client_id=_required_text(values, "client_id"),
@@ -156,11 +179,11 @@ class ConnectionAuth(httpx.Auth):
         return self.connection.secrets | fresh
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Send ``request`` with a fresh token; on 401/``TokenExpired`` refresh once and retry."""
+        """Send ``request`` with a fresh token; if the token is refused, renew it, retry once."""
         access = self._access_token(failed=None)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
-        if not _token_refused(response):
+        if not token_refused(response, self._quirks):
             return
         logger.info(
             "%s %s answered %s: renewing the token of connection '%s' and retrying once",
@@ -172,8 +195,8 @@ class ConnectionAuth(httpx.Auth):
         access = self._access_token(failed=access)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
-        if _token_refused(response):
-            code = _service_code(response)
+        if token_refused(response, self._quirks):
+            code = service_error(response, self._quirks)[0]
             said = f" ({code})" if code else ""
             raise AuthError(
                 f"the service refused the access token (HTTP {response.status_code}{said}) even "
@@ -206,22 +229,20 @@ class ConnectionAuth(httpx.Auth):
 
     def _service_principal_token(self, failed: str | None) -> tuple[dict[str, Any], bool]:
         client = self._client
-        slot = self._store._slot(  # noqa: SLF001 - the store and the flow are one mechanism
-            _identity(
-                "client_credentials",
-                client.token_url,
-                client.client_id,
-                client.client_secret or "",
-                client.scope or "",
-            ),
+        key = token_key(
+            "client_credentials",
+            client.token_url,
+            client.client_id,
+            client.client_secret or "",
+            client.scope or "",
         )
-        with self._holding(slot):
-            cached = slot.token
+        with self._leased(key):
+            cached = self._store.get(key)
             if cached is not None and cached["access_token"] != failed and self._usable(cached):
                 return cached, False
             logger.info("fetching a token for connection '%s' (client credentials)", self._key)
             token = self._fetch({"grant_type": "client_credentials"}, previous=None)
-            slot.token = token
+            self._store.put(key, token)
             return token, True
 
     def _renewed_user_token(
@@ -241,31 +262,42 @@ class ConnectionAuth(httpx.Auth):
                 f"refresh token to renew it: {_LOGIN_HINT}",
                 details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
             )
-        slot = self._store._slot(self._lineage(refresh))  # noqa: SLF001 - see above
-        with self._holding(slot):
-            cached = slot.token
-            if (
-                cached is not None
-                and cached["access_token"] not in {failed, current["access_token"]}
-                and self._usable(cached)
-                and _not_older(cached, current)
-            ):
-                # Another call renewed this token while we waited: use its result.
-                return cached, True
-            base = cached if cached is not None else current
-            logger.info("renewing the access token of connection '%s'", self._key)
-            token = self._fetch(
-                {"grant_type": "refresh_token", "refresh_token": str(base["refresh_token"])},
-                previous=base,
-            )
-            slot.token = token
-            if token.get("refresh_token") != base["refresh_token"]:
-                self._store._alias(self._lineage(str(token["refresh_token"])), slot)  # noqa: SLF001
-            return token, True
+        # Follow the refresh token to its newest successor: only that one may still be spent,
+        # and only while holding its lease.
+        token_now: Mapping[str, Any] = current
+        for _ in range(_MAX_ROTATIONS):
+            key = self._lineage(str(refresh))
+            with self._leased(key):
+                cached = self._store.get(key)
+                if (
+                    cached is not None
+                    and cached["access_token"] not in {failed, current["access_token"]}
+                    and self._usable(cached)
+                    and _not_older(cached, current)
+                ):
+                    # Another call renewed this token while we waited: use its result.
+                    return cached, True
+                successor = (cached or {}).get("refresh_token")
+                if successor and successor != refresh:
+                    refresh, token_now = successor, cached or token_now
+                    continue  # renewed and rotated, but not usable: renew its successor
+                base = cached if cached is not None else token_now
+                logger.info("renewing the access token of connection '%s'", self._key)
+                token = self._fetch(
+                    {"grant_type": "refresh_token", "refresh_token": str(refresh)}, previous=base
+                )
+                self._store.put(key, token)
+                if token.get("refresh_token") not in (None, refresh):
+                    self._store.put(self._lineage(str(token["refresh_token"])), token)
+                return token, True
+        raise AuthError(  # pragma: no cover - a chain this long means a store gone wrong
+            f"the refresh token of connection '{self._key}' was rotated too many times: "
+            f"{_LOGIN_HINT}"
+        )
 
     def _lineage(self, refresh_token: str) -> str:
         client = self._client
-        return _identity(
+        return token_key(
             "authorization_code",
             client.token_url,
             client.client_id,
@@ -284,37 +316,23 @@ class ConnectionAuth(httpx.Auth):
             timeout=self._remaining(),
             previous=previous,
             now=self._store.clock,
+            quirks=self._quirks,
         )
 
     @contextmanager
-    def _holding(self, slot: _Slot) -> Iterator[None]:
-        """Hold ``slot``'s lock, waiting no longer than the call's time budget allows."""
-        left = self._remaining()
-        if not slot.lock.acquire(timeout=-1 if left is None else left):
-            raise _errors.TimeoutError(
-                "the call's time budget ran out while another request was renewing the token"
-            )
-        try:
+    def _leased(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lease, waiting no longer than the call's time budget allows."""
+        with self._store.lease(key, wait=self._remaining()) as held:
+            if not held:
+                raise _errors.TimeoutError(
+                    "the call's time budget ran out while another request was renewing the token"
+                )
             yield
-        finally:
-            slot.lock.release()
 
 
 def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
     mine, theirs = token.get("expires_at"), than.get("expires_at")
     return mine is None or theirs is None or mine >= theirs
-
-
-def _token_refused(response: httpx.Response) -> bool:
-    """Whether the service rejected the token itself: 401, or Power BI's 403 ``TokenExpired``."""
-    if response.status_code == _UNAUTHORIZED:
-        return True
-    return response.status_code == _FORBIDDEN and _service_code(response) == "TokenExpired"
-
-
-def _service_code(response: httpx.Response) -> str | None:
-    """The service's own error code, if its body carries one."""
-    return service_error(response)[0]
 
 
 def _missing(key: str) -> InvalidConnection:
@@ -389,3 +407,6 @@ def _checked_token(token: object) -> dict[str, Any] | None:
     ):
         raise bad(".expires_at", "must be a number of seconds since the epoch")
     return dict(token)
+
+
+register_auth_flow("oauth2", ConnectionAuth)

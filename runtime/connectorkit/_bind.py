@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
+    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack, Quirks
 
 __all__ = [
     "BoundAction",
@@ -68,6 +68,7 @@ class BoundConnection:
     values: Mapping[str, Any]
     token: Mapping[str, Any] | None
     secrets: frozenset[str]
+    quirks: Quirks
 
     @property
     def base_url(self) -> str:
@@ -203,5 +204,9 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
     return BoundConnection(
-        definition=definition, values=values, token=token, secrets=frozenset(secrets)
+        definition=definition,
+        values=values,
+        token=token,
+        secrets=frozenset(secrets),
+        quirks=pack.quirks,
     )

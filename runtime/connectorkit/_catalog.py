@@ -46,6 +46,7 @@ def describe(pack: Pack) -> dict[str, Any]:
                 "key": connection.key,
                 "label": connection.label,
                 "description": connection.description,
+                "type": connection.type,
                 "grant": connection.grant,
                 "default": connection.key == pack.default_connection,
                 "values": inputs_schema(connection.values),
@@ -152,7 +153,12 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
     return [
         f"### {connection.label}",
         "",
-        f"`{connection.key}`{default}; OAuth 2.0 grant `{connection.grant}`.",
+        f"`{connection.key}`{default}; "
+        + (
+            f"OAuth 2.0 grant `{connection.grant}`."
+            if connection.grant
+            else f"auth flow `{connection.type}`."
+        ),
         "",
         connection.description.strip(),
         "",

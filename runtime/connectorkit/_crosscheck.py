@@ -11,18 +11,17 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._definitions import HOOKS
-from connectorkit._inputcheck import CONSTRAINTS, Where, definition_problems
+from connectorkit._hooks import hook_named, hook_names
 from connectorkit._template import placeholders
+from connectorkit._types import CONSTRAINTS, Where, definition_problems
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 
-    from connectorkit._validate import Document
+    from connectorkit._read import Document
 
-__all__ = ["KNOWN_HOOKS", "Finding", "closest", "cross_check"]
+__all__ = ["Finding", "closest", "cross_check"]
 
-KNOWN_HOOKS = HOOKS
 RESULT_NAMES = ("$body", "$status")
 
 _OPTIONAL_PART = re.compile(r"\[([^\[\]]*)\]")
@@ -140,6 +139,9 @@ class _PackView:
         request, result = data.get("request"), data.get("result")
         if isinstance(request, dict):
             yield from _request_problems(request, available)
+            if trusted:  # else a malformed input would be reported twice
+                own = {k: v for k, v in declared.items() if k not in self.call_inputs}
+                yield from _ignored_blocks(request, data, own, first_at)
         if isinstance(result, dict):
             yield from _result_problems(result, available)
 
@@ -220,7 +222,9 @@ class _PackView:
                     yield Finding(("values", index), f"'{spec['key']}' is declared twice")
                 seen.add(spec["key"])
                 yield from _connection_value(("values", index), spec, keys, trusted)
-        needed = {"base_url": "every connection", "token_url": "every connection"}
+        needed = {"base_url": "every connection"}
+        if data.get("type", "oauth2") == "oauth2":
+            needed["token_url"] = "an oauth2 connection"  # noqa: S105 - a value's name
         if data.get("grant") == "authorization_code":
             needed["authorize_url"] = "an authorization_code connection"
         for name, who in needed.items():
@@ -275,10 +279,54 @@ def _key_matches_file(stem: str, data: Mapping[str, Any]) -> Iterator[Finding]:
 # -- requests and results ----------------------------------------------------------------------
 
 
+def _ignored_blocks(
+    request: Mapping[str, Any],
+    data: Mapping[str, Any],
+    declared: Mapping[str, Mapping[str, Any]],
+    first_at: Mapping[str, int],
+) -> Iterator[Finding]:
+    """What a hook or a batch would silently ignore: refused, so an author never relies on it.
+
+    ``declared``: the action's own inputs (the runtime, not the hook, reads the call inputs).
+    """
+    hook = hook_named(request["hook"]) if isinstance(request.get("hook"), str) else None
+    if hook is not None:
+        for part in request:
+            if part != "hook":
+                yield Finding(
+                    ("request", part),
+                    f"the hook '{hook.name}' builds the request itself: '{part}' would be ignored",
+                )
+        if "result" in data:
+            yield Finding(
+                ("result",),
+                f"the hook '{hook.name}' shapes the result itself ({hook.returns}): "
+                "'result' would be ignored",
+            )
+        for key, spec in declared.items():
+            kind = hook.reads.get(key)
+            if kind is None:
+                yield Finding(
+                    ("inputs", first_at[key]),
+                    f"the hook '{hook.name}' does not read '{key}' "
+                    f"(it reads: {', '.join(hook.reads)})",
+                )
+            elif spec.get("type") not in (None, kind):
+                yield Finding(
+                    ("inputs", first_at[key], "type"),
+                    f"the hook '{hook.name}' reads '{key}' as {kind}, not {spec.get('type')}",
+                )
+    elif isinstance(request.get("batch"), dict) and "result" in data:
+        yield Finding(
+            ("result",),
+            "a batched request's result is the count of what was sent: 'result' would be ignored",
+        )
+
+
 def _request_problems(request: Mapping[str, Any], inputs: Mapping[str, Any]) -> Iterator[Finding]:
     hook = request.get("hook")
-    if isinstance(hook, str) and hook not in KNOWN_HOOKS:
-        known = ", ".join(sorted(KNOWN_HOOKS))
+    if isinstance(hook, str) and hook_named(hook) is None:
+        known = ", ".join(hook_names())
         yield Finding(("request", "hook"), f"unknown hook '{hook}' (known: {known})")
     path = request.get("path")
     if isinstance(path, str):

@@ -10,20 +10,18 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "HOOKS",
     "ActionDef",
     "BatchDef",
     "ConnectionDef",
     "InputDef",
     "InputType",
     "Pack",
+    "Quirks",
+    "RefusalDef",
     "RequestDef",
     "ResultDef",
     "SliceDef",
 ]
-
-# Requests built in Python instead of from templates, by the name an action's `hook:` gives.
-HOOKS = frozenset({"raw_request"})
 
 InputType = Literal[
     "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
@@ -126,15 +124,39 @@ class ConnectionDef:
     key: str
     label: str
     description: str
-    grant: Literal["authorization_code", "client_credentials"]
+    grant: Literal["authorization_code", "client_credentials"] | None
     token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
     values: tuple[InputDef, ...]
     file: Path
+    # The auth flow that serves the connection, by its registered name.
+    type: str = "oauth2"
 
     @property
     def secret_keys(self) -> frozenset[str]:
         """Keys of the values that must never be shown."""
         return frozenset(v.key for v in self.values if v.secret)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDef:
+    """A response that means the access token was refused: a status, and maybe an error code."""
+
+    status: int
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
+
+    The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
+    is OAuth 2.0's ``{"error", "error_description"}``.
+    """
+
+    token_refused: tuple[RefusalDef, ...] = (RefusalDef(401),)
+    error_code: tuple[str, ...] = ("error",)
+    error_message: tuple[str, ...] = ("error_description",)
+    throttled: frozenset[int] = frozenset({429})
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +171,4 @@ class Pack:
     default_connection: str
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
+    quirks: Quirks = field(default_factory=Quirks)

@@ -1,4 +1,22 @@
-"""The closed error hierarchy: one class per ``error.type`` of the invocation contract."""
+"""The closed error hierarchy: one class per ``error.type`` of the invocation contract.
+
+Each error takes its attributes in the constructor, typed, and :meth:`ConnectorError.to_dict`
+writes the ones that are set into the envelope's ``error`` object::
+
+    ConnectorError                     exit 3 unless a subclass says otherwise
+    ├── InvalidRequest                 exit 2  the request's shape
+    ├── UnknownAction                  exit 2
+    ├── InvalidInput                   exit 2  details name each field
+    ├── InvalidConnection              exit 2
+    ├── AuthError                      exit 1  status, code, oauth_error, oauth_error_description
+    ├── HttpError                      exit 1  status, code, endpoint (retry_after unshown)
+    │   └── RateLimited                exit 1  + retry_after shown
+    ├── TimeoutError                   exit 1  timeout_ms, request_sent, retry_after, last_error
+    ├── NetworkError                   exit 1  request_sent
+    ├── PartialFailure                 exit 1  committed, total, resume_from
+    └── InternalError                  exit 3
+        └── PackError                  exit 3  problems (each a Problem: file, line, path)
+"""
 
 from __future__ import annotations
 
@@ -28,23 +46,21 @@ class ConnectorError(Exception):
 
     type: ClassVar[str] = "internal_error"
     exit_code: ClassVar[int] = 3
+    # The attributes (besides message and details) that go into the envelope, in this order.
+    _shown: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        details: list[dict[str, Any]] | None = None,
-        **fields: Any,
-    ) -> None:
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
-        self.fields = fields
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` object of the response envelope."""
         out: dict[str, Any] = {"type": self.type, "message": self.message}
-        out.update({k: v for k, v in self.fields.items() if v is not None})
+        for name in self._shown:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
         if self.details is not None:
             out["details"] = self.details
         return out
@@ -83,34 +99,124 @@ class AuthError(ConnectorError):
 
     type = "auth_error"
     exit_code = 1
+    _shown = ("status", "code", "oauth_error", "oauth_error_description")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        oauth_error: str | None = None,
+        oauth_error_description: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.status = status
+        self.code = code
+        self.oauth_error = oauth_error
+        self.oauth_error_description = oauth_error_description
 
 
 class HttpError(ConnectorError):
-    """The service answered a non-success status (``status``, ``code``, service ``message``)."""
+    """The service answered a non-success status (``status``, ``code``, service ``message``).
+
+    ``endpoint`` is ``"token"`` when the token endpoint answered, not the action's request.
+    ``retry_after``: the wait the service asked for (a 503 may send one); the envelope shows
+    it for :class:`RateLimited` only.
+    """
 
     type = "http_error"
     exit_code = 1
+    _shown: ClassVar[tuple[str, ...]] = ("status", "code", "endpoint")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+        self.retry_after = retry_after
 
 
-class RateLimited(ConnectorError):
-    """HTTP 429 and the retries are exhausted; carries ``retry_after`` seconds."""
+class RateLimited(HttpError):
+    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds."""
 
     type = "rate_limited"
-    exit_code = 1
+    _shown = ("status", "code", "retry_after", "endpoint")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 429,
+        code: str | None = None,
+        retry_after: float | None = None,
+        endpoint: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status=status,
+            code=code,
+            endpoint=endpoint,
+            retry_after=retry_after,
+            details=details,
+        )
 
 
 class TimeoutError(ConnectorError):  # noqa: A001 - the contract's name; always used qualified
-    """The call's time budget ran out."""
+    """The call's time budget ran out, or the service did not answer in time.
+
+    ``request_sent``: the request may have reached the service. ``last_error``: what the last
+    attempt met before the budget stopped the retries.
+    """
 
     type = "timeout"
     exit_code = 1
+    _shown = ("timeout_ms", "request_sent", "retry_after", "last_error")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout_ms: int | None = None,
+        request_sent: bool | None = None,
+        retry_after: float | None = None,
+        last_error: dict[str, Any] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.timeout_ms = timeout_ms
+        self.request_sent = request_sent
+        self.retry_after = retry_after
+        self.last_error = last_error
 
 
 class NetworkError(ConnectorError):
-    """The service could not be reached."""
+    """The service could not be reached; ``request_sent``: the request may have reached it."""
 
     type = "network_error"
     exit_code = 1
+    _shown = ("request_sent",)
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.request_sent = request_sent
 
 
 class PartialFailure(ConnectorError):
@@ -118,6 +224,21 @@ class PartialFailure(ConnectorError):
 
     type = "partial_failure"
     exit_code = 1
+    _shown = ("committed", "total", "resume_from")
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        committed: int,
+        total: int,
+        resume_from: int,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.committed = committed
+        self.total = total
+        self.resume_from = resume_from
 
 
 class InternalError(ConnectorError):

@@ -1,28 +1,21 @@
-"""The HTTP client every call shares: counting and debug logging hooks, error mapping."""
+"""The HTTP client every call shares, with the event hooks that count and debug-log requests."""
 
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
-from connectorkit import __version__
-from connectorkit._errors import AuthError, ConnectorError, HttpError, RateLimited
 from connectorkit._redact import MASK, mask
-from connectorkit._retry import parse_retry_after
+from connectorkit._version import version
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
     "CallState",
     "current_call",
-    "error_for",
     "new_client",
-    "parse_body",
-    "service_error",
 ]
 
 log = logging.getLogger("connectorkit")
@@ -111,47 +104,6 @@ def new_client() -> httpx.Client:
     return httpx.Client(
         follow_redirects=False,
         timeout=DEFAULT_ATTEMPT_TIMEOUT_S,
-        headers={"User-Agent": f"connectorkit/{__version__}"},
+        headers={"User-Agent": f"connectorkit/{version()}"},
         event_hooks={"request": [_on_request], "response": [_on_response]},
     )
-
-
-def service_error(response: httpx.Response) -> tuple[str | None, str | None]:
-    """Power BI's own ``{"error": {"code", "message"}}``, when the body has it."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None, None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        code = error.get("code")
-        message = error.get("message")
-        return (str(code) if code else None), (str(message) if message else None)
-    if isinstance(error, str):
-        return error, (
-            str(body.get("error_description")) if body.get("error_description") else None
-        )
-    return None, None
-
-
-def error_for(response: httpx.Response) -> ConnectorError:
-    """The contract error for a non-success response."""
-    status = response.status_code
-    code, message = service_error(response)
-    text = message or f"the service answered {status} {response.reason_phrase}"
-    fields: dict[str, Any] = {"status": status, "code": code}
-    if status == 429:  # noqa: PLR2004
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimited(text, retry_after=retry_after, **fields)
-    if status == 401 or (status == 403 and code == "TokenExpired"):  # noqa: PLR2004
-        return AuthError(f"the service refused the credentials: {text}", **fields)
-    return HttpError(text, **fields)
-
-
-def parse_body(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        return response.text

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import os
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from connectorkit._definitions import (
     ActionDef,
@@ -15,100 +13,19 @@ from connectorkit._definitions import (
     ConnectionDef,
     InputDef,
     Pack,
+    Quirks,
+    RefusalDef,
     RequestDef,
     ResultDef,
     SliceDef,
 )
 from connectorkit._errors import PackError, Problem
+from connectorkit._files import PACK_ENV, default_pack_root, schema_dir
 
-__all__ = ["PACK_ENV", "default_pack_root", "load_pack", "read_documents", "schema_dir"]
-
-PACK_ENV = "CONNECTORKIT_PACK"
+__all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
 
 # Every InputDef field a YAML input may set (call_input is the loader's to decide).
 _INPUT_FIELDS = frozenset(f.name for f in dataclasses.fields(InputDef)) - {"call_input"}
-
-
-def default_pack_root() -> Path:
-    """The pack the command uses when none is named: ``$CONNECTORKIT_PACK``, else the bundled one.
-
-    A wheel carries the Power BI pack inside the package (``_pack/``); a source checkout (an
-    editable install) uses the repository root, which is the pack.
-    """
-    chosen = os.environ.get(PACK_ENV)
-    if chosen:
-        return Path(chosen)
-    here = Path(__file__).resolve().parent
-    bundled = here / "_pack"
-    if (bundled / "connector.yaml").is_file():
-        return bundled
-    return here.parent.parent
-
-
-@functools.cache
-def _loader() -> type[Any]:
-    """A safe YAML loader (the C one when present) that refuses a key repeated in a mapping."""
-    import yaml  # noqa: PLC0415 - only pack loading needs YAML
-
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class StrictLoader(base):  # type: ignore[misc]
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"key '{key}' appears twice in this mapping",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return StrictLoader
-
-
-def _yaml_load(text: str) -> Any:
-    import yaml  # noqa: PLC0415 - only pack loading needs YAML
-
-    return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader either way
-
-
-def read_documents(root: Path) -> tuple[list[Any], list[Problem]]:
-    """Read ``connector.yaml``, ``connections/*.yaml`` and ``actions/*.yaml`` under ``root``."""
-    import yaml  # noqa: PLC0415 - only pack loading needs YAML
-
-    from connectorkit._validate import Document  # noqa: PLC0415 - keeps jsonschema off start-up
-
-    documents: list[Any] = []
-    problems: list[Problem] = []
-    files: list[tuple[Path, Literal["connector", "action", "connection"]]] = [
-        (root / "connector.yaml", "connector")
-    ]
-    files += [(p, "connection") for p in sorted((root / "connections").glob("*.yaml"))]
-    files += [(p, "action") for p in sorted((root / "actions").glob("*.yaml"))]
-    for path, kind in files:
-        rel = path.relative_to(root).as_posix()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            problems.append(Problem(rel, None, "", "file is missing"))
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(rel, None, "", f"cannot be read: {exc}"))
-            continue
-        try:
-            data = _yaml_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            reason = getattr(exc, "problem", None) or str(exc)
-            problems.append(Problem(rel, line, "", f"is not valid YAML: {reason}"))
-            continue
-        documents.append(Document(path=path, kind=kind, data=data, text=text))
-    return documents, problems
 
 
 def load_pack(root: Path | str | None = None) -> Pack:
@@ -116,7 +33,7 @@ def load_pack(root: Path | str | None = None) -> Pack:
 
     Raises :class:`PackError` listing every problem, each with its file and line.
     """
-    from connectorkit import _packcache  # noqa: PLC0415
+    from connectorkit import _packcache  # noqa: PLC0415 - hashlib and json only when loading
 
     base = Path(root) if root is not None else default_pack_root()
     if not (base / "connector.yaml").is_file():
@@ -128,7 +45,9 @@ def load_pack(root: Path | str | None = None) -> Pack:
     if cached is not None:
         return _build(base, cached)
 
-    from connectorkit._validate import check_documents  # noqa: PLC0415 - see read_documents
+    # A cache miss: only now are YAML and the JSON Schema checker imported.
+    from connectorkit._check import check_documents  # noqa: PLC0415
+    from connectorkit._read import read_documents  # noqa: PLC0415
 
     documents, problems = read_documents(base)
     problems += check_documents(base, documents)
@@ -136,13 +55,6 @@ def load_pack(root: Path | str | None = None) -> Pack:
         raise PackError(problems)
     _packcache.write(base, key, documents)
     return _build(base, documents)
-
-
-def schema_dir() -> Path:
-    """The JSON Schemas every pack is checked against: those bundled with connectorkit."""
-    here = Path(__file__).resolve().parent
-    bundled = here / "_pack" / "schemas"
-    return bundled if bundled.is_dir() else here.parent.parent / "schemas"
 
 
 def _build(root: Path, documents: list[Any]) -> Pack:
@@ -170,6 +82,20 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
         actions=MappingProxyType(actions),
+        quirks=_quirks(connector.get("quirks") or {}),
+    )
+
+
+def _quirks(data: dict[str, Any]) -> Quirks:
+    standard = Quirks()
+    refused = data.get("token_refused")
+    return Quirks(
+        token_refused=tuple(RefusalDef(r["status"], r.get("code")) for r in refused)
+        if refused
+        else standard.token_refused,
+        error_code=tuple(data.get("error_code") or standard.error_code),
+        error_message=tuple(data.get("error_message") or standard.error_message),
+        throttled=frozenset(data.get("throttled") or standard.throttled),
     )
 
 
@@ -231,7 +157,8 @@ def _connection(data: dict[str, Any], path: Path) -> ConnectionDef:
         key=data["key"],
         label=data["label"],
         description=data["description"],
-        grant=data["grant"],
+        type=data.get("type", "oauth2"),
+        grant=data.get("grant"),
         token_endpoint_auth_method=data.get("token_endpoint_auth_method", "client_secret_post"),
         values=tuple(_input(v) for v in data.get("values") or []),
         file=path,

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import InputDef
 
-__all__ = ["build_model", "describe_errors"]
+__all__ = ["KeyValue", "build_model", "describe_errors"]
 
 
 class KeyValue(BaseModel):

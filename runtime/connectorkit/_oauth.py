@@ -15,9 +15,10 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from connectorkit import _errors
+from connectorkit._definitions import Quirks
 from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
 from connectorkit._redact import mask, remember_secrets
-from connectorkit._retry import parse_retry_after
+from connectorkit._responses import error_fields, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -35,6 +36,8 @@ AuthMethod = Literal["client_secret_post", "client_secret_basic"]
 # Grant fields whose values are credentials: masked wherever text could echo them.
 _SECRET_GRANT_FIELDS = ("code", "code_verifier", "refresh_token", "client_secret", "assertion")
 _DESCRIPTION_LIMIT = 500
+# RFC 6749's error body; a pack's quirks may say more.
+_STANDARD = Quirks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ def fetch_token(
     timeout: float | None,
     previous: Mapping[str, Any] | None = None,
     now: Callable[[], float] = time.time,
+    quirks: Quirks = _STANDARD,
 ) -> dict[str, Any]:
     """Send one token request for ``grant`` (it holds ``grant_type`` and that grant's fields).
 
@@ -152,6 +156,7 @@ def fetch_token(
     carried over from ``previous``. Raises :class:`AuthError` when the endpoint refuses
     (with its ``error`` and ``error_description``), :class:`NetworkError` or the contract's
     ``TimeoutError`` when it cannot be reached in time. No message carries a secret.
+    ``quirks`` say where the endpoint's error bodies keep their code (OAuth's by default).
     """
     secrets = _secrets_of(client, grant, previous)
     body, headers = _token_request_body(client, grant)
@@ -178,21 +183,21 @@ def fetch_token(
         # From here on the new tokens are masked in every log line and message of the process.
         remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if k in token)
         return token
-    if response.status_code == 429 or response.status_code >= 500:  # noqa: PLR2004
-        raise _unavailable(response, payload, host)
-    raise _refusal(response.status_code, payload, grant_type, host, secrets)
+    code, description = error_fields(payload, quirks)
+    if response.status_code in quirks.throttled or response.status_code >= 500:  # noqa: PLR2004
+        raise _unavailable(response, code, host, quirks)
+    raise _refusal(response.status_code, code, description, grant_type, host, secrets)
 
 
 def _unavailable(
-    response: httpx.Response, payload: Mapping[str, Any] | None, host: str
+    response: httpx.Response, code: str | None, host: str, quirks: Quirks
 ) -> RateLimited | HttpError:
     """Throttled or failing, not refusing: the call's retry policy decides what happens next."""
     status = response.status_code
-    code = _error_code(payload)
-    if status == 429:  # noqa: PLR2004
+    if status in quirks.throttled:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return RateLimited(
-            f"the token endpoint ({host}) is throttling requests (HTTP 429)",
+            f"the token endpoint ({host}) is throttling requests (HTTP {status})",
             status=status,
             code=code,
             retry_after=retry_after,
@@ -204,16 +209,6 @@ def _unavailable(
         code=code,
         endpoint="token",
     )
-
-
-def _error_code(payload: Mapping[str, Any] | None) -> str | None:
-    """The error's code, whether the body is OAuth's (a string) or Power BI's (an object)."""
-    error = payload.get("error") if payload else None
-    if isinstance(error, str):
-        return error
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        return str(error["code"])
-    return None
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
@@ -247,7 +242,7 @@ def _token_from(
 
 
 def _expires_at(payload: Mapping[str, Any], now: Callable[[], float]) -> int | None:
-    # Microsoft's v1 endpoints send the numbers as strings.
+    # Some identity providers (v1 endpoints) send the numbers as strings.
     for key, base in (("expires_in", now()), ("expires_at", 0.0)):
         value = payload.get(key)
         if value is None or isinstance(value, bool):
@@ -259,15 +254,14 @@ def _expires_at(payload: Mapping[str, Any], now: Callable[[], float]) -> int | N
     return None
 
 
-def _refusal(
+def _refusal(  # noqa: PLR0917 - what the endpoint said, and about which grant
     status: int,
-    payload: Mapping[str, Any] | None,
+    error: str | None,
+    description: str | None,
     grant_type: str,
     host: str,
     secrets: set[str],
 ) -> AuthError:
-    error = _error_code(payload)
-    description = payload.get("error_description") if payload else None
     oauth_error = mask(error, secrets) if error else None
     oauth_description = (
         mask(str(description), secrets)[:_DESCRIPTION_LIMIT] if description else None

@@ -16,14 +16,23 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from connectorkit import __version__
+from connectorkit._files import pack_files
+from connectorkit._version import version
 
 __all__ = ["CACHE_ENV", "CachedDocument", "cache_dir", "fingerprint", "read", "write"]
 
 CACHE_ENV = "CONNECTORKIT_CACHE_DIR"
 _HERE = Path(__file__).resolve().parent
 # The code that decides whether a pack is valid: a change to it must invalidate the cache.
-_CHECKER = ("_validate.py", "_crosscheck.py", "_inputcheck.py", "_load.py", "_packcache.py")
+_CHECKER = (
+    "_read.py",
+    "_check.py",
+    "_crosscheck.py",
+    "_types.py",
+    "_hooks.py",
+    "_load.py",
+    "_packcache.py",
+)
 
 
 class CachedDocument(NamedTuple):
@@ -43,17 +52,10 @@ def cache_dir() -> Path | None:
     return Path(base) / "connectorkit"
 
 
-def _files(root: Path) -> list[tuple[Path, str]]:
-    files = [(root / "connector.yaml", "connector")]
-    files += [(p, "connection") for p in sorted((root / "connections").glob("*.yaml"))]
-    files += [(p, "action") for p in sorted((root / "actions").glob("*.yaml"))]
-    return files
-
-
 def fingerprint(root: Path, schemas: Path) -> str:
     """A digest of every file whose change could change the loaded pack."""
-    digest = hashlib.sha256(__version__.encode())
-    watched = [p for p, _ in _files(root)]
+    digest = hashlib.sha256(version().encode())
+    watched = [p for p, _ in pack_files(root)]
     watched += sorted(schemas.glob("*.json")) + [_HERE / name for name in _CHECKER]
     for path in watched:
         try:

@@ -7,37 +7,24 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from connectorkit._errors import TimeoutError
+from connectorkit._errors import (
+    AuthError,
+    ConnectorError,
+    HttpError,
+    NetworkError,
+    RateLimited,
+    TimeoutError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from connectorkit._bind import CallOptions
-
-__all__ = ["Budget", "RetryPolicy", "parse_retry_after"]
+__all__ = ["IDEMPOTENT", "Budget", "RetryPolicy"]
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Exponential backoff needs a non-zero start when the caller left Retry Delay at 0.
 DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        import email.utils  # noqa: PLC0415 - the rare date form; keeps start-up lean
-
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass(slots=True)
@@ -78,15 +65,22 @@ class RetryPolicy:
     retry_on_all_errors: bool = False
     jitter: Callable[[float, float], float] | None = None  # default: random.uniform
 
-    @classmethod
-    def from_options(cls, options: CallOptions) -> RetryPolicy:
-        """The policy an action's call inputs ask for."""
-        return cls(
-            max_retries=options.max_retry_count,
-            delay_s=options.retry_delay_ms / 1000,
-            exponential=options.use_exponential_backoff,
-            retry_on_all_errors=options.retry_on_all_errors,
-        )
+    def retries(self, error: ConnectorError, method: str) -> bool:
+        """Whether the failure ``error`` of a ``method`` request is worth another attempt.
+
+        Throttling always is. A failure of the token endpoint is too: a token request does no
+        work that repeating could double. A refusal of the credentials never is (the auth flow
+        has already renewed the token once).
+        """
+        if isinstance(error, RateLimited):
+            return True
+        if isinstance(error, AuthError):
+            return False
+        if isinstance(error, HttpError):
+            return error.endpoint == "token" or self.retries_status(method, error.status)
+        if isinstance(error, NetworkError | TimeoutError):
+            return self.retries_transport_error(method, request_sent=bool(error.request_sent))
+        return False
 
     def retries_status(self, method: str, status: int) -> bool:
         """Whether a response with ``status`` to ``method`` is worth another attempt.

@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from connectorkit._errors import (
-    AuthError,
-    ConnectorError,
-    HttpError,
-    InvalidInput,
-    NetworkError,
-    PartialFailure,
-    RateLimited,
-    TimeoutError,
-)
-from connectorkit._http import (
-    DEFAULT_ATTEMPT_TIMEOUT_S,
-    CallState,
-    current_call,
-    error_for,
-    new_client,
-    parse_body,
-)
-from connectorkit._raw import RequestSpec, build_raw_request, shape_raw_response
-from connectorkit._redact import mask
-from connectorkit._retry import Budget, RetryPolicy, parse_retry_after
+from connectorkit._errors import ConnectorError, NetworkError, PartialFailure, TimeoutError
+from connectorkit._hooks import hook_named
+from connectorkit._http import CallState, current_call, new_client
+from connectorkit._request import RequestSpec
+from connectorkit._responses import parse_body
+from connectorkit._send import Sender, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
+from connectorkit._tokens import MemoryTokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from connectorkit._auth import TokenStore
+    import httpx
+
+    from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
 
@@ -57,7 +43,7 @@ class Outcome:
 
 
 class _Call:
-    """One invocation: its budget, retry policy, auth, and the requests it sends."""
+    """One invocation: the bound action and connection, and the sender of its requests."""
 
     def __init__(
         self,
@@ -66,119 +52,30 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        from connectorkit._auth import ConnectionAuth  # noqa: PLC0415 - auth is only needed here
+        from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
 
         options = action.options
-        self.runner = runner
         self.action = action
         self.connection = connection
-        self.state = state
-        self.policy = RetryPolicy.from_options(options)
-        self.budget = Budget(
-            options.timeout_ms / 1000 if options.timeout_ms else None, clock=runner.clock
-        )
-        self.auth = ConnectionAuth(
-            connection, runner.http, runner.tokens, remaining=self.budget.remaining
+        budget = budget_for(options, runner.clock)
+        self.auth: CallAuth = new_call_auth(
+            connection, runner.http, runner.tokens, remaining=budget.remaining
         )
 
-    def _attempt_timeout(self) -> float:
-        remaining = self.budget.remaining()
-        return (
-            DEFAULT_ATTEMPT_TIMEOUT_S
-            if remaining is None
-            else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
-        )
+        def count_retry() -> None:
+            state.retries += 1
 
-    def _build(self, spec: RequestSpec) -> httpx.Request:
-        kwargs: dict[str, Any] = {}
-        headers = spec.headers
-        if spec.has_json:
-            try:
-                text = json.dumps(
-                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-                )
-            except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
-                raise InvalidInput(
-                    f"the request body holds a value JSON cannot carry: {exc}",
-                    details=[{"field": "inputs", "message": str(exc)}],
-                ) from None
-            kwargs["content"] = text.encode()
-            headers = [*headers, ("Content-Type", "application/json")]
-        elif spec.content is not None:
-            kwargs["content"] = spec.content
-        if spec.files is not None:
-            kwargs["files"] = spec.files
-        return self.runner.http.build_request(
-            spec.method,
-            spec.url,
-            params=tuple(spec.params) or None,
-            headers=headers or None,
-            timeout=self._attempt_timeout(),
-            **kwargs,
+        self.sender = Sender(
+            runner.http,
+            self.auth,
+            policy=policy_for(options),
+            budget=budget,
+            quirks=connection.quirks,
+            sleep=runner.sleep,
+            on_retry=count_retry,
+            label=action.definition.key,
         )
-
-    def send(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out."""
-        attempt = 0
-        while True:
-            request = self._build(spec)
-            failure: ConnectorError
-            retry_after: float | None = None
-            try:
-                response = self.runner.http.send(request, auth=self.auth)
-            except httpx.TimeoutException as exc:
-                self.budget.remaining()  # raises the contract timeout when the budget is spent
-                sent = not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout))
-                retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
-                failure = TimeoutError(
-                    f"{spec.method} {request.url.host} did not answer in time "
-                    f"({type(exc).__name__}){_unsure(sent=sent, retryable=retryable)}",
-                    request_sent=sent or None,
-                )
-            except httpx.TransportError as exc:
-                sent = not isinstance(exc, httpx.ConnectError)
-                retryable = self.policy.retries_transport_error(spec.method, request_sent=sent)
-                failure = NetworkError(
-                    f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}"
-                    f"{_unsure(sent=sent, retryable=retryable)}",
-                    request_sent=sent or None,
-                )
-            except (RateLimited, HttpError) as exc:
-                # The token endpoint, reached from the auth flow, was throttled or failed: the
-                # token request did no work, so it is as safe to repeat as the policy allows.
-                failure = exc
-                retryable = True
-                retry_after = exc.fields.get("retry_after")
-            else:
-                if response.is_success:
-                    return response
-                failure = error_for(response)
-                if isinstance(failure, AuthError):
-                    raise failure  # the auth flow already refreshed once and retried
-                retryable = self.policy.retries_status(spec.method, response.status_code)
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if not retryable or attempt >= self.policy.max_retries:
-                raise failure
-            attempt += 1
-            wait = self.policy.delay(attempt, retry_after)
-            remaining = self.budget.remaining()
-            if remaining is not None and wait >= remaining:
-                raise TimeoutError(
-                    f"stopped retrying: waiting {wait:.1f} s would pass the call's time budget "
-                    f"({remaining:.1f} s left) after: {failure.message}",
-                    last_error=failure.to_dict(),
-                    retry_after=retry_after,
-                )
-            log.info(
-                "%s: %s; retry %d of %d in %.2f s",
-                self.action.definition.key,
-                failure.message,
-                attempt,
-                self.policy.max_retries,
-                wait,
-            )
-            self.state.retries += 1
-            self.runner.sleep(wait)
+        self.send = self.sender.send
 
     # -- the shapes of actions -------------------------------------------------------------
 
@@ -206,10 +103,12 @@ class _Call:
         """Do the action and return its result."""
         definition = self.action.definition
         inputs = self.action.inputs
-        if definition.request.hook == "raw_request":
-            spec = build_raw_request(inputs, self.connection.base_url)
-            response = self.send(spec)
-            return shape_raw_response(response, str(inputs.get("response_type") or "json"))
+        if definition.request.hook is not None:
+            hook = hook_named(definition.request.hook)
+            if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
+                raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
+            response = self.send(hook.build(inputs, self.connection.base_url))
+            return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
         response = self.send(self.spec(inputs))
@@ -261,19 +160,8 @@ class _Call:
         return {batch.input: len(rows), "batches": len(chunks)}
 
 
-def _unsure(*, sent: bool, retryable: bool) -> str:
-    if sent and not retryable:
-        return (
-            "; the service may have processed the request before the connection broke, "
-            "so it was not sent again (Retry On All Errors would)"
-        )
-    return ""
-
-
 def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, (NetworkError, TimeoutError)) and bool(
-        error.fields.get("request_sent")
-    )
+    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
 
 
 def _partial(
@@ -328,11 +216,9 @@ class Runner:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from connectorkit._auth import TokenStore  # noqa: PLC0415 - see _Call
-
         self._http = http
         self._http_lock = threading.Lock()
-        self.tokens = tokens or TokenStore()
+        self.tokens: TokenStore = tokens or MemoryTokenStore()
         self.sleep = sleep
         self.clock = clock
 

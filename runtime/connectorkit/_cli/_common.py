@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from connectorkit import __version__
+from connectorkit._version import version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -30,9 +30,7 @@ class Registry:
             ),
             epilog="Run 'connectorkit COMMAND --help' for a command's options and examples.",
         )
-        self.parser.add_argument(
-            "--version", action="version", version=f"connectorkit {__version__}"
-        )
+        self.parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
         self._commands = self.parser.add_subparsers(
             dest="command", required=True, metavar="COMMAND"
         )
@@ -73,7 +71,7 @@ def add_pack_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pack",
         type=Path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled Power BI pack)",
+        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
     )
 
 

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pack",
         type=Path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled Power BI pack); "
+        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack); "
         "the page follows edits to its files",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")

@@ -28,8 +28,8 @@ def register(registry: Registry) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from connectorkit._load import default_pack_root  # noqa: PLC0415
-    from connectorkit._validate import validate_pack  # noqa: PLC0415
+    from connectorkit._check import validate_pack  # noqa: PLC0415
+    from connectorkit._files import default_pack_root  # noqa: PLC0415
 
     root = args.dir or default_pack_root()
     problems = validate_pack(root)

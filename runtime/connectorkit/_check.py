@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from connectorkit._crosscheck import Finding, closest, cross_check
 from connectorkit._errors import Problem
-from connectorkit._inputcheck import TYPE_WORDS, Where, kind_of, show
+from connectorkit._files import schema_dir
+from connectorkit._read import Document, read_documents
+from connectorkit._types import TYPE_WORDS, Where, kind_of, show
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Document", "check_documents", "validate_pack"]
 
-Kind = Literal["connector", "action", "connection"]
-
 _KEY_PATTERN = "^[a-z][a-z0-9_]*$"
 # What the schemas' patterns ask for, in words.
 _PATTERNS = {
@@ -35,23 +34,11 @@ _PATTERNS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One parsed YAML file of a pack: where it is, what it is, its data and its text."""
-
-    path: Path
-    kind: Kind
-    data: Any
-    text: str
-
-
 @functools.cache
 def _validators() -> dict[str, Validator]:
     """One compiled validator per document kind, built on first use."""
     from jsonschema import Draft202012Validator  # noqa: PLC0415 - keeps jsonschema off start-up
     from referencing import Registry, Resource  # noqa: PLC0415
-
-    from connectorkit._load import schema_dir  # noqa: PLC0415 - _load imports this module
 
     folder = schema_dir()
     schemas = {
@@ -92,8 +79,6 @@ def check_documents(root: Path, documents: Sequence[Document]) -> list[Problem]:
 
 def validate_pack(root: Path) -> list[Problem]:
     """Read the pack at ``root`` and return every problem (none: the pack is valid)."""
-    from connectorkit._load import read_documents  # noqa: PLC0415 - _load imports this module
-
     documents, problems = read_documents(root)
     seen = {(p.file, p.line, p.path) for p in problems}
     checked = check_documents(root, documents)

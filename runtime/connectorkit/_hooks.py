@@ -1,37 +1,78 @@
-"""The ``raw_request`` hook: any method and path under ``base_url``, shaped by the caller."""
+"""Hooks: requests built in Python where YAML would be contorted, registered by name.
+
+An action names its hook with ``request: {hook: NAME}``. A hook declares the inputs it reads
+(with their types) and what it returns; the pack checker refuses an action that declares an
+input the hook does not read (or of another type), or carries request or result blocks the hook
+would ignore.
+The one built-in hook is ``raw_request``: any method and path under ``base_url``.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from connectorkit._errors import InvalidInput
+from connectorkit._request import RequestSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import httpx
 
-__all__ = ["RequestSpec", "build_raw_request", "pairs", "shape_raw_response"]
+__all__ = [
+    "Hook",
+    "build_raw_request",
+    "hook_named",
+    "hook_names",
+    "pairs",
+    "register_hook",
+    "shape_raw_response",
+]
 
 
-@dataclass(slots=True)
-class RequestSpec:
-    """Everything needed to build one ``httpx.Request`` (again, for each attempt)."""
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A named request builder and result shaper.
 
-    method: str
-    url: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    json: Any = None
-    has_json: bool = False
-    content: bytes | None = None
-    # Multipart parts: form fields have no file name (None), files have one.
-    files: list[tuple[str, tuple[str | None, bytes, str | None]]] | None = None
+    ``reads``: each input the hook reads, with its input type. ``returns``: what its result is,
+    in words (for docs). ``build(inputs, base_url)`` makes the request; ``shape(response,
+    inputs)`` makes the result. The action's ``request`` holds nothing but ``hook``, and it
+    declares no ``result``: the hook decides both.
+    """
+
+    name: str
+    reads: Mapping[str, str]
+    returns: str
+    build: Callable[[Mapping[str, Any], str], RequestSpec]
+    shape: Callable[[httpx.Response, Mapping[str, Any]], Any]
+
+
+_registry: dict[str, Hook] = {}
+_registry_lock = threading.Lock()
+
+
+def register_hook(hook: Hook) -> None:
+    """Make ``hook`` available to actions as ``request: {hook: <hook.name>}``."""
+    with _registry_lock:
+        if hook.name in _registry and _registry[hook.name] is not hook:
+            raise ValueError(f"a hook named '{hook.name}' is already registered")
+        _registry[hook.name] = hook
+
+
+def hook_named(name: str) -> Hook | None:
+    """The hook registered as ``name``, if any."""
+    return _registry.get(name)
+
+
+def hook_names() -> list[str]:
+    """The names of every registered hook, sorted."""
+    return sorted(_registry)
 
 
 def _text(value: Any) -> str:
@@ -133,8 +174,9 @@ def build_raw_request(inputs: Mapping[str, Any], base_url: str) -> RequestSpec:
     return spec
 
 
-def shape_raw_response(response: httpx.Response, response_type: str) -> dict[str, Any]:
+def shape_raw_response(response: httpx.Response, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """``{"status", "headers", "data"}``; binary data as base64 with ``"encoding": "base64"``."""
+    response_type = str(inputs.get("response_type") or "json")
     out: dict[str, Any] = {"status": response.status_code, "headers": dict(response.headers)}
     if response_type == "binary":
         out["data"] = base64.b64encode(response.content).decode("ascii")
@@ -151,3 +193,24 @@ def shape_raw_response(response: httpx.Response, response_type: str) -> dict[str
             out["data"] = response.text
             out["encoding"] = "text"
     return out
+
+
+register_hook(
+    Hook(
+        name="raw_request",
+        reads={
+            "url": "string",
+            "method": "string",
+            "data": "json",
+            "form_data": "key_value",
+            "file_data": "key_value",
+            "file_data_file_names": "key_value",
+            "query_params": "key_value",
+            "headers": "key_value",
+            "response_type": "string",
+        },
+        returns='{"status", "headers", "data"} (binary data base64-encoded)',
+        build=build_raw_request,
+        shape=shape_raw_response,
+    )
+)

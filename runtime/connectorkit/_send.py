@@ -1,0 +1,189 @@
+"""Send one request of a call, in layers (as httpx layers its client).
+
+The layers, outermost first::
+
+    Sender.send(spec)                 retries and the call's time budget
+      └─ Sender.attempt(spec)         one attempt: build the request (its timeout taken from the
+         │                            budget), send it, map the outcome to a response or an error
+         └─ httpx.Client.send(auth=)  the auth flow (token requests, one renewal and retry on a
+                                      refused token); the client's event hooks count and
+                                      debug-log every request, token requests included
+
+Each layer has one job: an attempt never waits or retries; the retry layer never looks at a
+response, only at the typed error an attempt raised; the auth flow never decides retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from connectorkit._errors import (
+    ConnectorError,
+    InvalidInput,
+    NetworkError,
+    TimeoutError,
+)
+from connectorkit._http import DEFAULT_ATTEMPT_TIMEOUT_S
+from connectorkit._redact import mask
+from connectorkit._responses import error_for
+from connectorkit._retry import Budget, RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from connectorkit._auth import CallAuth
+    from connectorkit._bind import CallOptions
+    from connectorkit._definitions import Quirks
+    from connectorkit._request import RequestSpec
+
+__all__ = ["Sender", "budget_for", "policy_for"]
+
+log = logging.getLogger("connectorkit")
+
+
+def policy_for(options: CallOptions) -> RetryPolicy:
+    """The retry policy an action's call inputs ask for."""
+    return RetryPolicy(
+        max_retries=options.max_retry_count,
+        delay_s=options.retry_delay_ms / 1000,
+        exponential=options.use_exponential_backoff,
+        retry_on_all_errors=options.retry_on_all_errors,
+    )
+
+
+def budget_for(options: CallOptions, clock: Callable[[], float]) -> Budget:
+    """The call's time budget (unbounded without a Timeout input)."""
+    return Budget(options.timeout_ms / 1000 if options.timeout_ms else None, clock=clock)
+
+
+class Sender:
+    """Sends the requests of one call: its HTTP client, auth flow, retry policy and budget."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        auth: CallAuth,
+        *,
+        policy: RetryPolicy,
+        budget: Budget,
+        quirks: Quirks,
+        sleep: Callable[[float], None],
+        on_retry: Callable[[], None],
+        label: str,
+    ) -> None:
+        self.http = http
+        self.auth = auth
+        self.policy = policy
+        self.budget = budget
+        self.quirks = quirks
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self._label = label
+
+    # -- retries and budget ------------------------------------------------------------------
+
+    def send(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out."""
+        attempt = 0
+        while True:
+            try:
+                return self.attempt(spec)
+            except ConnectorError as failure:
+                retryable = self.policy.retries(failure, spec.method)
+                if not retryable or attempt >= self.policy.max_retries:
+                    raise _explained(failure, retryable=retryable) from None
+                attempt += 1
+                retry_after = getattr(failure, "retry_after", None)
+                wait = self.policy.delay(attempt, retry_after)
+                remaining = self.budget.remaining()
+                if remaining is not None and wait >= remaining:
+                    raise TimeoutError(
+                        f"stopped retrying: waiting {wait:.1f} s would pass the call's time "
+                        f"budget ({remaining:.1f} s left) after: {failure.message}",
+                        last_error=failure.to_dict(),
+                        retry_after=retry_after,
+                    ) from None
+                log.info(
+                    "%s: %s; retry %d of %d in %.2f s",
+                    self._label,
+                    failure.message,
+                    attempt,
+                    self.policy.max_retries,
+                    wait,
+                )
+                self._on_retry()
+                self._sleep(wait)
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def attempt(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` once: the success response, or the contract error of what went wrong."""
+        request = self.build(spec)
+        try:
+            response = self.http.send(request, auth=self.auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
+        except httpx.TimeoutException as exc:
+            self.budget.remaining()  # raises the contract timeout when the budget is spent
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise TimeoutError(
+                f"{spec.method} {request.url.host} did not answer in time ({type(exc).__name__})",
+                request_sent=sent or None,
+            ) from None
+        except httpx.TransportError as exc:
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise NetworkError(
+                f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}",
+                request_sent=sent or None,
+            ) from None
+        if response.is_success:
+            return response
+        raise error_for(response, self.quirks)
+
+    def build(self, spec: RequestSpec) -> httpx.Request:
+        """The ``httpx.Request`` of ``spec``, its timeout what is left of the budget."""
+        kwargs: dict[str, Any] = {}
+        headers = spec.headers
+        if spec.has_json:
+            try:
+                text = json.dumps(
+                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+                )
+            except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
+                raise InvalidInput(
+                    f"the request body holds a value JSON cannot carry: {exc}",
+                    details=[{"field": "inputs", "message": str(exc)}],
+                ) from None
+            kwargs["content"] = text.encode()
+            headers = [*headers, ("Content-Type", "application/json")]
+        elif spec.content is not None:
+            kwargs["content"] = spec.content
+        if spec.files is not None:
+            kwargs["files"] = spec.files
+        remaining = self.budget.remaining()
+        timeout = (
+            DEFAULT_ATTEMPT_TIMEOUT_S
+            if remaining is None
+            else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
+        )
+        return self.http.build_request(
+            spec.method,
+            spec.url,
+            params=tuple(spec.params) or None,
+            headers=headers or None,
+            timeout=timeout,
+            **kwargs,
+        )
+
+
+def _explained(failure: ConnectorError, *, retryable: bool) -> ConnectorError:
+    """``failure``, saying so when a request that may have been processed was not sent again."""
+    if isinstance(failure, NetworkError | TimeoutError) and failure.request_sent and not retryable:
+        failure.message += (
+            "; the service may have processed the request before the connection broke, "
+            "so it was not sent again (Retry On All Errors would)"
+        )
+        failure.args = (failure.message,)
+    return failure
