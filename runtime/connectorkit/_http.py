@@ -13,6 +13,7 @@ from connectorkit._version import version
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
+    "TRANSPORT_EXTENSION",
     "CallState",
     "current_call",
     "new_client",
@@ -99,9 +100,31 @@ def _text(content: bytes) -> str:
     return f"  {mask(shown)}{more}\n"
 
 
+# A request whose extensions hold a transport under this key is sent through it instead of the
+# shared pool: an auth flow that signs in connections (NTLM) keeps its requests on its own.
+TRANSPORT_EXTENSION = "connectorkit.transport"
+
+
+class _RequestTransport(httpx.BaseTransport):
+    """The shared pool, unless the request brings its own transport."""
+
+    def __init__(self, shared: httpx.BaseTransport) -> None:
+        self._shared = shared
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        own = request.extensions.get(TRANSPORT_EXTENSION)
+        if isinstance(own, httpx.BaseTransport):
+            return own.handle_request(request)
+        return self._shared.handle_request(request)
+
+    def close(self) -> None:
+        self._shared.close()
+
+
 def new_client() -> httpx.Client:
     """The one HTTP client a process uses (its connection pool is shared across calls)."""
     return httpx.Client(
+        transport=_RequestTransport(httpx.HTTPTransport()),
         follow_redirects=False,
         timeout=DEFAULT_ATTEMPT_TIMEOUT_S,
         headers={"User-Agent": f"connectorkit/{version()}"},

@@ -47,9 +47,7 @@ def preset_values(
         chosen = values.get(selector)
         if not isinstance(chosen, str):
             continue
-        for key, value in (options.get(chosen) or {}).items():
-            if key not in given:
-                out[key] = value
+        out.update({k: v for k, v in (options.get(chosen) or {}).items() if k not in given})
     return out
 
 

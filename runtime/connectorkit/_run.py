@@ -52,6 +52,7 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
+        from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
 
         options = action.options

@@ -8,7 +8,8 @@ between challenge and answer, and an authenticated connection can be handed to a
 another account. So this flow never uses the shared pool. Each call *leases* a connection of
 its own from a pool kept per identity (origin, account, password), runs the handshake on it if
 it is not signed in yet, and hands it back signed in. The lease travels in the request's
-extensions, and the client's transport (:class:`LeaseRouter`) sends such requests through it.
+extensions (:data:`~connectorkit._http.TRANSPORT_EXTENSION`), and the shared client sends such
+requests through it.
 
 ::
 
@@ -31,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from connectorkit._auth import register_auth_flow
 from connectorkit._errors import AuthError, InvalidConnection
+from connectorkit._http import TRANSPORT_EXTENSION
 
 if TYPE_CHECKING:
     import ssl
@@ -39,19 +42,10 @@ if TYPE_CHECKING:
 
     from connectorkit._bind import BoundConnection
 
-__all__ = [
-    "LEASE",
-    "MAX_IDLE",
-    "ConnectionLease",
-    "LeaseRouter",
-    "WindowsAuth",
-    "WindowsConnectionPool",
-]
+__all__ = ["MAX_IDLE", "ConnectionLease", "WindowsAuth", "WindowsConnectionPool", "pool_for"]
 
 logger = logging.getLogger("connectorkit.auth")
 
-# The request extension that carries the leased connection to the transport.
-LEASE = "connectorkit.lease"
 # Signed-in connections kept idle per identity; more are closed when handed back.
 MAX_IDLE = 10
 # How long an idle connection is kept open (servers drop theirs after about two minutes).
@@ -129,24 +123,6 @@ class WindowsConnectionPool:
             self._identities.clear()
         for lease in leases:
             lease.transport.close()
-
-
-class LeaseRouter(httpx.BaseTransport):
-    """The client's transport: a request that carries a lease goes through it, others the pool."""
-
-    def __init__(self, default: httpx.BaseTransport) -> None:
-        self.default = default
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` on its leased connection, or through the shared pool."""
-        lease = request.extensions.get(LEASE)
-        if isinstance(lease, ConnectionLease):
-            return lease.transport.handle_request(request)
-        return self.default.handle_request(request)
-
-    def close(self) -> None:
-        """Close the shared pool (leased connections belong to their identity pools)."""
-        self.default.close()
 
 
 _pools: weakref.WeakKeyDictionary[httpx.Client, WindowsConnectionPool] = weakref.WeakKeyDictionary()
@@ -255,12 +231,12 @@ class WindowsAuth(httpx.Auth):
         """Send ``request`` on a leased, signed-in connection of this account."""
         key = self._key(request)
         lease = self._pool.checkout(key)
-        request.extensions[LEASE] = lease
+        request.extensions[TRANSPORT_EXTENSION] = lease.transport
         try:
             response = yield from self._signed_in(request, lease, key)
             lease.signed_in = response.status_code != _UNAUTHORIZED
         finally:
-            request.extensions.pop(LEASE, None)
+            request.extensions.pop(TRANSPORT_EXTENSION, None)
             self._pool.release(key, lease)
 
     def _signed_in(
@@ -369,3 +345,6 @@ def _token(response: httpx.Response, scheme: str) -> bytes | None:
             except (binascii.Error, ValueError):
                 return None
     return None
+
+
+register_auth_flow("windows", WindowsAuth)
