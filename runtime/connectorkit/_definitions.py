@@ -13,6 +13,7 @@ __all__ = [
     "ActionDef",
     "BatchDef",
     "ConnectionDef",
+    "EachDef",
     "InputDef",
     "InputType",
     "Pack",
@@ -66,6 +67,15 @@ class BatchDef:
 
 
 @dataclass(frozen=True, slots=True)
+class EachDef:
+    """After the request, one GET per item of a list in its answer; their lists joined."""
+
+    items: str  # the key of the list in the first answer
+    path: str  # a path template over each item's fields
+    collect: str  # the key of the list in each item's answer (and in the result)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     """The HTTP request an action makes, as templates over its inputs."""
 
@@ -77,6 +87,7 @@ class RequestDef:
     has_body: bool = False
     batch: BatchDef | None = None
     hook: str | None = None
+    each: EachDef | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from connectorkit._definitions import (
     ActionDef,
     BatchDef,
     ConnectionDef,
+    EachDef,
     InputDef,
     Pack,
     Quirks,
@@ -122,6 +123,7 @@ def _action(
 
     req = data["request"]
     batch = req.get("batch")
+    each = req.get("each")
     request = RequestDef(
         method=str(req.get("method", "GET")).upper(),
         path=req.get("path", ""),
@@ -131,6 +133,7 @@ def _action(
         has_body="body" in req and req["body"] is not None,
         batch=BatchDef(input=batch["input"], size=int(batch["size"])) if batch else None,
         hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
     )
     res = data.get("result") or {}
     slice_ = res.get("slice")

@@ -8,7 +8,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import ConnectorError, NetworkError, PartialFailure, TimeoutError
+from connectorkit._errors import (
+    ConnectorError,
+    HttpError,
+    NetworkError,
+    PartialFailure,
+    TimeoutError,
+)
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._request import RequestSpec
@@ -24,6 +30,7 @@ if TYPE_CHECKING:
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._definitions import EachDef
     from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -112,6 +119,8 @@ class _Call:
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
         response = self.send(self.spec(inputs))
         return self.shape(parse_body(response), response.status_code)
 
@@ -130,6 +139,27 @@ class _Call:
         if result.has_template:
             return render_value(result.template, {**inputs, "$body": body, "$status": status})
         return body
+
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
 
     def run_batches(self) -> dict[str, Any]:
         """Send the request once per chunk of the batch input, in order; account for each."""
