@@ -178,7 +178,11 @@ def test_docs_have_a_table_per_action_like_the_reference(pack):
     assert row("| Debug Request<br>").endswith("| `false` |")
     assert row("| Dataset ID<br>`dataset_id` · string · **required** |")
     assert row("| Columns<br>`columns` · array of objects · **required** |")
-    assert "`https://api.powerbi.com/v1.0/myorg`" in text
+    assert "`{api_url}/v1.0/myorg`" in text
+    assert row("| `public` |").startswith(
+        "| `public` | `https://api.powerbi.com` | `https://login.microsoftonline.com` |"
+    )
+    assert row("| `custom` |") == "| `custom` | given | given | given |"
 
 
 def small_pack(*inputs: InputDef) -> Pack:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from connectorkit._presets import ErrorHint, hint_for, preset_values
+import pytest
+
+from connectorkit._bind import bind_connection
+from connectorkit._definitions import ErrorHint
+from connectorkit._errors import InvalidConnection
+from connectorkit._presets import hint_for, preset_values
 
 SETS = {
     "cloud": {
@@ -34,3 +39,54 @@ def test_hints_match_any_text_case_insensitively():
     assert hint_for(hints, "refused: invalid_resource (aadsts500011: …)") == "set `cloud`"
     assert hint_for(hints, None, "AADSTS90002: Tenant 'x' not found") == "tenant"
     assert hint_for(hints, "invalid_client") is None
+
+
+def test_the_cloud_value_sets_every_endpoint_of_both_connections(pack):
+    values = {
+        "cloud": "gcc_high",
+        "tenant_id": "contoso.us",
+        "client_id": "a",
+        "client_secret": "s",
+    }
+    app = bind_connection(pack, {"key": "client_credentials", "values": values}).values
+    assert app["token_url"] == "https://login.microsoftonline.us/contoso.us/oauth2/v2.0/token"
+    assert app["scopes"] == "https://high.analysis.usgovcloudapi.net/powerbi/api/.default"
+    assert app["base_url"] == "https://api.high.powerbigov.us/v1.0/myorg"
+    user = bind_connection(pack, {"key": "oauth2", "values": {**values, "cloud": "china"}}).values
+    assert (
+        user["authorize_url"] == "https://login.chinacloudapi.cn/contoso.us/oauth2/v2.0/authorize"
+    )
+    assert user["scopes"] == (
+        "https://analysis.chinacloudapi.cn/powerbi/api/Dataset.ReadWrite.All offline_access"
+    )
+    assert user["base_url"] == "https://api.powerbi.cn/v1.0/myorg"
+
+
+def test_what_the_caller_gives_beats_the_cloud(pack):
+    values = {
+        "cloud": "dod",
+        "tenant_id": "t",
+        "client_id": "a",
+        "client_secret": "s",
+        "base_url": "http://127.0.0.1:9/v1.0/myorg",
+        "scopes": "https://example.test/.default",
+    }
+    bound = bind_connection(pack, {"key": "client_credentials", "values": values}).values
+    assert bound["base_url"] == "http://127.0.0.1:9/v1.0/myorg"
+    assert bound["scopes"] == "https://example.test/.default"
+    assert bound["token_url"] == "https://login.microsoftonline.us/t/oauth2/v2.0/token"
+
+
+def test_custom_names_every_value_it_needs(pack):
+
+    values = {"cloud": "custom", "tenant_id": "t", "client_id": "a", "client_secret": "s"}
+    with pytest.raises(InvalidConnection) as caught:
+        bind_connection(pack, {"key": "client_credentials", "values": values})
+    fields = [d["field"] for d in caught.value.details]
+    assert fields == [
+        "connection.values.token_url",
+        "connection.values.scopes",
+        "connection.values.base_url",
+    ]
+    assert "'cloud' is 'custom'" in caught.value.message
+    assert "authority" in caught.value.message

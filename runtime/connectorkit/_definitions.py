@@ -14,6 +14,7 @@ __all__ = [
     "BatchDef",
     "ConnectionDef",
     "EachDef",
+    "ErrorHint",
     "InputDef",
     "InputType",
     "Pack",
@@ -171,6 +172,14 @@ class Quirks:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
+
+    match: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, checked action pack."""
 
@@ -183,3 +192,6 @@ class Pack:
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
     quirks: Quirks = field(default_factory=Quirks)
+    # ``value_sets``: a connection value's choice → the defaults it gives other values.
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    error_hints: tuple[ErrorHint, ...] = ()

@@ -12,6 +12,7 @@ from connectorkit._definitions import (
     BatchDef,
     ConnectionDef,
     EachDef,
+    ErrorHint,
     InputDef,
     Pack,
     Quirks,
@@ -84,6 +85,18 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         connections=MappingProxyType(connections),
         actions=MappingProxyType(actions),
         quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
     )
 
 

@@ -19,21 +19,14 @@ errors that mean "wrong cloud" (``AADSTS500011``) name the setting to change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
-__all__ = ["ErrorHint", "hint_for", "preset_values"]
+    from connectorkit._definitions import ErrorHint
 
-
-@dataclass(frozen=True, slots=True)
-class ErrorHint:
-    """A sentence to add to errors whose message or code contains ``match``."""
-
-    match: str
-    hint: str
+__all__ = ["hint_for", "preset_values"]
 
 
 def preset_values(

@@ -17,6 +17,7 @@ from connectorkit._errors import (
 )
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
+from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, budget_for, policy_for
@@ -191,6 +192,12 @@ class _Call:
         return {batch.input: len(rows), "batches": len(chunks)}
 
 
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
+
+
 def _maybe_committed(error: ConnectorError) -> bool:
     return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
 
@@ -278,6 +285,9 @@ class Runner:
             call = _Call(self, action, connection, state)
             outcome.result = call.run()
         except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
             outcome.error = exc
         finally:
             current_call.reset(reset)
