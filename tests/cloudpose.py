@@ -179,7 +179,10 @@ class PosingProxy:
                 except (ssl.SSLError, OSError):
                     self.close_connection = True
                     return
-                Tunnel(wrapped, host)
+                try:
+                    Tunnel(wrapped, host)
+                finally:
+                    wrapped.close()
                 self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Front)

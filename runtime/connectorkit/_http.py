@@ -123,10 +123,16 @@ class _RequestTransport(httpx.BaseTransport):
 
 def new_client() -> httpx.Client:
     """The one HTTP client a process uses (its connection pool is shared across calls)."""
-    return httpx.Client(
-        transport=_RequestTransport(httpx.HTTPTransport()),
+    client = httpx.Client(
         follow_redirects=False,
         timeout=DEFAULT_ATTEMPT_TIMEOUT_S,
         headers={"User-Agent": f"connectorkit/{version()}"},
         event_hooks={"request": [_on_request], "response": [_on_response]},
     )
+    # Wrapped after the fact: a client given a transport of its own ignores HTTP(S)_PROXY.
+    client._transport = _RequestTransport(client._transport)  # noqa: SLF001 - see above
+    client._mounts = {  # noqa: SLF001 - the proxies httpx mounted from the environment
+        pattern: None if mounted is None else _RequestTransport(mounted)
+        for pattern, mounted in client._mounts.items()  # noqa: SLF001
+    }
+    return client
