@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import copy_pack
 from connectorkit._bind import bind_connection
+from connectorkit._check import validate_pack
 from connectorkit._definitions import ErrorHint
 from connectorkit._errors import InvalidConnection
 from connectorkit._presets import hint_for, preset_values
@@ -90,3 +92,24 @@ def test_custom_names_every_value_it_needs(pack):
     ]
     assert "'cloud' is 'custom'" in caught.value.message
     assert "authority" in caught.value.message
+
+
+def test_the_checker_refuses_a_value_set_that_does_not_fit_the_connections(tmp_path):
+    root = copy_pack(tmp_path / "pack")
+    oauth2 = root / "connections" / "oauth2.yaml"
+    oauth2.write_text(oauth2.read_text().replace("dod, china, custom]", "dod, china]"))
+    connector = root / "connector.yaml"
+    connector.write_text(
+        connector.read_text().replace("      api_url: https://api.powerbi.cn", "      api_host: x")
+    )
+    problems = {(p.file, p.path, p.message.split(",")[0]) for p in validate_pack(root)}
+    assert (
+        "connections/oauth2.yaml",
+        "values[8].enum",
+        "'cloud' chooses from value_sets.cloud in connector.yaml",
+    ) in problems
+    assert (
+        "connections/client_credentials.yaml",
+        "values[7]",
+        "value_sets.cloud.china sets 'api_host'",
+    ) in problems

@@ -5,8 +5,8 @@ A **value set** lets one connection value choose the defaults of others. A pack 
 
     value_sets:
       cloud:                      # the connection value that chooses
-        public: {authority: https://login.microsoftonline.com, api_url: …, resource: …}
-        gcc_high: {authority: https://login.microsoftonline.us, api_url: …, resource: …}
+        public: {authority: https://login.example.com, api_url: …, resource: …}
+        gov: {authority: https://login.example.us, api_url: …, resource: …}
         custom: {}                # nothing: the caller gives the values
 
 and a connection that has a ``cloud`` value gets, for every value the caller did not give, the
@@ -14,7 +14,7 @@ one its chosen set holds; other defaults may then refer to them (``"{authority}/
 What the caller gives always wins, so an explicit ``token_url`` still beats the cloud's.
 
 An **error hint** adds a sentence to an error whose text contains a marker, e.g. the sign-in
-errors that mean "wrong cloud" (``AADSTS500011``) name the setting to change.
+errors that mean "wrong cloud" name the setting to change.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ class WindowsAuth(httpx.Auth):
             if scheme.lower() in offered:
                 return scheme
         raise AuthError(
-            "the report server does not offer Windows authentication (Negotiate or NTLM); "
+            "the server does not offer Windows authentication (Negotiate or NTLM); "
             f"it offers: {', '.join(offered) or 'nothing'}",
             status=_UNAUTHORIZED,
         )
@@ -316,7 +316,7 @@ class WindowsAuth(httpx.Auth):
 
     def _refused(self, scheme: str, why: str) -> AuthError:
         return AuthError(
-            f"the report server did not sign in {self._account.principal} with {scheme}: {why}; "
+            f"the server did not sign in {self._account.principal} with {scheme}: {why}; "
             "check the connection's username, domain and password, and that the server "
             "accepts NTLM",
             status=_UNAUTHORIZED,
