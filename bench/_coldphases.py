@@ -71,14 +71,12 @@ def _steps(lap: Any) -> bool:
     text = sys.stdin.read()
     request = _protocol.parse_request(text)
     lap("read stdin + parse_request")
-    import pydantic  # noqa: PLC0415, F401
+    from connectorkit import _bind  # noqa: PLC0415
 
-    from connectorkit import _bind, _model  # noqa: PLC0415, F401
-
-    lap("import pydantic, _bind, _model")
+    lap("import _bind, _types")
     action = _bind.bind_action(pack, request["action"], request.get("inputs") or {})
     connection = _bind.bind_connection(pack, request.get("connection"))
-    lap("bind (first: builds 2 pydantic models)")
+    lap("bind (first: compiles the inputs of an action and a connection)")
     outcome = runner.run(action, connection)
     lap("run: the HTTP request (first: TCP connect)")
     response = _protocol._envelope(  # noqa: SLF001

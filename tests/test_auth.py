@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import subprocess
@@ -18,7 +19,7 @@ import connectorkit._auth as auth_module
 from connectorkit import _errors
 from connectorkit._auth import ConnectionAuth, MemoryTokenStore
 from connectorkit._bind import BoundConnection
-from connectorkit._definitions import ConnectionDef
+from connectorkit._definitions import ConnectionDef, Quirks
 from connectorkit._errors import AuthError, InvalidConnection, NetworkError
 from connectorkit._load import load_pack
 
@@ -252,6 +253,17 @@ def test_a_403_token_expired_after_the_refresh_is_an_auth_error(httpx_mock, http
     with pytest.raises(AuthError, match="TokenExpired") as caught:
         call(http, store, connection(token=user_token()))
     assert caught.value.to_dict()["status"] == 403
+
+
+def test_403_token_expired_means_nothing_without_the_packs_quirks(httpx_mock, http, store):
+    # The generic runtime knows only the standard: a 401 refuses a token, a 403 is the caller's.
+    expired = {"error": {"code": "TokenExpired"}}
+    httpx_mock.add_response(url=DATASETS, status_code=403, json=expired)
+    plain = dataclasses.replace(connection(token=user_token()), quirks=Quirks())
+    response, flow = call(http, store, plain)
+    assert response.status_code == 403
+    assert flow.new_token is None
+    assert httpx_mock.get_requests(url=TOKEN_URL) == []
 
 
 def test_other_403s_are_left_to_the_caller(httpx_mock, http, store):

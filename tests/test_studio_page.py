@@ -340,3 +340,43 @@ def test_search_and_the_form_kinds_of_raw_request(page, stack):
     assert page.is_visible('[data-path="headers[0].key"]')
     page.click('[data-field="file_data"] >> text=+ Add a pair')
     assert page.get_attribute('[data-path="file_data[0].value"]', "type") == "file"
+
+
+def test_describe_groups_and_examples_shape_the_page(page, stack):
+    """When the catalog groups actions and gives examples, the page follows them."""
+
+    def with_groups(route):
+        catalog = route.fetch().json()
+        actions = catalog["catalog"]["actions"]
+        catalog["catalog"]["groups"] = [
+            {"label": "Push datasets", "actions": ["create_dataset", "create_rows"]},
+            {"label": "Browse", "actions": ["list_groups"]},
+        ]
+        [create] = [a for a in actions if a["key"] == "create_dataset"]
+        create["examples"] = [
+            {
+                "title": "Two columns",
+                "inputs": {
+                    "dataset_name": "Sales",
+                    "table_name": "Orders",
+                    "columns": [
+                        {"name": "Product", "dataType": "String"},
+                        {"name": "Qty", "dataType": "Int64"},
+                    ],
+                },
+            }
+        ]
+        route.fulfill(json=catalog)
+
+    page.route("**/api/catalog", with_groups)
+    open_action(page, stack, "create_dataset")
+    titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
+    assert titles == ["Push datasets", "Browse", "Other"]
+    first = page.eval_on_selector_all(
+        ".nav-item", "els => els.slice(0, 3).map(e => e.dataset.action)"
+    )
+    assert first == ["create_dataset", "create_rows", "list_groups"]
+    page.click("text=Two columns")
+    assert page.input_value('[data-path="dataset_name"]') == "Sales"
+    assert page.input_value('[data-path="columns[1].name"]') == "Qty"
+    assert page.input_value('[data-path="columns[1].dataType"]') == '"Int64"'

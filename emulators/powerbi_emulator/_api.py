@@ -307,8 +307,8 @@ class PowerBIApi:
             raise ApiError(
                 401,
                 "Unauthorized",
-                "The access token was not issued for this Power BI service (its audience is "
-                f"{grant.audience}); request a scope of {resource}.",
+                "The access token was not issued for the Power BI service of this cloud (its "
+                f"audience is {grant.audience}); request a scope of {resource}.",
                 headers=[
                     (
                         "WWW-Authenticate",

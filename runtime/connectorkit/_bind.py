@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit._issues import dotted, for_caller
 from connectorkit._presets import preset_values
 from connectorkit._template import placeholders, render_value
+from connectorkit._types import Validator, compile_spec, spec_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from pydantic import BaseModel
 
     from connectorkit._definitions import (
         ActionDef,
@@ -85,30 +86,34 @@ class BoundConnection:
         return str(self.values["base_url"]).rstrip("/")
 
 
-_models: dict[int, tuple[object, type[BaseModel], frozenset[str]]] = {}
-_models_lock = threading.Lock()
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One input, compiled: its validator, default and whether a call must give it."""
+
+    key: str
+    validator: Validator
+    default: Any
+    required: bool
 
 
-def _nests_models(definition: InputDef) -> bool:
-    """Whether validation turns part of this input into models (to be made plain again)."""
-    items = definition.items or {}
-    return definition.type == "key_value" or (definition.type == "array" and "properties" in items)
+_compiled: dict[int, tuple[object, tuple[_Field, ...], frozenset[str]]] = {}
+_compiled_lock = threading.Lock()
 
 
-def _model_for(
-    key: str, definitions: tuple[InputDef, ...], owner: object
-) -> tuple[type[BaseModel], frozenset[str]]:
-    """The pydantic model of a set of inputs, and which fields nest models; built once."""
-    cached = _models.get(id(owner))
+def _fields(
+    definitions: tuple[InputDef, ...], owner: object
+) -> tuple[tuple[_Field, ...], frozenset[str]]:
+    """The compiled inputs of an action or connection (and their keys); compiled once."""
+    cached = _compiled.get(id(owner))
     if cached is not None and cached[0] is owner:
         return cached[1], cached[2]
-    from connectorkit._model import build_model  # noqa: PLC0415 - pydantic only when binding
-
-    model = build_model(key, definitions)
-    nested = frozenset(d.key for d in definitions if _nests_models(d))
-    with _models_lock:
-        _models[id(owner)] = (owner, model, nested)
-    return model, nested
+    fields = tuple(
+        _Field(d.key, compile_spec(spec_of(d)), d.default, d.required) for d in definitions
+    )
+    keys = frozenset(f.key for f in fields)
+    with _compiled_lock:
+        _compiled[id(owner)] = (owner, fields, keys)
+    return fields, keys
 
 
 def _validate(
@@ -118,43 +123,40 @@ def _validate(
     raw: Mapping[str, Any],
     error: type[InvalidInput | InvalidConnection],
 ) -> dict[str, Any]:
-    from pydantic import ValidationError  # noqa: PLC0415 - pydantic only when binding
-
-    known = {d.key for d in definitions}
+    fields, keys = _fields(definitions, owner)
     details: list[dict[str, Any]] = []
-    for key in raw:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            details.append({"field": key, "message": f"is not an input of {label}{hint}"})
-    present = {k: v for k, v in raw.items() if k in known and v is not None}
-    model, nested = _model_for(label, definitions, owner)
-    try:
-        validated = model.model_validate(present)
-    except ValidationError as exc:
-        from connectorkit._model import describe_errors  # noqa: PLC0415
-
-        details += describe_errors(exc, definitions)
+    if not raw.keys() <= keys:
+        known = sorted(keys)
+        for key in raw:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                details.append({"field": key, "message": f"is not an input of {label}{hint}"})
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = raw.get(field.key)
+        if value is None:  # null counts as not given
+            if field.default is not None:
+                # A list or mapping default is copied: a call must not change the definition.
+                default = field.default
+                values[field.key] = (
+                    copy.deepcopy(default) if isinstance(default, list | dict) else default
+                )
+            elif field.required:
+                details.append({"field": field.key, "message": "is required"})
+            continue
+        issues = field.validator.check(value)
+        if issues:
+            details += [
+                {"field": dotted((field.key, *issue.at)), "message": for_caller(issue)}
+                for issue in issues
+            ]
+        else:
+            values[field.key] = field.validator.normalize(value)
     if details:
-        fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-        raise error(f"{label}: invalid {fields}", details=details)
-    # Nested models keep only what the caller wrote: no invented nulls for optional fields.
-    # Only fields that can hold models are walked: 100,000 plain rows are returned as they are.
-    return {
-        key: _plain(value) if key in nested else value
-        for key in type(validated).model_fields
-        if (value := getattr(validated, key)) is not None
-    }
-
-
-def _plain(value: Any) -> Any:
-    from pydantic import BaseModel  # noqa: PLC0415 - already imported by the time this runs
-
-    if isinstance(value, BaseModel):
-        return value.model_dump(exclude_unset=True)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+        names = ", ".join(dict.fromkeys(d["field"] for d in details))
+        raise error(f"{label}: invalid {names}", details=details)
+    return values
 
 
 def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:

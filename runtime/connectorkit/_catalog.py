@@ -6,27 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectorkit._types import json_schema, spec_of
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
 
-__all__ = ["describe", "docs_markdown", "input_schema", "inputs_schema"]
-
-_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
-# A key_value input takes either form; the list form lets a key repeat.
-_KEY_VALUE_FORMS = [
-    {"type": "object", "additionalProperties": {"type": "string"}},
-    {
-        "type": "array",
-        "items": {
-            "type": "object",
-            "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
-            "required": ["key", "value"],
-            "additionalProperties": False,
-        },
-    },
-]
+__all__ = ["action_markdown", "describe", "docs_markdown", "input_schema", "inputs_schema"]
 
 
 def describe(pack: Pack) -> dict[str, Any]:
@@ -78,25 +65,17 @@ def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:
 
 
 def input_schema(item: InputDef) -> dict[str, Any]:
-    """One input as JSON Schema: title, description, type, default and constraints."""
+    """One input as JSON Schema: title and description, then the values it accepts.
+
+    What it accepts comes from :func:`connectorkit._types.json_schema`, the same rules the
+    binder's validator is compiled from.
+    """
     schema: dict[str, Any] = {"title": item.label, "description": item.comments}
-    if item.type in _PLAIN_TYPES:
-        schema["type"] = item.type
-    elif item.type == "key_value":
-        schema["oneOf"] = _plain(_KEY_VALUE_FORMS)
-        schema["x-type"] = "key_value"
-    else:
+    schema.update(json_schema(spec_of(item)))
+    if item.type in {"key_value", "json"}:
         schema["x-type"] = item.type  # json: any value, so no "type"
-    is_array = item.type == "array"
     optional: dict[str, Any] = {
         "default": item.default,
-        "enum": list(item.enum) if item.enum is not None else None,
-        "minimum": _number(item.minimum),
-        "maximum": _number(item.maximum),
-        "minItems" if is_array else "minLength": item.min_length,
-        "maxItems" if is_array else "maxLength": item.max_length,
-        "pattern": _anchored(item.pattern) if item.pattern is not None else None,
-        "items": item.items,
         "format": "password" if item.secret else item.format,
         "writeOnly": True if item.secret else None,
         "examples": [item.example] if item.example is not None else None,
@@ -113,12 +92,7 @@ def docs_markdown(pack: Pack) -> str:
     default = pack.connections.get(pack.default_connection)
     default_label = default.label if default is not None else pack.default_connection
     summary = f"Pack `{pack.key}`{version}. Default connection: {default_label}"
-    out += [
-        f"{summary} (`{pack.default_connection}`).",
-        "",
-        "## Connections",
-        "",
-    ]
+    out += [f"{summary} (`{pack.default_connection}`).", "", *_contents(pack), "## Connections", ""]
     for connection in _connections(pack):
         out += _connection_section(connection, connection.key == pack.default_connection)
         out += _value_set_tables(pack, connection)
@@ -250,13 +224,6 @@ def _number(value: float | None) -> float | None:
     return value
 
 
-def _anchored(pattern: str) -> str:
-    """JSON Schema's ``pattern`` matches anywhere; ours must match the whole value."""
-    if pattern.startswith("^") and pattern.endswith("$") and not pattern.endswith("\\$"):
-        return pattern
-    return f"^(?:{pattern})$"
-
-
 def _plain(value: Any) -> Any:
     """A copy made of dicts and lists only (the definitions hold read-only mappings and tuples)."""
     if isinstance(value, Mapping):
@@ -264,3 +231,30 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _anchor(title: str) -> str:
+    """The anchor GitHub gives a heading (lower case, punctuation dropped, spaces as dashes)."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def _contents(pack: Pack) -> list[str]:
+    lines = ["## Contents", "", "- [Connections](#connections)"]
+    lines += [f"  - [{c.label}](#{_anchor(c.label)})" for c in _connections(pack)]
+    lines.append("- [Actions](#actions)")
+    lines += [f"  - [{a.label}](#{_anchor(a.label)}) (`{a.key}`)" for a in _actions(pack)]
+    if any(i.call_input for a in pack.actions.values() for i in a.inputs):
+        lines.append("- [Call inputs](#call-inputs)")
+    return [*lines, ""]
+
+
+def action_markdown(action: ActionDef) -> str:
+    """The reference of one action (``connectorkit docs ACTION``), its call inputs included."""
+    own = [i for i in action.inputs if not i.call_input]
+    calls = [i for i in action.inputs if i.call_input]
+    out = [f"# {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
+    out += _input_table(own, heading="Input") if own else ["No inputs of its own."]
+    if calls:
+        out += ["", "## Call inputs", "", *_input_table(calls, heading="Input")]
+    return "\n".join(out).rstrip() + "\n"

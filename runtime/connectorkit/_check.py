@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from connectorkit._crosscheck import Finding, closest, cross_check
 from connectorkit._errors import Problem
 from connectorkit._files import schema_dir
+from connectorkit._issues import TYPE_WORDS, Where, kind_of, show
 from connectorkit._read import Document, read_documents
-from connectorkit._types import TYPE_WORDS, Where, kind_of, show
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

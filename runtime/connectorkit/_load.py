@@ -9,7 +9,9 @@ from typing import Any
 
 from connectorkit._definitions import (
     ActionDef,
+    AdviceDef,
     BatchDef,
+    CheckDef,
     ConnectionDef,
     EachDef,
     ErrorHint,
@@ -84,6 +86,7 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
         actions=MappingProxyType(actions),
+        check=_check(connector.get("check")),
         quirks=_quirks(connector.get("quirks") or {}),
         value_sets=MappingProxyType(
             {
@@ -111,6 +114,17 @@ def _quirks(data: dict[str, Any]) -> Quirks:
         error_message=tuple(data.get("error_message") or standard.error_message),
         throttled=frozenset(data.get("throttled") or standard.throttled),
     )
+
+
+def _check(spec: dict[str, Any] | None) -> CheckDef | None:
+    if not spec:
+        return None
+    advice = tuple(
+        AdviceDef(match=a["match"], say=a["say"], grant=a.get("grant"))
+        for a in spec.get("advice") or []
+    )
+    inputs = MappingProxyType(dict(spec.get("inputs") or {}))
+    return CheckDef(action=spec["action"], inputs=inputs, advice=advice)
 
 
 def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:

@@ -29,6 +29,7 @@ _CHECKER = (
     "_check.py",
     "_crosscheck.py",
     "_types.py",
+    "_issues.py",
     "_hooks.py",
     "_load.py",
     "_packcache.py",

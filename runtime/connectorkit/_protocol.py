@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from connectorkit._definitions import Pack
     from connectorkit._run import Runner
 
-__all__ = ["handle", "invoke", "parse_request", "respond", "serve"]
+__all__ = ["dump_response", "handle", "invoke", "parse_request", "respond", "serve"]
 
 log = logging.getLogger("connectorkit")
 
@@ -105,7 +105,7 @@ def _kind(value: Any) -> str:
 
 def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
     """Bind and run one parsed request; the response envelope (never raises ConnectorError)."""
-    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - pydantic lazily
+    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
     action = request.get("action")
     connection = None
@@ -205,6 +205,10 @@ def _exit_code(response: Mapping[str, Any]) -> int:
 
 def _dump(response: Mapping[str, Any]) -> str:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+# The envelope exactly as invoke writes it, for the other front ends (`connectorkit run --json`).
+dump_response = _dump
 
 
 def invoke(

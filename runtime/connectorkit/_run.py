@@ -60,8 +60,9 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
+        # Auth loads only for a call that got this far; before the budget starts to count.
         from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
-        from connectorkit._auth import new_call_auth  # noqa: PLC0415 - auth only for a real call
+        from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action

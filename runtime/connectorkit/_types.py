@@ -1,30 +1,52 @@
-"""Input definitions and values: the keywords that fit each type, and whether a default is valid.
+"""The one type system: an input definition compiled into the validator everything else uses.
 
-The binder checks the values a call sends; this module checks the ones a pack declares
-(``default``, ``example``, ``enum``) when the pack is loaded, and names what is wrong in words.
+Binding checks a call's inputs with it, the pack checker checks declared defaults and examples
+with it, and ``describe``'s JSON Schema is derived from the same definition by the same rules
+(:func:`json_schema`), so the three cannot disagree: ``tests/test_types.py`` proves it with
+generated definitions and values against a JSON Schema validator.
+
+The semantics are JSON Schema's (draft 2020-12) for the subset a pack may use. ``integer``
+accepts a number with no fractional part (``1.0``; binding makes it ``1``) but never a boolean;
+``enum`` compares as JSON does (``true`` is not ``1``, ``1.0`` is ``1``); a ``pattern`` must
+match the whole value. An array's ``items`` is a small JSON Schema (``type``, ``properties``,
+``required``, ``additionalProperties``, ``enum``, ``minimum``, ``maximum``, ``minLength``,
+``maxLength``, ``items``) whose keywords apply, as in JSON Schema, only to values of their kind.
+
+A validator is a plain closure: no import beyond ``re``, nothing compiled that a call does not
+use, and a row of a push table costs a few dictionary lookups (``bench/row_validation.py``).
 """
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from connectorkit._issues import TYPE_WORDS, Issue, Where, for_author, show
+from connectorkit._typecheck import KINDS, anchored, has_kind, is_number, json_equal
+from connectorkit._typecode import with_fast_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = [
-    "CONSTRAINTS",
-    "TYPE_WORDS",
-    "Where",
-    "definition_problems",
-    "kind_of",
-    "show",
-    "value_problems",
-]
+    from connectorkit._definitions import InputDef
 
-# A place inside a document: mapping keys and list indexes, e.g. ("inputs", 2, "default").
-Where = tuple[str | int, ...]
+__all__ = [
+    "APPLIES_TO",
+    "CONSTRAINTS",
+    "KEY_VALUE_FORMS",
+    "Issue",
+    "Validator",
+    "Where",
+    "anchored",
+    "compile_element",
+    "compile_spec",
+    "definition_problems",
+    "has_kind",
+    "json_equal",
+    "json_schema",
+    "spec_of",
+]
 
 # The fields of a definition that decide which values are valid.
 CONSTRAINTS = frozenset(
@@ -42,8 +64,8 @@ CONSTRAINTS = frozenset(
     }
 )
 _NUMERIC = ("integer", "number")
-# The binder applies min_length to arrays as a least number of elements, max_length only to text.
-_APPLIES_TO = {
+# Which input types each keyword applies to (the checker refuses it on any other).
+APPLIES_TO = {
     "minimum": _NUMERIC,
     "maximum": _NUMERIC,
     "min_length": ("string", "array"),
@@ -51,43 +73,122 @@ _APPLIES_TO = {
     "pattern": ("string",),
     "items": ("array",),
 }
-# How a message names each input type (and, for the schema pass, JSON's null).
-TYPE_WORDS = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "key_value": "a mapping or a list of {key, value} pairs",
-    "json": "any JSON value",
-    "null": "empty",
-}
-# bool first: in Python a boolean is also an int.
-_SCALAR_NOUNS = ((bool, "the boolean"), (str, "the text"), ((int, float), "the number"))
-_PAIR_KEYS = {"key", "value"}
 
 
-def show(value: Any) -> str:
-    """A value as short JSON for a message."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)  # e.g. a date PyYAML read from an unquoted 2024-01-01
-    return text if len(text) <= 60 else text[:57] + "..."  # noqa: PLR2004 - keeps messages short
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """A compiled input type: ``check(value)`` gives the issues, ``None`` when valid."""
+
+    kind: str
+    check: Callable[[Any], list[Issue] | None]
+
+    def normalize(self, value: Any) -> Any:
+        """A valid value as the runtime passes it on (``1.0`` for an integer becomes ``1``)."""
+        if self.kind == "integer" and type(value) is float:
+            return int(value)
+        return value
 
 
-def kind_of(value: Any) -> str:
-    """What a YAML value is, for a message: ``the text "60"``, ``a list``, ``empty``."""
-    if value is None:
-        return "empty"
-    for kind, noun in _SCALAR_NOUNS:
-        if isinstance(value, kind):
-            return f"{noun} {show(value)}"
-    if isinstance(value, dict):
-        return "a mapping"
-    # The last case covers e.g. a date PyYAML read from an unquoted 2024-01-01.
-    return "a list" if isinstance(value, list) else type(value).__name__
+# -- compiling -----------------------------------------------------------------------------------
+
+
+def spec_of(definition: InputDef) -> dict[str, Any]:
+    """The fields of an input definition that decide its values, as a YAML mapping has them."""
+    return {
+        "type": definition.type,
+        "enum": list(definition.enum) if definition.enum is not None else None,
+        "minimum": definition.minimum,
+        "maximum": definition.maximum,
+        "min_length": definition.min_length,
+        "max_length": definition.max_length,
+        "pattern": definition.pattern,
+        "items": definition.items,
+    }
+
+
+def compile_spec(spec: Mapping[str, Any]) -> Validator:
+    """The validator of an input definition (a YAML mapping, or an InputDef's fields).
+
+    ``spec`` is trusted to be well-formed (the schema pass vouches for a pack's definitions).
+    """
+    kind = str(spec.get("type"))
+    rules: dict[str, Any] = {
+        name: spec.get(name)
+        for name in ("enum", "minimum", "maximum", "pattern")
+        if spec.get(name) is not None
+    }
+    if spec.get("min_length") is not None:
+        rules["minLength" if kind == "string" else "minItems"] = spec["min_length"]
+    if spec.get("max_length") is not None and kind == "string":
+        rules["maxLength"] = spec["max_length"]
+    if kind == "array" and spec.get("items") is not None:
+        rules["items"] = spec["items"]
+    return Validator(kind, with_fast_path(kind, rules))
+
+
+def compile_element(schema: Mapping[str, Any]) -> Callable[[Any], list[Issue] | None]:
+    """The check of one element of an array input (``items``, a small JSON Schema): a row."""
+    kind = schema.get("type")
+    return with_fast_path(str(kind) if kind is not None else None, schema)
+
+
+# -- JSON Schema ---------------------------------------------------------------------------------
+
+# A key_value input takes either form; the list form lets a key repeat.
+KEY_VALUE_FORMS: list[dict[str, Any]] = [
+    {"type": "object", "additionalProperties": {"type": "string"}},
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+            "required": ["key", "value"],
+            "additionalProperties": False,
+        },
+    },
+]
+_PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
+
+
+def json_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of the values an input accepts (what :func:`compile_spec` checks)."""
+    kind = str(spec.get("type"))
+    schema: dict[str, Any] = {}
+    if kind in _PLAIN_TYPES:
+        schema["type"] = kind
+    elif kind == "key_value":
+        schema["oneOf"] = _plain(KEY_VALUE_FORMS)
+    is_array = kind == "array"
+    rules: dict[str, Any] = {
+        "enum": list(spec["enum"]) if spec.get("enum") is not None else None,
+        "minimum": _number(spec.get("minimum")),
+        "maximum": _number(spec.get("maximum")),
+        "minItems" if is_array else "minLength": spec.get("min_length"),
+        "maxLength": spec.get("max_length") if kind == "string" else None,
+        "pattern": anchored(spec["pattern"]) if spec.get("pattern") is not None else None,
+        "items": spec.get("items") if is_array else None,
+    }
+    schema.update({k: _plain(v) for k, v in rules.items() if v is not None})
+    return schema
+
+
+def _number(value: float | None) -> float | None:
+    """Whole numbers without a trailing ``.0``, as the pack author wrote them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A copy made of dicts and lists only (definitions hold read-only mappings and tuples)."""
+    if isinstance(value, dict) or hasattr(value, "keys"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- definitions ---------------------------------------------------------------------------------
 
 
 def definition_problems(
@@ -95,26 +196,30 @@ def definition_problems(
 ) -> Iterator[tuple[Where, str]]:
     """``(where inside the definition, message)`` for an input definition's inner mistakes.
 
-    ``check_elements``: check a default's or example's elements against ``items``, which needs
-    ``items`` to be a well-formed schema (the schema pass vouches for that).
+    Its keywords must fit its type, and its ``default`` and ``example`` must be values the
+    compiled validator accepts. ``check_elements``: check those values' elements against
+    ``items``, which needs ``items`` to be well-formed (the schema pass vouches for that).
     """
     kind = spec.get("type")
-    if kind not in _TYPE_CHECKS:
+    if kind not in KINDS:
         return  # a missing or unknown type is the schema's to report
-    yield from _keyword_problems(spec, kind)
+    yield from _keyword_problems(spec, str(kind))
+    validator = compile_spec(
+        spec if check_elements else {k: v for k, v in spec.items() if k != "items"}
+    )
     for field in ("default", "example"):
         if spec.get(field) is not None:
-            for message in value_problems(spec, spec[field], check_elements=check_elements):
-                yield (field,), f"the {field} {message}"
+            for issue in validator.check(spec[field]) or ():
+                yield (field,), f"the {field} {for_author(issue)}"
 
 
 def _keyword_problems(spec: Mapping[str, Any], kind: str) -> Iterator[tuple[Where, str]]:
-    for field, kinds in _APPLIES_TO.items():
+    for field, kinds in APPLIES_TO.items():
         if field in spec and kind not in kinds:
             yield (field,), f"'{field}' applies only to {' and '.join(kinds)} inputs, not {kind}"
     for low, high in (("minimum", "maximum"), ("min_length", "max_length")):
         lo, hi = spec.get(low), spec.get(high)
-        if _is_number(lo) and _is_number(hi) and lo > hi:  # type: ignore[operator]
+        if is_number(lo) and is_number(hi) and lo > hi:  # type: ignore[operator]  # numbers here
             yield (high,), f"{high} {hi} is below {low} {lo}"
     pattern = spec.get("pattern")
     if isinstance(pattern, str):
@@ -125,91 +230,5 @@ def _keyword_problems(spec: Mapping[str, Any], kind: str) -> Iterator[tuple[Wher
     enum = spec.get("enum")
     if isinstance(enum, list):
         for index, choice in enumerate(enum):
-            if not _has_type(kind, choice):
+            if not has_kind(kind, choice):
                 yield ("enum", index), f"{show(choice)} is not {TYPE_WORDS[kind]}"
-
-
-def value_problems(
-    spec: Mapping[str, Any], value: Any, *, check_elements: bool = True
-) -> list[str]:
-    """Why ``value`` is not a valid value of the input ``spec`` (empty: it is)."""
-    kind = str(spec.get("type"))
-    if not _has_type(kind, value):
-        return [f"must be {TYPE_WORDS.get(kind, kind)}, not {kind_of(value)}"]
-    problems: list[str] = []
-    enum = spec.get("enum")
-    if isinstance(enum, list) and not any(_same(value, choice) for choice in enum):
-        problems.append(f"{show(value)} must be one of {', '.join(show(c) for c in enum)}")
-    low, high = spec.get("minimum"), spec.get("maximum")
-    if kind in _NUMERIC and _is_number(low) and value < low:
-        problems.append(f"{value} must be at least {low}")
-    if kind in _NUMERIC and _is_number(high) and value > high:
-        problems.append(f"{value} must be at most {high}")
-    shortest, longest = spec.get("min_length"), spec.get("max_length")
-    if kind in ("string", "array") and isinstance(shortest, int) and len(value) < shortest:
-        unit = "characters" if kind == "string" else "elements"
-        problems.append(f"must have at least {shortest} {unit}")
-    if kind == "string" and isinstance(longest, int) and len(value) > longest:
-        problems.append(f"must have at most {longest} characters")
-    pattern = spec.get("pattern")
-    if kind == "string" and isinstance(pattern, str) and _regex_refuses(pattern, value):
-        problems.append(f"{show(value)} must match {pattern}")
-    items = spec.get("items")
-    if kind == "array" and isinstance(items, dict) and check_elements:
-        problems += _element_problems(items, value)
-    return problems
-
-
-def _regex_refuses(pattern: str, value: str) -> bool:
-    try:
-        return re.fullmatch(pattern, value) is None
-    except re.error:
-        return False  # reported as a bad pattern
-
-
-def _element_problems(items: dict[str, Any], elements: list[Any]) -> list[str]:
-    from jsonschema import Draft202012Validator  # noqa: PLC0415 - only when a pack is checked
-
-    validator = Draft202012Validator(items)
-    problems: list[str] = []
-    for index, element in enumerate(elements):
-        for error in validator.iter_errors(element):
-            steps = error.absolute_path
-            where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
-            problems.append(f"has an invalid element [{index}]{where}: {error.message}")
-    return problems
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _same(a: Any, b: Any) -> bool:
-    # In Python True == 1; a boolean default must not pass for an integer choice, nor the reverse.
-    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
-
-
-def _has_type(kind: str, value: Any) -> bool:
-    check = _TYPE_CHECKS.get(kind)
-    return check is None or check(value)
-
-
-def _is_key_value(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(isinstance(k, str) for k in value)
-    return isinstance(value, list) and all(
-        isinstance(pair, dict) and isinstance(pair.get("key"), str) and pair.keys() <= _PAIR_KEYS
-        for pair in value
-    )
-
-
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "key_value": _is_key_value,
-    "json": lambda _: True,
-}
