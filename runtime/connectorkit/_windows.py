@@ -47,7 +47,7 @@ __all__ = ["MAX_IDLE", "ConnectionLease", "WindowsAuth", "WindowsConnectionPool"
 logger = logging.getLogger("connectorkit.auth")
 
 # Signed-in connections kept idle per identity; more are closed when handed back.
-MAX_IDLE = 10
+MAX_IDLE = 32
 # How long an idle connection is kept open (servers drop theirs after about two minutes).
 _KEEPALIVE_S = 30.0
 _UNAUTHORIZED = 401
