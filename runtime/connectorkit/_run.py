@@ -8,19 +8,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import (
-    ConnectorError,
-    HttpError,
-    NetworkError,
-    PartialFailure,
-    TimeoutError,
-)
+from connectorkit._bounds import CallBounds
+from connectorkit._bulk import Fate, partial_failure
+from connectorkit._errors import ConnectorError, HttpError
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
-from connectorkit._send import Sender, budget_for, policy_for
+from connectorkit._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
 from connectorkit._tokens import MemoryTokenStore
 
@@ -60,23 +56,30 @@ class _Call:
         connection: BoundConnection,
         state: CallState,
     ) -> None:
-        # Auth loads only for a call that got this far; before the budget starts to count.
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
         from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
         self.connection = connection
-        budget = budget_for(options, runner.clock)
+        http = runner.http
+        bounds = bounds_for(options, runner.bounds)
+        budget = budget_for(bounds, runner.clock)
+        # The same budget on the real clock, for the bytes of every response body.
+        state.deadline = time.monotonic() + bounds.timeout_s
+        state.timeout_s = bounds.timeout_s
+        state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
-            connection, runner.http, runner.tokens, remaining=budget.remaining
+            connection, http, runner.tokens, remaining=budget.remaining
         )
 
         def count_retry() -> None:
             state.retries += 1
 
         self.sender = Sender(
-            runner.http,
+            http,
             self.auth,
             policy=policy_for(options),
             budget=budget,
@@ -84,6 +87,7 @@ class _Call:
             sleep=runner.sleep,
             on_retry=count_retry,
             label=action.definition.key,
+            max_wait_s=bounds.max_retry_wait_s,
         )
         self.send = self.sender.send
 
@@ -169,24 +173,24 @@ class _Call:
         assert batch is not None  # noqa: S101 - only called for batch actions
         rows: list[Any] = list(self.action.inputs.get(batch.input) or [])
         chunks = [
-            (start, rows[start : start + batch.size]) for start in range(0, len(rows), batch.size)
+            (start, min(batch.size, len(rows) - start)) for start in range(0, len(rows), batch.size)
         ]
-        committed = 0
-        for number, (_, chunk) in enumerate(chunks, start=1):
+        for index, (start, count) in enumerate(chunks):
+            chunk = rows[start : start + count]
             try:
                 self.send(self.spec({**self.action.inputs, batch.input: chunk}))
             except ConnectorError as exc:
-                if len(chunks) == 1 or (number == 1 and not _maybe_committed(exc)):
-                    raise  # nothing else was sent: the plain error says it all
-                raise _partial(batch.input, chunks, number, committed, exc) from None
-            committed += len(chunk)
+                fate: Fate = "unknown" if self.sender.uncertain else "failed"
+                if index == 0 and fate == "failed":
+                    raise  # nothing was committed, nothing may have been: the plain error says it
+                raise partial_failure(batch.input, chunks, index, fate, exc) from None
             if len(chunks) > 1:
                 log.info(
                     "%s: batch %d/%d committed (%d/%d %s)",
                     self.action.definition.key,
-                    number,
+                    index + 1,
                     len(chunks),
-                    committed,
+                    start + count,
                     len(rows),
                     batch.input,
                 )
@@ -197,45 +201,6 @@ def _said(error: ConnectorError) -> list[str]:
     """What the service said in an error, besides its message (codes and descriptions)."""
     names = ("code", "oauth_error", "oauth_error_description")
     return [str(v) for n in names if (v := getattr(error, n, None))]
-
-
-def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
-
-
-def _partial(
-    name: str,
-    chunks: list[tuple[int, list[Any]]],
-    failed: int,
-    committed: int,
-    cause: ConnectorError,
-) -> PartialFailure:
-    """What was committed, what failed (and whether it may have landed), and what was not sent."""
-    details: list[dict[str, Any]] = []
-    for number, (start, chunk) in enumerate(chunks, start=1):
-        entry: dict[str, Any] = {"batch": number, "first": start, "count": len(chunk)}
-        if number < failed:
-            entry["status"] = "committed"
-        elif number == failed:
-            entry["status"] = "unknown" if _maybe_committed(cause) else "failed"
-            entry["error"] = cause.to_dict()
-        else:
-            entry["status"] = "not_sent"
-        details.append(entry)
-    total = sum(len(c) for _, c in chunks)
-    uncertain = (
-        " (the failed batch may have been committed: the connection broke after it was sent)"
-        if _maybe_committed(cause)
-        else ""
-    )
-    return PartialFailure(
-        f"{committed} of {total} {name} committed in {failed - 1} of {len(chunks)} batches, then "
-        f"batch {failed} failed: {cause.message}{uncertain}; resume from {name}[{committed}]",
-        details=details,
-        committed=committed,
-        total=total,
-        resume_from=committed,
-    )
 
 
 def _query_text(value: Any) -> str:
@@ -254,8 +219,11 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        bounds: CallBounds | None = None,
     ) -> None:
         self._http = http
+        # The process's bounds of every call (the environment's, unless given).
+        self.bounds = bounds or CallBounds.from_environment()
         self._http_lock = threading.Lock()
         self.tokens: TokenStore = tokens or MemoryTokenStore()
         self.sleep = sleep

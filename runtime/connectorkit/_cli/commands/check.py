@@ -157,6 +157,9 @@ def _report(
 
 def _failed_step(error: dict[str, Any]) -> str:
     """Which step failed: the values, the token, or the call itself."""
+    fields = {d.get("field") for d in error.get("details") or [] if isinstance(d, dict)}
+    if fields == {"connection.token"}:
+        return "token"
     if error.get("type") in {"invalid_connection", "invalid_request"}:
         return "values"
     if error.get("type") == "auth_error" and error.get("oauth_error") is not None:
@@ -176,9 +179,15 @@ def _advice(check: CheckDef, error: dict[str, Any], grant: str | None) -> str | 
     for advice in check.advice:
         if advice.match in said and advice.grant in {None, grant}:
             return " ".join(advice.say.split())
+    if _failed_step(error) == "token" and error.get("type") == "invalid_connection":
+        return _SIGN_IN
     return _GENERAL.get(str(error.get("type")))
 
 
+_SIGN_IN = (
+    'sign in: `connectorkit auth login --values FILE` prints a token; put it under "token" '
+    "in the connection file"
+)
 _GENERAL = {
     "invalid_connection": "fill in or correct the values named above (see: connectorkit docs)",
     "network_error": "the host could not be reached: check token_url and base_url, and the "
