@@ -109,6 +109,8 @@ class ResultDef:
     slice: SliceDef | None = None
     template: Any = None
     has_template: bool = False
+    # "base64": the body is a file, returned as {"encoding", "content_type", "data"}.
+    encoding: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,12 @@ class ActionDef:
     request: RequestDef
     result: ResultDef
     file: Path
+    # Where a designer finds it, the OpenAPI operations it stands for, its worked examples
+    # (inputs -> the exact request -> a sample response) and the shape of its result.
+    group: str | None = None
+    operations: tuple[str, ...] = ()
+    examples: tuple[Mapping[str, Any], ...] = ()
+    returns: Mapping[str, Any] | None = None
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""

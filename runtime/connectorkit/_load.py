@@ -210,6 +210,7 @@ def _action(
         else None,
         template=res.get("template"),
         has_template="template" in res,
+        encoding=res.get("encoding"),
     )
     return ActionDef(
         key=data["key"],
@@ -219,6 +220,10 @@ def _action(
         request=request,
         result=result,
         file=path,
+        group=data.get("group"),
+        operations=tuple((data.get("openapi") or {}).get("operations") or ()),
+        examples=tuple(data.get("examples") or ()),
+        returns=data.get("returns"),
     )
 
 

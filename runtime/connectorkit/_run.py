@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -109,8 +110,11 @@ class _Call:
         ]
         spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
         if request.has_body:
-            spec.json = render_value(request.body, inputs)
-            spec.has_json = True
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
         return spec
 
     def run(self) -> Any:
@@ -128,6 +132,12 @@ class _Call:
         if definition.request.each is not None:
             return self.run_each(definition.request.each)
         response = self.send(self.spec(inputs))
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
         return self.shape(parse_body(response), response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
