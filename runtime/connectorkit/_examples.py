@@ -78,7 +78,7 @@ class SentRequest:
             expected["headers"] = dict(headers)
         if body is not NO_BODY:
             expected["body"] = body
-        problems = request_mismatches(self, expected)
+        problems = request_mismatches(self, expected, said="expected")
         if problems:
             raise AssertionError(f"{self.describe()}: " + "; ".join(problems))
 
@@ -235,31 +235,33 @@ def example_mismatches(pack: Pack, action: ActionDef, example: Mapping[str, Any]
     return problems
 
 
-def request_mismatches(sent: SentRequest, expected: Mapping[str, Any]) -> list[str]:
+def request_mismatches(
+    sent: SentRequest, expected: Mapping[str, Any], *, said: str = "the example says"
+) -> list[str]:
     """Each way ``sent`` differs from an example's ``request`` (method, path, query, body...)."""
     problems: list[str] = []
     if sent.method != expected.get("method"):
-        problems.append(f"method is {sent.method}, the example says {expected.get('method')}")
+        problems.append(f"method is {sent.method}, {said} {expected.get('method')}")
     if sent.path != expected.get("path"):
-        problems.append(f"path is {sent.path}, the example says {expected.get('path')}")
+        problems.append(f"path is {sent.path}, {said} {expected.get('path')}")
     want_query = dict(expected.get("query") or {})
     if sent.query != want_query:
-        problems.append(f"query is {sent.query}, the example says {want_query}")
+        problems.append(f"query is {sent.query}, {said} {want_query}")
     for name, value in (expected.get("headers") or {}).items():
         if sent.headers.get(name.lower()) != value:
             problems.append(
-                f"header {name} is {sent.headers.get(name.lower())!r}, the example says {value!r}"
+                f"header {name} is {sent.headers.get(name.lower())!r}, {said} {value!r}"
             )
     if "body" in expected:
         if not sent.has_body:
-            problems.append("no body was sent, the example has one")
+            problems.append(f"no body was sent, {said} {json.dumps(expected['body'])[:300]}")
         elif sent.body != expected["body"]:
             problems.append(
                 f"body is {json.dumps(sent.body)[:300]}, "
-                f"the example says {json.dumps(expected['body'])[:300]}"
+                f"{said} {json.dumps(expected['body'])[:300]}"
             )
     elif sent.has_body:
-        problems.append(f"a body was sent ({sent.content[:200]!r}), the example has none")
+        problems.append(f"a body was sent ({sent.content[:200]!r}), {said} none")
     return problems
 
 
