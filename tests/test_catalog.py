@@ -192,7 +192,11 @@ def test_docs_have_a_table_per_action_like_the_reference(pack):
     assert row("| Debug Request<br>", "## Call inputs").endswith("| `false` |")
     assert row("| Dataset ID<br>`dataset_id` · string · **required** |")
     assert row("| Columns<br>`columns` · array of objects · **required** |", "#### Create Dataset")
-    assert "`https://api.powerbi.com/v1.0/myorg`" in text
+    assert "`{api_url}/v1.0/myorg`" in text
+    assert row("| `public` |", None).startswith(
+        "| `public` | `https://api.powerbi.com` | `https://login.microsoftonline.com` |"
+    )
+    assert row("| `custom` |", None) == "| `custom` | given | given | given |"
 
 
 def small_pack(*inputs: InputDef) -> Pack:

@@ -15,6 +15,8 @@ from connectorkit._definitions import (
     BatchDef,
     CheckDef,
     ConnectionDef,
+    EachDef,
+    ErrorHint,
     InputDef,
     Pack,
     Quirks,
@@ -87,6 +89,18 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         actions=actions,
         check=_check(connector.get("check")),
         quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
     )
 
 
@@ -176,6 +190,7 @@ def _action(
 
     req = data["request"]
     batch = req.get("batch")
+    each = req.get("each")
     request = RequestDef(
         method=str(req.get("method", "GET")).upper(),
         path=req.get("path", ""),
@@ -185,6 +200,7 @@ def _action(
         has_body="body" in req and req["body"] is not None,
         batch=BatchDef(input=batch["input"], size=int(batch["size"])) if batch else None,
         hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
     )
     res = data.get("result") or {}
     slice_ = res.get("slice")

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._bounds import CallBounds
 from connectorkit._bulk import Fate, partial_failure
-from connectorkit._errors import ConnectorError
+from connectorkit._errors import ConnectorError, HttpError
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
+from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, bounds_for, budget_for, policy_for
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._definitions import EachDef
     from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -57,6 +59,7 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
+        from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
@@ -126,6 +129,8 @@ class _Call:
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
         response = self.send(self.spec(inputs))
         if definition.result.encoding == "base64":
             return {
@@ -150,6 +155,27 @@ class _Call:
         if result.has_template:
             return render_value(result.template, {**inputs, "$body": body, "$status": status})
         return body
+
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
 
     def run_batches(self) -> dict[str, Any]:
         """Send the request once per chunk of the batch input, in order; account for each."""
@@ -179,6 +205,12 @@ class _Call:
                     batch.input,
                 )
         return {batch.input: len(rows), "batches": len(chunks)}
+
+
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
 
 
 def _query_text(value: Any) -> str:
@@ -232,6 +264,9 @@ class Runner:
             call = _Call(self, action, connection, state)
             outcome.result = call.run()
         except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
             outcome.error = exc
         finally:
             current_call.reset(reset)
