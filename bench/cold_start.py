@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import pstats
 import re
 import statistics
@@ -61,6 +62,7 @@ class Variant:
     samples: list[float] = field(default_factory=list)
     failures: int = 0
     last_error: str = ""
+    env: dict[str, str] | None = None
 
 
 def _run_once(variant: Variant) -> float:
@@ -68,6 +70,7 @@ def _run_once(variant: Variant) -> float:
     done = subprocess.run(
         variant.argv,
         input=variant.stdin,
+        env=variant.env,
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -87,7 +90,14 @@ def _request(emu: Emulator, token: dict[str, Any] | None) -> str:
     )
 
 
-def _variants(emu: Emulator, token: dict[str, Any], *, fetch: bool) -> list[Variant]:
+def _before(root: Path) -> dict[str, str]:
+    """The environment that runs the connectorkit of another checkout (its runtime/ first)."""
+    return {**os.environ, "PYTHONPATH": str(root / "runtime"), "CONNECTORKIT_PACK": str(root)}
+
+
+def _variants(
+    emu: Emulator, token: dict[str, Any], *, fetch: bool, before: Path | None = None
+) -> list[Variant]:
     py = sys.executable
     invoke = [*connectorkit_command(), "invoke", "--quiet"]
     baseline = [py, str(HERE / "httpx_baseline.py"), "list_groups"]
@@ -98,6 +108,17 @@ def _variants(emu: Emulator, token: dict[str, Any], *, fetch: bool) -> list[Vari
         Variant("httpx script, token given", baseline, with_token, '"ok":true'),
         Variant("connectorkit invoke, token given", invoke, with_token, '"ok":true'),
     ]
+    if before is not None:
+        old = [py, "-m", "connectorkit", "invoke", "--quiet"]
+        variants.append(
+            Variant(
+                "before: connectorkit invoke, token given",
+                old,
+                with_token,
+                '"ok":true',
+                env=_before(before),
+            )
+        )
     if fetch:
         without = _request(emu, None)
         variants += [
@@ -118,6 +139,35 @@ def _measure(variants: list[Variant], runs: int, warmup: int) -> None:
             variant.samples.append(_run_once(variant))
 
 
+def _peak_memory(variants: list[Variant], runs: int = 3) -> None:
+    """The peak resident memory of each command that talks HTTP (``/usr/bin/time -f %M``)."""
+    timer = Path("/usr/bin/time")
+    if not timer.is_file():
+        print("(peak memory: /usr/bin/time is not installed)\n")
+        return
+    rows: list[list[object]] = []
+    for variant in variants:
+        if not variant.check:
+            continue
+        peaks = []
+        for _ in range(runs):
+            done = subprocess.run(
+                [str(timer), "-f", "%M", *variant.argv],
+                input=variant.stdin,
+                env=variant.env,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                cwd=REPO,
+                check=False,
+            )
+            last = done.stderr.strip().splitlines()[-1:] or ["nan"]
+            peaks.append(float(last[0]) / 1024 if last[0].isdigit() else float("nan"))
+        rows.append([variant.name, statistics.median(peaks)])
+    print_table(["command", "peak RSS MiB (median of 3)"], rows)
+    print()
+
+
 def _report_runs(variants: list[Variant]) -> None:
     by_name = {v.name: v for v in variants}
     base = Stats.of(by_name["python -c pass"].samples).median
@@ -135,6 +185,16 @@ def _report_runs(variants: list[Variant]) -> None:
                 f"  ! {variant.name}: {variant.failures} failed run(s); last: {variant.last_error}"
             )
     print()
+    old = by_name.get("before: connectorkit invoke, token given")
+    new = by_name.get("connectorkit invoke, token given")
+    script = by_name.get("httpx script, token given")
+    if old is not None and new is not None and script is not None:
+        base = Stats.of(script.samples).median
+        before, after = Stats.of(old.samples).median, Stats.of(new.samples).median
+        print(
+            f"before vs after (token given): x{before / base:.2f} -> x{after / base:.2f} "
+            f"the httpx script ({before:.1f} -> {after:.1f} ms median)"
+        )
     for suffix in ("token given", "fetches token"):
         ours = by_name.get(f"connectorkit invoke, {suffix}")
         theirs = by_name.get(f"httpx script, {suffix}")
@@ -276,12 +336,17 @@ def main(argv: list[str] | None = None) -> int:
         help="run the emulator in a thread of this process instead of a child process",
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="add a cProfile of one invoke")
+    parser.add_argument(
+        "--before", type=Path, metavar="DIR",
+        help="also time the connectorkit of another checkout (e.g. a `git worktree` of an "
+        "older commit), run from its runtime/ with its own pack",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     runs, warmup = max(1, min(args.runs, 1000)), max(0, min(args.warmup, 100))
 
     with start_emulator(in_process=args.in_process_emulator) as emu:
         token = app_token(emu)
-        variants = _variants(emu, token, fetch=not args.no_fetch)
+        variants = _variants(emu, token, fetch=not args.no_fetch, before=args.before)
         banner(
             "cold start: connectorkit invoke (list_groups) vs a hand-written httpx script",
             [
@@ -297,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         _measure(variants, runs, warmup)
         _report_runs(variants)
+        _peak_memory(variants)
         request = _request(emu, token)
         _importtime(request, args.top)
         _phases(request, max(1, min(args.phase_runs, 100)))

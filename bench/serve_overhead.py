@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pstats
 import statistics
 import subprocess
@@ -27,6 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
@@ -89,14 +91,26 @@ def _line(emu: Emulator, token: dict[str, Any], number: int) -> bytes:
 class Worker:
     """A ``connectorkit serve`` subprocess with helpers to talk to it line by line."""
 
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, before: Path | None = None) -> None:
+        # ``before``: another checkout, whose runtime/ and pack run instead of the installed one.
+        command = (
+            connectorkit_command() if before is None else [sys.executable, "-m", "connectorkit"]
+        )
+        env = None
+        if before is not None:
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(before / "runtime"),
+                "CONNECTORKIT_PACK": str(before),
+            }
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            [*connectorkit_command(), "serve", "--quiet", "--concurrency", str(concurrency)],
+            [*command, "serve", "--quiet", "--concurrency", str(concurrency)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=REPO,
+            env=env,
         )
         assert self.proc.stdin is not None  # noqa: S101
         assert self.proc.stdout is not None  # noqa: S101
@@ -194,8 +208,13 @@ def _httpx_pass(
     run.latencies_ms += samples
 
 
-def _measure(
-    emu: Emulator, token: dict[str, Any], count: int, levels: list[int], rounds: int
+def _measure(  # noqa: C901, PLR0917 - one loop over every pass, knobs from main
+    emu: Emulator,
+    token: dict[str, Any],
+    count: int,
+    levels: list[int],
+    rounds: int,
+    before: Path | None = None,
 ) -> tuple[list[Run], dict[int, float]]:
     runs: list[Run] = []
     startup: dict[int, float] = {}
@@ -208,6 +227,9 @@ def _measure(
         piped = Run("serve, pipelined", level, count)
         base = Run("httpx.Client" + (" loop" if level == 1 else f" x{level} threads"), level, count)
         worker = Worker(level)
+        old = Worker(level, before) if before is not None else None
+        old_closed = Run("before: serve, closed loop", level, count)
+        old_piped = Run("before: serve, pipelined", level, count)
         try:
             for number, line in enumerate(warm):
                 answer = worker.ask(line)
@@ -215,6 +237,8 @@ def _measure(
                     startup[level] = (time.perf_counter() - worker.started) * 1000
                 if not _ok(answer, -1 - number):
                     raise RuntimeError(f"serve answered {answer}")
+                if old is not None and not _ok(old.ask(line), -1 - number):
+                    raise RuntimeError("the --before serve did not answer")
             with httpx.Client(timeout=30.0) as client:
                 for _ in range(WARMUP):
                     client.get(url, headers=headers).json()
@@ -222,10 +246,16 @@ def _measure(
                     if level == 1:
                         _serve_closed_loop(worker, lines, closed)
                     _serve_pipelined(worker, lines, piped)
+                    if old is not None:
+                        if level == 1:
+                            _serve_closed_loop(old, lines, old_closed)
+                        _serve_pipelined(old, lines, old_piped)
                     _httpx_pass(client, url, headers, concurrency=level, run=base)
         finally:
             worker.close()
-        runs += [r for r in (closed, piped, base) if r.walls]
+            if old is not None:
+                old.close()
+        runs += [r for r in (closed, piped, old_closed, old_piped, base) if r.walls]
     return runs, startup
 
 
@@ -311,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         help="run the emulator in a thread of this process (it then competes with the baseline)",
     )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="add a cProfile of respond()")
+    parser.add_argument(
+        "--before", type=Path, metavar="DIR",
+        help="also run the serve of another checkout (its runtime/ and pack) in the same rounds",
+    )  # fmt: skip
     parser.add_argument("--top", type=int, default=25, help="rows of the profile")
     args = parser.parse_args(argv)
     count = max(1, min(args.requests, 100_000))
@@ -336,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             ],
         )
-        runs, startup = _measure(emu, token, count, levels, rounds)
+        runs, startup = _measure(emu, token, count, levels, rounds, args.before)
         _report(runs, startup)
         if args.profile:
             _profile(emu, token, count, args.top)

@@ -48,8 +48,9 @@ ENV = {
     "no_proxy": "127.0.0.1,localhost",
 }
 RUN_TIMEOUT_S = 60
-# What the emulator's codes and tokens start with: none may ever be shown outside `token`.
-TOKEN_PREFIXES = ("emu-at.", "emu-rt.", "emu-code.")
+# What the emulator's codes and tokens start with (access tokens are JWTs): none may ever be
+# shown outside `token`.
+TOKEN_PREFIXES = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIs", "emu-rt.", "emu-code.")
 WRONG_SECRET = "wrong-secret-e2e-0001"
 
 SALES = SEED_IDS["sales_analytics"]

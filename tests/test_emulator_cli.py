@@ -84,7 +84,12 @@ def test_prints_one_json_line_serves_and_exits_0_on_a_signal(launch, signum):
     emulator = launch("--port", "0")
     urls = emulator.urls
     assert emulator.line.endswith("\n")
-    assert set(urls) == {"url", "base_url", "token_url", "authorize_url", "tenant"}
+    assert set(urls) == {
+        "url", "base_url", "token_url", "authorize_url", "authority", "tenant",
+        "cloud", "authority_host", "api_host", "resource",
+    }  # fmt: skip
+    assert urls["cloud"] == "public"
+    assert urls["resource"] == "https://analysis.windows.net/powerbi/api"
     url = urls["url"]
     assert url.startswith("http://127.0.0.1:")
     assert int(url.rsplit(":", 1)[1]) > 0

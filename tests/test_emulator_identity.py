@@ -417,7 +417,7 @@ def test_authorize_errors_shown_to_the_user_until_the_redirect_uri_is_trusted(em
         ({"code_challenge": "x" * 43, "code_challenge_method": "S512"}, "invalid_request"),
         ({"code_challenge": "short", "code_challenge_method": "S256"}, "invalid_request"),
         ({"code_challenge_method": "S256"}, "invalid_request"),
-        ({"response_mode": "form_post"}, "invalid_request"),
+        ({"response_mode": "bogus"}, "invalid_request"),
     ],
 )
 def test_authorize_errors_after_the_redirect_uri_go_back_to_the_client(emu, http, params, error):

@@ -129,3 +129,16 @@ def test_an_empty_cache_dir_setting_turns_the_cache_off(tmp_path, monkeypatch):
     monkeypatch.setattr("connectorkit._check.check_documents", lambda *a: calls.append(a) or [])
     load_pack(root)
     assert len(calls) == 1
+
+
+def test_a_cached_pack_builds_only_the_actions_a_call_asks_for(tmp_path, monkeypatch):
+    root = copy_pack(tmp_path / "pack")
+    monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(tmp_path / "cache"))
+    load_pack(root)
+    pack = load_pack(root)  # from the cache
+    assert "list_tables" in pack.actions
+    assert len(pack.actions) == 9
+    assert pack.actions["list_groups"].key == "list_groups"
+    assert set(pack.actions._built) == {"list_groups"}
+    assert sorted(pack.actions) == sorted(p.stem for p in (root / "actions").glob("*.yaml"))
+    assert {a.key for a in pack.actions.values()} == set(pack.actions)

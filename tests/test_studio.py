@@ -29,6 +29,8 @@ pytest.importorskip("uvicorn", reason="studio needs the connectorkit[studio] ext
 
 CLIENT_ID = "studio-tests"
 SECRET = f"studio-secret-{secrets.token_hex(8)}"
+# An access token (a JWT) or an emulator refresh token: none may reach the page.
+TOKEN = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.|emu-rt\.")
 SCRIPT = ROOT / "runtime" / "connectorkit" / "_studio" / "static" / "studio.js"
 
 
@@ -51,7 +53,7 @@ def _run(url: str, body: dict) -> dict:
     while time.monotonic() < deadline:
         polled = httpx.get(f"{url}api/runs/{run_id}", timeout=10)
         assert SECRET not in polled.text
-        assert "emu-at." not in polled.text
+        assert not TOKEN.search(polled.text)
         current = polled.json()
         if current["state"] == "done":
             return current
@@ -138,6 +140,15 @@ def test_bad_inputs_come_back_as_the_runtimes_field_details(servers):
     assert run["exit_code"] == 2
     assert {d["field"] for d in error["details"]} == {"dataset_id", "top"}
     assert run["exchanges"] == []
+
+
+def test_the_token_pattern_the_tests_look_for_matches_the_emulators_tokens(servers):
+    _, emulator = servers
+    issued = httpx.post(
+        f"{emulator['url']}/_emulator/tokens", json={"principal": "user"}, timeout=10
+    ).json()
+    assert TOKEN.match(issued["access_token"])
+    assert TOKEN.match(issued["refresh_token"])
 
 
 def test_typed_connection_values_are_masked_everywhere(servers):

@@ -153,6 +153,23 @@ _CATALOG: dict[str, tuple[int, str, int, str]] = {
         ("The provided grant has expired due to it being revoked, a fresh auth token is "
          "needed."),
     ),
+    "invalid_instance": (
+        400, "invalid_instance", 50049,
+        "Unknown or invalid instance: '{0}' is not an authority of this service.",
+    ),
+    "authorization_pending": (
+        400, "authorization_pending", 70016,
+        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+    ),
+    "device_code_expired": (
+        400, "expired_token", 70020,
+        ("The provided value for the input parameter 'device_code' is not valid. This device "
+         "code has expired."),
+    ),
+    "bad_device_code": (
+        400, "invalid_grant", 70000,
+        "The provided value for the input parameter 'device_code' is not valid.",
+    ),
 }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import ApiContext, Service
 from powerbi_emulator._http import ApiError, HttpRequest, HttpResponse
 from powerbi_emulator._imports import get_import, list_imports, post_import
@@ -301,12 +302,13 @@ class PowerBIApi:
                 "Access token has expired, resubmit with a new access token",
                 headers=[("WWW-Authenticate", challenge)],
             )
-        if not grant.powerbi:
+        resource = CLOUDS[service.config.cloud].resource
+        if grant.audience != resource:
             raise ApiError(
                 401,
                 "Unauthorized",
-                "The access token was not issued for the Power BI service; request a scope of "
-                "https://analysis.windows.net/powerbi/api.",
+                "The access token was not issued for the Power BI service of this cloud (its "
+                f"audience is {grant.audience}); request a scope of {resource}.",
                 headers=[
                     (
                         "WWW-Authenticate",

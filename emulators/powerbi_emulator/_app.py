@@ -142,17 +142,10 @@ class EmulatorApp:
                     response = exc.response()
                 response.headers.append(("RequestId", str(uuid.uuid4())))
                 return response
-            identity = _identity_route(segments)
+            identity = self._identity(request, entry)
             if identity is not None:
-                tenant, version, endpoint = identity
                 await delay()
-                login = self.state.login
-                if endpoint == "token":
-                    response, details = login.token(request, tenant)
-                else:
-                    response, details = login.authorize(request, tenant, version)
-                entry.update({k: v for k, v in details.items() if v is not None})
-                return response
+                return identity
         except _ShuttingDownError:
             raise
         except Exception:
@@ -163,6 +156,22 @@ class EmulatorApp:
                 500, "InternalServerError", "The emulator failed; see its log."
             ).response()
         return ApiError(404, "NotFound", f"No resource at {request.raw_path}.").response()
+
+    def _identity(self, request: HttpRequest, entry: dict[str, object]) -> HttpResponse | None:
+        """Token, authorize and device code endpoints, discovery documents and keys."""
+        identity = _identity_route(request.segments)
+        if identity is None:
+            return self.state.discovery.handle(request)
+        tenant, version, endpoint = identity
+        login = self.state.login
+        if endpoint == "token":
+            response, details = login.token(request, tenant, version)
+        elif endpoint == "devicecode":
+            response, details = login.device_code(request, tenant)
+        else:
+            response, details = login.authorize(request, tenant, version)
+        entry.update({k: v for k, v in details.items() if v is not None})
+        return response
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -175,7 +184,7 @@ class EmulatorApp:
         kind = "other"
         if request.segments[:2] == ("v1.0", "myorg"):
             kind = "api"
-        elif _identity_route(request.segments) is not None:
+        elif _identity_route(request.segments) is not None or "discovery" in request.segments:
             kind = "identity"
         entry: dict[str, object] = {
             "time": self.state.clock.isoformat(),
@@ -227,9 +236,9 @@ def _identity_route(
 ) -> tuple[str, Literal["v1", "v2"], str] | None:
     """(tenant, version, endpoint) for `/{tenant}/oauth2[/v2.0]/{authorize|token}`."""
     match segments:
-        case (tenant, "oauth2", "v2.0", ("authorize" | "token") as endpoint):
+        case (tenant, "oauth2", "v2.0", ("authorize" | "token" | "devicecode") as endpoint):
             return tenant, "v2", endpoint
-        case (tenant, "oauth2", ("authorize" | "token") as endpoint):
+        case (tenant, "oauth2", ("authorize" | "token" | "devicecode") as endpoint):
             return tenant, "v1", endpoint
     return None
 

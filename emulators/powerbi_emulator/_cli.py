@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._config import (
     DEFAULT_CLIENT,
     ClientApp,
@@ -70,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for generated ids and fault randomness")
     parser.add_argument("--tenant", default="emulator", help="tenant name in the identity URLs")
+    parser.add_argument(
+        "--cloud", default="public", choices=sorted(CLOUDS),
+        help="the Power BI cloud to pose as: its hosts in discovery, its resource as the "
+        "token audience (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="serve HTTPS with a certificate from a CA made at start; its file is printed as "
+        "ca_file (set SSL_CERT_FILE / REQUESTS_CA_BUNDLE to it)",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     return parser
 
@@ -102,6 +113,8 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         faults=tuple(faults),
         seed=args.seed,
         tenant=args.tenant,
+        cloud=args.cloud,
+        tls=args.tls,
     )
 
 

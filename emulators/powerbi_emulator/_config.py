@@ -9,6 +9,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Literal, cast
 
+from powerbi_emulator._cloud import CLOUDS
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
@@ -188,6 +190,8 @@ class EmulatorConfig:
     seed: int | None = None
     tenant: str = "emulator"
     limits: PushLimits = PushLimits()
+    cloud: str = "public"
+    tls: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clients", tuple(self.clients))
@@ -207,6 +211,8 @@ class EmulatorConfig:
         ids = [c.client_id for c in self.clients]
         if len(set(ids)) != len(ids):
             raise ConfigError("client ids must be unique")
+        if self.cloud not in CLOUDS:
+            raise ConfigError(f"cloud must be one of {', '.join(CLOUDS)}, got {self.cloud!r}")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", self.tenant):
             raise ConfigError(f"tenant must be a simple name, got {self.tenant!r}")
 

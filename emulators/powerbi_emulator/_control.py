@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, cast
 from powerbi_emulator._config import ConfigError, FaultSpec
 from powerbi_emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
 from powerbi_emulator._identity import (
-    POWERBI_RESOURCE,
     ScopeError,
     parse_app_scope,
     parse_delegated_scopes,
@@ -125,7 +124,7 @@ class ControlApi:
         principal = body.get("principal", "user")
         if principal not in {"user", "app"}:
             raise _bad("principal must be 'user' or 'app'.")
-        default_scope = f"{POWERBI_RESOURCE}/" + (
+        default_scope = f"{state.tokens.directory.cloud.resource}/" + (
             ".default" if principal == "app" else "Dataset.ReadWrite.All offline_access"
         )
         scope = body.get("scope", default_scope)

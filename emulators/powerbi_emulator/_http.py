@@ -11,6 +11,8 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from powerbi_emulator._cloud import public_origin
+
 __all__ = [
     "MAX_BODY_BYTES",
     "ApiError",
@@ -101,7 +103,7 @@ class HttpRequest:
         if not host:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
-        origin = f"{scope.get('scheme', 'http')}://{host}"
+        origin = public_origin(f"{scope.get('scheme', 'http')}://{host}", headers)
         return cls(scope["method"], raw_path, segments, query_string, query, headers, body, origin)
 
     @property

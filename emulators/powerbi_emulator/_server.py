@@ -11,20 +11,26 @@ import contextlib
 import dataclasses
 import signal
 import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import httpx
 
 from powerbi_emulator._app import EmulatorApp
+from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._config import EmulatorConfig, FaultSpec
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Generator, Iterator, Mapping
 
     import uvicorn
+
+    from powerbi_emulator._tls import TlsFiles
 
 __all__ = ["EmulatorHandle", "endpoints", "running", "serve_forever"]
 
@@ -32,17 +38,26 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 
 
-def endpoints(host: str, port: int, tenant: str) -> dict[str, str]:
+def endpoints(
+    host: str, port: int, config: EmulatorConfig, tls: TlsFiles | None = None
+) -> dict[str, str]:
     """The URLs a client needs, as the command prints them."""
     host_part = f"[{host}]" if ":" in host else host
-    url = f"http://{host_part}:{port}"
-    return {
+    url = f"{'https' if tls else 'http'}://{host_part}:{port}"
+    tenant = config.tenant
+    cloud = CLOUDS[config.cloud]
+    urls = {
         "url": url,
         "base_url": f"{url}/v1.0/myorg",
         "token_url": f"{url}/{tenant}/oauth2/v2.0/token",
         "authorize_url": f"{url}/{tenant}/oauth2/v2.0/authorize",
+        "authority": f"{url}/{tenant}",
         "tenant": tenant,
+        **cloud.to_json(),
     }
+    if tls is not None:
+        urls["ca_file"] = str(tls.ca_file)
+    return urls
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -61,7 +76,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(app: EmulatorApp) -> uvicorn.Server:
+def _server(app: EmulatorApp, tls: TlsFiles | None = None) -> uvicorn.Server:
     import uvicorn  # noqa: PLC0415 - only serving needs the server
 
     class _Server(uvicorn.Server):
@@ -80,6 +95,7 @@ def _server(app: EmulatorApp) -> uvicorn.Server:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=2,
+        ssl_certfile=str(tls.server_pem) if tls else None,
     )
     return _Server(config)
 
@@ -87,14 +103,21 @@ def _server(app: EmulatorApp) -> uvicorn.Server:
 class EmulatorHandle:
     """A running emulator: its endpoints, and helpers over its `/_emulator/` control API."""
 
-    def __init__(self, urls: Mapping[str, str], config: EmulatorConfig) -> None:
+    def __init__(
+        self, urls: Mapping[str, str], config: EmulatorConfig, tls: TlsFiles | None = None
+    ) -> None:
         self.url = urls["url"]
         self.base_url = urls["base_url"]
         self.token_url = urls["token_url"]
         self.authorize_url = urls["authorize_url"]
         self.tenant = urls["tenant"]
+        self.urls = dict(urls)
         self.config = config
-        self._http = httpx.Client(base_url=f"{self.url}/_emulator", timeout=10.0, trust_env=False)
+        self.ca_file = str(tls.ca_file) if tls else None
+        verify: ssl.SSLContext | bool = tls.client_context() if tls else True
+        self._http = httpx.Client(
+            base_url=f"{self.url}/_emulator", timeout=10.0, trust_env=False, verify=verify
+        )
 
     @property
     def client_id(self) -> str:
@@ -108,13 +131,7 @@ class EmulatorHandle:
 
     def endpoints(self) -> dict[str, str]:
         """The endpoints as the command prints them."""
-        return {
-            "url": self.url,
-            "base_url": self.base_url,
-            "token_url": self.token_url,
-            "authorize_url": self.authorize_url,
-            "tenant": self.tenant,
-        }
+        return dict(self.urls)
 
     def _call(self, method: str, path: str, body: Mapping[str, object] | None = None) -> Any:
         response = self._http.request(method, path, json=body)
@@ -222,8 +239,10 @@ def running(config: EmulatorConfig | None = None, **options: Any) -> Iterator[Em
     """
     config = dataclasses.replace(config or EmulatorConfig(), **options)
     app = EmulatorApp(config)
+    folder = tempfile.TemporaryDirectory(prefix="powerbi-emulator-") if config.tls else None
+    tls = _tls_files(folder, config)
     sock = _bind(config.host, config.port)
-    server = _server(app)
+    server = _server(app, tls)
     loop: asyncio.AbstractEventLoop | None = None
     failure: list[BaseException] = []
 
@@ -248,7 +267,7 @@ def running(config: EmulatorConfig | None = None, **options: Any) -> Iterator[Em
         if not server.started:
             raise RuntimeError("the emulator did not start") from (failure[0] if failure else None)
         handle = EmulatorHandle(
-            endpoints(config.host, sock.getsockname()[1], config.tenant), config
+            endpoints(config.host, sock.getsockname()[1], config, tls), config, tls
         )
         yield handle
     finally:
@@ -260,6 +279,8 @@ def running(config: EmulatorConfig | None = None, **options: Any) -> Iterator[Em
         server.should_exit = True
         thread.join(STOP_TIMEOUT)
         sock.close()
+        if folder is not None:
+            folder.cleanup()
     if thread.is_alive():
         raise RuntimeError("the emulator thread did not stop")
 
@@ -270,8 +291,10 @@ def serve_forever(config: EmulatorConfig, on_ready: Callable[[dict[str, str]], N
     `on_ready` gets the endpoints once the server accepts connections.
     """
     app = EmulatorApp(config)
+    folder = tempfile.TemporaryDirectory(prefix="powerbi-emulator-") if config.tls else None
+    tls = _tls_files(folder, config)
     sock = _bind(config.host, config.port)
-    server = _server(app)
+    server = _server(app, tls)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -289,10 +312,22 @@ def serve_forever(config: EmulatorConfig, on_ready: Callable[[dict[str, str]], N
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.005)
         if server.started:
-            on_ready(endpoints(config.host, sock.getsockname()[1], config.tenant))
+            on_ready(endpoints(config.host, sock.getsockname()[1], config, tls))
         await task
 
     try:
         asyncio.run(main())
     finally:
         sock.close()
+        if folder is not None:
+            folder.cleanup()
+
+
+def _tls_files(
+    folder: tempfile.TemporaryDirectory[str] | None, config: EmulatorConfig
+) -> TlsFiles | None:
+    if folder is None:
+        return None
+    from powerbi_emulator._tls import make_tls_files  # noqa: PLC0415 - only with --tls
+
+    return make_tls_files(Path(folder.name), config.host)

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, cast
 
 from powerbi_emulator._api import PowerBIApi
 from powerbi_emulator._clock import EmulatorClock
+from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import Service
+from powerbi_emulator._discovery import Discovery
 from powerbi_emulator._faults import FaultInjector
-from powerbi_emulator._identity import TokenService
+from powerbi_emulator._identity import Directory, TokenService
 from powerbi_emulator._limits import PushThrottle
 from powerbi_emulator._login import LoginEndpoints
 from powerbi_emulator._store import IdFactory, Store
@@ -62,7 +64,8 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.clock = EmulatorClock(config.time_scale)
-        self.tokens = TokenService(self.clock, config.token_lifetime)
+        directory = Directory(config.tenant, CLOUDS[config.cloud])
+        self.tokens = TokenService(self.clock, config.token_lifetime, directory)
         self.service = Service(
             config,
             self.clock,
@@ -71,6 +74,7 @@ class EmulatorState:
             PushThrottle(config.limits, self.clock),
         )
         self.login = LoginEndpoints(config, self.clock, self.tokens)
+        self.discovery = Discovery(self.tokens, self.login, self.clock)
         self.api = PowerBIApi(self.service, self.tokens)
         self.faults = FaultInjector(config.seed)
         for spec in config.faults:

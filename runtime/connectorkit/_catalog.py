@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
 
-__all__ = ["describe", "docs_markdown", "input_schema", "inputs_schema"]
+__all__ = ["action_markdown", "describe", "docs_markdown", "input_schema", "inputs_schema"]
 
 
 def describe(pack: Pack) -> dict[str, Any]:
@@ -92,12 +92,7 @@ def docs_markdown(pack: Pack) -> str:
     default = pack.connections.get(pack.default_connection)
     default_label = default.label if default is not None else pack.default_connection
     summary = f"Pack `{pack.key}`{version}. Default connection: {default_label}"
-    out += [
-        f"{summary} (`{pack.default_connection}`).",
-        "",
-        "## Connections",
-        "",
-    ]
+    out += [f"{summary} (`{pack.default_connection}`).", "", *_contents(pack), "## Connections", ""]
     for connection in _connections(pack):
         out += _connection_section(connection, connection.key == pack.default_connection)
     out += ["## Actions", ""]
@@ -214,3 +209,30 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _anchor(title: str) -> str:
+    """The anchor GitHub gives a heading (lower case, punctuation dropped, spaces as dashes)."""
+    kept = "".join(c for c in title.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def _contents(pack: Pack) -> list[str]:
+    lines = ["## Contents", "", "- [Connections](#connections)"]
+    lines += [f"  - [{c.label}](#{_anchor(c.label)})" for c in _connections(pack)]
+    lines.append("- [Actions](#actions)")
+    lines += [f"  - [{a.label}](#{_anchor(a.label)}) (`{a.key}`)" for a in _actions(pack)]
+    if any(i.call_input for a in pack.actions.values() for i in a.inputs):
+        lines.append("- [Call inputs](#call-inputs)")
+    return [*lines, ""]
+
+
+def action_markdown(action: ActionDef) -> str:
+    """The reference of one action (``connectorkit docs ACTION``), its call inputs included."""
+    own = [i for i in action.inputs if not i.call_input]
+    calls = [i for i in action.inputs if i.call_input]
+    out = [f"# {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
+    out += _input_table(own, heading="Input") if own else ["No inputs of its own."]
+    if calls:
+        out += ["", "## Call inputs", "", *_input_table(calls, heading="Input")]
+    return "\n".join(out).rstrip() + "\n"

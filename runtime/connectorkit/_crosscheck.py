@@ -98,6 +98,8 @@ class _PackView:
         self.connections = [
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
+        self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
+        self.root = documents[index].path.parent if index is not None else None
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -107,6 +109,18 @@ class _PackView:
                 ("default_connection",),
                 f"'{name}' is not a connection of this pack (no connections/{name}.yaml was "
                 f"loaded; known: {known})",
+            )
+        check = data.get("check")
+        action = check.get("action") if isinstance(check, dict) else None
+        # An action file that is there but broken is reported once, for itself.
+        present = self.root is not None and (self.root / "actions" / f"{action}.yaml").is_file()
+        if isinstance(action, str) and action not in self.actions and not present:
+            near = closest(action, self.actions)
+            yield Finding(
+                ("check", "action"),
+                f"'{action}' is not an action of this pack"
+                + (f"; did you mean '{near}'?" if near else ""),
+                suggests=near,
             )
         for key, spec in self.shared.items():
             for suffix, message in definition_problems(spec, check_elements=trusted):

@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionDef",
+    "AdviceDef",
     "BatchDef",
+    "CheckDef",
     "ConnectionDef",
     "InputDef",
     "InputType",
@@ -140,6 +142,28 @@ class ConnectionDef:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckDef:
+    """The cheapest authorised call that tells whether a connection works (``connectorkit check``).
+
+    ``advice`` pairs what a failure may carry (a service error code, an OAuth error, an AADSTS
+    number) with what to change, optionally only for one connection ``grant``.
+    """
+
+    action: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    advice: tuple[AdviceDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceDef:
+    """What to change when a check fails with ``match`` in its error (for ``grant`` only)."""
+
+    match: str
+    say: str
+    grant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RefusalDef:
     """A response that means the access token was refused: a status, and maybe an error code."""
 
@@ -173,5 +197,6 @@ class Pack:
     default_connection: str
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
+    check: CheckDef | None = None
     quirks: Quirks = field(default_factory=Quirks)
     budgets: tuple[BudgetDef, ...] = ()

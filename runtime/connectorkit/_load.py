@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -10,7 +12,9 @@ from typing import Any
 from connectorkit._budgetdefs import budgets_from
 from connectorkit._definitions import (
     ActionDef,
+    AdviceDef,
     BatchDef,
+    CheckDef,
     ConnectionDef,
     InputDef,
     Pack,
@@ -69,11 +73,10 @@ def _build(root: Path, documents: list[Any]) -> Pack:
     connections = {
         d.data["key"]: _connection(d.data, d.path) for d in documents if d.kind == "connection"
     }
-    actions = {
-        d.data["key"]: _action(d.data, d.path, shared, call_inputs)
-        for d in documents
-        if d.kind == "action"
-    }
+    actions = _Actions(shared, call_inputs)
+    for d in documents:
+        if d.kind == "action":
+            actions.add(d)
     return Pack(
         key=connector["key"],
         label=connector["label"],
@@ -82,10 +85,50 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         root=root,
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
-        actions=MappingProxyType(actions),
+        actions=actions,
+        check=_check(connector.get("check")),
         budgets=budgets_from(connector.get("limits")),
         quirks=_quirks(connector.get("quirks") or {}),
     )
+
+
+class _Actions(Mapping[str, ActionDef]):
+    """A pack's actions by key, each built from its document on first use.
+
+    A call needs one action: a pack of hundreds builds (and, from the cache, parses) only that
+    one. Iterating, as ``describe`` does, builds them all.
+    """
+
+    def __init__(self, shared: dict[str, Any], call_inputs: list[InputDef]) -> None:
+        self._shared = shared
+        self._call_inputs = call_inputs
+        self._sources: dict[str, Any] = {}
+        self._built: dict[str, ActionDef] = {}
+        self._lock = threading.Lock()
+
+    def add(self, document: Any) -> None:
+        """Register an action's document (parsed, or a cached one parsed on first use)."""
+        key = document.data["key"] if document.data is not None else document.key
+        self._sources[key] = document
+
+    def __getitem__(self, key: str) -> ActionDef:
+        built = self._built.get(key)
+        if built is not None:
+            return built
+        document = self._sources[key]
+        data = document.parsed() if hasattr(document, "parsed") else document.data
+        action = _action(data, Path(document.path), self._shared, self._call_inputs)
+        with self._lock:
+            return self._built.setdefault(key, action)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sources
 
 
 def _quirks(data: dict[str, Any]) -> Quirks:
@@ -99,6 +142,17 @@ def _quirks(data: dict[str, Any]) -> Quirks:
         error_message=tuple(data.get("error_message") or standard.error_message),
         throttled=frozenset(data.get("throttled") or standard.throttled),
     )
+
+
+def _check(spec: dict[str, Any] | None) -> CheckDef | None:
+    if not spec:
+        return None
+    advice = tuple(
+        AdviceDef(match=a["match"], say=a["say"], grant=a.get("grant"))
+        for a in spec.get("advice") or []
+    )
+    inputs = MappingProxyType(dict(spec.get("inputs") or {}))
+    return CheckDef(action=spec["action"], inputs=inputs, advice=advice)
 
 
 def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:

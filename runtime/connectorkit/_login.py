@@ -45,6 +45,12 @@ _CALLBACK_PATH = "/callback"
 _SCHEMES = frozenset({"http", "https"})
 
 
+_EXAMPLES = """examples:
+  connectorkit auth login --set tenant_id=contoso.com --set client_id=… --set client_secret=…
+  connectorkit auth login --values emulator.json     # a connection file, e.g. the emulator's
+  connectorkit auth login --no-browser --values values.json > token.json"""
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are the contract's ``invalid_request``."""
 
@@ -59,11 +65,14 @@ def _parser() -> _Parser:
             "Sign in through the browser (OAuth 2.0 authorization code with PKCE) and print the "
             "token as JSON on stdout, ready to pass as connection.token."
         ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
     add("--pack", type=Path, help="action pack folder (default: the bundled pack)")
     add("--connection", metavar="KEY", help="default: the pack's authorization-code connection")
-    add("--values", metavar="FILE", help="JSON object of connection values ('-': stdin)")
+    add("--values", metavar="FILE",
+        help="JSON of connection values, or a whole connection file ('-': stdin)")  # fmt: skip
     add("--set", metavar="KEY=VALUE", action="append", default=[], dest="assignments",
         help="one connection value; repeatable, wins over --values")  # fmt: skip
     add("--no-browser", action="store_true", help="only print the sign-in URL (on stderr)")
@@ -146,6 +155,10 @@ def _read_values(options: argparse.Namespace, stdin: TextIO) -> dict[str, Any]:
             raise InvalidRequest("auth login: --values is not valid JSON") from None
         if not isinstance(values, dict):
             raise InvalidRequest("auth login: --values must hold a JSON object")
+        if isinstance(values.get("values"), dict):  # a whole connection (key, values, token)
+            if isinstance(values.get("key"), str) and not options.connection:
+                options.connection = values["key"]
+            values = dict(values["values"])
     for assignment in options.assignments:
         key, sep, value = assignment.partition("=")
         if not sep or not key:

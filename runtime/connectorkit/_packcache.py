@@ -5,6 +5,10 @@ Reading YAML and checking it against the JSON Schemas costs more than everything
 path, size and modification time of every pack file, of the schemas and of the checker itself, so
 any edit (or a new connectorkit) makes the entry stale. It is an optimisation only: any problem
 reading or writing it falls back to a full load.
+
+An entry is one line of JSON (the key, connector.yaml and the connections, and an index of the
+actions) followed by each action's JSON text: a call of one action of a pack of hundreds
+parses the index and that one action, nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from connectorkit._files import pack_files
 from connectorkit._version import version
 
 __all__ = ["CACHE_ENV", "CachedDocument", "cache_dir", "fingerprint", "read", "write"]
@@ -30,6 +33,8 @@ _CHECKER = (
     "_crosscheck.py",
     "_types.py",
     "_issues.py",
+    "_typecheck.py",
+    "_typecode.py",
     "_hooks.py",
     "_load.py",
     "_packcache.py",
@@ -37,11 +42,25 @@ _CHECKER = (
 
 
 class CachedDocument(NamedTuple):
-    """A checked pack file as the loader builds definitions from it."""
+    """A checked pack file as the loader builds definitions from it.
 
-    path: Path
+    An action's ``data`` is ``None`` until the action is asked for: :meth:`parsed` reads it
+    from its slice of the cache entry.
+    """
+
+    path: Path | str  # a cached action's path stays text until it is built
     kind: str
     data: Any
+    key: str | None = None
+    source: bytes | None = None
+    span: tuple[int, int] = (0, 0)
+
+    def parsed(self) -> Any:
+        """The document's data, parsed from the cache entry when it was left unread."""
+        if self.data is not None or self.source is None:
+            return self.data
+        start, end = self.span
+        return json.loads(self.source[start:end])
 
 
 def cache_dir() -> Path | None:
@@ -53,19 +72,31 @@ def cache_dir() -> Path | None:
     return Path(base) / "connectorkit"
 
 
+def _stats(folder: str, suffix: str) -> str:
+    """``name:size:mtime`` of every file of ``folder`` ending in ``suffix``, sorted."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted(
+                (entry.name, entry.stat()) for entry in entries if entry.name.endswith(suffix)
+            )
+    except OSError:
+        return f"{folder}:missing\n"
+    return f"{folder}\n" + "".join(f"{n}:{s.st_size}:{s.st_mtime_ns}\n" for n, s in found)
+
+
 def fingerprint(root: Path, schemas: Path) -> str:
     """A digest of every file whose change could change the loaded pack."""
-    digest = hashlib.sha256(version().encode())
-    watched = [p for p, _ in pack_files(root)]
-    watched += sorted(schemas.glob("*.json")) + [_HERE / name for name in _CHECKER]
-    for path in watched:
+    parts = [version(), _stats(str(root / "connections"), ".yaml")]
+    parts.append(_stats(str(root / "actions"), ".yaml"))
+    parts.append(_stats(str(schemas), ".json"))
+    for path in (root / "connector.yaml", *(_HERE / name for name in _CHECKER)):
         try:
-            stat = path.stat()
+            stat = os.stat(path)  # noqa: PTH116 - one call per file on the cold path
         except OSError:
-            digest.update(f"{path}:missing".encode())
+            parts.append(f"{path}:missing\n")
             continue
-        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 def _entry(root: Path) -> Path | None:
@@ -82,12 +113,20 @@ def read(root: Path, key: str) -> list[CachedDocument] | None:
     if entry is None:
         return None
     try:
-        stored = json.loads(entry.read_bytes())
-        if stored.get("key") != key:
+        raw = entry.read_bytes()
+        end = raw.index(b"\n")
+        index = json.loads(raw[:end])
+        if index.get("key") != key:
             return None
-        return [CachedDocument(Path(p), kind, data) for p, kind, data in stored["documents"]]
+        documents = [CachedDocument(Path(p), kind, data) for p, kind, data in index["documents"]]
+        body = raw[end + 1 :]
+        for path, name, start, stop in index["actions"]:
+            if not 0 <= start <= stop <= len(body):
+                return None
+            documents.append(CachedDocument(path, "action", None, name, body, (start, stop)))
     except (OSError, ValueError, TypeError, KeyError):
         return None
+    return documents
 
 
 def write(root: Path, key: str, documents: list[Any]) -> None:
@@ -96,16 +135,25 @@ def write(root: Path, key: str, documents: list[Any]) -> None:
     if entry is None:
         return
     try:
-        payload = json.dumps(
-            {"key": key, "documents": [[str(d.path), d.kind, d.data] for d in documents]},
-            allow_nan=False,
-        )
+        body = bytearray()
+        actions: list[list[Any]] = []
+        for d in documents:
+            if d.kind == "action":
+                text = json.dumps(d.data, allow_nan=False, separators=(",", ":")).encode()
+                actions.append([str(d.path), d.data["key"], len(body), len(body) + len(text)])
+                body += text
+        index = {
+            "key": key,
+            "documents": [[str(d.path), d.kind, d.data] for d in documents if d.kind != "action"],
+            "actions": actions,
+        }
+        head = json.dumps(index, allow_nan=False, separators=(",", ":")).encode()
         entry.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed, so a concurrent reader never sees half a file.
         with tempfile.NamedTemporaryFile(
-            "w", dir=entry.parent, prefix=".pack-", suffix=".tmp", delete=False, encoding="utf-8"
+            "wb", dir=entry.parent, prefix=".pack-", suffix=".tmp", delete=False
         ) as handle:
-            handle.write(payload)
+            handle.write(head + b"\n" + bytes(body))
         Path(handle.name).replace(entry)
     except (OSError, TypeError, ValueError):
         return

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from connectorkit._definitions import Pack
     from connectorkit._run import Runner
 
-__all__ = ["handle", "invoke", "parse_request", "respond", "serve"]
+__all__ = ["dump_response", "handle", "invoke", "parse_request", "respond", "serve"]
 
 log = logging.getLogger("connectorkit")
 
@@ -213,6 +213,10 @@ def _exit_code(response: Mapping[str, Any]) -> int:
 
 def _dump(response: Mapping[str, Any]) -> str:
     return json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+# The envelope exactly as invoke writes it, for the other front ends (`connectorkit run --json`).
+dump_response = _dump
 
 
 def invoke(

@@ -196,14 +196,17 @@ class Sender:
             if remaining is None
             else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
         )
-        return self.http.build_request(
-            spec.method,
-            spec.url,
-            params=tuple(spec.params) or None,
-            headers=headers or None,
-            timeout=timeout,
-            **kwargs,
+        # Built directly rather than by Client.build_request: the client's default headers are
+        # merged as it would, but no cookie a response set is sent with another call's request
+        # (serve shares one client between connections).
+        merged = self.http.headers.copy()
+        if headers:
+            merged.update(headers)
+        request = httpx.Request(
+            spec.method, spec.url, params=tuple(spec.params) or None, headers=merged, **kwargs
         )
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        return request
 
 
 def _explained(failure: ConnectorError, *, retryable: bool) -> ConnectorError:

@@ -69,11 +69,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr, sys.stdin):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
-    name = _first_command(args_list)
+    completing = "_ARGCOMPLETE" in os.environ  # the shell asks for completions
+    name = None if completing else _first_command(args_list)
     parser, registry = _parser(name)
+    if completing:
+        from connectorkit._cli._completion import autocomplete  # noqa: PLC0415
+
+        autocomplete(parser)
+    if not args_list:  # a bare `connectorkit`: what there is to do
+        parser.print_help(sys.stderr)
+        return 2
     if name in registry.passthrough:  # these parse their own options
         return registry.passthrough[name](args_list[1:])
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    # A command taking KEY=VALUE arguments takes them after its options too (run -v top=1).
+    loose = getattr(args, "loose_positionals", None)
+    if extra and loose and not any(e.startswith("-") for e in extra):
+        getattr(args, loose).extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.handler(args))
 
 

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
 __all__ = ["Registry", "add_pack_option", "configure_logging", "load"]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description to the terminal, but keeps the examples as they are written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Registry:
     """The top-level parser and its subcommands, which each command module adds itself to."""
 
@@ -28,7 +37,15 @@ class Registry:
                 "Run declarative connector actions: JSON over stdin/stdout for platforms, "
                 "and commands for people at a terminal."
             ),
-            epilog="Run 'connectorkit COMMAND --help' for a command's options and examples.",
+            epilog=(
+                "start here:\n"
+                "  connectorkit actions                      what the pack can do\n"
+                "  connectorkit docs ACTION                  one action's inputs\n"
+                "  connectorkit check -c CONNECTION          does this connection work?\n"
+                "  connectorkit run ACTION KEY=VALUE -c CONNECTION\n"
+                "\nRun 'connectorkit COMMAND --help' for a command's options and examples."
+            ),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         self.parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
         self._commands = self.parser.add_subparsers(
@@ -53,7 +70,7 @@ class Registry:
             help=summary,
             description=description or summary,
             epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         sub.set_defaults(handler=handler)
         return sub

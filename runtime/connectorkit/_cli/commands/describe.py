@@ -15,6 +15,6 @@ def register(registry: Registry) -> None:
     add_catalog_command(
         registry,
         "describe",
-        "the catalog (connections, actions, inputs as JSON Schema) as JSON",
-        examples=["connectorkit describe > catalog.json"],
+        "the catalog (connections, actions, inputs as JSON Schema) as JSON; or one action's",
+        examples=["connectorkit describe > catalog.json", "connectorkit describe create_rows"],
     )

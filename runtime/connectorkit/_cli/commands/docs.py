@@ -15,6 +15,6 @@ def register(registry: Registry) -> None:
     add_catalog_command(
         registry,
         "docs",
-        "the pack's reference as Markdown",
-        examples=["connectorkit docs > REFERENCE.md"],
+        "the pack's reference as Markdown, with a table of contents; or one action's",
+        examples=["connectorkit docs > REFERENCE.md", "connectorkit docs create_dataset"],
     )

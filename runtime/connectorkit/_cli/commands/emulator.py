@@ -55,4 +55,9 @@ def _emulator(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 3
-    return int(found[name].load()(rest))
+    start = found[name].load()
+    if name != DEFAULT_EMULATOR or {"-h", "--help"} & set(rest):
+        return int(start(rest))
+    from connectorkit._cli._emulator_connections import run_with_connections  # noqa: PLC0415
+
+    return run_with_connections(rest, lambda argv: int(start(argv)))

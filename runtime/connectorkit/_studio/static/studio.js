@@ -447,6 +447,16 @@ function showErrors(details) {
 
 function groups(actions) {
   const out = new Map();
+  if (Array.isArray(state.catalog.groups)) {  // describe's own grouping, in its order
+    const byKey = new Map(actions.map((a) => [a.key, a]));
+    for (const group of state.catalog.groups) {
+      out.set(group.label, (group.actions || []).map((key) => byKey.get(key)).filter(Boolean));
+    }
+    const listed = new Set([...out.values()].flat());
+    const rest = actions.filter((a) => !listed.has(a));
+    if (rest.length) out.set("Other", [...(out.get("Other") || []), ...rest]);
+    return out;
+  }
   for (const action of actions) {
     const name = action.group || action["x-group"] || "Actions";
     if (!out.has(name)) out.set(name, []);
@@ -511,7 +521,7 @@ function connectionCard() {
       form.token = token;
       form.el.append(h("div", {class: "field", "data-field": "connection.token"},
         h("label", {for: "connection-token"}, "Token", h("span", {class: "key", text: "token"})), token,
-        h("div", {class: "help", text: "The token JSON `connectorkit auth login` printed, for a connection with a signed-in user. Not needed for a service principal."}),
+        h("div", {class: "help"}, prose("The token JSON `connectorkit auth login` printed, for a connection with a signed-in user. Not needed for a service principal.")),
         h("div", {class: "error", "data-error-for": "connection.token"})));
       state.connForms[id] = form;
     }
@@ -542,10 +552,20 @@ function renderAction(key) {
       h("label", {class: "inline", for: "browser-check"}, browserCheck, "Check the inputs in the browser first"),
       h("span", {id: "run-state", class: "muted"})),
     h("div", {id: "general-errors", class: "error"}));
+  const examples = Array.isArray(action.examples) && action.examples.length
+    ? h("div", {class: "examples"}, h("span", {class: "muted", text: "Fill in an example: "}),
+      ...action.examples.map((example, i) => h("button", {type: "button", class: "link", "data-example": String(i),
+        text: example.title || `Example ${i + 1}`, onclick: () => {
+          state.form = null;
+          renderAction(action.key);
+          state.form.restore(example.inputs || {});
+        }})))
+    : null;
   main.replaceChildren(
     h("h1", {id: "action-title", text: action.label}),
     h("div", {class: "muted mono small", text: action.key}),
     h("p", {class: "help"}, prose(action.description)),
+    ...(examples ? [examples] : []),
     h("div", {class: "work"}, formEl,
       h("div", {id: "results"}, h("section", {class: "card muted", text:
         "Run the action: the request sent, the response, the envelope and the commands to copy appear here."}))));
@@ -715,8 +735,14 @@ async function loadCatalog(reloaded) {
     return;
   }
   const keep = state.form ? {key: state.action.key, values: state.form.values()} : null;
+  // Typed connection values survive a reload unless that connection's schema changed.
+  const kept = {};
+  for (const c of data.catalog.connections) {
+    const before = state.catalog && state.catalog.connections.find((o) => o.key === c.key);
+    if (before && state.connForms[c.key] && deepEqual(before.values, c.values)) kept[c.key] = state.connForms[c.key];
+  }
   state.catalog = data.catalog;
-  state.connForms = {};
+  state.connForms = kept;
   if (!state.connection) state.connection = state.presets.length ? `preset:${state.presets[0].id}` : `values:${data.catalog.default_connection}`;
   document.getElementById("pack-label").textContent = data.catalog.label;
   document.getElementById("pack-version").textContent = data.catalog.version ? `v${data.catalog.version}` : "";
