@@ -255,7 +255,8 @@ def store_operations(folder: Path, redis_url: str) -> None:
 
             return counted
 
-    emulator = Emulator("--time-scale", "1000")
+    # Fast rate windows, but tokens that outlive the run: renewals are counted elsewhere.
+    emulator = Emulator("--time-scale", "1000", "--token-lifetime", "36000000")
     try:
         opened = open_state(f"sqlite:///{folder / 'ops.sqlite3'}")
         counting = Counting(opened.store)
