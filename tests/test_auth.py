@@ -48,7 +48,13 @@ class Clock:
         return self.now
 
 
-def connection(grant="authorization_code", token=None, method="client_secret_post", **values):
+def connection(
+    grant="authorization_code",
+    token=None,
+    method="client_secret_post",
+    refresh_scope="configured",  # the Power BI pack's choice; see test_refresh_scope_*
+    **values,
+):
     definition = ConnectionDef(
         key="oauth2" if grant == "authorization_code" else "client_credentials",
         label="Connection",
@@ -57,6 +63,7 @@ def connection(grant="authorization_code", token=None, method="client_secret_pos
         token_endpoint_auth_method=method,
         values=(),
         file=Path("connections/x.yaml"),
+        refresh_scope=refresh_scope,
     )
     merged = {
         "client_id": "app-id-1",

@@ -26,6 +26,8 @@ CALL_INPUTS = {
     "use_exponential_backoff",
     "retry_on_all_errors",
     "debug_request",
+    "max_retry_wait_ms",
+    "max_response_bytes",
 }
 
 
@@ -149,7 +151,11 @@ def test_connection_values_mark_secrets(catalog):
     }
     sp = connection_of(catalog, "client_credentials")
     assert sp["grant"] == "client_credentials"
-    assert sp["values"]["required"] == ["tenant_id", "client_id", "client_secret"]
+    # tenant_id only fills the default Token URL: required unless token_url is given.
+    assert sp["values"]["required"] == ["client_id", "client_secret"]
+    assert sp["values"]["allOf"] == [
+        {"if": {"required": ["token_url"]}, "else": {"required": ["tenant_id"]}}
+    ]
 
 
 def test_every_inputs_schema_works_as_json_schema(catalog):

@@ -222,11 +222,17 @@ def test_delete_dataset_removes_it_and_its_reports(user):
     assert user.get("/reports").json()["value"] == []
 
 
-def test_list_datasets_supports_top_and_skip(user):
+def test_list_datasets_ignores_odata_options_the_service_does_not_take(user):
+    # Datasets_GetDatasets declares no $top or $skip: the whole list comes back.
     for name in ("A", "B", "C"):
         user.create_dataset(name=name)
     page = user.get("/datasets", params={"$skip": "1", "$top": "2"}).json()["value"]
-    assert [d["name"] for d in page] == ["A", "B"]
+    assert [d["name"] for d in page] == ["Retail Analysis Sample", "A", "B", "C"]
+
+
+def test_list_groups_takes_top_and_skip(user):
+    page = user.get("/groups", params={"$skip": "1", "$top": "1"}).json()["value"]
+    assert [g["name"] for g in page] == ["Operations"]
 
 
 # -- tables and rows --------------------------------------------------------------------------
@@ -489,7 +495,7 @@ def test_users_can_use_workspaces_too(user):
 def test_unknown_workspace_route_and_method(app):
     unknown = app.get("/groups/00000000-0000-4000-8000-000000000000/datasets")
     assert error_of(unknown, 404)["code"] == "ItemNotFound"
-    assert error_of(app.get(f"/groups/{SALES}/dashboards"), 404)["code"] == "NotFound"
+    assert error_of(app.get(f"/groups/{SALES}/nonsense"), 404)["code"] == "NotFound"
     wrong = app.patch(f"/groups/{SALES}/datasets")
     assert error_of(wrong, 405)["code"] == "MethodNotAllowed"
     assert wrong.headers["allow"] == "GET, POST"

@@ -156,11 +156,8 @@ def test_client_secret_basic_puts_the_form_encoded_credentials_in_the_header(htt
         fetch_token(http, client("client_secret_basic", secret=secret), grant, timeout=None)
 
     request = httpx_mock.get_request()
-    assert form(request) == {
-        "grant_type": "refresh_token",
-        "refresh_token": REFRESH,
-        "scope": SCOPE,
-    }
+    # The scope of a refresh is the grant's business (refresh_grant), not added here.
+    assert form(request) == {"grant_type": "refresh_token", "refresh_token": REFRESH}
     expected = base64.b64encode(b"app-id-1:a%20b%3Ac%2Fd%2Be%25f").decode()
     assert request.headers["Authorization"] == f"Basic {expected}"
 

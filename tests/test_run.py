@@ -124,9 +124,21 @@ def test_list_datasets_pages_the_returned_list(call, httpx_mock):
 
 def test_table_name_stays_one_path_segment(call, httpx_mock):
     httpx_mock.add_response()
-    call("delete_rows", {"dataset_id": "..", "table_name": "a/../b"})
+    call("delete_rows", {"dataset_id": DATASET, "table_name": "a/../b"})
     path = httpx_mock.get_request().url.raw_path.decode()
-    assert path == "/v1.0/myorg/datasets/%2E%2E/tables/a%2F..%2Fb/rows"
+    assert path == f"/v1.0/myorg/datasets/{DATASET}/tables/a%2F..%2Fb/rows"
+
+
+def test_a_dataset_id_that_is_not_a_uuid_is_refused_before_sending(call, httpx_mock):
+    response, code = call("delete_rows", {"dataset_id": "..", "table_name": "T"})
+    assert code == 2
+    assert response["error"]["details"] == [
+        {
+            "field": "dataset_id",
+            "message": '".." must be a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6',
+        }
+    ]
+    assert httpx_mock.get_requests() == []
 
 
 def test_delete_rows_result_is_null_for_empty_body(call, httpx_mock):

@@ -76,9 +76,9 @@ def _fresh_process():
     logger = logging.getLogger("connectorkit")
     saved = (logger.handlers[:], logger.propagate, logger.level)
     # Each scenario starts as a new process would: no secret remembered from an earlier one.
-    _redact._secrets.clear()
+    _redact.forget_all()
     yield
-    _redact._secrets.clear()
+    _redact.forget_all()
     logger.handlers[:], logger.propagate, logger.level = saved
 
 
@@ -96,7 +96,9 @@ def run(monkeypatch, capsys, caplog):
         shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]
         everything = "\n".join([*shown, err, caplog.text])
         for secret in SECRETS:
-            assert secret not in everything, f"a secret leaked: …{secret[-4:]}"
+            # Every representation: as is, percent/form-encoded, JSON-escaped, base64.
+            for form in _redact.encodings_of(secret):
+                assert form not in everything, f"a secret leaked: …{secret[-4:]} as {form!r}"
         assert "→ " in err  # the debug output was on
         return code, responses, err
 
@@ -195,8 +197,9 @@ def test_a_service_principal(run, httpx_mock):
         url=SP_TOKEN_URL,
         json={"access_token": SP_ACCESS, "expires_in": 3599, "token_type": "Bearer"},
     )
-    httpx_mock.add_response(url=f"{API}/groups/g1/datasets", json={"value": []})
-    code, [response], _ = run(request(connection=service_principal(), group_id="g1"))
+    group = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+    httpx_mock.add_response(url=f"{API}/groups/{group}/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=service_principal(), group_id=group))
     assert code == 0
     assert response["token"]["access_token"] == SP_ACCESS
 

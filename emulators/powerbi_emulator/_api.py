@@ -12,6 +12,8 @@ from powerbi_emulator._context import ApiContext, Service
 from powerbi_emulator._http import ApiError, HttpRequest, HttpResponse
 from powerbi_emulator._imports import get_import, list_imports, post_import
 from powerbi_emulator._odata import apply_query
+from powerbi_emulator._operations import Operation, SchemaExample, operation_table
+from powerbi_emulator._resources import STATEFUL, entity_not_found
 from powerbi_emulator._store import Dataset
 from powerbi_emulator._validation import RowValidator, parse_dataset, parse_table
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["PowerBIApi"]
 
 Handler = Callable[[ApiContext], Awaitable[HttpResponse]]
+OCTET_STREAM = ("content-type", "application/octet-stream")
 RETENTION_POLICIES = {"none": "None", "basicfifo": "basicFIFO"}
 
 
@@ -232,28 +235,12 @@ class PowerBIApi:
         grant = self._authenticate(request)
         log |= {"principal": grant.principal, "client_id": grant.client_id}
         segments = request.segments[2:]
-        workspace_id: str | None = None
-        if len(segments) > 1 and segments[0].lower() == "groups":
-            # GUIDs compare without regard to case, as in Power BI.
-            workspace_id, segments = segments[1].lower(), segments[2:]
-        found = _match(segments)
-        if found is None or (workspace_id is not None and not found[0].workspace_scoped):
-            raise ApiError(
-                404,
-                "NotFound",
-                f"No HTTP resource was found that matches the request URI '{request.raw_path}'.",
-            )
-        route, params = found
-        handler = route.methods.get(request.method)
-        if handler is None:
-            allowed = ", ".join(sorted(route.methods))
-            raise ApiError(
-                405,
-                "MethodNotAllowed",
-                f"The requested resource does not support http method '{request.method}'.",
-                headers=[("Allow", allowed)],
-            )
-        if workspace_id is None and route.workspace_scoped and grant.principal == "app":
+        workspace_id = (
+            segments[1].lower() if len(segments) > 1 and segments[0].lower() == "groups" else None
+        )
+        handler, params, operation, found = _route(request, segments)
+        scoped = found[0].workspace_scoped if found is not None else _has_group_twin(operation)
+        if workspace_id is None and scoped and grant.principal == "app":
             raise ApiError(
                 403,
                 "PowerBINotAuthorizedException",
@@ -263,6 +250,8 @@ class PowerBIApi:
         if workspace_id is not None and workspace_id not in self._service.store.workspaces:
             raise ApiError(404, "ItemNotFound", f"Workspace {workspace_id} is not found.")
         ctx = ApiContext(request, grant, workspace_id, params, self._service, delay, log)
+        if operation is not None:
+            ctx.query_options = operation.query
         if handler not in SELF_DELAYED:
             await delay()
         return await handler(ctx)
@@ -317,6 +306,106 @@ class PowerBIApi:
                 ],
             )
         return grant
+
+
+def _route(
+    request: HttpRequest, segments: tuple[str, ...]
+) -> tuple[Handler, dict[str, str], Operation | None, tuple[_Route, dict[str, str]] | None]:
+    """The handler of a request, its path parameters, its operation and its legacy route."""
+    operation, op_params, path_exists = operation_table().match(
+        request.method, "/v1.0/myorg/" + "/".join(segments)
+    )
+    if len(segments) > 1 and segments[0].lower() == "groups":
+        segments = segments[2:]
+        found = _match(segments)
+        if found is not None and not found[0].workspace_scoped:
+            found = None
+    else:
+        found = _match(segments)
+    if found is not None and operation is not None and not _is_legacy(operation):
+        found = None  # e.g. `datasets/upstreamDataflows` is not `datasets/{datasetId}`
+    handler = found[0].methods.get(request.method) if found is not None else None
+    if handler is not None and found is not None:
+        return handler, found[1], operation, found
+    if operation is not None:
+        return _operation_handler(operation), op_params, operation, found
+    if found is None and not path_exists:
+        raise ApiError(
+            404,
+            "NotFound",
+            f"No HTTP resource was found that matches the request URI '{request.raw_path}'.",
+        )
+    allowed = sorted(found[0].methods) if found is not None else []
+    raise ApiError(
+        405,
+        "MethodNotAllowed",
+        f"The requested resource does not support http method '{request.method}'.",
+        headers=[("Allow", ", ".join(allowed))] if allowed else None,
+    )
+
+
+def _is_legacy(operation: Operation) -> bool:
+    """Whether one of ROUTES serves this operation."""
+    return (operation.method, operation.template) in _LEGACY
+
+
+_PREFIXES = ("/v1.0/myorg", "/v1.0/myorg/groups/{groupId}")
+_LEGACY = frozenset(
+    (method, "/".join([prefix, *route.pattern]))
+    for route in ROUTES
+    for prefix in ("/v1.0/myorg", "/v1.0/myorg/groups/{groupId}")[
+        : 2 if route.workspace_scoped else 1
+    ]
+    for method in route.methods
+)
+
+
+def _has_group_twin(operation: Operation | None) -> bool:
+    """Whether a My workspace operation has a workspace twin (service principals use that)."""
+    if operation is None or operation.in_group:
+        return False
+    return f"{operation.id}InGroup" in operation_table().by_id
+
+
+def _operation_handler(operation: Operation) -> Handler:
+    """The stateful handler of an operation, else one answering from its swagger schema."""
+    stateful = STATEFUL.get(operation.id.removesuffix("InGroup"))
+    if stateful is not None:
+        return stateful
+
+    async def generated(ctx: ApiContext) -> HttpResponse:
+        _check_known_ids(ctx, admin=operation.template.startswith("/v1.0/myorg/admin/"))
+        if operation.schema is None:
+            return HttpResponse(operation.status)
+        if operation.schema.get("type") == "file":
+            content = f"Emulated content of {operation.id}\n".encode()
+            return HttpResponse(operation.status, content, [OCTET_STREAM])
+        example = SchemaExample(operation_table(), ctx.service.clock.isoformat(), ctx.params)
+        return HttpResponse.json(operation.status, example.build(operation.schema))
+
+    return generated
+
+
+def _check_known_ids(ctx: ApiContext, *, admin: bool) -> None:
+    """Ids of things the emulator holds must exist, as in the service (404 otherwise).
+
+    Admin operations see every workspace; the others only the one they address.
+    """
+    store = ctx.service.store
+    if "datasetId" in ctx.params and not admin:
+        ctx.dataset()
+    for key, items, kind in (
+        ("datasetId", store.datasets, "Dataset"),
+        ("reportId", store.reports, "Report"),
+        ("dashboardId", store.dashboards, "Dashboard"),
+        ("importId", store.imports, "Import"),
+    ):
+        value = ctx.params.get(key)
+        if value is None:
+            continue
+        item = items.get(value.lower())
+        if item is None or (not admin and getattr(item, "workspace_id", None) != ctx.workspace_id):
+            raise entity_not_found(kind, value)
 
 
 def _utc(epoch: float) -> str:

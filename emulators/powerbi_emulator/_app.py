@@ -135,12 +135,13 @@ class EmulatorApp:
             delayed = True
 
         try:
-            if segments[:2] == ("v1.0", "myorg"):
+            if _is_api(segments):
                 try:
                     response = await self.state.api.handle(request, delay, entry)
                 except ApiError as exc:
                     response = exc.response()
-                response.headers.append(("RequestId", str(uuid.uuid4())))
+                if response.header("RequestId") is None:
+                    response.headers.append(("RequestId", str(uuid.uuid4())))
                 return response
             identity = self._identity(request, entry)
             if identity is not None:
@@ -182,7 +183,7 @@ class EmulatorApp:
 
     def _log_entry(self, request: HttpRequest, fault: ActiveFault | None) -> dict[str, object]:
         kind = "other"
-        if request.segments[:2] == ("v1.0", "myorg"):
+        if _is_api(request.segments):
             kind = "api"
         elif _identity_route(request.segments) is not None or "discovery" in request.segments:
             kind = "identity"
@@ -229,6 +230,11 @@ class EmulatorApp:
                 self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _is_api(segments: tuple[str, ...]) -> bool:
+    """Whether a path is under the REST API's `/v1.0/myorg` (any case, as the service)."""
+    return tuple(s.lower() for s in segments[:2]) == ("v1.0", "myorg")
 
 
 def _identity_route(

@@ -44,6 +44,7 @@ class ApiContext:
     service: Service
     delay: Callable[[], Awaitable[None]]
     log: dict[str, object]
+    query_options: frozenset[str] | None = None  # the OData options the operation takes
 
     @property
     def caller_name(self) -> str:
@@ -63,7 +64,10 @@ class ApiContext:
 
     def listing(self, entity_set: str, items: list[dict[str, object]]) -> HttpResponse:
         """A 200 OData list envelope, after `$filter`, `$skip` and `$top`."""
-        page, _ = apply_query(items, self.request.query)
+        query = self.request.query
+        if self.query_options is not None:
+            query = {k: v for k, v in query.items() if k in self.query_options}
+        page, _ = apply_query(items, query)
         return HttpResponse.json(
             200, {"@odata.context": self.metadata_url(entity_set), "value": page}
         )

@@ -93,7 +93,8 @@ class HttpRequest:
         # Some ASGI test transports include the query in raw_path; the spec says they should not.
         raw_path = raw.decode("latin-1").split("?", 1)[0]
         try:
-            segments = tuple(unquote(s, errors="strict") for s in raw_path.split("/")[1:])
+            # As the service does, `//` and a trailing `/` add no segment.
+            segments = tuple(unquote(s, errors="strict") for s in raw_path.split("/") if s)
         except UnicodeDecodeError:
             raise BodyError("the request path is not valid UTF-8 once percent-decoded") from None
         query_string = scope.get("query_string", b"").decode("latin-1")

@@ -14,6 +14,7 @@ __all__ = [
     "MY_WORKSPACE",
     "SEED_IDS",
     "Column",
+    "Dashboard",
     "Dataset",
     "IdFactory",
     "ImportRecord",
@@ -34,6 +35,10 @@ SEED_IDS = {
     "sales_dataset": "d47a5e70-0000-4000-8000-000000000002",
     "my_report": "4e907000-0000-4000-8000-000000000001",
     "sales_report": "4e907000-0000-4000-8000-000000000002",
+    "my_dashboard": "da5b0a4d-0000-4000-8000-000000000001",
+    "sales_dashboard": "da5b0a4d-0000-4000-8000-000000000002",
+    "my_tile": "711e0000-0000-4000-8000-000000000001",
+    "sales_tile": "711e0000-0000-4000-8000-000000000002",
 }
 
 
@@ -166,6 +171,29 @@ class Report:
 
 
 @dataclasses.dataclass
+class Dashboard:
+    """A dashboard and its tiles (each tile a JSON object of the Tile shape)."""
+
+    id: str
+    name: str
+    workspace_id: str | None
+    tiles: list[dict[str, object]] = dataclasses.field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The Dashboard shape."""
+        group = self.workspace_id or "me"
+        return {
+            "id": self.id,
+            "displayName": self.name,
+            "isReadOnly": False,
+            "webUrl": f"{WEB}/groups/{group}/dashboards/{self.id}",
+            "embedUrl": f"{WEB}/dashboardEmbed?dashboardId={self.id}&config=emulator",
+            "users": [],
+            "subscriptions": [],
+        }
+
+
+@dataclasses.dataclass
 class ImportRecord:
     """An import (file upload) and what it created."""
 
@@ -190,6 +218,11 @@ class Store:
         self.datasets: dict[str, Dataset] = {}
         self.reports: dict[str, Report] = {}
         self.imports: dict[str, ImportRecord] = {}
+        self.dashboards: dict[str, Dashboard] = {}
+        self.refreshes: dict[str, list[dict[str, object]]] = {}
+        self.parameters: dict[str, list[dict[str, object]]] = {}
+        self.exports: dict[str, dict[str, object]] = {}
+        self.group_users: dict[str, list[dict[str, object]]] = {}
         self.seed()
 
     def seed(self) -> None:
@@ -202,6 +235,11 @@ class Store:
         self.datasets.clear()
         self.reports.clear()
         self.imports.clear()
+        self.dashboards.clear()
+        self.refreshes.clear()
+        self.parameters.clear()
+        self.exports.clear()
+        self.group_users.clear()
         for key, name in (("sales_analytics", "Sales Analytics"), ("operations", "Operations")):
             self.workspaces[SEED_IDS[key]] = Workspace(SEED_IDS[key], name)
         created = self.clock.isoformat()
@@ -216,6 +254,35 @@ class Store:
                 push=False, mode="Import",
             )  # fmt: skip
             self.reports[report_id] = Report(report_id, name, workspace, dataset_id)
+            self.parameters[dataset_id] = [
+                {"name": "Server", "type": "Text", "currentValue": "sql.contoso.com",
+                 "isRequired": True, "suggestedValues": ["sql.contoso.com"]},
+                {"name": "Region", "type": "Text", "currentValue": "EU",
+                 "isRequired": False, "suggestedValues": ["EU", "US"]},
+            ]  # fmt: skip
+            self.refreshes[dataset_id] = []
+        for key, workspace, name in (
+            ("my_dashboard", MY_WORKSPACE, "Retail Overview"),
+            ("sales_dashboard", sales, "Sales Overview"),
+        ):
+            dashboard = Dashboard(SEED_IDS[key], name, workspace)
+            report_id = SEED_IDS["sales_report" if workspace else "my_report"]
+            tile_id = (
+                SEED_IDS["sales_tile"] if workspace else "711e0000-0000-4000-8000-000000000001"
+            )
+            dashboard.tiles.append({
+                "id": tile_id, "title": "Revenue", "rowSpan": 1, "colSpan": 1,
+                "embedUrl": f"{WEB}/embed?dashboardId={dashboard.id}&tileId={tile_id}",
+                "embedData": "{}", "reportId": report_id,
+                "datasetId": SEED_IDS["sales_dataset" if workspace else "my_dataset"],
+            })  # fmt: skip
+            self.dashboards[dashboard.id] = dashboard
+        for workspace_id in self.workspaces:
+            self.group_users[workspace_id] = [
+                {"emailAddress": "emulator.user@contoso.com", "displayName": "Emulator User",
+                 "identifier": "emulator.user@contoso.com", "groupUserAccessRight": "Admin",
+                 "principalType": "User"},
+            ]  # fmt: skip
 
     def datasets_in(self, workspace_id: str | None) -> list[Dataset]:
         """The datasets of one workspace, in creation order."""

@@ -22,7 +22,7 @@ import httpx
 
 from connectorkit import _errors
 from connectorkit._errors import AuthError, InvalidConnection
-from connectorkit._oauth import OAuthClient, fetch_token
+from connectorkit._oauth import OAuthClient, fetch_token, refresh_grant
 from connectorkit._responses import service_error, token_refused
 from connectorkit._tokens import MemoryTokenStore, TokenStore, token_key
 
@@ -291,9 +291,13 @@ class ConnectionAuth(httpx.Auth):
                     continue  # renewed and rotated, but not usable: renew its successor
                 base = cached if cached is not None else token_now
                 logger.info("renewing the access token of connection '%s'", self._key)
-                token = self._fetch(
-                    {"grant_type": "refresh_token", "refresh_token": str(refresh)}, previous=base
+                grant = refresh_grant(
+                    str(refresh),
+                    self.connection.definition.refresh_scope,
+                    configured=self._client.scope,
+                    granted=str(base["scope"]) if base.get("scope") else None,
                 )
+                token = self._fetch(grant, previous=base)
                 self._store.put(key, token)
                 if token.get("refresh_token") not in (None, refresh):
                     self._store.put(self._lineage(str(token["refresh_token"])), token)

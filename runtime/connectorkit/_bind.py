@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
 from connectorkit._issues import dotted, for_caller
-from connectorkit._template import render_value
+from connectorkit._template import placeholders, render_value
 from connectorkit._types import Validator, compile_spec, spec_of
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "CallOptions",
     "bind_action",
     "bind_connection",
+    "default_builders",
 ]
 
 
@@ -37,12 +38,19 @@ class CallOptions:
     use_exponential_backoff: bool = False
     retry_on_all_errors: bool = False
     debug_request: bool = False
+    # None: the process's bound (see _bounds).
+    max_retry_wait_ms: int | None = None
+    max_response_bytes: int | None = None
 
     @classmethod
     def from_inputs(cls, inputs: Mapping[str, Any]) -> CallOptions:
         """Read the call inputs by name (absent ones keep the defaults above)."""
         timeout = inputs.get("timeout")
+        wait = inputs.get("max_retry_wait_ms")
+        size = inputs.get("max_response_bytes")
         return cls(
+            max_retry_wait_ms=int(wait) if wait is not None else None,
+            max_response_bytes=int(size) if size else None,
             timeout_ms=int(timeout) if timeout else None,
             max_retry_count=int(inputs.get("max_retry_count") or 0),
             retry_delay_ms=int(inputs.get("retry_delay_ms") or 0),
@@ -151,6 +159,95 @@ def _validate(
     return values
 
 
+def default_builders(definition: ConnectionDef) -> dict[str, tuple[str, ...]]:
+    """Required values that fill other values' defaults: key -> the values they fill.
+
+    Such a value is needed only while one of those defaults is used: a caller who gives every
+    value it fills (e.g. ``token_url`` instead of ``tenant_id``) need not give it.
+    """
+    built: dict[str, list[str]] = {}
+    for value in definition.values:
+        if isinstance(value.default, str):
+            for name in sorted(placeholders(value.default)):
+                built.setdefault(name, []).append(value.key)
+    return {v.key: tuple(built[v.key]) for v in definition.values if v.required and v.key in built}
+
+
+def _connection_values(definition: ConnectionDef, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated values (defaults applied, not yet rendered); fields named in full."""
+    builders = default_builders(definition)
+    try:
+        try:
+            values = _validate(
+                f"connection '{definition.key}'",
+                _relaxed(definition),
+                definition,
+                given,
+                InvalidConnection,
+            )
+        except InvalidConnection as exc:
+            # Name a missing default-filling value alongside the other problems.
+            exc.details = (exc.details or []) + _builder_problems(builders, given, given)
+            raise
+        _require_builders(definition.key, builders, given, values)
+    except InvalidConnection as exc:
+        for detail in exc.details or []:
+            detail["field"] = f"connection.values.{detail['field']}"
+        raise
+    return values
+
+
+_relaxed_values: dict[int, tuple[object, tuple[InputDef, ...]]] = {}
+
+
+def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
+    """The connection's values, where one that only builds defaults is checked separately."""
+    cached = _relaxed_values.get(id(definition))
+    if cached is not None and cached[0] is definition:
+        return cached[1]
+    from dataclasses import replace  # noqa: PLC0415
+
+    builders = default_builders(definition)
+    relaxed = tuple(
+        replace(v, required=False) if v.key in builders else v for v in definition.values
+    )
+    with _compiled_lock:
+        _relaxed_values[id(definition)] = (definition, relaxed)
+    return relaxed
+
+
+def _require_builders(
+    label: str,
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> None:
+    """A value that fills defaults is required unless every value it fills was given."""
+    details = _builder_problems(builders, given, values)
+    if details:
+        fields = ", ".join(d["field"] for d in details)
+        raise InvalidConnection(f"connection '{label}': invalid {fields}", details=details)
+
+
+def _builder_problems(
+    builders: Mapping[str, tuple[str, ...]],
+    given: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    details: list[dict[str, Any]] = []
+    for key, built in builders.items():
+        if values.get(key) is None and any(given.get(b) in (None, "") for b in built):
+            needed = [b for b in built if given.get(b) in (None, "")]
+            details.append(
+                {
+                    "field": key,
+                    "message": f"is required (it fills the default of {', '.join(needed)}; "
+                    f"giving {' and '.join(needed)} instead also works)",
+                }
+            )
+    return details
+
+
 def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
     """Look up ``key`` and validate ``inputs`` against its definition."""
     action = pack.actions.get(key) if isinstance(key, str) else None
@@ -178,18 +275,7 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             ],
         )
     given = raw.get("values") or {}
-    try:
-        values = _validate(
-            f"connection '{definition.key}'",
-            definition.values,
-            definition,
-            given,
-            InvalidConnection,
-        )
-    except InvalidConnection as exc:
-        for detail in exc.details or []:
-            detail["field"] = f"connection.values.{detail['field']}"
-        raise
+    values = _connection_values(definition, given)
     # A default may name other values ("{tenant_id}"); what the caller gave is taken literally.
     for value_def in definition.values:
         if value_def.key not in given and isinstance(values.get(value_def.key), str):
@@ -204,6 +290,10 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             values[value_def.key] = rendered
     token = raw.get("token")
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
+    # A password inside a URL value (https://user:pass@host/...) is a secret too.
+    for value in values.values():
+        if isinstance(value, str) and "@" in value:
+            secrets |= _url_passwords(value)
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
     stored = raw.get("name")
@@ -215,3 +305,14 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         quirks=pack.quirks,
         stored=stored if isinstance(stored, str) else None,
     )
+
+
+def _url_passwords(url: str) -> set[str]:
+    """The password of a URL's userinfo, as written and decoded (none: empty)."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - rare: only URLs with userinfo
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return set()
+    return {password, unquote(password)} if password else set()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectorkit._bind import default_builders
 from connectorkit._types import json_schema, spec_of
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def describe(pack: Pack) -> dict[str, Any]:
                 "type": connection.type,
                 "grant": connection.grant,
                 "default": connection.key == pack.default_connection,
-                "values": inputs_schema(connection.values),
+                "values": _connection_schema(connection),
             }
             for connection in _connections(pack)
         ],
@@ -50,6 +51,19 @@ def describe(pack: Pack) -> dict[str, Any]:
             for action in _actions(pack)
         ],
     }
+
+
+def _connection_schema(connection: ConnectionDef) -> dict[str, Any]:
+    """The values as JSON Schema; one that only fills defaults is required only while they are."""
+    schema = inputs_schema(connection.values)
+    builders = default_builders(connection)
+    if builders:
+        schema["required"] = [k for k in schema["required"] if k not in builders]
+        schema["allOf"] = [
+            {"if": {"required": list(built)}, "else": {"required": [key]}}
+            for key, built in builders.items()
+        ]
+    return schema
 
 
 def inputs_schema(inputs: Iterable[InputDef]) -> dict[str, Any]:

@@ -134,6 +134,8 @@ class ConnectionDef:
     file: Path
     # The auth flow that serves the connection, by its registered name.
     type: str = "oauth2"
+    # The scope a refresh request asks for: none (RFC 6749 6), the granted one, or `scopes`.
+    refresh_scope: Literal["omit", "granted", "configured"] = "omit"
 
     @property
     def secret_keys(self) -> frozenset[str]:

@@ -13,7 +13,7 @@ writes the ones that are set into the envelope's ``error`` object::
     │   └── RateLimited                exit 1  + retry_after shown
     ├── TimeoutError                   exit 1  timeout_ms, request_sent, retry_after, last_error
     ├── NetworkError                   exit 1  request_sent
-    ├── PartialFailure                 exit 1  committed, total, resume_from
+    ├── PartialFailure                 exit 1  committed, total, resume_from, ranges
     └── InternalError                  exit 3
         └── PackError                  exit 3  problems (each a Problem: file, line, path)
 """
@@ -233,7 +233,7 @@ class PartialFailure(ConnectorError):
 
     type = "partial_failure"
     exit_code = 1
-    _shown = ("committed", "total", "resume_from")
+    _shown = ("committed", "total", "resume_from", "ranges")
 
     def __init__(
         self,
@@ -242,12 +242,15 @@ class PartialFailure(ConnectorError):
         committed: int,
         total: int,
         resume_from: int,
+        ranges: dict[str, list[list[int]]] | None = None,
         details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message, details=details)
         self.committed = committed
         self.total = total
         self.resume_from = resume_from
+        # Half-open row ranges by status: committed, unknown, failed, not_sent.
+        self.ranges = ranges
 
 
 class InternalError(ConnectorError):

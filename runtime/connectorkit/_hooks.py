@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectorkit._errors import InvalidInput
 from connectorkit._request import RequestSpec
+from connectorkit._strictjson import NOT_JSON, loads_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Hook",
     "build_raw_request",
+    "checked_headers",
     "hook_named",
     "hook_names",
     "pairs",
@@ -96,9 +99,57 @@ def pairs(value: Any) -> list[tuple[str, str]]:
     return [(str(item["key"]), _text(item.get("value"))) for item in value]
 
 
+# RFC 9110 5.1 and 5.5: a field name is a token; a value is visible ASCII, spaces and tabs
+# (obsolete non-ASCII octets are refused: httpx could not encode them, and no service needs them).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def checked_headers(headers: list[tuple[str, str]], field: str) -> list[tuple[str, str]]:
+    """``headers`` if every name and value can travel in HTTP/1.1; else ``invalid_input``.
+
+    A CR or LF in a value would split the header (request smuggling), a non-ASCII character
+    cannot be encoded: both are refused here, before anything is sent.
+    """
+    details: list[dict[str, Any]] = []
+    for name, value in headers:
+        if not _HEADER_NAME.fullmatch(name):
+            details.append(
+                {
+                    "field": f"{field}.{name}",
+                    "message": "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+                }
+            )
+        elif not _HEADER_VALUE.fullmatch(value):
+            details.append(
+                {
+                    "field": f"{field}.{name}",
+                    "message": "must be printable ASCII text without line breaks",
+                }
+            )
+    if details:
+        raise InvalidInput(
+            f"{field}: {', '.join(d['field'] for d in details)} cannot be sent as HTTP headers",
+            details=details,
+        )
+    return headers
+
+
 def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
     """``url`` joined to ``base_url``; an absolute URL must share the base's origin."""
-    parts = urlsplit(url)
+    if _CONTROL.search(url):
+        raise InvalidInput(
+            "url holds a control character (such as NUL, CR or LF)",
+            details=[{"field": "url", "message": "must not hold control characters"}],
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unbalanced '[' in the host
+        raise InvalidInput(
+            f"url is not a valid URL: {exc}",
+            details=[{"field": "url", "message": "is not a valid URL"}],
+        ) from None
     base = urlsplit(base_url)
     if parts.scheme or parts.netloc:
         same_origin = (parts.scheme.lower(), parts.netloc.lower()) == (
@@ -108,7 +159,7 @@ def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
         if not same_origin:
             raise InvalidInput(
                 "url must be a path under the connection's base_url; the token is only sent to "
-                f"{base.scheme}://{base.netloc}",
+                f"{base.scheme}://{base.netloc.rpartition('@')[2]}",
                 details=[{"field": "url", "message": "must be a path such as /imports"}],
             )
         full = f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -151,7 +202,7 @@ def build_raw_request(inputs: Mapping[str, Any], base_url: str) -> RequestSpec:
         method=str(inputs.get("method") or "GET").upper(),
         url=url,
         params=url_query + pairs(inputs.get("query_params")),
-        headers=pairs(inputs.get("headers")),
+        headers=checked_headers(pairs(inputs.get("headers")), "headers"),
     )
     data = inputs.get("data")
     multipart = inputs.get("form_data") is not None or inputs.get("file_data") is not None
@@ -185,13 +236,12 @@ def shape_raw_response(response: httpx.Response, inputs: Mapping[str, Any]) -> d
         out["data"] = response.text
     elif not response.content:
         out["data"] = None
+    elif (body := loads_service(response.content)) is not NOT_JSON:
+        out["data"] = body
     else:
-        try:
-            out["data"] = json.loads(response.content)
-        except ValueError:
-            # Asked for JSON but the service sent something else: give it as text, say so.
-            out["data"] = response.text
-            out["encoding"] = "text"
+        # Asked for JSON but the service sent something else: give it as text, say so.
+        out["data"] = response.text
+        out["encoding"] = "text"
     return out
 
 

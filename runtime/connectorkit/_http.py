@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from connectorkit._bounds import bound_response
 from connectorkit._redact import MASK, mask
 from connectorkit._version import version
 
@@ -33,6 +34,10 @@ class CallState:
     debug: bool = False
     requests: int = 0
     retries: int = 0
+    # The call's bounds on every response body: a deadline on time.monotonic, a size limit.
+    deadline: float | None = None
+    timeout_s: float = 0.0
+    max_response_bytes: int | None = None
 
 
 current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
@@ -53,7 +58,16 @@ def _on_request(request: httpx.Request) -> None:
 
 def _on_response(response: httpx.Response) -> None:
     state = current_call.get()
-    if state is None or not state.debug:
+    if state is None:
+        return
+    if state.deadline is not None and state.max_response_bytes is not None:
+        bound_response(
+            response,
+            deadline=state.deadline,
+            timeout_s=state.timeout_s,
+            limit=state.max_response_bytes,
+        )
+    if not state.debug:
         return
     response.read()
     log.info(

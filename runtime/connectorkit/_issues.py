@@ -25,7 +25,8 @@ Where = tuple[str | int, ...]
 class Issue:
     """The ``rule`` a value breaks at ``at`` inside it, the rule's ``limit``, and the ``value``.
 
-    Rules: ``type`` (limit: the type), ``enum`` (the choices), ``minimum``, ``maximum``,
+    Rules: ``type`` (limit: the type), ``enum`` (the choices), ``format`` (the format's
+    name), ``minimum``, ``maximum``,
     ``min_length``, ``max_length`` (a count; value: the text or list), ``pattern``, and, inside
     objects, ``required`` and ``extra`` (limit: the property's name).
     """
@@ -40,6 +41,11 @@ class Issue:
         return Issue((step, *self.at), self.rule, self.limit, self.value)
 
 
+# How a message names each enforced format (see _types.FORMATS).
+FORMAT_WORDS = {
+    "uuid": "a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "uri": "an absolute URI such as https://example.com/api",
+}
 # How a message names each input type (and, for the schema pass, JSON's null).
 TYPE_WORDS = {
     "string": "a string",
@@ -120,6 +126,7 @@ def for_caller(issue: Issue) -> str:
         "min_length": lambda: _length_words(rule, limit, value),
         "max_length": lambda: _length_words(rule, limit, value),
         "pattern": lambda: f"must match the pattern {limit}",
+        "format": lambda: f"{show(value)} must be {FORMAT_WORDS.get(limit, limit)}",
         "required": lambda: "is required",
         "extra": lambda: "is not a field of this object",
     }
@@ -140,6 +147,7 @@ def for_author(issue: Issue) -> str:
         "min_length": lambda: _length_words(rule, limit, value),
         "max_length": lambda: _length_words(rule, limit, value),
         "pattern": lambda: f"{show(value)} must match {limit}",
+        "format": lambda: f"{show(value)} must be {FORMAT_WORDS.get(limit, limit)}",
     }
     return words[rule]()
 
@@ -154,6 +162,7 @@ def _schema_words(issue: Issue) -> str:
         "min_length": lambda: f"{value!r} is too short",
         "max_length": lambda: f"{value!r} is too long",
         "pattern": lambda: f"{value!r} does not match {limit!r}",
+        "format": lambda: f"{value!r} is not a {limit!r}",
         "required": lambda: f"{limit!r} is a required property",
         "extra": lambda: f"Additional properties are not allowed ({limit!r} was unexpected)",
     }

@@ -218,4 +218,5 @@ def _connection(data: dict[str, Any], path: Path) -> ConnectionDef:
         token_endpoint_auth_method=data.get("token_endpoint_auth_method", "client_secret_post"),
         values=tuple(_input(v) for v in data.get("values") or []),
         file=path,
+        refresh_scope=data.get("refresh_scope", "omit"),
     )

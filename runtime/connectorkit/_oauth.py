@@ -19,6 +19,7 @@ from connectorkit._definitions import Quirks
 from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
 from connectorkit._redact import mask, remember_secrets
 from connectorkit._responses import error_fields, parse_retry_after
+from connectorkit._strictjson import loads_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "fetch_token",
     "new_pkce_pair",
     "new_state",
+    "refresh_grant",
 ]
 
 AuthMethod = Literal["client_secret_post", "client_secret_basic"]
@@ -49,6 +51,25 @@ class OAuthClient:
     client_secret: str | None = field(repr=False)
     scope: str | None = None
     auth_method: AuthMethod = "client_secret_post"
+
+
+def refresh_grant(
+    refresh_token: str,
+    refresh_scope: Literal["omit", "granted", "configured"],
+    *,
+    configured: str | None,
+    granted: str | None,
+) -> dict[str, str]:
+    """The fields of a refresh-token request, its scope chosen by the connection's policy.
+
+    RFC 6749 section 6 makes the scope optional and refuses one wider than what was granted
+    (``invalid_scope``), so by default none is sent; some identity providers want them again.
+    """
+    grant = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    scope = {"omit": None, "granted": granted, "configured": configured}[refresh_scope]
+    if scope:
+        grant["scope"] = scope
+    return grant
 
 
 def new_state() -> str:
@@ -110,7 +131,9 @@ def _token_request_body(
     from authlib.oauth2.rfc6749.parameters import prepare_token_request  # noqa: PLC0415
 
     fields = {k: v for k, v in grant.items() if k not in {"grant_type", "redirect_uri"}}
-    if client.scope and "scope" not in fields:
+    # A refresh carries a scope only when its grant says so (see refresh_scope); the other
+    # grants ask for the configured scopes.
+    if client.scope and "scope" not in fields and grant["grant_type"] != "refresh_token":
         fields["scope"] = client.scope
     headers = {
         "Accept": "application/json",
@@ -134,6 +157,8 @@ def _secrets_of(
     found = {str(grant[k]) for k in _SECRET_GRANT_FIELDS if grant.get(k)}
     if client.client_secret:
         found.add(client.client_secret)
+        # The whole Basic credential too, so an echo of the header is masked whole.
+        found.add(_basic_credentials(client.client_id, client.client_secret).removeprefix("Basic "))
     if previous:
         found |= {str(previous[k]) for k in ("access_token", "refresh_token") if previous.get(k)}
     return found
@@ -161,7 +186,8 @@ def fetch_token(
     secrets = _secrets_of(client, grant, previous)
     body, headers = _token_request_body(client, grant)
     grant_type = grant["grant_type"]
-    host = urlsplit(client.token_url).netloc or client.token_url
+    # Never the userinfo: a token URL may carry a password (https://user:pass@host/token).
+    host = urlsplit(client.token_url).netloc.rpartition("@")[2] or "the token URL"
     request = http.build_request(
         "POST",
         client.token_url,
@@ -212,10 +238,7 @@ def _unavailable(
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        data = response.json()
-    except ValueError:
-        return None
+    data = loads_service(response.content)
     return data if isinstance(data, dict) else None
 
 

@@ -4,19 +4,44 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
+import select
+import stat
+import threading
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
+from connectorkit._errors import (
+    EXIT_CODES,
+    ConnectorError,
+    InternalError,
+    InvalidConnection,
+    InvalidInput,
+    InvalidRequest,
+)
 from connectorkit._redact import forget_secrets, mask, remember_secrets
+from connectorkit._strictjson import dumps, suspicious, unrepresentable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+    from concurrent.futures import Future
     from typing import IO, TextIO
 
     from connectorkit._definitions import Pack
     from connectorkit._run import Runner
 
-__all__ = ["dump_response", "handle", "invoke", "parse_request", "respond", "serve"]
+__all__ = [
+    "EXIT_STDOUT_CLOSED",
+    "check_request",
+    "decode_request",
+    "dump_response",
+    "handle",
+    "invoke",
+    "parse_request",
+    "request_id",
+    "respond",
+    "serve",
+]
 
 log = logging.getLogger("connectorkit")
 
@@ -28,8 +53,8 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_request(text: str | bytes) -> dict[str, Any]:
-    """Decode one request, checking the envelope's shape (not the inputs: bind does that)."""
+def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Decode one request into a JSON object, and where it holds what JSON cannot carry."""
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
@@ -40,11 +65,32 @@ def parse_request(text: str | bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the request is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequest(f"the request must be a JSON object, not {_kind(data)}")
+    return data, unrepresentable(data) if suspicious(text) else []
+
+
+def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:
+    """``(usable, id)``: an id is echoed only when the response schema allows it."""
+    if "id" not in data:
+        return False, None
+    value = data["id"]
+    if value is None or (isinstance(value, str) and not unrepresentable(value)):
+        return True, value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True, value
+    if isinstance(value, float) and not unrepresentable(value):
+        return True, value
+    return False, None
+
+
+def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> dict[str, Any]:
+    """Check a decoded request's shape (not the inputs: bind does that); returns it."""
     problems = [
         {"field": k, "message": "is not a request field (id, action, inputs, connection)"}
         for k in data
         if k not in _REQUEST_KEYS
     ]
+    if "id" in data and not request_id(data)[0]:
+        problems.append({"field": "id", "message": "must be a string or a finite number"})
     action = data.get("action")
     if not isinstance(action, str) or not action:
         problems.append({"field": "action", "message": "must be the name of an action"})
@@ -56,7 +102,30 @@ def parse_request(text: str | bytes) -> dict[str, Any]:
     if problems:
         fields = ", ".join(p["field"] for p in problems)
         raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
+    _refuse_unrepresentable(bad_values)
     return data
+
+
+def _refuse_unrepresentable(found: list[tuple[str, str]]) -> None:
+    """Text or numbers that cannot travel as JSON: the field that holds them is refused."""
+    if not found:
+        return
+    for prefix, error in (("inputs.", InvalidInput), ("connection.", InvalidConnection)):
+        details = [
+            {"field": path.removeprefix(prefix if error is InvalidInput else ""), "message": why}
+            for path, why in found
+            if path.startswith(prefix)
+        ]
+        if details:
+            fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+            raise error(f"invalid {fields}: {details[0]['message']}", details=details)
+    details = [{"field": path, "message": why} for path, why in found]
+    raise InvalidRequest(f"the request has the wrong shape: {details[0]['field']}", details=details)
+
+
+def parse_request(text: str | bytes) -> dict[str, Any]:
+    """Decode one request and check its shape (not the inputs: bind does that)."""
+    return check_request(*decode_request(text))
 
 
 def _connection_problems(connection: Any) -> list[dict[str, Any]]:
@@ -139,8 +208,21 @@ def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, 
             token=outcome.token,
             meta=outcome.meta,
         )
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return _envelope(request, action, error=_internal(exc))
     finally:
         forget_secrets(connection.secrets)
+
+
+def _internal(exc: Exception) -> InternalError:
+    """Log a defect (masked; the traceback only with --verbose) and the error that reports it."""
+    log.error(
+        "internal error: %s: %s",
+        type(exc).__name__,
+        mask(str(exc)),
+        exc_info=log.isEnabledFor(logging.DEBUG),
+    )
+    return InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
 
 
 def _envelope(
@@ -153,8 +235,9 @@ def _envelope(
     meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if "id" in request:
-        out["id"] = request["id"]
+    usable, identifier = request_id(request)
+    if usable:
+        out["id"] = identifier
     out["ok"] = error is None
     if isinstance(action, str):
         out["action"] = action
@@ -185,7 +268,8 @@ def respond(
     """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
     request: dict[str, Any] = {}
     try:
-        request = parse_request(text)
+        request, bad_values = decode_request(text)
+        check_request(request, bad_values)
         response = (
             _envelope(request, request.get("action"), error=pack)
             if isinstance(pack, ConnectorError)
@@ -193,15 +277,8 @@ def respond(
         )
     except ConnectorError as exc:
         response = _envelope(request, request.get("action"), error=exc)
-    except Exception as exc:  # the last line of defence: never a traceback on stdout
-        log.error(  # noqa: TRY400 - the traceback may hold secrets; shown only with --verbose
-            "internal error: %s: %s",
-            type(exc).__name__,
-            mask(str(exc)),
-            exc_info=log.isEnabledFor(logging.DEBUG),
-        )
-        error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-        response = _envelope(request, request.get("action"), error=error)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
+        response = _envelope(request, request.get("action"), error=_internal(exc))
     return response, _exit_code(response)
 
 
@@ -212,7 +289,11 @@ def _exit_code(response: Mapping[str, Any]) -> int:
 
 
 def _dump(response: Mapping[str, Any]) -> str:
-    return json.dumps(response, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+    return dumps(response) + "\n"
+
+
+# Exit code of a worker whose stdout reader went away, as for a process killed by SIGPIPE.
+EXIT_STDOUT_CLOSED = 141
 
 
 # The envelope exactly as invoke writes it, for the other front ends (`connectorkit run --json`).
@@ -230,9 +311,136 @@ def invoke(
         code = error.exit_code
     else:
         response, code = respond(pack, runner, text)
-    stdout.write(_dump(response))
-    stdout.flush()
+    try:
+        stdout.write(_dump(response))
+        stdout.flush()
+    except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
+        return EXIT_STDOUT_CLOSED
     return code
+
+
+def _answer(pack: Pack | ConnectorError, runner: Runner, line: str | bytes) -> str:
+    """One line of ``serve``'s output for one line of input; never raises."""
+    try:
+        response, _ = respond(pack, runner, line)
+        return _dump(response)
+    except Exception as exc:  # noqa: BLE001 - respond never raises; this is the last guard
+        log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
+        error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
+        return _dump(_envelope({}, None, error=error))
+
+
+def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Event) -> None:
+    """Set ``gone`` as soon as the reader of a pipe on ``stdout`` closes it, even while idle."""
+    try:
+        fd = stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked for: POLLERR/POLLHUP are always reported
+    except (OSError, ValueError, AttributeError):
+        return  # not a real pipe (a test's StringIO, a file): a failed write will tell instead
+
+    def wait() -> None:
+        while not finished.is_set():
+            if any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(500)):
+                gone.set()
+                finished.set()
+
+    threading.Thread(target=wait, name="connectorkit-stdout-watch", daemon=True).start()
+
+
+class _Worker:
+    """The threads of ``serve``: a reader, the pool that answers, a writer that keeps the order."""
+
+    def __init__(
+        self,
+        answer: Callable[[str | bytes], str],
+        stdin: IO[str] | IO[bytes],
+        stdout: TextIO,
+        concurrency: int,
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only serve
+
+        self.answer = answer
+        self.stdin = stdin
+        self.stdout = stdout
+        self.concurrency = concurrency
+        self.gone = threading.Event()  # stdout's reader went away
+        self.finished = threading.Event()  # every answer written, or gone
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
+        self.pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
+
+    def run(self) -> int:
+        _watch_reader(self.stdout, self.gone, self.finished)
+        # Reading runs on a daemon thread, so a stdin that never ends cannot keep a worker whose
+        # stdout is gone alive: this thread only waits for "all written" or "nobody listens".
+        if self.concurrency == 1:
+            self._start(self.answer_inline, "reader")
+        else:
+            self._start(self.write, "writer")
+            self._start(self.read, "reader")
+        self.finished.wait()
+        if self.gone.is_set():
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            return EXIT_STDOUT_CLOSED
+        self.pool.shutdown(wait=True)
+        return 0
+
+    @staticmethod
+    def _start(target: Callable[[], None], name: str) -> None:
+        threading.Thread(target=target, name=f"connectorkit-{name}", daemon=True).start()
+
+    def emit(self, text: str) -> bool:
+        """Write one answer; ``False`` when nobody reads stdout any more."""
+        try:
+            self.stdout.write(text)
+            self.stdout.flush()
+        except (OSError, ValueError):  # a broken pipe, or a closed stream
+            self.gone.set()
+            self.finished.set()
+            return False
+        return True
+
+    def answer_inline(self) -> None:
+        """Concurrency 1: answer on the reading thread, which saves two hand-offs a request."""
+        try:
+            for line in self.stdin:
+                if self.gone.is_set():
+                    return
+                if line.strip() and not self.emit(self.answer(line)):
+                    return
+        finally:
+            self.finished.set()
+
+    def read(self) -> None:
+        """Hand each line to the pool, queueing its future in input order."""
+        try:
+            for line in self.stdin:
+                if self.gone.is_set():
+                    return
+                if line.strip():
+                    self.put(self.pool.submit(self.answer, line))
+        finally:
+            self.put(None)
+
+    def put(self, item: Future[str] | None) -> None:
+        """Queue ``item``, waiting for room only as long as somebody reads stdout."""
+        while not self.gone.is_set():
+            try:
+                self.pending.put(item, timeout=0.5)
+            except queue.Full:
+                continue
+            return
+
+    def write(self) -> None:
+        """Write the answers in the order of their lines."""
+        try:
+            while (future := self.pending.get()) is not None:
+                if not self.emit(future.result()):
+                    return
+        finally:
+            self.finished.set()
 
 
 def serve(
@@ -247,37 +455,9 @@ def serve(
 
     Up to ``concurrency`` requests run at once (sharing the HTTP client and the token cache); a
     slow request holds back the responses after it, so a platform can match lines by position.
+    Every non-blank line gets exactly one answer. When the reader of stdout goes away the worker
+    stops at once and returns :data:`EXIT_STDOUT_CLOSED` (0 at the end of stdin otherwise).
     """
-
-    def one(line: str | bytes) -> str:
-        response, _ = respond(pack, runner, line)
-        return _dump(response)
-
-    if concurrency <= 1:
-        # One at a time needs no threads: answering inline saves two hand-offs per request.
-        for line in stdin:
-            if line.strip():
-                stdout.write(one(line))
-                stdout.flush()
-        return 0
-
-    import queue  # noqa: PLC0415 - only serve needs these
-    import threading  # noqa: PLC0415
-    from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
-
-    pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
-
-    def write() -> None:
-        while (future := pending.get()) is not None:
-            stdout.write(future.result())
-            stdout.flush()
-
-    writer = threading.Thread(target=write, name="connectorkit-writer", daemon=True)
-    writer.start()
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit") as pool:
-        for line in stdin:
-            if line.strip():
-                pending.put(pool.submit(one, line))
-        pending.put(None)
-        writer.join()
-    return 0
+    if concurrency < 1:
+        raise ValueError("concurrency must be 1 or more")
+    return _Worker(lambda line: _answer(pack, runner, line), stdin, stdout, concurrency).run()

@@ -1,40 +1,135 @@
-"""Masking of secrets in everything that is shown: logs, debug output and error messages."""
+"""Masking of secrets in everything that is shown: logs, debug output and error messages.
+
+A secret rarely shows up only as itself. It travels percent-encoded in a query string,
+form-encoded in a token request (which a token endpoint may echo in ``error_description``),
+base64-encoded inside an HTTP Basic credential, JSON-escaped in a body, or as the password of a
+URL (``https://user:pass@host``). Every remembered secret is therefore masked in each of those
+representations, and a URL's password is masked whether it was remembered or not.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["MASK", "RedactingFormatter", "forget_secrets", "mask", "remember_secrets"]
+__all__ = [
+    "MASK",
+    "RedactingFormatter",
+    "encodings_of",
+    "forget_all",
+    "forget_secrets",
+    "mask",
+    "remember_secrets",
+]
 
 MASK = "***"
 # Shorter strings would mask ordinary words; real secrets and tokens are far longer.
 _MIN_SECRET_LENGTH = 4
+# A base64 fragment shorter than this could match by chance.
+_MIN_BASE64_FRAGMENT = 6
 _MAX_REMEMBERED = 4096
+# The characters different encoders leave alone: none, RFC 3986's path set, httpx's query set.
+_SAFE_SETS = ("", "/", "!$'()*,;:@/?~")
+# scheme://user:password@  (the password is what is masked)
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)@")
 
+# secret -> how many live calls registered it; each with its encodings, longest first.
 _secrets: OrderedDict[str, int] = OrderedDict()
+_encoded: dict[str, tuple[str, ...]] = {}
 _lock = threading.Lock()
+# Every form of every secret, longest first; rebuilt by the next mask() after a change, so that
+# remembering and forgetting (once per call) stay cheap and only showing text pays for sorting.
+_snapshot: tuple[str, ...] = ()
+_dirty = False
+
+
+def _base64_fragments(secret: bytes) -> set[str]:
+    """The part of base64 text that stands for ``secret`` wherever it sits in a longer value.
+
+    Base64 works in groups of three bytes, so the characters that depend only on the secret
+    depend on its offset modulo three: one fragment per offset (the few edge characters mixed
+    with neighbouring bytes are left, which tells nothing useful about the secret).
+    """
+    fragments: set[str] = set()
+    for offset, skip in ((0, 0), (1, 2), (2, 3)):
+        whole = len(secret) + offset
+        encoded = base64.b64encode(b"\0" * offset + secret)[: (whole // 3) * 4]
+        for text in (encoded, base64.urlsafe_b64encode(b"\0" * offset + secret)[: len(encoded)]):
+            fragment = text[skip:].decode("ascii")
+            if len(fragment) >= _MIN_BASE64_FRAGMENT:
+                fragments.add(fragment)
+    return fragments
+
+
+def encodings_of(secret: str) -> tuple[str, ...]:
+    """``secret`` and the forms it takes in URLs, forms, JSON and base64; longest first."""
+    forms = {secret}
+    for safe in _SAFE_SETS:
+        forms.add(quote(secret, safe=safe))
+        forms.add(quote_plus(secret, safe=safe))
+    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in forms}
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    # base64 of the secret, and of its form-encoded form (HTTP Basic encodes that, RFC 6749 2.3.1)
+    for plain in {secret, quote(secret, safe=""), quote_plus(secret, safe="")}:
+        raw = plain.encode("utf-8", "surrogatepass")
+        forms |= _base64_fragments(raw)
+        # The whole value encoded on its own, padding included.
+        forms |= {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    return tuple(sorted((f for f in forms if len(f) >= _MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def _forms() -> tuple[str, ...]:
+    global _snapshot, _dirty  # noqa: PLW0603 - one process-wide table, replaced under the lock
+    with _lock:
+        if _dirty:
+            forms = {form for secret in _secrets for form in _encoded[secret]}
+            _snapshot = tuple(sorted(forms, key=len, reverse=True))
+            _dirty = False
+        return _snapshot
+
+
+def forget_all() -> None:
+    """Forget every secret (a fresh process's state; for tests)."""
+    global _dirty  # noqa: PLW0603 - see _forms
+    with _lock:
+        _secrets.clear()
+        _encoded.clear()
+        _dirty = True
 
 
 def remember_secrets(values: Iterable[str]) -> None:
-    """Mask these strings wherever this process shows text, until forgotten."""
+    """Mask these strings (in every encoding) wherever this process shows text, until forgotten.
+
+    Calls that share a secret each remember it; it stays masked until every one has forgotten it.
+    """
+    global _dirty  # noqa: PLW0603 - see _forms
     with _lock:
         for value in values:
             if len(value) < _MIN_SECRET_LENGTH:
                 continue
+            if value not in _secrets:
+                _encoded[value] = encodings_of(value)
             _secrets[value] = _secrets.get(value, 0) + 1
             _secrets.move_to_end(value)
         while len(_secrets) > _MAX_REMEMBERED:
-            _secrets.popitem(last=False)
+            oldest, _ = _secrets.popitem(last=False)
+            _encoded.pop(oldest, None)
+        _dirty = True
 
 
 def forget_secrets(values: Iterable[str]) -> None:
     """Undo one :func:`remember_secrets` of these strings (concurrent calls may share them)."""
+    global _dirty  # noqa: PLW0603 - see _forms
     with _lock:
         for value in values:
             count = _secrets.get(value)
@@ -42,19 +137,28 @@ def forget_secrets(values: Iterable[str]) -> None:
                 continue
             if count <= 1:
                 del _secrets[value]
+                _encoded.pop(value, None)
             else:
                 _secrets[value] = count - 1
+        _dirty = True
 
 
 def mask(text: str, extra: Iterable[str] = ()) -> str:
-    """``text`` with every remembered secret (and every one of ``extra``) replaced by ``***``."""
-    with _lock:
-        known = list(_secrets)
-    known += [v for v in extra if len(v) >= _MIN_SECRET_LENGTH]
-    # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted(known, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
+    """``text`` with every remembered secret (and every one of ``extra``) replaced by ``***``.
+
+    Each secret is masked in every encoding :func:`encodings_of` lists, longest form first, so a
+    secret that contains another is masked whole; a password in a URL is masked too.
+    """
+    forms: Iterable[str] = _forms()
+    more = [v for v in extra if len(v) >= _MIN_SECRET_LENGTH]
+    if more:
+        added = {form for value in more for form in encodings_of(value)}
+        forms = sorted(added.union(forms), key=len, reverse=True)
+    for form in forms:
+        if form in text:
+            text = text.replace(form, MASK)
+    if "://" in text:
+        text = _USERINFO.sub(lambda m: f"{m.group('head')}{MASK}@", text)
     return text
 
 

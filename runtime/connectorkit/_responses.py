@@ -7,11 +7,12 @@ service: each rule comes from :class:`~connectorkit._definitions.Quirks`.
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import AuthError, ConnectorError, HttpError, RateLimited
+from connectorkit._strictjson import NOT_JSON, loads_service
 
 if TYPE_CHECKING:
     import httpx
@@ -28,22 +29,31 @@ __all__ = [
 ]
 
 
+# No Retry-After is taken at more than a year: the figure stays a plain finite number.
+MAX_RETRY_AFTER_S = 365 * 24 * 3600.0
+_SECONDS = re.compile(r"[+-]?\d+(?:\.\d+)?")
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    Anything else (``inf``, ``1e20``, ``NaN``) is no Retry-After at all. A huge number of seconds
+    stays finite (at most a year): the call's longest wait turns it into ``rate_limited``.
+    """
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _SECONDS.fullmatch(value):
+        # RFC 9110 10.2.3 says whole seconds; a fraction is tolerated.
+        return min(max(0.0, float(value)), MAX_RETRY_AFTER_S)
     try:
         import email.utils  # noqa: PLC0415 - the rare date form; keeps start-up lean
 
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 def _at(body: Any, path: str) -> str | None:
@@ -67,11 +77,8 @@ def error_fields(body: Any, quirks: Quirks) -> tuple[str | None, str | None]:
 
 def service_error(response: httpx.Response, quirks: Quirks) -> tuple[str | None, str | None]:
     """The service's error ``(code, message)`` in a response body, when it has them."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return None, None
-    return error_fields(body, quirks)
+    body = loads_service(response.content)
+    return (None, None) if body is NOT_JSON else error_fields(body, quirks)
 
 
 def token_refused(response: httpx.Response, quirks: Quirks) -> bool:
@@ -100,10 +107,8 @@ def error_for(response: httpx.Response, quirks: Quirks) -> ConnectorError:
 
 
 def parse_body(response: httpx.Response) -> Any:
-    """The body as JSON when it is JSON, else as text; ``None`` when empty."""
+    """The body as strict JSON when it is that, else as text; ``None`` when empty."""
     if not response.content:
         return None
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        return response.text
+    body = loads_service(response.content)
+    return response.text if body is NOT_JSON else body

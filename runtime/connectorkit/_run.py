@@ -8,18 +8,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import (
-    ConnectorError,
-    InvalidRequest,
-    NetworkError,
-    PartialFailure,
-    TimeoutError,
-)
+from connectorkit._bounds import CallBounds
+from connectorkit._bulk import Fate, partial_failure
+from connectorkit._errors import ConnectorError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
-from connectorkit._send import Sender, budget_for, policy_for
+from connectorkit._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
 
 if TYPE_CHECKING:
@@ -61,22 +57,29 @@ class _Call:
         state: CallState,
         limiter: Limiter | None = None,
     ) -> None:
-        # Auth loads only for a call that got this far; before the budget starts to count.
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.action = action
         self.connection = connection
-        budget = budget_for(options, runner.clock)
+        http = runner.http
+        bounds = bounds_for(options, runner.bounds)
+        budget = budget_for(bounds, runner.clock)
+        # The same budget on the real clock, for the bytes of every response body.
+        state.deadline = time.monotonic() + bounds.timeout_s
+        state.timeout_s = bounds.timeout_s
+        state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
-            connection, runner.http, runner.tokens, remaining=budget.remaining
+            connection, http, runner.tokens, remaining=budget.remaining
         )
 
         def count_retry() -> None:
             state.retries += 1
 
         self.sender = Sender(
-            runner.http,
+            http,
             self.auth,
             policy=policy_for(options),
             budget=budget,
@@ -85,6 +88,7 @@ class _Call:
             on_retry=count_retry,
             label=action.definition.key,
             limiter=limiter,
+            max_wait_s=bounds.max_retry_wait_s,
         )
         self.limiter = limiter
         self.send = self.sender.send
@@ -150,68 +154,29 @@ class _Call:
         assert batch is not None  # noqa: S101 - only called for batch actions
         rows: list[Any] = list(self.action.inputs.get(batch.input) or [])
         chunks = [
-            (start, rows[start : start + batch.size]) for start in range(0, len(rows), batch.size)
+            (start, min(batch.size, len(rows) - start)) for start in range(0, len(rows), batch.size)
         ]
-        committed = 0
-        for number, (_, chunk) in enumerate(chunks, start=1):
+        for index, (start, count) in enumerate(chunks):
+            chunk = rows[start : start + count]
             try:
                 part = {**self.action.inputs, batch.input: chunk}
                 self.send(self.spec(part), part)
             except ConnectorError as exc:
-                if len(chunks) == 1 or (number == 1 and not _maybe_committed(exc)):
-                    raise  # nothing else was sent: the plain error says it all
-                raise _partial(batch.input, chunks, number, committed, exc) from None
-            committed += len(chunk)
+                fate: Fate = "unknown" if self.sender.uncertain else "failed"
+                if index == 0 and fate == "failed":
+                    raise  # nothing was committed, nothing may have been: the plain error says it
+                raise partial_failure(batch.input, chunks, index, fate, exc) from None
             if len(chunks) > 1:
                 log.info(
                     "%s: batch %d/%d committed (%d/%d %s)",
                     self.action.definition.key,
-                    number,
+                    index + 1,
                     len(chunks),
-                    committed,
+                    start + count,
                     len(rows),
                     batch.input,
                 )
         return {batch.input: len(rows), "batches": len(chunks)}
-
-
-def _maybe_committed(error: ConnectorError) -> bool:
-    return isinstance(error, NetworkError | TimeoutError) and bool(error.request_sent)
-
-
-def _partial(
-    name: str,
-    chunks: list[tuple[int, list[Any]]],
-    failed: int,
-    committed: int,
-    cause: ConnectorError,
-) -> PartialFailure:
-    """What was committed, what failed (and whether it may have landed), and what was not sent."""
-    details: list[dict[str, Any]] = []
-    for number, (start, chunk) in enumerate(chunks, start=1):
-        entry: dict[str, Any] = {"batch": number, "first": start, "count": len(chunk)}
-        if number < failed:
-            entry["status"] = "committed"
-        elif number == failed:
-            entry["status"] = "unknown" if _maybe_committed(cause) else "failed"
-            entry["error"] = cause.to_dict()
-        else:
-            entry["status"] = "not_sent"
-        details.append(entry)
-    total = sum(len(c) for _, c in chunks)
-    uncertain = (
-        " (the failed batch may have been committed: the connection broke after it was sent)"
-        if _maybe_committed(cause)
-        else ""
-    )
-    return PartialFailure(
-        f"{committed} of {total} {name} committed in {failed - 1} of {len(chunks)} batches, then "
-        f"batch {failed} failed: {cause.message}{uncertain}; resume from {name}[{committed}]",
-        details=details,
-        committed=committed,
-        total=total,
-        resume_from=committed,
-    )
 
 
 def _query_text(value: Any) -> str:
@@ -232,8 +197,11 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         state_url: str | None = None,
         state: State | None = None,
+        bounds: CallBounds | None = None,
     ) -> None:
         self._http = http
+        # The process's bounds of every call (the environment's, unless given).
+        self.bounds = bounds or CallBounds.from_environment()
         self._http_lock = threading.Lock()
         self._tokens = tokens
         self._state = state

@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from connectorkit._bounds import BudgetSpent, CallBounds, ResponseTooLarge
 from connectorkit._errors import (
     BUDGET_ENDPOINT,
+    AuthError,
     ConnectorError,
+    HttpError,
     InvalidInput,
     NetworkError,
     RateLimited,
@@ -43,9 +46,13 @@ if TYPE_CHECKING:
     from connectorkit._limits import Limiter
     from connectorkit._request import RequestSpec
 
-__all__ = ["Sender", "budget_for", "policy_for"]
+__all__ = ["Sender", "bounds_for", "budget_for", "maybe_done", "policy_for"]
 
 log = logging.getLogger("connectorkit")
+
+_SERVER_ERROR = 500
+# 5xx that say the request was not acted on: Not Implemented, Service Unavailable.
+_NOT_PROCESSED = frozenset({501, 503})
 
 
 def policy_for(options: CallOptions) -> RetryPolicy:
@@ -58,9 +65,18 @@ def policy_for(options: CallOptions) -> RetryPolicy:
     )
 
 
-def budget_for(options: CallOptions, clock: Callable[[], float]) -> Budget:
-    """The call's time budget (unbounded without a Timeout input)."""
-    return Budget(options.timeout_ms / 1000 if options.timeout_ms else None, clock=clock)
+def bounds_for(options: CallOptions, defaults: CallBounds) -> CallBounds:
+    """The bounds of a call: the process's defaults with what its inputs override."""
+    return defaults.for_call(
+        timeout_ms=options.timeout_ms,
+        max_retry_wait_ms=options.max_retry_wait_ms,
+        max_response_bytes=options.max_response_bytes,
+    )
+
+
+def budget_for(bounds: CallBounds, clock: Callable[[], float]) -> Budget:
+    """The call's time budget: every call has one (see _bounds for the default)."""
+    return Budget(bounds.timeout_s, clock=clock)
 
 
 class Sender:
@@ -78,6 +94,7 @@ class Sender:
         on_retry: Callable[[], None],
         label: str,
         limiter: Limiter | None = None,
+        max_wait_s: float | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
@@ -88,6 +105,9 @@ class Sender:
         self._on_retry = on_retry
         self._label = label
         self._limiter = limiter
+        self.max_wait_s = max_wait_s
+        # Whether an attempt of the last send may have done its work without saying so.
+        self.uncertain = False
 
     # -- retries and budget ------------------------------------------------------------------
 
@@ -98,17 +118,29 @@ class Sender:
         what it costs from the pack's rate budgets.
         """
         attempt = 0
+        self.uncertain = False
         while True:
             try:
                 return self.limited_attempt(spec, inputs)
+            except BudgetSpent:
+                self.uncertain = True
+                raise  # the budget ran out mid-answer: nothing is left to retry with
             except ConnectorError as failure:
                 if isinstance(failure, RateLimited) and failure.endpoint == BUDGET_ENDPOINT:
                     raise  # a pack budget has no room in time: nothing was sent, nothing to retry
+                self.uncertain = self.uncertain or maybe_done(failure)
                 retryable = self.policy.retries(failure, spec.method)
                 if not retryable or attempt >= self.policy.max_retries:
                     raise _explained(failure, retryable=retryable) from None
                 attempt += 1
                 retry_after = getattr(failure, "retry_after", None)
+                if (
+                    retry_after is not None
+                    and self.max_wait_s is not None
+                    and retry_after > self.max_wait_s
+                ):
+                    # Not slept in-process: the caller schedules the retry (retry_after says when).
+                    raise failure from None
                 wait = self.policy.delay(attempt, retry_after)
                 remaining = self.budget.remaining()
                 if remaining is not None and wait >= remaining:
@@ -154,8 +186,12 @@ class Sender:
         try:
             response = self.http.send(request, auth=self.auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
         except httpx.TimeoutException as exc:
-            self.budget.remaining()  # raises the contract timeout when the budget is spent
             sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            try:
+                self.budget.remaining()  # raises the contract timeout when the budget is spent
+            except TimeoutError as spent:
+                spent.request_sent = sent or None  # the request may still have been processed
+                raise
             raise TimeoutError(
                 f"{spec.method} {request.url.host} did not answer in time ({type(exc).__name__})",
                 request_sent=sent or None,
@@ -207,6 +243,23 @@ class Sender:
         )
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         return request
+
+
+def maybe_done(error: ConnectorError) -> bool:
+    """Whether the service may have done the work of a request that ended with ``error``.
+
+    The connection broke or the answer did not come after the request left, a 5xx came back
+    (but 501 and 503, which say the request was not acted on, and none from the token
+    endpoint, whose requests do no work), or the answer was too large to read.
+    """
+    if isinstance(error, ResponseTooLarge):
+        return True
+    if isinstance(error, NetworkError | TimeoutError):
+        return bool(error.request_sent)
+    if isinstance(error, HttpError) and not isinstance(error, RateLimited | AuthError):
+        refused = error.status in _NOT_PROCESSED or error.endpoint == "token"
+        return error.status is not None and error.status >= _SERVER_ERROR and not refused
+    return False
 
 
 def _explained(failure: ConnectorError, *, retryable: bool) -> ConnectorError:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APPLIES_TO",
     "CONSTRAINTS",
+    "FORMATS",
     "KEY_VALUE_FORMS",
     "Issue",
     "Validator",
@@ -48,6 +49,16 @@ __all__ = [
     "spec_of",
 ]
 
+# The declared formats a string must have (others, such as password or multiline, only guide a
+# form): binding refuses the value, the pack checker a default, and describe shows "format".
+FORMATS: dict[str, re.Pattern[str]] = {
+    "uuid": re.compile(
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    ),
+    # RFC 3986: a scheme, then no spaces or control characters.
+    "uri": re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+"),
+}
+
 # The fields of a definition that decide which values are valid.
 CONSTRAINTS = frozenset(
     {
@@ -61,6 +72,7 @@ CONSTRAINTS = frozenset(
         "max_length",
         "pattern",
         "items",
+        "format",
     }
 )
 _NUMERIC = ("integer", "number")
@@ -103,6 +115,7 @@ def spec_of(definition: InputDef) -> dict[str, Any]:
         "max_length": definition.max_length,
         "pattern": definition.pattern,
         "items": definition.items,
+        "format": definition.format,
     }
 
 
@@ -123,7 +136,25 @@ def compile_spec(spec: Mapping[str, Any]) -> Validator:
         rules["maxLength"] = spec["max_length"]
     if kind == "array" and spec.get("items") is not None:
         rules["items"] = spec["items"]
-    return Validator(kind, with_fast_path(kind, rules))
+    check = with_fast_path(kind, rules)
+    form = FORMATS.get(str(spec.get("format"))) if kind == "string" else None
+    if form is not None:
+        check = _with_format(check, str(spec["format"]), form)
+    return Validator(kind, check)
+
+
+def _with_format(
+    check: Callable[[Any], list[Issue] | None], name: str, form: re.Pattern[str]
+) -> Callable[[Any], list[Issue] | None]:
+    """``check``, then the declared format of a string that passed it."""
+
+    def checked(value: Any) -> list[Issue] | None:
+        issues = check(value)
+        if issues is None and isinstance(value, str) and form.fullmatch(value) is None:
+            return [Issue((), "format", name, value)]
+        return issues
+
+    return checked
 
 
 def compile_element(schema: Mapping[str, Any]) -> Callable[[Any], list[Issue] | None]:

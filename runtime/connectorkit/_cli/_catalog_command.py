@@ -58,7 +58,7 @@ def _catalog(args: argparse.Namespace) -> int:
         action = find_action(pack, args.action) if args.action else None
     except ConnectorError as exc:
         print(f"connectorkit: {exc.message}", file=sys.stderr)  # noqa: T201
-        return exc.exit_code
+        return 2  # the pack named is not usable: the caller's to fix, not a defect
     if args.command == "describe":
         catalog = describe(pack)
         if action is not None:

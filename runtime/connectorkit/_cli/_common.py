@@ -15,7 +15,15 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import Pack
 
-__all__ = ["Registry", "add_pack_option", "configure_logging", "load"]
+__all__ = [
+    "Registry",
+    "add_pack_option",
+    "configure_logging",
+    "load",
+    "pack_folder",
+    "pack_path",
+    "positive",
+]
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -83,11 +91,42 @@ class Registry:
         return self._commands.add_parser(name, help=summary, add_help=False)
 
 
-def add_pack_option(parser: argparse.ArgumentParser) -> None:
-    """``--pack DIR``: the action pack a command works on."""
+def positive(text: str) -> int:
+    """An argument that must be a whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not 1 or more")
+    return number
+
+
+def pack_path(text: str) -> Path:
+    """A pack folder argument, where ``DIR/connector.yaml`` stands for ``DIR``."""
+    path = Path(text)
+    return path.parent if path.name == "connector.yaml" and path.is_file() else path
+
+
+def pack_folder(text: str) -> Path:
+    """A pack folder argument that must name an existing folder (or its connector.yaml)."""
+    path = pack_path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder (give the folder of a pack)")
+    return path
+
+
+def add_pack_option(parser: argparse.ArgumentParser, *, must_exist: bool = True) -> None:
+    """``--pack DIR``: the action pack a command works on.
+
+    ``must_exist=False`` (invoke, serve): a missing folder is answered in JSON instead, so the
+    platform sees why.
+    """
     parser.add_argument(
         "--pack",
-        type=Path,
+        type=pack_folder if must_exist else pack_path,
         help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
     )
 

@@ -22,7 +22,7 @@ def add_protocol_command(
 ) -> argparse.ArgumentParser:
     """Add ``invoke`` or ``serve`` with the options they share."""
     sub = registry.add(name, summary, handler=_run_protocol, examples=examples)
-    add_pack_option(sub)
+    add_pack_option(sub, must_exist=False)
     sub.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
     sub.add_argument(
@@ -50,6 +50,6 @@ def _run_protocol(args: argparse.Namespace) -> int:
     try:
         if args.command == "invoke":
             return invoke(pack, runner, stdin, sys.stdout)
-        return serve(pack, runner, stdin, sys.stdout, concurrency=max(1, args.concurrency))
+        return serve(pack, runner, stdin, sys.stdout, concurrency=args.concurrency)
     finally:
         runner.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connectorkit._cli._common import positive
 from connectorkit._cli._protocol_command import add_protocol_command
 
 if TYPE_CHECKING:
@@ -18,4 +19,6 @@ def register(registry: Registry) -> None:
         "a long-lived worker: one JSON request per line in, one response per line out",
         examples=["connectorkit serve --concurrency 8 < requests.jsonl > responses.jsonl"],
     )
-    sub.add_argument("--concurrency", type=int, default=4, help="requests run at once (default 4)")
+    sub.add_argument(
+        "--concurrency", type=positive, default=4, help="requests run at once (default 4)"
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from connectorkit._cli._common import pack_folder
 
 if TYPE_CHECKING:
     import argparse
@@ -22,7 +23,7 @@ def register(registry: Registry) -> None:
         examples=["connectorkit validate packs/mypack", "connectorkit validate --json ."],
     )
     sub.add_argument(
-        "dir", nargs="?", type=Path, help="the pack folder (default: the bundled pack)"
+        "dir", nargs="?", type=pack_folder, help="the pack folder (default: the bundled pack)"
     )
     sub.add_argument("--json", action="store_true", help="problems as a JSON list")
 

@@ -7,6 +7,7 @@ const KNOWN_KEYWORDS = [
   "type", "title", "description", "default", "enum", "minimum", "maximum", "minLength",
   "maxLength", "minItems", "maxItems", "pattern", "items", "properties", "required",
   "additionalProperties", "oneOf", "format", "writeOnly", "examples", "x-group", "x-type",
+  "allOf", "if", "else",
 ];
 
 const MASKED = "***";
@@ -130,6 +131,13 @@ function validate(value, schema, path, errors) {
     const join = (key) => (path ? `${path}.${key}` : key);
     for (const key of schema.required || []) {
       if (value[key] === undefined) errors.push({field: join(key), message: "is required"});
+    }
+    // A value that only fills defaults: required unless every value it fills is given.
+    for (const rule of schema.allOf || []) {
+      const given = (rule.if?.required || []).every((key) => value[key] !== undefined);
+      for (const key of given ? [] : rule.else?.required || []) {
+        if (value[key] === undefined) errors.push({field: join(key), message: `is required (or give ${rule.if.required.join(", ")})`});
+      }
     }
     for (const [key, item] of Object.entries(value)) {
       if (properties[key]) validate(item, properties[key], join(key), errors);

@@ -1,0 +1,138 @@
+r"""Strict JSON (RFC 8259) at the edges: what comes in from a caller or a service, what goes out.
+
+Python's ``json`` accepts ``NaN``/``Infinity``, turns ``1e400`` into infinity and decodes a lone
+surrogate escape such as ``"\ud800"`` into a string that cannot be encoded as UTF-8. None of
+those may reach stdout or a request sent to a service. This module finds them (cheaply: a
+regular expression over the raw text decides whether the parsed document needs a walk), reads
+a service's body strictly, and writes any envelope as strict, UTF-8-encodable JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+__all__ = ["NOT_JSON", "dumps", "loads_service", "sanitize", "suspicious", "unrepresentable"]
+
+# A float literal that may overflow to infinity (an exponent of three digits or more, or a very
+# long run of digits), or a surrogate, escaped or raw. Only then is a parsed document walked.
+_SUSPICIOUS_TEXT = re.compile(r"[eE][+]?0*\d{3}|\d{300}|\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_SUSPICIOUS_BYTES = re.compile(rb"[eE][+]?0*\d{3}|\d{300}|\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
+
+
+class _NotJSON:
+    """What :func:`loads_service` returns for a body that is not strict JSON."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: Any = _NotJSON()
+
+
+def suspicious(text: str | bytes) -> bool:
+    """Whether parsed ``text`` may hold a lone surrogate or a number too large for a float."""
+    if isinstance(text, bytes):
+        return _SUSPICIOUS_BYTES.search(text) is not None
+    return _SUSPICIOUS_TEXT.search(text) is not None
+
+
+def _bad_text(value: str) -> bool:
+    return not value.isascii() and _SURROGATE.search(value) is not None
+
+
+def _bad_number(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def unrepresentable(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(path, why)`` for every string, key or number in ``value`` that strict JSON cannot carry.
+
+    Paths read like ``inputs.rows[3].name``; ``path`` is the prefix.
+    """
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            if _bad_text(item):
+                found.append((where, "holds a lone surrogate (text that is not valid Unicode)"))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and _bad_text(key):
+                    found.append((child_path, "has a name that is not valid Unicode"))
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
+        elif _bad_number(item):
+            found.append((where, "is a number outside the range JSON numbers can carry"))
+    found.reverse()  # the stack walks backwards; report in document order
+    return found
+
+
+def sanitize(value: Any) -> Any:
+    """``value`` with lone surrogates replaced by U+FFFD and non-finite numbers by ``null``."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(_REPLACEMENT, value) if _bad_text(value) else value
+    if isinstance(value, dict):
+        return {sanitize(k) if isinstance(k, str) else k: sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [sanitize(v) for v in value]
+    if _bad_number(value):
+        return None
+    return value
+
+
+def dumps(value: Any) -> str:
+    """``value`` as one line of strict JSON that always encodes as UTF-8; never raises."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError):
+        # ValueError covers both a non-finite number and UnicodeEncodeError (its subclass).
+        text = json.dumps(
+            sanitize(value),
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
+            default=str,
+        )
+    return text
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is too large for a JSON number")
+    return number
+
+
+def loads_service(content: bytes | str) -> Any:
+    """A service's body parsed as strict JSON, or :data:`NOT_JSON`.
+
+    Not JSON: not UTF-8, ``NaN``/``Infinity``, a number that overflows, a lone surrogate, or
+    nesting deeper than the parser allows. The caller then shows the body as text instead.
+    """
+    if not content:
+        return NOT_JSON
+    strict = suspicious(content)
+    try:
+        value = json.loads(
+            content, parse_constant=_no_constant, parse_float=_finite if strict else None
+        )
+    except (ValueError, RecursionError):
+        return NOT_JSON
+    if strict and unrepresentable(value):
+        return NOT_JSON
+    return value

@@ -1,0 +1,302 @@
+"""The bounds of a call: the whole-call time budget, the longest wait, the largest response.
+
+Against a real HTTP server on a free port (``faultserver``): a body that drips one byte every
+50 ms passes every per-read timeout, so only a budget over the whole call can stop it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from conftest import assert_envelope, user_connection
+from connectorkit._bounds import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRY_WAIT_S,
+    DEFAULT_TIMEOUT_S,
+    CallBounds,
+)
+from connectorkit._protocol import respond
+from connectorkit._retry import MAX_BACKOFF_S, RetryPolicy
+from connectorkit._run import Runner
+from connectorkit._template import render_path
+from faultserver import FaultServer
+
+
+@pytest.fixture
+def server():
+    with FaultServer() as running:
+        yield running
+
+
+def connection_to(server: FaultServer) -> dict:
+    connection = user_connection()
+    connection["values"]["base_url"] = server.base_url
+    return connection
+
+
+def run(pack, request: dict, runner: Runner | None = None) -> dict:
+    own = runner is None
+    runner = runner or Runner()
+    try:
+        response, _ = respond(pack, runner, json.dumps(request))
+    finally:
+        if own:
+            runner.close()
+    assert_envelope(response)
+    return response
+
+
+class Sleeps:
+    """A sleep that records instead of waiting (with a clock that moves when it is called)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+# -- the whole-call time budget --------------------------------------------------------------
+
+
+def test_a_dripping_body_does_not_outlive_the_calls_timeout(pack, server):
+    server.plan = ["drip:1000"]  # 50 s of body at one byte per 50 ms
+    started = time.monotonic()
+    response = run(
+        pack,
+        {"action": "list_groups", "inputs": {"timeout": 1000}, "connection": connection_to(server)},
+    )
+    elapsed = time.monotonic() - started
+    assert response["error"]["type"] == "timeout", response
+    assert response["error"]["timeout_ms"] == 1000
+    assert elapsed < 20  # the body alone would take 50 s
+
+
+def test_without_a_timeout_the_process_default_budget_bounds_the_call(pack, server, monkeypatch):
+    monkeypatch.setenv("CONNECTORKIT_TIMEOUT_MS", "800")
+    server.plan = ["drip:1000"]
+    started = time.monotonic()
+    response = run(pack, {"action": "list_groups", "connection": connection_to(server)})
+    assert response["error"]["type"] == "timeout", response
+    assert response["error"]["timeout_ms"] == 800
+    assert time.monotonic() - started < 20  # the body alone would take 50 s
+
+
+def test_the_documented_defaults():
+    bounds = CallBounds.from_environment({})
+    assert (
+        (bounds.timeout_s, bounds.max_retry_wait_s, bounds.max_response_bytes)
+        == (
+            DEFAULT_TIMEOUT_S,
+            DEFAULT_MAX_RETRY_WAIT_S,
+            DEFAULT_MAX_RESPONSE_BYTES,
+        )
+        == (300.0, 60.0, 64 * 1024 * 1024)
+    )
+    bad = CallBounds.from_environment({"CONNECTORKIT_TIMEOUT_MS": "soon"})
+    assert bad.timeout_s == DEFAULT_TIMEOUT_S
+
+
+def test_a_wait_equal_to_the_time_left_is_not_started(pack, server):
+    server.plan = ["429:2"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"timeout": 2000, "max_retry_count": 3},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == []
+    assert response["error"]["type"] == "timeout"
+    assert response["error"]["retry_after"] == 2
+
+
+# -- the longest single wait -------------------------------------------------------------------
+
+
+def test_a_retry_after_of_a_day_is_not_slept_but_rate_limited(pack, server):
+    server.plan = ["429:86400"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 5},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == []
+    assert response["error"]["type"] == "rate_limited"
+    assert response["error"]["retry_after"] == 86400
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize(("max_wait_ms", "waits", "ok"), [(2000, [], False), (5000, [3.0], True)])
+def test_max_retry_wait_ms_per_call(pack, server, max_wait_ms, waits, ok):
+    server.plan = ["429:3"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 2, "max_retry_wait_ms": max_wait_ms},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == waits
+    assert response["ok"] is ok, response
+    if not ok:
+        assert response["error"]["type"] == "rate_limited"
+        assert response["error"]["retry_after"] == 3
+
+
+def test_max_retry_wait_per_process(pack, server, monkeypatch):
+    monkeypatch.setenv("CONNECTORKIT_MAX_RETRY_WAIT_MS", "1000")
+    server.plan = ["429:3"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 2},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == []
+    assert response["error"]["type"] == "rate_limited"
+
+
+# -- the largest response ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["big:3000000", "length:3000000"])
+def test_a_response_past_max_response_bytes_is_a_clear_error(pack, server, step):
+    server.plan = [step]
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_response_bytes": 1_000_000},
+        "connection": connection_to(server),
+    }
+    response = run(pack, request)
+    error = response["error"]
+    assert error["type"] == "http_error", response
+    assert error["code"] == "response_too_large"
+    assert error["max_response_bytes"] == 1_000_000
+    assert "max_response_bytes" in error["message"]
+
+
+def test_max_response_bytes_per_process(pack, server, monkeypatch):
+    monkeypatch.setenv("CONNECTORKIT_MAX_RESPONSE_BYTES", "100000")
+    server.plan = ["big:300000"]
+    response = run(pack, {"action": "list_groups", "connection": connection_to(server)})
+    assert response["error"]["code"] == "response_too_large"
+
+
+def test_a_response_within_the_limit_is_read_whole(pack, server):
+    server.plan = ["big:300000"]
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_response_bytes": 300000},
+        "connection": connection_to(server),
+    }
+    response = run(pack, request)
+    assert response["ok"] is True, response
+    assert len(response["result"]) == 300000 - 2
+
+
+# -- behaviours no test pinned before ------------------------------------------------------------
+
+
+def test_delete_is_idempotent_and_retried_after_a_5xx(pack, server):
+    server.plan = ["500", "ok"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "delete_rows",
+        "inputs": {
+            "dataset_id": "cfafbeb1-8037-4d0c-896e-a46fb27ff229",
+            "table_name": "Sales",
+            "max_retry_count": 1,
+        },
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert response["ok"] is True, response
+    assert [method for method, _ in server.seen] == ["DELETE", "DELETE"]
+    assert response["meta"]["retries"] == 1
+
+
+def test_a_post_is_not_retried_after_a_5xx(pack, server):
+    server.plan = ["500_after_commit"]
+    request = {
+        "action": "create_rows",
+        "inputs": {
+            "dataset_id": "cfafbeb1-8037-4d0c-896e-a46fb27ff229",
+            "table_name": "Sales",
+            "rows": [{"a": 1}],
+            "max_retry_count": 3,
+        },
+        "connection": connection_to(server),
+    }
+    response = run(pack, request)
+    assert response["ok"] is False
+    assert len(server.seen) == 1
+
+
+def test_the_backoff_ceiling():
+    policy = RetryPolicy(
+        max_retries=10, delay_s=20.0, exponential=True, jitter=lambda low, high: high
+    )
+    assert [policy.delay(n) for n in (1, 2, 3, 4, 10)] == [20.0, 40.0, MAX_BACKOFF_S] + [
+        MAX_BACKOFF_S
+    ] * 2
+    low = RetryPolicy(max_retries=10, delay_s=20.0, exponential=True, jitter=lambda low, _: low)
+    assert low.delay(10) == MAX_BACKOFF_S / 2
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"g": "G", "d": "D"}, "/groups/G/datasets/D/tables"),
+        ({"d": "D"}, "/datasets/D/tables"),
+        ({"g": "G"}, "/groups/G/tables"),
+        ({}, "/tables"),
+    ],
+)
+def test_an_optional_path_part_appears_only_when_all_its_placeholders_have_values(values, path):
+    assert render_path("[/groups/{g}][/datasets/{d}]/tables", values) == path
+    assert render_path("[/groups/{g}/datasets/{d}]/tables", values) == (
+        "/groups/G/datasets/D/tables" if len(values) == 2 else "/tables"
+    )
+
+
+def test_httpx_timeouts_alone_would_not_stop_the_drip(server):
+    """The premise of the budget: per-read timeouts of 0.5 s never fire on a dripping body."""
+    server.plan = ["drip:30"]
+    started = time.monotonic()
+    with httpx.Client(timeout=0.5) as client:
+        response = client.get(server.base_url + "/groups")
+    assert response.status_code == 200
+    assert time.monotonic() - started > 1.2

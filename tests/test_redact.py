@@ -1,0 +1,223 @@
+"""Masking: every representation of every secret, in messages, logs and debug output."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote, quote_plus, urlencode
+
+import httpx
+import pytest
+
+from conftest import copy_pack
+from connectorkit import _redact
+from connectorkit._cli import main
+from connectorkit._redact import (
+    MASK,
+    RedactingFormatter,
+    encodings_of,
+    forget_secrets,
+    mask,
+    remember_secrets,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+API = "https://api.powerbi.com/v1.0/myorg"
+TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+# Characters that every encoding treats differently: space, +, /, &, =, %, ", \, ~ and é.
+SECRET = 'cs~ a+b/c&d=e%f"g\\h\u00e9-0001'
+ACCESS = "eyJ-access+token/with=chars-0002"
+REFRESH = "0.A refresh&token=with%chars-0003"
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    logger = logging.getLogger("connectorkit")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    _redact.forget_all()
+    yield
+    _redact.forget_all()
+    logger.handlers[:], logger.propagate, logger.level = saved
+
+
+def shown_forms(secret: str) -> list[str]:
+    """How the secret looks after each encoder a request, a form or a log may apply."""
+    return [
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        urlencode({"refresh_token": secret}).split("=", 1)[1],
+        str(httpx.URL("https://h/p", params={"q": secret}).query, "ascii").split("=", 1)[1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        base64.b64encode(secret.encode()).decode(),
+    ]
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        for form in encodings_of(secret):
+            assert form not in text, f"…{secret[-4:]} leaked as {form!r}"
+
+
+@pytest.mark.parametrize("form", range(9))
+def test_each_encoding_of_a_remembered_secret_is_masked(form):
+    remember_secrets([SECRET])
+    shown = shown_forms(SECRET)[form]
+    assert mask(f"before {shown} after") == f"before {MASK} after"
+
+
+@pytest.mark.parametrize("client_id", ["app", "app-id-1", "a b", "12345678-aaaa"])
+def test_a_secret_inside_an_http_basic_credential_is_masked(client_id):
+    remember_secrets([SECRET])
+    pair = f"{quote(client_id, safe='')}:{quote(SECRET, safe='')}"
+    basic = base64.b64encode(pair.encode()).decode()
+    masked = mask(f"Authorization: Basic {basic}")
+    assert MASK in masked
+    # What is left of the credential is the client id's part and at most two edge characters.
+    assert len(masked) <= len(f"Authorization: Basic {MASK}") + len(client_id) * 2 + 4
+    assert_no_secret(masked, SECRET)
+
+
+def test_a_password_in_a_url_is_masked_even_if_never_remembered():
+    text = "POST https://svc:hunter2-pass@login.example.test/token failed; see http://a:b@c/"
+    expected = f"POST https://svc:{MASK}@login.example.test/token failed; see http://a:{MASK}@c/"
+    assert mask(text) == expected
+
+
+def test_a_secret_that_contains_another_is_masked_whole():
+    remember_secrets(["inner-secret", "outer-inner-secret-tail"])
+    assert mask("x outer-inner-secret-tail y inner-secret z") == f"x {MASK} y {MASK} z"
+
+
+def test_a_secret_registered_by_two_concurrent_calls_stays_masked_until_both_end():
+    remember_secrets([SECRET])  # call 1
+    remember_secrets([SECRET])  # call 2
+    forget_secrets([SECRET])  # call 1 ends
+    assert mask(SECRET) == MASK
+    assert mask(quote_plus(SECRET)) == MASK
+    forget_secrets([SECRET])  # call 2 ends
+    assert mask(SECRET) == SECRET
+
+
+def test_concurrent_remember_and_forget_keep_the_count():
+    def one_call():
+        for _ in range(200):
+            remember_secrets([SECRET])
+            assert mask(SECRET) == MASK
+            forget_secrets([SECRET])
+
+    remember_secrets([SECRET])  # a long call that outlives all the others
+    threads = [threading.Thread(target=one_call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mask(quote(SECRET, safe="")) == MASK
+    forget_secrets([SECRET])
+    assert mask(SECRET) == SECRET
+
+
+def test_the_log_formatter_masks_messages_arguments_and_tracebacks():
+    remember_secrets([ACCESS])
+    formatter = RedactingFormatter("%(message)s")
+    error = ValueError(f"boom {quote(ACCESS, safe='')}")
+    record = logging.LogRecord(
+        "connectorkit", logging.INFO, __file__, 1, "sent %s", (ACCESS,), None
+    )
+    record.exc_info = (ValueError, error, None)
+    line = formatter.format(record)
+    assert line.startswith(f"sent {MASK}")
+    assert "ValueError: boom ***" in line
+    assert_no_secret(line, ACCESS)
+
+
+# -- the real command, in-process, debug on ----------------------------------------------------
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    def go(request, pack=ROOT):
+        monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request)))
+        code = main(["invoke", "-v", "--pack", str(pack)])
+        out, err = capsys.readouterr()
+        response = json.loads(out)
+        shown = json.dumps({k: v for k, v in response.items() if k != "token"})
+        assert_no_secret(shown + err, SECRET, ACCESS, REFRESH)
+        return code, response, err
+
+    return go
+
+
+def user(expires_in=3600, token_url=TOKEN_URL):
+    return {
+        "key": "oauth2",
+        "values": {"client_id": "app-id-1", "client_secret": SECRET, "token_url": token_url},
+        "token": {
+            "access_token": ACCESS,
+            "refresh_token": REFRESH,
+            "expires_at": int(time.time()) + expires_in,
+        },
+    }
+
+
+def test_a_token_in_query_params_is_masked_in_the_debug_url(run, httpx_mock):
+    httpx_mock.add_response(json={"ok": 1})
+    code, response, err = run(
+        {
+            "action": "raw_request",
+            "inputs": {"query_params": {"access": ACCESS}, "debug_request": True},
+            "connection": user(),
+        }
+    )
+    assert code == 0, response
+    assert "access=***" in err
+
+
+def test_a_token_endpoint_echoing_the_form_body_is_masked_in_the_error(run, httpx_mock):
+    def echo(request: httpx.Request) -> httpx.Response:
+        body = request.content.decode()
+        return httpx.Response(
+            400, json={"error": "invalid_grant", "error_description": f"bad request: {body}"}
+        )
+
+    httpx_mock.add_callback(echo, url=TOKEN_URL)
+    code, response, _ = run({"action": "list_groups", "connection": user(expires_in=-5)})
+    assert code == 1
+    assert response["error"]["type"] == "auth_error"
+    assert "refresh_token=***" in response["error"]["oauth_error_description"]
+
+
+def test_a_token_endpoint_echoing_a_basic_credential_is_masked(run, httpx_mock, tmp_path):
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = request.headers.get("authorization", "") + " " + request.content.decode()
+        return httpx.Response(400, json={"error": "invalid_client", "error_description": said})
+
+    pack = copy_pack(tmp_path / "pack")
+    path = pack / "connections" / "oauth2.yaml"
+    path.write_text(
+        path.read_text().replace(
+            "token_endpoint_auth_method: client_secret_post",
+            "token_endpoint_auth_method: client_secret_basic",
+        )
+    )
+    httpx_mock.add_callback(echo, url=TOKEN_URL)
+    request = {"action": "list_groups", "connection": user(expires_in=-5)}
+    code, response, _ = run(request, pack)
+    assert code == 1
+    assert "Basic ***" in response["error"]["oauth_error_description"]
+
+
+def test_a_password_in_the_token_url_never_shows(run, httpx_mock):
+    url = "https://svc:url-pass-0004@login.example.test/t/token"
+    httpx_mock.add_exception(httpx.ConnectError(f"cannot reach {url}"), url=url)
+    code, response, err = run({"action": "list_groups", "connection": user(-5, token_url=url)})
+    assert code == 1
+    assert response["error"]["type"] == "network_error"
+    assert "url-pass-0004" not in json.dumps(response) + err
