@@ -44,7 +44,7 @@ def connection_of(catalog, key):
     return next(c for c in catalog["connections"] if c["key"] == key)
 
 
-def test_catalog_is_json_and_names_the_pack(catalog):
+def test_catalog_is_json_and_names_the_pack(catalog, pack):
     assert json.loads(json.dumps(catalog)) == catalog
     assert (catalog["key"], catalog["label"], catalog["version"]) == (
         "powerbi",
@@ -54,7 +54,12 @@ def test_catalog_is_json_and_names_the_pack(catalog):
     assert catalog["default_connection"] == "oauth2"
     labels = [a["label"] for a in catalog["actions"]]
     assert labels == sorted(labels)
-    assert len(labels) == 9
+    assert sorted(a["key"] for a in catalog["actions"]) == sorted(pack.actions)
+    # Every action is listed under exactly one group, the group its file declares.
+    grouped = [key for group in catalog["groups"] for key in group["actions"]]
+    assert sorted(grouped) == sorted(pack.actions)
+    for group in catalog["groups"]:
+        assert {action_of(catalog, k)["group"] for k in group["actions"]} == {group["label"]}
     assert [c["key"] for c in catalog["connections"]] == ["oauth2", "client_credentials"]
     assert [c["default"] for c in catalog["connections"]] == [True, False]
 
@@ -176,24 +181,31 @@ def test_docs_have_a_table_per_action_like_the_reference(pack):
     text = docs_markdown(pack)
     assert text.startswith("# Microsoft Power BI\n")
     headings = [line[4:] for line in text.splitlines() if line.startswith("### ")]
-    connections, actions = headings[:2], headings[2:]
+    connections, groups = headings[:2], headings[2:]
     assert connections == ["OAuth 2.0 (signed-in user)", "Service principal (client credentials)"]
-    assert actions == sorted(actions)
+    assert groups == [*sorted({a.group for a in pack.actions.values()} - {"Other"}), "Other"]
+    actions = [line[5:] for line in text.splitlines() if line.startswith("#### ")]
+    assert sorted(actions) == sorted(a.label for a in pack.actions.values())
     assert "## Call inputs" in text
     lines = text.splitlines()
 
-    def row(start):
-        return next(line for line in lines if line.startswith(start))
+    def row(start, section="#### List Datasets"):
+        after = lines[lines.index(section) :] if section else lines
+        return next(line for line in after if line.startswith(start))
 
     assert "| Input | Comments | Default |" in lines
     assert row("| Top<br>`top` · integer |").endswith("From 1 to 1000. |  |")
-    response_type = row("| Response Type<br>`response_type` · string |")
+    response_type = row("| Response Type<br>`response_type` · string |", "#### Raw Request")
     assert "One of `json`, `text`, `binary`." in response_type
     assert response_type.endswith("| `json` |")
-    assert row("| Debug Request<br>").endswith("| `false` |")
+    assert row("| Debug Request<br>", "## Call inputs").endswith("| `false` |")
     assert row("| Dataset ID<br>`dataset_id` · string · **required** |")
-    assert row("| Columns<br>`columns` · array of objects · **required** |")
-    assert "`https://api.powerbi.com/v1.0/myorg`" in text
+    assert row("| Columns<br>`columns` · array of objects · **required** |", "#### Create Dataset")
+    assert "`{api_url}/v1.0/myorg`" in text
+    assert row("| `public` |", None).startswith(
+        "| `public` | `https://api.powerbi.com` | `https://login.microsoftonline.com` |"
+    )
+    assert row("| `custom` |", None) == "| `custom` | given | given | given |"
 
 
 def small_pack(*inputs: InputDef) -> Pack:

@@ -14,66 +14,8 @@ DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
 COLUMNS = [{"name": "Product", "dataType": "String"}, {"name": "Qty", "dataType": "Int64"}]
 ROWS = [{"Product": "A", "Qty": 3}, {"Product": "B", "Qty": 5}]
 
-# action, inputs, method, path (under base_url, without the group prefix), query, JSON body
-CASES = [
-    (
-        "create_dataset",
-        {"dataset_name": "Sales", "table_name": "Orders", "columns": COLUMNS},
-        "POST",
-        "/datasets",
-        [],
-        {
-            "name": "Sales",
-            "defaultMode": "Push",
-            "tables": [{"name": "Orders", "columns": COLUMNS}],
-        },
-    ),
-    (
-        "create_dataset",
-        {
-            "dataset_name": "Sales",
-            "table_name": "Orders",
-            "columns": COLUMNS,
-            "default_retention_policy": "basicFIFO",
-        },
-        "POST",
-        "/datasets",
-        [("defaultRetentionPolicy", "basicFIFO")],
-        {
-            "name": "Sales",
-            "defaultMode": "Push",
-            "tables": [{"name": "Orders", "columns": COLUMNS}],
-        },
-    ),
-    (
-        "create_rows",
-        {"dataset_id": DATASET, "table_name": "Orders", "rows": ROWS},
-        "POST",
-        f"/datasets/{DATASET}/tables/Orders/rows",
-        [],
-        {"rows": ROWS},
-    ),
-    (
-        "delete_rows",
-        {"dataset_id": DATASET, "table_name": "Orders"},
-        "DELETE",
-        f"/datasets/{DATASET}/tables/Orders/rows",
-        [],
-        None,
-    ),
-    ("list_datasets", {}, "GET", "/datasets", [], None),
-    ("list_reports", {"top": 10}, "GET", "/reports", [], None),
-    ("list_tables", {"dataset_id": DATASET}, "GET", f"/datasets/{DATASET}/tables", [], None),
-    (
-        "update_table",
-        {"dataset_id": DATASET, "table_name": "Orders", "columns": COLUMNS},
-        "PUT",
-        f"/datasets/{DATASET}/tables/Orders",
-        [],
-        {"name": "Orders", "columns": COLUMNS},
-    ),
-    ("raw_request", {}, "GET", "/imports", [], None),
-]
+# The request of every action, in My workspace and in a workspace, is in the action's own
+# examples (actions/*.yaml), run by the conformance suite: `pytest connector.yaml`.
 
 
 def _check(request, method, path, query, body):
@@ -86,25 +28,6 @@ def _check(request, method, path, query, body):
     else:
         assert request.headers["Content-Type"] == "application/json"
         assert json.loads(request.content) == body
-
-
-@pytest.mark.parametrize(("action", "inputs", "method", "path", "query", "body"), CASES)
-def test_my_workspace_request(call, httpx_mock, action, inputs, method, path, query, body):
-    httpx_mock.add_response(json={"value": []})
-    response, code = call(action, inputs)
-    assert (response["ok"], code) == (True, 0), response
-    _check(httpx_mock.get_request(), method, path, query, body)
-
-
-@pytest.mark.parametrize(
-    ("action", "inputs", "method", "path", "query", "body"),
-    [c for c in CASES if c[0] != "raw_request"],
-)
-def test_group_request(call, httpx_mock, action, inputs, method, path, query, body):
-    httpx_mock.add_response(json={"value": []})
-    response, _ = call(action, {**inputs, "group_id": GROUP})
-    assert response["ok"], response
-    _check(httpx_mock.get_request(), method, f"/groups/{GROUP}{path}", query, body)
 
 
 def test_list_groups_pages_on_the_server(call, httpx_mock):

@@ -14,7 +14,15 @@ if TYPE_CHECKING:
 
     from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
 
-__all__ = ["action_markdown", "describe", "docs_markdown", "input_schema", "inputs_schema"]
+__all__ = [
+    "OTHER_GROUP",
+    "action_markdown",
+    "describe",
+    "docs_markdown",
+    "example_lines",
+    "input_schema",
+    "inputs_schema",
+]
 
 
 def describe(pack: Pack) -> dict[str, Any]:
@@ -41,16 +49,40 @@ def describe(pack: Pack) -> dict[str, Any]:
             }
             for connection in _connections(pack)
         ],
-        "actions": [
-            {
-                "key": action.key,
-                "label": action.label,
-                "description": action.description,
-                "inputs": inputs_schema(action.inputs),
-            }
-            for action in _actions(pack)
+        "groups": [
+            {"label": label, "actions": [a.key for a in actions]}
+            for label, actions in _groups(pack)
         ],
+        "actions": [_action_entry(action) for action in _actions(pack)],
     }
+
+
+def _action_entry(action: ActionDef) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "key": action.key,
+        "label": action.label,
+        "description": action.description,
+        "group": action.group or OTHER_GROUP,
+        "inputs": inputs_schema(action.inputs),
+    }
+    if action.returns is not None:
+        entry["returns"] = _plain(action.returns)
+    if action.examples:
+        # What a designer shows as "try it": inputs, the request they make, a sample answer.
+        entry["examples"] = [_plain(example) for example in action.examples]
+    return entry
+
+
+OTHER_GROUP = "Other"
+
+
+def _groups(pack: Pack) -> list[tuple[str, list[ActionDef]]]:
+    """Actions by group, groups sorted by label with the catch-all group last."""
+    found: dict[str, list[ActionDef]] = {}
+    for action in _actions(pack):
+        found.setdefault(action.group or OTHER_GROUP, []).append(action)
+    order = sorted(found, key=lambda g: (g == OTHER_GROUP, g.casefold()))
+    return [(label, found[label]) for label in order]
 
 
 def _connection_schema(connection: ConnectionDef) -> dict[str, Any]:
@@ -109,11 +141,14 @@ def docs_markdown(pack: Pack) -> str:
     out += [f"{summary} (`{pack.default_connection}`).", "", *_contents(pack), "## Connections", ""]
     for connection in _connections(pack):
         out += _connection_section(connection, connection.key == pack.default_connection)
+        out += _value_set_tables(pack, connection)
     out += ["## Actions", ""]
     call_inputs: dict[str, InputDef] = {}
-    for action in _actions(pack):
-        out += _action_section(action)
-        call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
+    for label, actions in _groups(pack):
+        out += [f"### {label}", ""]
+        for action in actions:
+            out += _action_section(action)
+            call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
     if call_inputs:
         out += [
             "## Call inputs",
@@ -155,15 +190,83 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
     ]
 
 
+def _value_set_tables(pack: Pack, connection: ConnectionDef) -> list[str]:
+    """For each value of the connection that chooses defaults (``cloud``), what each choice sets."""
+    keys = {v.key for v in connection.values}
+    lines: list[str] = []
+    for selector, options in pack.value_sets.items():
+        if selector not in keys:
+            continue
+        names = sorted({name for chosen in options.values() for name in chosen if name in keys})
+        lines += [
+            f"`{selector}` sets these values (a value given explicitly wins):",
+            "",
+            f"| `{selector}` | " + " | ".join(f"`{n}`" for n in names) + " |",
+            "| --- |" + " --- |" * len(names),
+        ]
+        for option, chosen in options.items():
+            cells = [f"`{_cell(_text(chosen[n]))}`" if n in chosen else "given" for n in names]
+            lines.append(f"| `{option}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def _action_section(action: ActionDef) -> list[str]:
     own = [i for i in action.inputs if not i.call_input]
-    lines = [f"### {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
+    lines = [f"#### {action.label}", "", f"`{action.key}`", "", action.description.strip(), ""]
     if own:
         lines += _input_table(own, heading="Input")
     else:
         lines.append("No inputs of its own.")
     lines += ["", "Also accepts the [call inputs](#call-inputs).", ""]
+    for example in action.examples:
+        lines += example_lines(example)
     return lines
+
+
+def example_lines(example: Mapping[str, Any]) -> list[str]:
+    """One example as Markdown: its inputs, the exact request they make, the sample answer."""
+    request = example.get("request") or {}
+    query = request.get("query") or {}
+    shown = "&".join(
+        f"{name}={v}"
+        for name, value in query.items()
+        for v in (value if isinstance(value, list) else [value])
+    )
+    target = f"{request.get('method')} {request.get('path')}{'?' + shown if shown else ''}"
+    lines = [
+        f"Example: {example.get('title') or 'a call'}",
+        "",
+        "```json",
+        _json(example.get("inputs") or {}),
+        "```",
+        "",
+    ]
+    lines += [f"sends `{target}`" + (" with the body" if "body" in request else "")]
+    if "body" in request:
+        lines += ["", "```json", _json(request["body"]), "```"]
+    response = example.get("response") or {}
+    status = response.get("status", 200)
+    if "body" in response:
+        lines += [
+            "",
+            f"and the service answers {status}:",
+            "",
+            "```json",
+            _json(response["body"]),
+            "```",
+            "",
+        ]
+    else:
+        lines += ["", f"and the service answers {status} with no body.", ""]
+    return lines
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(_plain(value), indent=2, ensure_ascii=False)
+    lines = text.splitlines()
+    # A long sample answer is cut: the shape is what a reader needs.
+    return "\n".join([*lines[:40], "…"]) if len(lines) > 40 else text  # noqa: PLR2004
 
 
 def _input_table(inputs: Iterable[InputDef], heading: str) -> list[str]:
@@ -235,7 +338,9 @@ def _contents(pack: Pack) -> list[str]:
     lines = ["## Contents", "", "- [Connections](#connections)"]
     lines += [f"  - [{c.label}](#{_anchor(c.label)})" for c in _connections(pack)]
     lines.append("- [Actions](#actions)")
-    lines += [f"  - [{a.label}](#{_anchor(a.label)}) (`{a.key}`)" for a in _actions(pack)]
+    for group, actions in _groups(pack):
+        lines.append(f"  - [{group}](#{_anchor(group)})")
+        lines += [f"    - [{a.label}](#{_anchor(a.label)}) (`{a.key}`)" for a in actions]
     if any(i.call_input for a in pack.actions.values() for i in a.inputs):
         lines.append("- [Call inputs](#call-inputs)")
     return [*lines, ""]
@@ -249,4 +354,8 @@ def action_markdown(action: ActionDef) -> str:
     out += _input_table(own, heading="Input") if own else ["No inputs of its own."]
     if calls:
         out += ["", "## Call inputs", "", *_input_table(calls, heading="Input")]
+    if action.examples:
+        out += ["", "## Examples", ""]
+        for example in action.examples:
+            out += example_lines(example)
     return "\n".join(out).rstrip() + "\n"

@@ -17,6 +17,8 @@ __all__ = [
     "BatchDef",
     "CheckDef",
     "ConnectionDef",
+    "EachDef",
+    "ErrorHint",
     "InputDef",
     "InputType",
     "Pack",
@@ -70,6 +72,15 @@ class BatchDef:
 
 
 @dataclass(frozen=True, slots=True)
+class EachDef:
+    """After the request, one GET per item of a list in its answer; their lists joined."""
+
+    items: str  # the key of the list in the first answer
+    path: str  # a path template over each item's fields
+    collect: str  # the key of the list in each item's answer (and in the result)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     """The HTTP request an action makes, as templates over its inputs."""
 
@@ -81,6 +92,7 @@ class RequestDef:
     has_body: bool = False
     batch: BatchDef | None = None
     hook: str | None = None
+    each: EachDef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,8 @@ class ResultDef:
     slice: SliceDef | None = None
     template: Any = None
     has_template: bool = False
+    # "base64": the body is a file, returned as {"encoding", "content_type", "data"}.
+    encoding: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,12 @@ class ActionDef:
     request: RequestDef
     result: ResultDef
     file: Path
+    # Where a designer finds it, the OpenAPI operations it stands for, its worked examples
+    # (inputs -> the exact request -> a sample response) and the shape of its result.
+    group: str | None = None
+    operations: tuple[str, ...] = ()
+    examples: tuple[Mapping[str, Any], ...] = ()
+    returns: Mapping[str, Any] | None = None
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""
@@ -188,6 +208,14 @@ class Quirks:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
+
+    match: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, checked action pack."""
 
@@ -201,4 +229,7 @@ class Pack:
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
     quirks: Quirks = field(default_factory=Quirks)
+    # ``value_sets``: a connection value's choice → the defaults it gives other values.
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()

@@ -16,6 +16,8 @@ from connectorkit._definitions import (
     BatchDef,
     CheckDef,
     ConnectionDef,
+    EachDef,
+    ErrorHint,
     InputDef,
     Pack,
     Quirks,
@@ -89,6 +91,18 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         check=_check(connector.get("check")),
         budgets=budgets_from(connector.get("limits")),
         quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
     )
 
 
@@ -178,6 +192,7 @@ def _action(
 
     req = data["request"]
     batch = req.get("batch")
+    each = req.get("each")
     request = RequestDef(
         method=str(req.get("method", "GET")).upper(),
         path=req.get("path", ""),
@@ -187,6 +202,7 @@ def _action(
         has_body="body" in req and req["body"] is not None,
         batch=BatchDef(input=batch["input"], size=int(batch["size"])) if batch else None,
         hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
     )
     res = data.get("result") or {}
     slice_ = res.get("slice")
@@ -196,6 +212,7 @@ def _action(
         else None,
         template=res.get("template"),
         has_template="template" in res,
+        encoding=res.get("encoding"),
     )
     return ActionDef(
         key=data["key"],
@@ -205,6 +222,10 @@ def _action(
         request=request,
         result=result,
         file=path,
+        group=data.get("group"),
+        operations=tuple((data.get("openapi") or {}).get("operations") or ()),
+        examples=tuple(data.get("examples") or ()),
+        returns=data.get("returns"),
     )
 
 

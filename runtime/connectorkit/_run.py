@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._bounds import CallBounds
 from connectorkit._bulk import Fate, partial_failure
-from connectorkit._errors import ConnectorError, InvalidRequest
+from connectorkit._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
+from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, bounds_for, budget_for, policy_for
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit._budgetdefs import BudgetDef
+    from connectorkit._definitions import EachDef
     from connectorkit._limits import Limiter
     from connectorkit._state import State
     from connectorkit._tokens import TokenStore
@@ -59,6 +62,7 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
+        from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
@@ -111,8 +115,11 @@ class _Call:
         ]
         spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
         if request.has_body:
-            spec.json = render_value(request.body, inputs)
-            spec.has_json = True
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
         return spec
 
     def run(self) -> Any:
@@ -127,9 +134,17 @@ class _Call:
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
         response = self.send(self.spec(inputs), inputs)
         if self.limiter is not None:
             self.limiter.reset(definition.key, inputs)
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
         return self.shape(parse_body(response), response.status_code)
 
     def shape(self, body: Any, status: int) -> Any:
@@ -147,6 +162,27 @@ class _Call:
         if result.has_template:
             return render_value(result.template, {**inputs, "$body": body, "$status": status})
         return body
+
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
 
     def run_batches(self) -> dict[str, Any]:
         """Send the request once per chunk of the batch input, in order; account for each."""
@@ -177,6 +213,12 @@ class _Call:
                     batch.input,
                 )
         return {batch.input: len(rows), "batches": len(chunks)}
+
+
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
 
 
 def _query_text(value: Any) -> str:
@@ -291,6 +333,9 @@ class Runner:
             )
             outcome.result = call.run()
         except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
             outcome.error = exc
         finally:
             current_call.reset(reset)

@@ -34,6 +34,11 @@ def _validate(args: argparse.Namespace) -> int:
 
     root = args.dir or default_pack_root()
     problems = validate_pack(root)
+    if not problems:  # a valid pack: run its examples (inputs -> the request they show)
+        from connectorkit._examples import example_problems  # noqa: PLC0415
+        from connectorkit._load import load_pack  # noqa: PLC0415
+
+        problems = example_problems(load_pack(root))
     if args.json:
         print(json.dumps([p.to_dict() for p in problems], indent=2))  # noqa: T201
     elif problems:
