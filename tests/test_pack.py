@@ -54,6 +54,8 @@ CALL_INPUTS = {
     "retry_on_all_errors",
     "max_retry_count",
     "use_exponential_backoff",
+    # The bounds of a call beyond the contract's list (README: Bounds of a call).
+    "max_retry_wait_ms", "max_response_bytes",
 }
 
 # The reference's labels: action -> (label, {input key: label}).
