@@ -87,6 +87,7 @@ class BoundConnection:
     secrets: frozenset[str]
     quirks: Quirks
     hints: tuple[ErrorHint, ...] = ()
+    stored: str | None = None  # the name of a stored connection: its tokens live in the store
 
     @property
     def base_url(self) -> str:
@@ -311,6 +312,7 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
             secrets |= _url_passwords(value)
     if isinstance(token, dict):
         secrets |= {str(token[k]) for k in ("access_token", "refresh_token") if token.get(k)}
+    stored = raw.get("name")
     return BoundConnection(
         definition=definition,
         values=values,
@@ -318,6 +320,7 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         secrets=frozenset(secrets),
         quirks=pack.quirks,
         hints=pack.error_hints,
+        stored=stored if isinstance(stored, str) else None,
     )
 
 

@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from connectorkit._budgetdefs import BudgetDef
+
 __all__ = [
     "ActionDef",
     "AdviceDef",
@@ -230,3 +232,4 @@ class Pack:
     # ``value_sets``: a connection value's choice → the defaults it gives other values.
     value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
+    budgets: tuple[BudgetDef, ...] = ()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BUDGET_ENDPOINT",
     "EXIT_CODES",
     "AuthError",
     "ConnectorError",
@@ -144,7 +145,7 @@ class HttpError(ConnectorError):
         self,
         message: str,
         *,
-        status: int,
+        status: int | None,
         code: str | None = None,
         endpoint: str | None = None,
         retry_after: float | None = None,
@@ -157,8 +158,16 @@ class HttpError(ConnectorError):
         self.retry_after = retry_after
 
 
+# The ``endpoint`` of a RateLimited raised before sending: a rate budget of the pack had no room.
+BUDGET_ENDPOINT = "budget"
+
+
 class RateLimited(HttpError):
-    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds."""
+    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds.
+
+    With ``endpoint`` :data:`BUDGET_ENDPOINT` no request was sent: a rate budget the pack
+    declares had no room within the call's time budget (``status`` is then ``None``).
+    """
 
     type = "rate_limited"
     _shown = ("status", "code", "retry_after", "endpoint")
@@ -167,7 +176,7 @@ class RateLimited(HttpError):
         self,
         message: str,
         *,
-        status: int = 429,
+        status: int | None = 429,
         code: str | None = None,
         retry_after: float | None = None,
         endpoint: str | None = None,

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from connectorkit._budgetdefs import budgets_from
 from connectorkit._definitions import (
     ActionDef,
     AdviceDef,
@@ -88,6 +89,7 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         connections=MappingProxyType(connections),
         actions=actions,
         check=_check(connector.get("check")),
+        budgets=budgets_from(connector.get("limits")),
         quirks=_quirks(connector.get("quirks") or {}),
         value_sets=MappingProxyType(
             {
