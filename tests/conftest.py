@@ -67,6 +67,16 @@ class FakeClock:
         self.now += seconds
 
 
+def pytest_configure(config):
+    """Tokens and budgets of tests live in memory, one store per process (runner or command),
+    unless a test names a shared store (`--state`); set before collection, so that modules
+    copying the environment at import see it too. Nothing reaches the user's state folder."""
+    import tempfile  # noqa: PLC0415
+
+    os.environ["CONNECTORKIT_STATE"] = "memory://"
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="connectorkit-test-state-")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_pack_cache(tmp_path_factory):
     """Keep the checked-pack cache of every test (and of the commands they run) out of ~/.cache."""
@@ -170,3 +180,51 @@ def _no_secret_in_the_log():
     for secret in FIXTURE_SECRETS:
         for form in encodings_of(secret):
             assert form not in text, f"a fixture secret (…{secret[-4:]}) was logged as {form!r}"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port for the session, stopped by its PID."""
+    import shutil as _shutil  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    binary = _shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (scripts/test installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--requirepass",
+            "redis-test-pw",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    else:
+        server.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://:redis-test-pw@127.0.0.1:{port}/0"
+    os.kill(server.pid, 15)
+    server.wait(timeout=10)

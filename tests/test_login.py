@@ -418,3 +418,36 @@ def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
         assert response["error"]["oauth_error"] == "invalid_grant"
         code, response, _ = _invoke({"key": "oauth2", "values": values, "token": renewed})
         assert code == 0
+
+
+def test_save_keeps_the_connection_in_the_state_store_sealed(httpx_mock, tmp_path, monkeypatch):
+    from connectorkit._state import KEY_ENV, StoredConnections, open_state  # noqa: PLC0415
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    httpx_mock.add_response(url=TOKEN_URL, method="POST", json=token_body())
+    state = f"sqlite:///{tmp_path / 'state.sqlite3'}"
+    login = Login([*ARGS, "--save", "sales", "--state", state])
+    redirect(login, code=CODE, state=login.query()["state"])
+    code, printed = login.wait()
+    assert code == 0
+    assert printed["ok"] is True
+    assert printed["saved"] == "sales"
+    assert printed["key"] == "oauth2"
+    assert printed["has_refresh_token"] is True
+    assert ACCESS not in login.stdout.getvalue()  # the token stays in the store
+    stored = StoredConnections(open_state(state)).load("sales")
+    assert stored.values["client_secret"] == CLIENT_SECRET
+    assert stored.token["access_token"] == ACCESS
+    assert stored.token["refresh_token"] == REFRESH
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".key"))
+    assert CLIENT_SECRET.encode() not in on_disk
+    assert ACCESS.encode() not in on_disk
+
+
+def test_save_refuses_a_bad_name_before_the_sign_in():
+    stdout = io.StringIO()
+    code = run_login([*ARGS, "--save", "../x"], stdout=stdout, stderr=io.StringIO())
+    assert code == 2
+    error = json.loads(stdout.getvalue())["error"]
+    assert error["type"] == "invalid_request"
+    assert "connection name" in error["message"]

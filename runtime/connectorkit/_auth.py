@@ -236,6 +236,9 @@ class ConnectionAuth(httpx.Auth):
             client.client_secret or "",
             client.scope or "",
         )
+        cached = self._store.get(key)  # the common case, without a lease: it is still good
+        if cached is not None and cached["access_token"] != failed and self._usable(cached):
+            return cached, False
         with self._leased(key):
             cached = self._store.get(key)
             if cached is not None and cached["access_token"] != failed and self._usable(cached):
@@ -262,19 +265,24 @@ class ConnectionAuth(httpx.Auth):
                 f"refresh token to renew it: {_LOGIN_HINT}",
                 details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
             )
+        if self.connection.stored is not None:
+            return self._renewed_stored_token(current, failed)
+        return self._renewed_lineage(str(refresh), current, failed)
+
+    def _renewed_lineage(
+        self, refresh: str, current: dict[str, Any], failed: str | None
+    ) -> tuple[dict[str, Any], bool]:
         # Follow the refresh token to its newest successor: only that one may still be spent,
         # and only while holding its lease.
         token_now: Mapping[str, Any] = current
         for _ in range(_MAX_ROTATIONS):
             key = self._lineage(str(refresh))
+            cached = self._store.get(key)  # renewed already (by any worker)? then no lease
+            if cached is not None and self._renewed_elsewhere(cached, current, failed):
+                return cached, True
             with self._leased(key):
                 cached = self._store.get(key)
-                if (
-                    cached is not None
-                    and cached["access_token"] not in {failed, current["access_token"]}
-                    and self._usable(cached)
-                    and _not_older(cached, current)
-                ):
+                if cached is not None and self._renewed_elsewhere(cached, current, failed):
                     # Another call renewed this token while we waited: use its result.
                     return cached, True
                 successor = (cached or {}).get("refresh_token")
@@ -293,11 +301,57 @@ class ConnectionAuth(httpx.Auth):
                 self._store.put(key, token)
                 if token.get("refresh_token") not in (None, refresh):
                     self._store.put(self._lineage(str(token["refresh_token"])), token)
+                origin = self._lineage(str(current["refresh_token"]))
+                if origin != key:
+                    # A caller that keeps sending its first token finds the newest at once.
+                    self._store.put(origin, token)
                 return token, True
         raise AuthError(  # pragma: no cover - a chain this long means a store gone wrong
             f"the refresh token of connection '{self._key}' was rotated too many times: "
             f"{_LOGIN_HINT}"
         )
+
+    def _renewed_elsewhere(
+        self, cached: Mapping[str, Any], current: Mapping[str, Any], failed: str | None
+    ) -> bool:
+        """Whether ``cached`` is a usable renewal of ``current`` the service has not refused."""
+        return (
+            cached["access_token"] not in {failed, current["access_token"]}
+            and self._usable(cached)
+            and _not_older(cached, current)
+        )
+
+    def _renewed_stored_token(
+        self, current: dict[str, Any], failed: str | None
+    ) -> tuple[dict[str, Any], bool]:
+        """Renew a stored connection's token: one lineage, its name's, whatever it rotates to."""
+        from connectorkit._state import connection_lineage  # noqa: PLC0415 - stored ones only
+
+        key = connection_lineage(str(self.connection.stored))
+
+        def good(token: Mapping[str, Any] | None) -> bool:
+            return token is not None and token["access_token"] != failed and self._usable(token)
+
+        cached = self._store.get(key)
+        if cached is not None and good(cached):
+            return cached, cached != current
+        with self._leased(key):
+            newest = self._store.get(key) or current
+            if good(newest):
+                return dict(newest), newest != current
+            if not newest.get("refresh_token"):
+                raise InvalidConnection(
+                    f"the token of stored connection '{self.connection.stored}' has expired and "
+                    f"there is no refresh token to renew it: sign in again with "
+                    f"`connectorkit auth login --save {self.connection.stored}`"
+                )
+            logger.info("renewing the access token of connection '%s'", self._key)
+            token = self._fetch(
+                {"grant_type": "refresh_token", "refresh_token": str(newest["refresh_token"])},
+                previous=newest,
+            )
+            self._store.put(key, token)
+            return token, True
 
     def _lineage(self, refresh_token: str) -> str:
         client = self._client
@@ -313,11 +367,16 @@ class ConnectionAuth(httpx.Auth):
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> dict[str, Any]:
+        timeout = self._remaining()
+        lease_ttl = getattr(self._store, "lease_ttl_s", None)
+        if lease_ttl is not None:
+            # Answer well inside the lease, or another worker could spend the same token.
+            timeout = lease_ttl * 0.8 if timeout is None else min(timeout, lease_ttl * 0.8)
         return fetch_token(
             self._http,
             self._client,
             grant,
-            timeout=self._remaining(),
+            timeout=timeout,
             previous=previous,
             now=self._store.clock,
             quirks=self._quirks,

@@ -3,12 +3,13 @@
 A batch is ``committed`` when the service said so, ``failed`` when the service refused it in a
 way that means it did no work (a 4xx, a 429, a connection that never opened), and ``unknown``
 when the service may have done the work without saying so: the connection broke after the
-request left, the budget ran out while the answer was awaited, a 5xx came back, or any earlier
-attempt of the batch ended that way. Batches after the first one that is not committed are
-``not_sent``.
+request left, the budget ran out while the answer was awaited, a 5xx (not 501/503) came back,
+or an earlier attempt of the batch ended that way. Batches after the first one that is not
+committed are ``not_sent``.
 
 ``resume_from`` never points before a committed row nor into an unknown batch: it is the first
-row no attempt has sent. Re-sending ``rows[resume_from:]`` can neither double nor lose a row of
+row of the tail that is certainly not stored (a failed batch's first row, or the row after an
+unknown batch). Re-sending ``rows[resume_from:]`` can neither double nor lose a row of
 that tail; the rows of an ``unknown`` range need checking at the service before they are sent
 again, and the message says so.
 """

@@ -9,12 +9,16 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from connectorkit._budgetdefs import BudgetDef
+
 __all__ = [
     "ActionDef",
     "AdviceDef",
     "BatchDef",
     "CheckDef",
     "ConnectionDef",
+    "EachDef",
+    "ErrorHint",
     "InputDef",
     "InputType",
     "Pack",
@@ -68,6 +72,15 @@ class BatchDef:
 
 
 @dataclass(frozen=True, slots=True)
+class EachDef:
+    """After the request, one GET per item of a list in its answer; their lists joined."""
+
+    items: str  # the key of the list in the first answer
+    path: str  # a path template over each item's fields
+    collect: str  # the key of the list in each item's answer (and in the result)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     """The HTTP request an action makes, as templates over its inputs."""
 
@@ -79,6 +92,7 @@ class RequestDef:
     has_body: bool = False
     batch: BatchDef | None = None
     hook: str | None = None
+    each: EachDef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +208,14 @@ class Quirks:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
+
+    match: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, checked action pack."""
 
@@ -207,3 +229,7 @@ class Pack:
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
     quirks: Quirks = field(default_factory=Quirks)
+    # ``value_sets``: a connection value's choice → the defaults it gives other values.
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    error_hints: tuple[ErrorHint, ...] = ()
+    budgets: tuple[BudgetDef, ...] = ()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BUDGET_ENDPOINT",
     "EXIT_CODES",
     "AuthError",
     "ConnectorError",
@@ -53,6 +54,14 @@ class ConnectorError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        # A pack's error hint (``error_hints``) matched by this error: what to change.
+        self.hint: str | None = None
+
+    def add_hint(self, hint: str) -> None:
+        """Attach a pack's hint: shown as ``hint`` and appended to the message."""
+        self.hint = hint
+        self.message = f"{self.message}; {hint}"
+        self.args = (self.message,)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` object of the response envelope."""
@@ -61,6 +70,8 @@ class ConnectorError(Exception):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.hint is not None:
+            out["hint"] = self.hint
         if self.details is not None:
             out["details"] = self.details
         return out
@@ -134,7 +145,7 @@ class HttpError(ConnectorError):
         self,
         message: str,
         *,
-        status: int,
+        status: int | None,
         code: str | None = None,
         endpoint: str | None = None,
         retry_after: float | None = None,
@@ -147,8 +158,16 @@ class HttpError(ConnectorError):
         self.retry_after = retry_after
 
 
+# The ``endpoint`` of a RateLimited raised before sending: a rate budget of the pack had no room.
+BUDGET_ENDPOINT = "budget"
+
+
 class RateLimited(HttpError):
-    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds."""
+    """The service throttled the request and the retries are exhausted; ``retry_after`` seconds.
+
+    With ``endpoint`` :data:`BUDGET_ENDPOINT` no request was sent: a rate budget the pack
+    declares had no room within the call's time budget (``status`` is then ``None``).
+    """
 
     type = "rate_limited"
     _shown = ("status", "code", "retry_after", "endpoint")
@@ -157,7 +176,7 @@ class RateLimited(HttpError):
         self,
         message: str,
         *,
-        status: int = 429,
+        status: int | None = 429,
         code: str | None = None,
         retry_after: float | None = None,
         endpoint: str | None = None,

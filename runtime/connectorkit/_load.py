@@ -9,12 +9,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from connectorkit._budgetdefs import budgets_from
 from connectorkit._definitions import (
     ActionDef,
     AdviceDef,
     BatchDef,
     CheckDef,
     ConnectionDef,
+    EachDef,
+    ErrorHint,
     InputDef,
     Pack,
     Quirks,
@@ -86,7 +89,20 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         connections=MappingProxyType(connections),
         actions=actions,
         check=_check(connector.get("check")),
+        budgets=budgets_from(connector.get("limits")),
         quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
     )
 
 
@@ -176,6 +192,7 @@ def _action(
 
     req = data["request"]
     batch = req.get("batch")
+    each = req.get("each")
     request = RequestDef(
         method=str(req.get("method", "GET")).upper(),
         path=req.get("path", ""),
@@ -185,6 +202,7 @@ def _action(
         has_body="body" in req and req["body"] is not None,
         batch=BatchDef(input=batch["input"], size=int(batch["size"])) if batch else None,
         hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
     )
     res = data.get("result") or {}
     slice_ = res.get("slice")

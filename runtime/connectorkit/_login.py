@@ -79,6 +79,8 @@ def _parser() -> _Parser:
     add("--port", type=int, default=0, help="port of http://127.0.0.1:PORT/callback (0: any free)")
     add("--timeout", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
         help=f"how long to wait for the sign-in (default {DEFAULT_WAIT_S:.0f})")  # fmt: skip
+    add("--save", metavar="NAME", help="keep values and token (sealed) in the state store as NAME")
+    add("--state", metavar="URL", help="the state store for --save (default: $CONNECTORKIT_STATE)")
     return parser
 
 
@@ -89,7 +91,12 @@ def run_login(argv: list[str], *, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write(parser.format_help())
         return 0
     try:
-        token = _login(parser.parse_args(argv), stdin=sys.stdin, stderr=stderr)
+        options = parser.parse_args(argv)
+        token = _login(options, stdin=sys.stdin, stderr=stderr)
+        if options.save:
+            stdout.write(json.dumps(_save(options, token)) + "\n")
+            stdout.flush()
+            return 0
     except ConnectorError as exc:
         return _fail(exc, stdout, stderr)
     except KeyboardInterrupt:
@@ -100,6 +107,27 @@ def run_login(argv: list[str], *, stdout: TextIO, stderr: TextIO) -> int:
     stdout.write(json.dumps(token, indent=2) + "\n")
     stdout.flush()
     return 0
+
+
+def _save(options: argparse.Namespace, token: dict[str, Any]) -> dict[str, Any]:
+    """Keep the signed-in connection in the state store; what to print instead of the token."""
+    from connectorkit._state import StateError, StoredConnections, open_state  # noqa: PLC0415
+
+    try:
+        state = open_state(options.state)
+        try:
+            StoredConnections(state).save(options.save, options.key, options.given, token)
+        finally:
+            state.close()
+    except (StateError, ValueError) as exc:
+        raise InvalidRequest(f"auth login --save: {exc}") from None
+    return {
+        "ok": True,
+        "saved": options.save,
+        "key": options.key,
+        "expires_at": token.get("expires_at"),
+        "has_refresh_token": bool(token.get("refresh_token")),
+    }
 
 
 def _fail(exc: ConnectorError, stdout: TextIO, stderr: TextIO) -> int:
@@ -189,6 +217,8 @@ def _bind(options: argparse.Namespace, stdin: TextIO) -> BoundConnection:
     values = _read_values(options, stdin)
     given = {a.partition("=")[0].strip() for a in options.assignments}
     values = _typed(pack, key, values, given & set(values))
+    # --save keeps what was given (not the defaults, which a newer pack may change).
+    options.key, options.given = key, values
     return bind_connection(pack, {"key": key, "values": values})
 
 
@@ -279,6 +309,13 @@ def _login(options: argparse.Namespace, *, stdin: TextIO, stderr: TextIO) -> dic
         raise InvalidRequest("auth login: --port must be between 0 and 65535")
     if options.timeout <= 0:
         raise InvalidRequest("auth login: --timeout must be positive")
+    if options.save:
+        from connectorkit._state import StoredConnections  # noqa: PLC0415
+
+        try:
+            StoredConnections.check_name(options.save)
+        except ValueError as exc:
+            raise InvalidRequest(f"auth login --save: {exc}") from None
     connection = _bind(options, stdin)
     values = connection.values
     for key in ("authorize_url", "token_url", "client_id"):

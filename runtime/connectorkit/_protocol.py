@@ -46,7 +46,7 @@ __all__ = [
 log = logging.getLogger("connectorkit")
 
 _REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection"})
-_CONNECTION_KEYS = frozenset({"key", "values", "token"})
+_CONNECTION_KEYS = frozenset({"key", "values", "token", "name"})
 
 
 def _reject_constant(name: str) -> Any:
@@ -134,11 +134,14 @@ def _connection_problems(connection: Any) -> list[dict[str, Any]]:
     if not isinstance(connection, dict):
         return [{"field": "connection", "message": "must be an object"}]
     problems = [
-        {"field": f"connection.{k}", "message": "is not a connection field (key, values, token)"}
+        {
+            "field": f"connection.{k}",
+            "message": "is not a connection field (key, values, token, name)",
+        }
         for k in connection
         if k not in _CONNECTION_KEYS
     ]
-    for name, kinds in (("key", (str,)), ("values", (dict,)), ("token", (dict,))):
+    for name, kinds in (("key", (str,)), ("values", (dict,)), ("token", (dict,)), ("name", (str,))):
         value = connection.get(name)
         if value is not None and not isinstance(value, kinds):
             what = "a string" if kinds == (str,) else "an object"
@@ -180,12 +183,17 @@ def handle(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, 
     connection = None
     try:
         bound = bind_action(pack, action, request.get("inputs") or {})
-        connection = bind_connection(pack, request.get("connection"))
+        raw = request.get("connection")
+        if raw is not None and raw.get("name") is not None:
+            from connectorkit._stored import resolve_stored  # noqa: PLC0415 - only when named
+
+            raw = resolve_stored(runner.state, raw)
+        connection = bind_connection(pack, raw)
     except ConnectorError as exc:
         return _envelope(request, action, error=exc)
     remember_secrets(connection.secrets)
     try:
-        outcome = runner.run(bound, connection)
+        outcome = runner.run(bound, connection, pack.budgets)
         if outcome.token:
             remember_secrets(
                 str(outcome.token[k])

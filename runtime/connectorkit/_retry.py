@@ -77,7 +77,9 @@ class RetryPolicy:
         if isinstance(error, AuthError):
             return False
         if isinstance(error, HttpError):
-            return error.endpoint == "token" or self.retries_status(method, error.status)
+            return error.endpoint == "token" or (
+                error.status is not None and self.retries_status(method, error.status)
+            )
         if isinstance(error, NetworkError | TimeoutError):
             return self.retries_transport_error(method, request_sent=bool(error.request_sent))
         return False

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._bounds import CallBounds
 from connectorkit._bulk import Fate, partial_failure
-from connectorkit._errors import ConnectorError
+from connectorkit._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
+from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit._template import ABSENT, render_path, render_value
-from connectorkit._tokens import MemoryTokenStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._budgetdefs import BudgetDef
+    from connectorkit._definitions import EachDef
+    from connectorkit._limits import Limiter
+    from connectorkit._state import State
     from connectorkit._tokens import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -54,9 +58,11 @@ class _Call:
         action: BoundAction,
         connection: BoundConnection,
         state: CallState,
+        limiter: Limiter | None = None,
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
+        from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
@@ -85,8 +91,10 @@ class _Call:
             sleep=runner.sleep,
             on_retry=count_retry,
             label=action.definition.key,
+            limiter=limiter,
             max_wait_s=bounds.max_retry_wait_s,
         )
+        self.limiter = limiter
         self.send = self.sender.send
 
     # -- the shapes of actions -------------------------------------------------------------
@@ -122,11 +130,15 @@ class _Call:
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
-            response = self.send(hook.build(inputs, self.connection.base_url))
+            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
-        response = self.send(self.spec(inputs))
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
+        response = self.send(self.spec(inputs), inputs)
+        if self.limiter is not None:
+            self.limiter.reset(definition.key, inputs)
         if definition.result.encoding == "base64":
             return {
                 "encoding": "base64",
@@ -151,6 +163,27 @@ class _Call:
             return render_value(result.template, {**inputs, "$body": body, "$status": status})
         return body
 
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
+
     def run_batches(self) -> dict[str, Any]:
         """Send the request once per chunk of the batch input, in order; account for each."""
         batch = self.action.definition.request.batch
@@ -162,7 +195,8 @@ class _Call:
         for index, (start, count) in enumerate(chunks):
             chunk = rows[start : start + count]
             try:
-                self.send(self.spec({**self.action.inputs, batch.input: chunk}))
+                part = {**self.action.inputs, batch.input: chunk}
+                self.send(self.spec(part), part)
             except ConnectorError as exc:
                 fate: Fate = "unknown" if self.sender.uncertain else "failed"
                 if index == 0 and fate == "failed":
@@ -181,6 +215,12 @@ class _Call:
         return {batch.input: len(rows), "batches": len(chunks)}
 
 
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
+
+
 def _query_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -197,20 +237,68 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        state_url: str | None = None,
+        state: State | None = None,
         bounds: CallBounds | None = None,
     ) -> None:
         self._http = http
         # The process's bounds of every call (the environment's, unless given).
         self.bounds = bounds or CallBounds.from_environment()
         self._http_lock = threading.Lock()
-        self.tokens: TokenStore = tokens or MemoryTokenStore()
+        self._tokens = tokens
+        self._state = state
+        self._state_url = state_url
+        self._limiters: dict[tuple[BudgetDef, ...], Limiter] = {}
         self.sleep = sleep
         self.clock = clock
 
     def close(self) -> None:
-        """Close the HTTP client's connections."""
+        """Close the HTTP client's connections and the state store's."""
         if self._http is not None:
             self._http.close()
+        if self._state is not None:
+            self._state.close()
+
+    @property
+    def state(self) -> State:
+        """The state store (``--state``), opened on first use: a call needing none never opens it.
+
+        A store that cannot be opened as configured is the request's ``invalid_request``.
+        """
+        if self._state is None:
+            with self._http_lock:
+                if self._state is None:
+                    from connectorkit._state import StateError, open_state  # noqa: PLC0415
+
+                    try:
+                        self._state = open_state(self._state_url)
+                    except StateError as exc:
+                        raise InvalidRequest(f"the state store: {exc}") from None
+        return self._state
+
+    @property
+    def tokens(self) -> TokenStore:
+        """Where tokens live: the state store (opened when a token is first looked up there)."""
+        if self._tokens is None:
+            with self._http_lock:
+                if self._tokens is None:
+                    from connectorkit._state import StoreTokens  # noqa: PLC0415
+
+                    self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
+        return self._tokens
+
+    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter:
+        """The limiter of a pack's rate budgets, on the state store."""
+        limiter = self._limiters.get(budgets)
+        if limiter is None:
+            state = self.state
+            with self._http_lock:
+                from connectorkit._limits import Limiter  # noqa: PLC0415
+
+                limiter = self._limiters.setdefault(
+                    budgets, Limiter(state, budgets, sleep=self.sleep)
+                )
+        return limiter
 
     @property
     def http(self) -> httpx.Client:
@@ -221,21 +309,38 @@ class Runner:
                     self._http = new_client()
         return self._http
 
-    def run(self, action: BoundAction, connection: BoundConnection) -> Outcome:
-        """Run ``action`` over ``connection``; errors become part of the outcome, not raised."""
+    def run(
+        self,
+        action: BoundAction,
+        connection: BoundConnection,
+        budgets: tuple[BudgetDef, ...] = (),
+    ) -> Outcome:
+        """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
+
+        ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
+        before each of its requests.
+        """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
         outcome = Outcome(action=action.definition.key)
         reset = current_call.set(state)
         call: _Call | None = None
         try:
-            call = _Call(self, action, connection, state)
+            key = action.definition.key
+            covered = any(key in b.actions or key in b.reset_by for b in budgets)
+            call = _Call(
+                self, action, connection, state, self.limiter(budgets) if covered else None
+            )
             outcome.result = call.run()
         except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
             outcome.error = exc
         finally:
             current_call.reset(reset)
-            if call is not None:
+            if call is not None and connection.stored is None:
+                # A stored connection's token stays in the store, out of the response.
                 outcome.token = call.auth.new_token
             outcome.meta = {
                 "requests": state.requests,

@@ -23,6 +23,7 @@ import httpx
 
 from connectorkit._bounds import BudgetSpent, CallBounds, ResponseTooLarge
 from connectorkit._errors import (
+    BUDGET_ENDPOINT,
     AuthError,
     ConnectorError,
     HttpError,
@@ -37,11 +38,12 @@ from connectorkit._responses import error_for
 from connectorkit._retry import Budget, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from connectorkit._auth import CallAuth
     from connectorkit._bind import CallOptions
     from connectorkit._definitions import Quirks
+    from connectorkit._limits import Limiter
     from connectorkit._request import RequestSpec
 
 __all__ = ["Sender", "bounds_for", "budget_for", "maybe_done", "policy_for"]
@@ -91,6 +93,7 @@ class Sender:
         sleep: Callable[[float], None],
         on_retry: Callable[[], None],
         label: str,
+        limiter: Limiter | None = None,
         max_wait_s: float | None = None,
     ) -> None:
         self.http = http
@@ -101,23 +104,30 @@ class Sender:
         self._sleep = sleep
         self._on_retry = on_retry
         self._label = label
+        self._limiter = limiter
         self.max_wait_s = max_wait_s
         # Whether an attempt of the last send may have done its work without saying so.
         self.uncertain = False
 
     # -- retries and budget ------------------------------------------------------------------
 
-    def send(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out."""
+    def send(self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None) -> httpx.Response:
+        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
+
+        With ``inputs`` (of this very request: one batch's rows), every attempt first takes
+        what it costs from the pack's rate budgets.
+        """
         attempt = 0
         self.uncertain = False
         while True:
             try:
-                return self.attempt(spec)
+                return self.limited_attempt(spec, inputs)
             except BudgetSpent:
                 self.uncertain = True
                 raise  # the budget ran out mid-answer: nothing is left to retry with
             except ConnectorError as failure:
+                if isinstance(failure, RateLimited) and failure.endpoint == BUDGET_ENDPOINT:
+                    raise  # a pack budget has no room in time: nothing was sent, nothing to retry
                 self.uncertain = self.uncertain or maybe_done(failure)
                 retryable = self.policy.retries(failure, spec.method)
                 if not retryable or attempt >= self.policy.max_retries:
@@ -150,6 +160,23 @@ class Sender:
                 )
                 self._on_retry()
                 self._sleep(wait)
+
+    # -- rate budgets ------------------------------------------------------------------------
+
+    def limited_attempt(
+        self, spec: RequestSpec, inputs: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One attempt, inside the pack's rate budgets (waiting for room, or ``rate_limited``)."""
+        if self._limiter is None or inputs is None:
+            return self.attempt(spec)
+        tickets = self._limiter.admit(self._label, inputs, self.budget.remaining)
+        committed = False
+        try:
+            response = self.attempt(spec)
+            committed = True
+            return response
+        finally:
+            self._limiter.done(tickets, committed=committed)
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -231,7 +258,7 @@ def maybe_done(error: ConnectorError) -> bool:
         return bool(error.request_sent)
     if isinstance(error, HttpError) and not isinstance(error, RateLimited | AuthError):
         refused = error.status in _NOT_PROCESSED or error.endpoint == "token"
-        return error.status >= _SERVER_ERROR and not refused
+        return error.status is not None and error.status >= _SERVER_ERROR and not refused
     return False
 
 

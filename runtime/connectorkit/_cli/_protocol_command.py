@@ -25,6 +25,12 @@ def add_protocol_command(
     add_pack_option(sub, must_exist=False)
     sub.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
+    sub.add_argument(
+        "--state",
+        metavar="URL",
+        help="state store shared by workers: sqlite:///PATH, redis://…, memory:// "
+        "(default: $CONNECTORKIT_STATE, else a SQLite file in the user's state folder)",
+    )
     return sub
 
 
@@ -38,7 +44,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
         pack = load(args.pack)
     except ConnectorError as exc:
         pack = exc  # still answer in JSON, so the platform sees why
-    runner = Runner()
+    runner = Runner(state_url=args.state)
     # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
     stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stand-in (tests) is read as text
     try:

@@ -1,0 +1,70 @@
+"""Choosing a store: a URL from ``--state`` or ``CONNECTORKIT_STATE``, else the SQLite default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectorkit._state._crypto import Sealer
+from connectorkit._state._store import StateError
+
+if TYPE_CHECKING:
+    from connectorkit._state._store import Store
+
+__all__ = ["STATE_ENV", "State", "default_path", "open_state"]
+
+STATE_ENV = "CONNECTORKIT_STATE"
+_SCHEMES = "sqlite:///PATH, redis://, rediss:// or memory://"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A store and the sealer of its secrets."""
+
+    store: Store
+    sealer: Sealer
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+
+def default_path() -> Path:
+    """The embedded store's file in the user's state folder (XDG_STATE_HOME on Linux)."""
+    import platformdirs  # noqa: PLC0415 - only the default needs it
+
+    return Path(platformdirs.user_state_dir("connectorkit", appauthor=False)) / "state.sqlite3"
+
+
+def open_state(url: str | None = None) -> State:
+    """Open the store ``url`` names (default: ``$CONNECTORKIT_STATE``, else the SQLite file)."""
+    url = (url if url is not None else os.environ.get(STATE_ENV, "")).strip()
+    if not url or url == "sqlite://":
+        path = default_path()
+        return _sqlite(path)
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        rest = url[len("sqlite:") :]
+        if not rest.startswith("///") or len(rest) == len("///"):
+            raise StateError(f"a SQLite state URL is sqlite:///PATH (absolute path), not {url!r}")
+        return _sqlite(Path(rest[2:]))
+    if scheme == "memory":
+        from connectorkit._state._memory import MemoryStore  # noqa: PLC0415
+
+        return State(MemoryStore(), Sealer.for_store("memory", None))
+    if scheme in {"redis", "rediss"}:
+        sealer = Sealer.for_store("redis", None)
+        from connectorkit._state._redis import RedisStore  # noqa: PLC0415
+
+        return State(RedisStore(url), sealer)
+    shown = url.split("@")[-1] if "@" in url else url  # never echo a password
+    raise StateError(f"unknown state URL {shown!r}: use {_SCHEMES}")
+
+
+def _sqlite(path: Path) -> State:
+    from connectorkit._state._sqlite import SqliteStore  # noqa: PLC0415
+
+    store = SqliteStore(path)
+    return State(store, Sealer.for_store("sqlite", path.with_name(path.name + ".key")))
