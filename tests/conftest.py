@@ -148,6 +148,40 @@ def call(pack, runner):
     return run
 
 
+# The secrets the fixtures above hand out: no test may let one show, in any encoding.
+FIXTURE_SECRETS = (ACCESS, REFRESH, SECRET)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_the_log():
+    """Scan what every test logged, as the command shows it (masked when emitted), for secrets.
+
+    Tests that run the command in-process replace this handler with the command's own and scan
+    their stdout and stderr themselves (test_secrets.py, test_redact.py).
+    """
+    import io  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
+    from connectorkit._redact import RedactingFormatter, encodings_of  # noqa: PLC0415
+
+    shown = io.StringIO()
+    handler = logging.StreamHandler(shown)
+    handler.setFormatter(RedactingFormatter("%(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("connectorkit", "httpx")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    text = shown.getvalue()
+    for secret in FIXTURE_SECRETS:
+        for form in encodings_of(secret):
+            assert form not in text, f"a fixture secret (…{secret[-4:]}) was logged as {form!r}"
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real redis-server on a free loopback port for the session, stopped by its PID."""
@@ -194,37 +228,3 @@ def redis_url(tmp_path_factory):
     yield f"redis://:redis-test-pw@127.0.0.1:{port}/0"
     os.kill(server.pid, 15)
     server.wait(timeout=10)
-
-
-# The secrets the fixtures above hand out: no test may let one show, in any encoding.
-FIXTURE_SECRETS = (ACCESS, REFRESH, SECRET)
-
-
-@pytest.fixture(autouse=True)
-def _no_secret_in_the_log():
-    """Scan what every test logged, as the command shows it (masked when emitted), for secrets.
-
-    Tests that run the command in-process replace this handler with the command's own and scan
-    their stdout and stderr themselves (test_secrets.py, test_redact.py).
-    """
-    import io  # noqa: PLC0415
-    import logging  # noqa: PLC0415
-
-    from connectorkit._redact import RedactingFormatter, encodings_of  # noqa: PLC0415
-
-    shown = io.StringIO()
-    handler = logging.StreamHandler(shown)
-    handler.setFormatter(RedactingFormatter("%(name)s: %(message)s"))
-    handler.setLevel(logging.DEBUG)
-    loggers = [logging.getLogger(name) for name in ("connectorkit", "httpx")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
-    text = shown.getvalue()
-    for secret in FIXTURE_SECRETS:
-        for form in encodings_of(secret):
-            assert form not in text, f"a fixture secret (…{secret[-4:]}) was logged as {form!r}"

@@ -6,6 +6,7 @@ emulator runs as its own process (`connectorkit emulator`), stopped by its PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -203,3 +204,56 @@ def serve_waves(
         for server in servers:
             server.close()
     return [r for server in servers for r in server.responses]
+
+
+class Gate:
+    """A loopback TCP proxy to ``port`` that holds connections unanswered until opened.
+
+    A request sent while the gate is shut never reaches the service (unlike a stalled request,
+    which the service still processes when its client goes away).
+    """
+
+    def __init__(self, port: int) -> None:
+        import socket  # noqa: PLC0415
+
+        self._target = port
+        self._open = threading.Event()
+        self._held: list[Any] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def _accept(self) -> None:
+        import socket  # noqa: PLC0415
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if not self._open.is_set():
+                self._held.append(client)  # never answered, never forwarded
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self._server.close()
+        for held in self._held:
+            held.close()
+
+
+def _pipe(source: Any, sink: Any) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()

@@ -128,7 +128,12 @@ def test_required_lists_and_array_items(catalog):
     columns = action_of(catalog, "create_dataset")["inputs"]["properties"]["columns"]
     assert columns["items"]["required"] == ["name", "dataType"]
     assert columns["items"]["properties"]["dataType"]["enum"] == [
-        "Int64", "Double", "Boolean", "DateTime", "String", "Decimal",
+        "Int64",
+        "Double",
+        "Boolean",
+        "DateTime",
+        "String",
+        "Decimal",
     ]
     assert columns["examples"][0][0] == {"name": "Product", "dataType": "String"}
     create_dataset = action_of(catalog, "create_dataset")["inputs"]["properties"]
@@ -143,7 +148,11 @@ def test_connection_values_mark_secrets(catalog):
     assert values["required"] == ["client_id", "client_secret"]
     assert values["properties"]["tenant_id"]["default"] == "common"
     assert values["properties"]["token_leeway"] | {"description": ""} == {
-        "title": "Token Leeway", "description": "", "type": "integer", "default": 60, "minimum": 0,
+        "title": "Token Leeway",
+        "description": "",
+        "type": "integer",
+        "default": 60,
+        "minimum": 0,
     }
     sp = connection_of(catalog, "client_credentials")
     assert sp["grant"] == "client_credentials"
@@ -192,7 +201,11 @@ def test_docs_have_a_table_per_action_like_the_reference(pack):
     assert row("| Debug Request<br>", "## Call inputs").endswith("| `false` |")
     assert row("| Dataset ID<br>`dataset_id` · string · **required** |")
     assert row("| Columns<br>`columns` · array of objects · **required** |", "#### Create Dataset")
-    assert "`https://api.powerbi.com/v1.0/myorg`" in text
+    assert "`{api_url}/v1.0/myorg`" in text
+    assert row("| `public` |", None).startswith(
+        "| `public` | `https://api.powerbi.com` | `https://login.microsoftonline.com` |"
+    )
+    assert row("| `custom` |", None) == "| `custom` | given | given | given |"
 
 
 def small_pack(*inputs: InputDef) -> Pack:
@@ -227,9 +240,7 @@ def small_pack(*inputs: InputDef) -> Pack:
 
 
 def test_pattern_is_anchored_and_numbers_stay_whole():
-    code = InputDef(
-        key="code", label="Code", type="string", comments="A code.", pattern="[A-Z]{3}"
-    )
+    code = InputDef(key="code", label="Code", type="string", comments="A code.", pattern="[A-Z]{3}")
     ratio = InputDef(
         key="ratio", label="Ratio", type="number", comments="A | ratio.", minimum=0.0, maximum=2.5
     )

@@ -217,3 +217,23 @@ def test_stopping_the_emulator_does_not_wait_for_a_stalled_request():
     assert time.monotonic() - started < 5
     caller.join(5)
     assert outcome == {"error": "RemoteProtocolError"}
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_injected_faults_carry_a_request_id_and_every_429_a_retry_after(emu, api, status):
+    emu.set_fault(path=r"/groups$", status=status, count=1)
+    response = api.get("/groups")
+    assert response.status_code == status
+    assert response.headers["requestid"]
+    if status == 429:
+        assert int(response.headers["retry-after"]) >= 1
+    else:
+        assert "retry-after" not in response.headers
+
+
+def test_a_request_over_16_mb_is_413_with_a_request_id(api, dataset):
+    rows = [{"n": 1}] * 2_500_000  # eight bytes a row: 20 MB of JSON
+    response = api.post(f"/datasets/{dataset}/tables/T/rows", json={"rows": rows})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "RequestEntityTooLarge"
+    assert response.headers["requestid"]

@@ -100,7 +100,7 @@ def test_every_value_that_only_fills_defaults_is_waived_once_they_are_given(tmp_
     root = copy_pack(tmp_path / "pack")
     path = root / "connections" / "client_credentials.yaml"
     text = path.read_text().replace(
-        'default: "https://analysis.windows.net/powerbi/api/.default"',
+        'default: "{resource}/.default"',
         'default: "https://{resource_host}/.default"',
     )
     text = text.replace(

@@ -15,8 +15,10 @@ CONTRACT = ROOT.parent / "shared" / "contract.md"
 
 # The contract's table: action -> (required inputs, optional inputs).
 CONTRACT_INPUTS = {
-    "create_dataset": ({"dataset_name", "table_name", "columns"},
-                       {"group_id", "default_retention_policy"}),
+    "create_dataset": (
+        {"dataset_name", "table_name", "columns"},
+        {"group_id", "default_retention_policy"},
+    ),
     "create_rows": ({"dataset_id", "table_name", "rows"}, {"group_id"}),
     "delete_rows": ({"dataset_id", "table_name"}, {"group_id"}),
     "list_datasets": (set(), {"top", "page_offset", "group_id"}),
@@ -24,39 +26,80 @@ CONTRACT_INPUTS = {
     "list_reports": (set(), {"top", "page_offset", "group_id"}),
     "list_tables": ({"dataset_id"}, {"top", "page_offset", "group_id"}),
     "update_table": ({"dataset_id", "table_name", "columns"}, {"group_id"}),
-    "raw_request": (set(), {
-        "url", "method", "data", "form_data", "file_data", "file_data_file_names",
-        "query_params", "headers", "response_type", "timeout", "debug_request",
-        "retry_delay_ms", "retry_on_all_errors", "max_retry_count", "use_exponential_backoff",
-    }),
+    "raw_request": (
+        set(),
+        {
+            "url",
+            "method",
+            "data",
+            "form_data",
+            "file_data",
+            "file_data_file_names",
+            "query_params",
+            "headers",
+            "response_type",
+            "timeout",
+            "debug_request",
+            "retry_delay_ms",
+            "retry_on_all_errors",
+            "max_retry_count",
+            "use_exponential_backoff",
+        },
+    ),
 }
 CALL_INPUTS = {
-    "timeout", "debug_request", "retry_delay_ms", "retry_on_all_errors", "max_retry_count",
+    "timeout",
+    "debug_request",
+    "retry_delay_ms",
+    "retry_on_all_errors",
+    "max_retry_count",
     "use_exponential_backoff",
+    # The bounds of a call beyond the contract's list (README: Bounds of a call).
+    "max_retry_wait_ms", "max_response_bytes",
 }
 
 # The reference's labels: action -> (label, {input key: label}).
 REFERENCE_LABELS = {
-    "create_dataset": ("Create Dataset", {
-        "dataset_name": "Dataset Name", "columns": "Columns", "table_name": "Table Name"}),
-    "create_rows": ("Create Rows", {
-        "dataset_id": "Dataset ID", "table_name": "Table Name", "rows": "Rows"}),
+    "create_dataset": (
+        "Create Dataset",
+        {"dataset_name": "Dataset Name", "columns": "Columns", "table_name": "Table Name"},
+    ),
+    "create_rows": (
+        "Create Rows",
+        {"dataset_id": "Dataset ID", "table_name": "Table Name", "rows": "Rows"},
+    ),
     "delete_rows": ("Delete Rows", {"dataset_id": "Dataset ID", "table_name": "Table Name"}),
     "list_datasets": ("List Datasets", {"top": "Top", "page_offset": "Page Offset"}),
     "list_groups": ("List Groups", {"top": "Top", "page_offset": "Page Offset"}),
     "list_reports": ("List Reports", {"top": "Top", "page_offset": "Page Offset"}),
-    "list_tables": ("List Tables", {
-        "dataset_id": "Dataset ID", "top": "Top", "page_offset": "Page Offset"}),
-    "raw_request": ("Raw Request", {
-        "url": "URL", "method": "Method", "data": "Data", "form_data": "Form Data",
-        "file_data": "File Data", "file_data_file_names": "File Data File Names",
-        "query_params": "Query Parameter", "headers": "Header", "response_type": "Response Type",
-        "timeout": "Timeout", "debug_request": "Debug Request",
-        "retry_delay_ms": "Retry Delay (ms)", "retry_on_all_errors": "Retry On All Errors",
-        "max_retry_count": "Max Retry Count", "use_exponential_backoff": "Use Exponential Backoff",
-    }),
-    "update_table": ("Update Table", {
-        "dataset_id": "Dataset ID", "table_name": "Table Name", "columns": "Columns"}),
+    "list_tables": (
+        "List Tables",
+        {"dataset_id": "Dataset ID", "top": "Top", "page_offset": "Page Offset"},
+    ),
+    "raw_request": (
+        "Raw Request",
+        {
+            "url": "URL",
+            "method": "Method",
+            "data": "Data",
+            "form_data": "Form Data",
+            "file_data": "File Data",
+            "file_data_file_names": "File Data File Names",
+            "query_params": "Query Parameter",
+            "headers": "Header",
+            "response_type": "Response Type",
+            "timeout": "Timeout",
+            "debug_request": "Debug Request",
+            "retry_delay_ms": "Retry Delay (ms)",
+            "retry_on_all_errors": "Retry On All Errors",
+            "max_retry_count": "Max Retry Count",
+            "use_exponential_backoff": "Use Exponential Backoff",
+        },
+    ),
+    "update_table": (
+        "Update Table",
+        {"dataset_id": "Dataset ID", "table_name": "Table Name", "columns": "Columns"},
+    ),
 }
 
 SWAGGER_PREFIX = "/v1.0/myorg"
@@ -133,7 +176,10 @@ def test_the_contract_actions_keep_exactly_their_inputs(pack):
     for key, (required, optional) in CONTRACT_INPUTS.items():
         inputs = {i.key: i for i in pack.actions[key].inputs}
         # Every action also accepts the call inputs (the contract lists them under raw_request).
-        assert set(inputs) == required | optional | CALL_INPUTS, key
+        # Every action also accepts the call inputs connector.yaml declares.
+        calls = {k for k, i in inputs.items() if i.call_input}
+        assert calls >= CALL_INPUTS
+        assert set(inputs) == required | optional | calls, key
         assert {k for k, i in inputs.items() if i.required} == required, key
 
 
@@ -186,7 +232,8 @@ def test_query_parameters_are_the_swaggers(pack):
             query = {p["name"] for p in params if p.get("in") == "query"}
             assert set(request.query) <= query, (key, op_id)
     assert dict(pack.actions["list_groups"].request.query) == {
-        "$top": "{top}", "$skip": "{page_offset}",
+        "$top": "{top}",
+        "$skip": "{page_offset}",
     }
     assert dict(pack.actions["create_dataset"].request.query) == {
         "defaultRetentionPolicy": "{default_retention_policy}",
@@ -196,8 +243,11 @@ def test_query_parameters_are_the_swaggers(pack):
         action = pack.actions[key]
         assert dict(action.request.query) == {}
         assert action.result.slice is not None
-        assert (action.result.slice.items, action.result.slice.offset, action.result.slice.limit) \
-            == ("value", "page_offset", "top")
+        assert (
+            action.result.slice.items,
+            action.result.slice.offset,
+            action.result.slice.limit,
+        ) == ("value", "page_offset", "top")
 
 
 def test_bodies_use_the_swagger_properties(pack):
@@ -229,7 +279,12 @@ def test_column_and_enum_definitions_follow_the_swagger(pack):
     assert set(columns.items["properties"]) == set(column["properties"])
     assert list(columns.items["required"]) == column["required"]
     assert list(columns.items["properties"]["dataType"]["enum"]) == [
-        "Int64", "Double", "Boolean", "DateTime", "String", "Decimal",
+        "Int64",
+        "Double",
+        "Boolean",
+        "DateTime",
+        "String",
+        "Decimal",
     ]
     policy = pack.actions["create_dataset"].input("default_retention_policy")
     assert policy is not None
@@ -281,7 +336,8 @@ def test_connections(pack):
         "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
     )
     assert user["scopes"].default.split() == [
-        "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All", "offline_access",
+        "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All",
+        "offline_access",
     ]
     assert "offline_access" in user["scopes"].comments
     assert "refresh token" in user["scopes"].comments
@@ -311,8 +367,9 @@ def reference_sentences():
     for name in ("seed-powerbi-component-actions.txt", "seed-powerbi-rest-api-overview.txt"):
         text = (REFERENCE / name).read_text(encoding="utf-8")
         for line in text.splitlines():
-            label = next((x for x in sorted(labels, key=len, reverse=True)
-                          if line.startswith(f"{x} ")), "")
+            label = next(
+                (x for x in sorted(labels, key=len, reverse=True) if line.startswith(f"{x} ")), ""
+            )
             sentences += re.split(r"(?<=[.!?])\s+", line.removeprefix(label))
     return {words(s) for s in sentences if len(words(s).split()) >= 8}
 
@@ -341,34 +398,59 @@ def test_no_comment_copies_a_reference_sentence(pack):
 
 def test_envelope_schemas_accept_the_contract_examples():
     request = envelope_validator("request.schema.json")
-    assert request.is_valid({
-        "id": "1",
-        "action": "create_rows",
-        "inputs": {"dataset_id": "d", "table_name": "Sales", "rows": [{"Product": "A", "Qty": 3}]},
-        "connection": {
-            "key": "oauth2",
-            "values": {"client_id": "c", "client_secret": "s", "base_url": "https://x/v1.0/myorg"},
-            "token": {"access_token": "a", "refresh_token": "r", "expires_at": 1764000000,
-                      "token_type": "Bearer"},
-        },
-    })
+    assert request.is_valid(
+        {
+            "id": "1",
+            "action": "create_rows",
+            "inputs": {
+                "dataset_id": "d",
+                "table_name": "Sales",
+                "rows": [{"Product": "A", "Qty": 3}],
+            },
+            "connection": {
+                "key": "oauth2",
+                "values": {
+                    "client_id": "c",
+                    "client_secret": "s",
+                    "base_url": "https://x/v1.0/myorg",
+                },
+                "token": {
+                    "access_token": "a",
+                    "refresh_token": "r",
+                    "expires_at": 1764000000,
+                    "token_type": "Bearer",
+                },
+            },
+        }
+    )
     assert not request.is_valid({"inputs": {}})
     assert not request.is_valid({"action": "x", "input": {}})
 
     response = envelope_validator("response.schema.json")
-    assert response.is_valid({
-        "id": "1", "ok": True, "action": "list_datasets", "result": {"value": []},
-        "meta": {"requests": 1, "retries": 0, "duration_ms": 41.2},
-    })
-    assert response.is_valid({
-        "ok": False, "action": "create_rows",
-        "error": {"type": "invalid_input", "message": "m", "details": [{"field": "top"}]},
-        "meta": {"requests": 0, "retries": 0, "duration_ms": 0.1},
-    })
-    assert response.is_valid({
-        "ok": False, "action": "list_groups",
-        "error": {"type": "rate_limited", "message": "m", "status": 429, "retry_after": 3},
-    })
+    assert response.is_valid(
+        {
+            "id": "1",
+            "ok": True,
+            "action": "list_datasets",
+            "result": {"value": []},
+            "meta": {"requests": 1, "retries": 0, "duration_ms": 41.2},
+        }
+    )
+    assert response.is_valid(
+        {
+            "ok": False,
+            "action": "create_rows",
+            "error": {"type": "invalid_input", "message": "m", "details": [{"field": "top"}]},
+            "meta": {"requests": 0, "retries": 0, "duration_ms": 0.1},
+        }
+    )
+    assert response.is_valid(
+        {
+            "ok": False,
+            "action": "list_groups",
+            "error": {"type": "rate_limited", "message": "m", "status": 429, "retry_after": 3},
+        }
+    )
     assert not response.is_valid({"ok": True, "action": "x", "error": {"type": "timeout"}})
     assert not response.is_valid({"ok": False, "error": {"type": "teapot", "message": "m"}})
     types = response.schema["$defs"]["error"]["properties"]["type"]["enum"]

@@ -14,10 +14,11 @@ import pytest
 from connectorkit._state import (
     KEY_ENV,
     JobLedger,
-    SharedTokens,
     StateError,
     StoredConnections,
+    StoreTokens,
     Window,
+    lineage_of,
     new_key,
     open_state,
 )
@@ -170,45 +171,52 @@ def test_stored_connections_round_trip(state):
         connections.save("../etc", "oauth2", {}, None)
 
 
-def test_renewal_is_single_flight_across_threads(state):
-    tokens = SharedTokens(state)
-    fetched = []
-
-    def fetch(base, timeout):
-        fetched.append(base["refresh_token"] if base else None)
-        time.sleep(0.05)
-        n = len(fetched)
-        return {
-            "access_token": f"at-{n}",
-            "refresh_token": f"rt-{n}",
-            "expires_at": time.time() + 60,
-        }
-
-    given = {"access_token": "at-0", "refresh_token": "rt-0", "expires_at": 0}
-    lineage = tokens.lineage_for("client", "rt-0")
-    results = []
+def test_a_token_lease_is_single_flight_across_threads(state):
+    tokens = StoreTokens(state)
+    inside, most, fetched = [0], [0], []
+    guard = threading.Lock()
 
     def worker():
-        results.append(
-            tokens.obtain(
-                lineage,
-                given=given,
-                failed=None,
-                usable=lambda t: t["expires_at"] > time.time(),
-                fetch=fetch,
-                remaining=lambda: None,
-            ).token["access_token"]
-        )
+        with tokens.lease("lineage-1", wait=None) as held:
+            assert held
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            if tokens.get("lineage-1") is None:  # read again under the lease
+                fetched.append(1)
+                time.sleep(0.05)
+                tokens.put("lineage-1", {"access_token": "at-1"})
+            with guard:
+                inside[0] -= 1
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert fetched == ["rt-0"]
-    assert results == ["at-1"] * 8
-    # a request still carrying the rotated refresh token finds the same lineage
-    assert tokens.lineage_for("client", "rt-1") == lineage
+    assert most == [1]
+    assert fetched == [1]
+    assert tokens.get("lineage-1") == {"access_token": "at-1"}
+
+
+def test_a_lease_wait_that_runs_out_says_so(state):
+    tokens = StoreTokens(state)
+    with tokens.lease("lineage-2", wait=None) as held:
+        assert held
+        started = time.monotonic()
+        with tokens.lease("lineage-2", wait=0.1) as other:
+            assert other is False
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_lease_of_a_dead_holder_lapses_after_its_ttl(state):
+    store = state.store
+    assert store.acquire_lease("ck:{tok:lineage-3}:lease", "dead-worker", 0.3)
+    tokens = StoreTokens(state, lease_ttl_s=5)
+    started = time.monotonic()
+    with tokens.lease("lineage-3", wait=5) as held:
+        assert held
+    assert 0.2 < time.monotonic() - started < 2.0
 
 
 def test_secrets_are_sealed_at_rest_and_files_are_private(tmp_path, monkeypatch):
@@ -356,11 +364,10 @@ def test_memory_store_clock_is_replaceable():
 def test_token_records_hold_no_secret_in_clear(tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     state = open_state(f"sqlite:///{tmp_path / 't.sqlite3'}")
-    tokens = SharedTokens(state)
-    tokens.save(
-        tokens.lineage_for("client", "RT-SECRET"),
-        {"access_token": "AT-SECRET", "refresh_token": "RT-SECRET-2"},
-    )
+    tokens = StoreTokens(state)
+    key = lineage_of("client", "RT-SECRET")
+    tokens.put(key, {"access_token": "AT-SECRET", "refresh_token": "RT-SECRET-2"})
+    assert tokens.get(key) == {"access_token": "AT-SECRET", "refresh_token": "RT-SECRET-2"}
     state.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".key"))
     assert b"SECRET" not in raw

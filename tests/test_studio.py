@@ -37,11 +37,15 @@ SCRIPT = ROOT / "runtime" / "connectorkit" / "_studio" / "static" / "studio.js"
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     emulator = start_emulator(CLIENT_ID, SECRET)
-    pack = copy_pack(tmp_path_factory.mktemp("pack"))
-    studio = start_studio(pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}")
-    yield studio.urls["url"], emulator.urls
-    studio.stop()
-    emulator.stop()
+    try:
+        pack = copy_pack(tmp_path_factory.mktemp("pack"))
+        studio = start_studio(pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}")
+        try:
+            yield studio.urls["url"], emulator.urls
+        finally:
+            studio.stop()
+    finally:
+        emulator.stop()
     assert SECRET not in studio.stderr
 
 

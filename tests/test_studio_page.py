@@ -56,11 +56,15 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     emulator = start_emulator(CLIENT_ID, SECRET, "--latency", str(LATENCY_MS))
-    pack = copy_pack(tmp_path_factory.mktemp("pack"))
-    studio = start_studio(pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}")
-    yield {"url": studio.urls["url"], "emulator": emulator.urls, "pack": pack}
-    studio.stop()
-    emulator.stop()
+    try:
+        pack = copy_pack(tmp_path_factory.mktemp("pack"))
+        studio = start_studio(pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}")
+        try:
+            yield {"url": studio.urls["url"], "emulator": emulator.urls, "pack": pack}
+        finally:
+            studio.stop()
+    finally:
+        emulator.stop()
     assert SECRET not in studio.stderr
 
 

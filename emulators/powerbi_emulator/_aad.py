@@ -31,6 +31,14 @@ _CATALOG: dict[str, tuple[int, str, int, str]] = {
          "The body must be application/x-www-form-urlencoded."),
     ),
     "malformed_body": (400, "invalid_request", 90014, "{0}"),
+    # Posing as one cloud, a token for another cloud's Power BI resource: not in this tenant.
+    "resource_not_in_tenant": (
+        400, "invalid_resource", 500011,
+        ("The resource principal named {0} was not found in the tenant named {1}. This can "
+         "happen if the application has not been installed by the administrator of the tenant "
+         "or consented to by any user in the tenant. You might have sent your authentication "
+         "request to the wrong tenant."),
+    ),
     "tenant_not_found": (
         400, "invalid_request", 90002,
         ("Tenant '{0}' not found. Check to make sure you have the correct tenant ID and are "

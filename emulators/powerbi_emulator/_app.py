@@ -32,6 +32,9 @@ __all__ = ["EmulatorApp", "create_app"]
 logger = logging.getLogger("powerbi_emulator")
 
 LOGGED_BODY_BYTES = 64 * 1024  # larger JSON bodies are logged by size only
+API_BODY_LIMIT = 16 * 1024 * 1024  # the REST API refuses larger requests
+DEFAULT_RETRY_AFTER = 1  # seconds, for an injected 429 that names none
+TOO_MANY_REQUESTS = 429
 _SHORTFALL = 64  # bytes promised by Content-Length but never sent by drop_after
 
 
@@ -113,11 +116,15 @@ class EmulatorApp:
             headers = []
             if fault.spec.retry_after is not None:
                 headers.append(("Retry-After", str(fault.spec.retry_after)))
+            elif fault.spec.status == TOO_MANY_REQUESTS:  # the service always says when
+                headers.append(("Retry-After", str(DEFAULT_RETRY_AFTER)))
             response = HttpResponse.json(fault.spec.status, fault.error_body(), headers=headers)
         else:
             if fault is not None and action == "stall":
                 await self._sleep(fault.spec.stall_ms / 1000)
             response = await self._dispatch(request, entry)
+        if entry["kind"] == "api" and response.header("RequestId") is None:
+            response.headers.append(("RequestId", str(uuid.uuid4())))  # faults included
         self._finish(entry, response, started)
         if action == "drop_after":
             await _drop(send, receive, response)
@@ -137,6 +144,7 @@ class EmulatorApp:
         try:
             if _is_api(segments):
                 try:
+                    _check_size(request)
                     response = await self.state.api.handle(request, delay, entry)
                 except ApiError as exc:
                     response = exc.response()
@@ -230,6 +238,17 @@ class EmulatorApp:
                 self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _check_size(request: HttpRequest) -> None:
+    """The REST API's 16 MB cap on a request (file uploads, multipart, may be larger)."""
+    if len(request.body) > API_BODY_LIMIT and request.media_type != "multipart/form-data":
+        raise ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"The request body is {len(request.body)} bytes; the service takes at most "
+            f"{API_BODY_LIMIT} (16 MB).",
+        )
 
 
 def _is_api(segments: tuple[str, ...]) -> bool:

@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus, urlencode, urlsplit
 from powerbi_emulator._aad import NO_STORE, LoginError, fail, scope_failure
 from powerbi_emulator._http import BodyError, HttpRequest, HttpResponse
 from powerbi_emulator._identity import (
+    POWERBI_RESOURCES,
     ScopeError,
     parse_app_scope,
     parse_delegated_scopes,
@@ -363,7 +364,7 @@ class LoginEndpoints:
         if client.client_secret is None:
             raise fail("public_client_credentials")
         try:
-            scopes = parse_app_scope(form.get("scope", ""))
+            scopes = self._in_this_cloud(parse_app_scope(form.get("scope", "")))
         except ScopeError as exc:
             raise scope_failure(exc) from None
         return self._tokens.issue(
@@ -386,12 +387,20 @@ class LoginEndpoints:
             raise fail("unknown_client", client_id, self._tenant)
         return client
 
-    @staticmethod
-    def _delegated(raw: str) -> tuple[str, ...]:
+    def _delegated(self, raw: str) -> tuple[str, ...]:
         try:
-            return parse_delegated_scopes(raw)
+            return self._in_this_cloud(parse_delegated_scopes(raw))
         except ScopeError as exc:
             raise scope_failure(exc) from None
+
+    def _in_this_cloud(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        """The scopes, unless one names the Power BI resource of a cloud it does not pose as."""
+        posed = self._tokens.directory.cloud.resource
+        for scope in scopes:
+            resource = scope.rsplit("/", 1)[0] if "://" in scope else None
+            if resource in POWERBI_RESOURCES and resource != posed:
+                raise fail("resource_not_in_tenant", resource, self._tenant)
+        return scopes
 
 
 def _check_pkce(challenge: str | None, method: str | None, verifier: str | None) -> None:

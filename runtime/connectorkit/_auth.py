@@ -367,11 +367,16 @@ class ConnectionAuth(httpx.Auth):
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> dict[str, Any]:
+        timeout = self._remaining()
+        lease_ttl = getattr(self._store, "lease_ttl_s", None)
+        if lease_ttl is not None:
+            # Answer well inside the lease, or another worker could spend the same token.
+            timeout = lease_ttl * 0.8 if timeout is None else min(timeout, lease_ttl * 0.8)
         return fetch_token(
             self._http,
             self._client,
             grant,
-            timeout=self._remaining(),
+            timeout=timeout,
             previous=previous,
             now=self._store.clock,
             quirks=self._quirks,

@@ -10,13 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
 from connectorkit._issues import dotted, for_caller
+from connectorkit._presets import preset_values
 from connectorkit._template import placeholders, render_value
 from connectorkit._types import Validator, compile_spec, spec_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack, Quirks
+    from connectorkit._definitions import (
+        ActionDef,
+        ConnectionDef,
+        ErrorHint,
+        InputDef,
+        Pack,
+        Quirks,
+    )
 
 __all__ = [
     "BoundAction",
@@ -78,6 +86,7 @@ class BoundConnection:
     token: Mapping[str, Any] | None
     secrets: frozenset[str]
     quirks: Quirks
+    hints: tuple[ErrorHint, ...] = ()
     stored: str | None = None  # the name of a stored connection: its tokens live in the store
 
     @property
@@ -276,18 +285,25 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         )
     given = raw.get("values") or {}
     values = _connection_values(definition, given)
-    # A default may name other values ("{tenant_id}"); what the caller gave is taken literally.
+    # A value set (the cloud) supplies what the caller did not give; then a default may name
+    # other values ("{tenant_id}"); what the caller gave is taken literally.
+    values.update(preset_values(pack.value_sets, values, given))
+    missing: list[dict[str, Any]] = []
     for value_def in definition.values:
         if value_def.key not in given and isinstance(values.get(value_def.key), str):
             rendered = render_value(values[value_def.key], values)
             if not isinstance(rendered, str):
-                raise InvalidConnection(
-                    f"connection value '{value_def.key}' has no value and its default needs others",
-                    details=[
-                        {"field": f"connection.values.{value_def.key}", "message": "is missing"}
-                    ],
-                )
+                needs = sorted(n for n in placeholders(values[value_def.key]) if not values.get(n))
+                why = f"is missing, and its default needs {_names(needs, pack, values)}"
+                missing.append({"field": f"connection.values.{value_def.key}", "message": why})
+                continue
             values[value_def.key] = rendered
+    if missing:
+        fields = ", ".join(d["field"].rsplit(".", 1)[1] for d in missing)
+        raise InvalidConnection(
+            f"connection '{definition.key}' has no {fields}: {missing[0]['message']}",
+            details=missing,
+        )
     token = raw.get("token")
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
     # A password inside a URL value (https://user:pass@host/...) is a secret too.
@@ -303,8 +319,22 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
         token=token,
         secrets=frozenset(secrets),
         quirks=pack.quirks,
+        hints=pack.error_hints,
         stored=stored if isinstance(stored, str) else None,
     )
+
+
+def _names(needs: list[str], pack: Pack, values: Mapping[str, Any]) -> str:
+    """``a, b``, saying which value set left them out (``cloud`` is ``custom``)."""
+    text = ", ".join(needs)
+    for selector, options in pack.value_sets.items():
+        chosen = values.get(selector)
+        given = options.get(chosen) if isinstance(chosen, str) else None
+        if given is not None and any(
+            n in o and n not in given for o in options.values() for n in needs
+        ):
+            return f"{text} ('{selector}' is '{chosen}', which does not give them)"
+    return text
 
 
 def _url_passwords(url: str) -> set[str]:

@@ -141,6 +141,7 @@ def docs_markdown(pack: Pack) -> str:
     out += [f"{summary} (`{pack.default_connection}`).", "", *_contents(pack), "## Connections", ""]
     for connection in _connections(pack):
         out += _connection_section(connection, connection.key == pack.default_connection)
+        out += _value_set_tables(pack, connection)
     out += ["## Actions", ""]
     call_inputs: dict[str, InputDef] = {}
     for label, actions in _groups(pack):
@@ -187,6 +188,27 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
         *_input_table(connection.values, heading="Value"),
         "",
     ]
+
+
+def _value_set_tables(pack: Pack, connection: ConnectionDef) -> list[str]:
+    """For each value of the connection that chooses defaults (``cloud``), what each choice sets."""
+    keys = {v.key for v in connection.values}
+    lines: list[str] = []
+    for selector, options in pack.value_sets.items():
+        if selector not in keys:
+            continue
+        names = sorted({name for chosen in options.values() for name in chosen if name in keys})
+        lines += [
+            f"`{selector}` sets these values (a value given explicitly wins):",
+            "",
+            f"| `{selector}` | " + " | ".join(f"`{n}`" for n in names) + " |",
+            "| --- |" + " --- |" * len(names),
+        ]
+        for option, chosen in options.items():
+            cells = [f"`{_cell(_text(chosen[n]))}`" if n in chosen else "given" for n in names]
+            lines.append(f"| `{option}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def _action_section(action: ActionDef) -> list[str]:

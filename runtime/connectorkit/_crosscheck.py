@@ -100,6 +100,10 @@ class _PackView:
         ]
         self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
         self.root = documents[index].path.parent if index is not None else None
+        sets = connector.get("value_sets")
+        self.value_sets: dict[str, dict[str, Any]] = (
+            {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
+        )
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -236,6 +240,7 @@ class _PackView:
                     yield Finding(("values", index), f"'{spec['key']}' is declared twice")
                 seen.add(spec["key"])
                 yield from _connection_value(("values", index), spec, keys, trusted)
+        yield from _value_set_problems(self.value_sets, values, keys)
         needed = {"base_url": "every connection"}
         if data.get("type", "oauth2") == "oauth2":
             needed["token_url"] = "an oauth2 connection"  # noqa: S105 - a value's name
@@ -244,6 +249,31 @@ class _PackView:
         for name, who in needed.items():
             if name not in keys:
                 yield Finding(("values",), f"{who} needs a '{name}' value (the runtime reads it)")
+
+
+def _value_set_problems(
+    sets: Mapping[str, Mapping[str, Any]], values: list[Any], keys: list[str]
+) -> Iterator[Finding]:
+    """A value that chooses defaults must offer exactly the set's choices; they set real values."""
+    for index, spec in enumerate(values):
+        if not _keyed(spec) or spec["key"] not in sets:
+            continue
+        choices = sets[spec["key"]]
+        enum = spec.get("enum")
+        if isinstance(enum, list) and sorted(map(str, enum)) != sorted(choices):
+            yield Finding(
+                ("values", index, "enum"),
+                f"'{spec['key']}' chooses from value_sets.{spec['key']} in connector.yaml, whose "
+                f"choices are {', '.join(choices)}: the enum must list exactly those",
+            )
+        for option, given in choices.items():
+            for name in sorted(given or {}):
+                if name not in keys:
+                    yield Finding(
+                        ("values", index),
+                        f"value_sets.{spec['key']}.{option} sets '{name}', which is not a value "
+                        "of this connection",
+                    )
 
 
 def _connection_value(

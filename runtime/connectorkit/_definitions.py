@@ -17,6 +17,8 @@ __all__ = [
     "BatchDef",
     "CheckDef",
     "ConnectionDef",
+    "EachDef",
+    "ErrorHint",
     "InputDef",
     "InputType",
     "Pack",
@@ -118,6 +120,15 @@ class RememberDef:
 
 
 @dataclass(frozen=True, slots=True)
+class EachDef:
+    """After the request, one GET per item of a list in its answer; their lists joined."""
+
+    items: str  # the key of the list in the first answer
+    path: str  # a path template over each item's fields
+    collect: str  # the key of the list in each item's answer (and in the result)
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     """The HTTP request an action makes, as templates over its inputs."""
 
@@ -129,6 +140,7 @@ class RequestDef:
     has_body: bool = False
     batch: BatchDef | None = None
     hook: str | None = None
+    each: EachDef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +257,14 @@ class Quirks:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
+
+    match: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Pack:
     """A loaded, checked action pack."""
 
@@ -258,4 +278,7 @@ class Pack:
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
     quirks: Quirks = field(default_factory=Quirks)
+    # ``value_sets``: a connection value's choice → the defaults it gives other values.
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()

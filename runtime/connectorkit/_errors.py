@@ -57,6 +57,14 @@ class ConnectorError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+        # A pack's error hint (``error_hints``) matched by this error: what to change.
+        self.hint: str | None = None
+
+    def add_hint(self, hint: str) -> None:
+        """Attach a pack's hint: shown as ``hint`` and appended to the message."""
+        self.hint = hint
+        self.message = f"{self.message}; {hint}"
+        self.args = (self.message,)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``error`` object of the response envelope."""
@@ -65,6 +73,8 @@ class ConnectorError(Exception):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.hint is not None:
+            out["hint"] = self.hint
         if self.details is not None:
             out["details"] = self.details
         return out

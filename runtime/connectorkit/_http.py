@@ -14,6 +14,7 @@ from connectorkit._version import version
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
+    "TRANSPORT_EXTENSION",
     "CallState",
     "current_call",
     "new_client",
@@ -113,11 +114,39 @@ def _text(content: bytes) -> str:
     return f"  {mask(shown)}{more}\n"
 
 
+# A request whose extensions hold a transport under this key is sent through it instead of the
+# shared pool: an auth flow that signs in connections (NTLM) keeps its requests on its own.
+TRANSPORT_EXTENSION = "connectorkit.transport"
+
+
+class _RequestTransport(httpx.BaseTransport):
+    """The shared pool, unless the request brings its own transport."""
+
+    def __init__(self, shared: httpx.BaseTransport) -> None:
+        self._shared = shared
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        own = request.extensions.get(TRANSPORT_EXTENSION)
+        if isinstance(own, httpx.BaseTransport):
+            return own.handle_request(request)
+        return self._shared.handle_request(request)
+
+    def close(self) -> None:
+        self._shared.close()
+
+
 def new_client() -> httpx.Client:
     """The one HTTP client a process uses (its connection pool is shared across calls)."""
-    return httpx.Client(
+    client = httpx.Client(
         follow_redirects=False,
         timeout=DEFAULT_ATTEMPT_TIMEOUT_S,
         headers={"User-Agent": f"connectorkit/{version()}"},
         event_hooks={"request": [_on_request], "response": [_on_response]},
     )
+    # Wrapped after the fact: a client given a transport of its own ignores HTTP(S)_PROXY.
+    client._transport = _RequestTransport(client._transport)  # noqa: SLF001 - see above
+    client._mounts = {  # noqa: SLF001 - the proxies httpx mounted from the environment
+        pattern: None if mounted is None else _RequestTransport(mounted)
+        for pattern, mounted in client._mounts.items()  # noqa: SLF001
+    }
+    return client

@@ -17,6 +17,8 @@ from connectorkit._definitions import (
     CheckDef,
     ConnectionDef,
     DiscoverDef,
+    EachDef,
+    ErrorHint,
     InputDef,
     Pack,
     Quirks,
@@ -92,6 +94,18 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         budgets=budgets_from(connector.get("limits")),
         check=_check(connector.get("check")),
         quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
     )
 
 
@@ -181,6 +195,7 @@ def _action(
 
     req = data["request"]
     batch = req.get("batch")
+    each = req.get("each")
     request = RequestDef(
         method=str(req.get("method", "GET")).upper(),
         path=req.get("path", ""),
@@ -190,6 +205,7 @@ def _action(
         has_body="body" in req and req["body"] is not None,
         batch=_batch(batch) if batch else None,
         hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
     )
     res = data.get("result") or {}
     slice_ = res.get("slice")

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._bounds import CallBounds
 from connectorkit._bulk import BulkPush
-from connectorkit._errors import ConnectorError, InvalidRequest
+from connectorkit._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit._hooks import hook_named
 from connectorkit._http import CallState, current_call, new_client
+from connectorkit._presets import hint_for
 from connectorkit._request import RequestSpec
 from connectorkit._responses import parse_body
 from connectorkit._send import Sender, bounds_for, budget_for, policy_for
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit._budgetdefs import BudgetDef
     from connectorkit._bulk import ColumnMemory, JobBook
+    from connectorkit._definitions import EachDef
     from connectorkit._limits import Limiter
     from connectorkit._state import State
     from connectorkit._tokens import TokenStore
@@ -64,6 +66,7 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
+        from connectorkit import _windows  # noqa: F401, PLC0415 - registers `windows` connections
         from connectorkit._auth import new_call_auth  # noqa: PLC0415
 
         options = action.options
@@ -138,6 +141,8 @@ class _Call:
             return hook.shape(response, inputs)
         if definition.request.batch is not None:
             return self.run_batches()
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
         response = self.send(self.spec(inputs), inputs)
         if self.limiter is not None:
             self.limiter.reset(definition.key, inputs)
@@ -167,6 +172,27 @@ class _Call:
         if result.has_template:
             return render_value(result.template, {**inputs, "$body": body, "$status": status})
         return body
+
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
 
     def run_batches(self) -> dict[str, Any]:
         """Check, split and push the batch input as a job (see :mod:`connectorkit._bulk`)."""
@@ -201,6 +227,12 @@ class _Call:
             if ABSENT in parts or value is ABSENT:
                 continue
             self.runner.memory.remember(spec.name + "/" + "/".join(map(str, parts)), value)
+
+
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
 
 
 def _query_text(value: Any) -> str:
@@ -352,6 +384,9 @@ class Runner:
             )
             outcome.result = call.run()
         except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
             outcome.error = exc
         finally:
             current_call.reset(reset)

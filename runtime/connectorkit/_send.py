@@ -263,7 +263,7 @@ def maybe_done(error: ConnectorError) -> bool:
         if error.status is None:  # a budget with no room: nothing was sent
             return False
         refused = error.status in _NOT_PROCESSED or error.endpoint == "token"
-        return error.status >= _SERVER_ERROR and not refused
+        return error.status is not None and error.status >= _SERVER_ERROR and not refused
     return False
 
 

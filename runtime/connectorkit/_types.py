@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit._issues import TYPE_WORDS, Issue, Where, for_author, show
+from connectorkit._template import placeholders
 from connectorkit._typecheck import KINDS, anchored, has_kind, is_number, json_equal
 from connectorkit._typecode import with_fast_path
 
@@ -239,9 +240,15 @@ def definition_problems(
         spec if check_elements else {k: v for k, v in spec.items() if k != "items"}
     )
     for field in ("default", "example"):
-        if spec.get(field) is not None:
-            for issue in validator.check(spec[field]) or ():
+        value = spec.get(field)
+        # A connection default built from other values ("{api_url}/v1.0") is checked once built.
+        if value is not None and not (field == "default" and _is_template(value)):
+            for issue in validator.check(value) or ():
                 yield (field,), f"the {field} {for_author(issue)}"
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and bool(placeholders(value))
 
 
 def _keyword_problems(spec: Mapping[str, Any], kind: str) -> Iterator[tuple[Where, str]]:

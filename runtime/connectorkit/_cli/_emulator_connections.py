@@ -120,9 +120,11 @@ class ConnectionsOffer:
         Their keys and the user's scopes are those of the bundled pack's connections, whose
         service the emulator stands in for.
         """
+        from connectorkit._bind import bind_connection  # noqa: PLC0415
         from connectorkit._cli._common import load  # noqa: PLC0415
 
-        grants = {c.grant: c for c in load(None).connections.values()}
+        pack = load(None)
+        grants = {c.grant: c for c in pack.connections.values()}
         values = {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
@@ -132,8 +134,10 @@ class ConnectionsOffer:
         out: dict[str, dict[str, Any]] = {}
         user_def = grants.get("authorization_code")
         if user_def is not None:
-            scopes = next((v.default for v in user_def.values if v.key == "scopes"), None)
-            user_values = {**values, "authorize_url": urls["authorize_url"], "scopes": scopes}
+            user_values = {**values, "authorize_url": urls["authorize_url"]}
+            # The pack's default scopes, as binding builds them (from the cloud's resource).
+            bound = bind_connection(pack, {"key": user_def.key, "values": user_values})
+            user_values["scopes"] = bound.values.get("scopes")
             token = self._sign_in(user_values)
             out["emulator"] = {"key": user_def.key, "values": user_values, "token": token}
         app_def = grants.get("client_credentials")

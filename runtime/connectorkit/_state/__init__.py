@@ -2,7 +2,7 @@
 
 One small interface (:class:`Store`) with thin backends — SQLite (the default, one machine),
 Redis (many machines), memory (tests) — chosen by a URL (:func:`open_state`). The typed
-services are built on it: :class:`SharedTokens`, :class:`StoredConnections`, :class:`JobLedger`;
+services are built on it: :class:`StoreTokens`, :class:`StoredConnections`, :class:`JobLedger`;
 the rate budgets a pack declares live in ``connectorkit._limits``.
 """
 
@@ -17,16 +17,14 @@ from connectorkit._state._crypto import KEY_ENV, Sealer, new_key
 from connectorkit._state._jobs import BatchStatus, JobLedger
 from connectorkit._state._open import STATE_ENV, State, default_path, open_state
 from connectorkit._state._store import StateError, Store, Window
-from connectorkit._state._tokens import Renewal, SharedTokens, StoreTokens, lineage_of
+from connectorkit._state._tokens import StoreTokens, lineage_of
 
 __all__ = [
     "KEY_ENV",
     "STATE_ENV",
     "BatchStatus",
     "JobLedger",
-    "Renewal",
     "Sealer",
-    "SharedTokens",
     "State",
     "StateError",
     "Store",

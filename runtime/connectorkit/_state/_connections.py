@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._state._tokens import SharedTokens, lineage_of
+from connectorkit._state._tokens import StoreTokens, lineage_of
 
 if TYPE_CHECKING:
     from connectorkit._state._open import State
@@ -49,9 +49,9 @@ class StoredConnection:
 class StoredConnections:
     """Save, load, list and remove stored connections (``load``/``save``/``names``/``remove``)."""
 
-    def __init__(self, state: State, tokens: SharedTokens | None = None) -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
-        self.tokens = tokens or SharedTokens(state)
+        self.tokens = StoreTokens(state)
 
     @staticmethod
     def check_name(name: str) -> str:
@@ -73,7 +73,7 @@ class StoredConnections:
         sealed = self.state.sealer.seal(json.dumps(record).encode())
         self.state.store.hash_set(_INDEX, name, sealed)
         if token is not None:
-            self.tokens.save(connection_lineage(name), token)
+            self.tokens.put(connection_lineage(name), token)
         else:
             self.tokens.forget(connection_lineage(name))
         return StoredConnection(name, key, values, token, now)
@@ -84,7 +84,7 @@ class StoredConnections:
         if sealed is None:
             return None
         record = json.loads(self.state.sealer.open(sealed))
-        token = self.tokens.peek(connection_lineage(name))
+        token = self.tokens.get(connection_lineage(name))
         return StoredConnection(
             name, record["key"], record["values"], token, float(record.get("saved_at", 0))
         )
@@ -104,8 +104,8 @@ class StoredConnections:
         count = 0
         for name, sealed in self.state.store.hash_all(_INDEX).items():
             self.state.store.hash_set(_INDEX, name, self.state.sealer.reseal(sealed))
-            token = self.tokens.peek(connection_lineage(name))
+            token = self.tokens.get(connection_lineage(name))
             if token is not None:
-                self.tokens.save(connection_lineage(name), token)
+                self.tokens.put(connection_lineage(name), token)
             count += 1
         return count

@@ -38,7 +38,8 @@ def _validate(args: argparse.Namespace) -> int:
         from connectorkit._examples import example_problems  # noqa: PLC0415
         from connectorkit._load import load_pack  # noqa: PLC0415
 
-        problems = example_problems(load_pack(root))
+        folder = root.parent if root.is_file() else root  # `validate path/connector.yaml`
+        problems = example_problems(load_pack(folder))
     if args.json:
         print(json.dumps([p.to_dict() for p in problems], indent=2))  # noqa: T201
     elif problems:
