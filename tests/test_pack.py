@@ -168,6 +168,12 @@ def camel(name):
     return head + "".join(part.capitalize() for part in rest)
 
 
+# Optional inputs the README documents as extensions of the contract's table.
+EXTENSION_INPUTS = {
+    "create_rows": {"columns", "job_id", "unknown_batches", "skip_bad_rows", "send_unchecked"},
+}
+
+
 def test_the_contract_actions_keep_exactly_their_inputs(pack):
     # The pack has many more actions (one per swagger operation); the contract's nine are curated.
     assert set(CONTRACT_INPUTS) <= set(pack.actions)
@@ -179,7 +185,9 @@ def test_the_contract_actions_keep_exactly_their_inputs(pack):
         # Every action also accepts the call inputs connector.yaml declares.
         calls = {k for k, i in inputs.items() if i.call_input}
         assert calls >= CALL_INPUTS
-        assert set(inputs) == required | optional | calls, key
+        added = EXTENSION_INPUTS.get(key, set())
+        assert set(inputs) == required | optional | calls | added, key
+        assert not any(inputs[k].required for k in added), key
         assert {k for k, i in inputs.items() if i.required} == required, key
 
 
@@ -326,23 +334,36 @@ def test_group_id_and_service_principal_warn_about_my_workspace(pack):
 
 
 def test_connections(pack):
+    # The defaults are built from the connection's cloud (public unless said otherwise): what the
+    # public cloud builds is what the reference gives.
+    public = dict(pack.value_sets["cloud"]["public"])
+    assert public == {
+        "authority": "https://login.microsoftonline.com",
+        "api_url": "https://" + swagger()["host"],
+        "resource": "https://analysis.windows.net/powerbi/api",
+    }
+
+    def built(value):
+        return value.default.format(**public, tenant_id="{tenant_id}")
+
     user = {v.key: v for v in pack.connections["oauth2"].values}
     assert pack.connections["oauth2"].grant == "authorization_code"
     assert user["tenant_id"].default == "common"
-    assert user["authorize_url"].default == (
+    assert user["cloud"].default == "public"
+    assert built(user["authorize_url"]) == (
         "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/authorize"
     )
-    assert user["token_url"].default == (
+    assert built(user["token_url"]) == (
         "https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
     )
-    assert user["scopes"].default.split() == [
+    assert built(user["scopes"]).split() == [
         "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All",
         "offline_access",
     ]
     assert "offline_access" in user["scopes"].comments
     assert "refresh token" in user["scopes"].comments
     assert "v1" in user["authorize_url"].comments  # why not the reference's v1 endpoint
-    assert user["base_url"].default == "https://" + swagger()["host"] + SWAGGER_PREFIX
+    assert built(user["base_url"]) == "https://" + swagger()["host"] + SWAGGER_PREFIX
     assert user["token_leeway"].default == 60
     assert {k for k, v in user.items() if v.required} == {"client_id", "client_secret"}
     assert {k for k, v in user.items() if v.secret} == {"client_secret"}
@@ -350,7 +371,7 @@ def test_connections(pack):
     sp = {v.key: v for v in pack.connections["client_credentials"].values}
     assert pack.connections["client_credentials"].grant == "client_credentials"
     assert {k for k, v in sp.items() if v.required} == {"tenant_id", "client_id", "client_secret"}
-    assert sp["scopes"].default == "https://analysis.windows.net/powerbi/api/.default"
+    assert built(sp["scopes"]) == "https://analysis.windows.net/powerbi/api/.default"
     assert sp["token_url"].default == user["token_url"].default
     assert {k for k, v in sp.items() if v.secret} == {"client_secret"}
 

@@ -12,7 +12,12 @@ from connectorkit._responses import parse_retry_after
 from connectorkit._retry import RetryPolicy
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
-ROWS = {"dataset_id": DATASET, "table_name": "T", "rows": [{"Qty": 1}]}
+ROWS = {
+    "dataset_id": DATASET,
+    "table_name": "T",
+    "rows": [{"Qty": 1}],
+    "columns": [{"name": "Qty", "dataType": "Int64"}],
+}
 BUSY = {"error": {"code": "ServiceUnavailable", "message": "try later"}}
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "BatchDef",
     "CheckDef",
     "ConnectionDef",
+    "DiscoverDef",
     "EachDef",
     "ErrorHint",
     "InputDef",
@@ -24,8 +25,10 @@ __all__ = [
     "Pack",
     "Quirks",
     "RefusalDef",
+    "RememberDef",
     "RequestDef",
     "ResultDef",
+    "RowTypesDef",
     "SliceDef",
 ]
 
