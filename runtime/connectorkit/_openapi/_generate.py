@@ -288,7 +288,22 @@ def _scalar_input(
         spec["required"] = True
     spec["comments"] = _comments(param.description or schema.get("description", ""), key)
     _constraints(spec, schema, f"{op.id}: parameter '{param.name}'", notes)
+    if spec.get("format") == "uuid" and not _examples_fit_uuid(op, param.name):
+        # The document's own examples of this parameter are not UUIDs: its format is wrong.
+        del spec["format"]
+        notes.append(f"{op.id}: parameter '{param.name}' is not a uuid in the document's examples")
     return spec
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _examples_fit_uuid(op: Operation, name: str) -> bool:
+    for _, raw in op.examples:
+        value = (raw.get("parameters") or {}).get(name) if isinstance(raw, dict) else None
+        if isinstance(value, str) and not _UUID.fullmatch(value):
+            return False
+    return True
 
 
 def _constraints(  # noqa: C901 - one branch per kind of constraint
@@ -307,7 +322,12 @@ def _constraints(  # noqa: C901 - one branch per kind of constraint
         if "maxLength" in schema:
             spec["max_length"] = schema["maxLength"]
     fmt = schema.get("x-format")
-    if isinstance(fmt, str) and fmt not in {"int32", "int64", "double", "float"}:
+    # A format on an enum adds nothing (and a swagger that marks an enum of words uuid is wrong).
+    if (
+        isinstance(fmt, str)
+        and fmt not in {"int32", "int64", "double", "float"}
+        and "enum" not in spec
+    ):
         spec["format"] = fmt
     if kind == "array":
         items = _item_schema(schema.get("items") or {}, 0)
