@@ -121,8 +121,11 @@ def run_child(command: list[str], stdin_path: Path | None) -> tuple[float, float
     """(wall s, CPU s, peak RSS MiB, exit code) of one child process."""
     started = time.perf_counter()
     with open(stdin_path or os.devnull, "rb") as stdin:  # noqa: PTH123 - plain file handle
+        # Each run has its own rate budgets (a memory store): the pack's hourly cap of 1,000,000
+        # rows per dataset would otherwise pause a second run against the same dataset id.
+        env = {**os.environ, "CONNECTORKIT_STATE": "memory://"}
         proc = subprocess.Popen(
-            command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
         )
         out = proc.stdout.read() if proc.stdout is not None else b""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -250,8 +253,6 @@ def push_from_files(sizes: list[int]) -> None:
                 "columns=" + orjson.dumps(COLUMNS).decode(),
                 "--connection",
                 str(connection),
-                "--state",
-                f"sqlite:///{Path(tmp) / 'state.sqlite3'}",
                 "-q",
             ]
             wall, cpu, peak, code = run_child(command, None)
