@@ -50,8 +50,6 @@ __all__ = [
     "BulkPush",
     "ColumnMemory",
     "JobBook",
-    "MemoryColumns",
-    "MemoryJobBook",
     "row_validator",
 ]
 
@@ -82,44 +80,6 @@ class JobBook(Protocol):
 
     def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
         """Every batch recorded for ``job_id``, by number."""
-
-
-class MemoryColumns:
-    """Column memory that lives as long as the process (for a runner without a state store)."""
-
-    def __init__(self) -> None:
-        self._kept: dict[str, list[dict[str, Any]]] = {}
-
-    def recall(self, key: str) -> list[dict[str, Any]] | None:
-        """See :class:`ColumnMemory`."""
-        return self._kept.get(key)
-
-    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
-        """See :class:`ColumnMemory`."""
-        self._kept[key] = columns
-
-
-class MemoryJobBook:
-    """A job ledger that lives as long as the process (for a call without a state store)."""
-
-    def __init__(self) -> None:
-        self._about: dict[str, dict[str, Any]] = {}
-        self._batches: dict[str, dict[int, dict[str, Any]]] = {}
-
-    def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
-        """See :class:`JobBook`."""
-        if job_id in self._about:
-            return self._about[job_id]
-        self._about[job_id] = dict(about)
-        return None
-
-    def record(self, job_id: str, record: BatchRecord, digest: str) -> None:
-        """See :class:`JobBook`."""
-        self._batches.setdefault(job_id, {})[record.number] = {**record.to_dict(), "digest": digest}
-
-    def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
-        """See :class:`JobBook`."""
-        return dict(self._batches.get(job_id, {}))
 
 
 def row_validator(

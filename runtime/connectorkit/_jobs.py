@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from connectorkit._push import BatchRecord
-    from connectorkit._state import State
+    from connectorkit._state import JobLedger, State
 
 __all__ = ["JOB_INDEX", "StoreJobBook", "StoreMemory", "job_summary"]
 
@@ -27,15 +27,16 @@ def _about_key(job_id: str) -> str:
     return f"ck:{{job:{job_id}}}:about"
 
 
-def _batches_key(job_id: str) -> str:
-    return f"ck:{{job:{job_id}}}:ledger"
-
-
 class StoreJobBook:
     """The job ledger on the state store (see :class:`connectorkit._bulk.JobBook`)."""
 
     def __init__(self, state: Callable[[], State]) -> None:
         self._state = state
+
+    def _ledger(self) -> JobLedger:
+        from connectorkit._state import JobLedger  # noqa: PLC0415 - the store opens lazily
+
+        return JobLedger(self._state())
 
     def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
         """Start ``job_id`` unless it exists (atomically); the existing description if it does."""
@@ -49,15 +50,13 @@ class StoreJobBook:
 
     def record(self, job_id: str, record: BatchRecord, digest: str) -> None:
         """File the fate of one batch; one store operation."""
-        entry = {**record.to_dict(), "digest": digest}
-        self._state().store.hash_set(
-            _batches_key(job_id), str(record.number), json.dumps(entry).encode()
-        )
+        entry = record.to_dict()
+        status, number = entry.pop("status"), entry.pop("batch")
+        self._ledger().record(job_id, number, status, **entry, digest=digest)
 
     def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
         """Every batch recorded for ``job_id``, by number."""
-        found = self._state().store.hash_all(_batches_key(job_id))
-        return {int(n): json.loads(v) for n, v in sorted(found.items(), key=lambda i: int(i[0]))}
+        return {n: {"batch": n, **e} for n, e in self._ledger().batches(job_id).items()}
 
     def about(self, job_id: str) -> dict[str, Any] | None:
         """The description of ``job_id``, or None when there is no such job."""
@@ -72,8 +71,7 @@ class StoreJobBook:
     def forget(self, job_id: str) -> bool:
         """Drop a job and its ledger; whether it existed."""
         store = self._state().store
-        for number in list(store.hash_all(_batches_key(job_id))):
-            store.hash_delete(_batches_key(job_id), number)
+        self._ledger().forget(job_id)
         store.hash_delete(JOB_INDEX, job_id)
         return store.delete(_about_key(job_id))
 
