@@ -20,7 +20,9 @@ ENV = {
 class Process:
     """A command that prints one JSON line with its URLs, then serves until stopped."""
 
-    def __init__(self, args: list[str], *, stdin: str | None = None) -> None:
+    def __init__(
+        self, args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.stderr = ""
         self.proc = subprocess.Popen(
             [COMMAND, *args],
@@ -28,7 +30,7 @@ class Process:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=ENV,
+            env={**ENV, **(env or {})},
         )
         if stdin is not None:
             self.proc.stdin.write(stdin)
@@ -62,7 +64,13 @@ def start_emulator(client_id: str, secret: str, *extra: str) -> Process:
     )
 
 
-def start_studio(pack: Path, emulator_url: str, client: str) -> Process:
+def start_studio(
+    pack: Path,
+    emulator_url: str,
+    client: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Process:
     """``connectorkit studio`` on a free port for ``pack``, offering the emulator at the URL."""
     return Process(
         [
@@ -75,5 +83,36 @@ def start_studio(pack: Path, emulator_url: str, client: str) -> Process:
             emulator_url,
             "--emulator-client",
             client,
-        ]
+            *extra,
+        ],
+        env=env,
     )
+
+
+def store_connection(
+    state_url: str, env: dict[str, str], name: str, pack: Path, connection: dict
+) -> None:
+    """``connectorkit connections add NAME``: the real command, the connection on its stdin."""
+    done = subprocess.run(
+        [COMMAND, "connections", "--state", state_url, "--pack", str(pack), "add", name],
+        input=json.dumps(connection),
+        capture_output=True,
+        text=True,
+        env={**ENV, **env},
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def remove_connection(state_url: str, env: dict[str, str], name: str) -> None:
+    """``connectorkit connections remove NAME``."""
+    done = subprocess.run(
+        [COMMAND, "connections", "--state", state_url, "remove", name],
+        capture_output=True,
+        text=True,
+        env={**ENV, **env},
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

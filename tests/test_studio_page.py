@@ -20,9 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from conftest import copy_pack
-from studio_helpers import start_emulator, start_studio
+from studio_helpers import start_emulator, start_studio, store_connection
 
 pytest.importorskip("uvicorn", reason="studio needs the connectorkit[studio] extra")
 playwright = pytest.importorskip("playwright.sync_api", reason="the dev extra brings playwright")
@@ -48,6 +49,7 @@ SECRET = f"page-secret-{secrets.token_hex(8)}"
 # An access token (a JWT: base64url JSON header "eyJ…", then a dot) or an emulator refresh token;
 # none may reach the page.
 TOKEN = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.|emu-rt\.")
+STORED = "sales-sp"
 BULK_ROWS = 60_000
 LATENCY_MS = 300
 WAIT_MS = 30_000
@@ -55,12 +57,33 @@ WAIT_MS = 30_000
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    # A SQLite state store with one connection saved in it, as `connectorkit connections add`
+    # saves it: the page offers it beside the emulator.
+    state_url = f"sqlite:///{tmp_path_factory.mktemp('state') / 'state.db'}"
+    env = {"CONNECTORKIT_STATE_KEY": Fernet.generate_key().decode()}
     emulator = start_emulator(CLIENT_ID, SECRET, "--latency", str(LATENCY_MS))
     try:
         pack = copy_pack(tmp_path_factory.mktemp("pack"))
-        studio = start_studio(pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}")
+        values = {
+            "tenant_id": "emulator",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "token_url": emulator.urls["token_url"],
+            "base_url": emulator.urls["base_url"],
+        }
+        store_connection(
+            state_url, env, STORED, pack, {"key": "client_credentials", "values": values}
+        )
+        studio = start_studio(
+            pack, emulator.urls["url"], f"{CLIENT_ID}:{SECRET}", "--state", state_url, env=env
+        )
         try:
-            yield {"url": studio.urls["url"], "emulator": emulator.urls, "pack": pack}
+            yield {
+                "url": studio.urls["url"],
+                "emulator": emulator.urls,
+                "pack": pack,
+                "state": (state_url, env),
+            }
         finally:
             studio.stop()
     finally:
@@ -258,6 +281,38 @@ def test_a_secret_never_reaches_the_page(page, stack):
     # The secret left the page once, to the studio server on loopback, to run the call.
     carrying = [(m, u) for m, u, body in page.traffic.requests if SECRET in body]
     assert carrying == [("POST", f"{stack['url']}api/run")]
+
+
+def test_a_stored_connection_is_offered_and_runs(page, stack):
+    open_action(page, stack, "list_groups")
+    options = page.eval_on_selector_all("#connection option", "els => els.map(e => e.value)")
+    assert options[:2] == ["preset:emulator", f"preset:stored:{STORED}"]
+    page.select_option("#connection", f"preset:stored:{STORED}")
+    shown = page.inner_text(".conn-values")
+    assert "client_secret\t***" in shown
+    assert f"Stored as {STORED}, with no token saved" in shown
+    assert run_and_wait(page).startswith("✓ ok")
+    assert "Sales Analytics" in page.inner_text("#result-table")
+    assert page.inner_text("#recipe-run") == f"connectorkit run list_groups --connection {STORED}"
+    invoke = page.inner_text("#recipe-invoke")
+    assert json.loads(invoke.split("\n", 1)[1].rsplit("\n", 1)[0])["connection"] == {"name": STORED}
+    assert page.locator("#recipe-connection").count() == 0
+    # One saved while the page is open shows up without a reload; the choice stays as it was.
+    state_url, env = stack["state"]
+    store_connection(
+        state_url,
+        env,
+        "added-later",
+        stack["pack"],
+        {
+            "key": "client_credentials",
+            "values": {"tenant_id": "t", "client_id": "c", "client_secret": "s"},
+        },
+    )
+    page.wait_for_selector(
+        '#connection option[value="preset:stored:added-later"]', state="attached"
+    )
+    assert page.eval_on_selector("#connection", "el => el.value") == f"preset:stored:{STORED}"
 
 
 def test_a_bulk_push_shows_its_progress(page, stack, shots, tmp_path):

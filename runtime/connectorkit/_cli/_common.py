@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Registry",
     "add_pack_option",
+    "add_state_option",
     "configure_logging",
     "load",
     "pack_folder",
@@ -128,6 +129,16 @@ def add_pack_option(parser: argparse.ArgumentParser, *, must_exist: bool = True)
         "--pack",
         type=pack_folder if must_exist else pack_path,
         help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
+    )
+
+
+def add_state_option(parser: argparse.ArgumentParser) -> None:
+    """``--state URL``: the store of stored connections, shared tokens, limits and push jobs."""
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="state store shared by workers: sqlite:///PATH, redis://…, memory:// "
+        "(default: $CONNECTORKIT_STATE, else a SQLite file in the user's state folder)",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from connectorkit._cli._common import add_pack_option, configure_logging, load
+from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging, load
 from connectorkit._errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -25,12 +25,7 @@ def add_protocol_command(
     add_pack_option(sub, must_exist=False)
     sub.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub.add_argument("-q", "--quiet", action="store_true", help="only warnings on stderr")
-    sub.add_argument(
-        "--state",
-        metavar="URL",
-        help="state store shared by workers: sqlite:///PATH, redis://…, memory:// "
-        "(default: $CONNECTORKIT_STATE, else a SQLite file in the user's state folder)",
-    )
+    add_state_option(sub)
     return sub
 
 

@@ -8,6 +8,7 @@ under the connection's own lineage, so its renewal is single-flight like any oth
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -92,6 +93,14 @@ class StoredConnections:
     def names(self) -> list[str]:
         """Every stored connection's name, sorted."""
         return sorted(self.state.store.hash_all(_INDEX))
+
+    def revision(self) -> str:
+        """A short digest that changes whenever a connection is saved, replaced or removed."""
+        digest = hashlib.sha256()
+        records = self.state.store.hash_all(_INDEX)
+        for name in sorted(records):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(records[name]).digest())
+        return digest.hexdigest()[:16]
 
     def remove(self, name: str) -> bool:
         """Forget connection ``name`` and its token; whether it existed."""

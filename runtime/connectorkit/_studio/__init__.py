@@ -2,8 +2,9 @@
 
 The page (``static/``: plain HTML, one script, one stylesheet; nothing fetched from elsewhere)
 builds each form from the catalog's JSON Schema alone, checks it in the browser, and runs the
-action through the runtime on this server, against the local emulator or connection values
-typed on the page. The server is a small ASGI app on uvicorn, bound to loopback only.
+action through the runtime on this server, against the local emulator, a stored connection of
+the state store, or connection values typed on the page. The server is a small ASGI app on
+uvicorn, bound to loopback only.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="offer the local emulator as a connection: alone, start one for this session; "
         "with a URL, use the emulator running there",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="the state store whose stored connections the page offers "
+        "(default: $CONNECTORKIT_STATE, else the SQLite file in the user's state folder)",
     )
     parser.add_argument(
         "--emulator-client",
@@ -111,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from connectorkit._run import Runner  # noqa: PLC0415
     from connectorkit._studio._app import StudioApp  # noqa: PLC0415
     from connectorkit._studio._runs import RunBook  # noqa: PLC0415
+    from connectorkit._studio._stored import StoredPresets  # noqa: PLC0415
     from connectorkit._studio._watch import PackView  # noqa: PLC0415
 
     view = PackView((args.pack or default_pack_root()).resolve())
@@ -126,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             child.stop()
         return 1
     port = sock.getsockname()[1]
-    runner = Runner()
-    app = StudioApp(view, RunBook(runner), presets)
+    runner = Runner(state_url=args.state)
+    app = StudioApp(view, RunBook(runner), presets, stored=StoredPresets(lambda: runner.state))
     config = uvicorn.Config(
         app,
         http="h11",

@@ -1,7 +1,7 @@
 """The studio's HTTP face: a plain ASGI app serving the page, its assets and a small JSON API.
 
     GET  /                 the page            GET  /api/catalog      describe + presets
-    GET  /static/NAME      its script/styles   GET  /api/version      the pack's fingerprint
+    GET  /static/NAME      its script/styles   GET  /api/version      fingerprints: pack, stored
     POST /api/run          start a run         GET  /api/runs/ID      a run, as far as it got
 
 It answers only requests addressed to a loopback name (so a web page elsewhere cannot reach it
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from connectorkit._studio._presets import Preset
     from connectorkit._studio._runs import RunBook
+    from connectorkit._studio._stored import StoredPresets
     from connectorkit._studio._watch import PackView
 
     Scope = MutableMapping[str, Any]
@@ -72,11 +73,26 @@ class _HttpError(Exception):
 class StudioApp:
     """The ASGI application; one per studio process."""
 
-    def __init__(self, view: PackView, book: RunBook, presets: list[Preset]) -> None:
+    def __init__(
+        self,
+        view: PackView,
+        book: RunBook,
+        presets: list[Preset],
+        stored: StoredPresets | None = None,
+    ) -> None:
         self.view = view
         self.book = book
-        self.presets = {p.id: p for p in presets}
+        self.fixed = presets
+        # Stored connections come and go while the studio runs: listed anew on each catalog.
+        self.stored = stored
         self.assets = _assets()
+
+    def presets(self, catalog: dict[str, Any] | None) -> dict[str, Preset]:
+        """The ready connections: the emulator's, then the stored ones."""
+        found = list(self.fixed)
+        if self.stored is not None and catalog is not None:
+            found += self.stored.presets(catalog)
+        return {p.id: p for p in found}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +135,12 @@ class StudioApp:
             return 200, "application/json", _json(self.catalog())
         if method == "GET" and path == "/api/version":
             version, _, _, error = self.view.current()
-            return 200, "application/json", _json({"version": version, "ok": error is None})
+            connections = "" if self.stored is None else self.stored.fingerprint()
+            return (
+                200,
+                "application/json",
+                _json({"version": version, "ok": error is None, "connections": connections}),
+            )
         if method == "GET" and path.startswith("/api/runs/"):
             run = self.book.get(path.removeprefix("/api/runs/"))
             if run is None:
@@ -147,7 +168,8 @@ class StudioApp:
             "pack": str(self.view.root),
             "catalog": catalog,
             "error": error,
-            "presets": [p.public() for p in self.presets.values()],
+            "presets": [p.public() for p in self.presets(catalog).values()],
+            "connections": "" if self.stored is None else self.stored.fingerprint(),
         }
 
     def start(self, body: Any) -> Run:
@@ -162,7 +184,15 @@ class StudioApp:
         inputs = body.get("inputs", {})
         chosen = body.get("connection")
         chosen = chosen if isinstance(chosen, dict) else {}
-        preset = self.presets.get(str(chosen.get("preset")))
+        preset = None
+        if "preset" in chosen:
+            preset = self.presets(catalog).get(str(chosen["preset"]))
+            if preset is None:
+                raise _HttpError(
+                    409,
+                    f"the connection {chosen['preset']!r} is no longer offered (a stored "
+                    "connection removed meanwhile?): choose another",
+                )
         if preset is not None:
             connection = preset.connection()
             secret, secrets, reference = set(preset.secret), preset.secrets(), preset.reference
@@ -183,7 +213,10 @@ class StudioApp:
             return {
                 "invoke": invoke_recipe(request, secret),
                 "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
-                "connection": json.dumps(masked_connection(connection, secret), indent=2),
+                # A stored connection is named, not written out: there is no file to show.
+                "connection": ""
+                if "name" in connection
+                else json.dumps(masked_connection(connection, secret), indent=2),
                 "connection_file": reference,
             }
 

@@ -48,23 +48,34 @@ class Preset:
     secret: frozenset[str]
     # What `connectorkit run --connection` is given for it.
     reference: str
+    # A stored connection is named in the request; the runtime reads it from the state store.
+    name: str | None = None
+    tokens: tuple[str, ...] = ()
 
     def connection(self) -> dict[str, Any]:
         """The request's ``connection`` object."""
+        if self.name is not None:
+            return {"name": self.name}
         return {"key": self.key, "values": dict(self.values)}
 
     def secrets(self) -> list[str]:
-        """The secret values to mask wherever they might show."""
-        return [str(v) for k, v in self.values.items() if k in self.secret and v]
+        """The secret values (and stored tokens) to mask wherever they might show."""
+        return [str(v) for k, v in self.values.items() if k in self.secret and v] + list(
+            self.tokens
+        )
 
     def public(self) -> dict[str, Any]:
         """The preset as the page sees it."""
-        return {
+        shown = {
             "id": self.id,
             "label": self.label,
             "key": self.key,
             "values": {k: MASK if k in self.secret else v for k, v in self.values.items()},
         }
+        if self.name is not None:
+            # Whether a token was saved with it; the token itself never reaches the page.
+            shown["stored"] = {"name": self.name, "token": bool(self.tokens)}
+        return shown
 
 
 def emulator_preset(

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._cli._common import add_pack_option, configure_logging, load
+from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging, load
 from connectorkit._errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def register(registry: Registry) -> None:
         "-v", "--verbose", action="count", default=0, help="one line per HTTP request (-vv: bodies)"
     )
     add_pack_option(sub)
+    add_state_option(sub)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -76,7 +77,7 @@ def _check(args: argparse.Namespace) -> int:
     }
     if source.connection is not None:
         request["connection"] = source.connection
-    envelope, code = _call(pack, request, verbose=args.verbose > 0)
+    envelope, code = _call(pack, request, verbose=args.verbose > 0, state_url=args.state)
     if args.json:
         from connectorkit._protocol import dump_response  # noqa: PLC0415
 
@@ -92,7 +93,9 @@ def _check(args: argparse.Namespace) -> int:
     return code
 
 
-def _call(pack: Pack, request: dict[str, Any], *, verbose: bool) -> tuple[dict[str, Any], int]:
+def _call(
+    pack: Pack, request: dict[str, Any], *, verbose: bool, state_url: str | None
+) -> tuple[dict[str, Any], int]:
     from connectorkit._cli._trace import RequestTrace  # noqa: PLC0415
     from connectorkit._http import new_client  # noqa: PLC0415
     from connectorkit._protocol import respond  # noqa: PLC0415
@@ -100,7 +103,7 @@ def _call(pack: Pack, request: dict[str, Any], *, verbose: bool) -> tuple[dict[s
 
     client = new_client()
     RequestTrace(sys.stderr, verbose=verbose).install(client)
-    runner = Runner(http=client)
+    runner = Runner(http=client, state_url=state_url)
     try:
         return respond(pack, runner, json.dumps(request))
     finally:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._cli._common import add_pack_option, configure_logging
+from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging
 
 if TYPE_CHECKING:
     import argparse
@@ -41,7 +41,7 @@ def register(registry: Registry) -> None:
     sub.add_argument("--unknown-batches", choices=("resend", "skip"), help="resume: see push")
     sub.add_argument("--wait", action="store_true", help="resume: wait out long pauses")
     sub.add_argument("--json", action="store_true", help="list/show: JSON instead of text")
-    sub.add_argument("--state", metavar="URL", help="the state store (as for invoke)")
+    add_state_option(sub)
     add_pack_option(sub)
 
 

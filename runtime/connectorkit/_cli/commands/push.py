@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._cli._common import add_pack_option, configure_logging, load
+from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging, load
 from connectorkit._errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def register(registry: Registry) -> None:
         action="store_true",
         help="wait out a long pause (hourly cap, long Retry-After) instead of returning",
     )
-    sub.add_argument("--state", metavar="URL", help="the state store (as for invoke)")
+    add_state_option(sub)
     add_pack_option(sub)
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 

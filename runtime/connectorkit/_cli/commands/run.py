@@ -7,7 +7,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._cli._common import add_pack_option, configure_logging, load
+from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging, load
 from connectorkit._errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ def register(registry: Registry) -> None:
     )
     sub.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     add_pack_option(sub)
+    add_state_option(sub)
     sub.set_defaults(loose_positionals="assignments")
     _add_completers(sub)
 
@@ -184,7 +185,7 @@ def _call(
         progress=progress,
         batch_method=definition.request.method if definition is not None else None,
     ).install(client)
-    runner = Runner(http=client)
+    runner = Runner(http=client, state_url=args.state)
     try:
         return respond(pack, runner, json.dumps(request))
     finally:

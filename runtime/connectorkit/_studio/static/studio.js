@@ -16,7 +16,7 @@ const POLL_PACK_MS = 1500;
 const SHOWN_TEXT = 60000;  // longer texts are cut on screen; Copy still copies all of them
 
 const state = {
-  catalog: null, version: "", presets: [], action: null, form: null, connForms: {},
+  catalog: null, version: "", stored: "", presets: [], action: null, form: null, connForms: {},
   running: null, filter: "",
 };
 
@@ -519,6 +519,11 @@ function connectionCard() {
       const preset = state.presets.find((p) => p.id === id);
       holder.append(h("table", {class: "result"}, h("tbody", {}, Object.entries(preset.values).map(([k, v]) =>
         h("tr", {}, h("th", {text: k}), h("td", {class: "mono", text: String(v)}))))));
+      if (preset.stored) {
+        holder.append(h("div", {class: "help"}, prose(preset.stored.token
+          ? `Stored as \`${preset.stored.name}\` with a token: the runtime reads it from the state store and saves a renewed one back there.`
+          : `Stored as \`${preset.stored.name}\`, with no token saved: the runtime obtains one when the action runs.`)));
+      }
       return;
     }
     const conn = state.catalog.connections.find((c) => c.key === id);
@@ -723,7 +728,7 @@ function renderRun(current) {
       h("p", {class: "help", text: "Secrets are shown as *** here: put yours back where you paste."}),
       copyBlock("invoke", r.invoke, "recipe-invoke"),
       copyBlock("connectorkit run", r.run, "recipe-run"),
-      copyBlock(r.connection_file, r.connection, "recipe-connection")));
+      r.connection ? copyBlock(r.connection_file, r.connection, "recipe-connection") : null));
     if (response.error && response.error.type === "invalid_input" && response.error.details) showErrors(response.error.details);
     else if (response.error && response.error.details && response.error.type === "invalid_connection") showErrors(response.error.details);
     document.getElementById("run-state").textContent = "";
@@ -736,7 +741,10 @@ function renderRun(current) {
 async function loadCatalog(reloaded) {
   const data = await getJson("/api/catalog");
   state.version = data.version;
+  state.stored = data.connections;
   state.presets = data.presets;
+  // A stored connection that went away while chosen falls back to the first choice.
+  if (state.connection && state.connection.startsWith("preset:") && !state.presets.some((p) => `preset:${p.id}` === state.connection)) state.connection = null;
   document.getElementById("pack-path").textContent = data.pack;
   if (data.error) {
     banner(`The pack does not load: ${data.error.message}`, true);
@@ -765,8 +773,9 @@ async function loadCatalog(reloaded) {
 
 async function watchPack() {
   try {
-    const {version} = await getJson("/api/version");
+    const {version, connections} = await getJson("/api/version");
     if (version !== state.version) await loadCatalog(true);
+    else if (connections !== state.stored) await loadCatalog(false);
   } catch {
     banner("The studio server does not answer: is `connectorkit studio` still running?", true);
   }

@@ -1,0 +1,92 @@
+"""Stored connections (``connectorkit connections``, ``auth login --save``) as the page's presets.
+
+The page sees each one by name, its secret values masked and its token never; a run names it
+(``{"name": …}``), so the runtime takes the values and the newest token from the state store and
+renews the token there, exactly as ``invoke`` would for a platform. They are listed anew for each
+catalog, and :meth:`StoredPresets.fingerprint` lets the page notice one saved or removed while it
+is open.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from connectorkit._errors import ConnectorError
+from connectorkit._state import StateError, StoredConnections
+from connectorkit._studio._presets import Preset
+from connectorkit._studio._recipes import secret_keys
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from connectorkit._state import State
+
+__all__ = ["StoredPresets"]
+
+log = logging.getLogger("connectorkit")
+_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+class StoredPresets:
+    """The stored connections of the state store that fit the pack on show."""
+
+    def __init__(self, state: Callable[[], State]) -> None:
+        # The store opens on first use, so a studio with no store at hand still starts.
+        self._state = state
+        self._warned: str | None = None
+
+    def fingerprint(self) -> str:
+        """Changes whenever a connection is saved, replaced or removed; ``""`` with no store."""
+        try:
+            return StoredConnections(self._state()).revision()
+        except (ConnectorError, StateError, OSError) as exc:
+            self._warn(exc)
+            return ""
+
+    def presets(self, catalog: Mapping[str, Any]) -> list[Preset]:
+        """One preset per stored connection of this pack's connection keys, sorted by name."""
+        schemas = {
+            c["key"]: c
+            for c in catalog.get("connections", [])
+            if isinstance(c, dict) and isinstance(c.get("key"), str)
+        }
+        try:
+            connections = StoredConnections(self._state())
+            names = connections.names()
+        except (ConnectorError, StateError, OSError) as exc:
+            self._warn(exc)
+            return []
+        found = []
+        for name in names:
+            try:
+                record = connections.load(name)
+            except (StateError, ValueError) as exc:
+                # One record sealed with a key this process lacks does not hide the others.
+                log.warning("stored connection %r cannot be read: %s", name, exc)
+                continue
+            if record is None or record.key not in schemas:
+                continue  # removed meanwhile, or another pack's connection
+            schema = schemas[record.key]
+            token = record.token or {}
+            found.append(
+                Preset(
+                    id=f"stored:{name}",
+                    label=f"Stored connection {name} ({schema.get('label', record.key)})",
+                    key=record.key,
+                    values=dict(record.values),
+                    secret=frozenset(secret_keys(schema.get("values", {}))),
+                    reference=name,
+                    name=name,
+                    tokens=tuple(
+                        str(token[k]) for k in _TOKEN_FIELDS if isinstance(token.get(k), str)
+                    ),
+                )
+            )
+        return found
+
+    def _warn(self, exc: Exception) -> None:
+        # Once per distinct problem: the page asks every 1.5 s.
+        if str(exc) != self._warned:
+            self._warned = str(exc)
+            log.warning("stored connections are not available: %s", exc)
