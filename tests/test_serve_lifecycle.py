@@ -162,3 +162,31 @@ def test_describe_of_a_folder_that_is_no_pack_exits_2(tmp_path):
     done = subprocess.run(args, capture_output=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "not an action pack" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("command", "where", "said", "code"),
+    [
+        ("invoke", "/nonexistent", "no such folder", 2),
+        ("invoke", "TMP", "no connector.yaml there", 2),
+        ("serve", "/nonexistent", "no such folder", 0),
+    ],
+)
+def test_invoke_naming_no_pack_is_the_callers_error_in_json(command, where, said, code, tmp_path):
+    folder = str(tmp_path) if where == "TMP" else where
+    done = subprocess.run(
+        [*COMMAND, command, "--pack", folder],
+        input=b'{"id": "r1", "action": "list_groups"}\n',
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    # serve answers the line and ends at EOF with 0; invoke's exit code is the envelope's.
+    assert done.returncode == code
+    envelope = json.loads(done.stdout)
+    assert envelope["id"] == "r1"
+    assert envelope["error"]["type"] == "invalid_request"
+    assert envelope["error"]["message"] == f"--pack {folder}: {said}: not an action pack"
+    assert envelope["error"]["details"] == [
+        {"field": "--pack", "message": f"{said}: not an action pack"}
+    ]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
 from connectorkit._cli._common import add_pack_option, add_state_option, configure_logging, load
-from connectorkit._errors import ConnectorError
+from connectorkit._errors import ConnectorError, InvalidRequest
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
     from connectorkit._cli._common import Registry
     from connectorkit._definitions import Pack
@@ -36,7 +38,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     pack: Pack | ConnectorError
     try:
-        pack = load(args.pack)
+        pack = load(_existing_pack(args.pack))
     except ConnectorError as exc:
         pack = exc  # still answer in JSON, so the platform sees why
     runner = Runner(state_url=args.state)
@@ -48,3 +50,24 @@ def _run_protocol(args: argparse.Namespace) -> int:
         return serve(pack, runner, stdin, sys.stdout, concurrency=args.concurrency)
     finally:
         runner.close()
+
+
+def _existing_pack(given: Path | None) -> Path | None:
+    """``given`` (or ``$CONNECTORKIT_PACK``) if it holds a pack: naming none is the caller's error.
+
+    A folder without ``connector.yaml`` is a wrong argument (``invalid_request``, exit 2); a pack
+    that is there but broken stays a defect of the deployment (``internal_error``, exit 3).
+    """
+    from connectorkit._files import PACK_ENV, default_pack_root  # noqa: PLC0415
+
+    if given is None and not os.environ.get(PACK_ENV):
+        return None  # the bundled pack
+    folder = given if given is not None else default_pack_root()
+    if (folder / "connector.yaml").is_file():
+        return folder
+    option = "--pack" if given is not None else f"${PACK_ENV}"
+    said = "no such folder" if not folder.exists() else "no connector.yaml there"
+    raise InvalidRequest(
+        f"{option} {folder}: {said}: not an action pack",
+        details=[{"field": option, "message": f"{said}: not an action pack"}],
+    )
