@@ -13,9 +13,6 @@ measured. Beside it, in the same run:
 Then ``connectorkit push`` of NDJSON files of growing size (``--file-rows``): its peak memory
 must stay flat in the number of rows (the rows are streamed, at most five batches are held).
 
-Then ``connectorkit push`` of NDJSON files of growing size (``--file-rows``): its peak memory
-must stay flat in the number of rows (the rows are streamed, at most five batches are held).
-
 CPU is user + system time of the child process (``os.wait4``), peak memory its max RSS.
 
     .venv/bin/python bench/bulk_cpu.py [--rows 1000000] [--file-rows 100000,1000000]

@@ -8,6 +8,7 @@ walk for what JSON cannot carry). For any text, the new decoding must give the s
 from __future__ import annotations
 
 import gc
+import io
 import json
 import math
 from typing import Any
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectorkit._errors import InvalidRequest
-from connectorkit._protocol import decode_request, respond
+from connectorkit._protocol import decode_request, invoke, respond
 from connectorkit._strictjson import NOT_JSON, loads_exact, suspicious, unrepresentable
 
 
@@ -195,3 +196,36 @@ def test_the_garbage_collector_is_paused_only_while_a_big_document_is_built() ->
         assert not gc.isenabled()  # a caller's own choice is left as it was
     finally:
         gc.enable()
+
+
+def test_invoke_keeping_its_request_leaves_the_collector_on_and_answers_the_same(
+    pack, runner
+) -> None:
+    text = json.dumps({"id": 2**64, "action": "nope"})
+    kept: list[Any] = []
+    out_kept, out_plain = io.StringIO(), io.StringIO()
+    code_kept = invoke(pack, runner, io.StringIO(text), out_kept, keep=kept)
+    assert gc.isenabled()
+    code_plain = invoke(pack, runner, io.StringIO(text), out_plain)
+    assert (code_kept, out_kept.getvalue()) == (code_plain, out_plain.getvalue())
+    assert json.loads(out_kept.getvalue())["id"] == 2**64
+    assert [taken.request for taken in kept] == [{"id": 2**64, "action": "nope"}]
+    gc.unfreeze()  # the test process goes on: let the collector see what invoke froze
+
+
+def test_invoke_may_load_the_pack_after_reading_the_request(pack, runner) -> None:
+    order: list[str] = []
+
+    class Stdin(io.StringIO):
+        def read(self, *args: Any) -> str:
+            order.append("read")
+            return super().read(*args)
+
+    def pack_and_runner() -> tuple[Any, Any]:
+        order.append("pack")
+        return pack, runner
+
+    out = io.StringIO()
+    assert invoke(pack_and_runner, None, Stdin("{}"), out) == 2
+    assert order == ["read", "pack"]
+    assert json.loads(out.getvalue())["error"]["type"] == "invalid_request"
