@@ -310,9 +310,9 @@ def respond(
 class Taken:
     """One request read and decoded (or why it could not be), before any pack is needed.
 
-    ``invoke`` decodes first and then drops the request's text, so a big push never holds its
-    text and its parsed rows at once, and the pack and the HTTP stack are loaded after the
-    decoding (the peak of a big request is then its text, its rows and little else).
+    ``invoke`` decodes first and drops the request's text at once, so a big push does not carry
+    its text while it runs; the pack and the HTTP stack are loaded after the decoding, so the
+    peak of a big request is its text, its rows and little else.
     """
 
     __slots__ = ("bad_values", "error", "request")
