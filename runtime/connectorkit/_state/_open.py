@@ -49,7 +49,8 @@ def open_state(url: str | None = None) -> State:
         rest = url[len("sqlite:") :]
         if not rest.startswith("///") or len(rest) == len("///"):
             raise StateError(f"a SQLite state URL is sqlite:///PATH (absolute path), not {url!r}")
-        return _sqlite(Path(rest[2:]))
+        # sqlite:///PATH and sqlite:////PATH both name the absolute PATH (one file, one URL).
+        return _sqlite(Path("/" + rest.lstrip("/")))
     if scheme == "memory":
         from connectorkit._state._memory import MemoryStore  # noqa: PLC0415
 
