@@ -40,7 +40,7 @@ DEFAULT_CLIENT = ("connectorkit-demo", "demo-secret")  # the emulator's document
 _REDIRECT = "http://127.0.0.1/callback"  # never contacted: the code is read from the redirect
 _DIR, _SAVE, _STATE = "--connections-dir", "--save-connections", "--state"
 OWN_OPTIONS_HELP = f"""
-connectorkit's own options (the Power BI emulator only):
+connectorkit's own options (the default emulator only):
   {_DIR} DIR   write the two ready connections as DIR/emulator.json and
                           DIR/emulator-sp.json (the user's with its token)
   {_SAVE}      save them as stored connections 'emulator' and 'emulator-sp'
