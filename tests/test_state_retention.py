@@ -76,6 +76,8 @@ def test_the_lifetime_of_a_record_follows_what_its_token_can_still_do():
     assert record_ttl(lineage_of("x"), access_only, NOW + 9999, retention) == EXPIRED_GRACE_S
     assert record_ttl(lineage_of("x"), {"access_token": "a"}, NOW, retention) == retention
     assert record_ttl(connection_lineage("sales"), renewable, NOW, retention) is None
+    far = {"access_token": "a", "refresh_token": "r", "expires_at": 1e300}  # a caller's number
+    assert record_ttl(lineage_of("x"), far, NOW, 1e300) == 10 * 365 * DAY
 
 
 @pytest.mark.parametrize(
@@ -187,6 +189,10 @@ def test_a_redis_value_gets_the_keys_own_ttl(redis_url, monkeypatch):
         assert redis.exists("ck:{rt}:b") == 0
         assert state.store.get("ck:{rt}:a") == b"2"
         assert state.store.sweep() == 0
+        tokens = StoreTokens(state, retention_s=1e300)  # bounded: Redis takes the TTL
+        tokens.put(lineage_of("far"), {"access_token": "a", "refresh_token": "r"})
+        assert redis.pttl(f"ck:{{tok:{lineage_of('far')}}}:token") > 9 * 365 * DAY * 1000
+        tokens.forget(lineage_of("far"))
     finally:
         redis.delete("ck:{rt}:a")
         state.close()

@@ -54,6 +54,7 @@ DEFAULT_LEASE_TTL_S = 20.0
 RETENTION_ENV = "CONNECTORKIT_TOKEN_RETENTION"
 DEFAULT_RETENTION_S = 90 * 86400.0
 EXPIRED_GRACE_S = 300.0  # clocks of several machines may disagree by a little
+_LONGEST_S = 10 * 365 * 86400.0  # a bound for any lifetime (Redis refuses a TTL past 2**63 ms)
 _PINNED = "conn-"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _POLL_S = (0.01, 0.2)  # first and longest pause between looks at a lease someone else holds
@@ -92,12 +93,14 @@ def record_ttl(key: str, token: Mapping[str, Any], now: float, retention_s: floa
     expires_at = token.get("expires_at")
     left = 0.0
     if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
-        left = max(float(expires_at) - now, 0.0)
+        left = min(max(float(expires_at) - now, 0.0), _LONGEST_S)
     if token.get("refresh_token"):
-        return left + retention_s
-    if expires_at is None:
-        return retention_s
-    return min(left + EXPIRED_GRACE_S, retention_s)
+        ttl = left + retention_s
+    elif expires_at is None:
+        ttl = retention_s
+    else:
+        ttl = min(left + EXPIRED_GRACE_S, retention_s)
+    return min(ttl, _LONGEST_S)
 
 
 def _token_key(key: str) -> str:
