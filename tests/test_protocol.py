@@ -212,9 +212,10 @@ def test_invoke_uses_the_bundled_pack_from_any_directory():
 
 def test_pack_option_selects_another_pack(tmp_path):
     done = run_cli("invoke", "--pack", str(tmp_path), stdin='{"id": "x", "action": "a"}')
-    assert done.returncode == 3
+    assert done.returncode == 2  # naming no pack is the caller's mistake (invalid_request)
     response = json.loads(done.stdout)
     assert response["id"] == "x"
+    assert response["error"]["type"] == "invalid_request"
     assert "connector.yaml" in response["error"]["message"]
 
 
