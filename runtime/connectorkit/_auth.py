@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 from urllib.parse import urlsplit
@@ -154,20 +155,10 @@ class ConnectionAuth(httpx.Auth):
         self._remaining = remaining
         self._lock = threading.Lock()
         definition = connection.definition
-        values = connection.values
         self._key = definition.key
         self._grant = definition.grant or "authorization_code"
         self._quirks = connection.quirks
-        self._client = OAuthClient(
-            token_url=_required_url(values, "token_url"),
-            client_id=_required_text(values, "client_id"),
-            client_secret=_optional_text(values, "client_secret"),
-            scope=_optional_text(values, "scopes"),
-            auth_method=definition.token_endpoint_auth_method,
-        )
-        if self._grant == "client_credentials" and not self._client.client_secret:
-            raise _missing("client_secret")
-        self._leeway = _leeway(values)
+        self._client, self._leeway = _client_of(connection)
         self._current = _checked_token(connection.token)
         if self._grant == "authorization_code" and self._current is None:
             raise InvalidConnection(
@@ -409,6 +400,37 @@ class ConnectionAuth(httpx.Auth):
                     "the call's time budget ran out while another request was renewing the token"
                 )
             yield
+
+
+# The OAuth client and leeway of the connections of recent calls: serve binds one connection
+# once for all its calls (see _bind), so its values are checked once too.
+_clients: OrderedDict[int, tuple[BoundConnection, OAuthClient, int]] = OrderedDict()
+_MAX_CLIENTS = 256
+
+
+def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
+    """The OAuth client of ``connection``'s values and its token leeway (checked on first use)."""
+    with _flows_lock:
+        known = _clients.get(id(connection))
+        if known is not None and known[0] is connection:
+            return known[1], known[2]
+    values = connection.values
+    definition = connection.definition
+    client = OAuthClient(
+        token_url=_required_url(values, "token_url"),
+        client_id=_required_text(values, "client_id"),
+        client_secret=_optional_text(values, "client_secret"),
+        scope=_optional_text(values, "scopes"),
+        auth_method=definition.token_endpoint_auth_method,
+    )
+    if definition.grant == "client_credentials" and not client.client_secret:
+        raise _missing("client_secret")
+    leeway = _leeway(values)
+    with _flows_lock:
+        _clients[id(connection)] = (connection, client, leeway)
+        while len(_clients) > _MAX_CLIENTS:
+            _clients.popitem(last=False)
+    return client, leeway
 
 
 def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
