@@ -7,7 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    import re
 
 COMMAND = str(Path(sys.executable).parent / "connectorkit")
 ENV = {
@@ -116,3 +123,19 @@ def remove_connection(state_url: str, env: dict[str, str], name: str) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def run_to_end(url: str, body: dict, *, secret: str, token: re.Pattern[str] | None = None) -> dict:
+    """Start a run on the studio at ``url`` and poll it until done; no poll may carry a secret."""
+    started = httpx.post(f"{url}api/run", json=body, timeout=10)
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        polled = httpx.get(f"{url}api/runs/{started.json()['id']}", timeout=10)
+        assert secret not in polled.text
+        assert token is None or not token.search(polled.text)
+        current = polled.json()
+        if current["state"] == "done":
+            return dict(current)
+        time.sleep(0.05)
+    raise AssertionError("the run did not finish")

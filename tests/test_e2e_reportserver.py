@@ -21,6 +21,7 @@ import pytest
 
 from conftest import ROOT, assert_envelope
 from reportserver_emulator import SEED
+from reportserver_helpers import reportserver
 
 PACK = ROOT / "packs" / "reportserver"
 COMMAND = Path(sys.executable).parent / "connectorkit"
@@ -35,20 +36,9 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def server():
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "reportserver_emulator", "--port", "0", "--quiet",
-            "--user", f"CONTOSO\\alice:{PASSWORD}", "--user", "CONTOSO\\bob:bobs-password",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    line = process.stdout.readline()
-    assert line, process.stderr.read()
-    yield json.loads(line)
-    process.terminate()
-    process.communicate(timeout=10)
+    users = ["--user", f"CONTOSO\\alice:{PASSWORD}", "--user", "CONTOSO\\bob:bobs-password"]
+    with reportserver(*users) as urls:
+        yield urls
 
 
 def connection(server, **values: Any) -> dict[str, Any]:

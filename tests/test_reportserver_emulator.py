@@ -7,42 +7,21 @@ tests check the server without the runtime's auth flow.
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import sys
-from contextlib import contextmanager
 
 import httpx
 import pytest
 import spnego
 
 from reportserver_emulator import SEED
+from reportserver_helpers import reportserver
 
 ALICE = ("CONTOSO\\alice", "Passw0rd!")
 BOB = ("bob", "hunter2:with:colons")
 
 
-@contextmanager
-def emulator(*args: str):
-    """Run the emulator in its own process; yield the URLs it announces."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reportserver_emulator", "--port", "0", "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        assert line, process.stderr.read()
-        yield json.loads(line)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def urls():
-    with emulator("--user", f"{ALICE[0]}:{ALICE[1]}", "--user", f"{BOB[0]}:{BOB[1]}") as found:
+    with reportserver("--user", f"{ALICE[0]}:{ALICE[1]}", "--user", f"{BOB[0]}:{BOB[1]}") as found:
         yield found
 
 
@@ -123,7 +102,7 @@ def test_an_answer_on_another_connection_than_the_challenge_is_refused(urls):
 
 
 def test_an_ntlm_only_server_offers_only_ntlm():
-    with emulator("--scheme", "ntlm") as only:
+    with reportserver("--scheme", "ntlm") as only:
         response = httpx.get(only["base_url"] + "/Me")
         assert response.headers.get_list("www-authenticate") == ["NTLM"]
         with one_connection() as client:

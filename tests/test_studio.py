@@ -12,7 +12,6 @@ import re
 import secrets
 import shlex
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ from connectorkit._load import load_pack
 from connectorkit._studio import main as studio_main
 from connectorkit._studio._recipes import LONGEST_ARGUMENT, invoke_recipe, run_recipe
 from connectorkit._studio._watch import PackView
-from studio_helpers import COMMAND, ENV, Process, start_emulator, start_studio
+from studio_helpers import COMMAND, ENV, Process, run_to_end, start_emulator, start_studio
 
 pytest.importorskip("uvicorn", reason="studio needs the connectorkit[studio] extra")
 
@@ -50,19 +49,7 @@ def servers(tmp_path_factory):
 
 
 def _run(url: str, body: dict) -> dict:
-    started = httpx.post(f"{url}api/run", json=body, timeout=10)
-    assert started.status_code == 202, started.text
-    run_id = started.json()["id"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        polled = httpx.get(f"{url}api/runs/{run_id}", timeout=10)
-        assert SECRET not in polled.text
-        assert not TOKEN.search(polled.text)
-        current = polled.json()
-        if current["state"] == "done":
-            return current
-        time.sleep(0.05)
-    raise AssertionError("the run did not finish")
+    return run_to_end(url, body, secret=SECRET, token=TOKEN)
 
 
 def test_catalog_is_describe_and_the_emulator_preset_hides_its_secret(servers):

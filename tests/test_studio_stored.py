@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from studio_helpers import (
     COMMAND,
     ENV,
     remove_connection,
+    run_to_end,
     start_emulator,
     start_studio,
     store_connection,
@@ -86,17 +86,7 @@ def stack(tmp_path_factory):
 
 
 def _run(url: str, body: dict) -> dict:
-    started = httpx.post(f"{url}api/run", json=body, timeout=10)
-    assert started.status_code == 202, started.text
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        polled = httpx.get(f"{url}api/runs/{started.json()['id']}", timeout=10)
-        assert SECRET not in polled.text
-        current = polled.json()
-        if current["state"] == "done":
-            return current
-        time.sleep(0.05)
-    raise AssertionError("the run did not finish")
+    return run_to_end(url, body, secret=SECRET)
 
 
 def test_the_packs_stored_connections_are_offered_by_name_with_secrets_masked(stack):

@@ -8,10 +8,7 @@ another, also with many threads sharing one client.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import httpx
@@ -20,32 +17,16 @@ import pytest
 from connectorkit._errors import AuthError, InvalidConnection
 from connectorkit._http import new_client
 from connectorkit._windows import WindowsAuth, pool_for
+from reportserver_helpers import reportserver
 
 ALICE = {"username": "alice", "domain": "CONTOSO", "password": "Passw0rd!"}
 BOB = {"username": "bob@contoso.com", "password": "hunter2"}
 
 
-@contextmanager
-def emulator(*args: str):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reportserver_emulator", "--port", "0", "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        assert line, process.stderr.read()
-        yield json.loads(line)
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def urls():
     users = ["--user", "CONTOSO\\alice:Passw0rd!", "--user", "bob@contoso.com:hunter2"]
-    with emulator(*users, "--latency", "20") as found:
+    with reportserver(*users, "--latency", "20") as found:
         yield found
 
 
@@ -124,7 +105,7 @@ def test_each_scheme_setting_signs_in(client, urls, setting):
 
 def test_auto_follows_an_ntlm_only_server_and_negotiate_is_refused_there():
     with (
-        emulator("--scheme", "ntlm", "--user", "CONTOSO\\alice:Passw0rd!") as only,
+        reportserver("--scheme", "ntlm", "--user", "CONTOSO\\alice:Passw0rd!") as only,
         new_client() as shared,
     ):
         assert who(shared, only, ALICE) == "CONTOSO\\alice"
