@@ -5,9 +5,12 @@ The layers, outermost first::
     Sender.send(spec)                 retries and the call's time budget
       └─ Sender.attempt(spec)         one attempt: build the request (its timeout taken from the
          │                            budget), send it, map the outcome to a response or an error
-         └─ httpx.Client.send(auth=)  the auth flow (token requests, one renewal and retry on a
+         └─ transmit(request, auth)   httpx.Client.send through the auth flow, which yields its
+                                      token requests like any other (one renewal and retry on a
                                       refused token); the client's event hooks count and
-                                      debug-log every request, token requests included
+                                      debug-log every request, token requests included. A
+                                      request that got no answer becomes the contract's error,
+                                      named after the token endpoint when it was a token request
 
 Each layer has one job: an attempt never waits or retries; the retry layer never looks at a
 response, only at the typed error an attempt raised; the auth flow never decides retries.
