@@ -211,10 +211,20 @@ def test_invoke_uses_the_bundled_pack_from_any_directory():
 
 
 def test_pack_option_selects_another_pack(tmp_path):
+    # A folder that is no pack is the caller's mistake, answered in JSON.
+    done = run_cli("invoke", "--pack", str(tmp_path), stdin='{"id": "x", "action": "a"}')
+    assert done.returncode == 2
+    response = json.loads(done.stdout)
+    assert response["id"] == "x"
+    assert response["error"]["type"] == "invalid_request"
+    assert "no connector.yaml there" in response["error"]["message"]
+    # A pack that is there but broken is a defect of the deployment.
+    (tmp_path / "connector.yaml").write_text("key: [broken\n")
     done = run_cli("invoke", "--pack", str(tmp_path), stdin='{"id": "x", "action": "a"}')
     assert done.returncode == 3
     response = json.loads(done.stdout)
     assert response["id"] == "x"
+    assert response["error"]["type"] == "internal_error"
     assert "connector.yaml" in response["error"]["message"]
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit._issues import TYPE_WORDS, Issue, Where, for_author, show
 from connectorkit._template import placeholders
 from connectorkit._typecheck import KINDS, anchored, has_kind, is_number, json_equal
-from connectorkit._typecode import with_fast_path
+from connectorkit._typecode import RowsCheck, rows_fast_path, with_fast_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -38,10 +38,12 @@ __all__ = [
     "FORMATS",
     "KEY_VALUE_FORMS",
     "Issue",
+    "RowsCheck",
     "Validator",
     "Where",
     "anchored",
     "compile_element",
+    "compile_rows",
     "compile_spec",
     "definition_problems",
     "has_kind",
@@ -162,6 +164,16 @@ def compile_element(schema: Mapping[str, Any]) -> Callable[[Any], list[Issue] | 
     """The check of one element of an array input (``items``, a small JSON Schema): a row."""
     kind = schema.get("type")
     return with_fast_path(str(kind) if kind is not None else None, schema)
+
+
+def compile_rows(schema: Mapping[str, Any]) -> RowsCheck | None:
+    """For rows of scalar columns: whether :func:`compile_element` accepts every row of a list.
+
+    Decided in C; ``False`` may also mean "could not tell" (then check row by row). ``None``
+    when the schema is not a flat object of scalar columns. ``plain=True`` says the rows are
+    known to hold plain JSON values (decoded from JSON text), which saves proving it.
+    """
+    return rows_fast_path(schema)
 
 
 # -- JSON Schema ---------------------------------------------------------------------------------
