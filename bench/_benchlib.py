@@ -98,18 +98,22 @@ def emulator(
     latency_ms: float = 0.0,
     time_scale: float = 1.0,
     limits: Mapping[str, int] | None = None,
+    token_lifetime: float | None = None,
 ) -> Iterator[Emulator]:
     """Run a loopback emulator for the length of the block.
 
     By default in a child process, so that its request handling does not share this process's
     GIL with the client being measured; ``in_process`` runs it in a thread of this process.
-    ``limits`` overrides PushLimits fields (e.g. ``{"posts_per_minute": 10**9}``).
+    ``limits`` overrides PushLimits fields (e.g. ``{"posts_per_minute": 10**9}``);
+    ``token_lifetime`` is in emulated seconds (default one emulated hour).
     """
     options: dict[str, Any] = {
         "latency_ms": latency_ms,
         "time_scale": time_scale,
         "limits": dict(limits or {}),
     }
+    if token_lifetime is not None:
+        options["token_lifetime"] = token_lifetime
     if in_process:
         from powerbi_emulator import PushLimits, running  # noqa: PLC0415
 

@@ -328,6 +328,71 @@ def _profile(emu: Emulator, token: dict[str, Any], count: int, top: int) -> None
     profile_summary(pstats.Stats(profiler), per=count, top=top)
 
 
+# Runs in a child interpreter (this tree's runtime, or --before's): serve's per-line work,
+# respond(), against a stub transport, next to an httpx.Client GET on the same stub; prints the
+# best round of each in µs per request as one JSON line. No network and no second process: the
+# runtime's own CPU cost per request, which a loaded machine blurs much less than wall time.
+_STUB_CHILD = """
+import json, sys, time, timeit
+import httpx
+from connectorkit import _http
+from connectorkit._load import load_pack
+from connectorkit._protocol import respond
+from connectorkit._run import Runner
+rounds, count = int(sys.argv[1]), int(sys.argv[2])
+body = json.dumps({"value": [{"id": "c0ffee00-5a1e-4a1a-8a1b-00000000000%d" % i,
+    "isReadOnly": False, "name": "Workspace %d" % i} for i in range(3)]}).encode()
+def answer(request):
+    return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+client = _http.new_client()
+client._transport = _http._RequestTransport(httpx.MockTransport(answer))
+plain = httpx.Client(transport=httpx.MockTransport(answer))
+pack, runner = load_pack(), Runner(http=client)
+token = "eyJ" + "x" * 1200
+base = "http://127.0.0.1:9/v1.0/myorg"
+connection = {"key": "client_credentials", "values": {"tenant_id": "t", "client_id": "c",
+    "client_secret": "s3cret", "token_url": "http://127.0.0.1:9/t/token", "base_url": base},
+    "token": {"access_token": token, "expires_at": int(time.time()) + 3600}}
+line = json.dumps({"id": 1, "action": "list_groups", "inputs": {}, "connection": connection})
+assert respond(pack, runner, line.encode())[0]["ok"]
+headers = {"Authorization": "Bearer " + token}
+best = {"respond": [], "httpx": []}
+for _ in range(rounds):
+    best["respond"].append(
+        timeit.timeit(lambda: respond(pack, runner, line.encode()), number=count))
+    best["httpx"].append(
+        timeit.timeit(lambda: plain.get(base + "/groups", headers=headers).json(), number=count))
+print(json.dumps({k: min(v) / count * 1e6 for k, v in best.items()}))
+"""
+
+
+def _stub(rounds: int, count: int, before: Path | None) -> None:
+    """respond() vs httpx.Client on a stub transport, this tree and --before alternately."""
+    trees: list[tuple[str, dict[str, str] | None]] = [("this tree", None)]
+    if before is not None:
+        trees.append(
+            ("before", {**os.environ, "PYTHONPATH": str(before / "runtime"),
+                        "CONNECTORKIT_PACK": str(before)})
+        )  # fmt: skip
+    found: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+    for _ in range(3):  # three children each, alternating; the best of each is shown
+        for name, env in trees:
+            done = subprocess.run(
+                [sys.executable, "-c", _STUB_CHILD, str(rounds), str(count)],
+                capture_output=True, text=True, check=True, cwd=REPO, env=env,
+            )  # fmt: skip
+            found[name].append(json.loads(done.stdout))
+    print(f"-- stub transport: {rounds} rounds of {count} requests, best round of 3 children --")
+    for name, results in found.items():
+        ours = min(r["respond"] for r in results)
+        theirs = min(r["httpx"] for r in results)
+        print(
+            f"  {name}: respond() {ours:.1f} us/req vs httpx.Client GET {theirs:.1f} us/req -> "
+            f"+{ours - theirs:.1f} us/req (x{ours / theirs:.2f})"
+        )
+    print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-m", "--requests", type=int, default=500, help="requests per pass")
@@ -346,7 +411,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the serve of another checkout (its runtime/ and pack) in the same rounds",
     )  # fmt: skip
     parser.add_argument("--top", type=int, default=25, help="rows of the profile")
+    parser.add_argument(
+        "--stub", action="store_true",
+        help="only the runtime's CPU per request: respond() vs httpx.Client on a stub transport",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.stub:
+        _stub(max(1, min(args.rounds, 50)), max(1, min(args.requests, 100_000)), args.before)
+        return 0
     count = max(1, min(args.requests, 100_000))
     rounds = max(1, min(args.rounds, 50))
     levels = [max(1, min(c, 64)) for c in args.concurrency]

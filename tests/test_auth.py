@@ -22,6 +22,7 @@ from connectorkit._bind import BoundConnection
 from connectorkit._definitions import ConnectionDef, Quirks
 from connectorkit._errors import AuthError, InvalidConnection, NetworkError
 from connectorkit._load import load_pack
+from connectorkit._send import transmit
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
@@ -151,9 +152,11 @@ def http():
 
 
 def call(http, store, conn, *, url=DATASETS, remaining=lambda: 30.0):
+    # Through the sender's one-request layer, which names a request of the flow that got no
+    # answer (the call's own, or a token request the flow yielded).
     flow = ConnectionAuth(conn, http, store, remaining=remaining)
     try:
-        response = http.get(url, auth=flow)
+        response = transmit(http, http.build_request("GET", url), flow)
     except _errors.ConnectorError as exc:
         exc.auth = flow  # type: ignore[attr-defined]
         raise
@@ -502,6 +505,87 @@ def test_a_service_principal_refetches_once_on_401(httpx_mock, http, store):
     assert response.status_code == 200
     assert sent == [NEW_ACCESS, "at-2"]
     assert flow.new_token["access_token"] == "at-2"
+
+
+class _Offline(httpx.BaseTransport):
+    """A transport that fails the test if anything is sent through it."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"the flow sent {request.method} {request.url} on its own")
+
+
+def test_the_flow_yields_its_token_request_instead_of_sending_it(store):
+    # Driven by hand, as httpx drives it: the token request is one of the flow's requests, and
+    # the flow sends nothing itself (its client here cannot send anything).
+    with httpx.Client(transport=_Offline()) as offline:
+        flow = ConnectionAuth(
+            connection(token=user_token(expires_in=0)), offline, store, remaining=lambda: 7.5
+        )
+        api = httpx.Request("GET", DATASETS)
+        steps = flow.sync_auth_flow(api)
+
+        token_request = next(steps)
+        assert (token_request.method, str(token_request.url)) == ("POST", TOKEN_URL)
+        assert form(token_request)["refresh_token"] == OLD_REFRESH
+        assert token_request.extensions["timeout"]["read"] == 7.5
+        answer = httpx.Response(200, json=token_response(), request=token_request)
+        assert steps.send(answer) is api
+        assert bearer(api) == NEW_ACCESS
+        with pytest.raises(StopIteration):
+            steps.send(httpx.Response(200, json={}, request=api))
+    assert flow.new_token["refresh_token"] == NEW_REFRESH
+
+
+def test_the_token_request_goes_through_the_clients_hooks_and_history(httpx_mock, store):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    seen = []
+    hooks = {"request": [lambda request: seen.append((request.method, str(request.url)))]}
+    with httpx.Client(event_hooks=hooks) as client:
+        response, _ = call(client, store, connection(token=user_token(expires_in=0)))
+    assert seen == [("POST", TOKEN_URL), ("GET", DATASETS)]
+    assert [str(r.request.url) for r in response.history] == [TOKEN_URL]
+    assert response.json() == {"value": []}
+
+
+def test_the_token_request_carries_no_cookie_of_another_response(httpx_mock, store):
+    # serve shares one client between connections: a cookie some response set stays out of
+    # the token requests, as it stays out of the calls' own requests.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={})
+    with httpx.Client(cookies={"fpc": "from-another-tenant"}) as client:
+        call(client, store, sp())
+    token_request = httpx_mock.get_request(url=TOKEN_URL)
+    assert "cookie" not in token_request.headers
+    assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("failure", "error", "said"),
+    [
+        (httpx.ConnectError(f"refused {CLIENT_SECRET}"), NetworkError, "could not be reached"),
+        (httpx.ReadTimeout("slow"), _errors.TimeoutError, "did not answer in time"),
+    ],
+)
+def test_a_token_request_without_answer_is_the_token_endpoints_error_and_frees_the_lease(
+    httpx_mock, http, store, failure, error, said
+):
+    httpx_mock.add_exception(failure, url=TOKEN_URL)
+    with pytest.raises(error) as caught:
+        call(http, store, sp())
+    message = caught.value.to_dict()["message"]
+    assert message.startswith(f"the token endpoint (login.example.test) {said}")
+    assert CLIENT_SECRET not in json.dumps(caught.value.to_dict())
+    assert caught.value.request_sent is None  # the call's own request never left
+    assert not httpx_mock.get_requests(url=DATASETS)
+
+    # httpx closed the flow, which let the lease go: the next call renews at once (the store's
+    # lease is not re-entrant, so a leaked one would make it wait out its budget).
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={})
+    response, flow = call(http, store, sp(), remaining=lambda: 0.2)
+    assert response.status_code == 200
+    assert flow.new_token["access_token"] == NEW_ACCESS
 
 
 def test_a_service_principal_needs_a_secret(http, store):

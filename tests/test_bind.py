@@ -125,3 +125,23 @@ def test_missing_connection_values_are_named(pack):
         "connection.values.tenant_id",
         "connection.values.client_secret",
     }
+
+
+def test_a_connection_bound_again_follows_its_content(pack):
+    # serve binds the same connection call after call (the binding is reused); any change of
+    # content, down to the JSON type of a value, is bound anew.
+    values = {"tenant_id": "contoso", "client_id": "a", "client_secret": "b", "token_leeway": 1}
+    raw = {"key": "client_credentials", "values": values}
+    first = bind_connection(pack, raw)
+    assert bind_connection(pack, {**raw, "values": dict(values)}) == first
+    assert bind_connection(pack, raw).values["token_leeway"] == 1
+
+    with pytest.raises(InvalidConnection) as exc:  # true is no number of seconds, unlike 1
+        bind_connection(pack, {**raw, "values": {**values, "token_leeway": True}})
+    assert [d["field"] for d in exc.value.details or []] == ["connection.values.token_leeway"]
+
+    other = bind_connection(pack, {**raw, "values": {**values, "tenant_id": "fabrikam"}})
+    assert "/fabrikam/" in other.values["token_url"]
+    token = {"access_token": "at-1", "expires_at": 1}
+    assert bind_connection(pack, {**raw, "token": token}).secrets == frozenset({"b", "at-1"})
+    assert bind_connection(pack, raw).secrets == frozenset({"b"})

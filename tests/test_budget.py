@@ -7,6 +7,7 @@ Against a real HTTP server on a free port (``faultserver``): a body that drips o
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import httpx
@@ -18,6 +19,7 @@ from connectorkit._bounds import (
     DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_TIMEOUT_S,
     CallBounds,
+    Watchdog,
 )
 from connectorkit._protocol import respond
 from connectorkit._retry import MAX_BACKOFF_S, RetryPolicy
@@ -89,6 +91,37 @@ def test_without_a_timeout_the_process_default_budget_bounds_the_call(pack, serv
     assert response["error"]["type"] == "timeout", response
     assert response["error"]["timeout_ms"] == 800
     assert time.monotonic() - started < 20  # the body alone would take 50 s
+
+
+def test_the_watchdog_cuts_an_earlier_deadline_armed_after_a_later_one():
+    watchdog = Watchdog()
+    late, late_peer = socket.socketpair()
+    early, early_peer = socket.socketpair()
+    try:
+        late_ticket = watchdog.arm(time.monotonic() + 3600, late)
+        early_ticket = watchdog.arm(time.monotonic() + 0.2, early)
+        early.settimeout(30)
+        assert early.recv(1) == b""  # shut down at its deadline: the blocked read ends
+        assert watchdog.disarm(early_ticket) is True  # the watchdog says it cut it
+        late_peer.sendall(b"x")
+        assert late.recv(1) == b"x"  # the later deadline is untouched
+        assert watchdog.disarm(late_ticket) is False
+    finally:
+        for sock in (late, late_peer, early, early_peer):
+            sock.close()
+
+
+def test_the_watchdog_forgets_deadlines_disarmed_before_they_came():
+    # One request after another, each disarmed when its body is read: nothing piles up.
+    watchdog = Watchdog()
+    sock, peer = socket.socketpair()
+    try:
+        for _ in range(1000):
+            watchdog.disarm(watchdog.arm(time.monotonic() + 300, sock))
+        assert len(watchdog._heap) <= 1
+    finally:
+        sock.close()
+        peer.close()
 
 
 def test_the_documented_defaults():

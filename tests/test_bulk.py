@@ -125,8 +125,9 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
     env = {**ENV, "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}"}
     done = _push(
         cli,
-        ["push", str(csv), f"dataset_id={dataset_id}", "table_name=Sales", f"group_id={SALES}",
-         "--connection", str(connection), "--job-id", "csv-1"],
+        # An input after the options is taken as well as one before them.
+        ["push", str(csv), f"dataset_id={dataset_id}", "table_name=Sales",
+         "--connection", str(connection), "--job-id", "csv-1", f"group_id={SALES}"],
         env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -132,3 +132,30 @@ def test_time_scale_shortens_every_window(pack, clock):
     for _ in range(121):
         fast.done(fast.admit("create_rows", rows(1), unbounded), committed=True)
     assert clock.sleeps == [pytest.approx(1.25)]
+
+
+def test_the_window_outlasts_the_slowest_recent_request(pack, clock):
+    # The service counts a request when it has taken it in, up to a whole request after the
+    # budget was taken here: requests that took 2 s keep the window 3 s past its minute, so the
+    # next one does not go out before the service's minute is over too.
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    elapsed = Clock()
+    limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
+    for _ in range(120):
+        tickets = limiter.admit("create_rows", rows(1), unbounded)
+        elapsed.now += 2.0
+        limiter.done(tickets, committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 120.0)
+    assert clock.sleeps == [pytest.approx(63.0)]
+
+
+def test_the_margin_is_at_most_a_twentieth_of_the_window(pack, clock):
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    elapsed = Clock()
+    limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
+    for _ in range(120):
+        tickets = limiter.admit("create_rows", rows(1), unbounded)
+        elapsed.now += 100.0  # a stall: the minute window still waits only 3 s more
+        limiter.done(tickets, committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 120.0)
+    assert clock.sleeps == [pytest.approx(63.0)]

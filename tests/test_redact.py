@@ -106,6 +106,17 @@ def test_a_secret_registered_by_two_concurrent_calls_stays_masked_until_both_end
     assert mask(SECRET) == SECRET
 
 
+def test_a_secret_is_masked_in_every_form_each_time_a_call_remembers_it_again():
+    # serve: one call after another over the same connection remembers, then forgets, the same
+    # secrets; every call masks all their forms, and none outlives the calls.
+    forms = [SECRET, quote_plus(SECRET), quote(SECRET, safe=""), json.dumps(SECRET)[1:-1]]
+    for _ in range(3):
+        remember_secrets([SECRET])
+        assert [mask(f"<{form}>") for form in forms] == [f"<{MASK}>"] * len(forms)
+        forget_secrets([SECRET])
+        assert mask(SECRET) == SECRET
+
+
 def test_concurrent_remember_and_forget_keep_the_count():
     def one_call():
         for _ in range(200):

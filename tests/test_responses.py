@@ -7,7 +7,8 @@ import pytest
 
 from connectorkit._definitions import Quirks, RefusalDef
 from connectorkit._errors import AuthError, HttpError, RateLimited
-from connectorkit._responses import error_for, service_error, token_refused
+from connectorkit._responses import error_for, parse_body, service_error, token_refused
+from connectorkit._strictjson import NOT_JSON, loads_service
 
 POWER_BI = Quirks(
     token_refused=(RefusalDef(401), RefusalDef(403, "TokenExpired")),
@@ -83,3 +84,25 @@ def test_throttling_statuses_come_from_the_pack():
         "status": 503,
         "retry_after": 7.0,
     }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"value":[{"id":"a","n":1.5}]}', {"value": [{"id": "a", "n": 1.5}]}),
+        (b"123456789012345678901234567890", 123456789012345678901234567890),  # exact, no float
+        (b'\xef\xbb\xbf{"a":1}', {"a": 1}),  # a byte order mark, as before
+        (b'{"a":NaN}', '{"a":NaN}'),  # not strict JSON: the text
+        (b'{"a":1e400}', '{"a":1e400}'),
+        (b'{"a":"\\ud800"}', '{"a":"\\ud800"}'),
+        (b"<html>busy</html>", "<html>busy</html>"),
+        (b"", None),
+    ],
+)
+def test_a_body_is_strict_json_or_text(content, expected):
+    response = httpx.Response(200, content=content)
+    body = parse_body(response)
+    assert body == expected
+    assert type(body) is type(expected)
+    strict = loads_service(content) if content else NOT_JSON  # the strict reading agrees
+    assert body == (None if not content else response.text if strict is NOT_JSON else strict)

@@ -387,7 +387,9 @@ def test_the_page_follows_edits_to_the_pack(page, stack):
 
 def test_search_and_the_form_kinds_of_raw_request(page, stack):
     page.goto(stack["url"])
+    page.wait_for_selector('.nav-item[data-action="create_rows"]')  # the catalog has loaded
     page.fill("#search", "rows")
+    page.wait_for_selector('.nav-item[data-action="list_groups"]', state="detached")
     shown = page.eval_on_selector_all(".nav-item", "els => els.map(e => e.dataset.action)")
     assert {"create_rows", "delete_rows"} <= set(shown)
     assert "list_groups" not in shown

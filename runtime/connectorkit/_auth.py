@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
 from connectorkit import _errors
 from connectorkit._errors import AuthError, InvalidConnection
-from connectorkit._oauth import OAuthClient, fetch_token, refresh_grant
+from connectorkit._oauth import OAuthClient, refresh_grant, token_exchange
 from connectorkit._responses import service_error, token_refused
 from connectorkit._tokens import MemoryTokenStore, TokenStore, token_key
 
@@ -51,6 +52,11 @@ _UNAUTHORIZED = 401
 _MAX_ROTATIONS = 8
 
 logger = logging.getLogger("connectorkit.auth")
+
+# A step of an auth flow that may send token requests: it yields them (httpx sends them and
+# sends back their responses) and returns its result.
+_T = TypeVar("_T")
+_Flow: TypeAlias = "Generator[httpx.Request, httpx.Response, _T]"
 
 
 class CallAuth(Protocol):
@@ -149,20 +155,10 @@ class ConnectionAuth(httpx.Auth):
         self._remaining = remaining
         self._lock = threading.Lock()
         definition = connection.definition
-        values = connection.values
         self._key = definition.key
         self._grant = definition.grant or "authorization_code"
         self._quirks = connection.quirks
-        self._client = OAuthClient(
-            token_url=_required_url(values, "token_url"),
-            client_id=_required_text(values, "client_id"),
-            client_secret=_optional_text(values, "client_secret"),
-            scope=_optional_text(values, "scopes"),
-            auth_method=definition.token_endpoint_auth_method,
-        )
-        if self._grant == "client_credentials" and not self._client.client_secret:
-            raise _missing("client_secret")
-        self._leeway = _leeway(values)
+        self._client, self._leeway = _client_of(connection)
         self._current = _checked_token(connection.token)
         if self._grant == "authorization_code" and self._current is None:
             raise InvalidConnection(
@@ -179,8 +175,16 @@ class ConnectionAuth(httpx.Auth):
         return self.connection.secrets | fresh
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """Send ``request`` with a fresh token; if the token is refused, renew it, retry once."""
-        access = self._access_token(failed=None)
+        """Send ``request`` with a fresh token; if the token is refused, renew it, retry once.
+
+        A token request is yielded like ``request`` itself, so httpx sends it through the same
+        client, event hooks and transport. While it is out, the flow holds the lease on the
+        token it renews (a failure to send it closes the flow, which lets the lease go); the
+        sender maps such a failure to the token endpoint's error (see ``TokenExchange``).
+        """
+        access = self._usable_access_token()
+        if access is None:
+            access = yield from self._access_token(failed=None)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
         if not token_refused(response, self._quirks):
@@ -192,7 +196,7 @@ class ConnectionAuth(httpx.Auth):
             response.status_code,
             self._key,
         )
-        access = self._access_token(failed=access)
+        access = yield from self._access_token(failed=access)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
         if token_refused(response, self._quirks):
@@ -211,23 +215,31 @@ class ConnectionAuth(httpx.Auth):
         expires_at = token.get("expires_at")
         return expires_at is None or expires_at - self._leeway > self._store.clock()
 
-    def _access_token(self, *, failed: str | None) -> str:
+    def _usable_access_token(self) -> str | None:
+        """The access token this call holds, if it is still good to send (no renewal needed)."""
+        with self._lock:
+            current = self._current
+        if current is not None and self._usable(current):
+            return str(current["access_token"])
+        return None
+
+    def _access_token(self, *, failed: str | None) -> _Flow[str]:
         """Return the access token to send; ``failed`` is one the service has just refused."""
         with self._lock:
             current = self._current
         if failed is None and current is not None and self._usable(current):
             return str(current["access_token"])
         if self._grant == "client_credentials":
-            token, obtained = self._service_principal_token(failed)
+            token, obtained = yield from self._service_principal_token(failed)
         else:
-            token, obtained = self._renewed_user_token(current, failed)
+            token, obtained = yield from self._renewed_user_token(current, failed)
         with self._lock:
             self._current = token
             if obtained:
                 self.new_token = dict(token)
         return str(token["access_token"])
 
-    def _service_principal_token(self, failed: str | None) -> tuple[dict[str, Any], bool]:
+    def _service_principal_token(self, failed: str | None) -> _Flow[tuple[dict[str, Any], bool]]:
         client = self._client
         key = token_key(
             "client_credentials",
@@ -244,13 +256,13 @@ class ConnectionAuth(httpx.Auth):
             if cached is not None and cached["access_token"] != failed and self._usable(cached):
                 return cached, False
             logger.info("fetching a token for connection '%s' (client credentials)", self._key)
-            token = self._fetch({"grant_type": "client_credentials"}, previous=None)
+            token = yield from self._fetch({"grant_type": "client_credentials"}, previous=None)
             self._store.put(key, token)
             return token, True
 
     def _renewed_user_token(
         self, current: dict[str, Any] | None, failed: str | None
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> _Flow[tuple[dict[str, Any], bool]]:
         if current is None:  # pragma: no cover - refused at construction
             raise InvalidConnection(f"connection '{self._key}' has no token: {_LOGIN_HINT}")
         refresh = current.get("refresh_token")
@@ -266,12 +278,12 @@ class ConnectionAuth(httpx.Auth):
                 details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
             )
         if self.connection.stored is not None:
-            return self._renewed_stored_token(current, failed)
-        return self._renewed_lineage(str(refresh), current, failed)
+            return (yield from self._renewed_stored_token(current, failed))
+        return (yield from self._renewed_lineage(str(refresh), current, failed))
 
     def _renewed_lineage(
         self, refresh: str, current: dict[str, Any], failed: str | None
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> _Flow[tuple[dict[str, Any], bool]]:
         # Follow the refresh token to its newest successor: only that one may still be spent,
         # and only while holding its lease.
         token_now: Mapping[str, Any] = current
@@ -297,7 +309,7 @@ class ConnectionAuth(httpx.Auth):
                     configured=self._client.scope,
                     granted=str(base["scope"]) if base.get("scope") else None,
                 )
-                token = self._fetch(grant, previous=base)
+                token = yield from self._fetch(grant, previous=base)
                 self._store.put(key, token)
                 if token.get("refresh_token") not in (None, refresh):
                     self._store.put(self._lineage(str(token["refresh_token"])), token)
@@ -323,7 +335,7 @@ class ConnectionAuth(httpx.Auth):
 
     def _renewed_stored_token(
         self, current: dict[str, Any], failed: str | None
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> _Flow[tuple[dict[str, Any], bool]]:
         """Renew a stored connection's token: one lineage, its name's, whatever it rotates to."""
         from connectorkit._state import connection_lineage  # noqa: PLC0415 - stored ones only
 
@@ -346,7 +358,7 @@ class ConnectionAuth(httpx.Auth):
                     f"`connectorkit auth login --save {self.connection.stored}`"
                 )
             logger.info("renewing the access token of connection '%s'", self._key)
-            token = self._fetch(
+            token = yield from self._fetch(
                 {"grant_type": "refresh_token", "refresh_token": str(newest["refresh_token"])},
                 previous=newest,
             )
@@ -366,21 +378,18 @@ class ConnectionAuth(httpx.Auth):
 
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
+    ) -> _Flow[dict[str, Any]]:
+        """Yield the token request of ``grant``; the token its answer holds (or its error)."""
         timeout = self._remaining()
         lease_ttl = getattr(self._store, "lease_ttl_s", None)
         if lease_ttl is not None:
             # Answer well inside the lease, or another worker could spend the same token.
             timeout = lease_ttl * 0.8 if timeout is None else min(timeout, lease_ttl * 0.8)
-        return fetch_token(
-            self._http,
-            self._client,
-            grant,
-            timeout=timeout,
-            previous=previous,
-            now=self._store.clock,
-            quirks=self._quirks,
+        exchange = token_exchange(
+            self._client, grant, previous=previous, now=self._store.clock, quirks=self._quirks
         )
+        response = yield exchange.request(self._http, timeout=timeout)
+        return exchange.result(response)
 
     @contextmanager
     def _leased(self, key: str) -> Iterator[None]:
@@ -391,6 +400,37 @@ class ConnectionAuth(httpx.Auth):
                     "the call's time budget ran out while another request was renewing the token"
                 )
             yield
+
+
+# The OAuth client and leeway of the connections of recent calls: serve binds one connection
+# once for all its calls (see _bind), so its values are checked once too.
+_clients: OrderedDict[int, tuple[BoundConnection, OAuthClient, int]] = OrderedDict()
+_MAX_CLIENTS = 256
+
+
+def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
+    """The OAuth client of ``connection``'s values and its token leeway (checked on first use)."""
+    with _flows_lock:
+        known = _clients.get(id(connection))
+        if known is not None and known[0] is connection:
+            return known[1], known[2]
+    values = connection.values
+    definition = connection.definition
+    client = OAuthClient(
+        token_url=_required_url(values, "token_url"),
+        client_id=_required_text(values, "client_id"),
+        client_secret=_optional_text(values, "client_secret"),
+        scope=_optional_text(values, "scopes"),
+        auth_method=definition.token_endpoint_auth_method,
+    )
+    if definition.grant == "client_credentials" and not client.client_secret:
+        raise _missing("client_secret")
+    leeway = _leeway(values)
+    with _flows_lock:
+        _clients[id(connection)] = (connection, client, leeway)
+        while len(_clients) > _MAX_CLIENTS:
+            _clients.popitem(last=False)
+    return client, leeway
 
 
 def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:

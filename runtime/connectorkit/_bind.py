@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -271,9 +273,40 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
 
 
+# serve's calls over one connection each bring the same connection again: its binding (checks,
+# defaults, value sets, templates) is kept, keyed by the pack and the connection's content.
+_MAX_BOUND = 256
+_bound: OrderedDict[tuple[int, str], tuple[Pack, BoundConnection]] = OrderedDict()
+
+
 def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnection:
-    """Choose the connection, validate its values, apply defaults and render their templates."""
+    """Choose the connection, validate its values, apply defaults and render their templates.
+
+    The result depends only on ``pack`` and the content of ``raw``, so a binding of the same
+    content is reused (it is immutable; a connection that does not bind is checked each time).
+    """
     raw = raw or {}
+    try:
+        # JSON text tells apart what binding does (1, 1.0 and true; key order only costs a miss).
+        key: tuple[int, str] | None = (id(pack), json.dumps(raw, separators=(",", ":")))
+    except (TypeError, ValueError):  # not JSON content (a caller in Python): bound every time
+        key = None
+    if key is not None:
+        with _compiled_lock:
+            cached = _bound.get(key)
+            if cached is not None and cached[0] is pack:
+                _bound.move_to_end(key)
+                return cached[1]
+    bound = _bind_connection(pack, raw)
+    if key is not None:
+        with _compiled_lock:
+            _bound[key] = (pack, bound)
+            while len(_bound) > _MAX_BOUND:
+                _bound.popitem(last=False)
+    return bound
+
+
+def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
     key = raw.get("key") or pack.default_connection
     definition = pack.connections.get(key) if isinstance(key, str) else None
     if definition is None:

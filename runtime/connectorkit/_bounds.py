@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import math
 import os
 import socket
 import threading
@@ -139,6 +140,10 @@ class Watchdog:
         self._fired: set[int] = set()
         self._next = 0
         self._thread: threading.Thread | None = None
+        # When the thread wakes up next by itself (infinity: only when notified). A deadline
+        # later than that needs no wake-up: waking the thread on every arm would make each
+        # request hand the GIL to it and wait to get it back.
+        self._wakes_at = math.inf
 
     def arm(self, deadline: float, sock: socket.socket) -> int:
         """Shut ``sock`` down at ``deadline`` (``time.monotonic``) unless disarmed first."""
@@ -146,13 +151,18 @@ class Watchdog:
             self._next += 1
             ticket = self._next
             self._armed[ticket] = sock
-            heapq.heappush(self._heap, (deadline, ticket))
+            heap = self._heap
+            while heap and heap[0][1] not in self._armed:
+                heapq.heappop(heap)  # disarmed already: forget it here, the thread may sleep on
+            heapq.heappush(heap, (deadline, ticket))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="connectorkit-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._condition.notify()
+            if deadline < self._wakes_at:
+                self._wakes_at = deadline  # the thread re-reads the heap as soon as it runs
+                self._condition.notify()
             return ticket
 
     def disarm(self, ticket: int) -> bool:
@@ -170,11 +180,13 @@ class Watchdog:
                 while self._heap and self._heap[0][1] not in self._armed:
                     heapq.heappop(self._heap)  # disarmed: forget it
                 if not self._heap:
+                    self._wakes_at = math.inf
                     self._condition.wait()
                     continue
                 deadline, ticket = self._heap[0]
                 left = deadline - time.monotonic()
                 if left > 0:
+                    self._wakes_at = deadline
                     self._condition.wait(left)
                     continue
                 heapq.heappop(self._heap)

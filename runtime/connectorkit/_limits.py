@@ -7,10 +7,14 @@ longer than the call's remaining time budget (or, for a call without one, than
 ``DEFAULT_MAX_WAIT_S``): then the call ends at once with ``rate_limited`` and ``retry_after``.
 A 429 that arrives anyway is handled by the retry policy as before.
 
-Each window is kept ``WINDOW_MARGIN_S`` longer than declared: the service starts counting a
-request when it arrives, a little after the budget was taken, and the next window must not open
-before the service's does. ``CONNECTORKIT_LIMITS_TIME_SCALE`` divides every window, to match an
-emulator whose clocks run faster (``connectorkit emulator --time-scale``).
+Each window is kept a margin longer than declared, because the service counts a request when it
+has taken it in (for rows: once they are stored), which is up to a whole request later than the
+moment the budget was taken here, and the next window must not open before the service's does.
+The margin is ``WINDOW_MARGIN_S``, or 1.5 times the slowest of the last requests this process
+saw through to the end if that is longer (at most 5 % of the window): a push whose requests
+take two seconds must not start the next hour two seconds before the service does.
+``CONNECTORKIT_LIMITS_TIME_SCALE`` divides every window, to match an emulator whose clocks run
+faster (``connectorkit emulator --time-scale``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import logging
 import os
 import re
 import secrets
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +42,9 @@ __all__ = ["DEFAULT_MAX_WAIT_S", "TIME_SCALE_ENV", "WINDOW_MARGIN_S", "Limiter",
 
 DEFAULT_MAX_WAIT_S = 60.0
 WINDOW_MARGIN_S = 0.25
+_MARGIN_FACTOR = 1.5  # times the slowest recent request
+_MARGIN_SHARE = 0.05  # of the window, at most
+_RECENT = 64  # requests remembered for the margin
 TIME_SCALE_ENV = "CONNECTORKIT_LIMITS_TIME_SCALE"
 # A pending slot of a worker that died frees itself after this: past the longest a request may
 # take (an attempt's default timeout), the service has finished with it (divided by the time
@@ -64,6 +73,7 @@ class Ticket:
     holder: str | None
     table_key: str | None
     rows: int
+    admitted: float = 0.0  # on the limiter's clock
 
 
 class Limiter:
@@ -76,9 +86,14 @@ class Limiter:
         *,
         time_scale: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.state = state
         self.sleep = sleep
+        self.clock = clock
+        # How long the last requests took from admission to their end (real seconds).
+        self._durations: deque[float] = deque(maxlen=_RECENT)
+        self._lock = threading.Lock()
         scale = time_scale or float(os.environ.get(TIME_SCALE_ENV) or 1.0)
         self.time_scale = scale if scale > 0 else 1.0
         self._by_action: dict[str, list[BudgetDef]] = {}
@@ -119,6 +134,8 @@ class Limiter:
             f"{prefix}:rows:{_render(budget.table, inputs)}" if budget.table is not None else None
         )
         stored = self._stored_rows(table_key) if _conditional(budget) else 0
+        with self._lock:
+            slowest = max(self._durations, default=0.0)
         windows = []
         rows = 0
         for number, window in enumerate(budget.windows):
@@ -129,14 +146,9 @@ class Limiter:
                 value = inputs.get(window.units)
                 units = len(value) if isinstance(value, list | tuple | range) else 0
                 rows = units
-            windows.append(
-                Window(
-                    f"{prefix}:w{number}",
-                    window.limit,
-                    window.seconds / self.time_scale + WINDOW_MARGIN_S,
-                    units,
-                )
-            )
+            seconds = window.seconds / self.time_scale
+            margin = max(WINDOW_MARGIN_S, min(_MARGIN_FACTOR * slowest, _MARGIN_SHARE * seconds))
+            windows.append(Window(f"{prefix}:w{number}", window.limit, seconds + margin, units))
         holder = secrets.token_hex(8) if budget.pending else None
         while True:
             self.operations += 1
@@ -148,7 +160,7 @@ class Limiter:
                 hold_ttl_s=_HOLD_TTL_S / self.time_scale,
             )
             if wait <= 0:
-                return Ticket(budget, prefix, holder, table_key, rows)
+                return Ticket(budget, prefix, holder, table_key, rows, self.clock())
             left = remaining()
             limit = DEFAULT_MAX_WAIT_S if left is None else left
             if wait >= limit:
@@ -165,6 +177,9 @@ class Limiter:
 
     def done(self, tickets: list[Ticket], *, committed: bool) -> None:
         """Give back the pending slots; count stored rows when the request was committed."""
+        now = self.clock()
+        with self._lock:
+            self._durations.extend(now - ticket.admitted for ticket in tickets)
         for ticket in tickets:
             if ticket.holder is not None:
                 self.operations += 1

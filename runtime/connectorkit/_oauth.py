@@ -25,12 +25,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = [
+    "TOKEN_EXCHANGE_EXTENSION",
     "OAuthClient",
+    "TokenExchange",
     "authorization_url",
+    "exchange_of",
     "fetch_token",
     "new_pkce_pair",
     "new_state",
     "refresh_grant",
+    "token_exchange",
 ]
 
 AuthMethod = Literal["client_secret_post", "client_secret_basic"]
@@ -164,6 +168,113 @@ def _secrets_of(
     return found
 
 
+# The extension under which a token request carries its :class:`TokenExchange`: whoever sends
+# it (an auth flow yields it through httpx) can then name a failure after the token endpoint.
+TOKEN_EXCHANGE_EXTENSION = "connectorkit.token_exchange"  # noqa: S105 - a key name, no secret
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExchange:
+    """One token request and how to read its answer: built by :func:`token_exchange`.
+
+    Split in two (the request, then its response) so that an auth flow can yield the request
+    through httpx like any other; :func:`fetch_token` sends one itself.
+    """
+
+    client: OAuthClient
+    grant_type: str
+    body: bytes = field(repr=False)
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    host: str
+    secrets: frozenset[str] = field(repr=False)
+    previous: Mapping[str, Any] | None = field(repr=False)
+    now: Callable[[], float]
+    quirks: Quirks
+
+    def request(self, http: httpx.Client, *, timeout: float | None) -> httpx.Request:
+        """The POST to the token endpoint, with ``http``'s default headers (never its cookies).
+
+        ``timeout`` (seconds) bounds each of its operations; ``None``: the client's default.
+        """
+        headers = http.headers.copy()
+        headers.update(self.headers)
+        request = httpx.Request("POST", self.client.token_url, content=self.body, headers=headers)
+        request.extensions["timeout"] = (
+            httpx.Timeout(timeout) if timeout is not None else http.timeout
+        ).as_dict()
+        request.extensions[TOKEN_EXCHANGE_EXTENSION] = self
+        return request
+
+    def result(self, response: httpx.Response) -> dict[str, Any]:
+        """The token in ``response`` (read), or the contract error of the endpoint's answer.
+
+        The contract's token shape: ``access_token``, ``refresh_token``, ``expires_at`` in
+        epoch seconds, ``token_type``, ``scope``. A refresh token the endpoint does not rotate
+        is carried over from ``previous``. A refusal is an :class:`AuthError` (with its
+        ``error`` and ``error_description``); throttling is ``rate_limited``, a 5xx an
+        :class:`HttpError`. No message carries a secret.
+        """
+        payload = _json_object(response)
+        if (
+            response.is_success
+            and payload is not None
+            and isinstance(payload.get("access_token"), str)
+        ):
+            token = _token_from(payload, self.client, self.previous, self.now)
+            # From here on the new tokens are masked in every log line and message of the process.
+            remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if k in token)
+            return token
+        code, description = error_fields(payload, self.quirks)
+        if response.status_code in self.quirks.throttled or response.status_code >= 500:  # noqa: PLR2004
+            raise _unavailable(response, code, self.host, self.quirks)
+        raise _refusal(
+            response.status_code, code, description, self.grant_type, self.host, set(self.secrets)
+        )
+
+    def failure(self, exc: httpx.HTTPError) -> _errors.ConnectorError:
+        """The contract error of the request not getting an answer (``exc`` from httpx)."""
+        if isinstance(exc, httpx.TimeoutException):
+            return _errors.TimeoutError(f"the token endpoint ({self.host}) did not answer in time")
+        reason = mask(str(exc), self.secrets) or type(exc).__name__
+        return NetworkError(f"the token endpoint ({self.host}) could not be reached: {reason}")
+
+
+def token_exchange(
+    client: OAuthClient,
+    grant: Mapping[str, str],
+    *,
+    previous: Mapping[str, Any] | None = None,
+    now: Callable[[], float] = time.time,
+    quirks: Quirks = _STANDARD,
+) -> TokenExchange:
+    """The token request for ``grant`` (it holds ``grant_type`` and that grant's fields).
+
+    ``quirks`` say where the endpoint's error bodies keep their code (OAuth's by default).
+    """
+    body, headers = _token_request_body(client, grant)
+    # Never the userinfo: a token URL may carry a password (https://user:pass@host/token).
+    host = urlsplit(client.token_url).netloc.rpartition("@")[2] or "the token URL"
+    return TokenExchange(
+        client=client,
+        grant_type=grant["grant_type"],
+        body=body.encode("ascii"),
+        headers=tuple(headers.items()),
+        host=host,
+        secrets=frozenset(_secrets_of(client, grant, previous)),
+        previous=previous,
+        now=now,
+        quirks=quirks,
+    )
+
+
+def exchange_of(request: httpx.Request | None) -> TokenExchange | None:
+    """The token exchange ``request`` is the request of, if it is one."""
+    if request is None:
+        return None
+    found = request.extensions.get(TOKEN_EXCHANGE_EXTENSION)
+    return found if isinstance(found, TokenExchange) else None
+
+
 def fetch_token(
     http: httpx.Client,
     client: OAuthClient,
@@ -174,45 +285,18 @@ def fetch_token(
     now: Callable[[], float] = time.time,
     quirks: Quirks = _STANDARD,
 ) -> dict[str, Any]:
-    """Send one token request for ``grant`` (it holds ``grant_type`` and that grant's fields).
+    """Send one token request for ``grant`` with ``http`` and return the token it gets.
 
-    Returns the contract's token shape (``access_token``, ``refresh_token``, ``expires_at`` in
-    epoch seconds, ``token_type``, ``scope``). A refresh token the endpoint does not rotate is
-    carried over from ``previous``. Raises :class:`AuthError` when the endpoint refuses
-    (with its ``error`` and ``error_description``), :class:`NetworkError` or the contract's
-    ``TimeoutError`` when it cannot be reached in time. No message carries a secret.
-    ``quirks`` say where the endpoint's error bodies keep their code (OAuth's by default).
+    See :class:`TokenExchange` for the token's shape and the errors; an endpoint that cannot
+    be reached in time is a :class:`NetworkError` or the contract's ``TimeoutError``.
     """
-    secrets = _secrets_of(client, grant, previous)
-    body, headers = _token_request_body(client, grant)
-    grant_type = grant["grant_type"]
-    # Never the userinfo: a token URL may carry a password (https://user:pass@host/token).
-    host = urlsplit(client.token_url).netloc.rpartition("@")[2] or "the token URL"
-    request = http.build_request(
-        "POST",
-        client.token_url,
-        content=body.encode("ascii"),
-        headers=headers,
-        timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-    )
+    exchange = token_exchange(client, grant, previous=previous, now=now, quirks=quirks)
     try:
-        response = http.send(request, auth=None)
-    except httpx.TimeoutException:
-        # "from None": the httpx error holds the request, whose body carries credentials.
-        raise _errors.TimeoutError(f"the token endpoint ({host}) did not answer in time") from None
+        response = http.send(exchange.request(http, timeout=timeout), auth=None)
     except httpx.HTTPError as exc:
-        reason = mask(str(exc), secrets) or type(exc).__name__
-        raise NetworkError(f"the token endpoint ({host}) could not be reached: {reason}") from None
-    payload = _json_object(response)
-    if response.is_success and payload is not None and isinstance(payload.get("access_token"), str):
-        token = _token_from(payload, client, previous, now)
-        # From here on the new tokens are masked in every log line and message of the process.
-        remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if k in token)
-        return token
-    code, description = error_fields(payload, quirks)
-    if response.status_code in quirks.throttled or response.status_code >= 500:  # noqa: PLR2004
-        raise _unavailable(response, code, host, quirks)
-    raise _refusal(response.status_code, code, description, grant_type, host, secrets)
+        # "from None": the httpx error holds the request, whose body carries credentials.
+        raise exchange.failure(exc) from None
+    return exchange.result(response)
 
 
 def _unavailable(

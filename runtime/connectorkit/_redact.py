@@ -88,6 +88,25 @@ def encodings_of(secret: str) -> tuple[str, ...]:
     return tuple(sorted((f for f in forms if len(f) >= _MIN_SECRET_LENGTH), key=len, reverse=True))
 
 
+# The encodings of secrets seen lately, live or not: serve's calls over one connection each
+# remember and then forget the same secrets, and working out their forms is most of that cost.
+# Only text already held by this process is kept, never shown; bounded like the live table.
+_recent_forms: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_MAX_RECENT_FORMS = 256
+
+
+def _forms_of(secret: str) -> tuple[str, ...]:
+    """:func:`encodings_of`, from the recent ones when known (called under ``_lock``)."""
+    forms = _recent_forms.get(secret)
+    if forms is None:
+        forms = _recent_forms[secret] = encodings_of(secret)
+        if len(_recent_forms) > _MAX_RECENT_FORMS:
+            _recent_forms.popitem(last=False)
+    else:
+        _recent_forms.move_to_end(secret)
+    return forms
+
+
 def _forms() -> tuple[str, ...]:
     global _snapshot, _dirty  # noqa: PLW0603 - one process-wide table, replaced under the lock
     with _lock:
@@ -104,6 +123,7 @@ def forget_all() -> None:
     with _lock:
         _secrets.clear()
         _encoded.clear()
+        _recent_forms.clear()
         _dirty = True
 
 
@@ -118,7 +138,7 @@ def remember_secrets(values: Iterable[str]) -> None:
             if len(value) < _MIN_SECRET_LENGTH:
                 continue
             if value not in _secrets:
-                _encoded[value] = encodings_of(value)
+                _encoded[value] = _forms_of(value)
             _secrets[value] = _secrets.get(value, 0) + 1
             _secrets.move_to_end(value)
         while len(_secrets) > _MAX_REMEMBERED:

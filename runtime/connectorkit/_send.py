@@ -5,9 +5,12 @@ The layers, outermost first::
     Sender.send(spec)                 retries and the call's time budget
       └─ Sender.attempt(spec)         one attempt: build the request (its timeout taken from the
          │                            budget), send it, map the outcome to a response or an error
-         └─ httpx.Client.send(auth=)  the auth flow (token requests, one renewal and retry on a
+         └─ transmit(request, auth)   httpx.Client.send through the auth flow, which yields its
+                                      token requests like any other (one renewal and retry on a
                                       refused token); the client's event hooks count and
-                                      debug-log every request, token requests included
+                                      debug-log every request, token requests included. A
+                                      request that got no answer becomes the contract's error,
+                                      named after the token endpoint when it was a token request
 
 Each layer has one job: an attempt never waits or retries; the retry layer never looks at a
 response, only at the typed error an attempt raised; the auth flow never decides retries.
@@ -33,6 +36,7 @@ from connectorkit._errors import (
     TimeoutError,
 )
 from connectorkit._http import DEFAULT_ATTEMPT_TIMEOUT_S
+from connectorkit._oauth import exchange_of
 from connectorkit._redact import mask
 from connectorkit._responses import error_for
 from connectorkit._retry import Budget, RetryPolicy
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
     from connectorkit._limits import Limiter
     from connectorkit._request import RequestSpec
 
-__all__ = ["Sender", "bounds_for", "budget_for", "maybe_done", "policy_for"]
+__all__ = ["Sender", "bounds_for", "budget_for", "maybe_done", "policy_for", "transmit"]
 
 log = logging.getLogger("connectorkit")
 
@@ -185,26 +189,7 @@ class Sender:
 
     def attempt(self, spec: RequestSpec) -> httpx.Response:
         """Send ``spec`` once: the success response, or the contract error of what went wrong."""
-        request = self.build(spec)
-        try:
-            response = self.http.send(request, auth=self.auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
-        except httpx.TimeoutException as exc:
-            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            try:
-                self.budget.remaining()  # raises the contract timeout when the budget is spent
-            except TimeoutError as spent:
-                spent.request_sent = sent or None  # the request may still have been processed
-                raise
-            raise TimeoutError(
-                f"{spec.method} {request.url.host} did not answer in time ({type(exc).__name__})",
-                request_sent=sent or None,
-            ) from None
-        except httpx.TransportError as exc:
-            sent = not isinstance(exc, httpx.ConnectError)
-            raise NetworkError(
-                f"{spec.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}",
-                request_sent=sent or None,
-            ) from None
+        response = transmit(self.http, self.build(spec), self.auth, budget=self.budget)
         if response.is_success:
             return response
         raise error_for(response, self.quirks)
@@ -246,6 +231,57 @@ class Sender:
         )
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         return request
+
+
+def transmit(
+    http: httpx.Client,
+    request: httpx.Request,
+    auth: httpx.Auth | CallAuth | None,
+    *,
+    budget: Budget | None = None,
+) -> httpx.Response:
+    """Send ``request`` through ``auth``'s flow; a request that got no answer is a contract error.
+
+    Whichever request of the flow failed is named: the call's own (``TimeoutError`` or
+    ``NetworkError``, with ``request_sent`` when it may have arrived; the contract timeout when
+    ``budget`` is spent) or a token request the flow yielded (the token endpoint's error).
+    """
+    try:
+        return http.send(request, auth=auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
+    except httpx.HTTPError as exc:
+        failed = _request_of(exc)
+        exchange = exchange_of(failed)
+        if exchange is not None:
+            # "from None": the httpx error holds the request, whose body carries credentials.
+            raise exchange.failure(exc) from None
+        if isinstance(exc, httpx.TimeoutException):
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            if budget is not None:
+                try:
+                    budget.remaining()  # raises the contract timeout when the budget is spent
+                except TimeoutError as spent:
+                    spent.request_sent = sent or None  # the request may still have been processed
+                    raise spent from None
+            raise TimeoutError(
+                f"{request.method} {request.url.host} did not answer in time "
+                f"({type(exc).__name__})",
+                request_sent=sent or None,
+            ) from None
+        if isinstance(exc, httpx.TransportError):
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise NetworkError(
+                f"{request.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}",
+                request_sent=sent or None,
+            ) from None
+        raise
+
+
+def _request_of(exc: httpx.HTTPError) -> httpx.Request | None:
+    """The request ``exc`` happened to, when httpx recorded it."""
+    try:
+        return exc.request
+    except RuntimeError:  # raised outside of a request's context (e.g. decoding a body)
+        return None
 
 
 def maybe_done(error: ConnectorError) -> bool:

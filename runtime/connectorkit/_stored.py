@@ -43,9 +43,12 @@ def resolve_stored(state: State, raw: Mapping[str, Any]) -> dict[str, Any]:
             str(exc), details=[{"field": "connection.name", "message": str(exc)}]
         ) from None
     if stored is None:
+        how = f"`connectorkit auth login --save {name}` or `connectorkit connections add`"
+        if name in {"emulator", "emulator-sp"}:
+            how = f"`connectorkit emulator --save-connections` (it saves '{name}') or {how}"
         raise InvalidConnection(
             f"there is no stored connection '{name}' in the state store ({_where(state)}); save "
-            f"one with `connectorkit auth login --save {name}` or `connectorkit connections add`",
+            f"one with {how}",
             details=[{"field": "connection.name", "message": "no such stored connection"}],
         )
     key = raw.get("key")

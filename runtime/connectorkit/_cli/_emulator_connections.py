@@ -5,8 +5,10 @@ and, once it is ready, describes two connections on stderr: ``emulator-sp`` (the
 principal, client credentials) and ``emulator`` (a signed-in user, whose token it obtains by
 signing in through the emulator's authorize endpoint, which approves every request). With
 ``--connections-dir DIR`` it also writes them as ``DIR/emulator.json`` and
-``DIR/emulator-sp.json``, which ``--connection`` takes as they are. The emulator itself stays
-unaware of all this: it only announces its URLs.
+``DIR/emulator-sp.json``, which ``--connection`` takes as they are; with ``--save-connections``
+it saves them as stored connections of that name in the state store (``--state URL``, else
+``$CONNECTORKIT_STATE``, else the user's SQLite file), so ``--connection emulator`` works from
+any folder. The emulator itself stays unaware of all this: it only announces its URLs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,26 +25,66 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
-__all__ = ["AnnounceTap", "ConnectionsOffer", "run_with_connections", "split_options"]
+    from connectorkit._state import State
+
+__all__ = [
+    "OWN_OPTIONS_HELP",
+    "AnnounceTap",
+    "ConnectionsOffer",
+    "OwnOptions",
+    "run_with_connections",
+    "split_options",
+]
 
 DEFAULT_CLIENT = ("connectorkit-demo", "demo-secret")  # the emulator's documented default app
 _REDIRECT = "http://127.0.0.1/callback"  # never contacted: the code is read from the redirect
-_OWN_OPTION = "--connections-dir"
+_DIR, _SAVE, _STATE = "--connections-dir", "--save-connections", "--state"
+OWN_OPTIONS_HELP = f"""
+connectorkit's own options (the default emulator only):
+  {_DIR} DIR   write the two ready connections as DIR/emulator.json and
+                          DIR/emulator-sp.json (the user's with its token)
+  {_SAVE}      save them as stored connections 'emulator' and 'emulator-sp'
+                          in the state store, replacing ones of those names
+  {_STATE} URL             the state store {_SAVE} saves to (default:
+                          $CONNECTORKIT_STATE, else the user's SQLite file)
+"""
 
 
-def split_options(argv: list[str]) -> tuple[Path | None, list[str]]:
-    """Take ``--connections-dir DIR`` out of the emulator's arguments."""
-    rest: list[str] = []
+class UsageError(Exception):
+    """connectorkit's own emulator options are wrong (exit 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OwnOptions:
+    """What ``connectorkit emulator`` takes for itself rather than passing to the emulator."""
+
     folder: Path | None = None
+    save: bool = False
+    state_url: str | None = None
+
+
+def split_options(argv: list[str]) -> tuple[OwnOptions, list[str]]:
+    """Take ``--connections-dir DIR``, ``--save-connections`` and ``--state URL`` out."""
+    rest: list[str] = []
+    given: dict[str, str] = {}
+    save = False
     args = iter(argv)
     for arg in args:
-        if arg == _OWN_OPTION:
-            folder = Path(next(args, "."))
-        elif arg.startswith(_OWN_OPTION + "="):
-            folder = Path(arg.partition("=")[2])
+        name, eq, value = arg.partition("=")
+        if name in {_DIR, _STATE}:
+            value = value if eq else next(args, "")
+            if not value or (not eq and value.startswith("-")):
+                what = "DIR" if name == _DIR else "URL"
+                raise UsageError(f"{name} needs a value ({name} {what})")
+            given[name] = value
+        elif arg == _SAVE:
+            save = True
         else:
             rest.append(arg)
-    return folder, rest
+    if _STATE in given and not save:
+        raise UsageError(f"{_STATE} names the store {_SAVE} saves to: add {_SAVE}")
+    folder = Path(given[_DIR]) if _DIR in given else None
+    return OwnOptions(folder, save, given.get(_STATE)), rest
 
 
 def _client(argv: list[str]) -> tuple[str, str | None]:
@@ -86,14 +129,26 @@ class AnnounceTap:
 class ConnectionsOffer:
     """Builds, prints and writes the two connections once the emulator says where it is."""
 
-    def __init__(self, argv: list[str], folder: Path | None, notice: TextIO) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        folder: Path | None,
+        notice: TextIO,
+        *,
+        state: State | None = None,
+        state_hint: str = "",
+    ) -> None:
         self.client_id, self.client_secret = _client(argv)
         self.folder = folder
         self.notice = notice
+        self.state = state  # where --save-connections saves them (opened before the start)
+        self.state_hint = state_hint  # " --state URL" when that is needed to find them again
         self.done = threading.Event()
+        self.announced = False
 
     def on_announce(self, line: str) -> None:
         """Called with the emulator's first stdout line; the work runs beside the server."""
+        self.announced = True
         try:
             urls = json.loads(line)
         except ValueError:
@@ -193,7 +248,11 @@ class ConnectionsOffer:
                 '"connection", or save it in a file for --connection FILE):\n'
                 f"  {json.dumps(connections['emulator-sp'])}\n"
             )
+        if self.state is not None:
+            self._save(connections)
         if self.folder is None:
+            if self.state is not None:
+                return
             say(
                 "connectorkit: start the emulator with --connections-dir DIR to have both "
                 "connections written as files, the signed-in user's (emulator.json) with its "
@@ -212,16 +271,67 @@ class ConnectionsOffer:
             f"  connectorkit run list_groups --connection {name}\n"
         )
 
+    def _save(self, connections: dict[str, dict[str, Any]]) -> None:
+        """Keep the connections in the state store under their names (replacing older ones)."""
+        from connectorkit._state import StoredConnections  # noqa: PLC0415
+
+        assert self.state is not None  # noqa: S101 - only called with a store
+        stored = StoredConnections(self.state)
+        for name, connection in connections.items():
+            stored.save(name, connection["key"], connection["values"], connection.get("token"))
+        names = " and ".join(f"'{name}'" for name in sorted(connections))
+        self.notice.write(
+            f"connectorkit: saved as stored connections {names} in {_shown(self.state)}; "
+            f"from any folder, try:\n"
+            f"  connectorkit run list_groups --connection emulator{self.state_hint}\n"
+        )
+
+
+def _shown(state: State) -> str:
+    """The store's URL without a password."""
+    url = state.store.url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
+def _open_store(url: str | None) -> State:
+    """The store to save to, opened before the start: a bad URL or a missing key stops it."""
+    from connectorkit._state import open_state  # noqa: PLC0415
+
+    state = open_state(url)
+    if state.store.url.startswith("memory:"):
+        state.close()
+        raise UsageError(
+            "a memory:// state store lives in this process only: give --save-connections "
+            "a sqlite:/// or redis:// store (--state URL or CONNECTORKIT_STATE)"
+        )
+    return state
+
 
 def run_with_connections(
     argv: list[str], start: Callable[[list[str]], int], notice: TextIO = sys.stderr
 ) -> int:
     """Run the emulator ``start(argv)`` with stdout tapped for its announcement."""
-    folder, rest = split_options(argv)
-    offer = ConnectionsOffer(rest, folder, notice)
+    from connectorkit._state import StateError  # noqa: PLC0415
+
+    try:
+        options, rest = split_options(argv)
+        state = _open_store(options.state_url) if options.save else None
+    except (UsageError, StateError) as exc:
+        notice.write(f"connectorkit emulator: {exc}\n")
+        return 2
+    hint = ""
+    if options.state_url is not None:  # the other terminal must name the same store
+        password = "@" in options.state_url.partition("://")[2]
+        hint = " --state URL" if password else f" --state {options.state_url}"
+    offer = ConnectionsOffer(rest, options.folder, notice, state=state, state_hint=hint)
     real = sys.stdout
     sys.stdout = AnnounceTap(real, offer.on_announce)
     try:
         return start(rest)
     finally:
         sys.stdout = real
+        if state is not None:
+            if offer.announced:  # let a save under way finish before closing the store
+                offer.done.wait(timeout=30)
+            state.close()

@@ -3,7 +3,8 @@
 A platform (or a person) logs in once with ``connectorkit auth login --save NAME`` and from then
 on names the connection in requests; the token is renewed in the store, shared by every worker.
 The whole record (values, secrets among them) is sealed; the token lives in the token records
-under the connection's own lineage, so its renewal is single-flight like any other.
+under the connection's own lineage, so its renewal is single-flight like any other. That
+lineage is pinned: it never expires while the connection exists, and goes with it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._state._tokens import StoreTokens, lineage_of
+from connectorkit._state._tokens import StoreTokens, lineage_of, pinned_lineage
 
 if TYPE_CHECKING:
     from connectorkit._state._open import State
@@ -24,10 +25,15 @@ __all__ = ["NAME_PATTERN", "StoredConnection", "StoredConnections", "connection_
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INDEX = "ck:{connections}"
+_LAYOUT = 2  # records from before 2 keep their token under the unpinned lineage_of(...)
 
 
 def connection_lineage(name: str) -> str:
-    """The token lineage of the stored connection ``name``."""
+    """The token lineage of the stored connection ``name`` (pinned: it never expires)."""
+    return pinned_lineage("stored-connection", name)
+
+
+def _unpinned_lineage(name: str) -> str:
     return lineage_of("stored-connection", name)
 
 
@@ -70,7 +76,7 @@ class StoredConnections:
         """Store (or replace) connection ``name``; its token becomes the newest of its lineage."""
         self.check_name(name)
         now = time.time()
-        record = {"key": key, "values": values, "saved_at": now}
+        record = {"key": key, "values": values, "saved_at": now, "layout": _LAYOUT}
         sealed = self.state.sealer.seal(json.dumps(record).encode())
         self.state.store.hash_set(_INDEX, name, sealed)
         if token is not None:
@@ -85,10 +91,23 @@ class StoredConnections:
         if sealed is None:
             return None
         record = json.loads(self.state.sealer.open(sealed))
+        if record.get("layout") != _LAYOUT:
+            record = self._upgrade(name, record)
         token = self.tokens.get(connection_lineage(name))
         return StoredConnection(
             name, record["key"], record["values"], token, float(record.get("saved_at", 0))
         )
+
+    def _upgrade(self, name: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Move the token of a connection saved before lineages were pinned to its pinned one."""
+        old = _unpinned_lineage(name)
+        token = self.tokens.get(old)
+        if token is not None and self.tokens.get(connection_lineage(name)) is None:
+            self.tokens.put(connection_lineage(name), token)
+        self.tokens.forget(old)
+        record = {**record, "layout": _LAYOUT}
+        self.state.store.hash_set(_INDEX, name, self.state.sealer.seal(json.dumps(record).encode()))
+        return record
 
     def names(self) -> list[str]:
         """Every stored connection's name, sorted."""
@@ -106,6 +125,7 @@ class StoredConnections:
         """Forget connection ``name`` and its token; whether it existed."""
         existed = self.state.store.hash_delete(_INDEX, name)
         self.tokens.forget(connection_lineage(name))
+        self.tokens.forget(_unpinned_lineage(name))  # saved before lineages were pinned
         return existed
 
     def reseal(self) -> int:
@@ -113,6 +133,7 @@ class StoredConnections:
         count = 0
         for name, sealed in self.state.store.hash_all(_INDEX).items():
             self.state.store.hash_set(_INDEX, name, self.state.sealer.reseal(sealed))
+            self.load(name)  # moves a token saved before lineages were pinned
             token = self.tokens.get(connection_lineage(name))
             if token is not None:
                 self.tokens.put(connection_lineage(name), token)

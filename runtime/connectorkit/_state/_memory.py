@@ -6,7 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from connectorkit._state._store import HOLD_POLL_S
+from connectorkit._state._store import HOLD_POLL_S, SWEEP_EVERY_S
 from connectorkit._state._windows import wait_for
 
 if TYPE_CHECKING:
@@ -25,33 +25,77 @@ class MemoryStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._values: dict[str, bytes] = {}
+        self._expires: dict[str, float] = {}  # the values given a lifetime: when it ends
+        self._next_sweep = 0.0
         self._leases: dict[str, tuple[str, float]] = {}
         self._hashes: dict[str, dict[str, bytes]] = {}
         self._logs: dict[str, list[tuple[float, int]]] = {}
         self._holds: dict[str, dict[str, float]] = {}
 
+    def _live(self, key: str, now: float) -> bytes | None:
+        """The value at ``key`` unless its lifetime has ended (then it goes); under the lock."""
+        if self._expires.get(key, now + 1) <= now:
+            del self._values[key], self._expires[key]
+        return self._values.get(key)
+
     def get(self, key: str) -> bytes | None:
         """See :class:`Store`."""
+        now = self.clock()
         with self._lock:
-            return self._values.get(key)
+            return self._live(key, now)
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         """See :class:`Store`."""
+        now = self.clock()
         with self._lock:
             self._values[key] = value
+            if ttl_s is None:
+                self._expires.pop(key, None)
+                return
+            self._expires[key] = now + ttl_s
+            if now >= self._next_sweep:
+                self._sweep(now)
 
     def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
         """See :class:`Store`."""
+        now = self.clock()
         with self._lock:
-            if self._values.get(key) != expected:
+            if self._live(key, now) != expected:
                 return False
             self._values[key] = value
+            self._expires.pop(key, None)
             return True
 
     def delete(self, key: str) -> bool:
         """See :class:`Store`."""
+        now = self.clock()
         with self._lock:
-            return self._values.pop(key, None) is not None
+            existed = self._live(key, now) is not None
+            self._values.pop(key, None)
+            self._expires.pop(key, None)
+            return existed
+
+    def sweep(self) -> int:
+        """See :class:`Store`."""
+        now = self.clock()
+        with self._lock:
+            return self._sweep(now)
+
+    def _sweep(self, now: float) -> int:
+        self._next_sweep = now + SWEEP_EVERY_S
+        gone = [key for key, ends in self._expires.items() if ends <= now]
+        for key in gone:
+            del self._values[key], self._expires[key]
+        for name, (_, ends) in list(self._leases.items()):
+            if ends <= now:
+                del self._leases[name]
+        for name, slots in list(self._holds.items()):
+            for holder, ends in list(slots.items()):
+                if ends <= now:
+                    del slots[holder]
+            if not slots:
+                del self._holds[name]
+        return len(gone)
 
     def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
         """See :class:`Store`."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectorkit._state._crypto import Sealer
 from connectorkit._state._store import StateError
+from connectorkit._state._tokens import DEFAULT_RETENTION_S, RETENTION_ENV, parse_retention
 
 if TYPE_CHECKING:
     from connectorkit._state._store import Store
@@ -21,10 +22,11 @@ _SCHEMES = "sqlite:///PATH, redis://, rediss:// or memory://"
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """A store and the sealer of its secrets."""
+    """A store, the sealer of its secrets, and how long its renewable tokens are kept."""
 
     store: Store
     sealer: Sealer
+    token_retention_s: float = DEFAULT_RETENTION_S
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -41,6 +43,16 @@ def default_path() -> Path:
 def open_state(url: str | None = None) -> State:
     """Open the store ``url`` names (default: ``$CONNECTORKIT_STATE``, else the SQLite file)."""
     url = (url if url is not None else os.environ.get(STATE_ENV, "")).strip()
+    retention = os.environ.get(RETENTION_ENV, "").strip()
+    try:
+        retention_s = parse_retention(retention) if retention else DEFAULT_RETENTION_S
+    except ValueError as exc:
+        raise StateError(str(exc)) from None
+    state = _open(url)
+    return replace(state, token_retention_s=retention_s)
+
+
+def _open(url: str) -> State:
     if not url or url == "sqlite://":
         path = default_path()
         return _sqlite(path)
@@ -49,7 +61,8 @@ def open_state(url: str | None = None) -> State:
         rest = url[len("sqlite:") :]
         if not rest.startswith("///") or len(rest) == len("///"):
             raise StateError(f"a SQLite state URL is sqlite:///PATH (absolute path), not {url!r}")
-        return _sqlite(Path(rest[2:]))
+        # sqlite:///PATH and sqlite:////PATH both name the absolute PATH (one file, one URL).
+        return _sqlite(Path("/" + rest.lstrip("/")))
     if scheme == "memory":
         from connectorkit._state._memory import MemoryStore  # noqa: PLC0415
 
@@ -59,7 +72,7 @@ def open_state(url: str | None = None) -> State:
         from connectorkit._state._redis import RedisStore  # noqa: PLC0415
 
         return State(RedisStore(url), sealer)
-    shown = url.split("@")[-1] if "@" in url else url  # never echo a password
+    shown = url.rsplit("@", maxsplit=1)[-1] if "@" in url else url  # never echo a password
     raise StateError(f"unknown state URL {shown!r}: use {_SCHEMES}")
 
 

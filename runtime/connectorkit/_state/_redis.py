@@ -2,7 +2,8 @@
 
 Each primitive is one command or one Lua script, so it is atomic on the server; the scripts read
 the time from Redis itself, so the machines' clocks need not agree. Every script touches keys of
-one hash tag only, which a Redis Cluster requires.
+one hash tag only, which a Redis Cluster requires. A value's lifetime is the key's own TTL,
+so Redis drops it by itself (on access, or in its background expiry cycle).
 """
 
 from __future__ import annotations
@@ -151,9 +152,10 @@ class RedisStore:
         value = self._call(lambda: self._redis.get(key))
         return None if value is None else bytes(value)
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         """See :class:`Store`."""
-        self._call(lambda: self._redis.set(key, value))
+        ttl_ms = None if ttl_s is None else max(1, round(ttl_s * 1000))
+        self._call(lambda: self._redis.set(key, value, px=ttl_ms))
 
     def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
         """See :class:`Store`."""
@@ -211,6 +213,10 @@ class RedisStore:
     def release_hold(self, key: str, holder: str) -> None:
         """See :class:`Store`."""
         self._call(lambda: self._redis.zrem(key, holder))
+
+    def sweep(self) -> int:
+        """Nothing to do: Redis expires keys itself."""
+        return 0
 
     def close(self) -> None:
         """Close the connection pool."""

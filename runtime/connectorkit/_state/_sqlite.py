@@ -3,6 +3,11 @@
 Each primitive is one short transaction; the ones that read before they write take SQLite's
 write lock up front (``BEGIN IMMEDIATE``) so that two processes cannot both decide on the same
 old value. Each thread keeps its own connection, as :mod:`sqlite3` requires.
+
+A value given a lifetime carries it in ``kv.expires`` (seconds since the epoch, by ``clock``):
+reads skip it once past, and a write that gives a lifetime sweeps expired rows first, at most
+every :data:`SWEEP_EVERY_S` per store object, through a partial index on ``expires``. A file
+made before lifetimes existed gains the column when first opened.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from connectorkit._state._store import HOLD_POLL_S, StateError
+from connectorkit._state._store import HOLD_POLL_S, SWEEP_EVERY_S, StateError
 from connectorkit._state._windows import wait_for
 
 if TYPE_CHECKING:
@@ -27,7 +32,8 @@ __all__ = ["SqliteStore"]
 
 _BUSY_TIMEOUT_MS = 30_000
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL)
+  WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lease (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)
   WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hash (key TEXT, field TEXT, value BLOB NOT NULL,
@@ -37,6 +43,7 @@ CREATE INDEX IF NOT EXISTS window_log_key_at ON window_log (key, at);
 CREATE TABLE IF NOT EXISTS hold (key TEXT, holder TEXT, expires REAL NOT NULL,
   PRIMARY KEY (key, holder)) WITHOUT ROWID;
 """
+_EXPIRES_INDEX = "CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL"
 
 
 class SqliteStore:
@@ -49,8 +56,15 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._next_sweep = 0.0
         _create_private(path)
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        if not _has_expires(db):
+            with self._transaction() as locked:  # one process adds it; the others find it there
+                if not _has_expires(locked):
+                    locked.execute("ALTER TABLE kv ADD COLUMN expires REAL")
+        db.execute(_EXPIRES_INDEX)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -84,25 +98,59 @@ class SqliteStore:
 
     def get(self, key: str) -> bytes | None:
         """See :class:`Store`."""
-        row = self._db().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                (key, self.clock()),
+            )
+            .fetchone()
+        )
         return None if row is None else bytes(row[0])
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         """See :class:`Store`."""
-        self._db().execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        now = self.clock()
+        if ttl_s is not None and now >= self._next_sweep:
+            self._sweep(now)
+        self._db().execute(
+            "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, ?)",
+            (key, value, None if ttl_s is None else now + ttl_s),
+        )
 
     def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
         """See :class:`Store`."""
         with self._transaction() as db:
-            row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            row = db.execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+                (key, self.clock()),
+            ).fetchone()
             if (None if row is None else bytes(row[0])) != expected:
                 return False
-            db.execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+            db.execute(
+                "INSERT OR REPLACE INTO kv (key, value, expires) VALUES (?, ?, NULL)", (key, value)
+            )
             return True
 
     def delete(self, key: str) -> bool:
         """See :class:`Store`."""
-        return self._db().execute("DELETE FROM kv WHERE key = ?", (key,)).rowcount > 0
+        # fetchall: the statement must finish here, or it would keep holding the write lock.
+        rows = (
+            self._db().execute("DELETE FROM kv WHERE key = ? RETURNING expires", (key,)).fetchall()
+        )
+        return any(ends is None or ends > self.clock() for (ends,) in rows)
+
+    def sweep(self) -> int:
+        """See :class:`Store`."""
+        return self._sweep(self.clock())
+
+    def _sweep(self, now: float) -> int:
+        self._next_sweep = now + SWEEP_EVERY_S
+        db = self._db()
+        gone = db.execute("DELETE FROM kv WHERE expires <= ?", (now,)).rowcount
+        db.execute("DELETE FROM lease WHERE expires <= ?", (now,))
+        db.execute("DELETE FROM hold WHERE expires <= ?", (now,))
+        return int(gone)
 
     def acquire_lease(self, key: str, owner: str, ttl_s: float) -> bool:
         """See :class:`Store`."""
@@ -198,6 +246,10 @@ class SqliteStore:
                 db.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _has_expires(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "expires" for row in db.execute("PRAGMA table_info(kv)"))
 
 
 def _create_private(path: Path) -> None:

@@ -4,6 +4,10 @@ Everything that outlives one call (tokens, rate budgets, push job ledgers, store
 is built from these primitives in backend-independent modules, so a backend stays thin: memory
 (unit tests), SQLite (one machine, the default) and Redis (many machines).
 
+A value may be given a lifetime (``put(…, ttl_s=…)``): past it the value reads as absent, and
+each backend drops it in its own way (Redis expires the key itself; SQLite and memory sweep
+expired rows now and then, cheaply, on a write). Without one a value stays until deleted.
+
 Keys are laid out for a Redis Cluster: an operation that touches several keys keeps them in one
 hash slot by sharing a ``{tag}`` (``ck:{tok:…}:lease``, ``ck:{res:…}:w0``); nothing takes a lock
 wider than one key or one tagged group.
@@ -14,11 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["HOLD_POLL_S", "StateError", "Store", "Window"]
+__all__ = ["HOLD_POLL_S", "SWEEP_EVERY_S", "StateError", "Store", "Window"]
 
 # A full set of slots frees when a holder finishes, at a moment no one knows: look again after
 # this long (or when the first slot expires, if sooner).
 HOLD_POLL_S = 0.05
+
+# SQLite and memory drop expired values on a write that gives a lifetime, at most this often per
+# store object (a short-lived `invoke` sweeps on its first such write): one indexed DELETE.
+SWEEP_EVERY_S = 600.0
 
 
 class StateError(Exception):
@@ -47,11 +55,11 @@ class Store(Protocol):
     def get(self, key: str) -> bytes | None:
         """The value at ``key``, or ``None``."""
 
-    def put(self, key: str, value: bytes) -> None:
-        """Set ``key`` to ``value``."""
+    def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        """Set ``key`` to ``value``, for ``ttl_s`` seconds (``None``: until deleted)."""
 
     def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
-        """Set ``key`` to ``value`` only if it holds ``expected`` (``None``: absent)."""
+        """Set ``key`` to ``value`` (no lifetime) if it holds ``expected`` (``None``: absent)."""
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; whether it existed."""
@@ -92,6 +100,12 @@ class Store(Protocol):
 
     def release_hold(self, key: str, holder: str) -> None:
         """Give back a slot taken with :meth:`take`."""
+
+    def sweep(self) -> int:
+        """Drop every expired value (and expired lease and hold) now; how many values went.
+
+        Redis expires keys on its own and answers 0; the others also sweep by themselves.
+        """
 
     def close(self) -> None:
         """Release the backend's connections."""

@@ -6,6 +6,18 @@ worker may have renewed it meanwhile), and only then asks the token endpoint. He
 interface lives on a state store: records are sealed, and a lease is held in the store with a
 TTL, so renewal is single-flight across threads, processes and machines, and a worker killed
 while holding a lease blocks the others no longer than the TTL.
+
+Records do not stay forever. Each is written with a lifetime (the backend's own: a Redis TTL, an
+``expires`` column in SQLite) counted from the last write:
+
+- a token with a refresh token (a lineage pointer: "this refresh token became that token") is
+  kept for the retention, ``CONNECTORKIT_TOKEN_RETENTION`` (90 days by default, a common
+  refresh token lifetime), after its access token expires; a caller that still holds the
+  refresh token may present it until then;
+- a token without one (a client-credentials token) is useless once expired: it is kept
+  :data:`EXPIRED_GRACE_S` past its ``expires_at`` (never longer than the retention);
+- a stored connection's own lineage (:func:`pinned_lineage`) never expires: it goes when the
+  connection is removed.
 """
 
 from __future__ import annotations
@@ -24,16 +36,71 @@ if TYPE_CHECKING:
 
     from connectorkit._state._open import State
 
-__all__ = ["DEFAULT_LEASE_TTL_S", "LEASE_TTL_ENV", "StoreTokens", "lineage_of"]
+__all__ = [
+    "DEFAULT_LEASE_TTL_S",
+    "DEFAULT_RETENTION_S",
+    "EXPIRED_GRACE_S",
+    "LEASE_TTL_ENV",
+    "RETENTION_ENV",
+    "StoreTokens",
+    "lineage_of",
+    "parse_retention",
+    "pinned_lineage",
+    "record_ttl",
+]
 
 LEASE_TTL_ENV = "CONNECTORKIT_LEASE_TTL"
 DEFAULT_LEASE_TTL_S = 20.0
+RETENTION_ENV = "CONNECTORKIT_TOKEN_RETENTION"
+DEFAULT_RETENTION_S = 90 * 86400.0
+EXPIRED_GRACE_S = 300.0  # clocks of several machines may disagree by a little
+_LONGEST_S = 10 * 365 * 86400.0  # a bound for any lifetime (Redis refuses a TTL past 2**63 ms)
+_PINNED = "conn-"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _POLL_S = (0.01, 0.2)  # first and longest pause between looks at a lease someone else holds
 
 
 def lineage_of(*parts: str) -> str:
     """A token key from its parts (which may be secrets): a digest, never the parts."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def pinned_lineage(*parts: str) -> str:
+    """A token key like :func:`lineage_of`'s whose records never expire (stored connections')."""
+    return _PINNED + lineage_of(*parts)
+
+
+def parse_retention(text: str) -> float:
+    """Seconds from ``90d``, ``36h``, ``15m``, ``30s`` or a plain number of seconds (> 0)."""
+    given = text.strip().lower()
+    number, unit = (given[:-1], given[-1]) if given[-1:] in _UNITS else (given, "s")
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"{RETENTION_ENV} must be a positive duration such as 90d, 36h, 15m or 3600 "
+            f"(seconds), not {text!r}"
+        )
+    return seconds
+
+
+def record_ttl(key: str, token: Mapping[str, Any], now: float, retention_s: float) -> float | None:
+    """How long the record of ``token`` under ``key`` is kept from ``now`` (``None``: always)."""
+    if key.startswith(_PINNED):
+        return None
+    expires_at = token.get("expires_at")
+    left = 0.0
+    if isinstance(expires_at, int | float) and not isinstance(expires_at, bool):
+        left = min(max(float(expires_at) - now, 0.0), _LONGEST_S)
+    if token.get("refresh_token"):
+        ttl = left + retention_s
+    elif expires_at is None:
+        ttl = retention_s
+    else:
+        ttl = min(left + EXPIRED_GRACE_S, retention_s)
+    return min(ttl, _LONGEST_S)
 
 
 def _token_key(key: str) -> str:
@@ -56,6 +123,7 @@ class StoreTokens:
         state: State | Callable[[], State],
         *,
         lease_ttl_s: float | None = None,
+        retention_s: float | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -65,6 +133,7 @@ class StoreTokens:
         self.lease_ttl_s = lease_ttl_s or float(
             os.environ.get(LEASE_TTL_ENV) or DEFAULT_LEASE_TTL_S
         )
+        self._retention_s = retention_s
 
     @property
     def state(self) -> State:
@@ -81,10 +150,19 @@ class StoreTokens:
         record: dict[str, Any] = json.loads(self.state.sealer.open(raw))
         return dict(record["token"])
 
+    @property
+    def retention_s(self) -> float:
+        """How long a token that can be renewed is kept past its expiry (the store's setting)."""
+        if self._retention_s is None:
+            return self.state.token_retention_s
+        return self._retention_s
+
     def put(self, key: str, token: Mapping[str, Any]) -> None:
-        """File ``token`` under ``key``, sealed."""
+        """File ``token`` under ``key``, sealed, for the lifetime :func:`record_ttl` gives it."""
         record = {"token": dict(token)}
-        self.state.store.put(_token_key(key), self.state.sealer.seal(json.dumps(record).encode()))
+        ttl_s = record_ttl(key, token, self.clock(), self.retention_s)
+        sealed = self.state.sealer.seal(json.dumps(record).encode())
+        self.state.store.put(_token_key(key), sealed, ttl_s=ttl_s)
 
     def forget(self, key: str) -> None:
         """Drop the token filed under ``key``."""

@@ -56,8 +56,19 @@ def _emulator(argv: list[str]) -> int:
         )
         return 3
     start = found[name].load()
-    if name != DEFAULT_EMULATOR or {"-h", "--help"} & set(rest):
+    if name != DEFAULT_EMULATOR:
         return int(start(rest))
-    from connectorkit._cli._emulator_connections import run_with_connections  # noqa: PLC0415
+    from connectorkit._cli._emulator_connections import (  # noqa: PLC0415
+        OWN_OPTIONS_HELP,
+        run_with_connections,
+    )
+
+    if {"-h", "--help"} & set(rest):
+        try:
+            code = int(start(rest))
+        except SystemExit as done:  # argparse ends its help this way
+            code = done.code if isinstance(done.code, int) else 0
+        sys.stdout.write(OWN_OPTIONS_HELP)
+        return code
 
     return run_with_connections(rest, lambda argv: int(start(argv)))

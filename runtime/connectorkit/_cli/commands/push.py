@@ -71,6 +71,8 @@ def register(registry: Registry) -> None:
     add_state_option(sub)
     add_pack_option(sub)
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    # KEY=VALUE inputs may also come after the options (push FILE --connection X top=1).
+    sub.set_defaults(loose_positionals="inputs")
 
 
 def _push(args: argparse.Namespace) -> int:
