@@ -357,7 +357,8 @@ def test_records_written_by_real_processes_expire_and_a_stored_lineage_stays(
         check=False,
     )
     assert added.returncode == 0, added.stderr
-    started = time.time()
+    # A token's expires_at is whole seconds, rounded down: up to a second before started + life.
+    started = time.time() - 1
     for text in (request(user), request(app), request({"name": "sales"})):
         results = invoke_many(2, text, url, workers)
         assert all(code == 0 and answer["ok"] for code, answer in results), results
