@@ -96,13 +96,11 @@ def start_studio(
     )
 
 
-def store_connection(
-    state_url: str, env: dict[str, str], name: str, pack: Path, connection: dict
-) -> None:
-    """``connectorkit connections add NAME``: the real command, the connection on its stdin."""
+def connections(state_url: str, env: dict[str, str], *args: str, stdin: str = "") -> None:
+    """``connectorkit connections --state URL ARGS``: the real command, which must succeed."""
     done = subprocess.run(
-        [COMMAND, "connections", "--state", state_url, "--pack", str(pack), "add", name],
-        input=json.dumps(connection),
+        [COMMAND, "connections", "--state", state_url, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env={**ENV, **env},
@@ -110,19 +108,18 @@ def store_connection(
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def store_connection(
+    state_url: str, env: dict[str, str], name: str, pack: Path, connection: dict
+) -> None:
+    """``connectorkit connections add NAME``, the connection on its stdin."""
+    connections(state_url, env, "--pack", str(pack), "add", name, stdin=json.dumps(connection))
 
 
 def remove_connection(state_url: str, env: dict[str, str], name: str) -> None:
     """``connectorkit connections remove NAME``."""
-    done = subprocess.run(
-        [COMMAND, "connections", "--state", state_url, "remove", name],
-        capture_output=True,
-        text=True,
-        env={**ENV, **env},
-        check=False,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    connections(state_url, env, "remove", name)
 
 
 def run_to_end(url: str, body: dict, *, secret: str, token: re.Pattern[str] | None = None) -> dict:

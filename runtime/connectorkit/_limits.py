@@ -73,7 +73,7 @@ class Ticket:
     holder: str | None
     table_key: str | None
     rows: int
-    admitted: float = 0.0  # on the limiter's clock
+    admitted: float  # on the limiter's clock
 
 
 class Limiter:

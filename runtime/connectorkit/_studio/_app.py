@@ -20,6 +20,7 @@ from connectorkit._studio._recipes import (
     masked_connection,
     run_recipe,
     secret_keys,
+    token_values,
 )
 from connectorkit._studio._runs import Run
 
@@ -87,12 +88,17 @@ class StudioApp:
         self.stored = stored
         self.assets = _assets()
 
-    def presets(self, catalog: dict[str, Any] | None) -> dict[str, Preset]:
+    def presets(self, catalog: dict[str, Any] | None) -> list[Preset]:
         """The ready connections: the emulator's, then the stored ones."""
-        found = list(self.fixed)
-        if self.stored is not None and catalog is not None:
-            found += self.stored.presets(catalog)
-        return {p.id: p for p in found}
+        stored = self.stored.presets(catalog) if self.stored and catalog is not None else []
+        return [*self.fixed, *stored]
+
+    def preset(self, catalog: dict[str, Any], preset_id: str) -> Preset | None:
+        """The ready connection ``preset_id``; a stored one is read alone, not with the rest."""
+        name = preset_id.removeprefix("stored:")
+        if self.stored is not None and name != preset_id:
+            return self.stored.preset(catalog, name)
+        return next((p for p in self.fixed if p.id == preset_id), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,7 +174,7 @@ class StudioApp:
             "pack": str(self.view.root),
             "catalog": catalog,
             "error": error,
-            "presets": [p.public() for p in self.presets(catalog).values()],
+            "presets": [p.public() for p in self.presets(catalog)],
             "connections": "" if self.stored is None else self.stored.fingerprint(),
         }
 
@@ -186,7 +192,7 @@ class StudioApp:
         chosen = chosen if isinstance(chosen, dict) else {}
         preset = None
         if "preset" in chosen:
-            preset = self.presets(catalog).get(str(chosen["preset"]))
+            preset = self.preset(catalog, str(chosen["preset"]))
             if preset is None:
                 raise _HttpError(
                     409,
@@ -245,14 +251,7 @@ def _secret_values(connection: dict[str, Any], secret: set[str]) -> list[str]:
     found = (
         [str(v) for k, v in values.items() if k in secret and v] if isinstance(values, dict) else []
     )
-    token = connection.get("token")
-    if isinstance(token, dict):
-        found += [
-            str(token[k])
-            for k in ("access_token", "refresh_token", "id_token")
-            if isinstance(token.get(k), str)
-        ]
-    return found
+    return found + token_values(connection.get("token"))
 
 
 def _hostname(host: str) -> str:

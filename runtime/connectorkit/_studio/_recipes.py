@@ -17,14 +17,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LONGEST_ARGUMENT",
+    "TOKEN_FIELDS",
     "invoke_recipe",
     "masked_connection",
     "run_recipe",
     "secret_keys",
+    "token_values",
 ]
 
 # Past this many characters a value goes in a file: a command line is for reading.
 LONGEST_ARGUMENT = 2000
+# The fields of a token that are credentials, masked wherever a token shows.
+TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+def token_values(token: Any) -> list[str]:
+    """The credentials a token (as the runtime keeps it) carries, to mask them; none if no dict."""
+    if not isinstance(token, dict):
+        return []
+    return [str(token[k]) for k in TOKEN_FIELDS if isinstance(token.get(k), str)]
 
 
 def secret_keys(connection_schema: Mapping[str, Any]) -> set[str]:
@@ -45,10 +56,7 @@ def masked_connection(connection: Mapping[str, Any], secret: set[str]) -> dict[s
         out["values"] = {k: MASK if k in secret else v for k, v in values.items()}
     token = connection.get("token")
     if isinstance(token, dict):
-        out["token"] = {
-            k: MASK if k in {"access_token", "refresh_token", "id_token"} else v
-            for k, v in token.items()
-        }
+        out["token"] = {k: MASK if k in TOKEN_FIELDS else v for k, v in token.items()}
     return out
 
 

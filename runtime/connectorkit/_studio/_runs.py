@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit._errors import EXIT_CODES
 from connectorkit._redact import MASK, mask
+from connectorkit._studio._recipes import TOKEN_FIELDS, token_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -33,7 +34,6 @@ __all__ = ["Exchange", "Progress", "Run", "RunBook"]
 # What the page shows of one body; a 10,000-row batch is far longer than anyone reads.
 BODY_PREVIEW_CHARS = 6000
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
-_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 _KEPT_RUNS = 50
 
 
@@ -183,10 +183,7 @@ class Run:
         recipes = self.make_recipes()
         with self.lock:
             self.recipes = recipes
-            if isinstance(token, dict):
-                self.secrets += [
-                    str(token[k]) for k in _TOKEN_FIELDS if isinstance(token.get(k), str)
-                ]
+            self.secrets += token_values(token)
             if self.progress is not None:
                 self.progress.in_flight = 0
             self.response, self.exit_code = response, exit_code
@@ -301,7 +298,7 @@ def _masked(value: Any, secrets: list[str]) -> Any:
     """A copy of a JSON value with every secret masked and every token field replaced."""
     if isinstance(value, dict):
         return {
-            k: MASK if k in _TOKEN_FIELDS and isinstance(v, str) else _masked(v, secrets)
+            k: MASK if k in TOKEN_FIELDS and isinstance(v, str) else _masked(v, secrets)
             for k, v in value.items()
         }
     if isinstance(value, list):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit._errors import ConnectorError
 from connectorkit._state import StateError, StoredConnections
 from connectorkit._studio._presets import Preset
-from connectorkit._studio._recipes import secret_keys
+from connectorkit._studio._recipes import secret_keys, token_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["StoredPresets"]
 
 log = logging.getLogger("connectorkit")
-_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 
 
 class StoredPresets:
@@ -46,44 +45,42 @@ class StoredPresets:
 
     def presets(self, catalog: Mapping[str, Any]) -> list[Preset]:
         """One preset per stored connection of this pack's connection keys, sorted by name."""
-        schemas = {
-            c["key"]: c
-            for c in catalog.get("connections", [])
-            if isinstance(c, dict) and isinstance(c.get("key"), str)
-        }
         try:
-            connections = StoredConnections(self._state())
-            names = connections.names()
+            names = StoredConnections(self._state()).names()
         except (ConnectorError, StateError, OSError) as exc:
             self._warn(exc)
             return []
-        found = []
-        for name in names:
-            try:
-                record = connections.load(name)
-            except (StateError, ValueError) as exc:
-                # One record sealed with a key this process lacks does not hide the others.
-                log.warning("stored connection %r cannot be read: %s", name, exc)
-                continue
-            if record is None or record.key not in schemas:
-                continue  # removed meanwhile, or another pack's connection
-            schema = schemas[record.key]
-            token = record.token or {}
-            found.append(
-                Preset(
-                    id=f"stored:{name}",
-                    label=f"Stored connection {name} ({schema.get('label', record.key)})",
-                    key=record.key,
-                    values=dict(record.values),
-                    secret=frozenset(secret_keys(schema.get("values", {}))),
-                    reference=name,
-                    name=name,
-                    tokens=tuple(
-                        str(token[k]) for k in _TOKEN_FIELDS if isinstance(token.get(k), str)
-                    ),
-                )
-            )
-        return found
+        found = (self.preset(catalog, name) for name in names)
+        return [preset for preset in found if preset is not None]
+
+    def preset(self, catalog: Mapping[str, Any], name: str) -> Preset | None:
+        """Stored connection ``name`` as a preset, or None if it is gone or not this pack's."""
+        try:
+            record = StoredConnections(self._state()).load(name)
+        except (ConnectorError, StateError, OSError, ValueError) as exc:
+            # One record sealed with a key this process lacks does not hide the others.
+            log.warning("stored connection %r cannot be read: %s", name, exc)
+            return None
+        schema = next(
+            (
+                c
+                for c in catalog.get("connections", [])
+                if isinstance(c, dict) and record is not None and c.get("key") == record.key
+            ),
+            None,
+        )
+        if record is None or schema is None:
+            return None  # removed meanwhile, or another pack's connection
+        return Preset(
+            id=f"stored:{name}",
+            label=f"Stored connection {name} ({schema.get('label', record.key)})",
+            key=record.key,
+            values=dict(record.values),
+            secret=frozenset(secret_keys(schema.get("values", {}))),
+            reference=name,
+            name=name,
+            tokens=tuple(token_values(record.token)),
+        )
 
     def _warn(self, exc: Exception) -> None:
         # Once per distinct problem: the page asks every 1.5 s.
