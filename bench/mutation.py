@@ -47,8 +47,7 @@ TREE = WORK / "tree"
 STATE = WORK / "state.json"
 PKG = "runtime/connectorkit"
 
-# Fast in-process tests first: -x stops at the first failure, so a caught mutant costs little.
-E2E_RETRY = "tests/test_e2e.py::test_retries_follow_retry_after_and_stop_at_the_budget"
+E2E = "tests/test_e2e.py::test_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,30 +71,50 @@ MODULES: dict[str, Target] = {
     "retry": Target(
         f"{PKG}/http/_retry.py",
         ("tests/test_retry.py", "tests/test_budget.py", "tests/test_auth.py"),
+        (
+            f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",
+            f"{E2E}a_read_whose_connection_drops_is_retried",
+            f"{E2E}a_connection_dropped_after_the_rows_were_committed_is_not_retried",
+        ),
     ),
     "templates": Target(
         f"{PKG}/core/_template.py",
-        (
-            "tests/test_template.py",
-            "tests/test_run.py",
-            "tests/test_push.py",
-            "tests/test_pack.py",
-        ),
+        ("tests/test_template.py", "tests/test_run.py", "tests/test_push.py", "tests/test_pack.py"),
+        (f"{E2E}a_signed_in_user_also_works_in_a_workspace",),
     ),
     "redaction": Target(
         f"{PKG}/core/_redact.py",
         ("tests/test_redact.py", "tests/test_secrets.py"),
+        (f"{E2E}a_wrong_client_secret_is_an_auth_error_without_the_secret",),
     ),
-    "bounds": Target(f"{PKG}/http/_bounds.py", ("tests/test_budget.py", "tests/test_retry.py")),
-    "limits": Target(f"{PKG}/http/_limits.py", ("tests/test_limits.py",)),
+    "bounds": Target(
+        f"{PKG}/http/_bounds.py",
+        ("tests/test_budget.py", "tests/test_retry.py"),
+        (f"{E2E}a_call_that_outlives_its_timeout_is_a_timeout",),
+    ),
+    "limits": Target(
+        f"{PKG}/http/_limits.py",
+        ("tests/test_limits.py", "tests/test_bulk_accounting.py"),
+        (f"{E2E}the_push_rate_limit_is_waited_out_between_batches",),
+    ),
     "batching": Target(
         f"{PKG}/bulk/_batching.py",
         ("tests/test_push.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
+        (f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",),
     ),
-    "oauth_renewal": Target(f"{PKG}/auth/_flow.py", ("tests/test_auth.py", "tests/test_oauth.py")),
+    "oauth_renewal": Target(
+        f"{PKG}/auth/_flow.py",
+        ("tests/test_auth.py", "tests/test_oauth.py"),
+        (
+            f"{E2E}an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent",
+            f"{E2E}a_token_the_service_refuses_is_renewed_once_and_the_request_retried",
+            f"{E2E}a_service_principal_token_the_service_calls_expired_is_fetched_again",
+        ),
+    ),
     "row_checks": Target(
         f"{PKG}/bulk/_push.py",
         ("tests/test_bulk.py", "tests/test_push.py", "tests/test_rows_fast_path.py"),
+        (f"{E2E}a_bad_request_exits_2_and_sends_nothing",),
         scopes=(
             "_row_schema",
             "row_validator",
@@ -111,8 +130,16 @@ MODULES: dict[str, Target] = {
         f"{PKG}/types/_fastpath.py",
         ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_bulk.py"),
     ),
-    "ledger": Target(f"{PKG}/state/_ledger.py", ("tests/test_state.py", "tests/test_bulk.py")),
-    "jobs": Target(f"{PKG}/bulk/_jobs.py", ("tests/test_bulk.py", "tests/test_state.py")),
+    "ledger": Target(
+        f"{PKG}/state/_ledger.py",
+        ("tests/test_state.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
+        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+    ),
+    "jobs": Target(
+        f"{PKG}/bulk/_jobs.py",
+        ("tests/test_bulk.py", "tests/test_bulk_accounting.py", "tests/test_state.py"),
+        (f"{E2E}batches_the_push_limit_refuses_pause_the_job_and_are_never_doubled",),
+    ),
 }
 
 # Mutants no user could notice, by key (see --list), each with the reason.

@@ -300,3 +300,25 @@ def test_a_budget_spent_to_exactly_zero_is_the_calls_timeout(call, httpx_mock, c
     assert response["error"]["timeout_ms"] == 1000
     assert "1000 ms" in response["error"]["message"]
     assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "sent"),
+    [
+        ("GET", 2),
+        ("HEAD", 2),
+        ("OPTIONS", 2),
+        ("PUT", 2),
+        ("DELETE", 2),
+        ("POST", 1),
+        ("PATCH", 1),
+    ],
+)
+def test_a_5xx_is_retried_only_for_the_idempotent_methods(call, httpx_mock, clock, method, sent):
+    httpx_mock.add_response(method=method, status_code=502, json=BUSY)
+    httpx_mock.add_response(method=method, json={}, is_optional=sent == 1)
+    response, code = call(
+        "raw_request", {"url": "/imports", "method": method, "max_retry_count": 1}
+    )
+    assert len(httpx_mock.get_requests()) == sent
+    assert code == (0 if sent == 2 else 1), response
