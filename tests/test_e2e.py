@@ -922,7 +922,7 @@ def test_serve_answers_in_order_and_fetches_the_service_principal_token_once(cli
 
 
 def test_serve_renews_a_shared_expired_user_token_once(cli):
-    with emulator_with(cli, latency_ms=50) as emu:
+    with emulator_with(cli, latency_ms=50, single_use_refresh_tokens=True) as emu:
         token = cli.sign_in()
         expired = cli.user({**token, "expires_at": int(time.time()) - 1})
         requests: list[dict[str, Any] | str] = [
