@@ -66,8 +66,7 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
-        from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows` connections
-        from connectorkit.auth._flow import new_call_auth  # noqa: PLC0415
+        from connectorkit.auth._kinds import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.runner = runner
