@@ -135,6 +135,16 @@ MODULES: dict[str, Target] = {
         ("tests/test_state.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
         (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
     ),
+    "records": Target(
+        f"{PKG}/state/_records.py",
+        (
+            "tests/test_state.py",
+            "tests/test_state_retention.py",
+            "tests/test_bulk.py",
+            "tests/test_bulk_accounting.py",
+        ),
+        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+    ),
     "jobs": Target(
         f"{PKG}/bulk/_jobs.py",
         ("tests/test_bulk.py", "tests/test_bulk_accounting.py", "tests/test_state.py"),
