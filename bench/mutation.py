@@ -33,6 +33,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,7 +154,18 @@ MODULES: dict[str, Target] = {
 }
 
 # Mutants no user could notice, by key (see --list), each with the reason.
-EQUIVALENT: dict[str, str] = {}
+EQUIVALENT: dict[str, str] = {
+    # retry
+    "Budget|number + 1|0.0 -> 1.0": "`started` is set from the clock in __post_init__: the default "
+    "is never read",
+    # templates
+    r"<module>|regex|_OPTIONAL: [^\[\]] without \[": "a '[' inside an optional part is a nested "
+    "part, which the pack checker refuses in a request path; without one both patterns find the "
+    "same parts",
+    r"<module>|regex|_OPTIONAL: [^\[\]] without \]": "the greedy match backs off to the part's "
+    "own ']' unless parts nest or a ']' stands alone, both refused by the pack checker in a "
+    "request path",
+}
 
 
 def _within(scope: str, scopes: tuple[str, ...]) -> bool:
@@ -178,6 +190,7 @@ class Mutant:
     after: str
     in_function: bool
     lines: tuple[int, ...]  # the source lines whose tests may notice it
+    names: tuple[str, ...] = ()  # the module-level names it changes the value of
 
     def apply(self, source: str) -> str:
         """The module's source with this bug in it."""
@@ -301,14 +314,14 @@ def _regex_mutations(pattern: str) -> list[tuple[str, str]]:
             if len(members) > 1:
                 shown = pattern[i + 1 : close]
                 out.extend(
-                    (f"[{shown}] without {pattern[a:b]!r}", pattern[:a] + pattern[b:])
+                    (f"[{shown}] without {pattern[a:b]}", pattern[:a] + pattern[b:])
                     for a, b in members
                 )
             i = close + 1
             continue
         if char in "*+" and i > 0:
             other = "+" if char == "*" else "*"
-            out.append((f"{char!r} at {i} as {other!r}", pattern[:i] + other + pattern[i + 1 :]))
+            out.append((f"{char} at {i} as {other}", pattern[:i] + other + pattern[i + 1 :]))
         i += 1
     return out
 
@@ -335,21 +348,33 @@ class _Finder(ast.NodeVisitor):
 
     # -- bookkeeping
 
-    def add(self, node: ast.AST, start: int, end: int, replacement: str, operator: str) -> None:
+    def add(  # noqa: PLR0917 - one mutant's every part
+        self,
+        node: ast.AST,
+        start: int,
+        end: int,
+        replacement: str,
+        operator: str,
+        shown: str | None = None,
+    ) -> None:
         before = self.src.text[start:end]
         if before == replacement:
             return
         scope = ".".join(self.scope) or "<module>"
         short_before = " ".join(before.split())
         short_after = " ".join(replacement.split())
-        base = f"{scope}|{operator}|{short_before} -> {short_after}"
+        base = f"{scope}|{operator}|{shown or f'{short_before} -> {short_after}'}"
         number = self.counts.get(base, 0)
         self.counts[base] = number + 1
         key = base if number == 0 else f"{base}#{number + 1}"
         line = node.lineno  # type: ignore[attr-defined]
         lines = set(range(line, node.end_lineno + 1))  # type: ignore[attr-defined]
+        names: tuple[str, ...] = ()
         if self.statement is not None:
             lines.add(self.statement.lineno)
+            if not self.scope and isinstance(self.statement, ast.Assign | ast.AnnAssign):
+                targets = getattr(self.statement, "targets", None) or [self.statement.target]
+                names = tuple(t.id for t in targets if isinstance(t, ast.Name))
         self.found.append(
             Mutant(
                 key=key,
@@ -362,6 +387,7 @@ class _Finder(ast.NodeVisitor):
                 after=short_after,
                 in_function=bool(self.functions),
                 lines=tuple(sorted(lines)),
+                names=names,
             )
         )
 
@@ -474,13 +500,15 @@ class _Finder(ast.NodeVisitor):
         if regex and node.args and isinstance(node.args[0], ast.Constant):
             pattern = node.args[0]
             if isinstance(pattern.value, str):
+                named = self._assigned_name()
                 for what, mutated in _regex_mutations(pattern.value):
                     self.add(
                         pattern,
                         self.src.start(pattern),
                         self.src.end(pattern),
                         _literal(mutated),
-                        f"regex: {what}",
+                        "regex",
+                        f"{named}: {what}" if named else what,
                     )
                 for arg in node.args[1:]:
                     self.visit(arg)
@@ -492,6 +520,12 @@ class _Finder(ast.NodeVisitor):
             self._arg(arg, func)
         for keyword in node.keywords:
             self.visit(keyword.value)
+
+    def _assigned_name(self) -> str | None:
+        statement = self.statement
+        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+            return statement.targets[0].id
+        return None
 
     def _arg(self, arg: ast.expr, func: ast.expr) -> None:
         """A call's argument: strings only as keys (``.get("NAME")``), not as messages."""
@@ -732,6 +766,39 @@ def line_tests(target: Target, state: dict[str, Any]) -> tuple[dict[int, list[st
     return found, seconds
 
 
+def _users(text: str, path: Path, names: tuple[str, ...]) -> set[int] | None:
+    """The lines of functions of the module that read ``names`` (``None``: any test may notice).
+
+    ``None`` too when one is read at import time or by another module of the package.
+    """
+    if not names:
+        return None
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    dotted = ".".join(path.relative_to(TREE / "runtime").with_suffix("").parts)
+    for other in (TREE / PKG).rglob("*.py"):
+        text_of_other = other.read_text() if other != path else ""
+        if dotted in text_of_other and pattern.search(text_of_other):
+            return None
+    found: set[int] = set()
+
+    def walk(node: ast.AST, *, in_function: bool) -> bool:
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if (
+                isinstance(child, ast.Name)
+                and child.id in names
+                and isinstance(child.ctx, ast.Load)
+            ):
+                if not in_function:
+                    return False
+                found.add(child.lineno)
+            if not walk(child, in_function=inside):
+                return False
+        return True
+
+    return found if walk(ast.parse(text), in_function=False) else None
+
+
 def _save(state: dict[str, Any]) -> None:
     temporary = STATE.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1, sort_keys=True))
@@ -761,10 +828,19 @@ def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: boo
         or (results[m.key]["status"] == "survived" and results[m.key].get("tests") != tests_key)
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
+    # The module's own test files first, in the order listed: the likeliest to fail fast.
+    every = sorted({t for tests in by_line.values() for t in tests})
+    order = {
+        t: (next((n for n, f in enumerate(target.tests) if t.startswith(f)), 99), i)
+        for i, t in enumerate(every)
+    }
     try:
         for number, mutant in enumerate(todo, 1):
-            if mutant.in_function:
-                chosen = sorted({t for line in mutant.lines for t in by_line.get(line, ())})
+            lines = set(mutant.lines) if mutant.in_function else _users(text, module, mutant.names)
+            if lines is not None:
+                chosen = sorted(
+                    {t for line in lines for t in by_line.get(line, ())}, key=order.__getitem__
+                )
             else:
                 chosen = list(target.tests)  # run at import time: any test may notice
             tests = [*chosen, *target.e2e]

@@ -322,3 +322,13 @@ def test_a_5xx_is_retried_only_for_the_idempotent_methods(call, httpx_mock, cloc
     )
     assert len(httpx_mock.get_requests()) == sent
     assert code == (0 if sent == 2 else 1), response
+
+
+def test_exponential_backoff_stops_growing_at_a_minute(call, httpx_mock, clock, monkeypatch):
+    monkeypatch.setattr("random.uniform", lambda low, high: high)  # the top of the jitter range
+    httpx_mock.add_response(status_code=503, json=BUSY, is_reusable=True)
+    call(
+        "list_datasets",
+        {"max_retry_count": 5, "retry_delay_ms": 10_000, "use_exponential_backoff": True},
+    )
+    assert clock.sleeps == [10.0, 20.0, 40.0, 60.0, 60.0]
