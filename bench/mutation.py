@@ -158,6 +158,15 @@ EQUIVALENT: dict[str, str] = {
     # retry
     "Budget|number + 1|0.0 -> 1.0": "`started` is set from the clock in __post_init__: the default "
     "is never read",
+    **dict.fromkeys(
+        (
+            "RetryPolicy|number + 1|0 -> 1",
+            "RetryPolicy|true/false|False -> True",
+            "RetryPolicy|true/false|False -> True#2",
+        ),
+        "a default of RetryPolicy's fields: the runtime builds every policy from the call's inputs "
+        "with all four given (call/_send.policy_for)",
+    ),
     # templates
     r"<module>|regex|_OPTIONAL: [^\[\]] without \[": "a '[' inside an optional part is a nested "
     "part, which the pack checker refuses in a request path; without one both patterns find the "

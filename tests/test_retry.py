@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import time
 
 import httpx
 import pytest
@@ -332,3 +333,15 @@ def test_exponential_backoff_stops_growing_at_a_minute(call, httpx_mock, clock, 
         {"max_retry_count": 5, "retry_delay_ms": 10_000, "use_exponential_backoff": True},
     )
     assert clock.sleeps == [10.0, 20.0, 40.0, 60.0, 60.0]
+
+
+def test_an_expired_token_without_a_refresh_token_is_not_retried(call, httpx_mock, clock):
+    # Not a failure of the service: sending again cannot help, so nothing is waited for.
+    expired = user_connection(expires_at=int(time.time()) - 60, refresh_token="")
+    response, code = call(
+        "list_groups", {"max_retry_count": 3, "retry_delay_ms": 100}, connection=expired
+    )
+    assert response["error"]["type"] == "invalid_connection", response
+    assert code == 2
+    assert clock.sleeps == []
+    assert httpx_mock.get_requests() == []
