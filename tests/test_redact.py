@@ -354,3 +354,22 @@ def test_the_oldest_of_more_than_4096_remembered_secrets_is_let_go():
     assert mask(secrets[0]) == secrets[0]
     assert mask(secrets[1]) == MASK
     assert mask(secrets[-1]) == MASK
+
+
+def test_forgetting_a_secret_never_remembered_does_not_stop_the_others_being_forgotten():
+    remember_secrets([URL_SECRET])
+    forget_secrets(["never-remembered-0008", URL_SECRET])
+    assert mask(URL_SECRET) == URL_SECRET
+
+
+def test_extra_secrets_that_contain_one_another_are_masked_whole():
+    assert mask("x outer-inner-tail y", extra=["inner", "outer-inner-tail"]) == f"x {MASK} y"
+
+
+def test_a_secret_remembered_again_is_the_newest_when_the_table_is_full():
+    secrets = [f"bounded-secret-{n:05d}" for n in range(4096)]
+    remember_secrets(secrets)
+    remember_secrets([secrets[0]])  # remembered again by a later call: now the newest
+    remember_secrets(["one-more-secret-0009"])
+    assert mask(secrets[0]) == MASK
+    assert mask(secrets[1]) == secrets[1]

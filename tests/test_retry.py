@@ -345,3 +345,15 @@ def test_an_expired_token_without_a_refresh_token_is_not_retried(call, httpx_moc
     assert code == 2
     assert clock.sleeps == []
     assert httpx_mock.get_requests() == []
+
+
+def test_a_token_refused_again_after_its_renewal_is_not_retried(call, httpx_mock, clock):
+    httpx_mock.add_response(method="GET", status_code=401, is_reusable=True)
+    httpx_mock.add_response(
+        method="POST", json={"access_token": "renewed-access-1", "expires_in": 3600}
+    )
+    response, code = call("list_groups", {"max_retry_count": 2, "retry_delay_ms": 100})
+    assert response["error"]["type"] == "auth_error", response
+    assert code == 1
+    assert clock.sleeps == []
+    assert [r.method for r in httpx_mock.get_requests()] == ["GET", "POST", "GET"]
