@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 import tokenize
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -713,12 +714,7 @@ def _pytest(
         *extra,
         "-m",
         "pytest",
-        "-x",
-        "-q",
-        "--no-header",
-        "--tb=no",
-        "-p",
-        "no:cacheprovider",
+        *_PYTEST_ARGS,
         *(f"-p{plugin}" for plugin in plugins),
         *tests,
     ]
@@ -740,6 +736,97 @@ def _pytest(
             return "timeout", time.monotonic() - started
     seconds = time.monotonic() - started
     return {0: "passed", 1: "failed"}.get(code, "error"), seconds
+
+
+_PYTEST_ARGS = ("-x", "-q", "--no-header", "--tb=no", "-p", "no:cacheprovider")
+# What every test run imports before a line of the project's: imported once by the forking
+# runner, so that each mutant's run starts from there (never connectorkit itself: the mutant
+# must be imported afresh).
+_PRELOAD = (
+    "pytest",  # not its plugins: pytest rewrites their asserts when it loads them
+    "httpx",
+    "jsonschema",
+    "referencing",
+    "yaml",
+    "msgspec",
+    "orjson",
+    "cryptography.fernet",
+    "uvicorn",
+)
+
+
+class Forks:
+    """Runs pytest in a child forked from one process that has imported the usual libraries.
+
+    A mutant's run then costs its tests and the project's own imports, not an interpreter and
+    every library's import each time (on a loaded machine that is most of a short run).
+    """
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--fork-server"],
+            cwd=TREE,
+            env=_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+        """Like :func:`_pytest`, through the forking process."""
+        assert self._process.stdin is not None  # noqa: S101 - made with pipes
+        assert self._process.stdout is not None  # noqa: S101
+        self._process.stdin.write(json.dumps([[*_PYTEST_ARGS, *tests], timeout]) + "\n")
+        self._process.stdin.flush()
+        outcome, seconds = json.loads(self._process.stdout.readline())
+        return outcome, seconds
+
+    def close(self) -> None:
+        """End the forking process."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait()
+
+
+def fork_server() -> None:
+    """The forking process of :class:`Forks`: one JSON line in (args, timeout), one out."""
+    import importlib  # noqa: PLC0415
+
+    for name in _PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    for line in sys.stdin:
+        args, timeout = json.loads(line)
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the child: one pytest run, its output thrown away
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            code = 3
+            try:
+                import pytest  # noqa: PLC0415
+
+                code = int(pytest.main(args))
+            except BaseException:  # noqa: BLE001 - a run that blows up is a caught mutant
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        outcome = "timeout"
+        while time.monotonic() - started < timeout:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                outcome = {0: "passed", 1: "failed"}.get(code, "error")
+                break
+            time.sleep(0.02)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, 9)
+            os.waitpid(pid, 0)
+        sys.stdout.write(json.dumps([outcome, time.monotonic() - started]) + "\n")
+        sys.stdout.flush()
 
 
 def line_tests(target: Target, state: dict[str, Any]) -> tuple[dict[int, list[str]], float]:
@@ -814,7 +901,9 @@ def _save(state: dict[str, Any]) -> None:
     temporary.replace(STATE)
 
 
-def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: bool) -> None:
+def run_module(
+    name: str, target: Target, state: dict[str, Any], forks: Forks, *, verbose: bool
+) -> None:
     """Run every mutant of one module not yet decided for its current source."""
     module = TREE / target.path
     text = module.read_text()
@@ -858,7 +947,7 @@ def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: boo
             else:
                 module.write_text(mutant.apply(text))
                 _forget_bytecode(module)
-                outcome, seconds = _pytest(tests, timeout)
+                outcome, seconds = forks.run(tests, timeout)
             status = "survived" if outcome == "passed" else "caught"
             results[mutant.key] = {
                 "status": status,
@@ -944,7 +1033,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="print the figures, run nothing")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
+    parser.add_argument("--fork-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fork_server:
+        fork_server()
+        return 0
     names = args.modules or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -967,8 +1060,12 @@ def main(argv: list[str] | None = None) -> int:
             except BlockingIOError:
                 raise SystemExit("another mutation run is using .mutation/") from None
             copy_tree()
-            for name in names:
-                run_module(name, MODULES[name], state, verbose=args.verbose)
+            forks = Forks()
+            try:
+                for name in names:
+                    run_module(name, MODULES[name], state, forks, verbose=args.verbose)
+            finally:
+                forks.close()
     return report(names, state)
 
 
