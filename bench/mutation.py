@@ -923,7 +923,11 @@ def run_module(
         m
         for m in mutants
         if m.key not in results
-        or (results[m.key]["status"] == "survived" and results[m.key].get("tests") != tests_key)
+        or (
+            results[m.key]["status"] == "survived"
+            and results[m.key].get("tests") != tests_key
+            and m.key not in EQUIVALENT  # no test can catch it: not worth running again
+        )
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
     # The module's own test files first, in the order listed: the likeliest to fail fast.
