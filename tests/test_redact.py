@@ -373,3 +373,9 @@ def test_a_secret_remembered_again_is_the_newest_when_the_table_is_full():
     remember_secrets(["one-more-secret-0009"])
     assert mask(secrets[0]) == MASK
     assert mask(secrets[1]) == secrets[1]
+
+
+def test_the_forms_of_a_secret_come_longest_first():
+    lengths = [len(form) for form in encodings_of(URL_SECRET)]
+    assert lengths == sorted(lengths, reverse=True)
+    assert len(lengths) > 10
