@@ -200,6 +200,30 @@ EQUIVALENT: dict[str, str] = {
         "the forms of a secret no longer remembered stay in memory, but masking reads the forms of "
         "remembered secrets only, and remembering one again writes its forms anew",
     ),
+    # bounds
+    **dict.fromkeys(
+        (
+            "Watchdog.__init__|number + 1|0 -> 1",
+            "Watchdog.arm|arithmetic|+= -> -=",
+            "Watchdog.arm|number + 1|1 -> 2",
+        ),
+        "a watchdog ticket is an opaque id: counted from elsewhere, down or in steps of two, every "
+        "ticket is still unique, and the same sockets are cut at the same times",
+    ),
+    **dict.fromkeys(
+        (
+            "Watchdog.arm|comparison|< -> <=",
+            "Watchdog.arm|drop assignment|self._wakes_at = deadline -> pass",
+        ),
+        "the watchdog thread is woken for a deadline it would have woken for anyway: one more "
+        "wake-up, the same cuts at the same times",
+    ),
+    "Watchdog._run|comparison|> -> >=": "a deadline with exactly zero seconds left is cut on the "
+    "next pass of the loop instead of this one, with no wait between",
+    "BoundedStream.__iter__|comparison|>= -> >": "a chunk read at the very instant of the deadline "
+    "(the same float from time.monotonic) is the only difference",
+    "bound_response|string|\"\" -> 'X'": "the default of a missing Content-Length: '' and 'X' are "
+    "both not digits, so neither refuses the response early",
     # templates
     r"<module>|regex|_OPTIONAL: [^\[\]] without \[": "a '[' inside an optional part is a nested "
     "part, which the pack checker refuses in a request path; without one both patterns find the "

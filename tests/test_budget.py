@@ -397,6 +397,7 @@ def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkey
     response = run(pack, {"action": "list_groups", "connection": connection})
     assert response["error"]["code"] == "response_too_large"
     assert response["error"]["max_response_bytes"] == 300000
+    assert response["error"]["status"] == 200
 
 
 def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
@@ -456,4 +457,25 @@ def test_a_deadline_armed_after_the_watchdog_went_idle_is_kept():
         assert watchdog.disarm(ticket) is True
     finally:
         for sock in (first, first_peer, second, second_peer):
+            sock.close()
+
+
+def test_an_earlier_deadline_is_kept_after_one_before_it_was_cut():
+    # Waiting for a late deadline, the watchdog cuts an early one, then a third one (between
+    # the two) is armed: it must be cut at its own time, not at the late one's.
+    watchdog = Watchdog()
+    late, late_peer = socket.socketpair()
+    early, early_peer = socket.socketpair()
+    middle, middle_peer = socket.socketpair()
+    try:
+        watchdog.arm(time.monotonic() + 3600, late)
+        early.settimeout(30)
+        watchdog.arm(time.monotonic() + 0.05, early)
+        assert early.recv(1) == b""
+        ticket = watchdog.arm(time.monotonic() + 0.3, middle)
+        middle.settimeout(30)
+        assert middle.recv(1) == b""
+        assert watchdog.disarm(ticket) is True
+    finally:
+        for sock in (late, late_peer, early, early_peer, middle, middle_peer):
             sock.close()
