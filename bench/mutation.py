@@ -9,7 +9,7 @@ module with coverage, one context per test) and then the end-to-end tests listed
 which run the real ``connectorkit`` command in subprocesses (they see the copy through
 ``PYTHONPATH``). A mutant is *caught* when a test fails (or the run errors or times out), it
 *survived* when every test passed, and it is *equivalent* when it is listed in ``EQUIVALENT``
-with the reason why no user could notice it.
+with the reason why no user could notice it (``mutation-equivalent.toml``).
 
 Slow by design and not part of CI. ``scripts/mutation`` installs what it needs (coverage) and
 runs it; results are kept in ``.mutation/state.json``, so an interrupted run resumes where it
@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 import tokenize
+import tomllib
 import traceback
 from pathlib import Path
 from typing import Any
@@ -154,84 +155,10 @@ MODULES: dict[str, Target] = {
     ),
 }
 
-# Mutants no user could notice, by key (see --list), each with the reason.
-EQUIVALENT: dict[str, str] = {
-    # retry
-    "Budget|number + 1|0.0 -> 1.0": "`started` is set from the clock in __post_init__: the default "
-    "is never read",
-    **dict.fromkeys(
-        (
-            "RetryPolicy|number + 1|0 -> 1",
-            "RetryPolicy|true/false|False -> True",
-            "RetryPolicy|true/false|False -> True#2",
-        ),
-        "a default of RetryPolicy's fields: the runtime builds every policy from the call's inputs "
-        "with all four given (call/_send.policy_for)",
-    ),
-    # redaction: the cache of computed forms and the lazily rebuilt snapshot change what masking
-    # costs, never what it masks
-    **dict.fromkeys(
-        (
-            "<module>|number + 1|256 -> 257",
-            "_forms_of|comparison|> -> >=",
-            "_forms_of|drop call|_recent_forms.popitem(last=False) -> pass",
-            "_forms_of|true/false|False -> True",
-            "_forms_of|drop call|_recent_forms.move_to_end(secret) -> pass",
-            "forget_all|drop call|_recent_forms.clear() -> pass",
-        ),
-        "the cache of recently computed forms: a hit or a miss gives the same forms, so what is "
-        "masked is the same; only the time to compute them and the cache's memory change",
-    ),
-    **dict.fromkeys(
-        (
-            "<module>|true/false|False -> True",
-            "_forms|drop assignment|_dirty = False -> pass",
-            "_forms|true/false|False -> True",
-        ),
-        "the snapshot of forms is rebuilt on every mask() instead of after a change only: the "
-        "same forms, more time",
-    ),
-    **dict.fromkeys(
-        (
-            "forget_all|drop call|_encoded.clear() -> pass",
-            "remember_secrets|drop call|_encoded.pop(oldest, None) -> pass",
-            "forget_secrets|drop call|_encoded.pop(value, None) -> pass",
-        ),
-        "the forms of a secret no longer remembered stay in memory, but masking reads the forms of "
-        "remembered secrets only, and remembering one again writes its forms anew",
-    ),
-    # bounds
-    **dict.fromkeys(
-        (
-            "Watchdog.__init__|number + 1|0 -> 1",
-            "Watchdog.arm|arithmetic|+= -> -=",
-            "Watchdog.arm|number + 1|1 -> 2",
-        ),
-        "a watchdog ticket is an opaque id: counted from elsewhere, down or in steps of two, every "
-        "ticket is still unique, and the same sockets are cut at the same times",
-    ),
-    **dict.fromkeys(
-        (
-            "Watchdog.arm|comparison|< -> <=",
-            "Watchdog.arm|drop assignment|self._wakes_at = deadline -> pass",
-        ),
-        "the watchdog thread is woken for a deadline it would have woken for anyway: one more "
-        "wake-up, the same cuts at the same times",
-    ),
-    "Watchdog._run|comparison|> -> >=": "a deadline with exactly zero seconds left is cut on the "
-    "next pass of the loop instead of this one, with no wait between",
-    "BoundedStream.__iter__|comparison|>= -> >": "a chunk read at the very instant of the deadline "
-    "(the same float from time.monotonic) is the only difference",
-    "bound_response|string|\"\" -> 'X'": "the default of a missing Content-Length: '' and 'X' are "
-    "both not digits, so neither refuses the response early",
-    # templates
-    r"<module>|regex|_OPTIONAL: [^\[\]] without \[": "a '[' inside an optional part is a nested "
-    "part, which the pack checker refuses in a request path; without one both patterns find the "
-    "same parts",
-    r"<module>|regex|_OPTIONAL: [^\[\]] without \]": "the greedy match backs off to the part's "
-    "own ']' unless parts nest or a ']' stands alone, both refused by the pack checker in a "
-    "request path",
-}
+# Mutants no user could notice, per module: key (see --list) -> the reason.
+EQUIVALENT: dict[str, dict[str, str]] = tomllib.loads(
+    (Path(__file__).with_name("mutation-equivalent.toml")).read_text()
+)
 
 
 def _within(scope: str, scopes: tuple[str, ...]) -> bool:
@@ -982,7 +909,7 @@ def run_module(
         or (
             results[m.key]["status"] == "survived"
             and results[m.key].get("tests") != tests_key
-            and m.key not in EQUIVALENT  # no test can catch it: not worth running again
+            and m.key not in EQUIVALENT.get(name, {})  # no test can catch it: not run again
         )
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
@@ -1033,51 +960,65 @@ def run_module(
 # Report
 
 
+def _module_report(name: str, state: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """Print a module's figures and survivors; (mutants, caught, survived, equivalent, not run)."""
+    target = MODULES[name]
+    path = ROOT / target.path
+    mutants = {m.key: m for m in target.mutants(path.read_text())}
+    entry = state.get(name, {})
+    results = entry.get("results", {}) if entry.get("source") == _digest(path) else {}
+    known = EQUIVALENT.get(name, {})
+    counts = {"caught": 0, "survived": 0, "equivalent": 0, "missing": 0}
+    survivors: list[tuple[Mutant, str | None]] = []
+    for key, mutant in mutants.items():
+        result = results.get(key)
+        if result is None:
+            counts["missing"] += 1
+        elif result["status"] == "caught":
+            counts["caught"] += 1
+        else:
+            kind = "equivalent" if key in known else "survived"
+            counts[kind] += 1
+            survivors.append((mutant, known.get(key)))
+    counted = counts["caught"] + counts["survived"]
+    score = 100.0 * counts["caught"] / counted if counted else 0.0
+    print(f"\n{name}  {target.path}")
+    print(
+        f"  mutants {len(mutants)}  caught {counts['caught']}  survived {counts['survived']}  "
+        f"equivalent {counts['equivalent']}  not run {counts['missing']}  score {score:.1f} %"
+    )
+    for mutant, reason in sorted(survivors, key=lambda s: s[0].line):
+        label = "equivalent" if reason else "SURVIVED"
+        print(f"  {label} {target.path}:{mutant.line}  {mutant.key}")
+        if reason:
+            print(f"      because {reason}")
+    for key in sorted(set(known) - set(mutants)):
+        print(f"  (no mutant has the equivalent key {key!r} any more: remove it)")
+    return (
+        len(mutants),
+        counts["caught"],
+        counts["survived"],
+        counts["equivalent"],
+        counts["missing"],
+    )
+
+
 def report(names: list[str], state: dict[str, Any]) -> int:
     """Print each module's figures; 1 when a module is under 90 % or has not run."""
-    rows = []
-    failing = 0
-    for name in names:
-        target = MODULES[name]
-        path = ROOT / target.path
-        mutants = {m.key: m for m in target.mutants(path.read_text())}
-        entry = state.get(name, {})
-        results = entry.get("results", {}) if entry.get("source") == _digest(path) else {}
-        caught = survived = equivalent = 0
-        missing = 0
-        survivors: list[tuple[Mutant, str | None]] = []
-        for key, mutant in mutants.items():
-            result = results.get(key)
-            if result is None:
-                missing += 1
-            elif result["status"] == "caught":
-                caught += 1
-            elif key in EQUIVALENT:
-                equivalent += 1
-                survivors.append((mutant, EQUIVALENT[key]))
-            else:
-                survived += 1
-                survivors.append((mutant, None))
-        counted = caught + survived
-        score = 100.0 * caught / counted if counted else 0.0
-        print(f"\n{name}  {target.path}")
-        print(
-            f"  mutants {len(mutants)}  caught {caught}  survived {survived}  "
-            f"equivalent {equivalent}  not run {missing}  score {score:.1f} %"
-        )
-        for mutant, reason in sorted(survivors, key=lambda s: s[0].line):
-            label = "equivalent" if reason else "SURVIVED"
-            print(f"  {label} {target.path}:{mutant.line}  {mutant.key}")
-            if reason:
-                print(f"      because {reason}")
-        stale = sorted(k for k in EQUIVALENT if k.split("|")[0] and k not in mutants)
-        del stale  # keys of other modules live in the same table
-        if missing or score < 90.0:
-            failing += 1
-        rows.append((name, len(mutants), caught, survived, equivalent, missing, score))
+    rows = [(name, *_module_report(name, state)) for name in names]
     print("\n| module | mutants | caught | survived | equivalent | not run | score |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, total, caught, survived, equivalent, missing, score in rows:
+    failing = 0
+    for (
+        name,
+        total,
+        caught,
+        survived,
+        equivalent,
+        missing,
+    ) in rows:
+        score = 100.0 * caught / (caught + survived) if caught + survived else 0.0
+        failing += bool(missing or score < 90.0)  # the issue's bar
         print(
             f"| {name} (`{MODULES[name].path.removeprefix(PKG + '/')}`) | {total} | {caught} | "
             f"{survived} | {equivalent} | {missing} | {score:.1f} % |"
@@ -1106,7 +1047,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             target = MODULES[name]
             for mutant in target.mutants((ROOT / target.path).read_text()):
-                mark = "  (equivalent)" if mutant.key in EQUIVALENT else ""
+                mark = "  (equivalent)" if mutant.key in EQUIVALENT.get(name, {}) else ""
                 print(f"{name} {target.path}:{mutant.line}  {mutant.key}{mark}")
         return 0
     WORK.mkdir(exist_ok=True)
