@@ -530,7 +530,7 @@ class _Finder(ast.NodeVisitor):
 
     def _string(self, node: ast.Constant) -> None:
         text = node.value
-        mutated = "X" + text if text else "X"
+        mutated = "" if text else "X"  # a value gone: a set without it, a key never found
         self.add(node, self.src.start(node), self.src.end(node), repr(mutated), "string")
 
     def visit_Constant(self, node: ast.Constant) -> None:

@@ -291,6 +291,7 @@ def test_a_short_value_does_not_stop_the_ones_after_it_being_remembered():
         ("db+ssh://u:pw2@h and git.x-1://u:pw3@h", f"db+ssh://u:{MASK}@h and git.x-1://u:{MASK}@h"),
         ("SFTP://u:pw4@h/x", f"SFTP://u:{MASK}@h/x"),
         ("x://u:pw5@h", f"x://u:{MASK}@h"),
+        ("a+1b://u:pw6@h and a.1b://u:pw7@h", f"a+1b://u:{MASK}@h and a.1b://u:{MASK}@h"),
         # A user name that is an e-mail address, and a password holding '@' or ':', as URL
         # parsers (httpx's too) read them: up to the last '@' before the host.
         ("https://me@corp.example:hunter2@host/x", f"https://me@corp.example:{MASK}@host/x"),
