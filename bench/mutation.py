@@ -51,6 +51,7 @@ STATE = WORK / "state.json"
 PKG = "runtime/connectorkit"
 
 E2E = "tests/test_e2e.py::test_"
+STATE_E2E = "tests/test_state_e2e.py::test_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,8 +110,7 @@ MODULES: dict[str, Target] = {
         f"{PKG}/auth/_flow.py",
         ("tests/test_auth.py", "tests/test_oauth.py", "tests/test_stored.py"),
         (
-            "tests/test_state_e2e.py::"
-            "test_a_stored_connection_is_named_in_requests_and_renewed_in_the_store",
+            f"{STATE_E2E}a_stored_connection_is_named_in_requests_and_renewed_in_the_store",
             f"{E2E}an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent",
             f"{E2E}a_token_the_service_refuses_is_renewed_once_and_the_request_retried",
             f"{E2E}a_service_principal_token_the_service_calls_expired_is_fetched_again",
