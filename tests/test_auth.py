@@ -665,3 +665,15 @@ def test_all_is_complete():
         if getattr(getattr(auth_module, n), "__module__", None) == auth_module.__name__
     }
     assert defined_here <= set(auth_module.__all__)
+
+
+@pytest.mark.parametrize(("expires_in", "renewed"), [(61, False), (60, True)])
+def test_a_token_is_renewed_from_a_minute_before_it_expires(
+    httpx_mock, http, store, expires_in, renewed
+):
+    if renewed:
+        httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    _, flow = call(http, store, connection(token=user_token(expires_in=expires_in)))
+    assert bearer(httpx_mock.get_requests()[-1]) == (NEW_ACCESS if renewed else OLD_ACCESS)
+    assert (flow.new_token is not None) is renewed
