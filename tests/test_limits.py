@@ -159,3 +159,43 @@ def test_the_margin_is_at_most_a_twentieth_of_the_window(pack, clock):
         limiter.done(tickets, committed=True)
     limiter.admit("create_rows", rows(1), lambda: 120.0)
     assert clock.sleeps == [pytest.approx(63.0)]
+
+
+def test_which_actions_the_budgets_cover(limiter):
+    assert limiter.covers("create_rows")  # takes from the push budget
+    assert limiter.covers("delete_rows")  # empties the table the hourly cap counts
+    assert not limiter.covers("list_groups")
+
+
+def test_without_a_call_budget_a_wait_just_over_a_minute_is_refused(limiter, clock):
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    with pytest.raises(RateLimited) as caught:
+        limiter.admit("create_rows", rows(1), unbounded)
+    assert caught.value.retry_after == pytest.approx(60.25)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("time_scale", "env", "wait"),
+    [
+        (None, None, 60.25),
+        (None, "0", 60.25),  # not a speed-up: ignored
+        (None, "-2", 60.25),
+        (None, "4", 15.25),
+        (0.5, None, 120.25),  # an emulator whose clock runs slower
+    ],
+)
+def test_the_time_scale_from_the_caller_or_the_environment(
+    pack, clock, monkeypatch, time_scale, env, wait
+):
+    if env is None:
+        monkeypatch.delenv("CONNECTORKIT_LIMITS_TIME_SCALE", raising=False)
+    else:
+        monkeypatch.setenv("CONNECTORKIT_LIMITS_TIME_SCALE", env)
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    limiter = Limiter(state, pack.budgets, time_scale=time_scale, sleep=clock.sleep)
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 600.0)
+    assert clock.sleeps == [pytest.approx(wait)]
