@@ -52,6 +52,7 @@ PKG = "runtime/connectorkit"
 
 E2E = "tests/test_e2e.py::test_"
 STATE_E2E = "tests/test_state_e2e.py::test_"
+BULK_E2E = "tests/test_bulk.py::test_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,8 +104,11 @@ MODULES: dict[str, Target] = {
     ),
     "batching": Target(
         f"{PKG}/bulk/_batching.py",
-        ("tests/test_push.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
-        (f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",),
+        ("tests/test_push.py", "tests/test_rows_fast_path.py", "tests/test_bulk_accounting.py"),
+        (
+            f"{BULK_E2E}five_batches_in_flight_store_every_row_once",
+            f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",
+        ),
     ),
     "oauth_renewal": Target(
         f"{PKG}/auth/_flow.py",
@@ -118,8 +122,12 @@ MODULES: dict[str, Target] = {
     ),
     "row_checks": Target(
         f"{PKG}/bulk/_push.py",
-        ("tests/test_bulk.py", "tests/test_push.py", "tests/test_rows_fast_path.py"),
-        (f"{E2E}a_bad_request_exits_2_and_sends_nothing",),
+        ("tests/test_push.py", "tests/test_rows_fast_path.py", "tests/test_template.py"),
+        (
+            f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",
+            f"{BULK_E2E}bad_rows_can_be_skipped_and_are_listed",
+            f"{E2E}a_bad_request_exits_2_and_sends_nothing",
+        ),
         scopes=(
             "_row_schema",
             "row_validator",
@@ -133,27 +141,23 @@ MODULES: dict[str, Target] = {
     ),
     "row_types": Target(
         f"{PKG}/types/_fastpath.py",
-        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_bulk.py"),
+        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_validate.py"),
+        (f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",),
     ),
     "ledger": Target(
         f"{PKG}/state/_ledger.py",
-        ("tests/test_state.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
-        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+        ("tests/test_state.py", "tests/test_bulk_accounting.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
     "records": Target(
         f"{PKG}/state/_records.py",
-        (
-            "tests/test_state.py",
-            "tests/test_state_retention.py",
-            "tests/test_bulk.py",
-            "tests/test_bulk_accounting.py",
-        ),
-        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+        ("tests/test_state.py", "tests/test_state_retention.py", "tests/test_bulk_accounting.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
     "jobs": Target(
         f"{PKG}/bulk/_jobs.py",
-        ("tests/test_bulk.py", "tests/test_bulk_accounting.py", "tests/test_state.py"),
-        (f"{E2E}batches_the_push_limit_refuses_pause_the_job_and_are_never_doubled",),
+        ("tests/test_job_summary.py", "tests/test_state.py", "tests/test_template.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
 }
 
