@@ -98,6 +98,7 @@ def rows_for(schema: dict[str, Any]) -> st.SearchStrategy[list[Any]]:
     return st.lists(st.one_of(row, row, row, odd), max_size=6)
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_the_fast_path_never_passes_a_row_the_row_check_refuses(data: st.DataObject) -> None:
@@ -118,6 +119,7 @@ def test_the_fast_path_never_passes_a_row_the_row_check_refuses(data: st.DataObj
         assert all(row_check(row) is None for row in plain), (schema, plain)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_valid_plain_rows_are_decided_without_the_row_check(data: st.DataObject) -> None:
@@ -300,6 +302,7 @@ def test_a_dict_subclass_row_is_refused_as_before(pack, server):
 INT64 = st.integers(-(2**63), 2**63 - 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(st.text(max_size=3), INT64 | st.text(max_size=3), max_size=3),
