@@ -1,4 +1,9 @@
-"""Templates over inputs: escaped path segments, optional ``[...]`` parts, typed JSON values."""
+"""Templates over inputs: escaped path segments, optional ``[...]`` parts, typed JSON values.
+
+A placeholder names a value (``{dataset_id}``), or a part of a response where the caller's
+values hold one (``{$body.id}``, ``{$headers.x-ms-request-id}``); ``{a|b}`` is the first of its
+names that has a value.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ABSENT", "placeholders", "render_path", "render_value"]
 
-_PLACEHOLDER = re.compile(r"\{([$A-Za-z_][A-Za-z0-9_.]*)\}")
+_NAME = r"[$A-Za-z_][A-Za-z0-9_.\-]*"
+_PLACEHOLDER = re.compile(rf"\{{({_NAME}(?:\|{_NAME})*)\}}")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -29,11 +35,22 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
+def _lookup(values: Mapping[str, Any], name: str) -> Any:
+    """The value of a placeholder's ``name``: the first of ``a|b`` that has one."""
+    if "|" not in name:
+        return values.get(name)
+    for alternative in name.split("|"):
+        value = values.get(alternative)
+        if value is not None:
+            return value
+    return None
+
+
 def placeholders(template: Any) -> set[str]:
-    """Every ``{name}`` a template refers to (used by the pack checker)."""
+    """Every ``{name}`` a template refers to (used by the pack checker); ``{a|b}`` gives both."""
     found: set[str] = set()
     if isinstance(template, str):
-        found.update(_PLACEHOLDER.findall(template))
+        found.update(n for m in _PLACEHOLDER.findall(template) for n in m.split("|"))
     elif isinstance(template, dict):
         for key, value in template.items():
             found |= placeholders(key)
@@ -64,7 +81,7 @@ def render_path(template: str, values: Mapping[str, Any]) -> str:
     def optional(match: re.Match[str]) -> str:
         part = match.group(1)
         names = _PLACEHOLDER.findall(part)
-        if all(values.get(n) is not None for n in names):
+        if all(_lookup(values, n) is not None for n in names):
             return part
         return ""
 
@@ -72,8 +89,9 @@ def render_path(template: str, values: Mapping[str, Any]) -> str:
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        value = values.get(name)
+        value = _lookup(values, name)
         if value is None:
+            name = name.split("|")[0]
             raise InvalidInput(
                 f"input '{name}' is required to build the request URL",
                 details=[{"field": name, "message": "is required"}],
@@ -92,7 +110,7 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, str):
         whole = _PLACEHOLDER.fullmatch(template)
         if whole is not None:
-            value = values.get(whole.group(1))
+            value = _lookup(values, whole.group(1))
             return ABSENT if value is None else value
         if "{" not in template:
             return template
@@ -100,7 +118,7 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
 
         def text(match: re.Match[str]) -> str:
             nonlocal missing
-            value = values.get(match.group(1))
+            value = _lookup(values, match.group(1))
             if value is None:
                 missing = True
                 return ""
