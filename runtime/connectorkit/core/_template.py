@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from connectorkit.core._errors import InvalidInput
+from connectorkit.core._request import RequestSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ABSENT", "placeholders", "render_path", "render_value"]
+__all__ = ["ABSENT", "placeholders", "query_text", "render_path", "render_request", "render_value"]
 
 _NAME = r"[$A-Za-z_][A-Za-z0-9_.\-]*"
 _PLACEHOLDER = re.compile(rf"\{{({_NAME}(?:\|{_NAME})*)\}}")
@@ -136,3 +137,44 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, list):
         return [v for v in (render_value(item, values) for item in template) if v is not ABSENT]
     return template
+
+
+def query_text(value: Any) -> str:
+    """A query parameter's text: JSON's spelling of booleans, ``str`` of anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_request(  # noqa: PLR0917 - the parts of a request, each a template
+    method: str,
+    url: str,
+    query: Mapping[str, Any],
+    headers: Mapping[str, Any],
+    body: Any,
+    values: Mapping[str, Any],
+    *,
+    has_body: bool,
+) -> RequestSpec:
+    """The request of rendered templates; ``url`` is already rendered (path escaped).
+
+    A query parameter or header whose value is absent is left out; so is a body made only of
+    optional inputs, none given.
+    """
+    params = [
+        (name, query_text(value))
+        for name, template in query.items()
+        if (value := render_value(template, values)) is not ABSENT
+    ]
+    fields = [
+        (name, str(value))
+        for name, template in headers.items()
+        if (value := render_value(template, values)) is not ABSENT
+    ]
+    spec = RequestSpec(method=method, url=url, params=params, headers=fields)
+    if has_body:
+        rendered = render_value(body, values)
+        if rendered is not ABSENT and not (rendered == {} and body):
+            spec.json = rendered
+            spec.has_json = True
+    return spec

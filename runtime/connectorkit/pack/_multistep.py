@@ -188,6 +188,19 @@ class Multistep:
     file_result: bool = False
 
     @property
+    def step_actions(self) -> frozenset[str]:
+        """The other actions whose requests this one sends (their rate budgets apply)."""
+        steps: list[StepDef | None] = []
+        if self.long_running is not None:
+            running = self.long_running
+            steps += [running.poll, running.result, running.cancel]
+        if self.upload is not None:
+            steps += [self.upload.location, self.upload.put, self.upload.commit]
+        if self.chunks is not None and self.chunks.gather is not None:
+            steps.append(self.chunks.gather.step)
+        return frozenset(s.action for s in steps if s is not None and s.action is not None)
+
+    @property
     def any(self) -> bool:
         """Whether the action needs the multi-request runtime at all."""
         return bool(
