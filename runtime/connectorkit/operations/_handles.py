@@ -1,18 +1,21 @@
 """Operation handles in the state store: a started operation any worker can resume.
 
-A handle is a record keyed by its id (``ck:{op:ID}``): the action, its inputs (a file input as
-where it was, not its bytes), which connection (its key, and its stored name if it has one;
-never a credential), and each operation it follows (what identifies it, its status, polls,
-percent). An index lets ``connectorkit operations list`` find them. Records expire a week
-after their last change, as the services forget their operations too.
+A handle is a record of the state store's one ledger layer (:class:`~connectorkit.state.
+Records`, kind ``op``). Its description holds what does not change: the action, its inputs (a
+file input as where it was, not its bytes), which connection (its key, and its stored name if
+it has one; never a credential), when it started. Its entries hold what does: one per
+operation it follows (the slice of a list it was started for, what identifies it, its status,
+polls, percent), and its overall status. ``connectorkit operations list`` reads the index;
+handles that ended more than a week ago leave it then.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+from connectorkit.state import Records
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -20,8 +23,7 @@ if TYPE_CHECKING:
     from connectorkit.state import State
 
 __all__ = [
-    "HANDLE_TTL_S",
-    "OPERATION_INDEX",
+    "ENDED_KEPT_S",
     "OperationBook",
     "Tracked",
     "new_handle",
@@ -29,8 +31,9 @@ __all__ = [
     "summary",
 ]
 
-OPERATION_INDEX = "ck:operations"
-HANDLE_TTL_S = 7 * 24 * 3600.0
+# A handle that ended is listed this long after its last change, then forgotten.
+ENDED_KEPT_S = 7 * 24 * 3600.0
+_DESCRIBED = ("handle", "action", "inputs", "connection", "created")
 
 
 def new_handle() -> str:
@@ -38,46 +41,47 @@ def new_handle() -> str:
     return "op_" + secrets.token_urlsafe(15)
 
 
-def _key(handle: str) -> str:
-    # A hash tag must not hold braces; a handle never does (see new_handle), but a caller's may.
-    return "ck:{op:" + handle.replace("{", "(").replace("}", ")") + "}"
-
-
 class OperationBook:
     """The handles of one state store (opened on first use)."""
 
     def __init__(self, state: Callable[[], State]) -> None:
-        self._state = state
+        self._records = Records(lambda: state().store, "op")
 
-    def save(self, record: dict[str, Any]) -> None:
-        """Write ``record`` (it holds its ``handle``) and list it in the index."""
-        store = self._state().store
+    def save(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` (it holds its ``handle``): its description once, its state each time."""
         handle = str(record["handle"])
-        store.put(_key(handle), json.dumps(record).encode(), ttl_s=HANDLE_TTL_S)
-        summary = {k: record.get(k) for k in ("action", "created", "updated", "status")}
-        store.hash_set(OPERATION_INDEX, handle, json.dumps(summary).encode())
+        self._records.create(handle, {k: record.get(k) for k in _DESCRIBED})
+        for number, part in enumerate(record.get("parts") or ()):
+            self._records.put_entry(handle, f"part:{number:06d}", part)
+        state = {"status": record.get("status"), "updated": record.get("updated")}
+        self._records.put_entry(handle, "state", state)
 
     def get(self, handle: str) -> dict[str, Any] | None:
-        """The record of ``handle``, or ``None`` (never started here, or expired)."""
-        data = self._state().store.get(_key(handle))
-        return json.loads(data) if data else None
+        """The record of ``handle`` as it was saved, or ``None``."""
+        about = self._records.get(handle)
+        if about is None:
+            return None
+        entries = self._records.entries(handle)
+        parts = [entries[name] for name in sorted(entries) if name.startswith("part:")]
+        return {**about, **entries.get("state", {}), "parts": parts}
 
-    def handles(self) -> list[dict[str, Any]]:
-        """A summary of every handle (newest first); expired ones leave the index."""
-        store = self._state().store
+    def handles(self, now: float) -> list[dict[str, Any]]:
+        """Every handle's record, newest first; one that ended a week ago is forgotten."""
         found = []
-        for handle, raw in store.hash_all(OPERATION_INDEX).items():
-            if store.get(_key(handle)) is None:
-                store.hash_delete(OPERATION_INDEX, handle)
+        for handle in self._records.ids():
+            record = self.get(handle)
+            if record is None:
                 continue
-            found.append({"handle": handle, **json.loads(raw)})
-        return sorted(found, key=lambda s: s.get("created") or 0, reverse=True)
+            ended = record.get("status") not in (None, "running")
+            if ended and now - float(record.get("updated") or 0) > ENDED_KEPT_S:
+                self.forget(handle)
+                continue
+            found.append(record)
+        return sorted(found, key=lambda r: r.get("created") or 0, reverse=True)
 
     def forget(self, handle: str) -> bool:
         """Drop a handle; whether it existed."""
-        store = self._state().store
-        store.hash_delete(OPERATION_INDEX, handle)
-        return store.delete(_key(handle))
+        return self._records.forget(handle)
 
 
 @dataclass(slots=True)
