@@ -905,9 +905,6 @@ def run_module(
     results: dict[str, Any] = entry.setdefault("results", {})
     mutants = target.mutants(text)
     entry["mutants"] = len(mutants)
-    by_line, full_seconds = line_tests(target, entry)
-    _save(state)
-    timeout = max(60.0, 3 * full_seconds)
     todo = [
         m
         for m in mutants
@@ -919,6 +916,11 @@ def run_module(
         )
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
+    if not todo:
+        return
+    by_line, full_seconds = line_tests(target, entry)
+    _save(state)
+    timeout = max(60.0, 3 * full_seconds)
     # The module's own test files first, in the order listed: the likeliest to fail fast.
     every = sorted({t for tests in by_line.values() for t in tests})
     order = {
