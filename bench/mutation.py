@@ -336,8 +336,9 @@ def _literal(pattern: str) -> str:
 class _Finder(ast.NodeVisitor):
     """Walks a module and lists its mutants."""
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _Source, pattern_parts: set[str]) -> None:
         self.src = source
+        self.pattern_parts = pattern_parts
         self.found: list[Mutant] = []
         self.scope: list[str] = []
         self.functions: list[ast.AST] = []
@@ -470,6 +471,14 @@ class _Finder(ast.NodeVisitor):
         ]
         if kept and function is not None:
             self.add(node, self.src.start(node), self.src.end(node), "pass", "drop assignment")
+        first = node.targets[0]
+        named = first.id if isinstance(first, ast.Name) else None
+        value = node.value
+        if named in self.pattern_parts and isinstance(value, ast.Constant) and value.value:
+            outer, self.statement = self.statement, node
+            self._regex(value, named)  # a part of a pattern that an f-string builds
+            self.statement = outer
+            return
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
@@ -499,16 +508,7 @@ class _Finder(ast.NodeVisitor):
         if regex and node.args and isinstance(node.args[0], ast.Constant):
             pattern = node.args[0]
             if isinstance(pattern.value, str):
-                named = self._assigned_name()
-                for what, mutated in _regex_mutations(pattern.value):
-                    self.add(
-                        pattern,
-                        self.src.start(pattern),
-                        self.src.end(pattern),
-                        _literal(mutated),
-                        "regex",
-                        f"{named}: {what}" if named else what,
-                    )
+                self._regex(pattern, self._assigned_name())
                 for arg in node.args[1:]:
                     self.visit(arg)
                 for keyword in node.keywords:
@@ -519,6 +519,17 @@ class _Finder(ast.NodeVisitor):
             self._arg(arg, func)
         for keyword in node.keywords:
             self.visit(keyword.value)
+
+    def _regex(self, pattern: ast.Constant, named: str | None) -> None:
+        for what, mutated in _regex_mutations(pattern.value):
+            self.add(
+                pattern,
+                self.src.start(pattern),
+                self.src.end(pattern),
+                _literal(mutated),
+                "regex",
+                f"{named}: {what}" if named else what,
+            )
 
     def _assigned_name(self) -> str | None:
         statement = self.statement
@@ -621,10 +632,33 @@ class _Finder(ast.NodeVisitor):
         self.add(node, self.src.start(node), self.src.end(node), "break", "break/continue")
 
 
+def _pattern_parts(tree: ast.Module) -> set[str]:
+    """Names whose text an f-string puts into a regular expression (``re.compile(rf"{_NAME}")``)."""
+    parts: set[str] = set()
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "re"
+            and node.args
+            and isinstance(node.args[0], ast.JoinedStr)
+        ):
+            parts.update(
+                n.id
+                for v in node.args[0].values
+                if isinstance(v, ast.FormattedValue)
+                for n in ast.walk(v.value)
+                if isinstance(n, ast.Name)
+            )
+    return parts
+
+
 def mutants_of(text: str) -> list[Mutant]:
     """Every mutant of a module's source that still compiles and differs from it."""
     tree = ast.parse(text)
-    finder = _Finder(_Source(text))
+    finder = _Finder(_Source(text), _pattern_parts(tree))
     finder.visit(tree)
     original = ast.dump(tree)
     seen: set[str] = set()

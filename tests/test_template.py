@@ -68,10 +68,12 @@ def test_placeholders():
 
 
 @pytest.mark.parametrize(
-    "name", ["GroupId", "group_id", "_group", "table2", "$body.id", "$status", "a.b.c"]
+    "name",
+    ["GroupId", "group_id", "_group", "table2", "$body.id", "$status", "a.b.c", "x", "$h.x-ms-id"],
 )
 def test_every_kind_of_placeholder_name_is_filled(name):
-    # Capitals, digits, a leading underscore or $, and dotted names ($body.id) are all names.
+    # Capitals, digits, a leading underscore or $, one letter, and dotted names with dashes
+    # ($body.id, $headers.x-ms-request-id) are all names.
     values = {name: "v 1"}
     assert placeholders(f"/x/{{{name}}}") == {name}
     assert render_path(f"/x/{{{name}}}/y", values) == "/x/v%201/y"
