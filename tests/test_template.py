@@ -120,3 +120,25 @@ def test_rows_are_checked_against_the_columns_create_dataset_remembered(call, ht
     assert (code, response["error"]["type"]) == (2, "invalid_input"), response
     assert [d["field"] for d in response["error"]["details"]] == ["rows[0].Qty"]
     assert len(httpx_mock.get_requests()) == 1  # only the create_dataset POST
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "value"),
+    [
+        ({"group_id": "g1", "workspace": "w1"}, "/groups/g1/x", "g1"),  # the first that has one
+        ({"workspace": "w1"}, "/groups/w1/x", "w1"),
+        ({"group_id": None, "workspace": 0}, "/groups/0/x", 0),
+        ({}, "/x", ABSENT),
+    ],
+)
+def test_a_placeholder_with_alternatives_takes_the_first_that_has_a_value(values, path, value):
+    assert render_path("[/groups/{group_id|workspace}]/x", values) == path
+    rendered = render_value("{group_id|workspace}", values)
+    assert rendered is ABSENT if value is ABSENT else rendered == value
+    assert placeholders("{group_id|workspace}") == {"group_id", "workspace"}
+
+
+def test_a_required_placeholder_with_alternatives_names_the_first_when_none_has_a_value():
+    with pytest.raises(InvalidInput) as exc:
+        render_path("/groups/{group_id|workspace}/x", {})
+    assert exc.value.details == [{"field": "group_id", "message": "is required"}]
