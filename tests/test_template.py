@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectorkit.core._errors import InvalidInput
-from connectorkit.core._template import ABSENT, placeholders, render_path, render_value
+from connectorkit.core._template import (
+    ABSENT,
+    placeholders,
+    render_path,
+    render_request,
+    render_value,
+)
 
 NEW_DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff001"
 PATH = "[/groups/{group_id}]/datasets/{dataset_id}/tables/{table_name}/rows"
@@ -142,3 +150,53 @@ def test_a_required_placeholder_with_alternatives_names_the_first_when_none_has_
     with pytest.raises(InvalidInput) as exc:
         render_path("/groups/{group_id|workspace}/x", {})
     assert exc.value.details == [{"field": "group_id", "message": "is required"}]
+
+
+def test_the_body_sent_is_the_rendered_template_with_the_absent_keys_left_out(call, httpx_mock):
+    httpx_mock.add_response(method="POST", json={"id": NEW_DATASET, "name": "Sales"})
+    columns = [{"name": "Qty", "dataType": "Int64"}]
+    response, code = call(
+        "create_dataset", {"dataset_name": "Sales", "table_name": "Orders", "columns": columns}
+    )
+    assert code == 0, response
+    [sent] = httpx_mock.get_requests()
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json.loads(sent.content) == {
+        "name": "Sales",
+        "defaultMode": "Push",
+        "tables": [{"name": "Orders", "columns": columns}],
+    }
+    assert "defaultRetentionPolicy" not in str(sent.url)  # an absent query parameter
+
+
+@pytest.mark.parametrize(
+    ("body", "values", "sent"),
+    [
+        ("{data}", {"data": {"a": 1}}, {"a": 1}),
+        ("{data}", {}, None),  # a lone placeholder without a value: no body
+        ({"a": "{a}", "b": "{b}"}, {}, None),  # only optional keys, none given: no body
+        ({"a": "{a}", "b": "{b}"}, {"b": False}, {"b": False}),
+        ({}, {}, {}),  # a body that is an empty object by itself
+    ],
+)
+def test_a_request_body_is_sent_unless_nothing_of_it_has_a_value(body, values, sent):
+    spec = render_request("POST", "https://h/x", {}, {}, body, values, has_body=True)
+    assert spec.has_json is (sent is not None)
+    if sent is not None:
+        assert spec.json == sent
+    no_body = render_request("GET", "https://h/x", {}, {}, None, values, has_body=False)
+    assert no_body.has_json is False
+
+
+def test_query_parameters_and_headers_without_a_value_are_left_out():
+    spec = render_request(
+        "GET",
+        "https://h/x",
+        {"top": "{top}", "expand": "{expand}", "flag": "{flag}"},
+        {"X-Trace": "{trace}", "X-Missing": "{nope}"},
+        None,
+        {"top": 5, "flag": True, "trace": "t-1"},
+        has_body=False,
+    )
+    assert spec.params == [("top", "5"), ("flag", "true")]
+    assert spec.headers == [("X-Trace", "t-1")]
