@@ -84,7 +84,13 @@ MODULES: dict[str, Target] = {
     ),
     "templates": Target(
         f"{PKG}/core/_template.py",
-        ("tests/test_template.py", "tests/test_run.py", "tests/test_push.py", "tests/test_pack.py"),
+        (
+            "tests/test_template.py",
+            "tests/test_run.py",
+            "tests/test_push.py",
+            "tests/test_pack.py",
+            "tests/test_retry.py",
+        ),
         (f"{E2E}a_signed_in_user_also_works_in_a_workspace",),
     ),
     "redaction": Target(
