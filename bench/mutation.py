@@ -128,7 +128,13 @@ MODULES: dict[str, Target] = {
     ),
     "row_checks": Target(
         f"{PKG}/bulk/_push.py",
-        ("tests/test_push.py", "tests/test_rows_fast_path.py", "tests/test_template.py"),
+        (
+            "tests/test_row_checks.py",
+            "tests/test_rows_fast_path.py",
+            "tests/test_run.py",
+            "tests/test_template.py",
+            "tests/test_bulk_accounting.py",
+        ),
         (
             f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",
             f"{BULK_E2E}bad_rows_can_be_skipped_and_are_listed",
