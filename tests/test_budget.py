@@ -14,17 +14,17 @@ import httpx
 import pytest
 
 from conftest import assert_envelope, user_connection
-from connectorkit._bounds import (
+from connectorkit.call._run import Runner
+from connectorkit.core._template import render_path
+from connectorkit.http._bounds import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_TIMEOUT_S,
     CallBounds,
     Watchdog,
 )
-from connectorkit._protocol import respond
-from connectorkit._retry import MAX_BACKOFF_S, RetryPolicy
-from connectorkit._run import Runner
-from connectorkit._template import render_path
+from connectorkit.http._retry import MAX_BACKOFF_S, RetryPolicy
+from connectorkit.protocol._protocol import respond
 from faultserver import FaultServer
 
 

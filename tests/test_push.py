@@ -9,9 +9,15 @@ import time
 import orjson
 import pytest
 
-from connectorkit._batching import BodyFrame, placeholder, split_rows
-from connectorkit._errors import HttpError, InvalidInput, NetworkError, RateLimited, TimeoutError
-from connectorkit._push import BatchRecord, BatchStatus, Pusher
+from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+from connectorkit.bulk._pusher import BatchRecord, BatchStatus, Pusher
+from connectorkit.core._errors import (
+    HttpError,
+    InvalidInput,
+    NetworkError,
+    RateLimited,
+    TimeoutError,
+)
 
 FRAME = BodyFrame.around({"rows": placeholder()})
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from conftest import copy_pack
-from connectorkit import _redact
-from connectorkit._cli import main
-from connectorkit._redact import (
+from connectorkit.cli import main
+from connectorkit.core import _redact
+from connectorkit.core._redact import (
     MASK,
     RedactingFormatter,
     encodings_of,
@@ -27,6 +27,7 @@ from connectorkit._redact import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "packs" / "powerbi"
 API = "https://api.powerbi.com/v1.0/myorg"
 TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
 # Characters that every encoding treats differently: space, +, /, &, =, %, ", \, ~ and é.
@@ -154,7 +155,7 @@ def test_the_log_formatter_masks_messages_arguments_and_tracebacks():
 
 @pytest.fixture
 def run(monkeypatch, capsys):
-    def go(request, pack=ROOT):
+    def go(request, pack=PACK):
         monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request)))
         code = main(["invoke", "-v", "--pack", str(pack)])
         out, err = capsys.readouterr()

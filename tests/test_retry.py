@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from conftest import sp_connection
-from connectorkit._responses import parse_retry_after
-from connectorkit._retry import RetryPolicy
+from connectorkit.http._responses import parse_retry_after
+from connectorkit.http._retry import RetryPolicy
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
 ROWS = {

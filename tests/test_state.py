@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from connectorkit._state import (
+from connectorkit.state import (
     KEY_ENV,
     JobLedger,
     StateError,
@@ -22,7 +22,7 @@ from connectorkit._state import (
     new_key,
     open_state,
 )
-from connectorkit._state._memory import MemoryStore
+from connectorkit.state._memory import MemoryStore
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -296,7 +296,7 @@ def test_redis_password_from_the_environment(redis_url, monkeypatch):
 
 
 def test_an_unreachable_redis_is_a_network_error_without_the_password(monkeypatch):
-    from connectorkit._errors import NetworkError  # noqa: PLC0415
+    from connectorkit.core._errors import NetworkError  # noqa: PLC0415
 
     monkeypatch.setenv(KEY_ENV, new_key())
     state = open_state("redis://:hunter2@127.0.0.1:1/0")
@@ -316,7 +316,7 @@ def test_the_default_store_is_in_the_user_state_folder(tmp_path, monkeypatch):
 
 _TAKER = """
 import sys, time
-from connectorkit._state import open_state, Window
+from connectorkit.state import open_state, Window
 state = open_state(sys.argv[1])
 start = float(sys.argv[2])
 while time.time() < start:

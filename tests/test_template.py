@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectorkit._errors import InvalidInput
-from connectorkit._template import ABSENT, placeholders, render_path, render_value
+from connectorkit.core._errors import InvalidInput
+from connectorkit.core._template import ABSENT, placeholders, render_path, render_value
 
 PATH = "[/groups/{group_id}]/datasets/{dataset_id}/tables/{table_name}/rows"
 

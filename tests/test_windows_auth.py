@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from connectorkit._errors import AuthError, InvalidConnection
-from connectorkit._http import new_client
-from connectorkit._windows import WindowsAuth, pool_for
+from connectorkit.auth._windows import WindowsAuth, pool_for
+from connectorkit.core._errors import AuthError, InvalidConnection
+from connectorkit.http._client import new_client
 from reportserver_helpers import reportserver
 
 ALICE = {"username": "alice", "domain": "CONTOSO", "password": "Passw0rd!"}
