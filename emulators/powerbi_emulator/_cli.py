@@ -18,6 +18,7 @@ from powerbi_emulator._config import (
     FaultSpec,
     load_clients_file,
 )
+from powerbi_emulator._flows._settings import FlowSettings, FlowSettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         help='a fault spec, e.g. \'{"path": "/rows$", "action": "status", "status": 503, '
         '"count": 2}\' (repeatable)',
     )  # fmt: skip
+    parser.add_argument(
+        "--flows", metavar="JSON",
+        help='how long-running operations behave, e.g. \'{"exports": {"seconds": 60, '
+        '"bytes": 209715200}, "activity": {"events_per_day": 1000000}}\'',
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for generated ids and fault randomness")
     parser.add_argument("--tenant", default="emulator", help="tenant name in the identity URLs")
     parser.add_argument(
@@ -104,6 +110,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
             raise ConfigError("--fault must be a JSON object")
         faults.append(FaultSpec.from_mapping(data))
     return EmulatorConfig(
+        flows=_flows(args.flows),
         host=args.host,
         port=args.port,
         time_scale=args.time_scale,
@@ -116,6 +123,21 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         cloud=args.cloud,
         tls=args.tls,
     )
+
+
+def _flows(text: str | None) -> FlowSettings:
+    if text is None:
+        return FlowSettings()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--flows is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("--flows must be a JSON object")
+    try:
+        return FlowSettings.from_mapping(data)
+    except FlowSettingsError as exc:
+        raise ConfigError(f"--flows: {exc}") from None
 
 
 def _configure_logging(quiet: bool) -> None:

@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING, Literal, cast
 
 from powerbi_emulator._cloud import CLOUDS
+from powerbi_emulator._flows._settings import FlowSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -177,7 +178,7 @@ class EmulatorConfig:
 
     `time_scale` F makes every emulated clock (rate windows, token and code lifetimes) run
     F times faster than real time; `token_lifetime` is in emulated seconds. `latency_ms` and
-    fault stalls are real milliseconds.
+    fault stalls are real milliseconds. `flows` sets how long-running operations behave.
     """
 
     host: str = "127.0.0.1"
@@ -192,6 +193,7 @@ class EmulatorConfig:
     limits: PushLimits = PushLimits()
     cloud: str = "public"
     tls: bool = False
+    flows: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clients", tuple(self.clients))

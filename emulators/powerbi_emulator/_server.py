@@ -219,6 +219,17 @@ class EmulatorHandle:
         """Move the emulated clock forward; returns the new emulated epoch time."""
         return cast("float", self._call("POST", "/clock", {"advance": seconds})["epoch"])
 
+    def flows(self) -> dict[str, Any]:
+        """The flows' settings, what they hold, and the hourly limits used."""
+        return cast("dict[str, Any]", self._call("GET", "/flows"))
+
+    def set_flows(
+        self, settings: Mapping[str, Mapping[str, object]] | None = None, **flows: Any
+    ) -> dict[str, Any]:
+        """Change flow settings, e.g. `set_flows(exports={"seconds": 60, "fail": 1})`."""
+        body = {**(settings or {}), **flows}
+        return cast("dict[str, Any]", self._call("POST", "/flows", body))
+
     def rows(self, dataset_id: str, table_name: str) -> list[dict[str, Any]]:
         """The rows stored in a table, oldest first."""
         path = f"/datasets/{dataset_id}/tables/{quote(table_name, safe='')}/rows"

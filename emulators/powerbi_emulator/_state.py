@@ -12,6 +12,7 @@ from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import Service
 from powerbi_emulator._discovery import Discovery
 from powerbi_emulator._faults import FaultInjector
+from powerbi_emulator._flows._state import Flows
 from powerbi_emulator._identity import Directory, TokenService
 from powerbi_emulator._limits import PushThrottle
 from powerbi_emulator._login import LoginEndpoints
@@ -66,12 +67,10 @@ class EmulatorState:
         self.clock = EmulatorClock(config.time_scale)
         directory = Directory(config.tenant, CLOUDS[config.cloud])
         self.tokens = TokenService(self.clock, config.token_lifetime, directory)
+        ids, store = IdFactory(config.seed), Store(self.clock)
+        flows = Flows(config.flows, self.clock, ids, store, directory.tenant_id)
         self.service = Service(
-            config,
-            self.clock,
-            IdFactory(config.seed),
-            Store(self.clock),
-            PushThrottle(config.limits, self.clock),
+            config, self.clock, ids, store, PushThrottle(config.limits, self.clock), flows
         )
         self.login = LoginEndpoints(config, self.clock, self.tokens)
         self.discovery = Discovery(self.tokens, self.login, self.clock)
@@ -85,6 +84,7 @@ class EmulatorState:
         """Back to the seed data, no faults, empty log and rate windows; tokens too if asked."""
         self.service.store.seed()
         self.service.throttle.reset()
+        self.service.flows.reset()
         self.faults.clear()
         self.log.clear()
         if tokens:
@@ -103,6 +103,7 @@ class EmulatorState:
             "time": self.clock.isoformat(),
             "time_scale": self.clock.time_scale,
             **store,
+            "flows": self.service.flows.to_json(),
             "tokens": self.tokens.counts(),
             "faults": [f.to_json() for f in self.faults.list()],
             "requests": len(self.log),
