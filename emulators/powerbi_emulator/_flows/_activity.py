@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import json
 import re
-import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, unquote
 
 from powerbi_emulator._http import ApiError, HttpResponse
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from powerbi_emulator._context import ApiContext
     from powerbi_emulator._flows._state import Flows
 
-__all__ = ["HANDLERS", "event", "event_time", "events", "first_at"]
+__all__ = ["HANDLERS", "event", "event_json", "event_time", "events", "first_at"]
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -87,43 +88,70 @@ def first_at(day: int, moment: int, per_day: int) -> int:
     return min(per_day, -(-offset * per_day // DAY_MS))
 
 
-def event(seed: int, tenant_id: str, day: int, index: int, per_day: int) -> dict[str, object]:
-    """Event `index` of `day`: the same for the same seed, every time."""
+def _uuid(value: int) -> str:
+    """A version-4 UUID's text from 128 bits (as uuid.UUID would, several times faster)."""
+    text = f"{value & ((1 << 128) - 1):032x}"
+    variant = "89ab"[int(text[16], 16) & 3]
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{variant}{text[17:20]}-{text[20:]}"
+
+
+@functools.cache
+def _date(day: int) -> str:
+    return dt.datetime.fromtimestamp(day * 86_400, dt.UTC).strftime("%Y-%m-%d")
+
+
+@functools.cache
+def _item_json(index: int) -> tuple[str, str]:
+    """The JSON members an event has from the item it is about (its names and ids)."""
+    workspace_id, workspace, report_id, dataset_id, name = ITEMS[index]
+    quoted = json.dumps(name)
+    members = [
+        f'"ItemName":{quoted}', f'"WorkSpaceName":{json.dumps(workspace)}',
+        f'"DatasetName":{quoted}', f'"ReportName":{quoted}', f'"ObjectId":{quoted}',
+        f'"DatasetId":"{dataset_id}"', f'"ReportId":"{report_id}"',
+    ]  # fmt: skip
+    tail = f',"WorkspaceId":"{workspace_id}"' if workspace_id else ""
+    return ",".join(members), tail
+
+
+_AGENTS_JSON = tuple(json.dumps(agent) for agent in AGENTS)
+
+
+def event_json(seed: int, tenant_id: str, day: int, index: int, per_day: int) -> str:
+    """Event `index` of `day` as JSON text: the same for the same seed, every time."""
     first = _mix(seed * 1_000_003 + day * 7_919 + index * 104_729 + 1)
     second = _mix(first)
+    third = _mix(second)
     activity = _WEIGHTED[first % len(_WEIGHTED)]
     user = USERS[(first >> 8) % len(USERS)]
-    workspace_id, workspace, report_id, dataset_id, name = ITEMS[(first >> 16) % len(ITEMS)]
-    moment = dt.datetime.fromtimestamp(event_time(day, index, per_day) / 1000, dt.UTC)
-    record: dict[str, object] = {
-        "Id": str(uuid.UUID(int=(first << 64 | second), version=4)),
-        "RecordType": 20,
-        "CreationTime": moment.strftime("%Y-%m-%dT%H:%M:%S"),
-        "Operation": activity,
-        "OrganizationId": tenant_id,
-        "UserType": 0,
-        "UserKey": f"{(second >> 16) & 0xFFFFFFFFFFFF:012X}",
-        "Workload": "PowerBI",
-        "UserId": user,
-        "ClientIP": f"10.{(second >> 8) & 255}.{(second >> 16) & 255}.{second & 255}",
-        "UserAgent": AGENTS[(second >> 24) % len(AGENTS)],
-        "Activity": activity,
-        "ItemName": name,
-        "WorkSpaceName": workspace,
-        "DatasetName": name,
-        "ReportName": name,
-        "ObjectId": name,
-        "DatasetId": dataset_id,
-        "ReportId": report_id,
-        "IsSuccess": True,
-        "ReportType": "PowerBIReport",
-        "RequestId": str(uuid.UUID(int=(second << 64 | first), version=4)),
-        "ActivityId": str(uuid.UUID(int=_mix(second) << 64 | first, version=4)),
-        "DistributionMethod": "Workspace",
-    }
-    if workspace_id is not None:
-        record["WorkspaceId"] = workspace_id
-    return record
+    members, tail = _item_json((first >> 16) % len(ITEMS))
+    seconds = event_time(day, index, per_day) // 1000 - day * 86_400
+    hours, rest = divmod(seconds, 3600)
+    moment = f"{_date(day)}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    address = f"10.{(second >> 8) & 255}.{(second >> 16) & 255}.{second & 255}"
+    return (
+        f'{{"Id":"{_uuid(first << 64 | second)}","RecordType":20,"CreationTime":"{moment}",'
+        f'"Operation":"{activity}","OrganizationId":"{tenant_id}","UserType":0,'
+        f'"UserKey":"{(second >> 16) & 0xFFFFFFFFFFFF:012X}","Workload":"PowerBI",'
+        f'"UserId":"{user}","ClientIP":"{address}",'
+        f'"UserAgent":{_AGENTS_JSON[(second >> 24) % len(AGENTS)]},"Activity":"{activity}",'
+        f'{members},"IsSuccess":true,"ReportType":"PowerBIReport",'
+        f'"RequestId":"{_uuid(second << 64 | first)}","ActivityId":"{_uuid(third << 64 | first)}",'
+        f'"DistributionMethod":"Workspace"{tail}}}'
+    )
+
+
+def _matches(seed: int, day: int, index: int, activity: str, user: str) -> bool:
+    """Whether event `index` passes a filter, without making the whole event."""
+    first = _mix(seed * 1_000_003 + day * 7_919 + index * 104_729 + 1)
+    if activity and _WEIGHTED[first % len(_WEIGHTED)].casefold() != activity.casefold():
+        return False
+    return not user or USERS[(first >> 8) % len(USERS)].casefold() == user.casefold()
+
+
+def event(seed: int, tenant_id: str, day: int, index: int, per_day: int) -> dict[str, object]:
+    """Event `index` of `day` as an object (see `event_json`)."""
+    return cast("dict[str, object]", json.loads(event_json(seed, tenant_id, day, index, per_day)))
 
 
 def events(
@@ -266,36 +294,34 @@ async def _activity_events(ctx: ApiContext) -> HttpResponse:
     per_day, day = settings.events_per_day, position.start // DAY_MS
     now = int(flows.clock.now() * 1000)
     segment_end = min((position.segment // HOUR_MS + 1) * HOUR_MS, position.end + 1)
-    page: list[dict[str, object]] = []
+    page: list[str] = []
     index = max(position.index, first_at(day, position.segment, per_day)) if per_day else 0
     taken = 0
     while per_day and index < per_day and taken < settings.page_size:
         moment = event_time(day, index, per_day)
         if moment >= segment_end or moment > now:
             break
-        record = event(settings.seed, flows.tenant_id, day, index, per_day)
+        if _matches(settings.seed, day, index, position.activity, position.user):
+            page.append(event_json(settings.seed, flows.tenant_id, day, index, per_day))
         index += 1
         taken += 1
-        if position.activity and str(record["Activity"]).casefold() != position.activity.casefold():
-            continue
-        if position.user and str(record["UserId"]).casefold() != position.user.casefold():
-            continue
-        page.append(record)
     full = taken >= settings.page_size
     following = _Position(
         position.start, position.end, position.segment if full else segment_end, index,
         activity=position.activity, user=position.user,
     )  # fmt: skip
-    last = not full and segment_end > position.end
-    body: dict[str, object] = {"activityEventEntities": page}
-    if last:
-        body |= {"continuationUri": None, "continuationToken": None, "lastResultSet": True}
+    if not full and segment_end > position.end:
+        ending = '"continuationUri":null,"continuationToken":null,"lastResultSet":true'
     else:
         token = following.token()
         uri = f"{ctx.request.origin}/v1.0/myorg/admin/activityevents?continuationToken='{token}'"
-        body |= {"continuationUri": uri, "continuationToken": token, "lastResultSet": False}
+        ending = (
+            f'"continuationUri":{json.dumps(uri)},"continuationToken":"{token}",'
+            '"lastResultSet":false'
+        )
     ctx.log["events"] = len(page)
-    return HttpResponse.json(200, body)
+    body = f'{{"activityEventEntities":[{",".join(page)}],{ending}}}'
+    return HttpResponse(200, body.encode(), [("content-type", "application/json; charset=utf-8")])
 
 
 HANDLERS = {"Admin_GetActivityEvents": _activity_events}

@@ -16,13 +16,14 @@ import zlib
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
+from powerbi_emulator._flows._settings import MAX_EXPORT_BYTES
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["MAX_FILE_BYTES", "ExportFile", "file_for"]
+__all__ = ["ExportFile", "file_for"]
 
 CHUNK = 1 << 20
-MAX_FILE_BYTES = 4_000_000_000  # zip archives without zip64 stay below 4 GiB
 PDF_NUMBER = 12  # digits of the numbers that depend on the size (leading zeros are valid)
 PNG_PADDING_TYPE = b"emUl"  # ancillary, private, safe to copy: readers skip it
 OOXML = "application/vnd.openxmlformats-officedocument"
@@ -40,14 +41,17 @@ class ExportFile:
 
 def file_for(fmt: str, title: str, pages: int, size: int) -> ExportFile:
     """The file of an export in format `fmt` (PDF, PNG, PPTX, ...) of `size` bytes or so."""
-    size = min(size, MAX_FILE_BYTES)
+    size = min(size, MAX_EXPORT_BYTES)
     pages = max(1, pages)
     if fmt in {"PDF", "ACCESSIBLEPDF"}:
         return _pdf(title, pages, size)
     if fmt in {"PNG", "IMAGE"} and pages == 1:
         return _png(title, size)
     if fmt in {"PNG", "IMAGE"}:
-        images = [(f"Page{n}.png", _png_bytes(f"{title} - page {n}")) for n in range(1, pages + 1)]
+        images = [
+            (f"Page{n}.png", _png_bytes(f"{title} - page {n}") + _chunk(b"IEND", b""))
+            for n in range(1, pages + 1)
+        ]
         return _zip("application/zip", ".zip", images, size)
     if fmt in {"PPTX", "XLSX", "DOCX"}:
         content_type, parts = _ooxml(fmt, title, pages)
@@ -140,6 +144,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _png_bytes(title: str) -> bytes:
+    """A PNG up to its IEND chunk: a small image in Power BI's yellow, titled."""
     width, height = 320, 180
     row = b"\x00" + bytes((242, 200, 17)) * width  # Power BI yellow, filter "None"
     pixels = zlib.compress(row * height, 9)
@@ -202,8 +207,9 @@ def _zip(
 ) -> ExportFile:
     """A zip of `parts` (stored), and a stored filler member to reach `size`."""
     padding_name = b"emulator/padding.bin"
-    fixed = sum(30 + 46 + len(name.encode()) + len(data) for name, data in parts) + 22
-    with_padding = fixed + 30 + 46 + len(padding_name) + 16
+    # Each member: a local header and a directory entry (each with its name), and its data.
+    fixed = sum(30 + 46 + 2 * len(name.encode()) + len(data) for name, data in parts) + 22
+    with_padding = fixed + 30 + 46 + 2 * len(padding_name) + 16
     padding = size - with_padding if size >= with_padding else None
     filler = _filler(extension)
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "MAX_EXPORT_BYTES",
     "ActivitySettings",
     "DeploymentSettings",
     "ExportSettings",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 GIB = 1 << 30
+MAX_EXPORT_BYTES = 4_000_000_000  # an export's zip stays below 4 GiB (no zip64)
 
 
 class FlowSettingsError(ValueError):
@@ -133,7 +135,10 @@ class FlowSettings:
             if not isinstance(values, dict):
                 raise FlowSettingsError(f"{name} must be an object of settings")
             changed[name] = _merge_section(name, sections[name], cast("dict[str, Any]", values))
-        return dataclasses.replace(self, **changed)
+        merged = dataclasses.replace(self, **changed)
+        if merged.exports.bytes > MAX_EXPORT_BYTES:
+            raise FlowSettingsError(f"exports.bytes must be at most {MAX_EXPORT_BYTES}")
+        return merged
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> FlowSettings:
