@@ -55,6 +55,8 @@ def test_modified_workspaces_since_a_time(emu, api):
     emu.advance_clock(7200)
     renamed = api.patch(f"/groups/{OPERATIONS}", json={"name": "Ops"})
     assert renamed.status_code == 200
+    report = f"{IN_SALES}/reports/{SEED_IDS['sales_report']}"
+    assert api.post(f"{report}/ExportTo", json={"format": "PDF"}).status_code == 202  # a read
     emu.advance_clock(3600)
     since = api.get("/admin/workspaces/modified", params={"modifiedSince": when(emu, 5400)})
     assert since.json() == [{"id": OPERATIONS}]

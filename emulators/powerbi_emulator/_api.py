@@ -254,7 +254,7 @@ class PowerBIApi:
             await delay()
         self._service.flows.settle()  # operations that ended by now take effect first
         response = await handler(ctx)
-        if request.method != "GET" and response.status < 300:  # noqa: PLR2004 - 2xx
+        if _changes_content(request.method, operation) and response.status < 300:  # noqa: PLR2004
             self._service.store.touch(workspace_id, self._service.clock.now())
         return response
 
@@ -344,6 +344,17 @@ def _route(
         f"The requested resource does not support http method '{request.method}'.",
         headers=[("Allow", ", ".join(allowed))] if allowed else None,
     )
+
+
+def _changes_content(method: str, operation: Operation | None) -> bool:
+    """Whether a request changes what its workspace holds (its modified time, to the scanner)."""
+    if method in {"GET", "HEAD"}:
+        return False
+    name = operation.id if operation is not None else ""
+    return not any(word in name for word in _READS_BY_POST)
+
+
+_READS_BY_POST = ("GenerateToken", "ExportToFile", "ExecuteQueries", "RefreshDataset")
 
 
 def _is_legacy(operation: Operation) -> bool:

@@ -41,11 +41,13 @@ _BLOCK_ENTRY = re.compile(rb"<(Committed|Uncommitted|Latest)>\s*([^<]*?)\s*</\1>
 
 
 def is_upload(scope: Scope) -> bool:
-    """Whether a request's body is read as it streams (multipart uploads, blob writes)."""
+    """Whether a request's body is read as it streams (API multipart uploads, blob writes)."""
     if scope.get("type") != "http" or scope.get("method") not in {"POST", "PUT"}:
         return False
     if scope["method"] == "PUT" and str(scope.get("path", "")).startswith(f"/{BLOB_ROOT}/"):
         return True
+    if not str(scope.get("path", "")).lower().startswith("/v1.0/myorg/"):
+        return False
     for key, value in scope.get("headers", []):
         if key.lower() == b"content-type":
             return bool(value.lower().startswith(b"multipart/form-data"))
