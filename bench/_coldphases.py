@@ -1,7 +1,7 @@
 """Child of cold_start.py: one ``invoke`` done step by step in a fresh interpreter, each timed.
 
 Reads a contract request on stdin and prints ``{"phases": [[name, ms], ...], "ok": bool}`` on
-stdout. The steps are those ``connectorkit invoke`` takes (see ``connectorkit._cli``), split so
+stdout. The steps are those ``connectorkit invoke`` takes (see ``connectorkit.cli``), split so
 that the import of each dependency shows apart from the work that needed it. It uses private
 runtime functions on purpose; if the runtime has moved on, it prints ``{"error": ...}``.
 """
@@ -38,18 +38,19 @@ def main() -> int:
 
 def _steps(lap: Any) -> bool:
     lap("import json, typing")
-    from connectorkit import _cli  # noqa: PLC0415
+    from connectorkit import cli as _cli  # noqa: PLC0415
 
-    lap("import connectorkit._cli (argparse, logging, package)")
+    lap("import connectorkit.cli (argparse, logging, package)")
     args = _cli._parser("invoke")[0].parse_args(["invoke", "--quiet"])  # noqa: SLF001
     _cli._configure_logging(quiet=args.quiet)  # noqa: SLF001
     lap("argparse + logging setup")
-    from connectorkit import _protocol, _run  # noqa: PLC0415
+    from connectorkit.call import _run  # noqa: PLC0415
+    from connectorkit.protocol import _protocol  # noqa: PLC0415
 
     lap("import _protocol, _run (httpx, httpcore, ...)")
     import yaml  # noqa: PLC0415, F401
 
-    from connectorkit import _check, _files, _load, _read  # noqa: PLC0415
+    from connectorkit.pack import _check, _files, _load, _read  # noqa: PLC0415
 
     lap("import yaml, _load, _read, _check (+_crosscheck, _types)")
     root = _files.default_pack_root()
@@ -63,9 +64,9 @@ def _steps(lap: Any) -> bool:
         raise RuntimeError(f"the pack has {len(problems)} problem(s)")
     pack = _load._build(root, documents)  # noqa: SLF001
     lap("pack: build definitions")
-    from connectorkit import _auth  # noqa: PLC0415, F401
+    from connectorkit.auth import _flow  # noqa: PLC0415, F401
 
-    lap("import _auth, _oauth (a call needs them)")
+    lap("import auth._flow, auth._oauth (a call needs them)")
     runner = _run.Runner()
     lap("Runner() (httpx.Client: SSL context, certifi)")
     text = sys.stdin.read()

@@ -176,8 +176,8 @@ class InProcess:
     """Warm, in-process versions of both: no interpreter start-up, no pipe."""
 
     def __init__(self) -> None:
-        from connectorkit._load import load_pack  # noqa: PLC0415
-        from connectorkit._run import Runner  # noqa: PLC0415
+        from connectorkit.call._run import Runner  # noqa: PLC0415
+        from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
         self.pack = load_pack()
         self.runner = Runner()
@@ -185,7 +185,7 @@ class InProcess:
 
     def runtime(self, text: str) -> tuple[float, dict[str, Any]]:
         """The runtime's whole pipeline for one request text, encoding the response included."""
-        from connectorkit._protocol import respond  # noqa: PLC0415
+        from connectorkit.protocol._protocol import respond  # noqa: PLC0415
 
         started = time.perf_counter()
         answer, _ = respond(self.pack, self.runner, text)
@@ -323,9 +323,9 @@ def _profile(service: Service, token: dict[str, Any], rows: list[Any], top: int)
     """Where one in-process create_rows request spends its time, step by step and by profile."""
     import cProfile  # noqa: PLC0415
 
-    from connectorkit import _protocol  # noqa: PLC0415
-    from connectorkit._load import load_pack  # noqa: PLC0415
-    from connectorkit._run import Runner  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.protocol import _protocol  # noqa: PLC0415
 
     pack = load_pack()
     runner = Runner()
@@ -352,7 +352,8 @@ def _steps(
     service: Service, token: dict[str, Any], rows: list[Any], pack: Any, runner: Any
 ) -> None:
     """The request's steps timed one by one (no profiler), plus what bind and encoding cost."""
-    from connectorkit import _bind, _protocol  # noqa: PLC0415
+    from connectorkit import _bind  # noqa: PLC0415
+    from connectorkit.protocol import _protocol  # noqa: PLC0415
 
     dataset_id = service.new_dataset("bench steps")
     text = _request_text(service.emu, token, service.group_id, dataset_id, rows)
@@ -389,7 +390,7 @@ def _steps(
          f"{len(compact.encode()):,} bytes"), float("nan")],
     ]  # fmt: skip
     try:
-        from connectorkit._types import compile_spec, spec_of  # noqa: PLC0415
+        from connectorkit.types._compile import compile_spec, spec_of  # noqa: PLC0415
 
         definition = action.definition.input("rows")
         assert definition is not None  # noqa: S101

@@ -327,7 +327,7 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "runtime"))
-    from connectorkit._load import load_pack  # noqa: PLC0415 - the pack under test
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415 - the pack under test
 
     pack = load_pack(ROOT)
     actions = {key: [i.key for i in action.inputs] for key, action in pack.actions.items()}

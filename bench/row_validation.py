@@ -15,7 +15,7 @@ from typing import Any
 from _benchlib import banner, print_table
 from jsonschema import Draft202012Validator
 
-from connectorkit._types import compile_element
+from connectorkit.types._compile import compile_element
 
 ROW_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -301,9 +301,9 @@ def _profile(emu: Emulator, token: dict[str, Any], count: int, top: int) -> None
     """cProfile of the per-request pipeline (respond()) in this thread, warm pack and runner."""
     import cProfile  # noqa: PLC0415
 
-    from connectorkit._load import load_pack  # noqa: PLC0415
-    from connectorkit._protocol import respond  # noqa: PLC0415
-    from connectorkit._run import Runner  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
 
     pack = load_pack()
     runner = Runner()
@@ -335,10 +335,10 @@ def _profile(emu: Emulator, token: dict[str, Any], count: int, top: int) -> None
 _STUB_CHILD = """
 import json, sys, time, timeit
 import httpx
-from connectorkit import _http
-from connectorkit._load import load_pack
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
+from connectorkit.http import _client
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
+from connectorkit.call._run import Runner
 rounds, count = int(sys.argv[1]), int(sys.argv[2])
 body = json.dumps({"value": [{"id": "c0ffee00-5a1e-4a1a-8a1b-00000000000%d" % i,
     "isReadOnly": False, "name": "Workspace %d" % i} for i in range(3)]}).encode()

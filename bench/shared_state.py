@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from connectorkit._state import KEY_ENV, new_key, open_state
+from connectorkit.state import KEY_ENV, new_key, open_state
 from fleet import (
     COMMAND,
     Emulator,
@@ -234,10 +234,10 @@ def push(folder: Path, minutes: float, scale: float) -> None:
 
 def store_operations(folder: Path, redis_url: str) -> None:
     """Count store operations of a serve-like runner: per request, per pushed batch."""
-    from connectorkit._load import load_pack  # noqa: PLC0415
-    from connectorkit._protocol import respond  # noqa: PLC0415
-    from connectorkit._run import Runner  # noqa: PLC0415
-    from connectorkit._state import State  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
+    from connectorkit.state import State  # noqa: PLC0415
 
     class Counting:
         def __init__(self, inner: Any) -> None:
@@ -265,7 +265,7 @@ def store_operations(folder: Path, redis_url: str) -> None:
         os.environ["CONNECTORKIT_LIMITS_TIME_SCALE"] = "1000"
         connection = emulator.connection(emulator.user_token())
         stored = emulator.connection(emulator.user_token())
-        from connectorkit._state import StoredConnections  # noqa: PLC0415
+        from connectorkit.state import StoredConnections  # noqa: PLC0415
 
         StoredConnections(runner.state).save("bench", "oauth2", stored["values"], stored["token"])
         created, _ = respond(pack, runner, request(connection, "create_dataset",
@@ -290,7 +290,7 @@ def store_operations(folder: Path, redis_url: str) -> None:
     finally:
         emulator.close()
     state = open_state(redis_url)
-    from connectorkit._state import Window  # noqa: PLC0415
+    from connectorkit.state import Window  # noqa: PLC0415
 
     count, started = 0, time.perf_counter()
     window = Window("ck:{res:bench}:w", limit=10**9, seconds=60)

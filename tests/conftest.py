@@ -13,11 +13,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from connectorkit._load import load_pack
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
+from connectorkit.call._run import Runner
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 
 ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "packs" / "powerbi"  # the Power BI pack, the default one
+SCHEMAS = ROOT / "runtime" / "connectorkit" / "schemas"
 BASE = "https://api.powerbi.com/v1.0/myorg"
 TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
 ACCESS = "eyJ0eXAiOiJKV1QiLCJhbGciOi-access-token-1"
@@ -28,15 +30,15 @@ SECRET = "s3cr3t~client~value"
 def copy_pack(dest: Path) -> Path:
     """A copy of the shipped pack's files under ``dest``, to break in a test."""
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "connector.yaml", dest / "connector.yaml")
+    shutil.copy(PACK / "connector.yaml", dest / "connector.yaml")
     for folder in ("actions", "connections"):
-        shutil.copytree(ROOT / folder, dest / folder)
+        shutil.copytree(PACK / folder, dest / folder)
     return dest
 
 
 def envelope_validator(name: str):
     """A validator for one of the envelope schemas the pack ships (refs resolved between them)."""
-    folder = ROOT / "schemas"
+    folder = SCHEMAS
     registry = Registry().with_resources(
         (p.name, Resource.from_contents(json.loads(p.read_text()))) for p in folder.glob("*.json")
     )
@@ -89,9 +91,15 @@ def _private_pack_cache(tmp_path_factory):
         os.environ["CONNECTORKIT_CACHE_DIR"] = saved
 
 
+@pytest.fixture
+def connectorkit_pack_dir() -> Path:
+    """The pytest plugin's pack under test, for the tests of this repository: Power BI's."""
+    return PACK
+
+
 @pytest.fixture(scope="session")
 def pack():
-    return load_pack(ROOT)
+    return load_pack(PACK)
 
 
 @pytest.fixture
@@ -162,7 +170,7 @@ def _no_secret_in_the_log():
     import io  # noqa: PLC0415
     import logging  # noqa: PLC0415
 
-    from connectorkit._redact import RedactingFormatter, encodings_of  # noqa: PLC0415
+    from connectorkit.core._redact import RedactingFormatter, encodings_of  # noqa: PLC0415
 
     shown = io.StringIO()
     handler = logging.StreamHandler(shown)

@@ -15,14 +15,14 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-import connectorkit._auth as auth_module
-from connectorkit import _errors
-from connectorkit._auth import ConnectionAuth, MemoryTokenStore
+import connectorkit.auth._flow as auth_module
 from connectorkit._bind import BoundConnection
-from connectorkit._definitions import ConnectionDef, Quirks
-from connectorkit._errors import AuthError, InvalidConnection, NetworkError
-from connectorkit._load import load_pack
-from connectorkit._send import transmit
+from connectorkit.auth._flow import ConnectionAuth, MemoryTokenStore
+from connectorkit.call._send import transmit
+from connectorkit.core import _errors
+from connectorkit.core._errors import AuthError, InvalidConnection, NetworkError
+from connectorkit.pack._definitions import ConnectionDef, Quirks
+from connectorkit.pack._load import load_pack
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
@@ -646,7 +646,7 @@ def test_the_store_is_bounded():
 
 
 def test_importing_the_auth_flow_does_not_import_authlib():
-    code = "import sys, connectorkit._auth; print('authlib' in sys.modules)"
+    code = "import sys, connectorkit.auth._flow; print('authlib' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectorkit._bind import bind_action, bind_connection
-from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
 
 
 def fields(exc: pytest.ExceptionInfo[InvalidInput]) -> dict[str, str]:

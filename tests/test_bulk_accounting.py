@@ -16,9 +16,9 @@ import json
 import pytest
 
 from conftest import assert_envelope, copy_pack, user_connection
-from connectorkit._load import load_pack
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
+from connectorkit.call._run import Runner
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 from faultserver import FaultServer
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"

@@ -9,15 +9,15 @@ from types import MappingProxyType
 import pytest
 from jsonschema import Draft202012Validator
 
-from connectorkit._catalog import describe, docs_markdown
-from connectorkit._definitions import (
+from connectorkit.authoring._catalog import describe, docs_markdown
+from connectorkit.pack._definitions import (
     ActionDef,
     ConnectionDef,
-    InputDef,
     Pack,
     RequestDef,
     ResultDef,
 )
+from connectorkit.types._input import InputDef
 
 CALL_INPUTS = {
     "timeout",

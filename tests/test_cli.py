@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pexpect
 import pytest
 
-from conftest import ROOT, copy_pack
+from conftest import PACK, copy_pack
 from connectorkit import load_pack
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
@@ -392,7 +392,7 @@ def test_completion_offers_commands_actions_and_inputs(tmp_path):
     assert {"run", "check", "actions"} <= set(complete("connectorkit "))
     # Every action whose key starts so, from the pack's own files.
     assert complete("connectorkit run list_") == sorted(
-        p.stem for p in (ROOT / "actions").glob("list_*.yaml")
+        p.stem for p in (PACK / "actions").glob("list_*.yaml")
     )
     assert complete("connectorkit run list_ta") == ["list_tables"]
     assert complete("connectorkit run list_tables dat") == ["dataset_id="]
@@ -436,7 +436,7 @@ def test_run_saves_a_rotated_refresh_token_back_to_the_connection_file(tmp_path,
     assert saved["values"] == values
     assert saved["token"]["refresh_token"] not in {None, old["refresh_token"]}  # rotated
     assert saved["token"]["expires_at"] > old["expires_at"]
-    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the old one is spent now
+    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the saved token as it is
     assert again.returncode == 0, again.stderr
     assert "1 request, 0 retries" in again.stderr
 

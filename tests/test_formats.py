@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from conftest import assert_envelope, copy_pack, user_connection
-from connectorkit._catalog import describe
-from connectorkit._check import validate_pack
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
+from connectorkit.authoring._catalog import describe
+from connectorkit.call._run import Runner
+from connectorkit.pack._check import validate_pack
+from connectorkit.protocol._protocol import respond
 
 UUID_WORDS = "must be a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6"
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_envelope, sp_connection, user_connection
-from connectorkit._protocol import _dump, respond
-from connectorkit._run import Runner
+from connectorkit.call._run import Runner
+from connectorkit.protocol._protocol import _dump, respond
 
 # Text may hold lone surrogates (category Cs): json.dumps escapes them as \udXXX, as a caller
 # whose string type allows them would.

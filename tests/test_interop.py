@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from conftest import assert_envelope, copy_pack
-from connectorkit._catalog import describe
-from connectorkit._load import load_pack
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
+from connectorkit.authoring._catalog import describe
+from connectorkit.call._run import Runner
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 
 API = "https://api.example.test/v1.0/myorg"
 TOKEN_URL = "https://idp.example.test/oauth2/token"
@@ -195,7 +195,7 @@ def test_granted_sends_the_scope_the_token_was_granted(tmp_path, granted, sent):
 
 
 def test_an_unknown_refresh_scope_policy_is_a_pack_problem(tmp_path):
-    from connectorkit._check import validate_pack  # noqa: PLC0415
+    from connectorkit.pack._check import validate_pack  # noqa: PLC0415
 
     pack_with_refresh_scope(tmp_path, "always", load=False)
     problems = validate_pack(tmp_path / "pack")

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -18,15 +19,21 @@ SERVICE_WORDS = re.compile(
     r"power ?bi|powerbi|TokenExpired|microsoft|windows\.net|\bentra\b|azure|analysis\.",
     re.IGNORECASE,
 )
-MODULES = sorted(p.stem for p in RUNTIME.glob("_*.py") if not p.stem.startswith("__"))
+MODULES = sorted(
+    ".".join(p.relative_to(RUNTIME).with_suffix("").parts)
+    for p in RUNTIME.rglob("_*.py")
+    if not p.stem.startswith("__")
+)
 
 
 def test_the_generic_runtime_names_no_service():
     found = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in sorted(RUNTIME.rglob("*.py"))
-        # The command that starts an emulator names the bundled pack's as its default.
-        if path.relative_to(RUNTIME).as_posix() != "_cli/commands/emulator.py"
+        # The distribution's defaults: the pack it runs, and the emulator it starts, when none
+        # is named.
+        if path.relative_to(RUNTIME).as_posix()
+        not in {"cli/commands/emulator.py", "pack/_files.py"}
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
         if SERVICE_WORDS.search(line)
     ]
@@ -56,3 +63,50 @@ def test_every_all_is_complete_and_true(name):
         if not n.startswith("_") and getattr(value, "__module__", None) == module.__name__
     }
     assert public <= set(exported), public - set(exported)
+
+
+def _map_entries(text: str) -> set[str]:
+    """The paths docs/layout.md names, each as a path under ``runtime/connectorkit/``."""
+    entries: set[str] = set()
+    package = folder = ""
+    for line in text.splitlines():
+        heading = re.match(r"\*\*([a-z_]+)/\*\*", line)
+        if heading:
+            package, folder = heading.group(1) + "/", ""
+            continue
+        if line.startswith("## Outside"):
+            break
+        if line.startswith("- "):
+            folder = ""  # a bullet that opens with a sub-package names that one's modules
+        for name in re.findall(r"`([A-Za-z_/.]+)`", line):
+            if name.startswith("connectorkit/"):
+                entries.add(name.removeprefix("connectorkit/"))
+            elif name.endswith("/") and package:
+                folder = name
+                entries.add(package + name)
+            elif name.endswith(".py") and package:
+                entries.add(package + folder + name)
+    return entries
+
+
+def test_the_layout_map_names_every_package_and_module():
+    named = _map_entries((ROOT / "docs" / "layout.md").read_text(encoding="utf-8"))
+    # A package's own modules may be listed under its sub-package's line (openapi/, commands/).
+    code = {
+        p.relative_to(RUNTIME).as_posix()
+        for p in RUNTIME.rglob("*.py")
+        if p.name != "__init__.py" or p.parent == RUNTIME
+    }
+    folders = {p.parent.relative_to(RUNTIME).as_posix() + "/" for p in RUNTIME.rglob("__init__.py")}
+    listed_folders = {n for n in named if n.endswith("/")}
+    covered = {c for c in code if c in named or any(c.startswith(f) for f in listed_folders)}
+    assert code - covered == set(), "docs/layout.md misses these modules"
+    assert {n for n in named if n not in code and n not in folders} == set(), (
+        "docs/layout.md names modules that do not exist"
+    )
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    runtime = next(c for c in contracts["contracts"] if c["containers"] == ["connectorkit"])
+    top = [p.strip() for layer in runtime["layers"] for p in layer.split("|")]
+    drawing = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    drawn = re.findall(r"^    ([a-z_| ]+?)\s{2,}", drawing, re.MULTILINE)
+    assert [p.strip() for row in drawn for p in row.split("|")][: len(top)] == top

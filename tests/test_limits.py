@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectorkit._errors import RateLimited
-from connectorkit._limits import Limiter
-from connectorkit._state import Sealer, State
-from connectorkit._state._memory import MemoryStore
+from connectorkit.core._errors import RateLimited
+from connectorkit.http._limits import Limiter
+from connectorkit.state import Sealer, State
+from connectorkit.state._memory import MemoryStore
 
 DATASET = "d1d1d1d1-0000-4000-8000-000000000001"
 

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from conftest import ROOT, copy_pack
-from connectorkit._errors import PackError
-from connectorkit._load import default_pack_root, load_pack
+from conftest import PACK, copy_pack
+from connectorkit.core._errors import PackError
+from connectorkit.pack._load import default_pack_root, load_pack
 
 
 def test_shipped_pack_loads(pack):
@@ -16,7 +16,7 @@ def test_shipped_pack_loads(pack):
     assert pack.default_connection == "oauth2"
     assert set(pack.connections) == {"oauth2", "client_credentials"}
     # Every file of actions/ is an action of the pack, under its file name.
-    assert set(pack.actions) == {p.stem for p in (ROOT / "actions").glob("*.yaml")}
+    assert set(pack.actions) == {p.stem for p in (PACK / "actions").glob("*.yaml")}
 
 
 def test_shared_inputs_are_resolved_and_call_inputs_appended(pack):
@@ -53,7 +53,7 @@ def test_definitions_are_immutable(pack):
 
 def test_default_pack_root_is_the_repository(monkeypatch):
     monkeypatch.delenv("CONNECTORKIT_PACK", raising=False)
-    assert default_pack_root() == ROOT
+    assert default_pack_root() == PACK
 
 
 def test_env_selects_another_pack(monkeypatch, tmp_path):
@@ -64,7 +64,7 @@ def test_env_selects_another_pack(monkeypatch, tmp_path):
 def test_broken_pack_lists_every_problem(tmp_path):
     copy_pack(tmp_path)
     (tmp_path / "actions" / "list_groups.yaml").write_text(
-        (ROOT / "actions" / "list_groups.yaml").read_text().replace("label:", "lable:", 1)
+        (PACK / "actions" / "list_groups.yaml").read_text().replace("label:", "lable:", 1)
     )
     (tmp_path / "actions" / "broken.yaml").write_text("key: broken\n  label: [\n")
     with pytest.raises(PackError) as exc:
@@ -95,8 +95,8 @@ def test_an_unchanged_pack_is_not_parsed_or_checked_again(tmp_path, monkeypatch)
     copy_pack(tmp_path / "pack")
     monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", str(tmp_path / "cache"))
     first = load_pack(tmp_path / "pack")
-    monkeypatch.setattr("connectorkit._check.check_documents", _no_check)
-    monkeypatch.setattr("connectorkit._read.read_documents", _no_check)
+    monkeypatch.setattr("connectorkit.pack._check.check_documents", _no_check)
+    monkeypatch.setattr("connectorkit.pack._read.read_documents", _no_check)
     second = load_pack(tmp_path / "pack")
     assert second == first
 
@@ -127,7 +127,9 @@ def test_an_empty_cache_dir_setting_turns_the_cache_off(tmp_path, monkeypatch):
     monkeypatch.setenv("CONNECTORKIT_CACHE_DIR", "")
     load_pack(root)
     calls = []
-    monkeypatch.setattr("connectorkit._check.check_documents", lambda *a: calls.append(a) or [])
+    monkeypatch.setattr(
+        "connectorkit.pack._check.check_documents", lambda *a: calls.append(a) or []
+    )
     load_pack(root)
     assert len(calls) == 1
 

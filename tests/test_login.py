@@ -20,9 +20,10 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import httpx
 import pytest
 
-from connectorkit._login import run_login
+from connectorkit.auth._login import run_login
 
 ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "packs" / "powerbi"
 AUTHORIZE_URL = "https://login.example.test/contoso/oauth2/v2.0/authorize"
 TOKEN_URL = "https://login.example.test/contoso/oauth2/v2.0/token"
 DEFAULT_SCOPES = "https://analysis.windows.net/powerbi/api/Dataset.ReadWrite.All offline_access"
@@ -33,7 +34,7 @@ REFRESH = "rt-SECRET-login-0004"
 FIXED = (CLIENT_SECRET, CODE, ACCESS, REFRESH)
 ARGS = [
     "--pack",
-    str(ROOT),
+    str(PACK),
     "--no-browser",
     "--set",
     "client_id=app-id-1",
@@ -276,7 +277,7 @@ def test_values_come_from_a_json_file_and_set_wins(tmp_path, httpx_mock):
     login = Login(
         [
             "--pack",
-            str(ROOT),
+            str(PACK),
             "--no-browser",
             "--values",
             str(values),
@@ -302,7 +303,7 @@ def test_values_can_come_from_stdin(monkeypatch):
     stdout, stderr = io.StringIO(), io.StringIO()
     # client_secret missing: binding names it before any server starts
     code = run_login(
-        ["--pack", str(ROOT), "--values", "-", "--no-browser"], stdout=stdout, stderr=stderr
+        ["--pack", str(PACK), "--values", "-", "--no-browser"], stdout=stdout, stderr=stderr
     )
     response = json.loads(stdout.getvalue())
     assert code == 2
@@ -327,7 +328,7 @@ def test_values_can_come_from_stdin(monkeypatch):
 )
 def test_usage_errors_are_json_with_exit_code_2(argv, kind):
     stdout, stderr = io.StringIO(), io.StringIO()
-    code = run_login(["--pack", str(ROOT), *argv], stdout=stdout, stderr=stderr)
+    code = run_login(["--pack", str(PACK), *argv], stdout=stdout, stderr=stderr)
     assert code == 2
     assert json.loads(stdout.getvalue())["error"]["type"] == kind
     assert stderr.getvalue().startswith("connectorkit: ")
@@ -361,7 +362,7 @@ def _command(*args):
 
 def _invoke(connection, timeout=60):
     request = {"action": "list_datasets", "inputs": {}, "connection": connection}
-    with _command("invoke", "--pack", str(ROOT)) as process:
+    with _command("invoke", "--pack", str(PACK)) as process:
         out, err = process.communicate(json.dumps(request), timeout=timeout)
     return process.returncode, json.loads(out), err
 
@@ -370,7 +371,7 @@ def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
     pytest.importorskip("uvicorn")
     from powerbi_emulator import running  # noqa: PLC0415 - an optional extra
 
-    with running() as emulator:
+    with running(single_use_refresh_tokens=True) as emulator:  # spent means refused
         values = {
             "client_id": emulator.client_id,
             "client_secret": emulator.client_secret,
@@ -379,7 +380,7 @@ def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
             "base_url": emulator.base_url,
         }
         with _command(
-            "auth", "login", "--pack", str(ROOT), "--no-browser", "--values", "-"
+            "auth", "login", "--pack", str(PACK), "--no-browser", "--values", "-"
         ) as login:
             login.stdin.write(json.dumps(values))
             login.stdin.close()
@@ -421,7 +422,7 @@ def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
 
 
 def test_save_keeps_the_connection_in_the_state_store_sealed(httpx_mock, tmp_path, monkeypatch):
-    from connectorkit._state import KEY_ENV, StoredConnections, open_state  # noqa: PLC0415
+    from connectorkit.state import KEY_ENV, StoredConnections, open_state  # noqa: PLC0415
 
     monkeypatch.delenv(KEY_ENV, raising=False)
     httpx_mock.add_response(url=TOKEN_URL, method="POST", json=token_body())

@@ -12,17 +12,17 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 import httpx
 import pytest
 
-from connectorkit import _errors
-from connectorkit._definitions import Quirks
-from connectorkit._errors import AuthError, HttpError, NetworkError, RateLimited
-from connectorkit._load import load_pack
-from connectorkit._oauth import (
+from connectorkit.auth._oauth import (
     OAuthClient,
     authorization_url,
     fetch_token,
     new_pkce_pair,
     new_state,
 )
+from connectorkit.core import _errors
+from connectorkit.core._errors import AuthError, HttpError, NetworkError, RateLimited
+from connectorkit.pack._definitions import Quirks
+from connectorkit.pack._load import load_pack
 
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
 AUTHORIZE_URL = "https://login.example.test/tenant-1/oauth2/v2.0/authorize"

@@ -7,18 +7,18 @@ import shutil
 
 import yaml
 
-from conftest import ROOT, copy_pack
-from connectorkit._load import load_pack
-from connectorkit._openapi import import_openapi
-from connectorkit._openapi._naming import DEFAULT_VERBS, title
+from conftest import PACK, ROOT, copy_pack
+from connectorkit.authoring.openapi._import import import_openapi
+from connectorkit.authoring.openapi._naming import DEFAULT_VERBS, title
+from connectorkit.pack._load import load_pack
 
-SWAGGER = ROOT / "openapi" / "powerbi-swagger.json"
+SWAGGER = PACK / "openapi" / "powerbi-swagger.json"
 PETSTORE = ROOT / "tests" / "data" / "petstore.openapi.yaml"
 
 
 def power_bi_copy(tmp_path):
     pack = copy_pack(tmp_path / "pack")
-    shutil.copytree(ROOT / "openapi", pack / "openapi")
+    shutil.copytree(PACK / "openapi", pack / "openapi")
     return pack
 
 
@@ -68,7 +68,7 @@ def test_the_shipped_pack_is_what_the_importer_makes(tmp_path):
 
 
 def test_my_workspace_and_in_group_become_one_action_with_an_optional_group_id():
-    refresh = action(ROOT, "refresh_dataset")
+    refresh = action(PACK, "refresh_dataset")
     assert refresh["openapi"]["operations"] == [
         "Datasets_RefreshDataset",
         "Datasets_RefreshDatasetInGroup",
@@ -76,13 +76,13 @@ def test_my_workspace_and_in_group_become_one_action_with_an_optional_group_id()
     assert refresh["request"]["path"] == "[/groups/{group_id}]/datasets/{dataset_id}/refreshes"
     assert {"use": "group_id"} in refresh["inputs"]
     # Where only the workspace form exists, the group is a required input like any other.
-    dataflows = action(ROOT, "list_dataflows")
+    dataflows = action(PACK, "list_dataflows")
     assert dataflows["request"]["path"] == "/groups/{group_id}/dataflows"
     assert {"use": "group_id", "required": True} in dataflows["inputs"]
 
 
 def test_parameters_become_typed_inputs_and_responses_a_result_shape():
-    refresh = action(ROOT, "refresh_dataset")
+    refresh = action(PACK, "refresh_dataset")
     inputs = {i.get("key") or i["use"]: i for i in refresh["inputs"]}
     assert inputs["notify_option"]["enum"] == [
         "NoNotification",
@@ -93,7 +93,7 @@ def test_parameters_become_typed_inputs_and_responses_a_result_shape():
     assert inputs["objects"]["items"]["properties"]["table"]["type"] == "string"
     assert inputs["dataset_id"] == {"use": "dataset_id", "required": True}
     assert refresh["request"]["body"]["notifyOption"] == "{notify_option}"
-    history = action(ROOT, "get_dataset_refresh_history")
+    history = action(PACK, "get_dataset_refresh_history")
     assert history["request"].get("query") == {"$top": "{top}"}
     assert history["returns"]["properties"]["value"]["type"] == "array"
     assert "Dataset.ReadWrite.All" in history["description"]

@@ -8,7 +8,7 @@ from functools import cache
 
 import pytest
 
-from conftest import ROOT, envelope_validator
+from conftest import PACK, ROOT, envelope_validator
 
 REFERENCE = ROOT.parent / "shared" / "reference"
 CONTRACT = ROOT.parent / "shared" / "contract.md"
@@ -111,7 +111,7 @@ needs_reference = pytest.mark.skipif(
 
 @cache
 def swagger():
-    return json.loads((ROOT / "openapi" / "powerbi-swagger.json").read_text(encoding="utf-8"))
+    return json.loads((PACK / "openapi" / "powerbi-swagger.json").read_text(encoding="utf-8"))
 
 
 def operations(pack, *, curated=True):

@@ -4,10 +4,10 @@ import pytest
 
 from conftest import copy_pack
 from connectorkit._bind import bind_connection
-from connectorkit._check import validate_pack
-from connectorkit._definitions import ErrorHint
-from connectorkit._errors import InvalidConnection
-from connectorkit._presets import hint_for, preset_values
+from connectorkit.core._errors import InvalidConnection
+from connectorkit.pack._check import validate_pack
+from connectorkit.pack._definitions import ErrorHint
+from connectorkit.pack._value_sets import hint_for, preset_values
 
 SETS = {
     "cloud": {

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SECRET, user_connection
-from connectorkit._errors import EXIT_CODES, ConnectorError
-from connectorkit._protocol import invoke, respond, serve
+from conftest import PACK, SECRET, user_connection
+from connectorkit.core._errors import EXIT_CODES, ConnectorError
+from connectorkit.protocol._protocol import invoke, respond, serve
 
 MALFORMED = [
     ("", "invalid_request"),
@@ -229,7 +229,7 @@ def test_pack_option_selects_another_pack(tmp_path):
 
 
 def test_root_is_the_pack():
-    assert (ROOT / "connector.yaml").is_file()
+    assert (PACK / "connector.yaml").is_file()
 
 
 def test_emulator_without_its_extra_says_what_to_install(tmp_path):

@@ -10,7 +10,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import PACK, ROOT
 
 PETSTORE = ROOT / "tests" / "data" / "petstore.openapi.yaml"
 
@@ -96,6 +96,6 @@ def test_the_plugin_is_registered_by_installing_connectorkit():
 
 
 def test_the_shipped_pack_is_its_own_conformance_suite(pytestconfig):
-    # pyproject's testpaths include connector.yaml: the Power BI pack's suite runs with the rest.
-    assert "connector.yaml" in pytestconfig.getini("testpaths")
-    assert Path(ROOT / "connector.yaml").is_file()
+    # pyproject's testpaths include the pack's connector.yaml: its suite runs with the rest.
+    assert "packs/powerbi/connector.yaml" in pytestconfig.getini("testpaths")
+    assert Path(PACK / "connector.yaml").is_file()

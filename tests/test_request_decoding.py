@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectorkit._errors import InvalidRequest
-from connectorkit._protocol import decode_request, invoke, respond
-from connectorkit._strictjson import NOT_JSON, loads_exact, suspicious, unrepresentable
+from connectorkit.core._errors import InvalidRequest
+from connectorkit.core._json import NOT_JSON, loads_exact, suspicious, unrepresentable
+from connectorkit.protocol._protocol import decode_request, invoke, respond
 
 
 def _reject(name: str) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectorkit._definitions import Quirks, RefusalDef
-from connectorkit._errors import AuthError, HttpError, RateLimited
-from connectorkit._responses import error_for, parse_body, service_error, token_refused
-from connectorkit._strictjson import NOT_JSON, loads_service
+from connectorkit.core._errors import AuthError, HttpError, RateLimited
+from connectorkit.core._json import NOT_JSON, loads_service
+from connectorkit.http._responses import error_for, parse_body, service_error, token_refused
+from connectorkit.pack._definitions import Quirks, RefusalDef
 
 POWER_BI = Quirks(
     token_refused=(RefusalDef(401), RefusalDef(403, "TokenExpired")),

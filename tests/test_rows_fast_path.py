@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import copy_pack, user_connection
-from connectorkit._batching import BodyFrame, placeholder, split_rows
-from connectorkit._load import load_pack
-from connectorkit._protocol import handle, respond
-from connectorkit._run import Runner
-from connectorkit._types import compile_element, compile_rows, compile_spec
+from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+from connectorkit.call._run import Runner
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import handle, respond
+from connectorkit.types._compile import compile_element, compile_rows, compile_spec
 from faultserver import FaultServer
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from connectorkit._errors import InvalidInput
-from connectorkit._rowsource import RowFile, detect_format, read_rows
+from connectorkit.bulk._rowsource import RowFile, detect_format, read_rows
+from connectorkit.core._errors import InvalidInput
 
 TYPES = {"Id": "integer", "Price": "number", "Ok": "boolean", "Name": "string", "At": "string"}
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectorkit import _redact
-from connectorkit._cli import main
+from connectorkit.cli import main
+from connectorkit.core import _redact
 
 ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "packs" / "powerbi"
 API = "https://api.powerbi.com/v1.0/myorg"
 USER_TOKEN_URL = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
 SP_TOKEN_URL = "https://login.microsoftonline.com/tenant-sp/oauth2/v2.0/token"
@@ -90,7 +91,7 @@ def run(monkeypatch, capsys, caplog):
     def go(*lines, command="invoke"):
         stdin = "".join(json.dumps(line) + "\n" for line in lines)
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        code = main([command, "-v", "--pack", str(ROOT)])
+        code = main([command, "-v", "--pack", str(PACK)])
         out, err = capsys.readouterr()
         responses = [json.loads(line) for line in out.splitlines()]
         shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]

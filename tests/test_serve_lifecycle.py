@@ -145,10 +145,10 @@ def test_command_line_mistakes_are_usage_errors_not_defects(args, said, tmp_path
 
 
 def test_validate_accepts_the_path_of_a_connector_yaml(tmp_path):
-    from conftest import ROOT  # noqa: PLC0415
+    from conftest import PACK  # noqa: PLC0415
 
     done = subprocess.run(
-        [*COMMAND, "validate", str(ROOT / "connector.yaml")],
+        [*COMMAND, "validate", str(PACK / "connector.yaml")],
         capture_output=True,
         timeout=60,
         check=False,

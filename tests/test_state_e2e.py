@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connectorkit._state import KEY_ENV, new_key
+from connectorkit.state import KEY_ENV, new_key
 from fleet import COMMAND, Emulator, Gate, env, invoke_many, request, serve_waves
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")

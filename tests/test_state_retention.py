@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from connectorkit._state import (
+from connectorkit.state import (
     KEY_ENV,
     Sealer,
     State,
@@ -26,15 +26,10 @@ from connectorkit._state import (
     new_key,
     open_state,
 )
-from connectorkit._state._memory import MemoryStore
-from connectorkit._state._sqlite import SqliteStore
-from connectorkit._state._tokens import (
-    DEFAULT_RETENTION_S,
-    EXPIRED_GRACE_S,
-    RETENTION_ENV,
-    parse_retention,
-    record_ttl,
-)
+from connectorkit.state._memory import MemoryStore
+from connectorkit.state._open import DEFAULT_RETENTION_S, RETENTION_ENV, parse_retention
+from connectorkit.state._sqlite import SqliteStore
+from connectorkit.state._tokens import EXPIRED_GRACE_S, record_ttl
 from fleet import CLIENT_ID, CLIENT_SECRET, COMMAND, Emulator, env, invoke_many, request
 
 DAY = 86400.0

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from conftest import BASE, TOKEN_URL, assert_envelope
-from connectorkit._protocol import respond
-from connectorkit._run import Runner
-from connectorkit._state import StoredConnections, open_state
+from connectorkit.call._run import Runner
+from connectorkit.protocol._protocol import respond
+from connectorkit.state import StoredConnections, open_state
 
 
 @pytest.fixture

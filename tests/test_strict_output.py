@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from conftest import assert_envelope, user_connection
-from connectorkit._protocol import invoke
-from connectorkit._run import Runner
+from connectorkit.call._run import Runner
+from connectorkit.protocol._protocol import invoke
 
 
 def strict_loads(text: str) -> Any:

@@ -16,12 +16,12 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import ROOT, assert_envelope, copy_pack
-from connectorkit._catalog import describe
-from connectorkit._load import load_pack
-from connectorkit._studio import main as studio_main
-from connectorkit._studio._recipes import LONGEST_ARGUMENT, invoke_recipe, run_recipe
-from connectorkit._studio._watch import PackView
+from conftest import PACK, ROOT, assert_envelope, copy_pack
+from connectorkit.authoring._catalog import describe
+from connectorkit.pack._load import load_pack
+from connectorkit.studio import main as studio_main
+from connectorkit.studio._recipes import LONGEST_ARGUMENT, invoke_recipe, run_recipe
+from connectorkit.studio._watch import PackView
 from studio_helpers import COMMAND, ENV, Process, run_to_end, start_emulator, start_studio
 
 pytest.importorskip("uvicorn", reason="studio needs the connectorkit[studio] extra")
@@ -30,7 +30,7 @@ CLIENT_ID = "studio-tests"
 SECRET = f"studio-secret-{secrets.token_hex(8)}"
 # An access token (a JWT) or an emulator refresh token: none may reach the page.
 TOKEN = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.|emu-rt\.")
-SCRIPT = ROOT / "runtime" / "connectorkit" / "_studio" / "static" / "studio.js"
+SCRIPT = ROOT / "runtime" / "connectorkit" / "studio" / "static" / "studio.js"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_catalog_is_describe_and_the_emulator_preset_hides_its_secret(servers):
     url, emulator = servers
     response = httpx.get(f"{url}api/catalog", timeout=10)
     data = response.json()
-    assert data["catalog"] == json.loads(json.dumps(describe(load_pack(ROOT))))
+    assert data["catalog"] == json.loads(json.dumps(describe(load_pack(PACK))))
     assert data["error"] is None
     [preset] = data["presets"]
     assert preset["key"] == "client_credentials"
@@ -209,7 +209,7 @@ def _keywords(schema: object, found: set[str]) -> set[str]:
 
 
 def test_the_page_understands_every_keyword_describe_emits():
-    catalog = describe(load_pack(ROOT))
+    catalog = describe(load_pack(PACK))
     used: set[str] = set()
     for action in catalog["actions"]:
         _keywords(action["inputs"], used)

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from connectorkit._bind import bind_action
-from connectorkit._catalog import input_schema
-from connectorkit._definitions import ActionDef, InputDef, Pack, RequestDef, ResultDef
-from connectorkit._errors import InvalidInput
-from connectorkit._types import compile_element, compile_spec, definition_problems
+from connectorkit.authoring._catalog import input_schema
+from connectorkit.core._errors import InvalidInput
+from connectorkit.pack._definitions import ActionDef, Pack, RequestDef, ResultDef
+from connectorkit.types._compile import compile_element, compile_spec, definition_problems
+from connectorkit.types._input import InputDef
 
 KINDS = ["string", "integer", "number", "boolean", "object", "array", "key_value", "json"]
 PATTERNS = ["[a-c]+", "x\\d*", "[A-Z]{2}", "a|bc", "^a.*$"]

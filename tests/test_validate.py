@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from conftest import ROOT, copy_pack
-from connectorkit import _check
-from connectorkit._check import check_documents, validate_pack
-from connectorkit._errors import Problem
-from connectorkit._files import schema_dir
-from connectorkit._read import read_documents
+from conftest import PACK, copy_pack
+from connectorkit.core._errors import Problem
+from connectorkit.pack import _check
+from connectorkit.pack._check import check_documents, validate_pack
+from connectorkit.pack._files import schema_dir
+from connectorkit.pack._read import read_documents
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +35,7 @@ def pack_dir(tmp_path):
 
 
 def test_shipped_pack_is_valid():
-    assert validate_pack(ROOT) == []
+    assert validate_pack(PACK) == []
 
 
 def test_schemas_are_valid_json_schema():
@@ -426,11 +426,11 @@ def test_a_file_that_is_not_a_mapping(tmp_path):
 
 
 def test_a_clean_pack_never_composes_yaml_for_lines(monkeypatch):
-    documents, problems = read_documents(ROOT)
+    documents, problems = read_documents(PACK)
     assert problems == []
 
     def fail(text):
         raise AssertionError("lines are looked up only when there is a problem")
 
     monkeypatch.setattr(_check, "_compose", fail)
-    assert check_documents(ROOT, documents) == []
+    assert check_documents(PACK, documents) == []

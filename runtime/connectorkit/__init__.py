@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import (
+from connectorkit.core._errors import (
     AuthError,
     ConnectorError,
     HttpError,
@@ -27,10 +27,11 @@ from connectorkit._errors import (
 )
 
 if TYPE_CHECKING:
-    from connectorkit._definitions import ActionDef, ConnectionDef, InputDef, Pack
-    from connectorkit._files import default_pack_root
-    from connectorkit._load import load_pack
-    from connectorkit._run import Runner
+    from connectorkit.call._run import Runner
+    from connectorkit.pack._definitions import ActionDef, ConnectionDef, Pack
+    from connectorkit.pack._files import default_pack_root
+    from connectorkit.pack._load import load_pack
+    from connectorkit.types._input import InputDef
 
 __all__ = [
     "ActionDef",
@@ -60,19 +61,19 @@ __all__ = [
 
 # Heavier names load on first use, so `connectorkit describe` never imports httpx.
 _LAZY = {
-    "ActionDef": "connectorkit._definitions",
-    "ConnectionDef": "connectorkit._definitions",
-    "InputDef": "connectorkit._definitions",
-    "Pack": "connectorkit._definitions",
-    "default_pack_root": "connectorkit._files",
-    "load_pack": "connectorkit._load",
-    "Runner": "connectorkit._run",
+    "ActionDef": "connectorkit.pack._definitions",
+    "ConnectionDef": "connectorkit.pack._definitions",
+    "InputDef": "connectorkit.types._input",
+    "Pack": "connectorkit.pack._definitions",
+    "default_pack_root": "connectorkit.pack._files",
+    "load_pack": "connectorkit.pack._load",
+    "Runner": "connectorkit.call._run",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        from connectorkit._version import version  # noqa: PLC0415
+        from connectorkit.core._version import version  # noqa: PLC0415
 
         return version()
     module = _LAZY.get(name)
@@ -89,9 +90,9 @@ def invoke(
     """Run one request (the contract's JSON, as a dict) and return the response envelope."""
     import json  # noqa: PLC0415
 
-    from connectorkit._load import load_pack  # noqa: PLC0415
-    from connectorkit._protocol import respond  # noqa: PLC0415
-    from connectorkit._run import Runner  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
 
     own = runner is None
     active = runner or Runner()

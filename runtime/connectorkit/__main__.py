@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from connectorkit._cli import run
+from connectorkit.cli import run
 
 run()

@@ -10,23 +10,23 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectorkit._errors import InvalidConnection, InvalidInput, UnknownAction
-from connectorkit._issues import dotted, for_caller
-from connectorkit._presets import preset_values
-from connectorkit._template import placeholders, render_value
-from connectorkit._types import Validator, compile_spec, spec_of
+from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit.core._template import placeholders, render_value
+from connectorkit.pack._value_sets import preset_values
+from connectorkit.types._compile import Validator, compile_spec, spec_of
+from connectorkit.types._issues import dotted, for_caller
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from connectorkit._definitions import (
+    from connectorkit.pack._definitions import (
         ActionDef,
         ConnectionDef,
         ErrorHint,
-        InputDef,
         Pack,
         Quirks,
     )
+    from connectorkit.types._input import InputDef
 
 __all__ = [
     "BoundAction",

@@ -33,9 +33,9 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-    from connectorkit._conformance import Check
-    from connectorkit._definitions import Pack
-    from connectorkit._examples import Call
+    from connectorkit.authoring._conformance import Check
+    from connectorkit.authoring._examples import Call
+    from connectorkit.pack._definitions import Pack
 
 __all__ = [
     "CommandResult",
@@ -88,8 +88,8 @@ class PackSuite(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         """One test per file, per example and per OpenAPI operation."""
-        from connectorkit._conformance import conformance_checks  # noqa: PLC0415
-        from connectorkit._load import load_pack  # noqa: PLC0415
+        from connectorkit.authoring._conformance import conformance_checks  # noqa: PLC0415
+        from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
         root = self.path.parent
         for check in conformance_checks(root, lambda: load_pack(root)):
@@ -142,7 +142,7 @@ def connectorkit_pack_dir(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def connectorkit_pack(connectorkit_pack_dir: Path) -> Pack:
     """The pack, loaded and checked (a broken pack fails the test with every problem)."""
-    from connectorkit._load import load_pack  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
     return load_pack(connectorkit_pack_dir)
 
@@ -161,7 +161,7 @@ def run_action(connectorkit_pack: Pack, request: pytest.FixtureRequest) -> Calla
         httpx_mock = request.getfixturevalue("httpx_mock")
     except pytest.FixtureLookupError:
         pytest.fail("run_action needs pytest-httpx: pip install 'connectorkit[testing]'")
-    from connectorkit._examples import run_in_process  # noqa: PLC0415
+    from connectorkit.authoring._examples import run_in_process  # noqa: PLC0415
 
     def run(
         action: str,

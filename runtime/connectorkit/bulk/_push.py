@@ -1,0 +1,509 @@
+"""Bulk: a batch action's rows checked, split, sent a few at a time, and kept in a job ledger.
+
+A batch action (``request.batch`` in its YAML) sends one request per slice of an array input.
+What this module adds to that, step by step:
+
+1. **Check** every row before anything is sent, against the column types the action's
+   ``batch.rows`` block declares (from a ``columns`` input, or from what an earlier action
+   remembered about the table). A bad row is named by its position and column; nothing is sent
+   unless the caller asked to skip bad rows.
+2. **Split** at ``size`` rows or ``max_bytes`` of encoded body, whichever comes first.
+3. **Send** with up to ``in_flight`` requests at once (each through the call's sender: retries,
+   time budget, shared rate budgets).
+4. **Account** for every batch in a job ledger as it lands, so a push that was killed, or that
+   paused because the next send was further away than its time budget, resumes from the ledger
+   with the same ``job_id``: batches known committed are never sent again, and the caller says
+   what to do with batches whose fate is unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+from connectorkit.bulk._pusher import BatchRecord, BatchStatus, Pusher, PushReport
+from connectorkit.core._errors import (
+    ConnectorError,
+    InvalidInput,
+    PartialFailure,
+    RateLimited,
+)
+from connectorkit.core._json import PLAIN_INPUTS
+from connectorkit.core._request import RequestSpec
+from connectorkit.core._template import placeholders, render_path, render_value
+from connectorkit.types._compile import compile_element, compile_rows
+from connectorkit.types._issues import for_caller, show
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from connectorkit.bulk._batching import Batch
+    from connectorkit.pack._definitions import BatchDef, DiscoverDef, RowTypesDef
+    from connectorkit.state._ledger import JobLedger
+    from connectorkit.types._compile import RowsCheck
+    from connectorkit.types._issues import Issue
+
+__all__ = [
+    "MAX_ROW_REPORTS",
+    "BulkPush",
+    "ColumnMemory",
+    "row_validator",
+]
+
+log = logging.getLogger("connectorkit")
+
+MAX_ROW_REPORTS = 20  # bad rows named one by one; the rest are counted
+UNKNOWN_CHOICES = ("resend", "skip")
+
+
+class ColumnMemory(Protocol):
+    """What the runtime remembers of the tables it created or changed."""
+
+    def recall(self, key: str) -> list[dict[str, Any]] | None:
+        """The columns remembered under ``key``, if any."""
+
+    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
+        """Remember ``columns`` under ``key``."""
+
+
+def _row_schema(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for column in columns:
+        kind = column.get(rows_def.type_field)
+        schema = rows_def.types.get(str(kind))
+        if schema is None:
+            continue  # the columns input's own enum names the allowed types
+        properties[str(column.get(rows_def.name_field))] = dict(schema)
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def row_validator(
+    rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]
+) -> Callable[[Any], list[Issue] | None]:
+    """The check of one row against ``columns`` (``[{name, <type field>}]``) and their types."""
+    return compile_element(_row_schema(rows_def, columns))
+
+
+@dataclass(frozen=True, slots=True)
+class _RowChecks:
+    """A row's check, and (for scalar columns) the check of a whole slice of rows in C."""
+
+    row: Callable[[Any], list[Issue] | None]
+    rows: RowsCheck | None
+
+
+# Rows decided at once by the fast check: a bad one sends only its slice row by row.
+_CHECK_SLICE = 10_000
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What a push will do: its job, its rows' check, and the batches already settled."""
+
+    job_id: str
+    resumed: bool
+    done: dict[int, dict[str, Any]]
+    unknown_choice: str | None
+
+
+class BulkPush:
+    """One call of a batch action: check, split, send, account (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        batch: BatchDef,
+        inputs: Mapping[str, Any],
+        spec: Callable[[Mapping[str, Any]], RequestSpec],
+        send: Callable[[RequestSpec, Mapping[str, Any] | None], object],
+        jobs: JobLedger,
+        memory: ColumnMemory | None,
+        get: Callable[[str], Any] | None = None,
+        rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        self.label = label
+        self.batch = batch
+        self.inputs = inputs
+        self.spec = spec
+        self.send_spec = send
+        self.jobs = jobs
+        self.memory = memory
+        self.get = get
+        self.watch = watch
+        self.total: int | None = None  # rows to push, once counted
+        # The rows: the batch input's list, or a stream the command line read from a file.
+        self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
+        # The request's own rows, decoded from JSON text: plain JSON values (no proof needed).
+        self.plain = rows is None and PLAIN_INPUTS.get()
+        if isinstance(self.rows, list):
+            self.total = len(self.rows)
+
+    # -- the whole push --------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Push every row; the result, or a contract error saying exactly what was done."""
+        name = self.batch.input
+        check = self._validator()
+        skipped = self._check(check) if check is not None else []
+        skipping = {position for position, _ in skipped}
+        rows: Iterable[Any] = self.rows
+        if skipping:
+            rows = (row for position, row in enumerate(self.rows) if position not in skipping)
+        template = self.spec({**self.inputs, name: placeholder()})
+        frame = BodyFrame.around(template.json)
+        base = template
+        base.json, base.has_json = None, False
+        base.headers = [*base.headers, ("Content-Type", "application/json")]
+        batches = split_rows(
+            rows,
+            frame,
+            max_rows=self.batch.size,
+            max_bytes=self.batch.max_bytes or 2**62,
+            field=name,
+        )
+        plan = self._plan()
+        total_rows = 0
+        digests: dict[int, str] = {}
+        started = time.perf_counter()
+
+        def to_send() -> Iterator[Batch]:
+            nonlocal total_rows
+            for batch in batches:
+                total_rows = batch.end
+                digest = hashlib.blake2b(batch.body, digest_size=16).hexdigest()
+                digests[batch.number] = digest
+                known = plan.done.get(batch.number)
+                if known is not None and _settled(known, digest, plan, batch.number, name):
+                    continue
+                yield batch
+
+        def send(batch: Batch) -> None:
+            # What the batch costs from the rate budgets: its row count stands for its rows.
+            cost = {**self.inputs, name: range(batch.count)}
+            self.send_spec(_with_body(base, batch.body), cost)
+
+        def record(entry: BatchRecord) -> None:
+            fields = entry.to_dict()
+            del fields["batch"], fields["status"]
+            digest = digests.get(entry.number, "")
+            self.jobs.record(plan.job_id, entry.number, entry.status, **fields, digest=digest)
+
+        def progress(report: PushReport, in_flight: int) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            if self.watch is not None:
+                self.watch(
+                    {
+                        "job_id": plan.job_id,
+                        "committed": report.committed_rows,
+                        "total": self.total,
+                        "batches": report.settled,
+                        "in_flight": in_flight,
+                        "rate": report.committed_rows / elapsed,
+                    }
+                )
+                return
+            log.info(
+                "%s: job %s: %d batches settled, %d %s committed (%.0f %s/s, %d in flight)",
+                self.label,
+                plan.job_id,
+                report.settled,
+                report.committed_rows,
+                name,
+                report.committed_rows / elapsed,
+                name,
+                in_flight,
+            )
+
+        pusher = Pusher(
+            send,
+            in_flight=self.batch.in_flight,
+            on_record=record,
+            on_progress=progress,
+        )
+        report = pusher.run(to_send())
+        return self._outcome(report, plan, total_rows, skipped, started)
+
+    # -- checking rows ---------------------------------------------------------------------
+
+    def _validator(self) -> _RowChecks | None:
+        rows_def = self.batch.rows
+        if rows_def is None:
+            return None
+        columns = None
+        if rows_def.columns_input is not None:
+            columns = self.inputs.get(rows_def.columns_input)
+        key = (
+            "columns/" + _memory_key(rows_def.remember, self.inputs) if rows_def.remember else None
+        )
+        if columns is None and self.memory is not None and key is not None:
+            columns = self.memory.recall(key)
+        if columns is None and rows_def.discover is not None and self.get is not None:
+            columns = self._discover(rows_def.discover)
+            if columns is not None and self.memory is not None and key is not None:
+                self.memory.remember(key, columns)
+        if columns is None:
+            if self.inputs.get(rows_def.unchecked_input or ""):
+                return None
+            where = rows_def.columns_input or self.batch.input
+            raise InvalidInput(
+                f"the table's column types are not known, so the {self.batch.input} cannot be "
+                f"checked before sending: give {where}, or allow unchecked rows with "
+                f"{rows_def.unchecked_input}",
+                details=[{"field": where, "message": "column types unknown"}],
+            )
+        typed = getattr(self.rows, "typed", None)
+        if callable(typed):  # rows from a file: CSV cells take their columns' JSON types
+            self.rows = typed(_json_types(rows_def, columns))
+        schema = _row_schema(rows_def, columns)
+        return _RowChecks(compile_element(schema), compile_rows(schema))
+
+    def _discover(self, discover: DiscoverDef) -> list[dict[str, Any]] | None:
+        """The columns the service tells for the table, or None when it does not say."""
+        assert self.get is not None  # noqa: S101 - checked by the caller
+
+        body = self.get(render_path(discover.path, self.inputs))
+        items = body.get(discover.items) if isinstance(body, dict) else None
+        wanted = {k: render_value(t, self.inputs) for k, t in discover.match.items()}
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and all(item.get(k) == v for k, v in wanted.items()):
+                columns = item.get(discover.columns)
+                return columns if isinstance(columns, list) and columns else None
+        if not isinstance(items, list):
+            return None
+        field = next(iter(placeholders(next(iter(discover.match.values()), ""))), "inputs")
+        names = ", ".join(sorted(str(i.get("name")) for i in items if isinstance(i, dict)))
+        shown = ", ".join(f"{v}" for v in wanted.values())
+        raise InvalidInput(
+            f"there is no table {shown!r} here (the service lists: {names or 'none'})",
+            details=[{"field": field, "message": "no such table"}],
+        )
+
+    def _check(self, checks: _RowChecks) -> list[tuple[int, str]]:
+        """Every bad row (position, message); raises unless the caller skips bad rows.
+
+        Rows go by slices: a slice the fast check passes is done; any other slice goes row by
+        row through the check that names each problem.
+        """
+        rows_def = self.batch.rows
+        assert rows_def is not None  # noqa: S101 - a validator exists only with a rows block
+        name = self.batch.input
+        bad: list[tuple[int, str]] = []
+        details: list[dict[str, Any]] = []
+        rows = iter(self.rows)
+        start = 0
+        while chunk := list(itertools.islice(rows, _CHECK_SLICE)):
+            if checks.rows is None or not checks.rows(chunk, plain=self.plain):
+                for position, row in enumerate(chunk, start):
+                    issues = checks.row(row)
+                    if not issues:
+                        continue
+                    found = _row_details(name, position, issues)
+                    bad.append(
+                        (position, "; ".join(f"{d['field']}: {d['message']}" for d in found))
+                    )
+                    if len(details) < MAX_ROW_REPORTS:
+                        details.extend(found)
+            start += len(chunk)
+        self.total = start
+        if not bad or self.inputs.get(rows_def.skip_input or ""):
+            return bad
+        more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
+        raise InvalidInput(
+            f"{len(bad)} of the {name} do not fit the table's columns{more}; nothing was sent",
+            details=details,
+        )
+
+    # -- the job ---------------------------------------------------------------------------
+
+    def _plan(self) -> _Plan:
+        job_id = str(self.inputs.get("job_id") or uuid.uuid4())
+        about = {
+            "action": self.label,
+            "inputs": {
+                k: v
+                for k, v in self.inputs.items()
+                if k != self.batch.input and isinstance(v, str | int | float | bool)
+            },
+            "created": time.time(),
+            **dict(getattr(self.rows, "about", None) or {}),
+        }
+        existing = self.jobs.open(job_id, about)
+        done = self.jobs.batches(job_id) if existing is not None else {}
+        choice = self.inputs.get("unknown_batches")
+        unknown = sorted(n for n, e in done.items() if e.get("status") == "unknown")
+        if unknown and choice not in UNKNOWN_CHOICES:
+            raise InvalidInput(
+                f"job {job_id} has batches whose fate is unknown ({_numbers(unknown)}): the "
+                "service may or may not have stored them. Say what to do with Unknown Batches: "
+                "'resend' (rows may be stored twice) or 'skip' (rows may be missing)",
+                details=[{"field": "unknown_batches", "message": "required to resume this job"}],
+            )
+        return _Plan(job_id, existing is not None, done, choice if unknown else None)
+
+    def _outcome(
+        self,
+        report: PushReport,
+        plan: _Plan,
+        total_rows: int,
+        skipped: list[tuple[int, str]],
+        started: float,
+    ) -> dict[str, Any]:
+        name = self.batch.input
+        records = report.records
+        earlier = [
+            BatchRecord(n, int(e["first"]), int(e["count"]), BatchStatus(e["status"]))
+            for n, e in plan.done.items()
+            if not any(r.number == n for r in records)
+        ]
+        everything = sorted([*records, *earlier], key=lambda r: r.number)
+        committed = sum(r.count for r in everything if r.status is BatchStatus.COMMITTED)
+        summary: dict[str, Any] = {
+            name: total_rows,
+            "batches": len(everything),
+            "committed": committed,
+            "job_id": plan.job_id,
+        }
+        if plan.resumed:
+            summary["resumed"] = True
+            summary["sent_now"] = report.committed_rows
+        if skipped:
+            summary["skipped"] = [{"row": p, "message": m} for p, m in skipped[:MAX_ROW_REPORTS]]
+            summary["skipped_count"] = len(skipped)
+        rate = report.committed_rows / max(time.perf_counter() - started, 1e-9)
+        log.info(
+            "%s: job %s: %d of %d %s committed (%.0f/s)",
+            self.label,
+            plan.job_id,
+            committed,
+            total_rows,
+            name,
+            rate,
+        )
+        if isinstance(report.error, RateLimited):
+            wait = report.error.retry_after
+            raise RateLimited(
+                f"paused: {committed} of {total_rows} {name} committed; the next batch may be "
+                f"sent in {wait or 0:.0f} s, past this call's time budget. Send the same request "
+                f"with job_id {plan.job_id!r} then; committed batches are not sent again",
+                retry_after=wait,
+                details=[r.to_dict() for r in everything],
+                job_id=plan.job_id,
+                committed=committed,
+                total=total_rows,
+            )
+        if report.error is not None:
+            raise _partial(name, plan.job_id, everything, total_rows, report.error)
+        return summary
+
+
+def _json_types(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Column name -> the JSON type its values have (for converting CSV cells)."""
+    out = {}
+    for column in columns:
+        schema = rows_def.types.get(str(column.get(rows_def.type_field))) or {}
+        out[str(column.get(rows_def.name_field))] = str(schema.get("type", "string"))
+    return out
+
+
+def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, name: str) -> bool:
+    """Whether batch ``number`` of a resumed job is left alone (True) or sent (False)."""
+    if known.get("digest") and known["digest"] != digest:
+        raise InvalidInput(
+            f"job {plan.job_id}: batch {number} holds other {name} than when the job ran; resume "
+            f"a job with the same {name} in the same order, or start a new job",
+            details=[{"field": name, "message": f"batch {number} differs from the job's"}],
+        )
+    status = known.get("status")
+    if status == "committed":
+        return True
+    return status == "unknown" and plan.unknown_choice == "skip"
+
+
+def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:
+    return RequestSpec(
+        method=base.method, url=base.url, params=base.params, headers=base.headers, content=body
+    )
+
+
+def _row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str, Any]]:
+    out = []
+    for issue in issues:
+        where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
+        message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
+        if issue.rule not in ("extra", "required"):
+            message = f"{message} (got {show(issue.value)})"
+        out.append({"field": f"{name}[{position}]{where}", "message": message})
+    return out
+
+
+def _memory_key(templates: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    return "/".join(str(render_value(t, values)) for t in templates)
+
+
+def _numbers(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")  # noqa: PLR2004
+
+
+def _job_fields(job_id: str, records: list[BatchRecord], total: int) -> dict[str, Any]:
+    """What a stopped push reports beside its message: counts, row ranges, a safe resume point.
+
+    ``resume_from`` is the first row no attempt has sent, given only when every batch before it
+    was sent (committed or unknown) and none after it was: re-sending ``rows[resume_from:]``
+    then neither doubles a committed row nor loses one. With requests in flight a later batch
+    may have been sent past a failed one; then there is no such row, and resuming the job is
+    the way (it sends exactly the batches not committed).
+    """
+    committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
+    ranges: dict[str, list[list[int]]] = {str(status): [] for status in BatchStatus}
+    for record in sorted(records, key=lambda r: r.first):
+        spans = ranges[str(record.status)]
+        if spans and spans[-1][1] == record.first:
+            spans[-1][1] = record.end
+        else:
+            spans.append([record.first, record.end])
+    sent = (BatchStatus.COMMITTED, BatchStatus.UNKNOWN)
+    ordered = sorted(records, key=lambda r: r.first)
+    gap = next((i for i, r in enumerate(ordered) if r.status not in sent), len(ordered))
+    out: dict[str, Any] = {
+        "job_id": job_id,
+        "committed": committed,
+        "total": total,
+        "ranges": ranges,
+    }
+    if all(r.status not in sent for r in ordered[gap:]):
+        out["resume_from"] = ordered[gap].first if gap < len(ordered) else total
+    return out
+
+
+def _partial(
+    name: str, job_id: str, records: list[BatchRecord], total: int, cause: ConnectorError
+) -> ConnectorError:
+    committed = sum(r.count for r in records if r.status is BatchStatus.COMMITTED)
+    unknown = [r for r in records if r.status is BatchStatus.UNKNOWN]
+    if committed == 0 and not unknown:
+        return cause  # nothing landed and nothing may have: the plain error says it all
+    fields = _job_fields(job_id, records, total)
+    advice = [
+        f"{name}[{r.first}:{r.end}] may or may not have been committed (check at the service "
+        "before sending them again)"
+        for r in unknown[:3]
+    ]
+    if "resume_from" in fields:
+        advice.append(f"{name}[{fields['resume_from']}:] were not committed: send them again")
+    advice.append(
+        f"or send the same request with job_id {job_id!r}: committed batches are not sent again"
+    )
+    return PartialFailure(
+        f"{committed} of {total} {name} committed, then: {cause.message}; " + "; ".join(advice),
+        details=[r.to_dict() for r in records],
+        **fields,
+    )

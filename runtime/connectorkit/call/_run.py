@@ -1,0 +1,400 @@
+"""Run: render a bound action's requests, send them with retries and auth, shape the result."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from connectorkit.bulk._push import BulkPush
+from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
+from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
+from connectorkit.core._request import RequestSpec
+from connectorkit.core._template import ABSENT, render_path, render_value
+from connectorkit.http._bounds import CallBounds
+from connectorkit.http._client import CallState, current_call, new_client
+from connectorkit.http._responses import parse_body
+from connectorkit.pack._hooks import hook_named
+from connectorkit.pack._value_sets import hint_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    import httpx
+
+    from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit.auth._flow import CallAuth
+    from connectorkit.bulk._push import ColumnMemory
+    from connectorkit.http._limits import Limiter
+    from connectorkit.pack._budgets import BudgetDef
+    from connectorkit.pack._definitions import EachDef
+    from connectorkit.state import JobLedger, State
+    from connectorkit.state._token_store import TokenStore
+
+__all__ = ["Outcome", "Runner"]
+
+log = logging.getLogger("connectorkit")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a call produced: a result or an error, the new token if any, and its meta."""
+
+    action: str
+    result: Any = None
+    error: ConnectorError | None = None
+    token: Mapping[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _Call:
+    """One invocation: the bound action and connection, and the sender of its requests."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        action: BoundAction,
+        connection: BoundConnection,
+        state: CallState,
+        limiter: Limiter | None = None,
+        *,
+        rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        # Auth loads only for a call that got this far. It and the process's HTTP client (made
+        # on first use) are ready before the call's time budget starts to count.
+        from connectorkit.auth._kinds import new_call_auth  # noqa: PLC0415
+
+        options = action.options
+        self.runner = runner
+        self.rows = rows
+        self.watch = watch
+        self.action = action
+        self.connection = connection
+        http = runner.http
+        bounds = bounds_for(options, runner.bounds)
+        budget = budget_for(bounds, runner.clock)
+        # The same budget on the real clock, for the bytes of every response body.
+        state.deadline = time.monotonic() + bounds.timeout_s
+        state.timeout_s = bounds.timeout_s
+        state.max_response_bytes = bounds.max_response_bytes
+        self.auth: CallAuth = new_call_auth(
+            connection, http, runner.tokens, remaining=budget.remaining
+        )
+
+        def count_retry() -> None:
+            state.retries += 1
+
+        self.sender = Sender(
+            http,
+            self.auth,
+            policy=policy_for(options),
+            budget=budget,
+            quirks=connection.quirks,
+            sleep=runner.sleep,
+            on_retry=count_retry,
+            label=action.definition.key,
+            limiter=limiter,
+            max_wait_s=bounds.max_retry_wait_s,
+        )
+        self.limiter = limiter
+        self.send = self.sender.send
+
+    # -- the shapes of actions -------------------------------------------------------------
+
+    def spec(self, inputs: Mapping[str, Any]) -> RequestSpec:
+        """The request of a declarative action for these inputs."""
+        request = self.action.definition.request
+        url = self.connection.base_url + render_path(request.path, inputs)
+        params = [
+            (name, _query_text(value))
+            for name, template in request.query.items()
+            if (value := render_value(template, inputs)) is not ABSENT
+        ]
+        headers = [
+            (name, str(value))
+            for name, template in request.headers.items()
+            if (value := render_value(template, inputs)) is not ABSENT
+        ]
+        spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
+        if request.has_body:
+            body = render_value(request.body, inputs)
+            # A body made only of optional inputs, none given, is left out rather than sent empty.
+            if body is not ABSENT and not (body == {} and request.body):
+                spec.json = body
+                spec.has_json = True
+        return spec
+
+    def run(self) -> Any:
+        """Do the action and return its result."""
+        definition = self.action.definition
+        inputs = self.action.inputs
+        if definition.request.hook is not None:
+            hook = hook_named(definition.request.hook)
+            if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
+                raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
+            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
+            return hook.shape(response, inputs)
+        if definition.request.batch is not None:
+            return self.run_batches()
+        if definition.request.each is not None:
+            return self.run_each(definition.request.each)
+        response = self.send(self.spec(inputs), inputs)
+        if self.limiter is not None:
+            self.limiter.reset(definition.key, inputs)
+        if definition.result.encoding == "base64":
+            return {
+                "encoding": "base64",
+                "content_type": response.headers.get("Content-Type"),
+                "data": base64.b64encode(response.content).decode("ascii"),
+            }
+        body = parse_body(response)
+        if definition.remember:
+            self.remember(body)
+        return self.shape(body, response.status_code)
+
+    def shape(self, body: Any, status: int) -> Any:
+        """The action's result from a parsed response body."""
+        result = self.action.definition.result
+        inputs = self.action.inputs
+        if result.slice is not None and isinstance(body, dict):
+            items = body.get(result.slice.items)
+            if isinstance(items, list):
+                offset = int(inputs.get(result.slice.offset or "", 0) or 0)
+                limit = inputs.get(result.slice.limit or "")
+                end = None if limit is None else offset + int(limit)
+                body = {**body, result.slice.items: items[offset:end]}
+            return body
+        if result.has_template:
+            return render_value(result.template, {**inputs, "$body": body, "$status": status})
+        return body
+
+    def run_each(self, each: EachDef) -> dict[str, Any]:
+        """The request, then one GET per item of its list; the items' lists joined in order."""
+        first = parse_body(self.send(self.spec(self.action.inputs)))
+        items = first.get(each.items) if isinstance(first, dict) else None
+        if not isinstance(items, list):
+            raise HttpError(
+                f"the answer has no list under '{each.items}' to go through",
+                status=200,
+            )
+        joined: list[Any] = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            url = self.connection.base_url + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            part = body.get(each.collect) if isinstance(body, dict) else None
+            if isinstance(part, list):
+                joined.extend(part)
+        log.info("%s: %d lists joined", self.action.definition.key, len(items))
+        return {each.collect: joined}
+
+    def run_batches(self) -> dict[str, Any]:
+        """Check, split and push the batch input as a job (see :mod:`connectorkit.bulk._push`)."""
+        batch = self.action.definition.request.batch
+        assert batch is not None  # noqa: S101 - only called for batch actions
+        return BulkPush(
+            label=self.action.definition.key,
+            batch=batch,
+            inputs=self.action.inputs,
+            spec=self.spec,
+            send=self.send,
+            jobs=self.runner.jobs,
+            memory=self.runner.memory,
+            get=self.get,
+            rows=self.rows,
+            watch=self.watch,
+        ).run()
+
+    def get(self, path: str) -> Any:
+        """The parsed body of a GET of ``path`` under the connection's base URL."""
+        response = self.send(RequestSpec(method="GET", url=self.connection.base_url + path))
+        return parse_body(response)
+
+    def remember(self, body: Any) -> None:
+        """Keep what the action's ``remember`` blocks name, after it succeeded."""
+        values = dict(self.action.inputs)
+        if isinstance(body, dict):
+            values.update({f"$body.{k}": v for k, v in body.items()})
+        for spec in self.action.definition.remember:
+            parts = [render_value(t, values) for t in spec.key]
+            value = render_value(spec.value, values)
+            if ABSENT in parts or value is ABSENT:
+                continue
+            self.runner.memory.remember(spec.name + "/" + "/".join(map(str, parts)), value)
+
+
+def _said(error: ConnectorError) -> list[str]:
+    """What the service said in an error, besides its message (codes and descriptions)."""
+    names = ("code", "oauth_error", "oauth_error_description")
+    return [str(v) for n in names if (v := getattr(error, n, None))]
+
+
+def _query_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Runner:
+    """Runs bound actions; one per process, sharing its HTTP client and token cache."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client | None = None,
+        tokens: TokenStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        state_url: str | None = None,
+        state: State | None = None,
+        jobs: JobLedger | None = None,
+        memory: ColumnMemory | None = None,
+        bounds: CallBounds | None = None,
+    ) -> None:
+        self._http = http
+        # The process's bounds of every call (the environment's, unless given).
+        self.bounds = bounds or CallBounds.from_environment()
+        self._jobs = jobs
+        self._memory = memory
+        self._http_lock = threading.Lock()
+        self._tokens = tokens
+        self._state = state
+        self._state_url = state_url
+        self._limiters: dict[tuple[BudgetDef, ...], Limiter] = {}
+        self.sleep = sleep
+        self.clock = clock
+
+    def close(self) -> None:
+        """Close the HTTP client's connections and the state store's."""
+        if self._http is not None:
+            self._http.close()
+        if self._state is not None:
+            self._state.close()
+
+    @property
+    def state(self) -> State:
+        """The state store (``--state``), opened on first use: a call needing none never opens it.
+
+        A store that cannot be opened as configured is the request's ``invalid_request``.
+        """
+        if self._state is None:
+            with self._http_lock:
+                if self._state is None:
+                    from connectorkit.state import StateError, open_state  # noqa: PLC0415
+
+                    try:
+                        self._state = open_state(self._state_url)
+                    except StateError as exc:
+                        raise InvalidRequest(f"the state store: {exc}") from None
+        return self._state
+
+    @property
+    def jobs(self) -> JobLedger:
+        """The ledger of push jobs: in the state store, so a push resumes in another process."""
+        if self._jobs is None:
+            with self._http_lock:
+                if self._jobs is None:
+                    from connectorkit.state._ledger import JobLedger  # noqa: PLC0415
+
+                    self._jobs = JobLedger(lambda: self.state)
+        return self._jobs
+
+    @property
+    def memory(self) -> ColumnMemory:
+        """What actions remembered (a table's columns), in the state store."""
+        if self._memory is None:
+            with self._http_lock:
+                if self._memory is None:
+                    from connectorkit.bulk._jobs import StoreMemory  # noqa: PLC0415
+
+                    self._memory = StoreMemory(lambda: self.state)
+        return self._memory
+
+    @property
+    def tokens(self) -> TokenStore:
+        """Where tokens live: the state store (opened when a token is first looked up there)."""
+        if self._tokens is None:
+            with self._http_lock:
+                if self._tokens is None:
+                    from connectorkit.state import StoreTokens  # noqa: PLC0415
+
+                    self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
+        return self._tokens
+
+    def limiter(self, budgets: tuple[BudgetDef, ...]) -> Limiter:
+        """The limiter of a pack's rate budgets, on the state store."""
+        limiter = self._limiters.get(budgets)
+        if limiter is None:
+            state = self.state
+            with self._http_lock:
+                from connectorkit.http._limits import Limiter  # noqa: PLC0415
+
+                limiter = self._limiters.setdefault(
+                    budgets, Limiter(state, budgets, sleep=self.sleep)
+                )
+        return limiter
+
+    @property
+    def http(self) -> httpx.Client:
+        """The shared client, made on first use (a request refused at bind never needs one)."""
+        if self._http is None:
+            with self._http_lock:  # serve's workers may all ask at once
+                if self._http is None:
+                    self._http = new_client()
+        return self._http
+
+    def run(
+        self,
+        action: BoundAction,
+        connection: BoundConnection,
+        budgets: tuple[BudgetDef, ...] = (),
+        *,
+        rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
+    ) -> Outcome:
+        """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
+
+        ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
+        before each of its requests. ``rows``: for a batch action, its elements as a stream
+        (read from a file) instead of the batch input's list; ``watch`` is told the push's
+        progress after each batch instead of the log.
+        """
+        started = time.perf_counter()
+        state = CallState(debug=action.options.debug_request)
+        outcome = Outcome(action=action.definition.key)
+        reset = current_call.set(state)
+        call: _Call | None = None
+        try:
+            key = action.definition.key
+            covered = any(key in b.actions or key in b.reset_by for b in budgets)
+            call = _Call(
+                self,
+                action,
+                connection,
+                state,
+                self.limiter(budgets) if covered else None,
+                rows=rows,
+                watch=watch,
+            )
+            outcome.result = call.run()
+        except ConnectorError as exc:
+            hint = hint_for(connection.hints, exc.message, *_said(exc))
+            if hint is not None and exc.hint is None:
+                exc.add_hint(hint)
+            outcome.error = exc
+        finally:
+            current_call.reset(reset)
+            if call is not None and connection.stored is None:
+                # A stored connection's token stays in the store, out of the response.
+                outcome.token = call.auth.new_token
+            outcome.meta = {
+                "requests": state.requests,
+                "retries": state.retries,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        return outcome

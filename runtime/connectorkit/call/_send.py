@@ -1,0 +1,314 @@
+"""Send one request of a call, in layers (as httpx layers its client).
+
+The layers, outermost first::
+
+    Sender.send(spec)                 retries and the call's time budget
+      └─ Sender.attempt(spec)         one attempt: build the request (its timeout taken from the
+         │                            budget), send it, map the outcome to a response or an error
+         └─ transmit(request, auth)   httpx.Client.send through the auth flow, which yields its
+                                      token requests like any other (one renewal and retry on a
+                                      refused token); the client's event hooks count and
+                                      debug-log every request, token requests included. A
+                                      request that got no answer becomes the contract's error,
+                                      named after the token endpoint when it was a token request
+
+Each layer has one job: an attempt never waits or retries; the retry layer never looks at a
+response, only at the typed error an attempt raised; the auth flow never decides retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from connectorkit.auth._oauth import exchange_of
+from connectorkit.core._errors import (
+    BUDGET_ENDPOINT,
+    AuthError,
+    ConnectorError,
+    HttpError,
+    InvalidInput,
+    NetworkError,
+    RateLimited,
+    TimeoutError,
+)
+from connectorkit.core._redact import mask
+from connectorkit.http._bounds import BudgetSpent, CallBounds, ResponseTooLarge
+from connectorkit.http._client import DEFAULT_ATTEMPT_TIMEOUT_S
+from connectorkit.http._responses import error_for
+from connectorkit.http._retry import Budget, RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from connectorkit._bind import CallOptions
+    from connectorkit.auth._flow import CallAuth
+    from connectorkit.core._request import RequestSpec
+    from connectorkit.http._limits import Limiter
+    from connectorkit.pack._definitions import Quirks
+
+__all__ = ["Sender", "bounds_for", "budget_for", "maybe_done", "policy_for", "transmit"]
+
+log = logging.getLogger("connectorkit")
+
+_SERVER_ERROR = 500
+# 5xx that say the request was not acted on: Not Implemented, Service Unavailable.
+_NOT_PROCESSED = frozenset({501, 503})
+
+
+def policy_for(options: CallOptions) -> RetryPolicy:
+    """The retry policy an action's call inputs ask for."""
+    return RetryPolicy(
+        max_retries=options.max_retry_count,
+        delay_s=options.retry_delay_ms / 1000,
+        exponential=options.use_exponential_backoff,
+        retry_on_all_errors=options.retry_on_all_errors,
+    )
+
+
+def bounds_for(options: CallOptions, defaults: CallBounds) -> CallBounds:
+    """The bounds of a call: the process's defaults with what its inputs override."""
+    return defaults.for_call(
+        timeout_ms=options.timeout_ms,
+        max_retry_wait_ms=options.max_retry_wait_ms,
+        max_response_bytes=options.max_response_bytes,
+    )
+
+
+def budget_for(bounds: CallBounds, clock: Callable[[], float]) -> Budget:
+    """The call's time budget: every call has one (see _bounds for the default)."""
+    return Budget(bounds.timeout_s, clock=clock)
+
+
+class Sender:
+    """Sends the requests of one call: its HTTP client, auth flow, retry policy and budget."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        auth: CallAuth,
+        *,
+        policy: RetryPolicy,
+        budget: Budget,
+        quirks: Quirks,
+        sleep: Callable[[float], None],
+        on_retry: Callable[[], None],
+        label: str,
+        limiter: Limiter | None = None,
+        max_wait_s: float | None = None,
+    ) -> None:
+        self.http = http
+        self.auth = auth
+        self.policy = policy
+        self.budget = budget
+        self.quirks = quirks
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self._label = label
+        self._limiter = limiter
+        self.max_wait_s = max_wait_s
+
+    # -- retries and budget ------------------------------------------------------------------
+
+    def send(self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None) -> httpx.Response:
+        """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
+
+        With ``inputs`` (of this very request: one batch's rows), every attempt first takes
+        what it costs from the pack's rate budgets.
+        """
+        attempt = 0
+        # Whether an attempt may have done its work without saying so; the error raised in the
+        # end carries it (``uncertain``), also when a later attempt failed plainly.
+        uncertain = False
+        while True:
+            try:
+                return self.limited_attempt(spec, inputs)
+            except BudgetSpent as spent:
+                spent.uncertain = True
+                raise  # the budget ran out mid-answer: nothing is left to retry with
+            except ConnectorError as failure:
+                if isinstance(failure, RateLimited) and failure.endpoint == BUDGET_ENDPOINT:
+                    raise  # a pack budget has no room in time: nothing was sent, nothing to retry
+                uncertain = uncertain or maybe_done(failure)
+                failure.uncertain = uncertain
+                retryable = self.policy.retries(failure, spec.method)
+                if not retryable or attempt >= self.policy.max_retries:
+                    raise _explained(failure, retryable=retryable) from None
+                attempt += 1
+                retry_after = getattr(failure, "retry_after", None)
+                if (
+                    retry_after is not None
+                    and self.max_wait_s is not None
+                    and retry_after > self.max_wait_s
+                ):
+                    # Not slept in-process: the caller schedules the retry (retry_after says when).
+                    raise failure from None
+                wait = self.policy.delay(attempt, retry_after)
+                remaining = self.budget.remaining()
+                if remaining is not None and wait >= remaining:
+                    stopped = TimeoutError(
+                        f"stopped retrying: waiting {wait:.1f} s would pass the call's time "
+                        f"budget ({remaining:.1f} s left) after: {failure.message}",
+                        last_error=failure.to_dict(),
+                        retry_after=retry_after,
+                    )
+                    stopped.uncertain = uncertain
+                    raise stopped from None
+                log.info(
+                    "%s: %s; retry %d of %d in %.2f s",
+                    self._label,
+                    failure.message,
+                    attempt,
+                    self.policy.max_retries,
+                    wait,
+                )
+                self._on_retry()
+                self._sleep(wait)
+
+    # -- rate budgets ------------------------------------------------------------------------
+
+    def limited_attempt(
+        self, spec: RequestSpec, inputs: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        """One attempt, inside the pack's rate budgets (waiting for room, or ``rate_limited``)."""
+        if self._limiter is None or inputs is None:
+            return self.attempt(spec)
+        tickets = self._limiter.admit(self._label, inputs, self.budget.remaining)
+        committed = False
+        try:
+            response = self.attempt(spec)
+            committed = True
+            return response
+        finally:
+            self._limiter.done(tickets, committed=committed)
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def attempt(self, spec: RequestSpec) -> httpx.Response:
+        """Send ``spec`` once: the success response, or the contract error of what went wrong."""
+        response = transmit(self.http, self.build(spec), self.auth, budget=self.budget)
+        if response.is_success:
+            return response
+        raise error_for(response, self.quirks)
+
+    def build(self, spec: RequestSpec) -> httpx.Request:
+        """The ``httpx.Request`` of ``spec``, its timeout what is left of the budget."""
+        kwargs: dict[str, Any] = {}
+        headers = spec.headers
+        if spec.has_json:
+            try:
+                text = json.dumps(
+                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+                )
+            except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
+                raise InvalidInput(
+                    f"the request body holds a value JSON cannot carry: {exc}",
+                    details=[{"field": "inputs", "message": str(exc)}],
+                ) from None
+            kwargs["content"] = text.encode()
+            headers = [*headers, ("Content-Type", "application/json")]
+        elif spec.content is not None:
+            kwargs["content"] = spec.content
+        if spec.files is not None:
+            kwargs["files"] = spec.files
+        remaining = self.budget.remaining()
+        timeout = (
+            DEFAULT_ATTEMPT_TIMEOUT_S
+            if remaining is None
+            else min(remaining, DEFAULT_ATTEMPT_TIMEOUT_S)
+        )
+        # Built directly rather than by Client.build_request: the client's default headers are
+        # merged as it would, but no cookie a response set is sent with another call's request
+        # (serve shares one client between connections).
+        merged = self.http.headers.copy()
+        if headers:
+            merged.update(headers)
+        request = httpx.Request(
+            spec.method, spec.url, params=tuple(spec.params) or None, headers=merged, **kwargs
+        )
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        return request
+
+
+def transmit(
+    http: httpx.Client,
+    request: httpx.Request,
+    auth: httpx.Auth | CallAuth | None,
+    *,
+    budget: Budget | None = None,
+) -> httpx.Response:
+    """Send ``request`` through ``auth``'s flow; a request that got no answer is a contract error.
+
+    Whichever request of the flow failed is named: the call's own (``TimeoutError`` or
+    ``NetworkError``, with ``request_sent`` when it may have arrived; the contract timeout when
+    ``budget`` is spent) or a token request the flow yielded (the token endpoint's error).
+    """
+    try:
+        return http.send(request, auth=auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
+    except httpx.HTTPError as exc:
+        failed = _request_of(exc)
+        exchange = exchange_of(failed)
+        if exchange is not None:
+            # "from None": the httpx error holds the request, whose body carries credentials.
+            raise exchange.failure(exc) from None
+        if isinstance(exc, httpx.TimeoutException):
+            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            if budget is not None:
+                try:
+                    budget.remaining()  # raises the contract timeout when the budget is spent
+                except TimeoutError as spent:
+                    spent.request_sent = sent or None  # the request may still have been processed
+                    raise spent from None
+            raise TimeoutError(
+                f"{request.method} {request.url.host} did not answer in time "
+                f"({type(exc).__name__})",
+                request_sent=sent or None,
+            ) from None
+        if isinstance(exc, httpx.TransportError):
+            sent = not isinstance(exc, httpx.ConnectError)
+            raise NetworkError(
+                f"{request.method} {request.url.host}: {type(exc).__name__}: {mask(str(exc))}",
+                request_sent=sent or None,
+            ) from None
+        raise
+
+
+def _request_of(exc: httpx.HTTPError) -> httpx.Request | None:
+    """The request ``exc`` happened to, when httpx recorded it."""
+    try:
+        return exc.request
+    except RuntimeError:  # raised outside of a request's context (e.g. decoding a body)
+        return None
+
+
+def maybe_done(error: ConnectorError) -> bool:
+    """Whether the service may have done the work of a request that ended with ``error``.
+
+    The connection broke or the answer did not come after the request left, a 5xx came back
+    (but 501 and 503, which say the request was not acted on, and none from the token
+    endpoint, whose requests do no work), or the answer was too large to read.
+    """
+    if isinstance(error, ResponseTooLarge):
+        return True
+    if isinstance(error, NetworkError | TimeoutError):
+        return bool(error.request_sent)
+    if isinstance(error, HttpError) and not isinstance(error, RateLimited | AuthError):
+        if error.status is None:  # a budget with no room: nothing was sent
+            return False
+        refused = error.status in _NOT_PROCESSED or error.endpoint == "token"
+        return error.status is not None and error.status >= _SERVER_ERROR and not refused
+    return False
+
+
+def _explained(failure: ConnectorError, *, retryable: bool) -> ConnectorError:
+    """``failure``, saying so when a request that may have been processed was not sent again."""
+    if isinstance(failure, NetworkError | TimeoutError) and failure.request_sent and not retryable:
+        failure.message += (
+            "; the service may have processed the request before the connection broke, "
+            "so it was not sent again (Retry On All Errors would)"
+        )
+        failure.args = (failure.message,)
+    return failure

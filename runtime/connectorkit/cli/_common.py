@@ -1,0 +1,161 @@
+"""What the command modules share: the command registry, ``--pack``, logging, loading a pack."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from connectorkit.core._version import version
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from connectorkit.pack._definitions import Pack
+
+__all__ = [
+    "Registry",
+    "add_pack_option",
+    "add_state_option",
+    "configure_logging",
+    "load",
+    "pack_folder",
+    "pack_path",
+    "positive",
+]
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description to the terminal, but keeps the examples as they are written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+class Registry:
+    """The top-level parser and its subcommands, which each command module adds itself to."""
+
+    def __init__(self) -> None:
+        self.parser = argparse.ArgumentParser(
+            prog="connectorkit",
+            description=(
+                "Run declarative connector actions: JSON over stdin/stdout for platforms, "
+                "and commands for people at a terminal."
+            ),
+            epilog=(
+                "start here:\n"
+                "  connectorkit actions                      what the pack can do\n"
+                "  connectorkit docs ACTION                  one action's inputs\n"
+                "  connectorkit check -c CONNECTION          does this connection work?\n"
+                "  connectorkit run ACTION KEY=VALUE -c CONNECTION\n"
+                "\nRun 'connectorkit COMMAND --help' for a command's options and examples."
+            ),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
+        self._commands = self.parser.add_subparsers(
+            dest="command", required=True, metavar="COMMAND"
+        )
+        # Commands that parse their own arguments: name -> handler of the remaining argv.
+        self.passthrough: dict[str, Callable[[list[str]], int]] = {}
+
+    def add(
+        self,
+        name: str,
+        summary: str,
+        *,
+        handler: Callable[[argparse.Namespace], int],
+        description: str | None = None,
+        examples: Sequence[str] = (),
+    ) -> argparse.ArgumentParser:
+        """Add a subcommand; ``handler(args)`` runs it and returns the exit code."""
+        epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
+        sub = self._commands.add_parser(
+            name,
+            help=summary,
+            description=description or summary,
+            epilog=epilog,
+            formatter_class=_HelpFormatter,
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def add_passthrough(
+        self, name: str, summary: str, *, handler: Callable[[list[str]], int]
+    ) -> argparse.ArgumentParser:
+        """Add a subcommand that parses its own arguments: ``handler(argv)`` gets the rest."""
+        self.passthrough[name] = handler
+        return self._commands.add_parser(name, help=summary, add_help=False)
+
+
+def positive(text: str) -> int:
+    """An argument that must be a whole number of 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number} is not 1 or more")
+    return number
+
+
+def pack_path(text: str) -> Path:
+    """A pack folder argument, where ``DIR/connector.yaml`` stands for ``DIR``."""
+    path = Path(text)
+    return path.parent if path.name == "connector.yaml" and path.is_file() else path
+
+
+def pack_folder(text: str) -> Path:
+    """A pack folder argument that must name an existing folder (or its connector.yaml)."""
+    path = pack_path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: not a folder (give the folder of a pack)")
+    return path
+
+
+def add_pack_option(parser: argparse.ArgumentParser, *, must_exist: bool = True) -> None:
+    """``--pack DIR``: the action pack a command works on.
+
+    ``must_exist=False`` (invoke, serve): a missing folder is answered in JSON instead, so the
+    platform sees why.
+    """
+    parser.add_argument(
+        "--pack",
+        type=pack_folder if must_exist else pack_path,
+        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
+    )
+
+
+def add_state_option(parser: argparse.ArgumentParser) -> None:
+    """``--state URL``: the store of stored connections, shared tokens, limits and push jobs."""
+    parser.add_argument(
+        "--state",
+        metavar="URL",
+        help="state store shared by workers: sqlite:///PATH, redis://…, memory:// "
+        "(default: $CONNECTORKIT_STATE, else a SQLite file in the user's state folder)",
+    )
+
+
+def configure_logging(*, verbose: bool = False, quiet: bool = False) -> None:
+    """Send the runtime's log to stderr, masked."""
+    from connectorkit.core._redact import RedactingFormatter  # noqa: PLC0415
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("connectorkit: %(message)s"))
+    root = logging.getLogger("connectorkit")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+
+
+def load(pack_dir: Path | None) -> Pack:
+    """The pack in ``pack_dir`` (default: $CONNECTORKIT_PACK, else the bundled one)."""
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+
+    return load_pack(pack_dir)

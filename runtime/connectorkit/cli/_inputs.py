@@ -1,0 +1,121 @@
+"""Inputs written on the command line (``key=value``, ``key=@file``, ``--inputs FILE``).
+
+A value is converted by the type its input declares: a number for ``integer`` and ``number``,
+``true``/``false`` for ``boolean``, JSON for lists and objects, the text itself for strings;
+``@@`` starts a value that itself begins with ``@``. Whatever cannot be converted is passed on
+as written, so that binding names the field and says what it expected, exactly as it does for a
+JSON request.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from connectorkit.core._errors import InvalidInput, InvalidRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from connectorkit.pack._definitions import ActionDef
+    from connectorkit.types._input import InputDef
+
+__all__ = ["parse_assignments", "read_inputs_file"]
+
+_JSON_TYPES = frozenset({"object", "array", "key_value", "json"})
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def read_inputs_file(path: str) -> dict[str, Any]:
+    """The JSON object in ``path`` (``-``: stdin), as inputs."""
+    import sys  # noqa: PLC0415
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequest(
+            f"cannot read --inputs {path}: {exc.strerror}",
+            details=[{"field": "--inputs", "message": exc.strerror or "cannot be read"}],
+        ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"--inputs {path} is not JSON: {exc}",
+            details=[{"field": "--inputs", "message": f"is not JSON: {exc}"}],
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(
+            f"--inputs {path} must hold a JSON object of inputs",
+            details=[{"field": "--inputs", "message": "must be a JSON object"}],
+        )
+    return data
+
+
+def parse_assignments(action: ActionDef | None, assignments: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` arguments as typed inputs of ``action`` (strings when it is unknown)."""
+    inputs: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InvalidInput(
+                f"'{assignment}' is not an input: write KEY=VALUE, e.g. top=5",
+                details=[{"field": key or assignment, "message": "write KEY=VALUE"}],
+            )
+        definition = action.input(key) if action is not None else None
+        if text.startswith("@@"):  # a value that really starts with '@'
+            inputs[key] = _typed(text[1:], definition)
+        elif text.startswith("@"):
+            inputs[key] = _from_file(key, text[1:], definition)
+        else:
+            inputs[key] = _typed(text, definition)
+    return inputs
+
+
+def _from_file(key: str, name: str, definition: InputDef | None) -> Any:
+    path = Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(
+            f"input '{key}': cannot read {name}: {exc.strerror}",
+            details=[{"field": key, "message": f"cannot read {name}: {exc.strerror}"}],
+        ) from None
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"input '{key}': {name} is not UTF-8 text",
+            details=[{"field": key, "message": f"{name} is not UTF-8 text"}],
+        ) from None
+    if definition is not None and definition.type in _JSON_TYPES:
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"input '{key}': {name} is not JSON: {exc}",
+                details=[{"field": key, "message": f"{name} is not JSON: {exc}"}],
+            ) from None
+    if definition is not None and definition.type == "string":
+        return text
+    # A file for a single value: its text without the newline editors add at the end, typed.
+    return _typed(text.removesuffix("\n"), definition)
+
+
+def _typed(text: str, definition: InputDef | None) -> Any:
+    kind = definition.type if definition is not None else None
+    converted: Any = text
+    try:
+        if kind == "integer":
+            converted = int(text)
+        elif kind == "number":
+            converted = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
+        elif kind == "boolean":
+            lowered = text.lower()
+            converted = True if lowered in _TRUE else False if lowered in _FALSE else text
+        elif kind in _JSON_TYPES:
+            converted = json.loads(text)
+    except ValueError:
+        return text  # as written: binding says what the field expects
+    return converted

@@ -1,0 +1,120 @@
+"""Templates over inputs: escaped path segments, optional ``[...]`` parts, typed JSON values."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from connectorkit.core._errors import InvalidInput
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["ABSENT", "placeholders", "render_path", "render_value"]
+
+_PLACEHOLDER = re.compile(r"\{([$A-Za-z_][A-Za-z0-9_.]*)\}")
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
+class _Absent:
+    """Marks a template value whose input has no value: its key is dropped."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+def placeholders(template: Any) -> set[str]:
+    """Every ``{name}`` a template refers to (used by the pack checker)."""
+    found: set[str] = set()
+    if isinstance(template, str):
+        found.update(_PLACEHOLDER.findall(template))
+    elif isinstance(template, dict):
+        for key, value in template.items():
+            found |= placeholders(key)
+            found |= placeholders(value)
+    elif isinstance(template, list):
+        for value in template:
+            found |= placeholders(value)
+    return found
+
+
+def _segment(name: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if not text:
+        raise InvalidInput(
+            f"input '{name}' is empty, but it names a part of the URL",
+            details=[{"field": name, "message": "must not be empty"}],
+        )
+    escaped = quote(text, safe="")
+    # quote() leaves dots alone; a lone '.' or '..' segment would still climb the URL.
+    if escaped in {".", ".."}:
+        escaped = escaped.replace(".", "%2E")
+    return escaped
+
+
+def render_path(template: str, values: Mapping[str, Any]) -> str:
+    """Render a path template; each ``{name}`` becomes exactly one escaped segment."""
+
+    def optional(match: re.Match[str]) -> str:
+        part = match.group(1)
+        names = _PLACEHOLDER.findall(part)
+        if all(values.get(n) is not None for n in names):
+            return part
+        return ""
+
+    path = _OPTIONAL.sub(optional, template)
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = values.get(name)
+        if value is None:
+            raise InvalidInput(
+                f"input '{name}' is required to build the request URL",
+                details=[{"field": name, "message": "is required"}],
+            )
+        return _segment(name, value)
+
+    return _PLACEHOLDER.sub(substitute, path)
+
+
+def render_value(template: Any, values: Mapping[str, Any]) -> Any:
+    """Render a JSON template; an exact ``"{name}"`` keeps the value's JSON type.
+
+    Returns ``ABSENT`` when the template is a lone placeholder whose value is missing; mappings
+    and lists drop such entries.
+    """
+    if isinstance(template, str):
+        whole = _PLACEHOLDER.fullmatch(template)
+        if whole is not None:
+            value = values.get(whole.group(1))
+            return ABSENT if value is None else value
+        if "{" not in template:
+            return template
+        missing = False
+
+        def text(match: re.Match[str]) -> str:
+            nonlocal missing
+            value = values.get(match.group(1))
+            if value is None:
+                missing = True
+                return ""
+            return value if isinstance(value, str) else str(value)
+
+        rendered = _PLACEHOLDER.sub(text, template)
+        return ABSENT if missing else rendered
+    if isinstance(template, dict):
+        out: dict[str, Any] = {}
+        for key, value in template.items():
+            rendered_value = render_value(value, values)
+            if rendered_value is not ABSENT:
+                out[key] = rendered_value
+        return out
+    if isinstance(template, list):
+        return [v for v in (render_value(item, values) for item in template) if v is not ABSENT]
+    return template

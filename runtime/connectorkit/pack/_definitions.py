@@ -1,0 +1,253 @@
+"""Typed, immutable definitions of a pack: what ``load`` produces and everything later reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from connectorkit.pack._budgets import BudgetDef
+    from connectorkit.types._input import InputDef
+
+__all__ = [
+    "ActionDef",
+    "AdviceDef",
+    "BatchDef",
+    "CheckDef",
+    "ConnectionDef",
+    "DiscoverDef",
+    "EachDef",
+    "ErrorHint",
+    "Pack",
+    "Quirks",
+    "RefusalDef",
+    "RememberDef",
+    "RequestDef",
+    "ResultDef",
+    "RowTypesDef",
+    "SliceDef",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverDef:
+    """Where the service tells a table's columns.
+
+    GET ``path``; in the answer, the list at ``items``; in it, the element whose fields equal
+    ``match`` (templates over the inputs); its ``columns`` field.
+    """
+
+    path: str
+    items: str
+    match: Mapping[str, str]
+    columns: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowTypesDef:
+    """How the rows of a batch action are checked before sending: by their table's columns.
+
+    The columns (``[{<name_field>: …, <type_field>: …}]``) come from ``columns_input`` when the
+    caller gives it, else from what an action remembered under ``remember`` (templates over the
+    inputs, e.g. the dataset and table), else from the service (``discover``). ``types`` maps
+    a column type to the small JSON Schema of its values. ``unchecked_input`` and
+    ``skip_input`` name the boolean inputs that allow sending without known columns, and
+    skipping bad rows.
+    """
+
+    types: Mapping[str, Mapping[str, Any]]
+    columns_input: str | None = None
+    name_field: str = "name"
+    type_field: str = "type"
+    remember: tuple[str, ...] = ()
+    unchecked_input: str | None = None
+    skip_input: str | None = None
+    discover: DiscoverDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDef:
+    """Send the request once per chunk of an array input, a few chunks at a time."""
+
+    input: str
+    size: int
+    max_bytes: int | None = None
+    in_flight: int = 1
+    rows: RowTypesDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RememberDef:
+    """After a success, keep ``value`` under ``key`` (templates over inputs and ``$body``)."""
+
+    name: str
+    key: tuple[str, ...]
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EachDef:
+    """After the request, one GET per item of a list in its answer; their lists joined."""
+
+    items: str  # the key of the list in the first answer
+    path: str  # a path template over each item's fields
+    collect: str  # the key of the list in each item's answer (and in the result)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDef:
+    """The HTTP request an action makes, as templates over its inputs."""
+
+    method: str
+    path: str
+    query: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+    batch: BatchDef | None = None
+    hook: str | None = None
+    each: EachDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SliceDef:
+    """Page a list the service returns whole."""
+
+    items: str
+    offset: str | None
+    limit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultDef:
+    """How the response becomes the action's result (absent parts: the parsed body)."""
+
+    slice: SliceDef | None = None
+    template: Any = None
+    has_template: bool = False
+    # "base64": the body is a file, returned as {"encoding", "content_type", "data"}.
+    encoding: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDef:
+    """One action: typed inputs and the request it makes."""
+
+    key: str
+    label: str
+    description: str
+    inputs: tuple[InputDef, ...]
+    request: RequestDef
+    result: ResultDef
+    file: Path
+    # Where a designer finds it, the OpenAPI operations it stands for, its worked examples
+    # (inputs -> the exact request -> a sample response) and the shape of its result.
+    group: str | None = None
+    operations: tuple[str, ...] = ()
+    examples: tuple[Mapping[str, Any], ...] = ()
+    returns: Mapping[str, Any] | None = None
+    remember: tuple[RememberDef, ...] = ()
+
+    def input(self, key: str) -> InputDef | None:
+        """The input named ``key``, if declared."""
+        for item in self.inputs:
+            if item.key == key:
+                return item
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionDef:
+    """One connection: an OAuth 2.0 flow and the values it needs."""
+
+    key: str
+    label: str
+    description: str
+    grant: Literal["authorization_code", "client_credentials"] | None
+    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
+    values: tuple[InputDef, ...]
+    file: Path
+    # The auth flow that serves the connection, by its registered name.
+    type: str = "oauth2"
+    # The scope a refresh request asks for: none (RFC 6749 6), the granted one, or `scopes`.
+    refresh_scope: Literal["omit", "granted", "configured"] = "omit"
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """Keys of the values that must never be shown."""
+        return frozenset(v.key for v in self.values if v.secret)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDef:
+    """The cheapest authorised call that tells whether a connection works (``connectorkit check``).
+
+    ``advice`` pairs what a failure may carry (a service error code, an OAuth error, an AADSTS
+    number) with what to change, optionally only for one connection ``grant``.
+    """
+
+    action: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    advice: tuple[AdviceDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceDef:
+    """What to change when a check fails with ``match`` in its error (for ``grant`` only)."""
+
+    match: str
+    say: str
+    grant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDef:
+    """A response that means the access token was refused: a status, and maybe an error code."""
+
+    status: int
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
+
+    The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
+    is OAuth 2.0's ``{"error", "error_description"}``.
+    """
+
+    token_refused: tuple[RefusalDef, ...] = (RefusalDef(401),)
+    error_code: tuple[str, ...] = ("error",)
+    error_message: tuple[str, ...] = ("error_description",)
+    throttled: frozenset[int] = frozenset({429})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorHint:
+    """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
+
+    match: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pack:
+    """A loaded, checked action pack."""
+
+    key: str
+    label: str
+    description: str
+    version: str | None
+    root: Path
+    default_connection: str
+    connections: Mapping[str, ConnectionDef]
+    actions: Mapping[str, ActionDef]
+    check: CheckDef | None = None
+    quirks: Quirks = field(default_factory=Quirks)
+    # ``value_sets``: a connection value's choice → the defaults it gives other values.
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    error_hints: tuple[ErrorHint, ...] = ()
+    budgets: tuple[BudgetDef, ...] = ()

@@ -1,0 +1,281 @@
+"""Load a pack from disk: read the YAML once, check it, build immutable definitions."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from connectorkit.core._errors import PackError, Problem
+from connectorkit.pack._budgets import budgets_from
+from connectorkit.pack._definitions import (
+    ActionDef,
+    AdviceDef,
+    BatchDef,
+    CheckDef,
+    ConnectionDef,
+    DiscoverDef,
+    EachDef,
+    ErrorHint,
+    Pack,
+    Quirks,
+    RefusalDef,
+    RememberDef,
+    RequestDef,
+    ResultDef,
+    RowTypesDef,
+    SliceDef,
+)
+from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
+from connectorkit.types._input import InputDef
+
+__all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
+
+# Every InputDef field a YAML input may set (call_input is the loader's to decide).
+_INPUT_FIELDS = frozenset(f.name for f in dataclasses.fields(InputDef)) - {"call_input"}
+
+
+def load_pack(root: Path | str | None = None) -> Pack:
+    """Load and check the pack at ``root`` (default: :func:`default_pack_root`).
+
+    Raises :class:`PackError` listing every problem, each with its file and line.
+    """
+    from connectorkit.pack import _cache  # noqa: PLC0415 - hashlib and json only when loading
+
+    base = Path(root) if root is not None else default_pack_root()
+    if not (base / "connector.yaml").is_file():
+        raise PackError(
+            [Problem(str(base), None, "", "no connector.yaml here: not an action pack")]
+        )
+    key = _cache.fingerprint(base, schema_dir())
+    cached = _cache.read(base, key)
+    if cached is not None:
+        return _build(base, cached)
+
+    # A cache miss: only now are YAML and the JSON Schema checker imported.
+    from connectorkit.pack._check import check_documents  # noqa: PLC0415
+    from connectorkit.pack._read import read_documents  # noqa: PLC0415
+
+    documents, problems = read_documents(base)
+    problems += check_documents(base, documents)
+    if problems:
+        raise PackError(problems)
+    _cache.write(base, key, documents)
+    return _build(base, documents)
+
+
+def _build(root: Path, documents: list[Any]) -> Pack:
+    connector: dict[str, Any] = next(d.data for d in documents if d.kind == "connector")
+    shared: dict[str, Any] = connector.get("inputs") or {}
+    call_inputs = [
+        _input({"key": key, **spec}, call_input=True)
+        for entry in connector.get("call_inputs") or []
+        for key, spec in entry.items()
+    ]
+    connections = {
+        d.data["key"]: _connection(d.data, d.path) for d in documents if d.kind == "connection"
+    }
+    actions = _Actions(shared, call_inputs)
+    for d in documents:
+        if d.kind == "action":
+            actions.add(d)
+    return Pack(
+        key=connector["key"],
+        label=connector["label"],
+        description=connector["description"],
+        version=connector.get("version"),
+        root=root,
+        default_connection=connector["default_connection"],
+        connections=MappingProxyType(connections),
+        actions=actions,
+        budgets=budgets_from(connector.get("limits")),
+        check=_check(connector.get("check")),
+        quirks=_quirks(connector.get("quirks") or {}),
+        value_sets=MappingProxyType(
+            {
+                selector: MappingProxyType(
+                    {option: MappingProxyType(dict(v or {})) for option, v in options.items()}
+                )
+                for selector, options in (connector.get("value_sets") or {}).items()
+            }
+        ),
+        error_hints=tuple(
+            ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
+            for h in connector.get("error_hints") or []
+        ),
+    )
+
+
+class _Actions(Mapping[str, ActionDef]):
+    """A pack's actions by key, each built from its document on first use.
+
+    A call needs one action: a pack of hundreds builds (and, from the cache, parses) only that
+    one. Iterating, as ``describe`` does, builds them all.
+    """
+
+    def __init__(self, shared: dict[str, Any], call_inputs: list[InputDef]) -> None:
+        self._shared = shared
+        self._call_inputs = call_inputs
+        self._sources: dict[str, Any] = {}
+        self._built: dict[str, ActionDef] = {}
+        self._lock = threading.Lock()
+
+    def add(self, document: Any) -> None:
+        """Register an action's document (parsed, or a cached one parsed on first use)."""
+        key = document.data["key"] if document.data is not None else document.key
+        self._sources[key] = document
+
+    def __getitem__(self, key: str) -> ActionDef:
+        built = self._built.get(key)
+        if built is not None:
+            return built
+        document = self._sources[key]
+        data = document.parsed() if hasattr(document, "parsed") else document.data
+        action = _action(data, Path(document.path), self._shared, self._call_inputs)
+        with self._lock:
+            return self._built.setdefault(key, action)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sources
+
+
+def _quirks(data: dict[str, Any]) -> Quirks:
+    standard = Quirks()
+    refused = data.get("token_refused")
+    return Quirks(
+        token_refused=tuple(RefusalDef(r["status"], r.get("code")) for r in refused)
+        if refused
+        else standard.token_refused,
+        error_code=tuple(data.get("error_code") or standard.error_code),
+        error_message=tuple(data.get("error_message") or standard.error_message),
+        throttled=frozenset(data.get("throttled") or standard.throttled),
+    )
+
+
+def _check(spec: dict[str, Any] | None) -> CheckDef | None:
+    if not spec:
+        return None
+    advice = tuple(
+        AdviceDef(match=a["match"], say=a["say"], grant=a.get("grant"))
+        for a in spec.get("advice") or []
+    )
+    inputs = MappingProxyType(dict(spec.get("inputs") or {}))
+    return CheckDef(action=spec["action"], inputs=inputs, advice=advice)
+
+
+def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:
+    fields = {k: v for k, v in spec.items() if k in _INPUT_FIELDS}
+    if fields.get("enum") is not None:
+        fields["enum"] = tuple(fields["enum"])
+    return InputDef(**fields, call_input=call_input)
+
+
+def _action(
+    data: dict[str, Any], path: Path, shared: dict[str, Any], call_inputs: list[InputDef]
+) -> ActionDef:
+    inputs: list[InputDef] = []
+    for entry in data.get("inputs") or []:
+        if "use" in entry:
+            key = entry["use"]
+            overrides = {k: v for k, v in entry.items() if k != "use"}
+            inputs.append(_input({**shared[key], **overrides, "key": key}))
+        else:
+            inputs.append(_input(entry))
+    own = {i.key for i in inputs}
+    inputs += [c for c in call_inputs if c.key not in own]
+
+    req = data["request"]
+    batch = req.get("batch")
+    each = req.get("each")
+    request = RequestDef(
+        method=str(req.get("method", "GET")).upper(),
+        path=req.get("path", ""),
+        query=MappingProxyType(dict(req.get("query") or {})),
+        headers=MappingProxyType(dict(req.get("headers") or {})),
+        body=req.get("body"),
+        has_body="body" in req and req["body"] is not None,
+        batch=_batch(batch) if batch else None,
+        hook=req.get("hook"),
+        each=EachDef(each["items"], each["path"], each["collect"]) if each else None,
+    )
+    res = data.get("result") or {}
+    slice_ = res.get("slice")
+    result = ResultDef(
+        slice=SliceDef(slice_["items"], slice_.get("offset"), slice_.get("limit"))
+        if slice_
+        else None,
+        template=res.get("template"),
+        has_template="template" in res,
+        encoding=res.get("encoding"),
+    )
+    return ActionDef(
+        key=data["key"],
+        label=data["label"],
+        description=data["description"],
+        inputs=tuple(inputs),
+        request=request,
+        result=result,
+        file=path,
+        remember=tuple(
+            RememberDef(name, tuple(spec["key"]), spec["value"])
+            for name, spec in (data.get("remember") or {}).items()
+        ),
+        group=data.get("group"),
+        operations=tuple((data.get("openapi") or {}).get("operations") or ()),
+        examples=tuple(data.get("examples") or ()),
+        returns=data.get("returns"),
+    )
+
+
+def _batch(spec: dict[str, Any]) -> BatchDef:
+    rows = spec.get("rows")
+    return BatchDef(
+        input=spec["input"],
+        size=int(spec["size"]),
+        max_bytes=spec.get("max_bytes"),
+        in_flight=int(spec.get("in_flight", 1)),
+        rows=RowTypesDef(
+            types=MappingProxyType({k: MappingProxyType(v) for k, v in rows["types"].items()}),
+            columns_input=rows.get("columns_input"),
+            name_field=rows.get("name_field", "name"),
+            type_field=rows.get("type_field", "type"),
+            remember=tuple(rows.get("remember") or ()),
+            unchecked_input=rows.get("unchecked_input"),
+            skip_input=rows.get("skip_input"),
+            discover=_discover(rows["discover"]) if rows.get("discover") else None,
+        )
+        if rows
+        else None,
+    )
+
+
+def _discover(spec: dict[str, Any]) -> DiscoverDef:
+    return DiscoverDef(
+        path=spec["path"],
+        items=spec["items"],
+        match=MappingProxyType(dict(spec["match"])),
+        columns=spec["columns"],
+    )
+
+
+def _connection(data: dict[str, Any], path: Path) -> ConnectionDef:
+    return ConnectionDef(
+        key=data["key"],
+        label=data["label"],
+        description=data["description"],
+        type=data.get("type", "oauth2"),
+        grant=data.get("grant"),
+        token_endpoint_auth_method=data.get("token_endpoint_auth_method", "client_secret_post"),
+        values=tuple(_input(v) for v in data.get("values") or []),
+        file=path,
+        refresh_scope=data.get("refresh_scope", "omit"),
+    )

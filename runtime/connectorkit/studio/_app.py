@@ -1,0 +1,289 @@
+"""The studio's HTTP face: a plain ASGI app serving the page, its assets and a small JSON API.
+
+    GET  /                 the page            GET  /api/catalog      describe + presets
+    GET  /static/NAME      its script/styles   GET  /api/version      fingerprints: pack, stored
+    POST /api/run          start a run         GET  /api/runs/ID      a run, as far as it got
+
+It answers only requests addressed to a loopback name (so a web page elsewhere cannot reach it
+through DNS rebinding) and starts runs only from a same-origin JSON POST.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from connectorkit.studio._recipes import (
+    invoke_recipe,
+    masked_connection,
+    run_recipe,
+    secret_keys,
+    token_values,
+)
+from connectorkit.studio._runs import Run
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, MutableMapping
+
+    from connectorkit.studio._emulator_choice import Preset
+    from connectorkit.studio._runs import RunBook
+    from connectorkit.studio._stored_choice import StoredPresets
+    from connectorkit.studio._watch import PackView
+
+    Scope = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+    Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+__all__ = ["StudioApp"]
+
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_ASSET_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+# The page's own script and styles, nothing inline, nothing from elsewhere.
+_CSP = b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
+
+
+def _assets() -> dict[str, bytes]:
+    folder = resources.files("connectorkit.studio") / "static"
+    return {
+        item.name: item.read_bytes()
+        for item in folder.iterdir()
+        if item.is_file() and any(item.name.endswith(ext) for ext in _ASSET_TYPES)
+    }
+
+
+class _HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class StudioApp:
+    """The ASGI application; one per studio process."""
+
+    def __init__(
+        self,
+        view: PackView,
+        book: RunBook,
+        presets: list[Preset],
+        stored: StoredPresets | None = None,
+    ) -> None:
+        self.view = view
+        self.book = book
+        self.fixed = presets
+        # Stored connections come and go while the studio runs: listed anew on each catalog.
+        self.stored = stored
+        self.assets = _assets()
+
+    def presets(self, catalog: dict[str, Any] | None) -> list[Preset]:
+        """The ready connections: the emulator's, then the stored ones."""
+        stored = self.stored.presets(catalog) if self.stored and catalog is not None else []
+        return [*self.fixed, *stored]
+
+    def preset(self, catalog: dict[str, Any], preset_id: str) -> Preset | None:
+        """The ready connection ``preset_id``; a stored one is read alone, not with the rest."""
+        name = preset_id.removeprefix("stored:")
+        if self.stored is not None and name != preset_id:
+            return self.stored.preset(catalog, name)
+        return next((p for p in self.fixed if p.id == preset_id), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        method, path = scope["method"], scope["path"]
+        try:
+            status, content_type, body = await self._route(method, path, headers, receive)
+        except _HttpError as exc:
+            status, content_type, body = (
+                exc.status,
+                "application/json",
+                _json({"error": exc.message}),
+            )
+        extra = [(b"content-security-policy", _CSP)] if content_type.startswith("text/html") else []
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    *_SECURITY_HEADERS,
+                    *extra,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _route(
+        self, method: str, path: str, headers: dict[str, str], receive: Receive
+    ) -> tuple[int, str, bytes]:
+        if _hostname(headers.get("host", "")) not in _LOOPBACK_NAMES:
+            raise _HttpError(403, "studio answers only on a loopback address")
+        if method == "GET" and path in {"/", "/index.html"}:
+            return self._asset("index.html")
+        if method == "GET" and path.startswith("/static/"):
+            return self._asset(path.removeprefix("/static/"))
+        if method == "GET" and path == "/api/catalog":
+            return 200, "application/json", _json(self.catalog())
+        if method == "GET" and path == "/api/version":
+            version, _, _, error = self.view.current()
+            connections = "" if self.stored is None else self.stored.fingerprint()
+            return (
+                200,
+                "application/json",
+                _json({"version": version, "ok": error is None, "connections": connections}),
+            )
+        if method == "GET" and path.startswith("/api/runs/"):
+            run = self.book.get(path.removeprefix("/api/runs/"))
+            if run is None:
+                raise _HttpError(404, "no such run (only the latest ones are kept)")
+            return 200, "application/json", _json(run.to_json())
+        if method == "POST" and path == "/api/run":
+            _same_origin(headers)
+            body = await _read_json(receive)
+            run = self.start(body)
+            return 202, "application/json", _json({"id": run.id})
+        raise _HttpError(404 if method in {"GET", "POST"} else 405, f"no {method} {path} here")
+
+    def _asset(self, name: str) -> tuple[int, str, bytes]:
+        content = self.assets.get(name)
+        if content is None:
+            raise _HttpError(404, f"no asset {name}")
+        suffix = name[name.rfind(".") :]
+        return 200, _ASSET_TYPES[suffix], content
+
+    def catalog(self) -> dict[str, Any]:
+        """The page's starting point: the catalog (or why the pack does not load), presets."""
+        version, _, catalog, error = self.view.current()
+        return {
+            "version": version,
+            "pack": str(self.view.root),
+            "catalog": catalog,
+            "error": error,
+            "presets": [p.public() for p in self.presets(catalog)],
+            "connections": "" if self.stored is None else self.stored.fingerprint(),
+        }
+
+    def start(self, body: Any) -> Run:
+        """Turn the page's run request into a contract request and start it."""
+        from connectorkit import invoke  # noqa: PLC0415 - the runtime loads on the first run
+
+        _, pack, catalog, error = self.view.current()
+        if pack is None or catalog is None:
+            raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
+        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+            raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
+        inputs = body.get("inputs", {})
+        chosen = body.get("connection")
+        chosen = chosen if isinstance(chosen, dict) else {}
+        preset = None
+        if "preset" in chosen:
+            preset = self.preset(catalog, str(chosen["preset"]))
+            if preset is None:
+                raise _HttpError(
+                    409,
+                    f"the connection {chosen['preset']!r} is no longer offered (a stored "
+                    "connection removed meanwhile?): choose another",
+                )
+        if preset is not None:
+            connection = preset.connection()
+            secret, secrets, reference = set(preset.secret), preset.secrets(), preset.reference
+        else:
+            connection = {k: v for k, v in chosen.items() if k in {"key", "values", "token"}}
+            secret = _secret_keys(catalog, connection.get("key"))
+            secrets = _secret_values(connection, secret)
+            reference = "connection.json"
+        request = {
+            "id": self.book.next_id(),
+            "action": body["action"],
+            "inputs": inputs,
+            "connection": connection,
+        }
+        action = body["action"]
+
+        def recipes() -> dict[str, str]:
+            return {
+                "invoke": invoke_recipe(request, secret),
+                "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
+                # A stored connection is named, not written out: there is no file to show.
+                "connection": ""
+                if "name" in connection
+                else json.dumps(masked_connection(connection, secret), indent=2),
+                "connection_file": reference,
+            }
+
+        run = Run(
+            id=request["id"],
+            action=body["action"],
+            request=request,
+            secrets=secrets,
+            make_recipes=recipes,
+        )
+        return self.book.start(pack, run, invoke)
+
+
+def _secret_keys(catalog: dict[str, Any], key: Any) -> set[str]:
+    connections = catalog.get("connections", [])
+    default = catalog.get("default_connection")
+    for connection in connections:
+        if connection.get("key") == (key or default):
+            return secret_keys(connection.get("values", {}))
+    # An unknown key is refused by the runtime; meanwhile treat every value as secret.
+    return {"client_secret"} | {k for c in connections for k in secret_keys(c.get("values", {}))}
+
+
+def _secret_values(connection: dict[str, Any], secret: set[str]) -> list[str]:
+    values = connection.get("values")
+    found = (
+        [str(v) for k, v in values.items() if k in secret and v] if isinstance(values, dict) else []
+    )
+    return found + token_values(connection.get("token"))
+
+
+def _hostname(host: str) -> str:
+    return (urlsplit(f"//{host}").hostname or "").lower()
+
+
+def _same_origin(headers: dict[str, str]) -> None:
+    """A run starts only from the page itself: a JSON POST whose Origin is this server."""
+    if not headers.get("content-type", "").startswith("application/json"):
+        raise _HttpError(415, "send the run as application/json")
+    origin = headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
+        raise _HttpError(403, "runs start only from the studio page itself")
+
+
+async def _read_json(receive: Receive) -> Any:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_BODY_BYTES:
+            raise _HttpError(413, "the run request is too large")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise _HttpError(400, f"the run request is not JSON: {exc}") from None
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str).encode()

@@ -1,0 +1,44 @@
+"""An input definition: one typed input of an action, or one value of a connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["InputDef", "InputType"]
+
+InputType = Literal[
+    "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class InputDef:
+    """One typed input of an action, or one value of a connection."""
+
+    key: str
+    label: str
+    type: InputType
+    comments: str
+    required: bool = False
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: tuple[Any, ...] | None = None
+    items: Mapping[str, Any] | None = None
+    format: str | None = None
+    secret: bool = False
+    example: Any = None
+    # True for the retry/timeout/debug inputs every action receives from connector.yaml.
+    call_input: bool = False
+
+    @property
+    def has_default(self) -> bool:
+        """Whether a default is declared (``None`` is never a meaningful default here)."""
+        return self.default is not None
