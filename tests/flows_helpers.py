@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 
-from powerbi_emulator import SEED_IDS
+from powerbi_emulator import SEED_IDS, running
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -42,6 +43,31 @@ class Api:
 
     def close(self) -> None:
         self.http.close()
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Any]:
+    """An emulator for the module's tests (each test starts from its reset state)."""
+    with running(seed=7) as handle:
+        yield handle
+
+
+@pytest.fixture
+def api(emu: Any) -> Iterator[Api]:
+    """A signed-in user's client, on a reset emulator."""
+    emu.reset()
+    client = Api(emu)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def admin(emu: Any) -> Iterator[Api]:
+    """A service principal's client (as admin APIs are called), on a reset emulator."""
+    emu.reset()
+    client = Api(emu, principal="app")
+    yield client
+    client.close()
 
 
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:

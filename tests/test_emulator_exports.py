@@ -11,6 +11,7 @@ import zlib
 import httpx
 import pytest
 
+import flows_helpers
 from flows_helpers import (
     IN_SALES,
     Api,
@@ -22,23 +23,11 @@ from flows_helpers import (
 )
 from powerbi_emulator import SEED_IDS, running
 
+api, emu = flows_helpers.api, flows_helpers.emu  # shared fixtures
+
 REPORTS = f"{IN_SALES}/reports"
 REPORT = f"{REPORTS}/{SEED_IDS['sales_report']}"
 MIB = 1 << 20
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with running(seed=11) as handle:
-        yield handle
-
-
-@pytest.fixture
-def api(emu):
-    emu.reset()
-    client = Api(emu)
-    yield client
-    client.close()
 
 
 def export(api, report: str = REPORT, **body: object) -> str:

@@ -13,8 +13,8 @@ import os
 import zipfile
 
 import httpx
-import pytest
 
+import flows_helpers
 from flows_helpers import (
     IN_SALES,
     SALES,
@@ -28,19 +28,7 @@ from flows_helpers import (
 )
 from powerbi_emulator import running
 
-
-@pytest.fixture(scope="module")
-def emu():
-    with running(seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture
-def api(emu):
-    emu.reset()
-    client = Api(emu)
-    yield client
-    client.close()
+api, emu = flows_helpers.api, flows_helpers.emu  # shared fixtures
 
 
 def pbix(size: int = 4096) -> bytes:

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
-from flows_helpers import OPERATIONS, SALES, Api, error_of
-from powerbi_emulator import SEED_IDS, running
+import flows_helpers
+from flows_helpers import OPERATIONS, SALES, error_of
+from powerbi_emulator import SEED_IDS
 from powerbi_emulator._flows._pipelines import SEED_PIPELINE
+
+api, emu = flows_helpers.api, flows_helpers.emu  # shared fixtures
+
 
 PIPELINE = f"/pipelines/{SEED_PIPELINE}"
 ALLOW = {"allowCreateArtifact": True, "allowOverwriteArtifact": True}
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with running(seed=9) as handle:
-        yield handle
-
-
-@pytest.fixture
-def api(emu):
-    emu.reset()
-    client = Api(emu)
-    yield client
-    client.close()
 
 
 def deploy(api, path: str = "deployAll", **body: object) -> dict:

@@ -6,25 +6,14 @@ import json
 
 import pytest
 
+import flows_helpers
 from flows_helpers import IN_SALES, Api, error_of, wait_until
 from powerbi_emulator import SEED_IDS, running
 
+api, emu = flows_helpers.api, flows_helpers.emu  # shared fixtures
+
 DATASET = f"{IN_SALES}/datasets/{SEED_IDS['sales_dataset']}"
 COLUMN = {"name": "A", "dataType": "Int64"}
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with running(seed=3) as handle:
-        yield handle
-
-
-@pytest.fixture
-def api(emu):
-    emu.reset()
-    client = Api(emu)
-    yield client
-    client.close()
 
 
 def history(api) -> list[dict]:

@@ -17,7 +17,7 @@ from powerbi_emulator._store import Dashboard, Report, Workspace
 if TYPE_CHECKING:
     from powerbi_emulator._context import ApiContext
 
-__all__ = ["STATEFUL", "entity_not_found"]
+__all__ = ["STATEFUL", "entity_not_found", "report_of"]
 
 Handler = Callable[["ApiContext"], Awaitable[HttpResponse]]
 EMBED_TOKEN_SECONDS = 3600.0
@@ -144,7 +144,8 @@ async def _tile(ctx: ApiContext) -> HttpResponse:
 # -- reports -------------------------------------------------------------------------------------
 
 
-def _report(ctx: ApiContext) -> Report:
+def report_of(ctx: ApiContext) -> Report:
+    """The `{reportId}` report of this workspace; raises the service's 404 if not there."""
     report_id = ctx.params["reportId"]
     report = ctx.service.store.reports.get(report_id.lower())
     if report is None or report.workspace_id != ctx.workspace_id:
@@ -154,12 +155,12 @@ def _report(ctx: ApiContext) -> Report:
 
 async def _get_report(ctx: ApiContext) -> HttpResponse:
     """Reports_GetReport."""
-    return _with_context(ctx, "reports/$entity", _report(ctx).to_json())
+    return _with_context(ctx, "reports/$entity", report_of(ctx).to_json())
 
 
 async def _delete_report(ctx: ApiContext) -> HttpResponse:
     """Reports_DeleteReport."""
-    del ctx.service.store.reports[_report(ctx).id]
+    del ctx.service.store.reports[report_of(ctx).id]
     return HttpResponse(200)
 
 
@@ -187,7 +188,7 @@ def _model(ctx: ApiContext, body: dict[str, Any], fallback: str | None) -> str |
 
 async def _clone_report(ctx: ApiContext) -> HttpResponse:
     """Reports_CloneReport: a copy, in this or another workspace, optionally rebound."""
-    source = _report(ctx)
+    source = report_of(ctx)
     body = _body(ctx)
     name = _text(body, "name")
     workspace = _target_workspace(ctx, body)
@@ -201,7 +202,7 @@ async def _clone_report(ctx: ApiContext) -> HttpResponse:
 
 async def _rebind_report(ctx: ApiContext) -> HttpResponse:
     """Reports_RebindReport: bind to another dataset."""
-    report = _report(ctx)
+    report = report_of(ctx)
     body = _body(ctx)
     _text(body, "datasetId")
     report.dataset_id = _model(ctx, body, report.dataset_id)
@@ -214,7 +215,7 @@ async def _rebind_report(ctx: ApiContext) -> HttpResponse:
 async def _embed_token(ctx: ApiContext) -> HttpResponse:
     """The GenerateToken operations: a token valid for an hour (the requested lifetime if less)."""
     if "reportId" in ctx.params:
-        _report(ctx)
+        report_of(ctx)
     if "dashboardId" in ctx.params:
         _dashboard(ctx)
     if "datasetId" in ctx.params:

@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, unquote
 
+from powerbi_emulator._flows._jobs import parse_utc
 from powerbi_emulator._http import ApiError, HttpResponse
 from powerbi_emulator._store import SEED_IDS
 
@@ -174,16 +175,7 @@ def _parse_moment(text: str, name: str) -> int:
             f"{name} must be an ISO 8601 UTC date-time in single quotes, e.g. "
             f"'2024-05-01T00:00:00.000Z'; got {text!r}.",
         )
-    value = quoted.group(1).strip()
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise ApiError(
-            400, "InvalidRequest", f"{name} is not an ISO 8601 date-time: {value!r}."
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
+    return int(parse_utc(quoted.group(1), name) * 1000)
 
 
 def _parse_filter(text: str) -> tuple[str | None, str | None]:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from powerbi_emulator._flows._files import ExportFile, file_for
-from powerbi_emulator._flows._jobs import Timeline
+from powerbi_emulator._flows._jobs import JOB_STATUS, Timeline
 from powerbi_emulator._http import ApiError, HttpResponse
-from powerbi_emulator._resources import entity_not_found
+from powerbi_emulator._resources import entity_not_found, report_of
 
 if TYPE_CHECKING:
     from powerbi_emulator._context import ApiContext
@@ -31,13 +31,6 @@ POWER_BI_FORMATS = ("PDF", "PPTX", "PNG")
 PAGINATED_FORMATS = ("PDF", "PPTX", "IMAGE", "XLSX", "DOCX", "CSV", "XML", "MHTML", "ACCESSIBLEPDF")
 _REPORT_PATH = re.compile(r"/(exportto|exports/.*)$", re.IGNORECASE)
 FILE_HOURS = 24  # how long the file can be fetched
-STATUS = {
-    "queued": "NotStarted",
-    "running": "Running",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "cancelled": "Failed",
-}
 
 
 @dataclasses.dataclass
@@ -69,7 +62,7 @@ class ExportJob:
             "lastActionDateTime": clock.isoformat(max(t for t in changes if t <= now)),
             "reportId": self.report_id,
             "reportName": self.report_name,
-            "status": STATUS[phase],
+            "status": JOB_STATUS[phase],
             "percentComplete": self.timeline.percent(now) if phase != "failed" else 0,
             "expirationTime": clock.isoformat(self.expires),
         }
@@ -77,14 +70,6 @@ class ExportJob:
             body["resourceLocation"] = location
             body["ResourceFileExtension"] = self.file.extension
         return body
-
-
-def _report(ctx: ApiContext) -> Report:
-    report_id = ctx.params["reportId"]
-    report = ctx.service.store.reports.get(report_id.lower())
-    if report is None or report.workspace_id != ctx.workspace_id:
-        raise entity_not_found("Report", report_id)
-    return report
 
 
 def _format(body: dict[str, Any], report: Report) -> str:
@@ -128,7 +113,7 @@ def _location(ctx: ApiContext, job: ExportJob) -> str:
 async def _export(ctx: ApiContext) -> HttpResponse:
     """Reports_ExportToFile[InGroup]: 202 with the job, NotStarted."""
     flows = ctx.service.flows
-    report = _report(ctx)
+    report = report_of(ctx)
     raw = ctx.json_body()
     if not isinstance(raw, dict):
         raise ApiError(400, "InvalidRequest", "The request body must be a JSON object.")
@@ -150,7 +135,7 @@ async def _export(ctx: ApiContext) -> HttpResponse:
 
 
 def _job(ctx: ApiContext) -> ExportJob:
-    report = _report(ctx)
+    report = report_of(ctx)
     flows = ctx.service.flows
     job = flows.exports.get(ctx.params["exportId"])
     if job is None or job.report_id != report.id or flows.clock.now() >= job.expires:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import heapq
 import itertools
 from typing import TYPE_CHECKING, Literal
@@ -20,10 +21,31 @@ if TYPE_CHECKING:
 
     from powerbi_emulator._clock import EmulatorClock
 
-__all__ = ["Completions", "HourlyLimit", "Phase", "Timeline"]
+__all__ = ["JOB_STATUS", "Completions", "HourlyLimit", "Phase", "Timeline", "parse_utc"]
 
 Phase = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 HOUR = 3600.0
+# The words of the jobs whose status is NotStarted, Running, Succeeded or Failed.
+JOB_STATUS: dict[Phase, str] = {
+    "queued": "NotStarted",
+    "running": "Running",
+    "succeeded": "Succeeded",
+    "failed": "Failed",
+    "cancelled": "Failed",
+}
+
+
+def parse_utc(text: str, name: str) -> float:
+    """An ISO 8601 date-time (UTC unless it says otherwise) in epoch seconds; 400 if not one."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(
+            400, "InvalidRequest", f"{name} must be an ISO 8601 UTC date-time; got {text!r}."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
 
 
 @dataclasses.dataclass

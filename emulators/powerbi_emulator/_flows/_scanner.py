@@ -9,12 +9,11 @@ A scan is NotStarted, Running, then Succeeded (its result kept 24 hours) or Fail
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from powerbi_emulator._flows._jobs import Timeline
+from powerbi_emulator._flows._jobs import JOB_STATUS, Timeline, parse_utc
 from powerbi_emulator._http import ApiError, HttpResponse
 
 if TYPE_CHECKING:
@@ -35,13 +34,6 @@ OPTIONS = (
     "datasetExpressions",
     "getArtifactUsers",
 )
-STATUS = {
-    "queued": "NotStarted",
-    "running": "Running",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "cancelled": "Failed",
-}
 _GUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
@@ -62,7 +54,7 @@ class ScanJob:
         body: dict[str, object] = {
             "id": self.id,
             "createdDateTime": flows.clock.isoformat(self.timeline.started),
-            "status": STATUS[phase],
+            "status": JOB_STATUS[phase],
         }
         if phase == "failed":
             body["error"] = {"code": self.error_code, "message": "The scan failed."}
@@ -76,18 +68,6 @@ def _flag(ctx: ApiContext, name: str) -> bool:
     return raw == "true"
 
 
-def _parse_time(text: str, name: str) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().strip("'"))
-    except ValueError:
-        raise ApiError(
-            400, "InvalidRequest", f"{name} must be an ISO 8601 UTC date-time; got {text!r}."
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
-
-
 async def _modified(ctx: ApiContext) -> HttpResponse:
     """WorkspaceInfo_GetModifiedWorkspaces: the ids of workspaces changed since a time."""
     flows = ctx.service.flows
@@ -97,7 +77,7 @@ async def _modified(ctx: ApiContext) -> HttpResponse:
     raw = ctx.request.query.get("modifiedSince")
     workspaces = list(ctx.service.store.workspaces.values())
     if raw is not None:
-        since, now = _parse_time(raw, "modifiedSince"), flows.clock.now()
+        since, now = parse_utc(raw, "modifiedSince"), flows.clock.now()
         if not now - MODIFIED_OLDEST <= since <= now - MODIFIED_NEWEST:
             raise ApiError(
                 400,
@@ -178,7 +158,8 @@ async def _result(ctx: ApiContext) -> HttpResponse:
         raise ApiError(
             400,
             "InvalidRequest",
-            f"Scan {job.id} is {STATUS[phase]}; ask for its result once its status is Succeeded.",
+            f"Scan {job.id} is {JOB_STATUS[phase]}; ask for its result once its status is "
+            "Succeeded.",
         )
     return HttpResponse.json(200, job.result)
 
