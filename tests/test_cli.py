@@ -76,10 +76,17 @@ def on_terminal(*args: str, cwd: Path, columns: int = 120) -> tuple[int, str]:
     return child.exitstatus, shown
 
 
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
+@pytest.fixture(scope="module")
+def shared_emulator() -> Iterator[EmulatorHandle]:
     with running() as emulator:
         yield emulator
+
+
+@pytest.fixture
+def emu(shared_emulator: EmulatorHandle) -> EmulatorHandle:
+    """The module's emulator, back to its seed data with no faults, log or tokens."""
+    shared_emulator.reset(tokens=True)
+    return shared_emulator
 
 
 def write_connection(path: Path, emu: EmulatorHandle, **values: Any) -> Path:
@@ -436,7 +443,7 @@ def test_run_saves_a_rotated_refresh_token_back_to_the_connection_file(tmp_path,
     assert saved["values"] == values
     assert saved["token"]["refresh_token"] not in {None, old["refresh_token"]}  # rotated
     assert saved["token"]["expires_at"] > old["expires_at"]
-    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the old one is spent now
+    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the saved token as it is
     assert again.returncode == 0, again.stderr
     assert "1 request, 0 retries" in again.stderr
 

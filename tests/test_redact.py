@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -233,3 +234,148 @@ def test_a_password_in_the_token_url_never_shows(run, httpx_mock):
     assert code == 1
     assert response["error"]["type"] == "network_error"
     assert "url-pass-0004" not in json.dumps(response) + err
+
+
+# -- each form a secret can take, and the edges of what is remembered ---------------------------
+
+# Every character that one of the URL encoders leaves alone and another escapes.
+URL_SECRET = "pw/:@!$'()*,;?~ x-0004"
+
+
+def shown(text: str) -> str:
+    """``text`` as a log line of the command shows it."""
+    record = logging.LogRecord("connectorkit", logging.INFO, __file__, 1, "%s", (text,), None)
+    return RedactingFormatter("%(message)s").format(record)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        quote,  # a path (RFC 3986: "/" left alone)
+        lambda s: quote_plus(s, safe="/"),  # a form value that leaves "/" alone
+        lambda s: str(httpx.URL("https://h/p", params={"q": s}).query, "ascii").split("=", 1)[1],
+        lambda s: quote(s, safe="").lower(),  # lower-case escapes
+    ],
+    ids=["path", "form-path-safe", "httpx-query", "lower-case"],
+)
+def test_a_remembered_secret_is_masked_in_every_url_encoding(encode):
+    remember_secrets([URL_SECRET])
+    form = encode(URL_SECRET)
+    assert form != URL_SECRET
+    assert shown(f"GET https://h/x?q={form}&n=1") == f"GET https://h/x?q={MASK}&n=1"
+
+
+def test_the_lower_case_escapes_of_a_secret_are_masked():
+    remember_secrets([URL_SECRET])
+    for form in (quote(URL_SECRET, safe=""), quote(URL_SECRET), quote_plus(URL_SECRET)):
+        lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form)
+        assert mask(f"<{lower}>") == f"<{MASK}>", lower
+
+
+def test_a_secret_of_four_characters_is_masked_and_one_of_three_is_not():
+    remember_secrets(["abc", "wxyz"])
+    assert shown("abc wxyz") == f"abc {MASK}"
+    assert mask("abc", extra=["abc", "pqrs"]) == "abc"
+    assert mask("pqrs", extra=["abc", "pqrs"]) == MASK
+
+
+def test_a_short_value_does_not_stop_the_ones_after_it_being_remembered():
+    remember_secrets(["ab", "the-secret-0005", "", "other-secret-0006"])
+    assert mask("the-secret-0005 other-secret-0006") == f"{MASK} {MASK}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("see https://:hunter2@example.test/x", f"see https://:{MASK}@example.test/x"),
+        ("db+ssh://u:pw2@h and git.x-1://u:pw3@h", f"db+ssh://u:{MASK}@h and git.x-1://u:{MASK}@h"),
+        ("SFTP://u:pw4@h/x", f"SFTP://u:{MASK}@h/x"),
+        ("x://u:pw5@h", f"x://u:{MASK}@h"),
+        # A user name that is an e-mail address, and a password holding '@' or ':', as URL
+        # parsers (httpx's too) read them: up to the last '@' before the host.
+        ("https://me@corp.example:hunter2@host/x", f"https://me@corp.example:{MASK}@host/x"),
+        ("https://svc:p@ss@login.example/t", f"https://svc:{MASK}@login.example/t"),
+        ("https://u:pa:ss@h/", f"https://u:{MASK}@h/"),
+        # The authority ends at '/', '?', '#' or a space: what follows is no password.
+        ("https://u:pw@h/x@y", f"https://u:{MASK}@h/x@y"),
+        ("https://u:pw@h?q=x@y", f"https://u:{MASK}@h?q=x@y"),
+        ("https://u:pw@h#x@y", f"https://u:{MASK}@h#x@y"),
+        ("https://u:pw@h then x@y", f"https://u:{MASK}@h then x@y"),
+        # Nothing that is not a password is masked.
+        ("mailto:user@example.test and https://example.test/a@b", None),
+        ("https://example.test/a:b@c/d", None),
+        ("https://host:8080/x?a=b@c", None),
+        ("https://h?a:b@c", None),
+        ("https://h#a:b@c", None),
+        ("https://host and x:y@z", None),
+        ("https://u:@h/", None),
+    ],
+)
+def test_a_password_in_a_url_is_masked_wherever_a_url_parser_finds_it(text, expected):
+    assert mask(text) == (text if expected is None else expected)
+
+
+# Bytes whose base64 uses "+" and "/" (URL-safe base64: "-" and "_").
+B64_SECRET = "??>>??>>~~~~?>?>-0007"
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@pytest.mark.parametrize("encoder", [base64.b64encode, base64.urlsafe_b64encode])
+def test_a_secret_inside_a_longer_base64_value_is_masked(offset, encoder):
+    secret = B64_SECRET.encode()
+    assert b"+" in base64.b64encode(secret) or b"/" in base64.b64encode(secret)
+    remember_secrets([B64_SECRET])
+    text = encoder(b"k" * offset + secret + b"tail").decode()
+    masked = mask(text)
+    # What is left: the prefix's and the tail's characters and at most two mixed at each edge.
+    assert MASK in masked
+    assert len(masked) - len(MASK) <= 4 + 4 + 4, masked
+
+
+@pytest.mark.parametrize("encoder", [base64.b64encode, base64.urlsafe_b64encode])
+def test_a_short_secret_inside_base64_is_masked_by_its_six_character_fragment(encoder):
+    remember_secrets(["k3y-42"])  # six bytes: at offset 1, six base64 characters stand for it
+    text = encoder(b"A" + b"k3y-42" + b"BC").decode()
+    assert MASK in mask(text)
+
+
+def test_forgetting_every_secret_takes_effect_at_once():
+    remember_secrets([URL_SECRET])
+    assert mask(URL_SECRET) == MASK
+    _redact.forget_all()
+    assert mask(URL_SECRET) == URL_SECRET
+    assert mask(quote(URL_SECRET, safe="")) == quote(URL_SECRET, safe="")
+
+
+def test_the_oldest_of_more_than_4096_remembered_secrets_is_let_go():
+    # The table of remembered secrets is bounded: past 4096 live ones the oldest goes first.
+    secrets = [f"bounded-secret-{n:05d}" for n in range(4097)]
+    remember_secrets(secrets)
+    assert mask(secrets[0]) == secrets[0]
+    assert mask(secrets[1]) == MASK
+    assert mask(secrets[-1]) == MASK
+
+
+def test_forgetting_a_secret_never_remembered_does_not_stop_the_others_being_forgotten():
+    remember_secrets([URL_SECRET])
+    forget_secrets(["never-remembered-0008", URL_SECRET])
+    assert mask(URL_SECRET) == URL_SECRET
+
+
+def test_extra_secrets_that_contain_one_another_are_masked_whole():
+    assert mask("x outer-inner-tail y", extra=["inner", "outer-inner-tail"]) == f"x {MASK} y"
+
+
+def test_a_secret_remembered_again_is_the_newest_when_the_table_is_full():
+    secrets = [f"bounded-secret-{n:05d}" for n in range(4096)]
+    remember_secrets(secrets)
+    remember_secrets([secrets[0]])  # remembered again by a later call: now the newest
+    remember_secrets(["one-more-secret-0009"])
+    assert mask(secrets[0]) == MASK
+    assert mask(secrets[1]) == secrets[1]
+
+
+def test_the_forms_of_a_secret_come_longest_first():
+    lengths = [len(form) for form in encodings_of(URL_SECRET)]
+    assert lengths == sorted(lengths, reverse=True)
+    assert len(lengths) > 10

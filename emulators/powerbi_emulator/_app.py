@@ -6,13 +6,15 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from powerbi_emulator._config import EmulatorConfig
 from powerbi_emulator._control import ControlApi
+from powerbi_emulator._flows._blob import BLOB_ROOT, is_upload
 from powerbi_emulator._http import (
     ApiError,
     BodyError,
+    BodyStream,
     BodyTooLargeError,
     HttpRequest,
     HttpResponse,
@@ -22,6 +24,7 @@ from powerbi_emulator._http import (
     read_body,
     send_response,
 )
+from powerbi_emulator._platform import is_identity_path
 from powerbi_emulator._state import EmulatorState
 
 if TYPE_CHECKING:
@@ -84,10 +87,13 @@ class EmulatorApp:
             return
         started = time.perf_counter()
         try:
-            body = await read_body(receive)
-            if body is None:
-                return
-            request = HttpRequest.from_scope(scope, body)
+            if is_upload(scope):  # read by its handler as it streams in, at any size
+                request = HttpRequest.from_scope(scope, b"", BodyStream(receive))
+            else:
+                body = await read_body(receive)
+                if body is None:
+                    return
+                request = HttpRequest.from_scope(scope, body)
         except BodyTooLargeError as exc:
             await send_response(send, ApiError(413, "RequestEntityTooLarge", str(exc)).response())
             return
@@ -151,6 +157,10 @@ class EmulatorApp:
                 if response.header("RequestId") is None:
                     response.headers.append(("RequestId", str(uuid.uuid4())))
                 return response
+            if segments[:1] == (BLOB_ROOT,):
+                response, details = await self.state.service.flows.blobs.handle(request)
+                entry.update(details)
+                return response
             identity = self._identity(request, entry)
             if identity is not None:
                 await delay()
@@ -167,18 +177,11 @@ class EmulatorApp:
         return ApiError(404, "NotFound", f"No resource at {request.raw_path}.").response()
 
     def _identity(self, request: HttpRequest, entry: dict[str, object]) -> HttpResponse | None:
-        """Token, authorize and device code endpoints, discovery documents and keys."""
-        identity = _identity_route(request.segments)
-        if identity is None:
-            return self.state.discovery.handle(request)
-        tenant, version, endpoint = identity
-        login = self.state.login
-        if endpoint == "token":
-            response, details = login.token(request, tenant, version)
-        elif endpoint == "devicecode":
-            response, details = login.device_code(request, tenant)
-        else:
-            response, details = login.authorize(request, tenant, version)
+        """The identity platform's endpoints (sign-in, discovery, managed identity)."""
+        answer = self.state.identity.handle(request)
+        if answer is None:
+            return None
+        response, details = answer
         entry.update({k: v for k, v in details.items() if v is not None})
         return response
 
@@ -193,8 +196,10 @@ class EmulatorApp:
         kind = "other"
         if _is_api(request.segments):
             kind = "api"
-        elif _identity_route(request.segments) is not None or "discovery" in request.segments:
+        elif is_identity_path(request.segments):
             kind = "identity"
+        elif request.segments[:1] == (BLOB_ROOT,):
+            kind = "blob"
         entry: dict[str, object] = {
             "time": self.state.clock.isoformat(),
             "kind": kind,
@@ -204,6 +209,8 @@ class EmulatorApp:
         }
         if fault is not None:
             entry["fault"] = {"id": fault.id, "action": fault.spec.action}
+        if request.stream is not None:
+            entry["content_type"] = request.media_type
         if request.body and kind == "api":
             entry["content_type"] = request.media_type
             if request.media_type == "application/json" and len(request.body) <= LOGGED_BODY_BYTES:
@@ -254,18 +261,6 @@ def _check_size(request: HttpRequest) -> None:
 def _is_api(segments: tuple[str, ...]) -> bool:
     """Whether a path is under the REST API's `/v1.0/myorg` (any case, as the service)."""
     return tuple(s.lower() for s in segments[:2]) == ("v1.0", "myorg")
-
-
-def _identity_route(
-    segments: tuple[str, ...],
-) -> tuple[str, Literal["v1", "v2"], str] | None:
-    """(tenant, version, endpoint) for `/{tenant}/oauth2[/v2.0]/{authorize|token}`."""
-    match segments:
-        case (tenant, "oauth2", "v2.0", ("authorize" | "token" | "devicecode") as endpoint):
-            return tenant, "v2", endpoint
-        case (tenant, "oauth2", ("authorize" | "token" | "devicecode") as endpoint):
-            return tenant, "v1", endpoint
-    return None
 
 
 async def _drop(send: Send, receive: Receive, partial: HttpResponse | None) -> None:
