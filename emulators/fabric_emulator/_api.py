@@ -197,7 +197,7 @@ class FabricApi:
             (
                 "WWW-Authenticate",
                 (
-                    f'Bearer authorization_uri="{request.origin}/{service.config.tenant}'
+                    f'Bearer authorization_uri="{request.origin}/{service.config.shared.tenant}'
                     '/oauth2/authorize"'
                 ),
             )

@@ -18,8 +18,9 @@ from fabric_emulator._control import FabricControl
 from fabric_emulator._errors import FabricError
 from fabric_emulator._onelake import MAX_APPEND_BYTES
 from fabric_emulator._state import FabricState
-from powerbi_emulator._app import _drop, _identity_route
+from powerbi_emulator._app import _drop
 from powerbi_emulator._http import BodyError, BodyTooLargeError, HttpRequest, read_body
+from powerbi_emulator._platform import is_identity_path
 
 if TYPE_CHECKING:
     from powerbi_emulator._faults import ActiveFault
@@ -95,7 +96,7 @@ class FabricApp:
             return "onelake"
         if request.segments[:1] == ("v1",):
             return "api"
-        return "identity"
+        return "identity" if is_identity_path(request.segments) else "other"
 
     async def _serve(
         self, request: HttpRequest, send: Send, receive: Receive, started: float
@@ -122,8 +123,8 @@ class FabricApp:
             await _send(send, response, head=request.method == "HEAD")
 
     async def _delay(self) -> None:
-        if self.config.latency_ms:
-            await self._sleep(self.config.latency_ms / 1000)
+        if self.config.shared.latency_ms:
+            await self._sleep(self.config.shared.latency_ms / 1000)
 
     async def _dispatch(self, request: HttpRequest, entry: dict[str, object]) -> HttpResponse:
         try:
@@ -149,23 +150,13 @@ class FabricApp:
             ).response()
 
     def _identity(self, request: HttpRequest, entry: dict[str, object]) -> HttpResponse:
-        """Token, authorize and device code endpoints, discovery documents and keys."""
-        route = _identity_route(request.segments)
-        if route is None:
-            found = self.state.discovery.handle(request)
-            if found is not None:
-                return found
+        """The identity platform's endpoints (sign-in, discovery, managed identity)."""
+        answer = self.state.identity.handle(request)
+        if answer is None:
             return FabricError(
                 404, "EntityNotFound", f"No resource at {request.raw_path}."
             ).response()
-        tenant, version, endpoint = route
-        login = self.state.login
-        if endpoint == "token":
-            response, details = login.token(request, tenant, version)
-        elif endpoint == "devicecode":
-            response, details = login.device_code(request, tenant)
-        else:
-            response, details = login.authorize(request, tenant, version)
+        response, details = answer
         entry.update({k: v for k, v in details.items() if v is not None})
         return response
 

@@ -61,18 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args: argparse.Namespace) -> FabricConfig:
-    # The shared flags (clients, faults, ...) are read as the Power BI emulator reads them.
+    # The shared flags (clients, faults, identities) are read as the Power BI emulator reads them.
     shared = powerbi_cli._config(argparse.Namespace(**{**vars(args), "cloud": "public"}))  # noqa: SLF001
     return FabricConfig(
-        host=shared.host,
-        port=shared.port,
-        time_scale=shared.time_scale,
-        latency_ms=shared.latency_ms,
-        token_lifetime=shared.token_lifetime,
-        clients=shared.clients,
-        faults=shared.faults,
-        seed=shared.seed,
-        tenant=shared.tenant,
+        shared=shared,
         cloud=args.cloud,
         page_size=args.page_size,
         operation_seconds=args.operation_seconds,
@@ -116,8 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _configure_logging(args.quiet)
     try:
-        serve_forever(config, _announce, tls=args.tls)
+        serve_forever(config, _announce)
     except OSError as exc:
-        sys.stderr.write(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc}\n")
+        sys.stderr.write(
+            f"{PROG}: error: cannot listen on {config.shared.host}:{config.shared.port}: {exc}\n"
+        )
         return 1
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -23,13 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["FabricHandle", "endpoints", "running", "serve_forever"]
 
 
-def endpoints(
-    host: str, port: int, config: FabricConfig, tls: TlsFiles | None = None
-) -> dict[str, str]:
-    """The URLs a client needs, as the command prints them."""
+def endpoints(host: str, port: int, app: FabricApp, tls: TlsFiles | None = None) -> dict[str, str]:
+    """The URLs a client needs, as the command prints them (managed identity's too)."""
+    config = app.config
     host_part = f"[{host}]" if ":" in host else host
     url = f"{'https' if tls else 'http'}://{host_part}:{port}"
-    tenant = config.tenant
+    tenant = config.shared.tenant
     urls = {
         "url": url,
         "base_url": f"{url}/v1",
@@ -42,7 +40,7 @@ def endpoints(
     }
     if tls is not None:
         urls["ca_file"] = str(tls.ca_file)
-    return urls
+    return urls | app.state.shared.identity_endpoints(url)
 
 
 class FabricHandle(EmulatorHandle):
@@ -72,42 +70,39 @@ def _tls_files(stack: contextlib.ExitStack, config: FabricConfig) -> TlsFiles:
     from powerbi_emulator._tls import make_tls_files  # noqa: PLC0415 - only with TLS
 
     folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="fabric-emulator-"))
-    return make_tls_files(Path(folder), config.host)
+    return make_tls_files(Path(folder), config.shared.host)
 
 
 @contextlib.contextmanager
-def running(
-    config: FabricConfig | None = None, *, tls: bool = False, **options: Any
-) -> Iterator[FabricHandle]:
+def running(config: FabricConfig | None = None, **options: Any) -> Iterator[FabricHandle]:
     """Run a Fabric emulator on a free loopback port in a background thread.
 
-    `options` are FabricConfig fields (e.g. `time_scale=60`, `page_size=2`); with `tls` it
-    serves HTTPS (the handle's `ca_file` is the CA to trust). The server accepts connections
+    `options` are Fabric's or the shared ones (`time_scale=60`, `page_size=2`); with `tls=True`
+    it serves HTTPS (the handle's `ca_file` is the CA to trust). The server accepts connections
     when the handle is yielded and is stopped, its thread joined, on exit.
     """
-    config = dataclasses.replace(config or FabricConfig(), **options)
+    config = FabricConfig.of(config, **options)
     app = FabricApp(config)
     with contextlib.ExitStack() as stack:
-        files = _tls_files(stack, config) if tls else None
+        files = _tls_files(stack, config) if config.shared.tls else None
         certfile = str(files.server_pem) if files else None
-        sock = bind(config.host, config.port)
+        host = config.shared.host
+        sock = bind(host, config.shared.port)
         port = stack.enter_context(serve_in_thread(app, sock, app.close, certfile=certfile))
-        handle = FabricHandle(endpoints(config.host, port, config, files), config, files)
+        handle = FabricHandle(endpoints(host, port, app, files), config, files)
         stack.callback(handle.close)
         yield handle
 
 
-def serve_forever(
-    config: FabricConfig, on_ready: Callable[[dict[str, str]], None], *, tls: bool = False
-) -> None:
+def serve_forever(config: FabricConfig, on_ready: Callable[[dict[str, str]], None]) -> None:
     """Serve in the foreground until SIGINT or SIGTERM; `on_ready` gets the endpoints."""
     app = FabricApp(config)
     with contextlib.ExitStack() as stack:
-        files = _tls_files(stack, config) if tls else None
+        files = _tls_files(stack, config) if config.shared.tls else None
         serve_until_signal(
             app,
-            bind(config.host, config.port),
+            bind(config.shared.host, config.shared.port),
             app.close,
-            lambda port: on_ready(endpoints(config.host, port, config, files)),
+            lambda port: on_ready(endpoints(config.shared.host, port, app, files)),
             certfile=str(files.server_pem) if files else None,
         )

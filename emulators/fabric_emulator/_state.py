@@ -37,8 +37,7 @@ class FabricState:
         self.shared = EmulatorState(config.identity)
         self.clock = self.shared.clock
         self.tokens = self.shared.tokens
-        self.login = self.shared.login
-        self.discovery = self.shared.discovery
+        self.identity = self.shared.identity
         self.faults = self.shared.faults
         self.log = self.shared.log
         rate = config.requests_per_minute
@@ -46,7 +45,7 @@ class FabricState:
             config=config,
             cloud=self.cloud,
             clock=self.clock,
-            store=Store(self.clock, IdFactory(config.seed)),
+            store=Store(self.clock, IdFactory(config.shared.seed)),
             swagger=fabric_swagger(),
             pages=Pages(config.page_size),
             operations=LongRunningOperations(
