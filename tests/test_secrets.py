@@ -225,7 +225,6 @@ def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):
     is masked whatever its name, and one it does not mark is shown, in the studio's recipes,
     in `connections show` and in `describe`."""
     from conftest import copy_pack  # noqa: PLC0415
-
     from connectorkit.authoring._catalog import describe  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.pack._load import load_pack  # noqa: PLC0415

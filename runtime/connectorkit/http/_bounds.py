@@ -20,7 +20,6 @@ import contextlib
 import heapq
 import logging
 import math
-import os
 import socket
 import threading
 import time
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from connectorkit.core._errors import HttpError, TimeoutError
+from connectorkit.core._settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -51,11 +51,6 @@ log = logging.getLogger("connectorkit")
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MAX_RETRY_WAIT_S = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-_ENVIRONMENT = {
-    "timeout_s": ("CONNECTORKIT_TIMEOUT_MS", 1000.0),
-    "max_retry_wait_s": ("CONNECTORKIT_MAX_RETRY_WAIT_MS", 1000.0),
-    "max_response_bytes": ("CONNECTORKIT_MAX_RESPONSE_BYTES", 1.0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +64,14 @@ class CallBounds:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CallBounds:
         """The process's defaults: the built-in ones, overridden by the environment."""
-        environ = os.environ if environ is None else environ
+        given = Settings.read(environ)
         found: dict[str, Any] = {}
-        for field, (name, per_unit) in _ENVIRONMENT.items():
-            text = environ.get(name)
-            if not text:
-                continue
-            number = int(text) if text.isdigit() else 0
-            if number < 1:
-                log.warning("%s=%r is not a whole number of 1 or more: ignored", name, text)
-                continue
-            found[field] = number / per_unit if per_unit != 1 else number
+        if given.timeout_ms is not None:
+            found["timeout_s"] = given.timeout_ms / 1000
+        if given.max_retry_wait_ms is not None:
+            found["max_retry_wait_s"] = given.max_retry_wait_ms / 1000
+        if given.max_response_bytes is not None:
+            found["max_response_bytes"] = given.max_response_bytes
         return cls(**found)
 
     def for_call(
