@@ -356,8 +356,8 @@ def test_a_timeout_of_0_from_a_pack_that_allows_it_means_the_default_budget():
 
 def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
     server.plan = ["429:1"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 2, "max_retry_wait_ms": 0},
@@ -367,7 +367,7 @@ def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert response["error"]["type"] == "rate_limited"
     assert len(server.seen) == 1
 
@@ -386,8 +386,8 @@ def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkey
 def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
     monkeypatch.setenv("CONNECTORKIT_MAX_RETRY_WAIT_MS", "3000")
     server.plan = ["429:3"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 1},
@@ -397,7 +397,7 @@ def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == [3.0], response  # a wait of exactly the most allowed is taken
+    assert clock.sleeps == [3.0], response  # a wait of exactly the most allowed is taken
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "", "ten"])
