@@ -30,15 +30,14 @@ _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-
 
 @dataclass(slots=True)
 class CallState:
-    """Per-call counters and switches, reached from httpx's event hooks through a context var."""
+    """Per-call counters and switches, reached from httpx's event hooks through a context var.
+
+    The call's bounds are not here: its budget travels on each request (``_bounds``).
+    """
 
     debug: bool = False
     requests: int = 0
     retries: int = 0
-    # The call's bounds on every response body: a deadline on time.monotonic, a size limit.
-    deadline: float | None = None
-    timeout_s: float = 0.0
-    max_response_bytes: int | None = None
 
 
 current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
@@ -58,17 +57,9 @@ def _on_request(request: httpx.Request) -> None:
 
 
 def _on_response(response: httpx.Response) -> None:
+    bound_response(response)
     state = current_call.get()
-    if state is None:
-        return
-    if state.deadline is not None and state.max_response_bytes is not None:
-        bound_response(
-            response,
-            deadline=state.deadline,
-            timeout_s=state.timeout_s,
-            limit=state.max_response_bytes,
-        )
-    if not state.debug:
+    if state is None or not state.debug:
         return
     response.read()
     log.info(
