@@ -163,6 +163,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def jobs(clock: FakeClock):
+    """A caller of the made-up jobs service's pack (tests/data/jobs_pack), on ``clock``."""
+    from jobs_helpers import Jobs  # noqa: PLC0415 - it imports this module
+
+    caller = Jobs(clock)
+    yield caller
+    caller.close()
+
+
+@pytest.fixture
 def runner(clock: FakeClock):
     active = Runner(sleep=clock.sleep, clock=clock)
     yield active

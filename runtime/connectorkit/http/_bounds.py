@@ -255,17 +255,19 @@ class BoundedStream(httpx.SyncByteStream):
         self._stream.close()
 
 
-def bound_response(response: httpx.Response) -> None:
+def bound_response(response: httpx.Response, *, any_size: bool = False) -> None:
     """Read ``response``'s body only within its call's budget: time left and size limit.
 
     The budget is the one its request carries (:data:`BUDGET_EXTENSION`); a request without
     one is left alone. Called when the headers have arrived and the body has not been read; a
-    ``Content-Length`` past the limit is refused at once.
+    ``Content-Length`` past the limit is refused at once. ``any_size``: no size limit (a file
+    streamed to disk), only the time.
     """
     budget = response.request.extensions.get(BUDGET_EXTENSION)
     if not isinstance(budget, Budget):
         return
-    limit = budget.max_response_bytes if budget.max_response_bytes is not None else math.inf
+    most = budget.max_response_bytes
+    limit: float = math.inf if any_size or most is None else most
     left = budget.left()
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:

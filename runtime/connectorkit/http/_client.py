@@ -14,6 +14,7 @@ from connectorkit.http._bounds import bound_response
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
+    "STREAMED",
     "TRANSPORT_EXTENSION",
     "CallState",
     "current_call",
@@ -22,6 +23,10 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
+# A request whose answer is streamed to disk (a file saved with save_to): its body is neither
+# read into memory by the auth flow nor bounded by the call's response size; the time budget
+# still applies.
+STREAMED = "connectorkit.streamed"
 # Longest a single attempt may wait for the service when the caller set no Timeout.
 DEFAULT_ATTEMPT_TIMEOUT_S = 120.0
 _DEBUG_BODY_LIMIT = 4000
@@ -57,10 +62,12 @@ def _on_request(request: httpx.Request) -> None:
 
 
 def _on_response(response: httpx.Response) -> None:
-    bound_response(response)
+    # A file streamed to disk may be of any size; its time is bounded all the same.
+    streamed = bool(response.is_success and response.request.extensions.get(STREAMED))
+    bound_response(response, any_size=streamed)
     state = current_call.get()
-    if state is None or not state.debug:
-        return
+    if state is None or not state.debug or response.request.extensions.get(STREAMED):
+        return  # a streamed file is not read for the debug log
     response.read()
     log.info(
         "← %s %s (%s %s)\n%s%s",
