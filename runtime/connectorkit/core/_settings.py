@@ -123,6 +123,20 @@ VARIABLES: tuple[Variable, ...] = (
         "67108864 (64 MiB)",
     ),
     Variable(
+        "CONNECTORKIT_FILES_DIR",
+        "files_dir",
+        "text",
+        "the folder `file` inputs and `save_to` paths must stay inside (a worker serving others)",
+        "anywhere",
+    ),
+    Variable(
+        "CONNECTORKIT_MAX_INLINE_FILE_BYTES",
+        "max_inline_file_bytes",
+        "whole",
+        "the largest file a result carries inline as base64, in bytes (larger: give `save_to`)",
+        "8388608 (8 MiB)",
+    ),
+    Variable(
         "CONNECTORKIT_CACHE_DIR",
         "cache_dir",
         "text",
@@ -163,6 +177,8 @@ class Settings:
     timeout_ms: int | None = None
     max_retry_wait_ms: int | None = None
     max_response_bytes: int | None = None
+    files_dir: str | None = None
+    max_inline_file_bytes: int | None = None
     cache_dir: str | None = None
 
     @classmethod
