@@ -103,6 +103,11 @@ MODULES: dict[str, Target] = {
         ("tests/test_budget.py", "tests/test_retry.py"),
         (f"{E2E}a_call_that_outlives_its_timeout_is_a_timeout",),
     ),
+    "settings": Target(
+        f"{PKG}/core/_settings.py",
+        ("tests/test_settings.py", "tests/test_budget.py", "tests/test_limits.py"),
+        (f"{E2E}a_call_that_outlives_its_timeout_is_a_timeout",),
+    ),
     "limits": Target(
         f"{PKG}/http/_limits.py",
         ("tests/test_limits.py", "tests/test_bulk_accounting.py"),
