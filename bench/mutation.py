@@ -582,6 +582,11 @@ class _Finder(ast.NodeVisitor):
             else:
                 self.visit(element)
 
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.value, ast.Name) and node.value.id == "Literal":
+            return  # a type's values: nothing reads them at run time
+        self.generic_visit(node)
+
     def visit_Set(self, node: ast.Set) -> None:
         self._container(node.elts)
 
