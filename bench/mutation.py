@@ -389,8 +389,11 @@ class _Finder(ast.NodeVisitor):
         names: tuple[str, ...] = ()
         if self.statement is not None:
             lines.add(self.statement.lineno)
-            if not self.scope and isinstance(self.statement, ast.Assign | ast.AnnAssign):
-                targets = getattr(self.statement, "targets", None) or [self.statement.target]
+            statement = self.statement
+            if not self.scope and isinstance(statement, ast.Assign | ast.AnnAssign):
+                targets = (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
                 names = tuple(t.id for t in targets if isinstance(t, ast.Name))
         self.found.append(
             Mutant(
@@ -538,7 +541,7 @@ class _Finder(ast.NodeVisitor):
             self.visit(keyword.value)
 
     def _regex(self, pattern: ast.Constant, named: str | None) -> None:
-        for what, mutated in _regex_mutations(pattern.value):
+        for what, mutated in _regex_mutations(str(pattern.value)):
             self.add(
                 pattern,
                 self.src.start(pattern),
