@@ -481,3 +481,20 @@ def test_an_earlier_deadline_is_kept_after_one_before_it_was_cut():
     finally:
         for sock in (late, late_peer, early, early_peer, middle, middle_peer):
             sock.close()
+
+
+def test_a_retry_after_of_exactly_the_calls_max_retry_wait_is_waited(pack, server):
+    server.plan = ["429:3"]
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 1, "max_retry_wait_ms": 3000},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert clock.sleeps == [3.0], response
+    assert response["ok"] is True
