@@ -15,11 +15,13 @@ import pytest
 
 from conftest import FakeClock, assert_envelope, sp_connection, user_connection
 from connectorkit.call._run import Runner
+from connectorkit.core import _errors
 from connectorkit.core._template import render_path
 from connectorkit.http._bounds import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_TIMEOUT_S,
+    Budget,
     CallBounds,
     Watchdog,
 )
@@ -498,3 +500,16 @@ def test_a_retry_after_of_exactly_the_calls_max_retry_wait_is_waited(pack, serve
         runner.close()
     assert clock.sleeps == [3.0], response
     assert response["ok"] is True
+
+
+def test_a_budget_spent_to_exactly_zero_is_the_contracts_timeout():
+    clock = FakeClock()
+    budget = Budget(1.5, clock=clock)
+    clock.now += 1.25
+    assert budget.remaining() == 0.25
+    clock.now += 0.25  # exactly the whole budget: none is left
+    with pytest.raises(_errors.TimeoutError) as caught:
+        budget.remaining()
+    assert caught.value.to_dict()["timeout_ms"] == 1500
+    assert "1500 ms" in caught.value.message
+    assert Budget(None, clock=clock).remaining() is None
