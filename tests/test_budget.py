@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -513,3 +515,18 @@ def test_a_budget_spent_to_exactly_zero_is_the_contracts_timeout():
     assert caught.value.to_dict()["timeout_ms"] == 1500
     assert "1500 ms" in caught.value.message
     assert Budget(None, clock=clock).remaining() is None
+
+
+def test_a_program_that_armed_the_watchdog_still_exits_when_it_is_done():
+    # The runtime used as a library: its watchdog thread must not keep the program alive.
+    program = (
+        "import socket, time\n"
+        "from connectorkit.http._bounds import Watchdog\n"
+        "sock, peer = socket.socketpair()\n"
+        "Watchdog().arm(time.monotonic() + 3600, sock)\n"
+        "print('armed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "armed\n"), done.stderr
