@@ -530,3 +530,17 @@ def test_a_program_that_armed_the_watchdog_still_exits_when_it_is_done():
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False
     )
     assert (done.returncode, done.stdout) == (0, "armed\n"), done.stderr
+
+
+def test_a_connection_that_breaks_mid_body_is_a_network_error_not_a_timeout(pack, server):
+    server.plan = ["cut_body"]
+    response = run(
+        pack,
+        {
+            "action": "list_groups",
+            "inputs": {"timeout": 60000},
+            "connection": connection_to(server),
+        },
+    )
+    assert response["error"]["type"] == "network_error", response
+    assert response["error"]["request_sent"] is True
