@@ -544,3 +544,20 @@ def test_a_connection_that_breaks_mid_body_is_a_network_error_not_a_timeout(pack
     )
     assert response["error"]["type"] == "network_error", response
     assert response["error"]["request_sent"] is True
+
+
+def test_one_runner_keeps_answering_after_more_calls_than_its_pool_has_connections(pack, server):
+    # serve: every response, read within its bounds, gives its connection back to the pool (of
+    # 100): the 101st call would otherwise wait for one until its time budget ran out.
+    runner = Runner()
+    request = {
+        "action": "list_groups",
+        "inputs": {"timeout": 3000},
+        "connection": connection_to(server),
+    }
+    try:
+        for number in range(1, 111):
+            response = run(pack, request, runner)
+            assert response["ok"] is True, (number, response)
+    finally:
+        runner.close()
