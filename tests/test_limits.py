@@ -227,7 +227,7 @@ def test_the_slot_of_a_worker_that_died_frees_itself_on_the_scaled_clock(pack, c
     with pytest.raises(RateLimited):
         fast.admit("create_rows", rows(1), lambda: 0.01)
     clock.now += 130.0 / 60 + 0.01  # past an attempt's longest time, on the emulator's clock
-    fast.admit("create_rows", rows(1), lambda: 0.01)
+    fast.admit("create_rows", rows(1), lambda: 0.001)
 
 
 def test_rows_of_a_request_that_was_not_committed_do_not_fill_the_table(limiter, clock):
