@@ -286,3 +286,19 @@ def test_the_margin_is_one_and_a_half_times_the_slowest_of_the_last_64_requests(
         limiter.done(tickets, committed=True)
     limiter.admit("create_rows", rows(1), lambda: 120.0)
     assert clock.sleeps == [pytest.approx(wait)]
+
+
+@pytest.mark.parametrize("name", ["Dataset2", "_ds", "x", "ds_id", "DS"])
+def test_a_budget_is_per_resource_whatever_the_inputs_name(clock, name):
+    budget = BudgetDef(
+        name="per_resource",
+        actions=("push",),
+        resource=f"{{{name}}}",
+        windows=(WindowDef(1, 60.0),),
+    )
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    limiter = Limiter(state, (budget,), time_scale=1.0, sleep=clock.sleep)
+    limiter.done(limiter.admit("push", {name: "first"}, unbounded), committed=True)
+    limiter.done(limiter.admit("push", {name: "second"}, unbounded), committed=True)
+    with pytest.raises(RateLimited):  # the first one's own budget is spent
+        limiter.admit("push", {name: "first"}, lambda: 5.0)
