@@ -85,6 +85,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         label, grant = _connection(pack, source.connection)
         lines = [f"checking connection {label} from {source.describe()}"]
+        lines += _credential_lines(pack, source.connection)
         lines += _report(pack.check, envelope, grant, style)
         sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()  # before the note on stderr, so that they show in this order
@@ -119,6 +120,33 @@ def _connection(pack: Pack, connection: dict[str, Any] | None) -> tuple[str, str
     if definition is None:
         return f"'{key}'", None
     return f"'{definition.key}'", definition.grant
+
+
+def _credential_lines(pack: Pack, connection: dict[str, Any] | None) -> list[str]:
+    """What the connection signs with, so that a person can compare it with the app's.
+
+    A certificate's subject, thumbprints and expiry; nothing when the connection has none, or
+    its values do not bind (the report then says why).
+    """
+    from connectorkit._bind import bind_connection  # noqa: PLC0415
+
+    if connection is None or "key" not in connection:
+        return []
+    try:
+        bound = bind_connection(pack, connection)
+    except ConnectorError:
+        return []
+    definition = bound.definition
+    assertion = definition.client_assertion
+    federated = assertion is not None and assertion.federated
+    if definition.token_endpoint_auth_method != "private_key_jwt" or federated:  # noqa: S105
+        return []
+    from connectorkit.auth._assertion import load_certificate  # noqa: PLC0415
+
+    try:
+        return [f"  · certificate: {load_certificate(bound.values).describe()}"]
+    except ConnectorError:
+        return []
 
 
 def _report(
