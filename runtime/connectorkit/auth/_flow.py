@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connectorkit.auth._assertion import federated_assertion, load_certificate, sign_assertion
 from connectorkit.auth._oauth import JWT_BEARER, OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
@@ -371,6 +370,8 @@ class ConnectionAuth(httpx.Auth):
         A federated connection first gets the token it presents as its client assertion.
         """
         if self._federated:
+            from connectorkit.auth._assertion import federated_assertion  # noqa: PLC0415 - federated only
+
             values = self.connection.values
             assertion = yield from federated_assertion(self._federated, values, self._key)
             grant = {**grant, "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
@@ -449,6 +450,9 @@ def _assertion_signer(
     spec = spec or ClientAssertionDef()
     if spec.federated:
         return None, "federated"
+    # Loaded only for connections that sign: a plain call imports nothing of it.
+    from connectorkit.auth._assertion import load_certificate, sign_assertion  # noqa: PLC0415
+
     certificate = load_certificate(values)
     audience = render_value(spec.audience, values)
     if audience is ABSENT or not audience:
