@@ -13,6 +13,7 @@ cryptography and authlib (with joserfc under it) load only when a connection sig
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import threading
@@ -30,14 +31,16 @@ from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.core._json import loads_service
 from connectorkit.core._redact import remember_secrets
 from connectorkit.core._template import ABSENT, render_value
+from connectorkit.pack._definitions import ClientAssertionDef
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Mapping
+    from collections.abc import Callable, Generator, Mapping
 
-    from connectorkit.pack._definitions import AssertionSourceDef, ClientAssertionDef
+    from connectorkit.pack._definitions import AssertionSourceDef
 
 __all__ = [
     "ClientCertificate",
+    "assertion_signer",
     "federated_assertion",
     "load_certificate",
     "sign_assertion",
@@ -237,6 +240,28 @@ def sign_assertion(
     text = assertion.decode("ascii") if isinstance(assertion, bytes) else str(assertion)
     remember_secrets([text])
     return text
+
+
+def assertion_signer(
+    spec: ClientAssertionDef | None, values: Mapping[str, Any], client_id: str
+) -> tuple[Callable[[], str] | None, str]:
+    """What signs a ``private_key_jwt`` client's assertions, and the credential's identity.
+
+    None for a federated connection: each token request brings the token it presents.
+    """
+    spec = spec or ClientAssertionDef()
+    if spec.federated:
+        return None, "federated"
+    certificate = load_certificate(values)
+    audience = render_value(spec.audience, values)
+    if audience is ABSENT or not audience:
+        raise InvalidConnection(
+            f"the client assertion's audience '{spec.audience}' names a value the connection "
+            "does not have"
+        )
+    signer = functools.partial(sign_assertion, certificate, client_id, str(audience), spec)
+    identity = certificate.sha256 or certificate.sha1 or b""
+    return signer, f"certificate:{identity.hex()}"
 
 
 # -- federated -------------------------------------------------------------------------------

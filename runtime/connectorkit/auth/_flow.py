@@ -12,7 +12,6 @@ has already spent.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -25,9 +24,7 @@ import httpx
 from connectorkit.auth._oauth import JWT_BEARER, OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
-from connectorkit.core._template import ABSENT, render_value
 from connectorkit.http._responses import service_error, token_refused
-from connectorkit.pack._definitions import ClientAssertionDef
 from connectorkit.state._token_store import MemoryTokenStore, TokenStore, token_key
 
 if TYPE_CHECKING:
@@ -417,7 +414,10 @@ def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
     client_id = _required_text(values, "client_id")
     signer, credential = None, ""
     if method == "private_key_jwt":
-        signer, credential = _assertion_signer(definition.client_assertion, values, client_id)
+        # Loaded only for connections that sign: a plain call imports nothing of it.
+        from connectorkit.auth._assertion import assertion_signer  # noqa: PLC0415
+
+        signer, credential = assertion_signer(definition.client_assertion, values, client_id)
     client = OAuthClient(
         token_url=token_url,
         client_id=client_id,
@@ -438,31 +438,6 @@ def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
         while len(_clients) > _MAX_CLIENTS:
             _clients.popitem(last=False)
     return client, leeway
-
-
-def _assertion_signer(
-    spec: ClientAssertionDef | None, values: Mapping[str, Any], client_id: str
-) -> tuple[Callable[[], str] | None, str]:
-    """What signs a ``private_key_jwt`` client's assertions, and the credential's identity.
-
-    None for a federated connection: each token request brings the token it presents.
-    """
-    spec = spec or ClientAssertionDef()
-    if spec.federated:
-        return None, "federated"
-    # Loaded only for connections that sign: a plain call imports nothing of it.
-    from connectorkit.auth._assertion import load_certificate, sign_assertion  # noqa: PLC0415
-
-    certificate = load_certificate(values)
-    audience = render_value(spec.audience, values)
-    if audience is ABSENT or not audience:
-        raise InvalidConnection(
-            f"the client assertion's audience '{spec.audience}' names a value the connection "
-            "does not have"
-        )
-    signer = functools.partial(sign_assertion, certificate, client_id, str(audience), spec)
-    identity = certificate.sha256 or certificate.sha1 or b""
-    return signer, f"certificate:{identity.hex()}"
 
 
 def _not_older(token: Mapping[str, Any], than: Mapping[str, Any]) -> bool:
