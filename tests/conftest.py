@@ -101,6 +101,8 @@ MARKED_FILES = {
     "test_studio_stored.py": ("e2e",),
     "test_studio_page.py": ("e2e", "browser"),
     "test_fuzz_protocol.py": ("slow",),
+    "test_fabric_emulator.py": ("e2e",),
+    "test_fabric_operations.py": ("e2e", "slow"),  # all 725 operations over HTTP
 }
 # ...and every test that asks for one of these fixtures, in any file.
 MARKED_FIXTURES = {
