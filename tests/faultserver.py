@@ -25,6 +25,7 @@ class FaultServer:
         self.batches: list[int] = []
         self.seen: list[tuple[str, str]] = []
         self.lock = threading.Lock()
+        self.closing = threading.Event()  # ends a stall when the test is over
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +56,7 @@ class FaultServer:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -114,7 +116,7 @@ class FaultServer:
                 time.sleep(float(pause))
                 handler.wfile.write(b" " * 10)
                 handler.wfile.flush()
-                time.sleep(float(stall or 30))
+                self.closing.wait(float(stall or 30))
             except OSError:
                 return
         elif kind == "big":
