@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -230,29 +229,6 @@ def test_pack_option_selects_another_pack(tmp_path):
 
 def test_root_is_the_pack():
     assert (PACK / "connector.yaml").is_file()
-
-
-def test_emulator_without_its_extra_says_what_to_install(tmp_path):
-    # A stand-in 'uvicorn' that cannot be found: the command must say so, not crash.
-    (tmp_path / "sitecustomize.py").write_text(
-        "import importlib.util\n"
-        "_find = importlib.util.find_spec\n"
-        "importlib.util.find_spec = (\n"
-        "    lambda name, *a: None if name == 'uvicorn' else _find(name, *a)\n"
-        ")\n"
-    )
-    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    done = subprocess.run(
-        [sys.executable, "-m", "connectorkit", "emulator", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 3
-    assert "pip install 'connectorkit[emulator]'" in done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_every_contract_error_type_has_its_exit_code():

@@ -176,8 +176,11 @@ action). `schemas/` holds the JSON Schemas an editor uses to complete and check 
 
 ## Test it
 
+connectorkit is installed from a clone of its repository or from its Git URL, with the
+`testing` extra (pytest and pytest-httpx):
+
 ```sh
-pip install 'connectorkit[testing]'
+pip install '/path/to/connectorkit[testing]'     # or: 'connectorkit[testing] @ git+URL'
 connectorkit validate .      # every problem with its file and line
 pytest                       # the conformance suite and tests/
 ```

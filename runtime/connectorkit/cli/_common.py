@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectorkit.core._version import version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from connectorkit.pack._definitions import Pack
 
@@ -104,16 +104,22 @@ def positive(text: str) -> int:
 
 
 def pack_path(text: str) -> Path:
-    """A pack folder argument, where ``DIR/connector.yaml`` stands for ``DIR``."""
-    path = Path(text)
-    return path.parent if path.name == "connector.yaml" and path.is_file() else path
+    """A pack argument: a folder (``DIR/connector.yaml`` stands for ``DIR``) or a bundled name."""
+    from connectorkit.pack._files import named_pack  # noqa: PLC0415
+
+    return named_pack(text)
 
 
 def pack_folder(text: str) -> Path:
-    """A pack folder argument that must name an existing folder (or its connector.yaml)."""
+    """A pack argument that must name an existing folder (or its connector.yaml) or bundled pack."""
     path = pack_path(text)
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+        from connectorkit.pack._files import bundled_pack_names  # noqa: PLC0415
+
+        bundled = ", ".join(bundled_pack_names()) or "none"
+        raise argparse.ArgumentTypeError(
+            f"{text}: no such folder, nor a bundled pack (bundled: {bundled})"
+        )
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: not a folder (give the folder of a pack)")
     return path
@@ -128,7 +134,9 @@ def add_pack_option(parser: argparse.ArgumentParser, *, must_exist: bool = True)
     parser.add_argument(
         "--pack",
         type=pack_folder if must_exist else pack_path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
+        metavar="DIR|NAME",
+        help="the action pack: a folder, or the name of a pack that ships with connectorkit "
+        "(default: $CONNECTORKIT_PACK, else the bundled default pack)",
     )
 
 
