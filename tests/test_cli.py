@@ -340,6 +340,21 @@ def test_actions_are_grouped_and_filtered(tmp_path):
     assert "no action mentions 'zebra'" in nothing.stderr
 
 
+def test_pack_names_a_bundled_pack_unless_a_folder_is_called_so(tmp_path):
+    bundled = ck("actions", "--pack", "reportserver", cwd=tmp_path)
+    assert bundled.returncode == 0
+    assert "list_power_bi_reports" in bundled.stdout
+    assert "list_groups" not in bundled.stdout
+    copy_pack(tmp_path / "reportserver")  # a folder of that name wins: here, a Power BI copy
+    local = ck("actions", "--pack", "reportserver", cwd=tmp_path)
+    assert "list_groups" in local.stdout
+    unknown = ck("actions", "--pack", "nosuchpack", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "nosuchpack: no such folder, nor a bundled pack (bundled: powerbi, reportserver)" in (
+        unknown.stderr
+    )
+
+
 def test_describe_and_docs_show_one_action(tmp_path):
     described = ck("describe", "create_rows", cwd=tmp_path)
     assert described.returncode == 0
