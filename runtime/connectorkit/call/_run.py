@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit.auth._flow import CallAuth
-    from connectorkit.bulk._push import ColumnMemory, JobBook
+    from connectorkit.bulk._push import ColumnMemory
     from connectorkit.http._limits import Limiter
     from connectorkit.pack._budgets import BudgetDef
     from connectorkit.pack._definitions import EachDef
-    from connectorkit.state import State
+    from connectorkit.state import JobLedger, State
     from connectorkit.state._token_store import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -66,8 +66,7 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
-        from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows` connections
-        from connectorkit.auth._flow import new_call_auth  # noqa: PLC0415
+        from connectorkit.auth._kinds import new_call_auth  # noqa: PLC0415
 
         options = action.options
         self.runner = runner
@@ -253,7 +252,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         state_url: str | None = None,
         state: State | None = None,
-        jobs: JobBook | None = None,
+        jobs: JobLedger | None = None,
         memory: ColumnMemory | None = None,
         bounds: CallBounds | None = None,
     ) -> None:
@@ -295,14 +294,14 @@ class Runner:
         return self._state
 
     @property
-    def jobs(self) -> JobBook:
+    def jobs(self) -> JobLedger:
         """The ledger of push jobs: in the state store, so a push resumes in another process."""
         if self._jobs is None:
             with self._http_lock:
                 if self._jobs is None:
-                    from connectorkit.bulk._jobs import StoreJobBook  # noqa: PLC0415
+                    from connectorkit.state._ledger import JobLedger  # noqa: PLC0415
 
-                    self._jobs = StoreJobBook(lambda: self.state)
+                    self._jobs = JobLedger(lambda: self.state)
         return self._jobs
 
     @property
