@@ -255,7 +255,7 @@ def test_check_says_what_works(tmp_path, emu):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"checking connection 'client_credentials' from {conn}",
-        "  ✓ connection values are complete",
+        "  ✓ values are complete",
         done.stdout.splitlines()[2],
         "  ✓ list_groups top=1: the service answered (2 visible)",
         "the connection works",
@@ -271,7 +271,7 @@ def test_check_names_a_wrong_secret(tmp_path, emu):
     done = ck("check", "-c", str(conn), cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert lines[2].startswith("  ✗ token: the token endpoint")
+    assert lines[2].startswith("  ✗ token: the token endpoint")  # the identity platform's words
     assert "AADSTS7000215" in lines[2]
     assert lines[3].startswith("  → Wrong secret: Entra ID refused client_secret.")
     assert lines[-1] == "the connection does not work (auth_error)"
@@ -297,7 +297,7 @@ def test_check_names_a_wrong_tenant_and_missing_values(tmp_path, emu):
     incomplete.write_text(json.dumps({"key": "client_credentials", "values": {"tenant_id": "x"}}))
     done = ck("check", "-c", str(incomplete), cwd=tmp_path)
     assert done.returncode == 2
-    assert "  ✗ connection values:" in done.stdout
+    assert "  ✗ values:" in done.stdout
     assert "      connection.values.client_id: is required" in done.stdout
 
 

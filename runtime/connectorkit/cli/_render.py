@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import TextIO
 
-__all__ = ["Style", "error_text", "meta_text", "result_text", "table"]
+__all__ = ["Style", "error_text", "local_time", "meta_text", "result_text", "table"]
 
 _CELL_MAX = 40  # on a terminal, a longer cell is cut so a row stays on one line
 _HIDDEN_PREFIX = "@odata."
@@ -62,6 +62,16 @@ class Style:
     def green(self, text: str) -> str:
         """``text`` in green, when colour is on."""
         return f"\x1b[32m{text}\x1b[0m" if self.color else text
+
+
+def local_time(stamp: float, *, date: bool = False) -> str:
+    """Seconds since the epoch as a person's local time: ``14:05``, or ``2026-12-04 14:05``."""
+    import time  # noqa: PLC0415
+
+    moment = time.localtime(stamp)
+    if date or abs(stamp - time.time()) > 86_400 / 2:
+        return time.strftime("%Y-%m-%d %H:%M", moment)
+    return time.strftime("%H:%M", moment)
 
 
 def _scalar(value: Any) -> str:
