@@ -265,9 +265,11 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
     if action is None:
         close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
+        # The pack's actions are many (describe lists them): the nearest one, not all of them.
+        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's actions"
         raise UnknownAction(
             f"the pack '{pack.key}' has no action '{key}'{hint}",
-            details=[{"field": "action", "message": f"one of: {', '.join(sorted(pack.actions))}"}],
+            details=[{"field": "action", "message": said}],
         )
     values = _validate(f"action '{action.key}'", action.inputs, action, inputs, InvalidInput)
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))

@@ -317,7 +317,7 @@ class BulkPush:
             return bad
         more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
         raise InvalidInput(
-            f"{len(bad)} of the {name} do not fit the table's columns{more}; nothing was sent",
+            f"{_how_many(len(bad), name)} the table's columns{more}; nothing was sent",
             details=details,
         )
 
@@ -425,6 +425,11 @@ def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, na
     if status == "committed":
         return True
     return status == "unknown" and plan.unknown_choice == "skip"
+
+
+def _how_many(bad: int, name: str) -> str:
+    """``1 of the rows does not fit`` / ``2 of the rows do not fit``."""
+    return f"{bad:,} of the {name} {'does' if bad == 1 else 'do'} not fit"
 
 
 def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:

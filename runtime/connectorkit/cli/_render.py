@@ -93,8 +93,11 @@ def _cut(text: str, limit: int | None) -> str:
     return text[: max(limit - 1, 1)] + "…"
 
 
-def table(rows: Sequence[Any], style: Style) -> str:
-    """Rows (objects, or plain values) as aligned columns under a header."""
+def table(rows: Sequence[Any], style: Style, *, right: Sequence[str] = ()) -> str:
+    """Rows (objects, or plain values) as aligned columns under a header.
+
+    Columns named in ``right`` (counts, sizes) are aligned to the right, header included.
+    """
     if not rows:
         return "(none)"
     if not all(isinstance(row, dict) for row in rows):
@@ -115,9 +118,16 @@ def table(rows: Sequence[Any], style: Style) -> str:
             keep += 1
         columns, widths = columns[:keep], widths[:keep]
         cells = [r[:keep] for r in cells]
-    header = "  ".join(style.bold(c.ljust(w)) for c, w in zip(columns, widths, strict=True))
+
+    def fit(text: str, column: str, width: int) -> str:
+        return text.rjust(width) if column in right else text.ljust(width)
+
+    header = "  ".join(style.bold(fit(c, c, w)) for c, w in zip(columns, widths, strict=True))
     lines = [header.rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines += [
+        "  ".join(fit(c, n, w) for c, n, w in zip(r, columns, widths, strict=True)).rstrip()
+        for r in cells
+    ]
     return "\n".join(lines)
 
 
@@ -178,7 +188,7 @@ def meta_text(meta: Mapping[str, Any]) -> str:
 
 # What to change, by error type, when the error itself does not say.
 _ADVICE = {
-    "invalid_input": "fix the inputs named above (see: connectorkit describe ACTION)",
+    "invalid_input": "fix the inputs named above (see: connectorkit docs {action})",
     "unknown_action": "list the actions with: connectorkit actions",
     "invalid_connection": "fix the connection values named above (see: connectorkit docs)",
     "rate_limited": "the service is throttling: wait, or add max_retry_count=3",
@@ -188,15 +198,23 @@ _ADVICE = {
 }
 
 
-def error_text(error: Mapping[str, Any], style: Style, *, hint: str | None = None) -> str:
-    """An error envelope's ``error`` in plain words: what failed, each field, what to change."""
+def error_text(
+    error: Mapping[str, Any], style: Style, *, hint: str | None = None, action: str | None = None
+) -> str:
+    """An error envelope's ``error`` in plain words: what failed, each field, what to change.
+
+    ``action``, when known, fills the advice (``connectorkit docs create_rows``).
+    """
     kind = str(error.get("type", "error"))
     lines = [f"{style.red('error')} ({kind}): {error.get('message', '')}"]
     status = error.get("status")
     if status is not None:
         code = error.get("code")
         lines.append(f"  the service answered {status}" + (f" ({code})" if code else ""))
+    message = str(error.get("message", ""))
     for detail in error.get("details") or []:
+        if isinstance(detail, dict) and str(detail.get("message")) in message:
+            continue  # the message says it already (an unknown action's suggestion)
         if isinstance(detail, dict) and "field" in detail:
             lines.append(f"  {style.bold(str(detail['field']))}: {detail.get('message', '')}")
         elif isinstance(detail, dict) and "batch" in detail:
@@ -210,7 +228,7 @@ def error_text(error: Mapping[str, Any], style: Style, *, hint: str | None = Non
     resume = error.get("resume_from")
     if resume is not None:
         lines.append(f"  to resume, send the rows again from index {resume}")
-    advice = hint or _ADVICE.get(kind)
+    advice = hint or _ADVICE.get(kind, "").replace("{action}", action or "ACTION")
     if advice:
         lines.append(style.dim(f"  → {advice}"))
     return "\n".join(lines)
