@@ -127,7 +127,7 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
         cli,
         # An input after the options is taken as well as one before them.
         ["push", str(csv), f"dataset_id={dataset_id}", "table_name=Sales",
-         "--connection", str(connection), "--job-id", "csv-1", f"group_id={SALES}"],
+         "--connection", str(connection), "--job-id", "csv-1", f"group_id={SALES}", "--json"],
         env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -137,7 +137,9 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
     assert "rows committed" in done.stderr  # one progress line per batch when not a terminal
     assert sorted(stored_qty(emulator, dataset_id)) == list(range(25_000))
     listed = _push(cli, ["jobs", "list", "--json"], env)
-    assert [(j["job_id"], j["state"]) for j in json.loads(listed.stdout)] == [("csv-1", "done")]
+    assert [(j["job_id"], j["state"]) for j in json.loads(listed.stdout)["result"]] == [
+        ("csv-1", "done")
+    ]
 
 
 def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
@@ -179,17 +181,19 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert 0 < before < total
 
         shown = _push(cli, ["jobs", "show", "kill-1", "--json"], env)
-        ledger = json.loads(shown.stdout)["ledger"]
+        ledger = json.loads(shown.stdout)["result"]["ledger"]
         committed = {e["batch"] for e in ledger if e["status"] == "committed"}
         unknown = {e["batch"] for e in ledger if e["status"] == "unknown"}
         assert committed | unknown
         assert 10_000 * len(committed) <= before <= 10_000 * len(committed | unknown)
 
         if unknown:  # the batches in flight at the kill: the caller must decide
-            asked = _push(cli, ["jobs", "resume", "kill-1"], env)
+            asked = _push(cli, ["jobs", "resume", "kill-1", "--json"], env)
             assert asked.returncode == 2
             assert json.loads(asked.stdout)["error"]["details"][0]["field"] == "unknown_batches"
-        resumed = _push(cli, ["jobs", "resume", "kill-1", "--unknown-batches", "skip"], env)
+        resumed = _push(
+            cli, ["jobs", "resume", "kill-1", "--unknown-batches", "skip", "--json"], env
+        )
         assert resumed.returncode == 0, resumed.stderr
         result = json.loads(resumed.stdout)["result"]
         assert result["resumed"] is True

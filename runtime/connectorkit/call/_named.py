@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["resolve_stored"]
 
 
-
 def resolve_stored(state: State, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The request's ``connection`` with a stored connection's key, values and token filled in."""
     from connectorkit.state import StateError, StoredConnections  # noqa: PLC0415

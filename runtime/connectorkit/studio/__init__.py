@@ -33,8 +33,14 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "A local web page that shows every action of a pack as the form a workflow designer "
             "gets from `describe`, and runs it. Prints one JSON line with its URL, then serves "
-            "until interrupted. Example: connectorkit studio --emulator"
+            "until interrupted."
         ),
+        epilog=(
+            "examples:\n"
+            "  connectorkit studio --emulator                    # run against a local emulator\n"
+            "  connectorkit studio --pack ./my-pack --port 8700  # your pack, reloaded on edits\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--pack",

@@ -181,8 +181,7 @@ def _call(
 def _label(pack: Pack, connection: dict[str, Any] | None, bound: BoundConnection | None) -> str:
     """The connection's key (and a stored one's name) as a person reads it."""
     if bound is not None:
-        named = f"'{bound.stored}', " if bound.stored else ""
-        return f"{named}'{bound.definition.key}'" if named else f"'{bound.definition.key}'"
+        return f"'{bound.definition.key}'"
     if connection is not None and "name" in connection and "key" not in connection:
         return f"'{connection['name']}'"
     return f"'{(connection or {}).get('key') or pack.default_connection}'"

@@ -111,7 +111,7 @@ def _push(args: argparse.Namespace) -> int:
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
-        quiet=args.quiet or args.json,
+        quiet=args.quiet,
         voice=voice,
     )
 
