@@ -339,6 +339,7 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
             f"connection '{definition.key}' has no {fields}: {missing[0]['message']}",
             details=missing,
         )
+    _check_urls(definition, values)
     token = raw.get("token")
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
     # A password inside a URL value (https://user:pass@host/...) is a secret too.
@@ -357,6 +358,26 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
         hints=pack.error_hints,
         stored=stored if isinstance(stored, str) else None,
     )
+
+
+def _check_urls(definition: ConnectionDef, values: Mapping[str, Any]) -> None:
+    """Every URL value must be one that can be sent to: named here, not failed on at send."""
+    from connectorkit.core._urls import url_problem  # noqa: PLC0415 - httpx, already on a call's path
+
+    details = [
+        {"field": f"connection.values.{v.key}", "message": problem}
+        for v in definition.values
+        if (v.format == "uri" or v.key.endswith("_url"))
+        and isinstance(values.get(v.key), str)
+        and values[v.key]
+        and (problem := url_problem(values[v.key])) is not None
+    ]
+    if details:
+        first = details[0]
+        raise InvalidConnection(
+            f"connection value '{first['field'].rsplit('.', 1)[1]}' {first['message']}",
+            details=details,
+        )
 
 
 def _names(needs: list[str], pack: Pack, values: Mapping[str, Any]) -> str:

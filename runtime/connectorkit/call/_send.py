@@ -226,9 +226,16 @@ class Sender:
         merged = self.http.headers.copy()
         if headers:
             merged.update(headers)
-        request = httpx.Request(
-            spec.method, spec.url, params=tuple(spec.params) or None, headers=merged, **kwargs
-        )
+        try:
+            request = httpx.Request(
+                spec.method, spec.url, params=tuple(spec.params) or None, headers=merged, **kwargs
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # What the inputs put into the URL made one httpx refuses: the caller's to fix.
+            raise InvalidInput(
+                f"the request's URL cannot be sent: {exc}",
+                details=[{"field": "url", "message": f"makes a URL that cannot be sent: {exc}"}],
+            ) from None
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         return request
 

@@ -166,6 +166,14 @@ def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
     else:
         path = parts.path if parts.path.startswith("/") else f"/{parts.path}"
         full = base_url.rstrip("/") + path
+    from connectorkit.core._urls import url_problem  # noqa: PLC0415
+
+    problem = url_problem(full)
+    if problem is not None:
+        raise InvalidInput(
+            f"url makes a URL that cannot be sent: it {problem}",
+            details=[{"field": "url", "message": f"makes a URL that {problem}"}],
+        )
     return full, parse_qsl(parts.query, keep_blank_values=True)
 
 
