@@ -474,7 +474,8 @@ def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path):
             pasted = json.loads(notes[1])
             assert pasted["values"]["base_url"] == urls["base_url"]
             assert notes[2] == (
-                f"connectorkit: written to {folder}/emulator.json and emulator-sp.json; try:\n"
+                f"connectorkit: written to {folder}/emulator.json and {folder}/emulator-sp.json; "
+                "try:\n"
             )
             assert stat.S_IMODE((folder / "emulator.json").stat().st_mode) == 0o600
             user = json.loads((folder / "emulator.json").read_text())

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from connectorkit.bulk._rowsource import RowFile, detect_format, read_rows
+from connectorkit.bulk._rowsource import RowFile, detect_format, line_numbers, read_rows
 from connectorkit.core._errors import InvalidInput
 
 TYPES = {"Id": "integer", "Price": "number", "Ok": "boolean", "Name": "string", "At": "string"}
@@ -42,8 +42,6 @@ def test_csv_bad_cell_named_by_its_line_row_and_column(tmp_path):
 
 
 def test_line_numbers_find_rows_in_csv_and_ndjson(tmp_path):
-    from connectorkit.bulk._rowsource import line_numbers
-
     csv_path = write(tmp_path, "s.csv", 'Id,Price\n1,2\n\n2,"a\nb"\n3,abc\n')
     assert line_numbers(RowFile(csv_path), {0, 1, 2}) == {0: 2, 1: 4, 2: 6}
     ndjson = write(tmp_path, "r.ndjson", '{"a": 1}\n\n{"a": 2}\n{"a": 3}\n')

@@ -213,8 +213,8 @@ def error_text(
         lines.append(f"  the service answered {status}" + (f" ({code})" if code else ""))
     message = str(error.get("message", ""))
     for detail in error.get("details") or []:
-        if isinstance(detail, dict) and str(detail.get("message")) in message:
-            continue  # the message says it already (an unknown action's suggestion)
+        if kind == "unknown_action" and str(detail.get("message")) in message:
+            continue  # the message makes the suggestion already
         if isinstance(detail, dict) and "field" in detail:
             lines.append(f"  {style.bold(str(detail['field']))}: {detail.get('message', '')}")
         elif isinstance(detail, dict) and "batch" in detail:
