@@ -206,3 +206,53 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert len(stored) == len(set(stored)), "a row was stored twice"
         skipped = {q for n in unknown for q in range((n - 1) * 10_000, n * 10_000)}
         assert set(range(total)) - skipped <= set(stored)
+
+
+def _stall_first_batch(emu: Any) -> None:
+    # The first POST of rows is held 1.5 s before the service stores it: batches sent beside it
+    # arrive first, as a slow request among five in flight would let them.
+    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=1500, count=1)
+
+
+def _ordered(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"table_name": "Sales", "group_id": SALES, "rows": rows(30_000), **inputs}
+
+
+def test_batches_in_flight_can_arrive_out_of_order(cli: Cli, emulator: Any) -> None:
+    dataset_id = push_dataset(emulator)
+    _stall_first_batch(emulator)
+    inputs = _ordered({"dataset_id": dataset_id, "columns": COLUMNS})
+    run = cli.invoke("create_rows", inputs, cli.app())
+    assert run.result["committed"] == 30_000
+    stored = stored_qty(emulator, dataset_id)
+    assert sorted(stored) == list(range(30_000))
+    assert stored != list(range(30_000))  # what keep_order and basicFIFO tables are spared
+
+
+def test_keep_order_sends_one_batch_at_a_time(cli: Cli, emulator: Any) -> None:
+    dataset_id = push_dataset(emulator)
+    _stall_first_batch(emulator)
+    inputs = _ordered({"dataset_id": dataset_id, "columns": COLUMNS, "keep_order": True})
+    run = cli.invoke("create_rows", inputs, cli.app())
+    assert run.result["committed"] == 30_000
+    assert stored_qty(emulator, dataset_id) == list(range(30_000))
+
+
+def test_a_basic_fifo_dataset_is_pushed_in_arrival_order(
+    cli: Cli, emulator: Any, tmp_path: Path
+) -> None:
+    # Create Dataset remembers the policy in the state store; Create Rows, in another process
+    # sharing that store, then keeps the order without being asked.
+    state = ("--state", f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    created = cli.invoke(
+        "create_dataset",
+        {"dataset_name": "Fifo", "table_name": "Sales", "columns": COLUMNS,
+         "group_id": SALES, "default_retention_policy": "basicFIFO"},
+        cli.app(),
+        *state,
+    )  # fmt: skip
+    dataset_id = created.result["id"]
+    _stall_first_batch(emulator)
+    run = cli.invoke("create_rows", _ordered({"dataset_id": dataset_id}), cli.app(), *state)
+    assert run.result["committed"] == 30_000
+    assert stored_qty(emulator, dataset_id) == list(range(30_000))
