@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit.core._request import url_problem
 from connectorkit.core._template import placeholders, render_value
 from connectorkit.pack._value_sets import preset_values
 from connectorkit.types._compile import Validator, compile_spec, spec_of
@@ -362,8 +363,6 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
 
 def _check_urls(definition: ConnectionDef, values: Mapping[str, Any]) -> None:
     """Every URL value must be one that can be sent to: named here, not failed on at send."""
-    from connectorkit.core._urls import url_problem  # noqa: PLC0415 - httpx, already on a call's path
-
     details = [
         {"field": f"connection.values.{v.key}", "message": problem}
         for v in definition.values
