@@ -102,3 +102,19 @@ def test_the_slugs_are_githubs():
     assert slug("Issue 8: layered runtime, one type system (2026-11-28)") == (
         "issue-8-layered-runtime-one-type-system-2026-11-28"
     )
+
+
+def test_no_install_command_names_the_package_alone():
+    # connectorkit is not on PyPI: `pip install 'connectorkit[studio]'` would fail, or install a
+    # stranger's package. Every install command is from a clone ('.[x]', a path) or a Git URL.
+    # A line that says what *would* happen with such a command is an explanation, not advice.
+    by_name = re.compile(r"(?:pip|pipx|uv tool|uv pip) install\s+['\"]?connectorkit\b")
+    sources = [*markdown_files(), *(ROOT / "runtime").rglob("*.py")]
+    sources += (ROOT / "emulators").rglob("*.py")
+    found = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in sources
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if by_name.search(line) and " @ " not in line and "would" not in line
+    ]
+    assert found == []

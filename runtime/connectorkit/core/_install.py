@@ -1,11 +1,11 @@
 """Where this copy of connectorkit came from, and the command that adds an optional extra to it.
 
 connectorkit is not published on a package index: a copy is installed from a clone
-(``pip install -e .``, ``pip install .``) or from a Git URL (``pip install 'connectorkit @
-git+URL'``, ``pipx install``, ``uv tool install``). The install records which in its
-``direct_url.json`` (PEP 610); a hint repeats that source with the extra added, run by the tool
-that manages this environment (pipx, uv, or this Python's pip). A name alone
-(``pip install 'connectorkit[studio]'``) would ask an index for somebody else's package.
+(``pip install -e .``, ``pip install .``) or from a Git URL
+(``pip install 'connectorkit @ git+URL'``, ``pipx install``, ``uv tool install``). The install
+records which in its ``direct_url.json`` (PEP 610); a hint repeats that source with the extra
+added, run by the tool that manages this environment (pipx, uv, or this Python's pip). A name
+alone (no clone, no URL) would ask an index for somebody else's package.
 """
 
 from __future__ import annotations
