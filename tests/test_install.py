@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 from connectorkit.core._install import InstallSource, extra_command, install_source
 from connectorkit.studio import main as studio_main
@@ -79,6 +81,7 @@ def test_this_checkout_names_itself():
     assert "'connectorkit[studio]'" not in command
 
 
+@pytest.mark.e2e
 def test_emulator_without_its_extra_is_a_usage_error_naming_the_command(tmp_path):
     # A stand-in 'uvicorn' that cannot be found: the command must say so, not crash.
     (tmp_path / "sitecustomize.py").write_text(

@@ -246,6 +246,7 @@ class EchoService(BaseHTTPRequestHandler):
     do_GET = do_POST  # noqa: N815 - the name http.server calls
 
 
+@pytest.mark.e2e
 def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tmp_path):
     # Two `invoke -v` processes share a state store: the first fetches the service principal's
     # token, the second takes it from the store. A service that echoes the bearer token in its

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from typing import IO, TextIO
 
-    from connectorkit.call._run import Runner
+    from connectorkit.call._run import Outcome, Runner
     from connectorkit.pack._definitions import Pack
 
 __all__ = [
@@ -59,7 +59,9 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
-_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection"})
+_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection", "resume", "cancel"})
+# A request that goes on with (or cancels) an operation handle instead of naming an action.
+_HANDLE_KEYS = ("resume", "cancel")
 _CONNECTION_KEYS = frozenset({"key", "values", "token", "name"})
 
 
@@ -107,14 +109,26 @@ def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:
 def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> dict[str, Any]:
     """Check a decoded request's shape (not the inputs: bind does that); returns it."""
     problems = [
-        {"field": k, "message": "is not a request field (id, action, inputs, connection)"}
+        {
+            "field": k,
+            "message": "is not a request field (id, action, inputs, connection, resume, cancel)",
+        }
         for k in data
         if k not in _REQUEST_KEYS
     ]
     if "id" in data and not request_id(data)[0]:
         problems.append({"field": "id", "message": "must be a string or a finite number"})
+    handles = [k for k in _HANDLE_KEYS if k in data]
+    problems.extend(
+        {"field": key, "message": "must be an operation handle (op_…)"}
+        for key in handles
+        if not isinstance(data[key], str) or not data[key]
+    )
+    if len(handles) > 1:
+        problems.append({"field": "cancel", "message": "give either resume or cancel"})
     action = data.get("action")
-    if not isinstance(action, str) or not action:
+    named = handles and action is None  # the handle names its action
+    if not named and (not isinstance(action, str) or not action):
         problems.append({"field": "action", "message": "must be the name of an action"})
     if not isinstance(data.get("inputs", {}), dict):
         problems.append(
@@ -204,14 +218,19 @@ def handle(
     *,
     rows: Iterable[Any] | None = None,
     watch: Callable[[Mapping[str, Any]], None] | None = None,
+    emit: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Bind and run one parsed request; the response envelope (never raises ConnectorError).
 
     ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
-    for its batch input; ``watch`` receives the push's progress.
+    for its batch input; ``watch`` receives the call's progress; ``emit`` the items a paged
+    call streams (``stream``). A request with ``resume`` or ``cancel`` goes on with, or
+    cancels, an operation handle.
     """
     from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
+    if any(request.get(k) for k in _HANDLE_KEYS):
+        return _handle_operation(pack, runner, request)
     action = request.get("action")
     connection = None
     try:
@@ -231,25 +250,91 @@ def handle(
         return _envelope(request, action, error=exc)
     remember_secrets(connection.secrets)
     try:
-        outcome = runner.run(bound, connection, pack.budgets, rows=rows, watch=watch)
-        if outcome.token:
-            remember_secrets(
-                str(outcome.token[k])
-                for k in ("access_token", "refresh_token")
-                if outcome.token.get(k)
-            )
-        return _envelope(
-            request,
-            action,
-            result=outcome.result,
-            error=outcome.error,
-            token=outcome.token,
-            meta=outcome.meta,
+        outcome = runner.run(
+            bound, connection, pack.budgets, rows=rows, watch=watch, pack=pack, emit=emit
         )
+        return _answered(request, action, outcome)
     except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
         return _envelope(request, action, error=_internal(exc))
     finally:
         forget_secrets(connection.secrets)
+
+
+def _handle_operation(
+    pack: Pack,
+    runner: Runner,
+    request: Mapping[str, Any],
+    *,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Go on with (``resume``) or cancel an operation handle kept in the state store."""
+    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415
+
+    verb = "cancel" if request.get("cancel") else "resume"
+    handle = str(request[verb])
+    action = request.get("action")
+    connection = None
+    try:
+        record = runner.operations.get(handle)
+        if record is None:
+            raise InvalidRequest(
+                f"no operation {handle!r} in the state store ({runner.state.store.url}): it "
+                "was started with another store, or it ended more than a week ago",
+                details=[{"field": verb, "message": "is not an operation handle of this store"}],
+            )
+        if action is not None and action != record["action"]:
+            raise InvalidRequest(
+                f"the operation {handle} belongs to '{record['action']}', not '{action}'",
+                details=[{"field": "action", "message": f"must be {record['action']}"}],
+            )
+        action = record["action"]
+        if action not in pack.actions or pack.actions[action].multistep is None:
+            raise InvalidRequest(
+                f"the operation {handle} is of '{action}', which this pack does not follow",
+                details=[{"field": verb, "message": "belongs to another pack"}],
+            )
+        # The handle's inputs, with what this call says (wait, timeout, save_to …) on top.
+        bound = bind_action(pack, action, {**record["inputs"], **(request.get("inputs") or {})})
+        raw = request.get("connection")
+        if raw is not None and raw.get("name") is not None:
+            from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
+
+            raw = resolve_stored(runner.state, raw)
+        connection = bind_connection(pack, raw)
+    except ConnectorError as exc:
+        return _envelope(request, action, error=exc)
+    remember_secrets(connection.secrets)
+    try:
+        outcome = runner.run(
+            bound,
+            connection,
+            pack.budgets,
+            pack=pack,
+            watch=watch,
+            resume=record,
+            cancel=verb == "cancel",
+        )
+        return _answered(request, action, outcome)
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return _envelope(request, action, error=_internal(exc))
+    finally:
+        forget_secrets(connection.secrets)
+
+
+def _answered(request: Mapping[str, Any], action: Any, outcome: Outcome) -> dict[str, Any]:
+    """The envelope of a call that ran; a token it obtained is masked from now on."""
+    if outcome.token:
+        remember_secrets(
+            str(outcome.token[k]) for k in ("access_token", "refresh_token") if outcome.token.get(k)
+        )
+    return _envelope(
+        request,
+        action,
+        result=outcome.result,
+        error=outcome.error,
+        token=outcome.token,
+        meta=outcome.meta,
+    )
 
 
 def _internal(exc: Exception) -> InternalError:
