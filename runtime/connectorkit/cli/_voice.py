@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from connectorkit.core._errors import ConnectorError
 
-__all__ = ["Voice", "add_json_option"]
+__all__ = ["Voice", "add_json_option", "add_store_options"]
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,31 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help='print the protocol\'s envelope ({"ok": …, "result"|"error": …}) for scripts',
     )
+
+
+def add_store_options(parser: argparse.ArgumentParser, *, verb: bool = False) -> None:
+    """``--state``, ``--pack``, ``--json`` of a command with verbs: before the verb or after it.
+
+    A verb's copies (``verb=True``) keep no default, so they never overwrite the command's.
+    """
+    from connectorkit.cli._common import (  # noqa: PLC0415
+        add_pack_option,
+        add_state_option,
+        pack_folder,
+    )
+
+    if not verb:
+        add_state_option(parser)
+        add_pack_option(parser)
+        add_json_option(parser)
+        return
+    import argparse  # noqa: PLC0415
+
+    parser.add_argument("--state", metavar="URL", default=argparse.SUPPRESS, help="as above")
+    parser.add_argument(
+        "--pack", metavar="DIR|NAME", type=pack_folder, default=argparse.SUPPRESS, help="as above"
+    )
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="as above")
 
 
 class Voice:

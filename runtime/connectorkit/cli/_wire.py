@@ -11,17 +11,25 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing import TextIO
 
     import httpx
 
-__all__ = ["Exchange", "Wire"]
+__all__ = ["Exchange", "Wire", "add_hooks"]
 
 _SHOW_AFTER_S = 1.0  # a quick answer shows nothing
 _PLAIN_EVERY_S = 5.0  # off a terminal, a line now and then while the wait lasts
+
+
+def add_hooks(client: httpx.Client, on_request: Any, on_response: Any) -> None:
+    """Add request and response event hooks to ``client``, after the runtime's own."""
+    hooks = client.event_hooks
+    hooks["request"] = [*hooks.get("request", []), on_request]
+    hooks["response"] = [*hooks.get("response", []), on_response]
+    client.event_hooks = hooks
 
 
 @dataclass(slots=True)
@@ -53,10 +61,7 @@ class Wire:
 
     def install(self, client: httpx.Client) -> None:
         """Add the hooks to ``client``, after the runtime's own."""
-        hooks = client.event_hooks
-        hooks["request"] = [*hooks.get("request", []), self.on_request]
-        hooks["response"] = [*hooks.get("response", []), self.on_response]
-        client.event_hooks = hooks
+        add_hooks(client, self.on_request, self.on_response)
 
     def on_request(self, request: httpx.Request) -> None:
         """A request is leaving: note it and start showing the wait."""

@@ -6,17 +6,18 @@ For people: a table, key facts and sentences; ``--json``: the protocol's envelop
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging
-from connectorkit.cli._voice import Voice, add_json_option
+from connectorkit.cli._common import configure_logging
+from connectorkit.cli._voice import Voice, add_store_options
 from connectorkit.core._errors import ConnectorError, InvalidRequest
 
 if TYPE_CHECKING:
+    import argparse
+
     from connectorkit.cli._common import Registry
     from connectorkit.cli._render import Style
     from connectorkit.state import State, StoredConnection, StoredConnections
@@ -48,7 +49,7 @@ def register(registry: Registry) -> None:
             "export CONNECTORKIT_STATE_KEY=$(connectorkit connections new-key)",
         ],
     )
-    _shared_options(sub)
+    add_store_options(sub)
     verbs = sub.add_subparsers(dest="verb", metavar="VERB", parser_class=type(sub))
     for name, summary, examples in _VERBS:
         verb = registry.add_verb(verbs, name, summary, examples=examples)
@@ -62,7 +63,7 @@ def register(registry: Registry) -> None:
                 metavar="FILE",
                 help="a JSON file with key, values and token ('-', the default: stdin)",
             )
-        _shared_options(verb, again=True)
+        add_store_options(verb, verb=True)
 
 
 _VERBS = [
@@ -96,30 +97,6 @@ _VERBS = [
         ["CONNECTORKIT_STATE_KEY=NEW,OLD connectorkit connections rekey"],
     ),
 ]
-
-
-def _shared_options(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
-    """--state, --pack, --json: before the verb or after it (the verb's copy keeps no default)."""
-    if not again:
-        add_state_option(parser)
-        add_pack_option(parser)
-        add_json_option(parser)
-        return
-    parser.add_argument("--state", metavar="URL", default=argparse.SUPPRESS, help="as above")
-    parser.add_argument(
-        "--pack",
-        metavar="DIR|NAME",
-        type=_pack,
-        default=argparse.SUPPRESS,
-        help="the pack, to know which values are secret",
-    )
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="as above")
-
-
-def _pack(text: str) -> Any:
-    from connectorkit.cli._common import pack_folder  # noqa: PLC0415
-
-    return pack_folder(text)
 
 
 def _connections(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one return per verb

@@ -6,19 +6,15 @@ none; ``--json``: the protocol's envelope. Without a verb, the jobs are listed.
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.cli._common import (
-    add_pack_option,
-    add_state_option,
-    configure_logging,
-    pack_folder,
-)
-from connectorkit.cli._voice import Voice, add_json_option
+from connectorkit.cli._common import configure_logging
+from connectorkit.cli._voice import Voice, add_store_options
 from connectorkit.core._errors import InvalidRequest
 
 if TYPE_CHECKING:
+    import argparse
+
     from connectorkit.cli._common import Registry
     from connectorkit.cli._render import Style
     from connectorkit.state import JobLedger
@@ -44,7 +40,7 @@ def register(registry: Registry) -> None:
             "connectorkit jobs forget 4f1c…",
         ],
     )
-    _options(sub)
+    add_store_options(sub)
     verbs = sub.add_subparsers(dest="verb", metavar="VERB", parser_class=type(sub))
     registry.add_verb(verbs, "list", "the jobs, newest first", examples=["connectorkit jobs list"])
     show = registry.add_verb(
@@ -85,23 +81,8 @@ def register(registry: Registry) -> None:
     )
     resume.add_argument("--wait", action="store_true", help="wait out long pauses")
     resume.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    for verb in (show, resume, forget):
-        _options(verb, again=True)
-    _options(verbs.choices["list"], again=True)
-
-
-def _options(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
-    """--state, --pack, --json: before the verb or after it (a verb's copy keeps no default)."""
-    if not again:
-        add_state_option(parser)
-        add_pack_option(parser)
-        add_json_option(parser)
-        return
-    parser.add_argument("--state", metavar="URL", default=argparse.SUPPRESS, help="as above")
-    parser.add_argument(
-        "--pack", metavar="DIR|NAME", type=pack_folder, default=argparse.SUPPRESS, help="as above"
-    )
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="as above")
+    for verb in (verbs.choices["list"], show, resume, forget):
+        add_store_options(verb, verb=True)
 
 
 def _jobs(args: argparse.Namespace) -> int:
