@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Literal
+
+from connectorkit.core._settings import settings
 
 __all__ = [
     "PACK_ENV",
@@ -61,7 +62,7 @@ def _editable_source() -> Path | None:
 
 def default_pack_root() -> Path:
     """The pack the command uses when none is named: ``$CONNECTORKIT_PACK``, else the default."""
-    chosen = os.environ.get(PACK_ENV)
+    chosen = settings().pack
     if chosen:
         return named_pack(chosen)
     return packs_dir() / DEFAULT_PACK
@@ -84,7 +85,7 @@ def named_pack(text: str) -> Path:
     path = Path(text).expanduser()
     if path.name == "connector.yaml" and path.is_file():
         return path.parent
-    if path.exists() or os.sep in text or "/" in text:
+    if path.exists() or "/" in text or "\\" in text:
         return path
     bundled = packs_dir() / text
     return bundled if (bundled / "connector.yaml").is_file() else path

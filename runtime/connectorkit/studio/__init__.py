@@ -15,13 +15,14 @@ import json
 import signal
 import socket
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectorkit.pack._files import named_pack
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
+    from connectorkit.pack._definitions import Pack
     from connectorkit.studio._emulator_choice import EmulatorProcess, Preset
 
 __all__ = ["main"]
@@ -86,7 +87,7 @@ def _bind(port: int) -> socket.socket:
 
 
 def _emulator(
-    args: argparse.Namespace, catalog: dict[str, Any]
+    args: argparse.Namespace, pack: Pack | None
 ) -> tuple[list[Preset], EmulatorProcess | None]:
     """The emulator preset asked for with ``--emulator``, and the child process if one started."""
     from connectorkit.studio._emulator_choice import (  # noqa: PLC0415
@@ -108,7 +109,7 @@ def _emulator(
         if args.emulator_client:
             client_id, _, secret = args.emulator_client.partition(":")
             client = (client_id, secret)
-    preset = emulator_preset(catalog, endpoints, client)
+    preset = emulator_preset(pack, endpoints, client)
     return ([] if preset is None else [preset]), child
 
 
@@ -131,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from connectorkit.studio._watch import PackView  # noqa: PLC0415
 
     view = PackView((args.pack or default_pack_root()).resolve())
-    _, _, catalog, error = view.current()
+    _, pack, _, error = view.current()
     if error is not None:
         print(f"connectorkit: {error['message']} (the page shows it until fixed)", file=sys.stderr)  # noqa: T201
-    presets, child = _emulator(args, catalog or {})
+    presets, child = _emulator(args, pack)
     try:
         sock = _bind(args.port)
     except OSError as exc:

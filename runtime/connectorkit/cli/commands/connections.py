@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit.cli._common import configure_logging
 from connectorkit.cli._voice import Voice, add_store_options
 from connectorkit.core._errors import ConnectorError, InvalidRequest
+from connectorkit.core._redact import MASK
 
 if TYPE_CHECKING:
     import argparse
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from connectorkit.cli._render import Style
     from connectorkit.state import State, StoredConnection, StoredConnections
 
-_MASK = "***"
 _SAVE_ONE = (
     "save one with `connectorkit auth login --save NAME`, `connectorkit connections add NAME` "
     "or `connectorkit emulator --save-connections`"
@@ -171,7 +171,7 @@ def _show(voice: Voice, found: StoredConnection, args: argparse.Namespace) -> in
     shown = _summary(found)
     secret = _secret_keys(getattr(args, "pack", None), found.key)
     shown["values"] = {
-        k: _MASK if secret is None or k in secret else v for k, v in found.values.items()
+        k: MASK if secret is None or k in secret else v for k, v in found.values.items()
     }
 
     def text(style: Style) -> str:
@@ -268,6 +268,5 @@ def _where(state: State) -> str:
 def _secret_keys(pack_dir: Any, key: str) -> frozenset[str] | None:
     from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
-    definition = load_pack(pack_dir).connections.get(key)
     # Unknown to this pack (None): show nothing in clear rather than guess.
-    return definition.secret_keys if definition else None
+    return load_pack(pack_dir).secret_keys(key)
