@@ -220,10 +220,10 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert set(range(total)) - skipped <= set(stored)
 
 
-def _stall_first_batch(emu: Any) -> None:
-    # The first POST of rows is held 1.5 s before the service stores it: batches sent beside it
+def _stall_first_batch(emu: Any, stall_ms: int = 1500) -> None:
+    # The first POST of rows is held before the service stores it: batches sent beside it
     # arrive first, as a slow request among five in flight would let them.
-    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=1500, count=1)
+    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=stall_ms, count=1)
 
 
 def _ordered(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +232,7 @@ def _ordered(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def test_batches_in_flight_can_arrive_out_of_order(cli: Cli, emulator: Any) -> None:
     dataset_id = push_dataset(emulator)
-    _stall_first_batch(emulator)
+    _stall_first_batch(emulator, stall_ms=5000)  # ample, even on a busy machine
     inputs = _ordered({"dataset_id": dataset_id, "columns": COLUMNS})
     run = cli.invoke("create_rows", inputs, cli.app())
     assert run.result["committed"] == 30_000
