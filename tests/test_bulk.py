@@ -220,25 +220,16 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert set(range(total)) - skipped <= set(stored)
 
 
-def _stall_first_batch(emu: Any, stall_ms: int = 1500) -> None:
-    # The first POST of rows is held before the service stores it: batches sent beside it
-    # arrive first, as a slow request among five in flight would let them.
-    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=stall_ms, count=1)
+def _stall_first_batch(emu: Any) -> None:
+    # The first POST of rows to arrive is held 1.5 s before the service stores it: with five in
+    # flight the batches sent beside it are stored first (out of order), unless the push sends
+    # one batch at a time. (Which batch arrives first with five in flight is not fixed, so the
+    # out-of-order case is shown by these tests failing without the fix, not by a test of it.)
+    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=1500, count=1)
 
 
 def _ordered(inputs: dict[str, Any]) -> dict[str, Any]:
     return {"table_name": "Sales", "group_id": SALES, "rows": rows(30_000), **inputs}
-
-
-def test_batches_in_flight_can_arrive_out_of_order(cli: Cli, emulator: Any) -> None:
-    dataset_id = push_dataset(emulator)
-    _stall_first_batch(emulator, stall_ms=5000)  # ample, even on a busy machine
-    inputs = _ordered({"dataset_id": dataset_id, "columns": COLUMNS})
-    run = cli.invoke("create_rows", inputs, cli.app())
-    assert run.result["committed"] == 30_000
-    stored = stored_qty(emulator, dataset_id)
-    assert sorted(stored) == list(range(30_000))
-    assert stored != list(range(30_000))  # what keep_order and basicFIFO tables are spared
 
 
 def test_keep_order_sends_one_batch_at_a_time(cli: Cli, emulator: Any) -> None:
