@@ -10,12 +10,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
+from certificates import make_certificate
 from connectorkit.cli import main
 from connectorkit.core import _redact
 
@@ -30,7 +36,13 @@ OLD_REFRESH = "0.A-SECRET-old-refresh-0003"
 NEW_ACCESS = "eyJ-SECRET-new-access-0004"
 NEW_REFRESH = "0.A-SECRET-new-refresh-0005"
 SP_ACCESS = "eyJ-SECRET-sp-access-0006"
-SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, SP_ACCESS)
+CERT = make_certificate("secret-scan")
+FEDERATED = "eyJ-SECRET-federated-token-0007.payload.signature"
+IDENTITY_HEADER = "ih-SECRET-identity-header-0008"
+SECRETS = (
+    CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, SP_ACCESS,
+    CERT.key_pem, FEDERATED, IDENTITY_HEADER,
+)  # fmt: skip
 
 
 def user(expires_in=3600):
@@ -96,14 +108,40 @@ def run(monkeypatch, capsys, caplog):
         responses = [json.loads(line) for line in out.splitlines()]
         shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]
         everything = "\n".join([*shown, err, caplog.text])
-        for secret in SECRETS:
-            # Every representation: as is, percent/form-encoded, JSON-escaped, base64.
-            for form in _redact.encodings_of(secret):
-                assert form not in everything, f"a secret leaked: …{secret[-4:]} as {form!r}"
+        go.shown = everything  # type: ignore[attr-defined]  # for secrets known only afterwards
+        hidden(everything, SECRETS)
         assert "→ " in err  # the debug output was on
         return code, responses, err
 
     return go
+
+
+def hidden(text, secrets):
+    """No secret in ``text``, in any representation (as is, percent/form-encoded, JSON-escaped,
+    base64; a PEM also line by line)."""
+    for secret in secrets:
+        for form in _redact.encodings_of(secret):
+            assert form not in text, f"a secret leaked: …{secret[-4:]} as {form!r}"
+
+
+def sent_assertion(httpx_mock, url):
+    """The client assertion the command signed and sent (known only once it has run)."""
+    body = httpx_mock.get_requests(url=url)[0].content.decode()
+    return parse_qs(body)["client_assertion"][0]
+
+
+def certificate_principal():
+    return {
+        "key": "service_principal_certificate",
+        "values": {"tenant_id": "tenant-sp", "client_id": "sp-id", "certificate": CERT.pem},
+    }
+
+
+def federated_principal():
+    return {
+        "key": "service_principal_federated",
+        "values": {"tenant_id": "tenant-sp", "client_id": "sp-id", "client_assertion": FEDERATED},
+    }
 
 
 def test_success(run, httpx_mock):
@@ -218,6 +256,142 @@ def test_serve_refreshes_a_shared_expired_token_once(run, httpx_mock):
     assert [r["ok"] for r in responses] == [True] * 4
     assert {r["token"]["refresh_token"] for r in responses} == {NEW_REFRESH}
     assert len(httpx_mock.get_requests(url=USER_TOKEN_URL)) == 1
+
+
+GROUP = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+
+
+def test_a_certificate_service_principal_shows_neither_key_nor_assertion(run, httpx_mock):
+    httpx_mock.add_response(
+        url=SP_TOKEN_URL,
+        json={"access_token": SP_ACCESS, "expires_in": 3599, "token_type": "Bearer"},
+    )
+    httpx_mock.add_response(url=f"{API}/groups/{GROUP}/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=certificate_principal(), group_id=GROUP))
+    assert (code, response["ok"]) == (0, True)
+    assertion = sent_assertion(httpx_mock, SP_TOKEN_URL)
+    assert assertion.count(".") == 2
+    hidden(run.shown, [assertion])
+
+
+def test_a_token_endpoint_echoing_the_assertion(run, httpx_mock):
+    def echo(request):
+        assertion = parse_qs(request.content.decode())["client_assertion"][0]
+        return httpx.Response(
+            401,
+            json={
+                "error": "invalid_client",
+                "error_description": f"AADSTS700027: bad assertion {assertion} {CERT.key_pem}",
+            },
+        )
+
+    httpx_mock.add_callback(echo, url=SP_TOKEN_URL)
+    code, [response], _ = run(request(connection=certificate_principal(), group_id=GROUP))
+    assert code == 1
+    assert response["error"]["oauth_error"] == "invalid_client"
+    assert "bad assertion ***" in response["error"]["oauth_error_description"]
+    hidden(run.shown, [sent_assertion(httpx_mock, SP_TOKEN_URL)])
+
+
+def test_a_federated_token_echoed_back(run, httpx_mock):
+    httpx_mock.add_response(
+        url=SP_TOKEN_URL,
+        status_code=400,
+        json={"error": "invalid_request", "error_description": f"AADSTS700213: {FEDERATED}"},
+    )
+    code, [response], _ = run(request(connection=federated_principal(), group_id=GROUP))
+    assert code == 1
+    assert response["error"]["oauth_error_description"] == "AADSTS700213: ***"
+
+
+def test_a_managed_identity_endpoint_echoing_its_secret(run, httpx_mock, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", IDENTITY_HEADER)
+    httpx_mock.add_response(
+        url=httpx.URL(
+            "http://127.0.0.1:9/msi/token",
+            params={
+                "api-version": "2019-08-01",
+                "resource": "https://analysis.windows.net/powerbi/api",
+            },
+        ),
+        status_code=400,
+        json={"statusCode": 400, "message": f"bad header {IDENTITY_HEADER}"},
+    )
+    connection = {"key": "managed_identity", "values": {}}
+    code, [response], _ = run(request(connection=connection, group_id=GROUP))
+    assert code == 1
+    assert response["error"]["message"].endswith("bad header ***")
+
+
+class EchoService(BaseHTTPRequestHandler):
+    """A token endpoint, and a service that echoes the request's Authorization header."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path.startswith("/token"):
+            body = {"access_token": SP_ACCESS, "expires_in": 3600, "token_type": "Bearer"}
+        else:
+            body = {"echo": self.headers.get("Authorization")}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST  # noqa: N815 - the name http.server calls
+
+
+@pytest.mark.e2e
+def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tmp_path):
+    # Two `invoke -v` processes share a state store: the first fetches the service principal's
+    # token, the second takes it from the store. A service that echoes the bearer token in its
+    # body must find it masked in the second's debug output too, not only in the first's.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    request = {
+        "action": "raw_request",
+        "inputs": {"url": "/echo", "method": "GET", "debug_request": True},
+        "connection": {
+            "key": "client_credentials",
+            "values": {"tenant_id": "t", "client_id": "app", "client_secret": CLIENT_SECRET,
+                       "token_url": f"{base}/token", "base_url": base},
+        },
+    }  # fmt: skip
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
+        "NO_PROXY": "127.0.0.1",
+    }
+    command = [sys.executable, "-m", "connectorkit", "invoke", "-v", "--pack", str(PACK)]
+    try:
+        runs = [
+            subprocess.run(
+                command,
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    first, second = runs
+    assert json.loads(first.stdout)["token"]["access_token"] == SP_ACCESS  # fetched
+    assert "token" not in json.loads(second.stdout)  # taken from the store: nothing renewed
+    assert '{"echo": "Bearer ***"}' in second.stderr  # the echoed body, as logged
+    for done in runs:
+        assert SP_ACCESS not in done.stderr
+        assert CLIENT_SECRET not in done.stderr + done.stdout
 
 
 def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):

@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--scheme", choices=sorted(SCHEMES), default="both",
-        help="what WWW-Authenticate offers: Negotiate and NTLM (both, the default), or one",
+        help="what WWW-Authenticate offers: Negotiate and NTLM (both, the default), one of them, "
+        "Basic (RSWindowsBasic), or all three",
     )  # fmt: skip
     parser.add_argument(
         "--portal-path", default="/reports",
@@ -85,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import spnego  # noqa: F401, PLC0415 - the acceptor; fail now rather than at first logon
     except ImportError:
-        sys.stderr.write(f"{PROG}: error: pyspnego is missing; install connectorkit[emulator]\n")
-        return 1
+        sys.stderr.write(
+            f"{PROG}: error: pyspnego is missing: the emulator needs connectorkit's optional "
+            "extra 'emulator' (see: connectorkit emulator --help)\n"
+        )
+        return 2
     from reportserver_emulator._server import EmulatorConfig, serve_forever  # noqa: PLC0415
 
     handler = logging.StreamHandler(sys.stderr)
