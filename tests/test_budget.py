@@ -561,3 +561,18 @@ def test_one_runner_keeps_answering_after_more_calls_than_its_pool_has_connectio
             assert response["ok"] is True, (number, response)
     finally:
         runner.close()
+
+
+def test_a_content_length_past_the_limit_is_refused_before_any_body_arrives(pack, server):
+    # The body would take long to come (it stalls): the declared length alone refuses it.
+    server.plan = ["stall_body:1.5,20"]  # declares 1000 bytes
+    response = run(
+        pack,
+        {
+            "action": "list_groups",
+            "inputs": {"timeout": 10000, "max_response_bytes": 500},
+            "connection": connection_to(server),
+        },
+    )
+    assert response["error"]["code"] == "response_too_large", response
+    assert response["error"]["max_response_bytes"] == 500
