@@ -384,3 +384,23 @@ def test_the_forms_of_a_secret_come_longest_first():
     lengths = [len(form) for form in encodings_of(URL_SECRET)]
     assert lengths == sorted(lengths, reverse=True)
     assert len(lengths) > 10
+
+
+# A private key with encryption headers, and a second block whose label holds digits.
+PEM_LINES = ("MIIEow+IBAAKCAQEA1b/2xYz9Q==", "AbCdEfGh0123+/xyzXYZ98765432", "QUJDREVGR0hJSktM")
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "Proc-Type: 4,ENCRYPTED\n"
+    "DEK-Info: AES-128-CBC,3F2A\n\n"
+    f"{PEM_LINES[0]}\n{PEM_LINES[1]}\n"
+    "-----END RSA PRIVATE KEY-----\n"
+    "-----BEGIN X509 CRL-----\n"
+    f"{PEM_LINES[2]}\n"
+    "-----END X509 CRL-----\n"
+)
+
+
+@pytest.mark.parametrize("shown", [*PEM_LINES, PEM_LINES[0] + PEM_LINES[1]])
+def test_a_remembered_pem_is_masked_line_by_line_and_as_its_joined_body(shown):
+    remember_secrets([PEM])
+    assert mask(f"key: {shown} end") == f"key: {MASK} end"
