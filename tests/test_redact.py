@@ -387,20 +387,25 @@ def test_the_forms_of_a_secret_come_longest_first():
 
 
 # A private key with encryption headers, and a second block whose label holds digits.
-PEM_LINES = ("MIIEow+IBAAKCAQEA1b/2xYz9Q==", "AbCdEfGh0123+/xyzXYZ98765432", "QUJDREVGR0hJSktM")
+PEM_LINES = (
+    "MIIEow+IBAAKCAQEA1b/2xYz9Q==",
+    "AbCdEfGh0123+/xyzXYZ98765432",
+    "QUJDREVGR0hJSktM",  # sixteen characters: the shortest line masked on its own
+    "ZmZmZmZmZmZmZmZmZmZm",
+)
 PEM = (
     "-----BEGIN RSA PRIVATE KEY-----\n"
     "Proc-Type: 4,ENCRYPTED\n"
     "DEK-Info: AES-128-CBC,3F2A\n\n"
-    f"{PEM_LINES[0]}\n{PEM_LINES[1]}\n"
+    f"{PEM_LINES[0]}\n{PEM_LINES[1]}\n{PEM_LINES[2]}\n"
     "-----END RSA PRIVATE KEY-----\n"
     "-----BEGIN X509 CRL-----\n"
-    f"{PEM_LINES[2]}\n"
+    f"{PEM_LINES[3]}\n"
     "-----END X509 CRL-----\n"
 )
 
 
-@pytest.mark.parametrize("shown", [*PEM_LINES, PEM_LINES[0] + PEM_LINES[1]])
+@pytest.mark.parametrize("shown", [*PEM_LINES, "".join(PEM_LINES[:3])])
 def test_a_remembered_pem_is_masked_line_by_line_and_as_its_joined_body(shown):
     remember_secrets([PEM])
     assert mask(f"key: {shown} end") == f"key: {MASK} end"
