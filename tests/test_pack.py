@@ -171,6 +171,7 @@ def camel(name):
 # Optional inputs the README documents as extensions of the contract's table.
 EXTENSION_INPUTS = {
     "create_rows": {"columns", "job_id", "unknown_batches", "skip_bad_rows", "send_unchecked"},
+    "list_groups": {"filter"},
 }
 
 
@@ -242,6 +243,7 @@ def test_query_parameters_are_the_swaggers(pack):
     assert dict(pack.actions["list_groups"].request.query) == {
         "$top": "{top}",
         "$skip": "{page_offset}",
+        "$filter": "{filter}",
     }
     assert dict(pack.actions["create_dataset"].request.query) == {
         "defaultRetentionPolicy": "{default_retention_policy}",

@@ -102,11 +102,13 @@ class _PackView:
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
         self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
-        # Each action's input keys: what another input's choices may give it.
+        # Each action's input keys: what another input's choices may give it. Known by file
+        # name too: an action whose key is wrong is reported once, for itself.
         self.inputs_of = {
-            d.data["key"]: self._input_keys(d.data)
+            name: self._input_keys(d.data)
             for d in documents
             if d.kind == "action" and _keyed(d.data)
+            for name in (d.path.stem, d.data["key"])
         }
         self.root = documents[index].path.parent if index is not None else None
         sets = connector.get("value_sets")
