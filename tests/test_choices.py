@@ -502,3 +502,20 @@ def test_a_template_of_an_actions_own_choices_names_its_inputs(tmp_path):
             "'{workspace}' names no input of this action",
         )
     ]
+
+
+def test_a_plain_call_loads_nothing_of_choices(service):
+    # The module that answers choices, and the one that reads their blocks, stay unloaded.
+    script = (
+        "import json, sys\n"
+        "from connectorkit import invoke\n"
+        f"request = {{'action': 'list_groups', 'connection': {json.dumps(app(service))}}}\n"
+        "assert invoke(request)['ok']\n"
+        "print(sorted(m for m in sys.modules if m.endswith('._choices')))\n"
+    )
+    for _ in range(2):  # the first checks the pack and fills its cache, as a first call does
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
