@@ -157,20 +157,23 @@ def schema_source_of(item: InputDef) -> SchemaSourceDef | None:
 
 def source_problems(
     spec: Mapping[str, Any],
-    listing: Mapping[str, frozenset[str]],
+    listing: Mapping[str, frozenset[str] | None],
     own: frozenset[str] | None,
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """What a ``choices`` or ``dynamic_schema`` block gets wrong across files.
 
-    ``listing``: each action of the pack with its input keys; ``own``: the inputs of the action
-    the block belongs to (``None`` for a shared definition, used by several actions).
+    ``listing``: each action of the pack with its input keys (``None``: its file does not
+    parse); ``own``: the inputs of the action the block belongs to (``None`` for a shared
+    definition, used by several actions).
     """
     action = spec.get("action")
     if not isinstance(action, str):
         return
-    keys = listing.get(action)
-    if keys is None:
+    if action not in listing:
         yield ("action",), f"'{action}' is not an action of this pack"
+        return
+    keys = listing[action]
+    if keys is None:
         return
     inputs = spec.get("inputs")
     for name in inputs if isinstance(inputs, dict) else ():

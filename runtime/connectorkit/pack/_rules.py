@@ -104,13 +104,17 @@ class _PackView:
         self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
         # Each action's input keys: what another input's choices may give it. Known by file
         # name too: an action whose key is wrong is reported once, for itself.
-        self.inputs_of = {
-            name: self._input_keys(d.data)
+        self.inputs_of: dict[str, frozenset[str] | None] = {}
+        self.inputs_of.update(
+            (name, self._input_keys(d.data))
             for d in documents
             if d.kind == "action" and _keyed(d.data)
             for name in (d.path.stem, d.data["key"])
-        }
+        )
         self.root = documents[index].path.parent if index is not None else None
+        # An action file that does not parse is there: its problem is reported once, for itself.
+        for path in sorted((self.root / "actions").glob("*.yaml")) if self.root else ():
+            self.inputs_of.setdefault(path.stem, None)
         sets = connector.get("value_sets")
         self.value_sets: dict[str, dict[str, Any]] = (
             {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
@@ -198,7 +202,7 @@ class _PackView:
                 continue
             declared[key], first_at[key] = spec, index
             yield from self._redeclared_call_input(at, key, spec)
-        keys = self.inputs_of.get(data.get("key"), frozenset())
+        keys = self.inputs_of.get(str(data.get("key")), frozenset()) or frozenset()
         for key, index in first_at.items():
             item = items[index] if isinstance(items, list) else {}
             # A shared input's blocks are checked once, in connector.yaml; overrides here.
