@@ -335,7 +335,7 @@ def _profile(emu: Emulator, token: dict[str, Any], count: int, top: int) -> None
 _STUB_CHILD = """
 import json, sys, time, timeit
 import httpx
-from connectorkit.http import _client
+from connectorkit.http import _client as _http
 from connectorkit.pack._load import load_pack
 from connectorkit.protocol._protocol import respond
 from connectorkit.call._run import Runner

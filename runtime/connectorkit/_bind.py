@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import difflib
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
 from connectorkit.core._template import placeholders, render_value
@@ -140,7 +140,7 @@ def _validate(
         known = sorted(keys)
         for key in raw:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
+                close = _close_match(key, known, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 details.append({"field": key, "message": f"is not an input of {label}{hint}"})
     values: dict[str, Any] = {}
@@ -263,7 +263,7 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
     """Look up ``key`` and validate ``inputs`` against its definition."""
     action = pack.actions.get(key) if isinstance(key, str) else None
     if action is None:
-        close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
+        close = _close_match(str(key), sorted(pack.actions), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise UnknownAction(
             f"the pack '{pack.key}' has no action '{key}'{hint}",
@@ -276,7 +276,7 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
 # serve's calls over one connection each bring the same connection again: its binding (checks,
 # defaults, value sets, templates) is kept, keyed by the pack and the connection's content.
 _MAX_BOUND = 256
-_bound: OrderedDict[tuple[int, str], tuple[Pack, BoundConnection]] = OrderedDict()
+_bound: OrderedDict[tuple[int, bytes], tuple[Pack, BoundConnection]] = OrderedDict()
 
 
 def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnection:
@@ -287,9 +287,10 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     """
     raw = raw or {}
     try:
-        # JSON text tells apart what binding does (1, 1.0 and true; key order only costs a miss).
-        key: tuple[int, str] | None = (id(pack), json.dumps(raw, separators=(",", ":")))
-    except (TypeError, ValueError):  # not JSON content (a caller in Python): bound every time
+        # MessagePack tells apart what binding does (1, 1.0 and true; NaN and null; key order
+        # only costs a miss), and is the cheapest encoding at hand.
+        key: tuple[int, bytes] | None = (id(pack), msgspec.msgpack.encode(raw))
+    except (TypeError, ValueError, OverflowError):  # not JSON content: bound every time
         key = None
     if key is not None:
         with _compiled_lock:
@@ -379,3 +380,10 @@ def _url_passwords(url: str) -> set[str]:
     except ValueError:
         return set()
     return {password, unquote(password)} if password else set()
+
+
+def _close_match(word: str, known: list[str], n: int = 1) -> list[str]:
+    """``difflib.get_close_matches``, imported only when a name is wrong."""
+    import difflib  # noqa: PLC0415 - only for a mistake
+
+    return difflib.get_close_matches(word, known, n=n)

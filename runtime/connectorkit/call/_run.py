@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.bulk._push import BulkPush
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
@@ -17,8 +16,6 @@ from connectorkit.core._template import ABSENT, render_path, render_value
 from connectorkit.http._bounds import CallBounds
 from connectorkit.http._client import CallState, current_call, new_client
 from connectorkit.http._responses import parse_body
-from connectorkit.pack._hooks import hook_named
-from connectorkit.pack._value_sets import hint_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -66,8 +63,10 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
-        from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows` connections
-        from connectorkit.auth._flow import new_call_auth  # noqa: PLC0415
+        from connectorkit.auth._flow import auth_flow_types, new_call_auth  # noqa: PLC0415
+
+        if connection.definition.type not in auth_flow_types():
+            from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows`
 
         options = action.options
         self.runner = runner
@@ -134,6 +133,8 @@ class _Call:
         definition = self.action.definition
         inputs = self.action.inputs
         if definition.request.hook is not None:
+            from connectorkit.pack._hooks import hook_named  # noqa: PLC0415 - hook actions only
+
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
@@ -196,6 +197,8 @@ class _Call:
 
     def run_batches(self) -> dict[str, Any]:
         """Check, split and push the batch input as a job (see :mod:`connectorkit.bulk._push`)."""
+        from connectorkit.bulk._push import BulkPush  # noqa: PLC0415 - batch actions only
+
         batch = self.action.definition.request.batch
         assert batch is not None  # noqa: S101 - only called for batch actions
         return BulkPush(
@@ -322,7 +325,7 @@ class Runner:
         if self._tokens is None:
             with self._http_lock:
                 if self._tokens is None:
-                    from connectorkit.state import StoreTokens  # noqa: PLC0415
+                    from connectorkit.state._tokens import StoreTokens  # noqa: PLC0415
 
                     self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
         return self._tokens
@@ -384,6 +387,8 @@ class Runner:
             )
             outcome.result = call.run()
         except ConnectorError as exc:
+            from connectorkit.pack._value_sets import hint_for  # noqa: PLC0415 - failures only
+
             hint = hint_for(connection.hints, exc.message, *_said(exc))
             if hint is not None and exc.hint is None:
                 exc.add_hint(hint)

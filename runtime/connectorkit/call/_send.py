@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectorkit.auth._oauth import exchange_of
 from connectorkit.core._errors import (
     BUDGET_ENDPOINT,
     AuthError,
@@ -249,6 +248,8 @@ def transmit(
     try:
         return http.send(request, auth=auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
     except httpx.HTTPError as exc:
+        from connectorkit.auth._oauth import exchange_of  # noqa: PLC0415 - failures only
+
         failed = _request_of(exc)
         exchange = exchange_of(failed)
         if exchange is not None:

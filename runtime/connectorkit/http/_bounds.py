@@ -90,6 +90,8 @@ class CallBounds:
         max_response_bytes: int | None = None,
     ) -> CallBounds:
         """These bounds with what one call's inputs override."""
+        if not timeout_ms and max_retry_wait_ms is None and not max_response_bytes:
+            return self
         return CallBounds(
             timeout_s=timeout_ms / 1000 if timeout_ms else self.timeout_s,
             max_retry_wait_s=(

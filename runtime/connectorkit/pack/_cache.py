@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -150,6 +149,8 @@ def write(root: Path, key: str, documents: list[Any]) -> None:
         }
         head = json.dumps(index, allow_nan=False, separators=(",", ":")).encode()
         entry.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415 - only when a pack was checked anew
+
         # Written aside and renamed, so a concurrent reader never sees half a file.
         with tempfile.NamedTemporaryFile(
             "wb", dir=entry.parent, prefix=".pack-", suffix=".tmp", delete=False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -96,16 +95,18 @@ def _check(args: argparse.Namespace) -> int:
 def _call(
     pack: Pack, request: dict[str, Any], *, verbose: bool, state_url: str | None
 ) -> tuple[dict[str, Any], int]:
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.cli._trace import RequestTrace  # noqa: PLC0415
     from connectorkit.http._client import new_client  # noqa: PLC0415
-    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
+    from connectorkit.protocol._protocol import exit_code  # noqa: PLC0415
 
     client = new_client()
     RequestTrace(sys.stderr, verbose=verbose).install(client)
     runner = Runner(http=client, state_url=state_url)
     try:
-        return respond(pack, runner, json.dumps(request))
+        response = call(request, pack, runner)
+        return response, exit_code(response)
     finally:
         runner.close()
 

@@ -119,8 +119,9 @@ def push_rows(
 ) -> int:
     """Push the rows of ``path`` with ``action``; print the envelope; the exit code."""
     from connectorkit.bulk._rowsource import FileRows, RowFile  # noqa: PLC0415
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
-    from connectorkit.protocol._protocol import handle, print_response  # noqa: PLC0415
+    from connectorkit.protocol._protocol import print_response  # noqa: PLC0415
 
     try:
         pack = load(pack_dir)
@@ -142,7 +143,7 @@ def push_rows(
         watch = _watcher(quiet=quiet)
         try:
             while True:
-                response = handle(pack, runner, request, rows=rows, watch=watch)
+                response = call(request, pack, runner, rows=rows, watch=watch)
                 error = response.get("error") or {}
                 if not (wait and error.get("type") == "rate_limited" and error.get("job_id")):
                     break

@@ -1,0 +1,187 @@
+"""The one in-process entry point: a request in, its response envelope out.
+
+Every front end calls :func:`call`: ``invoke`` and ``serve`` with a request decoded from text,
+and ``run``, ``check``, ``push``, the studio, the examples runner and the Python API with one
+they built. Nothing is encoded to JSON to be parsed again on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from msgspec import UNSET
+
+from connectorkit.core._contract import Request, request_from
+from connectorkit.core._errors import ConnectorError, InternalError
+from connectorkit.core._json import PLAIN_INPUTS, unrepresentable
+from connectorkit.core._redact import forget_secrets, mask, remember_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from connectorkit._bind import BoundConnection
+    from connectorkit.call._run import Runner
+    from connectorkit.pack._definitions import Pack
+
+__all__ = ["call", "envelope", "internal_error", "request_id"]
+
+log = logging.getLogger("connectorkit")
+
+
+def call(
+    request: Request | Mapping[str, Any],
+    pack: Pack,
+    runner: Runner,
+    *,
+    rows: Iterable[Any] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Check, bind and run one request; its response envelope. Never raises.
+
+    ``request`` is the contract's :class:`Request` as ``invoke`` and ``serve`` decode it from
+    text, or a mapping of the same shape a Python caller built (checked as its text would be).
+    ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
+    for its batch input; ``watch`` receives the push's progress.
+    """
+    decoded = isinstance(request, Request)
+    try:
+        typed = request if isinstance(request, Request) else request_from(request)
+    except ConnectorError as exc:
+        return envelope(request, error=exc)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
+        return envelope(request, error=internal_error(exc))
+    # Decoded from JSON text: plain JSON values only, so a check may skip proving that of a
+    # million rows. A Python caller's values are proved.
+    plain = PLAIN_INPUTS.set(decoded)
+    try:
+        return _handle(typed, pack, runner, rows, watch)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
+        return envelope(typed, error=internal_error(exc))
+    finally:
+        PLAIN_INPUTS.reset(plain)
+
+
+def _handle(
+    request: Request,
+    pack: Pack,
+    runner: Runner,
+    rows: Iterable[Any] | None,
+    watch: Callable[[Mapping[str, Any]], None] | None,
+) -> dict[str, Any]:
+    from connectorkit._bind import bind_action  # noqa: PLC0415 - not for a refused request
+
+    action = request.action
+    try:
+        inputs = request.inputs
+        if rows is not None and action in pack.actions:
+            batch = pack.actions[action].request.batch
+            if batch is not None:  # one stand-in element: binding checks the other inputs
+                inputs = {**inputs, batch.input: [{}]}
+        bound = bind_action(pack, action, inputs)
+        connection = _connection(request, pack, runner)
+    except ConnectorError as exc:
+        return envelope(request, error=exc)
+    remember_secrets(connection.secrets)
+    try:
+        outcome = runner.run(bound, connection, pack.budgets, rows=rows, watch=watch)
+        if outcome.token:
+            remember_secrets(
+                str(outcome.token[k])
+                for k in ("access_token", "refresh_token")
+                if outcome.token.get(k)
+            )
+        return envelope(
+            request,
+            result=outcome.result,
+            error=outcome.error,
+            token=outcome.token,
+            meta=outcome.meta,
+        )
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return envelope(request, error=internal_error(exc))
+    finally:
+        forget_secrets(connection.secrets)
+
+
+def _connection(request: Request, pack: Pack, runner: Runner) -> BoundConnection:
+    """The request's connection bound: given in full, or a stored one named."""
+    from connectorkit._bind import bind_connection  # noqa: PLC0415 - not for a refused request
+
+    given = request.connection
+    raw = given.as_dict() if given is not None else None
+    if given is not None and given.name is not None:
+        from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
+
+        raw = resolve_stored(runner.state, raw or {})
+    return bind_connection(pack, raw)
+
+
+def internal_error(exc: BaseException) -> InternalError:
+    """Log a defect (masked; the traceback only with --verbose) and the error that reports it."""
+    log.error(
+        "internal error: %s: %s",
+        type(exc).__name__,
+        mask(str(exc)),
+        exc_info=log.isEnabledFor(logging.DEBUG),
+    )
+    return InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
+
+
+def envelope(
+    request: Request | Mapping[str, Any] | None,
+    *,
+    result: Any = None,
+    error: ConnectorError | None = None,
+    token: Mapping[str, Any] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The response envelope of ``request`` (typed, or as decoded when it was refused)."""
+    out: dict[str, Any] = {}
+    action: Any = None
+    if isinstance(request, Request):
+        if request.id is not UNSET:  # null included: it is echoed too
+            out["id"] = request.id
+        action = request.action
+    elif isinstance(request, Mapping):
+        usable, identifier = request_id(request)
+        if usable:
+            out["id"] = identifier
+        action = request.get("action")
+    out["ok"] = error is None
+    if isinstance(action, str):
+        out["action"] = action
+    if error is None:
+        out["result"] = result
+    else:
+        out["error"] = _masked(error.to_dict())
+    if token:
+        out["token"] = dict(token)
+    if meta is not None:
+        out["meta"] = dict(meta)
+    return out
+
+
+def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:
+    """``(usable, id)`` of a decoded request object: echoed only when the response allows it."""
+    if "id" not in data:
+        return False, None
+    value = data["id"]
+    if value is None or (isinstance(value, str) and not unrepresentable(value)):
+        return True, value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True, value
+    if isinstance(value, float) and not unrepresentable(value):
+        return True, value
+    return False, None
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
