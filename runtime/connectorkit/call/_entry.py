@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
+from connectorkit._bind import bind_action, bind_connection
 from connectorkit.core._contract import Request, request_from
 from connectorkit.core._errors import ConnectorError, InternalError
 from connectorkit.core._json import PLAIN_INPUTS, unrepresentable
@@ -70,8 +71,6 @@ def _handle(
     rows: Iterable[Any] | None,
     watch: Callable[[Mapping[str, Any]], None] | None,
 ) -> dict[str, Any]:
-    from connectorkit._bind import bind_action  # noqa: PLC0415 - not for a refused request
-
     action = request.action
     try:
         inputs = request.inputs
@@ -107,8 +106,6 @@ def _handle(
 
 def _connection(request: Request, pack: Pack, runner: Runner) -> BoundConnection:
     """The request's connection bound: given in full, or a stored one named."""
-    from connectorkit._bind import bind_connection  # noqa: PLC0415 - not for a refused request
-
     given = request.connection
     raw = given.as_dict() if given is not None else None
     if given is not None and given.name is not None:

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectorkit.auth._flow import auth_flow_types, new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
@@ -63,8 +64,6 @@ class _Call:
     ) -> None:
         # Auth loads only for a call that got this far. It and the process's HTTP client (made
         # on first use) are ready before the call's time budget starts to count.
-        from connectorkit.auth._flow import auth_flow_types, new_call_auth  # noqa: PLC0415
-
         if connection.definition.type not in auth_flow_types():
             from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows`
 

@@ -19,6 +19,7 @@ import gc
 import json
 import math
 import re
+import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -203,6 +204,16 @@ def _decode_below(text: str | bytes, frames: int, decode: Callable[[str | bytes]
     return decode(text)
 
 
+def _may_nest_deep(text: str | bytes) -> bool:
+    """Whether ``text`` opens enough arrays and objects to come near the recursion limit."""
+    shallow = sys.getrecursionlimit() // 4
+    if len(text) < shallow:
+        return False
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{") >= shallow
+    return text.count("[") + text.count("{") >= shallow
+
+
 def loads_exact(text: str | bytes, decoder: msgspec.json.Decoder[Any] | None = None) -> Any:
     """``text`` parsed by msgspec, or :data:`NOT_JSON` when msgspec refuses it.
 
@@ -216,9 +227,10 @@ def loads_exact(text: str | bytes, decoder: msgspec.json.Decoder[Any] | None = N
     if paused:
         gc.disable()
     try:
-        return _decode_below(
-            text, _DEPTH_MARGIN, msgspec.json.decode if decoder is None else decoder.decode
-        )
+        decode = msgspec.json.decode if decoder is None else decoder.decode
+        if not _may_nest_deep(text):
+            return decode(text)  # too shallow for the recursion limit to tell the parsers apart
+        return _decode_below(text, _DEPTH_MARGIN, decode)
     except (msgspec.MsgspecError, ValueError, RecursionError):
         # ValueError includes UnicodeError: bytes that are not UTF-8, or a lone surrogate in str.
         return NOT_JSON
