@@ -23,11 +23,15 @@ CLIENT_ID, CLIENT_SECRET = "connectorkit-demo", "demo-secret"
 
 
 class Emulator:
-    """`connectorkit emulator` in a subprocess; its URLs and its control API."""
+    """`connectorkit emulator` in a subprocess; its URLs and its control API.
+
+    Its refresh tokens are single use, so that a worker reusing a spent one shows as an
+    `invalid_grant`.
+    """
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [COMMAND, "emulator", "--port", "0", "--quiet", *args],
+            [COMMAND, "emulator", "--port", "0", "--quiet", "--single-use-refresh-tokens", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

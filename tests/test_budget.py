@@ -334,3 +334,95 @@ def test_httpx_timeouts_alone_would_not_stop_the_drip(server):
         response = client.get(server.base_url + "/groups")
     assert response.status_code == 200
     assert time.monotonic() - started > 1.2
+
+
+def test_the_watchdog_never_cuts_a_socket_before_its_deadline():
+    watchdog = Watchdog()
+    sock, peer = socket.socketpair()
+    try:
+        deadline = time.monotonic() + 0.3
+        ticket = watchdog.arm(deadline, sock)
+        sock.settimeout(30)
+        assert sock.recv(1) == b""  # the blocked read ends when the watchdog cuts the socket...
+        assert time.monotonic() >= deadline  # ...which is never before its deadline
+        assert watchdog.disarm(ticket) is True
+    finally:
+        sock.close()
+        peer.close()
+
+
+def test_a_budget_spent_while_the_body_arrives_says_the_request_was_sent(pack, server):
+    server.plan = ["drip:1000"]
+    response = run(
+        pack,
+        {"action": "list_groups", "inputs": {"timeout": 500}, "connection": connection_to(server)},
+    )
+    assert response["error"]["type"] == "timeout", response
+    assert response["error"]["request_sent"] is True
+    assert response["error"]["timeout_ms"] == 500
+
+
+def test_a_timeout_of_0_from_a_pack_that_allows_it_means_the_default_budget():
+    defaults = CallBounds(timeout_s=120.0)
+    assert defaults.for_call(timeout_ms=0).timeout_s == 120.0
+    assert defaults.for_call(timeout_ms=1500).timeout_s == 1.5
+    assert defaults.for_call(max_retry_wait_ms=0).max_retry_wait_s == 0
+
+
+def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
+    server.plan = ["429:1"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 2, "max_retry_wait_ms": 0},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == []
+    assert response["error"]["type"] == "rate_limited"
+    assert len(server.seen) == 1
+
+
+def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkeypatch):
+    monkeypatch.setenv("CONNECTORKIT_MAX_RESPONSE_BYTES", "300000")
+    server.plan = ["big:300000", "big:300001"]
+    connection = connection_to(server)
+    response = run(pack, {"action": "list_groups", "connection": connection})
+    assert response["ok"] is True, response  # exactly at the limit: read whole
+    response = run(pack, {"action": "list_groups", "connection": connection})
+    assert response["error"]["code"] == "response_too_large"
+    assert response["error"]["max_response_bytes"] == 300000
+
+
+def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
+    monkeypatch.setenv("CONNECTORKIT_MAX_RETRY_WAIT_MS", "3000")
+    server.plan = ["429:3"]
+    sleeps = Sleeps()
+    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 1},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert sleeps.waits == [3.0], response  # a wait of exactly the most allowed is taken
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1.5", "", "ten"])
+def test_a_process_bound_that_is_not_a_whole_number_of_1_or_more_is_ignored(value):
+    bounds = CallBounds.from_environment(
+        {
+            "CONNECTORKIT_TIMEOUT_MS": value,
+            "CONNECTORKIT_MAX_RETRY_WAIT_MS": value,
+            "CONNECTORKIT_MAX_RESPONSE_BYTES": value,
+        }
+    )
+    assert bounds == CallBounds()
+    assert CallBounds.from_environment({"CONNECTORKIT_TIMEOUT_MS": "1"}).timeout_s == 0.001

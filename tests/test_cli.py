@@ -436,7 +436,7 @@ def test_run_saves_a_rotated_refresh_token_back_to_the_connection_file(tmp_path,
     assert saved["values"] == values
     assert saved["token"]["refresh_token"] not in {None, old["refresh_token"]}  # rotated
     assert saved["token"]["expires_at"] > old["expires_at"]
-    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the old one is spent now
+    again = ck("run", "list_groups", "-c", str(conn), cwd=tmp_path)  # the saved token as it is
     assert again.returncode == 0, again.stderr
     assert "1 request, 0 retries" in again.stderr
 

@@ -587,39 +587,39 @@ def test_a_service_principal_on_my_workspace_gets_the_services_403(
 # -- tokens: refresh before the request, refresh after the service refused ---------------------
 
 
-def test_an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent(
-    cli, emulator
-):
-    token = cli.sign_in()
-    expired = {**token, "expires_at": int(time.time()) - 30}
+def test_an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent(cli):
+    # Entra keeps a redeemed refresh token valid; single use shows whether the new one is used.
+    with emulator_with(cli, single_use_refresh_tokens=True):
+        token = cli.sign_in()
+        expired = {**token, "expires_at": int(time.time()) - 30}
 
-    run = cli.invoke("list_groups", {}, cli.user(expired), "--verbose")
-    assert run.code == 0, run.stderr
-    renewed = run.response["token"]
-    assert renewed["access_token"] != token["access_token"]
-    assert renewed["refresh_token"] != token["refresh_token"]  # the emulator rotates it
-    assert renewed["expires_at"] > time.time() + 3000
-    assert renewed["token_type"] == "Bearer"
-    # The refresh happened before the request: the service never saw the expired token.
-    assert [e["kind"] for e in run.log] == ["identity", "api"]
-    assert run.grants() == [("refresh_token", 200)]
-    assert run.api() == [("GET", "/v1.0/myorg/groups", 200)]
-    assert run.response["meta"]["requests"] == 2
+        run = cli.invoke("list_groups", {}, cli.user(expired), "--verbose")
+        assert run.code == 0, run.stderr
+        renewed = run.response["token"]
+        assert renewed["access_token"] != token["access_token"]
+        assert renewed["refresh_token"] != token["refresh_token"]  # the emulator rotates it
+        assert renewed["expires_at"] > time.time() + 3000
+        assert renewed["token_type"] == "Bearer"
+        # The refresh happened before the request: the service never saw the expired token.
+        assert [e["kind"] for e in run.log] == ["identity", "api"]
+        assert run.grants() == [("refresh_token", 200)]
+        assert run.api() == [("GET", "/v1.0/myorg/groups", 200)]
+        assert run.response["meta"]["requests"] == 2
 
-    # A platform that did not store the new token: its old refresh token is refused.
-    stale = cli.invoke("list_groups", {}, cli.user(expired))
-    assert stale.code == 1
-    assert stale.error["type"] == "auth_error"
-    assert stale.error["oauth_error"] == "invalid_grant"
-    assert "token" not in stale.response
-    assert stale.grants() == [("refresh_token", 400)]
-    assert stale.api() == []
+        # A platform that did not store the new token: its old refresh token is refused.
+        stale = cli.invoke("list_groups", {}, cli.user(expired))
+        assert stale.code == 1
+        assert stale.error["type"] == "auth_error"
+        assert stale.error["oauth_error"] == "invalid_grant"
+        assert "token" not in stale.response
+        assert stale.grants() == [("refresh_token", 400)]
+        assert stale.api() == []
 
-    # The stored new token works as it is.
-    again = cli.invoke("list_groups", {}, cli.user(renewed))
-    assert again.code == 0
-    assert "token" not in again.response
-    assert again.grants() == []
+        # The stored new token works as it is.
+        again = cli.invoke("list_groups", {}, cli.user(renewed))
+        assert again.code == 0
+        assert "token" not in again.response
+        assert again.grants() == []
 
 
 def test_a_token_that_expires_on_the_emulated_clock_is_renewed_before_use(cli):
@@ -922,7 +922,7 @@ def test_serve_answers_in_order_and_fetches_the_service_principal_token_once(cli
 
 
 def test_serve_renews_a_shared_expired_user_token_once(cli):
-    with emulator_with(cli, latency_ms=50) as emu:
+    with emulator_with(cli, latency_ms=50, single_use_refresh_tokens=True) as emu:
         token = cli.sign_in()
         expired = cli.user({**token, "expires_at": int(time.time()) - 1})
         requests: list[dict[str, Any] | str] = [

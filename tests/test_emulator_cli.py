@@ -87,6 +87,8 @@ def test_prints_one_json_line_serves_and_exits_0_on_a_signal(launch, signum):
     assert set(urls) == {
         "url", "base_url", "token_url", "authorize_url", "authority", "tenant",
         "cloud", "authority_host", "api_host", "resource",
+        "imds_url", "identity_endpoint", "identity_header",
+        "issuer", "oidc_request_url", "oidc_request_token",
     }  # fmt: skip
     assert urls["cloud"] == "public"
     assert urls["resource"] == "https://analysis.windows.net/powerbi/api"
@@ -97,6 +99,12 @@ def test_prints_one_json_line_serves_and_exits_0_on_a_signal(launch, signum):
     assert urls["token_url"] == f"{url}/emulator/oauth2/v2.0/token"
     assert urls["authorize_url"] == f"{url}/emulator/oauth2/v2.0/authorize"
     assert urls["tenant"] == "emulator"
+    assert urls["imds_url"] == url  # where AZURE_POD_IDENTITY_AUTHORITY_HOST points
+    assert urls["identity_endpoint"] == f"{url}/msi/token"
+    assert urls["issuer"] == f"{url}/_emulator/issuer"
+    assert urls["oidc_request_url"] == f"{url}/_emulator/issuer/token?api-version=2.0"
+    assert len(urls["identity_header"]) >= 32
+    assert len(urls["oidc_request_token"]) >= 32
 
     token = client_credentials(urls).json()["access_token"]
     groups = httpx.get(f"{urls['base_url']}/groups", headers={"Authorization": f"Bearer {token}"})
@@ -108,6 +116,8 @@ def test_prints_one_json_line_serves_and_exits_0_on_a_signal(launch, signum):
     assert "POST /emulator/oauth2/v2.0/token -> 200" in stderr
     assert "GET /v1.0/myorg/groups -> 200" in stderr
     assert "demo-secret" not in stderr
+    assert urls["identity_header"] not in stderr
+    assert urls["oidc_request_token"] not in stderr
     assert token not in stderr
 
 

@@ -215,19 +215,30 @@ def refresh(http, emu, refresh_token, client=DEFAULT_CLIENT, **extra):
     return token(http, emu, {**data, **post_auth(client)})
 
 
-def test_refresh_rotates_and_the_old_refresh_token_is_rejected(emu, http):
+def test_refresh_gives_a_new_refresh_token_and_the_old_one_stays_valid(emu, http):
+    # Entra documents that redeeming a refresh token does not revoke it.
     first = tokens_by_code(http, emu)
     second = refresh(http, emu, first["refresh_token"])
     assert second.status_code == 200, second.text
-    rotated = second.json()
-    assert rotated["refresh_token"] != first["refresh_token"]
-    assert rotated["access_token"] != first["access_token"]
-    assert rotated["scope"] == SCOPE
-    assert api_get(http, emu, rotated["access_token"]).status_code == 200
+    renewed = second.json()
+    assert renewed["refresh_token"] != first["refresh_token"]
+    assert renewed["access_token"] != first["access_token"]
+    assert renewed["scope"] == SCOPE
+    assert api_get(http, emu, renewed["access_token"]).status_code == 200
 
-    reused = refresh(http, emu, first["refresh_token"])
-    assert_aad_error(reused, 400, "invalid_grant", 70000)
-    assert refresh(http, emu, rotated["refresh_token"]).status_code == 200
+    again = refresh(http, emu, first["refresh_token"])
+    assert again.status_code == 200, again.text
+    assert api_get(http, emu, again.json()["access_token"]).status_code == 200
+    assert refresh(http, emu, renewed["refresh_token"]).status_code == 200
+
+
+def test_single_use_refresh_tokens_refuse_a_redeemed_one(http):
+    with running(single_use_refresh_tokens=True) as strict:
+        first = tokens_by_code(http, strict)
+        rotated = refresh(http, strict, first["refresh_token"]).json()
+        reused = refresh(http, strict, first["refresh_token"])
+        assert_aad_error(reused, 400, "invalid_grant", 70000)
+        assert refresh(http, strict, rotated["refresh_token"]).status_code == 200
 
 
 def test_refresh_token_is_bound_to_its_client(emu, http):
@@ -373,7 +384,7 @@ def test_json_body_and_get_are_not_token_requests(emu, http):
 def test_unknown_tenant_and_common_tenant(emu, http):
     data = {"grant_type": "client_credentials", "scope": f"{PBI}/.default", **post_auth()}
     other = emu.token_url.replace(f"/{emu.tenant}/", "/contoso/")
-    assert_aad_error(http.post(other, data=data), 400, "invalid_request", 90002)
+    assert_aad_error(http.post(other, data=data), 400, "invalid_tenant", 90002)
     common = emu.token_url.replace(f"/{emu.tenant}/", "/common/")
     assert http.post(common, data=data).status_code == 200
 
@@ -386,6 +397,21 @@ def test_correlation_id_echoes_client_request_id(emu, http):
     assert assert_aad_error(response, 400, "unsupported_grant_type", 70003)["correlation_id"] == (
         request_id
     )
+    assert "client-request-id" not in response.headers  # only when asked
+
+
+@pytest.mark.parametrize("path", ["token", "discovery"])
+def test_client_request_id_is_returned_when_asked(emu, http, path):
+    request_id = str(uuid.uuid4())
+    headers = {"client-request-id": request_id, "return-client-request-id": "true"}
+    if path == "token":
+        data = {"grant_type": "client_credentials", "scope": f"{PBI}/.default", **post_auth()}
+        response = token(http, emu, data, headers=headers)
+    else:
+        url = f"{emu.url}/{emu.tenant}/v2.0/.well-known/openid-configuration"
+        response = http.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.headers["client-request-id"] == request_id
 
 
 # -- authorize errors -------------------------------------------------------------------------

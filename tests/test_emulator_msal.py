@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import select
 import subprocess
 import sys
 import time
@@ -19,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
+
+from tls_emulator import Emulator, claims_of, trust_emulator
 
 msal = pytest.importorskip("msal")
 azure_identity = pytest.importorskip("azure.identity")
@@ -31,49 +30,6 @@ USER_SCOPES = [f"{PBI}/Dataset.ReadWrite.All"]
 APP, SECRET = "msal-app", "msal-secret-0001"
 PUBLIC = "msal-public"
 REDIRECT = "http://localhost:8765/callback"  # never contacted: the test reads the answer
-
-
-class Emulator:
-    """`connectorkit emulator --tls` in a subprocess, its JSON line parsed."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "connectorkit", "emulator", "--port", "0", "--tls", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], 60)
-        if not ready:
-            self.stop()
-            pytest.fail("the emulator printed nothing within 60 s")
-        self.urls = json.loads(self.process.stdout.readline())
-        self.http = httpx.Client(verify=self.ssl_context(), timeout=10, trust_env=False)
-
-    def ssl_context(self):
-        import ssl  # noqa: PLC0415
-
-        return ssl.create_default_context(cafile=self.urls["ca_file"])
-
-    @property
-    def authority(self) -> str:
-        return self.urls["authority"]
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.urls["url"]).netloc
-
-    def requests(self, kind: str = "identity") -> list[dict]:
-        response = self.http.get(f"{self.urls['url']}/_emulator/requests", params={"kind": kind})
-        return response.json()["value"]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(15)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +45,7 @@ def emu():
 @pytest.fixture
 def trust(emu, monkeypatch):
     """Trust the emulator's CA the way a user would: the standard environment variables."""
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.urls["ca_file"])
-    monkeypatch.setenv("SSL_CERT_FILE", emu.urls["ca_file"])
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    trust_emulator(monkeypatch, emu)
 
 
 def confidential(emu, secret=SECRET):
@@ -131,16 +83,6 @@ def browse(emu, auth_uri):
     parser.feed(answer.text)
     assert parser.action == REDIRECT
     return parser.fields
-
-
-def claims_of(emu, token):
-    keys = KeySet.import_key_set(emu.http.get(jwks_uri(emu)).json())
-    return jwt.decode(token, keys).claims
-
-
-def jwks_uri(emu):
-    config = emu.http.get(f"{emu.authority}/v2.0/.well-known/openid-configuration").json()
-    return config["jwks_uri"]
 
 
 def access_tid(result):

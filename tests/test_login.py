@@ -371,7 +371,7 @@ def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
     pytest.importorskip("uvicorn")
     from powerbi_emulator import running  # noqa: PLC0415 - an optional extra
 
-    with running() as emulator:
+    with running(single_use_refresh_tokens=True) as emulator:  # spent means refused
         values = {
             "client_id": emulator.client_id,
             "client_secret": emulator.client_secret,

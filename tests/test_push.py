@@ -96,7 +96,7 @@ def test_all_committed_in_input_order_with_five_in_flight():
             seen.append(batch.number)
 
     ledger = Recorder()
-    report = Pusher(send, in_flight=5, ledger=ledger).run(
+    report = Pusher(send, in_flight=5, on_record=ledger.record).run(
         split_rows(rows(100), FRAME, max_rows=5, max_bytes=10**6)
     )
     assert report.complete

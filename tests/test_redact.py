@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -233,3 +234,102 @@ def test_a_password_in_the_token_url_never_shows(run, httpx_mock):
     assert code == 1
     assert response["error"]["type"] == "network_error"
     assert "url-pass-0004" not in json.dumps(response) + err
+
+
+# -- each form a secret can take, and the edges of what is remembered ---------------------------
+
+# Every character that one of the URL encoders leaves alone and another escapes.
+URL_SECRET = "pw/:@!$'()*,;?~ x-0004"
+
+
+def shown(text: str) -> str:
+    """``text`` as a log line of the command shows it."""
+    record = logging.LogRecord("connectorkit", logging.INFO, __file__, 1, "%s", (text,), None)
+    return RedactingFormatter("%(message)s").format(record)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        quote,  # a path (RFC 3986: "/" left alone)
+        lambda s: quote_plus(s, safe="/"),  # a form value that leaves "/" alone
+        lambda s: str(httpx.URL("https://h/p", params={"q": s}).query, "ascii").split("=", 1)[1],
+        lambda s: quote(s, safe="").lower(),  # lower-case escapes
+    ],
+    ids=["path", "form-path-safe", "httpx-query", "lower-case"],
+)
+def test_a_remembered_secret_is_masked_in_every_url_encoding(encode):
+    remember_secrets([URL_SECRET])
+    form = encode(URL_SECRET)
+    assert form != URL_SECRET
+    assert shown(f"GET https://h/x?q={form}&n=1") == f"GET https://h/x?q={MASK}&n=1"
+
+
+def test_the_lower_case_escapes_of_a_secret_are_masked():
+    remember_secrets([URL_SECRET])
+    for form in (quote(URL_SECRET, safe=""), quote(URL_SECRET), quote_plus(URL_SECRET)):
+        lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), form)
+        assert mask(f"<{lower}>") == f"<{MASK}>", lower
+
+
+def test_a_secret_of_four_characters_is_masked_and_one_of_three_is_not():
+    remember_secrets(["abc", "wxyz"])
+    assert shown("abc wxyz") == f"abc {MASK}"
+    assert mask("abc", extra=["abc", "pqrs"]) == "abc"
+    assert mask("pqrs", extra=["abc", "pqrs"]) == MASK
+
+
+def test_a_short_value_does_not_stop_the_ones_after_it_being_remembered():
+    remember_secrets(["ab", "the-secret-0005", "", "other-secret-0006"])
+    assert mask("the-secret-0005 other-secret-0006") == f"{MASK} {MASK}"
+
+
+def test_a_password_after_an_empty_user_name_is_masked():
+    assert mask("see https://:hunter2@example.test/x") == f"see https://:{MASK}@example.test/x"
+    assert mask("db+ssh://u:pw2@h and git.x-1://u:pw3@h") == (
+        f"db+ssh://u:{MASK}@h and git.x-1://u:{MASK}@h"
+    )
+    assert mask("mailto:user@example.test and https://example.test/a@b") == (
+        "mailto:user@example.test and https://example.test/a@b"
+    )
+
+
+# Bytes whose base64 uses "+" and "/" (URL-safe base64: "-" and "_").
+B64_SECRET = "??>>??>>~~~~?>?>-0007"
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+@pytest.mark.parametrize("encoder", [base64.b64encode, base64.urlsafe_b64encode])
+def test_a_secret_inside_a_longer_base64_value_is_masked(offset, encoder):
+    secret = B64_SECRET.encode()
+    assert b"+" in base64.b64encode(secret) or b"/" in base64.b64encode(secret)
+    remember_secrets([B64_SECRET])
+    text = encoder(b"k" * offset + secret + b"tail").decode()
+    masked = mask(text)
+    # What is left: the prefix's and the tail's characters and at most two mixed at each edge.
+    assert MASK in masked
+    assert len(masked) - len(MASK) <= 4 + 4 + 4, masked
+
+
+@pytest.mark.parametrize("encoder", [base64.b64encode, base64.urlsafe_b64encode])
+def test_a_short_secret_inside_base64_is_masked_by_its_six_character_fragment(encoder):
+    remember_secrets(["k3y-42"])  # six bytes: at offset 1, six base64 characters stand for it
+    text = encoder(b"A" + b"k3y-42" + b"BC").decode()
+    assert MASK in mask(text)
+
+
+def test_forgetting_every_secret_takes_effect_at_once():
+    remember_secrets([URL_SECRET])
+    assert mask(URL_SECRET) == MASK
+    _redact.forget_all()
+    assert mask(URL_SECRET) == URL_SECRET
+    assert mask(quote(URL_SECRET, safe="")) == quote(URL_SECRET, safe="")
+
+
+def test_the_oldest_of_more_than_4096_remembered_secrets_is_let_go():
+    # The table of remembered secrets is bounded: past 4096 live ones the oldest goes first.
+    secrets = [f"bounded-secret-{n:05d}" for n in range(4097)]
+    remember_secrets(secrets)
+    assert mask(secrets[0]) == secrets[0]
+    assert mask(secrets[1]) == MASK
+    assert mask(secrets[-1]) == MASK

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import email.utils
+import json
 
 import httpx
 import pytest
 
-from conftest import sp_connection
+from conftest import assert_envelope, copy_pack, sp_connection, user_connection
+from connectorkit.call._run import Runner
 from connectorkit.http._responses import parse_retry_after
 from connectorkit.http._retry import RetryPolicy
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
 ROWS = {
@@ -18,6 +22,7 @@ ROWS = {
     "rows": [{"Qty": 1}],
     "columns": [{"name": "Qty", "dataType": "Int64"}],
 }
+ROWS_URL = f"https://api.powerbi.com/v1.0/myorg/datasets/{DATASET}/tables/T/rows"
 BUSY = {"error": {"code": "ServiceUnavailable", "message": "try later"}}
 
 
@@ -208,3 +213,112 @@ def test_a_throttled_token_endpoint_is_waited_out(call, httpx_mock, clock):
     assert clock.sleeps == [4.0]
     assert response["meta"]["retries"] == 1
     assert response["token"]["access_token"] == "sp-token-1"
+
+
+# -- what is retried: each rule of the policy, seen as the requests sent -----------------------
+
+
+def test_a_5xx_on_put_is_retried_put_is_idempotent(call, httpx_mock, clock):
+    httpx_mock.add_response(method="PUT", status_code=503, json=BUSY)
+    httpx_mock.add_response(method="PUT", json={})
+    columns = [{"name": "Qty", "dataType": "Int64"}]
+    inputs = {"dataset_id": DATASET, "table_name": "T", "columns": columns}
+    response, code = call("update_table", {**inputs, "max_retry_count": 1})
+    assert code == 0, response
+    assert [r.method for r in httpx_mock.get_requests()] == ["PUT", "PUT"]
+
+
+def test_a_failing_token_endpoint_is_retried_also_for_a_post(call, httpx_mock, clock):
+    # A token request does no work that sending it again could double.
+    token_url = "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+    httpx_mock.add_response(url=token_url, status_code=500)
+    httpx_mock.add_response(url=token_url, json={"access_token": "sp-token-2", "expires_in": 3600})
+    httpx_mock.add_response(method="POST", url=ROWS_URL)
+    response, code = call("create_rows", {**ROWS, "max_retry_count": 1}, connection=sp_connection())
+    assert code == 0, response
+    assert [str(r.url) for r in httpx_mock.get_requests()] == [token_url, token_url, ROWS_URL]
+
+
+def test_a_300_is_retried_with_retry_on_all_errors(call, httpx_mock, clock):
+    httpx_mock.add_response(status_code=300, json={})
+    httpx_mock.add_response(json={"value": []})
+    response, code = call("list_groups", {"max_retry_count": 1, "retry_on_all_errors": True})
+    assert code == 0, response
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_a_read_error_on_a_post_is_retried_with_retry_on_all_errors(call, httpx_mock, clock):
+    httpx_mock.add_exception(httpx.ReadError("reset"))
+    httpx_mock.add_response()
+    response, code = call(
+        "create_rows", {**ROWS, "max_retry_count": 1, "retry_on_all_errors": True}
+    )
+    assert code == 0, response
+    assert len(httpx_mock.get_requests()) == 2
+
+
+def test_a_429_is_retried_for_a_post_where_the_pack_throttles_with_another_status(
+    httpx_mock, clock, tmp_path
+):
+    # A pack that names 503 as its throttling status: a 429 is then a plain HTTP error, and still
+    # retried on a POST (the service refused it before doing anything), unlike a 500.
+    folder = copy_pack(tmp_path / "pack")
+    manifest = folder / "connector.yaml"
+    manifest.write_text(manifest.read_text().replace("throttled: [429]", "throttled: [503]"))
+    pack = load_pack(folder)
+    runner = Runner(sleep=clock.sleep, clock=clock)
+    httpx_mock.add_response(status_code=429, json=BUSY)
+    httpx_mock.add_response()
+    httpx_mock.add_response(status_code=500, json=BUSY)
+    request = {"action": "create_rows", "connection": user_connection()}
+    try:
+        answers = [
+            respond(pack, runner, json.dumps({**request, "inputs": {**ROWS, "max_retry_count": 1}}))
+            for _ in range(2)
+        ]
+    finally:
+        runner.close()
+    for response, _ in answers:
+        assert_envelope(response)
+    assert answers[0][1] == 0, answers[0]
+    [batch] = answers[1][0]["error"]["details"]
+    assert batch["error"]["status"] == 500  # a 500 on a POST is not retried
+    assert len(httpx_mock.get_requests()) == 3
+
+
+def test_a_budget_spent_to_exactly_zero_is_the_calls_timeout(call, httpx_mock, clock):
+    # The service takes exactly the whole budget to answer 503: no second request is sent, and
+    # the timeout names the budget.
+    def slow_503(request: httpx.Request) -> httpx.Response:
+        clock.now += 1.0
+        return httpx.Response(503, json=BUSY)
+
+    httpx_mock.add_callback(slow_503)
+    response, code = call("list_datasets", {"max_retry_count": 3, "timeout": 1000})
+    assert code == 1, response
+    assert response["error"]["type"] == "timeout"
+    assert response["error"]["timeout_ms"] == 1000
+    assert "1000 ms" in response["error"]["message"]
+    assert len(httpx_mock.get_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "sent"),
+    [
+        ("GET", 2),
+        ("HEAD", 2),
+        ("OPTIONS", 2),
+        ("PUT", 2),
+        ("DELETE", 2),
+        ("POST", 1),
+        ("PATCH", 1),
+    ],
+)
+def test_a_5xx_is_retried_only_for_the_idempotent_methods(call, httpx_mock, clock, method, sent):
+    httpx_mock.add_response(method=method, status_code=502, json=BUSY)
+    httpx_mock.add_response(method=method, json={}, is_optional=sent == 1)
+    response, code = call(
+        "raw_request", {"url": "/imports", "method": method, "max_retry_count": 1}
+    )
+    assert len(httpx_mock.get_requests()) == sent
+    assert code == (0 if sent == 2 else 1), response

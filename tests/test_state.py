@@ -14,6 +14,7 @@ import pytest
 from connectorkit.state import (
     KEY_ENV,
     JobLedger,
+    Records,
     StateError,
     StoredConnections,
     StoreTokens,
@@ -151,6 +152,49 @@ def test_job_ledger(state):
         ledger.record("job-1", 3, "maybe")  # type: ignore[arg-type]
     ledger.forget("job-1")
     assert ledger.batches("job-1") == {}
+
+
+def test_job_ledger_describes_lists_and_forgets_jobs(state):
+    ledger = JobLedger(state)
+    assert ledger.open("job-b", {"action": "push_rows", "created": 2}) is None
+    assert ledger.open("job-a", {"action": "push_rows", "created": 1}) is None
+    # A second start of the same job is refused, with what the first one said.
+    assert ledger.open("job-b", {"action": "other", "created": 3}) == {
+        "action": "push_rows",
+        "created": 2,
+    }
+    ledger.record("job-b", 1, "committed", first=0, count=5)
+    assert ledger.job_ids() == ["job-a", "job-b"]
+    assert ledger.about("job-b") == {"action": "push_rows", "created": 2}
+    assert ledger.forget("job-b")
+    assert not ledger.forget("job-b")
+    assert ledger.job_ids() == ["job-a"]
+    assert ledger.about("job-b") is None
+    assert ledger.batches("job-b") == {}
+
+
+def test_records_of_one_kind_resume_anywhere_and_change_by_compare_and_set(state):
+    """The keyed records under the job ledger, as a long-running operation would use them."""
+    operations = Records(lambda: state.store, "op", entries="polls")
+    handle = {"status": "running", "poll": "/operations/7", "created": 10}
+    assert operations.create("op-7", handle) is None
+    assert operations.get("op-7") == handle
+    # Two workers resume it: the first to change it wins, the other must read it again.
+    done = {**handle, "status": "succeeded"}
+    assert operations.replace("op-7", handle, done)
+    assert not operations.replace("op-7", handle, {**handle, "status": "failed"})
+    assert operations.get("op-7") == done
+    assert not operations.replace("op-8", handle, done)  # no such record
+    operations.put_entry("op-7", "1", {"status": 202})
+    operations.put_entry("op-7", "2", {"status": 200})
+    assert operations.entries("op-7") == {"1": {"status": 202}, "2": {"status": 200}}
+    assert operations.ids() == ["op-7"]
+    # Another kind in the same store is another set of records.
+    assert Records(lambda: state.store, "job").ids() == []
+    assert operations.forget("op-7")
+    assert operations.get("op-7") is None
+    assert operations.entries("op-7") == {}
+    assert operations.ids() == []
 
 
 def test_stored_connections_round_trip(state):

@@ -7,6 +7,7 @@ import pytest
 from connectorkit.core._errors import InvalidInput
 from connectorkit.core._template import ABSENT, placeholders, render_path, render_value
 
+NEW_DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff001"
 PATH = "[/groups/{group_id}]/datasets/{dataset_id}/tables/{table_name}/rows"
 
 
@@ -64,3 +65,56 @@ def test_render_value_keeps_types_and_drops_absent_keys():
 def test_placeholders():
     assert placeholders({"a": ["{x}", "y {z}"], "{k}": 1}) == {"x", "z", "k"}
     assert placeholders(PATH) == {"group_id", "dataset_id", "table_name"}
+
+
+@pytest.mark.parametrize(
+    "name", ["GroupId", "group_id", "_group", "table2", "$body.id", "$status", "a.b.c"]
+)
+def test_every_kind_of_placeholder_name_is_filled(name):
+    # Capitals, digits, a leading underscore or $, and dotted names ($body.id) are all names.
+    values = {name: "v 1"}
+    assert placeholders(f"/x/{{{name}}}") == {name}
+    assert render_path(f"/x/{{{name}}}/y", values) == "/x/v%201/y"
+    assert render_value(f"{{{name}}}", values) == "v 1"
+    assert render_value(f"id={{{name}}}", values) == "id=v 1"
+
+
+def test_an_empty_optional_part_is_dropped():
+    assert render_path("/a[]/b[/c/{c}]", {}) == "/a/b"
+
+
+def test_an_optional_part_whose_value_is_0_is_kept():
+    assert render_path("[/groups/{g}]/datasets", {"g": 0}) == "/groups/0/datasets"
+
+
+def test_an_optional_part_whose_value_is_empty_is_an_error_not_dropped():
+    # An empty Group ID must not quietly turn into "My workspace".
+    with pytest.raises(InvalidInput) as exc:
+        render_path("[/groups/{g}]/datasets", {"g": ""})
+    assert exc.value.details == [{"field": "g", "message": "must not be empty"}]
+
+
+def test_rows_are_checked_against_the_columns_create_dataset_remembered(call, httpx_mock):
+    # create_dataset remembers its table's columns under "{$body.id}": create_rows into the new
+    # dataset then checks rows against them without asking the service.
+    httpx_mock.add_response(method="POST", json={"id": NEW_DATASET, "name": "Sales"})
+    response, code = call(
+        "create_dataset",
+        {
+            "dataset_name": "Sales",
+            "table_name": "Orders",
+            "columns": [{"name": "Qty", "dataType": "Int64"}],
+        },
+    )
+    assert code == 0, response
+    response, code = call(
+        "create_rows",
+        {
+            "dataset_id": NEW_DATASET,
+            "table_name": "Orders",
+            "rows": [{"Qty": "many"}],
+        },
+    )
+    assert (code, response["error"]["type"]) == (2, "invalid_input"), response
+    assert [d["field"] for d in response["error"]["details"]] == ["rows[0].Qty"]
+    assert len(httpx_mock.get_requests()) == 1  # only the create_dataset POST

@@ -132,3 +132,31 @@ def test_an_incomplete_account_is_refused_before_sending(client):
     ]
     with pytest.raises(InvalidConnection):
         auth(client, **ALICE, auth_scheme="kerberos")
+
+
+def test_every_connection_kind_is_served_without_importing_its_module_first():
+    """The kinds are one explicit table: a fresh process serves `windows` connections with no
+    side-effect import, and NTLM's module loads only when such a connection is used."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = (
+        "import sys\n"
+        "from connectorkit.auth._kinds import KINDS, auth_flow_types, _factory\n"
+        "assert auth_flow_types() == ['oauth2', 'windows'], auth_flow_types()\n"
+        "assert 'connectorkit.auth._windows' not in sys.modules\n"
+        "assert _factory('windows').__name__ == 'WindowsAuth'\n"
+        "assert _factory('oauth2').__name__ == 'ConnectionAuth'\n"
+        "assert _factory('kerberos') is None\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_kind_cannot_be_registered_twice():
+    from connectorkit.auth._kinds import register_auth_flow  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match="'windows' is already registered"):
+        register_auth_flow("windows", WindowsAuth)

@@ -1,9 +1,9 @@
 """A local, faithful Power BI service for demos and tests (like Azurite or LocalStack).
 
-Identity platform endpoints (authorization code with PKCE, refresh token rotation, client
-credentials) and the Power BI REST API routes of the action pack, with push dataset limits
-enforced, on an emulated clock that can run faster than real time, plus fault injection
-through a control API under `/_emulator/`.
+Identity platform endpoints (authorization code with PKCE, refresh tokens, client credentials
+with a secret, a certificate or a federated token, managed identities) and the Power BI REST
+API routes of the action pack, with push dataset limits enforced, on an emulated clock that
+can run faster than real time, plus fault injection through a control API under `/_emulator/`.
 
 - `main(argv)`: the `connectorkit emulator` command.
 - `running(**options)`: a context manager serving on a free loopback port in a thread.
@@ -20,6 +20,8 @@ from powerbi_emulator._config import (
     ConfigError,
     EmulatorConfig,
     FaultSpec,
+    FederatedCredential,
+    ManagedIdentity,
     PushLimits,
 )
 from powerbi_emulator._server import EmulatorHandle, running
@@ -34,6 +36,8 @@ __all__ = [
     "EmulatorConfig",
     "EmulatorHandle",
     "FaultSpec",
+    "FederatedCredential",
+    "ManagedIdentity",
     "PushLimits",
     "create_app",
     "main",

@@ -40,7 +40,7 @@ _CATALOG: dict[str, tuple[int, str, int, str]] = {
          "request to the wrong tenant."),
     ),
     "tenant_not_found": (
-        400, "invalid_request", 90002,
+        400, "invalid_tenant", 90002,
         ("Tenant '{0}' not found. Check to make sure you have the correct tenant ID and are "
          "signing into the correct cloud."),
     ),
@@ -96,10 +96,91 @@ _CATALOG: dict[str, tuple[int, str, int, str]] = {
         ("The request body must contain the following parameter: 'client_assertion' or "
          "'client_secret'."),
     ),
+    "secret_and_assertion": (
+        400, "invalid_request", 90014,
+        ("Only one client authentication method may be used: a client_secret or a "
+         "client_assertion, not both."),
+    ),
     "bad_secret": (
         401, "invalid_client", 7000215,
         ("Invalid client secret provided. Ensure the secret being sent in the request is the "
          "client secret value, not the client secret ID, for a secret added to app '{0}'."),
+    ),
+    "bad_assertion_type": (
+        400, "invalid_request", 90014,
+        ("The 'client_assertion_type' must be "
+         "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', got '{0}'."),
+    ),
+    "malformed_assertion": (
+        400, "invalid_request", 50027, "JWT token is invalid or malformed: {0}",
+    ),
+    "assertion_app_mismatch": (
+        401, "invalid_client", 700021,
+        ("Client assertion application identifier doesn't match 'client_id' parameter: the "
+         "assertion's iss and sub must both be '{0}'."),
+    ),
+    "assertion_audience": (
+        401, "invalid_client", 700023,
+        ("Client assertion audience claim does not match Realm issuer: aud '{0}' is not this "
+         "tenant's token endpoint ({1})."),
+    ),
+    "assertion_time": (
+        401, "invalid_client", 700024,
+        ("Client assertion is not within its valid time range. Current time: {0}, assertion "
+         "valid from {1}, expiry time of assertion {2}."),
+    ),
+    "certificate_not_registered": (
+        401, "invalid_client", 700027,
+        ("The certificate with identifier used to sign the client assertion is not registered "
+         "on application. [Reason - The key was not found., Thumbprint of key used by client: "
+         "'{0}', Configured keys for app Id '{1}': {2}.]"),
+    ),
+    "certificate_expired": (
+        401, "invalid_client", 700027,
+        ("The certificate with identifier used to sign the client assertion is expired on "
+         "application. [Reason - The key used is expired., Thumbprint of key used by client: "
+         "'{0}', expired {1}.]"),
+    ),
+    "assertion_signature": (
+        401, "invalid_client", 700027,
+        ("Client assertion failed signature validation. [Reason - The key was found but the "
+         "signature was not made with it: {0}, Thumbprint of key used by client: '{1}'.]"),
+    ),
+    "federated_issuer": (
+        400, "invalid_request", 700211,
+        ("No matching federated identity record found for presented assertion issuer '{0}'. "
+         "Please check your federated identity credential Subject, Audience and Issuer "
+         "against the presented assertion."),
+    ),
+    "federated_audience": (
+        400, "invalid_request", 700212,
+        ("No matching federated identity record found for presented assertion audience '{0}'. "
+         "Please check your federated identity credential Subject, Audience and Issuer "
+         "against the presented assertion."),
+    ),
+    "federated_subject": (
+        400, "invalid_request", 700213,
+        ("No matching federated identity record found for presented assertion subject '{0}'. "
+         "Please check your federated identity credential Subject, Audience and Issuer "
+         "against the presented assertion."),
+    ),
+    "federated_entra_token": (
+        400, "invalid_request", 700222,
+        "AAD-issued tokens may not be used for federated identity flows.",
+    ),
+    "federated_signature": (
+        400, "invalid_request", 5000811,
+        ("Unable to verify token signature. The signing key identifier does not match any "
+         "valid registered keys of issuer '{0}'."),
+    ),
+    "federated_time": (
+        400, "invalid_request", 700024,
+        ("Client assertion is not within its valid time range. Current time: {0}, assertion "
+         "valid from {1}, expiry time of assertion {2}."),
+    ),
+    "external_oidc_failed": (
+        400, "invalid_request", 50166,
+        "Request to External OIDC endpoint failed: {0}",
     ),
     "bad_basic": (
         401, "invalid_client", 7000215,

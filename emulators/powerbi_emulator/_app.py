@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from powerbi_emulator._config import EmulatorConfig
 from powerbi_emulator._control import ControlApi
@@ -22,6 +22,7 @@ from powerbi_emulator._http import (
     read_body,
     send_response,
 )
+from powerbi_emulator._platform import is_identity_path
 from powerbi_emulator._state import EmulatorState
 
 if TYPE_CHECKING:
@@ -167,18 +168,11 @@ class EmulatorApp:
         return ApiError(404, "NotFound", f"No resource at {request.raw_path}.").response()
 
     def _identity(self, request: HttpRequest, entry: dict[str, object]) -> HttpResponse | None:
-        """Token, authorize and device code endpoints, discovery documents and keys."""
-        identity = _identity_route(request.segments)
-        if identity is None:
-            return self.state.discovery.handle(request)
-        tenant, version, endpoint = identity
-        login = self.state.login
-        if endpoint == "token":
-            response, details = login.token(request, tenant, version)
-        elif endpoint == "devicecode":
-            response, details = login.device_code(request, tenant)
-        else:
-            response, details = login.authorize(request, tenant, version)
+        """The identity platform's endpoints (sign-in, discovery, managed identity)."""
+        answer = self.state.identity.handle(request)
+        if answer is None:
+            return None
+        response, details = answer
         entry.update({k: v for k, v in details.items() if v is not None})
         return response
 
@@ -193,7 +187,7 @@ class EmulatorApp:
         kind = "other"
         if _is_api(request.segments):
             kind = "api"
-        elif _identity_route(request.segments) is not None or "discovery" in request.segments:
+        elif is_identity_path(request.segments):
             kind = "identity"
         entry: dict[str, object] = {
             "time": self.state.clock.isoformat(),
@@ -254,18 +248,6 @@ def _check_size(request: HttpRequest) -> None:
 def _is_api(segments: tuple[str, ...]) -> bool:
     """Whether a path is under the REST API's `/v1.0/myorg` (any case, as the service)."""
     return tuple(s.lower() for s in segments[:2]) == ("v1.0", "myorg")
-
-
-def _identity_route(
-    segments: tuple[str, ...],
-) -> tuple[str, Literal["v1", "v2"], str] | None:
-    """(tenant, version, endpoint) for `/{tenant}/oauth2[/v2.0]/{authorize|token}`."""
-    match segments:
-        case (tenant, "oauth2", "v2.0", ("authorize" | "token" | "devicecode") as endpoint):
-            return tenant, "v2", endpoint
-        case (tenant, "oauth2", ("authorize" | "token" | "devicecode") as endpoint):
-            return tenant, "v1", endpoint
-    return None
 
 
 async def _drop(send: Send, receive: Receive, partial: HttpResponse | None) -> None:

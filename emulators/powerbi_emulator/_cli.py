@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._config import (
@@ -16,7 +17,10 @@ from powerbi_emulator._config import (
     ConfigError,
     EmulatorConfig,
     FaultSpec,
+    FederatedCredential,
+    ManagedIdentity,
     load_clients_file,
+    read_certificate,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +66,33 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--clients-file", type=Path, metavar="PATH",
-        help='JSON list of {"client_id", "client_secret", "redirect_uris", "name"}',
+        help='JSON list of {"client_id", "client_secret", "redirect_uris", "name", '
+        '"certificates", "federated_credentials"}',
+    )  # fmt: skip
+    parser.add_argument(
+        "--client-certificate", action="append", default=[], metavar="ID=PEM_FILE",
+        help="register a certificate on client ID: its key may sign client assertions "
+        "(private_key_jwt); 'ID' alone with --client makes an app with no secret (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--federated-credential", action="append", default=[], metavar="JSON",
+        help='trust another issuer\'s token as a client\'s credential, e.g. \'{"client_id": '
+        '"app", "subject": "repo:org/repo:ref:refs/heads/main"}\' (issuer omitted: the '
+        "emulator's own test issuer; repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--managed-identity", action="append", default=[], metavar="CLIENT_ID[:NAME]",
+        help="a user-assigned managed identity of the host, beside its system-assigned one "
+        "(repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--single-use-refresh-tokens", action="store_true",
+        help="refuse a refresh token once redeemed (Entra keeps it valid; this tests that a "
+        "client stores the new one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--issuer-subject", metavar="SUBJECT",
+        help="the subject of the test issuer's CI tokens (default: a GitHub Actions branch)",
     )  # fmt: skip
     parser.add_argument(
         "--fault", action="append", default=[], metavar="JSON",
@@ -90,31 +120,76 @@ def _client(text: str) -> ClientApp:
     return ClientApp(client_id, secret or None)
 
 
+def _with_credentials(
+    clients: list[ClientApp], certificates: list[str], federated: list[str]
+) -> list[ClientApp]:
+    """The clients, with the certificates and federated credentials given by flag."""
+    added: dict[str, tuple[list[str], list[FederatedCredential]]] = {
+        c.client_id: ([], []) for c in clients
+    }
+    for text in certificates:
+        client_id, sep, path = text.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--client-certificate takes ID=PEM_FILE, got {text!r}")
+        if client_id not in added:
+            raise ConfigError(f"--client-certificate names an unknown client {client_id!r}")
+        added[client_id][0].append(read_certificate(path))
+    for text in federated:
+        data = _json_object(text, "--federated-credential")
+        owner = data.pop("client_id", None)
+        if not isinstance(owner, str) or owner not in added:
+            raise ConfigError(
+                f"--federated-credential needs the client_id of a known client, got {owner!r}"
+            )
+        added[owner][1].append(FederatedCredential.from_mapping(data, "--federated-credential"))
+    return [
+        dataclasses.replace(
+            c,
+            certificates=(*c.certificates, *added[c.client_id][0]),
+            federated_credentials=(*c.federated_credentials, *added[c.client_id][1]),
+        )
+        for c in clients
+    ]
+
+
+def _json_object(text: str, flag: str) -> dict[str, object]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{flag} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{flag} must be a JSON object")
+    return cast("dict[str, object]", data)
+
+
+def _managed_identity(text: str) -> ManagedIdentity:
+    client_id, _, name = text.partition(":")
+    return ManagedIdentity(client_id, name)
+
+
 def _config(args: argparse.Namespace) -> EmulatorConfig:
     clients = [_client(text) for text in args.client]
     if args.clients_file is not None:
         clients.extend(load_clients_file(args.clients_file))
-    faults = []
-    for text in args.fault:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"--fault is not JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError("--fault must be a JSON object")
-        faults.append(FaultSpec.from_mapping(data))
+    clients = _with_credentials(
+        clients or [DEFAULT_CLIENT], args.client_certificate, args.federated_credential
+    )
+    faults = [FaultSpec.from_mapping(_json_object(text, "--fault")) for text in args.fault]
     return EmulatorConfig(
         host=args.host,
         port=args.port,
         time_scale=args.time_scale,
         latency_ms=args.latency,
         token_lifetime=args.token_lifetime,
-        clients=tuple(clients) or (DEFAULT_CLIENT,),
+        clients=tuple(clients),
         faults=tuple(faults),
         seed=args.seed,
         tenant=args.tenant,
         cloud=args.cloud,
         tls=args.tls,
+        managed_identities=tuple(_managed_identity(t) for t in args.managed_identity),
+        single_use_refresh_tokens=args.single_use_refresh_tokens,
+        **({"issuer_subject": args.issuer_subject} if args.issuer_subject else {}),
     )
 
 

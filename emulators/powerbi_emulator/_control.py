@@ -1,4 +1,7 @@
-"""The control API under `/_emulator/`: faults, state, request log, tokens, clock, reset."""
+"""The control API under `/_emulator/`: faults, state, request log, tokens, clock, reset.
+
+App credentials, managed identities and the test issuer are `_registration`'s.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from powerbi_emulator._identity import (
     parse_app_scope,
     parse_delegated_scopes,
 )
+from powerbi_emulator._registration import IdentityControl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -57,6 +61,8 @@ class ControlApi:
     def _dispatch(self, request: HttpRequest) -> HttpResponse:
         segments = request.segments[1:]
         body = self._body(request)
+        if segments[:1] and segments[0] in IdentityControl.PREFIXES:
+            return self._state.identity_control.handle(request, segments, body)
         route = self._routes.get((request.method, "/".join(segments)))
         if route is not None:
             return route(request, body)

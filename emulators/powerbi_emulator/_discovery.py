@@ -1,7 +1,8 @@
 """What Microsoft's libraries read before they ask for a token.
 
 Per-tenant OpenID Connect discovery (v1 and v2.0), instance discovery, the signing keys
-(JWKS), and the device login page a user visits to approve a device code.
+(JWKS), the user realm (is a user name managed by this tenant), and the device login page a
+user visits to approve a device code.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 from powerbi_emulator._aad import NO_STORE, LoginError, fail
 from powerbi_emulator._http import HttpRequest, HttpResponse
+from powerbi_emulator._identity import USER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +39,7 @@ class Discovery:
         self._login = login
         self._clock = clock
 
-    def handle(self, request: HttpRequest) -> HttpResponse | None:
+    def handle(self, request: HttpRequest) -> HttpResponse | None:  # noqa: PLR0911 - one per route
         """The response for a discovery path, or None when the path is not one."""
         lowered = tuple(s.lower() for s in request.segments)
         match lowered:
@@ -51,6 +53,8 @@ class Discovery:
                 return HttpResponse.json(200, self._tokens.signer.jwks())
             case ("devicelogin",):
                 return self._device_page(request)
+            case ("common", "userrealm", _):
+                return self._user_realm(request, request.segments[2])
         return None
 
     def _guarded(
@@ -122,6 +126,36 @@ class Discovery:
             "metadata": [
                 {"preferred_network": host, "preferred_cache": host, "aliases": [host]},
             ],
+        }
+        return HttpResponse.json(200, body)
+
+    def _user_realm(self, request: HttpRequest, user: str) -> HttpResponse:
+        """Whether a user name is this tenant's (managed); Unknown for any other domain.
+
+        `api-version=1.0` answers in snake case, as MSAL reads it; later versions in the
+        Pascal case of the 2.x shape.
+        """
+        domain = user.rpartition("@")[2].lower()
+        ours = {USER["upn"].rpartition("@")[2], f"{self._tokens.directory.tenant}.onmicrosoft.com"}
+        managed = bool(user.count("@") == 1 and domain in ours)
+        instance = self._tokens.directory.cloud.authority_host.split(".", 1)[1]
+        if request.query.get("api-version", "1.0") == "1.0":
+            body: dict[str, object] = {
+                "ver": "1.0",
+                "account_type": "Managed" if managed else "Unknown",
+                "cloud_instance_name": instance,
+                "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+            }
+            if managed:
+                body["domain_name"] = domain
+            return HttpResponse.json(200, body)
+        body = {
+            "NameSpaceType": "Managed" if managed else "Unknown",
+            "Login": user,
+            "DomainName": domain if managed else "",
+            "FederationBrandName": self._tokens.directory.tenant if managed else "",
+            "CloudInstanceName": instance,
+            "CloudInstanceIssuerUri": "urn:federation:MicrosoftOnline",
         }
         return HttpResponse.json(200, body)
 

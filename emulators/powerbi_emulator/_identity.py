@@ -189,7 +189,11 @@ class AccessGrant:
 
 @dataclasses.dataclass
 class RefreshGrant:
-    """What a refresh token stands for; it is single use (rotated on redemption)."""
+    """What a refresh token stands for.
+
+    As with Entra, redeeming it does not revoke it (a new one comes with every answer); with
+    single use on, a redeemed token is `rotated` and refused afterwards.
+    """
 
     client_id: str
     scopes: tuple[str, ...]
@@ -220,9 +224,12 @@ class TokenService:
         token_lifetime: float,
         directory: Directory | None = None,
         signer: TokenSigner | None = None,
+        *,
+        single_use_refresh: bool = False,
     ) -> None:
         self._clock = clock
         self._lifetime = token_lifetime
+        self.single_use_refresh = single_use_refresh
         self.directory = directory or Directory("emulator", CLOUDS["public"])
         self.signer = signer or TokenSigner()
         self.codes: dict[str, AuthCode] = {}
@@ -265,6 +272,7 @@ class TokenService:
         client_info: bool = False,
         nonce: str | None = None,
         app_name: str = "",
+        claims: dict[str, object] | None = None,
     ) -> dict[str, object]:
         """New tokens, as the token endpoint's JSON response.
 
@@ -273,12 +281,15 @@ class TokenService:
         account's `uid`/`utid`, as Entra does when the request asks for it.
 
         `expires_in` is in real seconds (like Retry-After) so that a client's own clock agrees
-        with the emulated expiry whatever the time scale.
+        with the emulated expiry whatever the time scale. `claims` are added to the access
+        token's (a managed identity's, say).
         """
         lifetime = self._lifetime if lifetime is None else lifetime
         now = self._clock.now()
         expires_in = max(1, int(self._clock.real_seconds(lifetime)))
-        access_token = self._access_jwt(client_id, principal, scopes, expires_in, app_name)
+        access_token = self._access_jwt(
+            client_id, principal, scopes, expires_in, app_name, extra=claims or {}
+        )
         self.access[access_token] = AccessGrant(client_id, principal, scopes, now + lifetime)
         response: dict[str, object] = {"token_type": "Bearer"}
         if principal == "user":
@@ -303,6 +314,8 @@ class TokenService:
         scopes: tuple[str, ...],
         expires_in: int,
         app_name: str,
+        *,
+        extra: dict[str, object],
     ) -> str:
         directory = self.directory
         issued = int(time.time())  # clients compare token times with their own clock
@@ -333,7 +346,7 @@ class TokenService:
             }
         else:
             claims["app_displayname"] = app_name or client_id
-        return self.signer.sign(claims)
+        return self.signer.sign(claims | extra)
 
     def _id_jwt(
         self,

@@ -1,4 +1,4 @@
-"""Signing of access and id tokens: one RSA key per process, published as a JWKS.
+"""Signing of tokens: one RSA key per process and purpose, published as a JWKS.
 
 joserfc (the JOSE library of the authlib project) signs; clients verify with the JWKS the
 discovery document points at, as they would with Entra's keys.
@@ -19,9 +19,10 @@ __all__ = ["TokenSigner", "b64url_json"]
 
 
 @functools.cache
-def _process_key() -> RSAKey:
+def _process_key(purpose: str) -> RSAKey:
     # Generating a 2048-bit key takes a few hundred milliseconds: once per process is enough
     # (tests start many emulators in one process).
+    del purpose  # each purpose (access tokens, the test issuer) gets a key of its own
     key = RSAKey.generate_key(2048, private=True)
     kid = base64.urlsafe_b64encode(
         hashlib.sha256(json.dumps(key.as_dict(private=False), sort_keys=True).encode()).digest()
@@ -36,16 +37,21 @@ def b64url_json(value: object) -> str:
 
 
 class TokenSigner:
-    """Signs JWTs with RS256 and publishes the public key."""
+    """Signs JWTs with RS256 and publishes the public key.
 
-    def __init__(self) -> None:
+    Signers of different `purpose` hold different keys, so that a token of one (a federated
+    issuer's) never verifies as a token of the other (Entra's).
+    """
+
+    def __init__(self, purpose: str = "tokens") -> None:
+        self._purpose = purpose
         self._key: RSAKey | None = None
 
     @property
     def key(self) -> RSAKey:
         """The signing key (made on first use)."""
         if self._key is None:
-            self._key = _process_key()
+            self._key = _process_key(self._purpose)
         return self._key
 
     @property

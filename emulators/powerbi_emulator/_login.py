@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import html
@@ -12,7 +11,7 @@ import secrets
 import time
 import uuid
 from typing import TYPE_CHECKING, Literal, TypedDict
-from urllib.parse import unquote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from powerbi_emulator._aad import NO_STORE, LoginError, fail, scope_failure
 from powerbi_emulator._http import BodyError, HttpRequest, HttpResponse
@@ -24,14 +23,15 @@ from powerbi_emulator._identity import (
 )
 
 if TYPE_CHECKING:
+    from powerbi_emulator._clientauth import ClientAuthenticator
     from powerbi_emulator._clock import EmulatorClock
-    from powerbi_emulator._config import ClientApp, EmulatorConfig
+    from powerbi_emulator._config import EmulatorConfig
+    from powerbi_emulator._credentials import AppRecord
     from powerbi_emulator._identity import TokenService
 
 __all__ = ["DeviceGrant", "LoginEndpoints"]
 
 _PKCE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
-ClientAuth = Literal["client_secret_basic", "client_secret_post", "none"]
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_CODE_LIFETIME = 900.0  # Entra's device codes last fifteen minutes
 AUTO_APPROVE_AFTER_POLLS = 2
@@ -68,8 +68,14 @@ class LoginEndpoints:
     a token.
     """
 
-    def __init__(self, config: EmulatorConfig, clock: EmulatorClock, tokens: TokenService) -> None:
-        self._clients = {client.client_id: client for client in config.clients}
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        clock: EmulatorClock,
+        tokens: TokenService,
+        clients: ClientAuthenticator,
+    ) -> None:
+        self._clients = clients
         self._tenant = config.tenant
         self._clock = clock
         self._tokens = tokens
@@ -114,11 +120,11 @@ class LoginEndpoints:
             location = _with_params(redirect_uri, params)
         return HttpResponse(302, b"", [("location", location), *NO_STORE]), log
 
-    def _check_authorize_target(self, request: HttpRequest, tenant: str) -> tuple[ClientApp, str]:
+    def _check_authorize_target(self, request: HttpRequest, tenant: str) -> tuple[AppRecord, str]:
         if request.method != "GET":
             raise fail("wrong_method", "GET", request.method)
         self.check_tenant(tenant)
-        client = self._client(request.query.get("client_id"))
+        client = self._clients.app(request.query.get("client_id"))
         redirect_uri = request.query.get("redirect_uri")
         if not redirect_uri:
             raise fail("no_reply_address")
@@ -130,7 +136,7 @@ class LoginEndpoints:
         return client, redirect_uri
 
     def _approve(
-        self, query: dict[str, str], client: ClientApp, redirect_uri: str, version: str
+        self, query: dict[str, str], client: AppRecord, redirect_uri: str, version: str
     ) -> dict[str, str]:
         response_type = query.get("response_type")
         if not response_type:
@@ -149,7 +155,7 @@ class LoginEndpoints:
         if challenge is None:
             if method is not None:
                 raise fail("missing_parameter", "code_challenge")
-            if client.client_secret is None:
+            if not client.confidential:
                 raise fail("pkce_required")
         else:
             method = method or "plain"  # RFC 7636: plain when the method is omitted
@@ -183,8 +189,9 @@ class LoginEndpoints:
             log |= {"grant_type": grant_type, "scope": form.get("scope")}
             if not grant_type:
                 raise fail("missing_parameter", "grant_type")
-            client, auth = self._authenticate_client(request, form)
-            log |= {"client_id": client.client_id, "client_auth": auth}
+            audiences = self.assertion_audiences(request, tenant)
+            client, auth, credential = self._clients.authenticate(request, form, audiences)
+            log |= {"client_id": client.client_id, "client_auth": auth, "credential": credential}
             self._request_options = _Options(
                 issuer=self.issuer(request),
                 client_info=form.get("client_info") == "1",
@@ -217,7 +224,7 @@ class LoginEndpoints:
                 raise fail("wrong_method", "POST", request.method)
             self.check_tenant(tenant)
             form = self._form(request, need_grant=False)
-            client = self._client(form.get("client_id"))
+            client = self._clients.app(form.get("client_id"))
             log |= {"client_id": client.client_id, "scope": form.get("scope")}
             scopes = self._delegated(form.get("scope", ""))
         except LoginError as exc:
@@ -251,7 +258,7 @@ class LoginEndpoints:
                 return True
         return False
 
-    def _redeem_device_code(self, form: dict[str, str], client: ClientApp) -> dict[str, object]:
+    def _redeem_device_code(self, form: dict[str, str], client: AppRecord) -> dict[str, object]:
         code = form.get("device_code") or form.get("code")
         if not code:
             raise fail("missing_parameter", "device_code")
@@ -283,34 +290,7 @@ class LoginEndpoints:
         except BodyError as exc:
             raise fail("malformed_body", exc) from None
 
-    def _authenticate_client(
-        self, request: HttpRequest, form: dict[str, str]
-    ) -> tuple[ClientApp, ClientAuth]:
-        basic = _basic_credentials(request.headers.get("authorization"))
-        client_id: str | None
-        secret: str | None
-        auth: ClientAuth
-        if basic is not None:
-            if "client_secret" in form:
-                raise fail("two_client_auth_methods")
-            client_id, secret = basic
-            if form.get("client_id", client_id) != client_id:
-                raise fail("client_id_mismatch")
-            auth = "client_secret_basic"
-        else:
-            client_id, secret = form.get("client_id"), form.get("client_secret")
-            auth = "client_secret_post" if secret is not None else "none"
-        client = self._client(client_id)
-        if client.client_secret is None:
-            if secret is not None:
-                raise fail("public_client_secret")
-        elif secret is None:
-            raise fail("missing_secret")
-        elif not secrets.compare_digest(secret.encode(), client.client_secret.encode()):
-            raise fail("bad_secret", client.client_id)
-        return client, auth
-
-    def _redeem_code(self, form: dict[str, str], client: ClientApp) -> dict[str, object]:
+    def _redeem_code(self, form: dict[str, str], client: AppRecord) -> dict[str, object]:
         code = form.get("code")
         if not code:
             raise fail("missing_parameter", "code")
@@ -341,7 +321,7 @@ class LoginEndpoints:
             **self._request_options,
         )
 
-    def _redeem_refresh(self, form: dict[str, str], client: ClientApp) -> dict[str, object]:
+    def _redeem_refresh(self, form: dict[str, str], client: AppRecord) -> dict[str, object]:
         token = form.get("refresh_token")
         if not token:
             raise fail("missing_parameter", "refresh_token")
@@ -355,13 +335,14 @@ class LoginEndpoints:
         if self._tokens.is_expired(grant.expires_at):
             raise fail("grant_expired")
         scopes = self._delegated(form["scope"]) if "scope" in form else grant.scopes
-        grant.state = "rotated"
+        if self._tokens.single_use_refresh:
+            grant.state = "rotated"
         return self._tokens.issue(
             client.client_id, "user", scopes, with_refresh=True, **self._request_options
         )
 
-    def _client_credentials(self, form: dict[str, str], client: ClientApp) -> dict[str, object]:
-        if client.client_secret is None:
+    def _client_credentials(self, form: dict[str, str], client: AppRecord) -> dict[str, object]:
+        if not client.confidential:
             raise fail("public_client_credentials")
         try:
             scopes = self._in_this_cloud(parse_app_scope(form.get("scope", "")))
@@ -379,13 +360,19 @@ class LoginEndpoints:
         if tenant.lower() not in {name.lower() for name in known}:
             raise fail("tenant_not_found", tenant)
 
-    def _client(self, client_id: str | None) -> ClientApp:
-        if not client_id:
-            raise fail("missing_parameter", "client_id")
-        client = self._clients.get(client_id)
-        if client is None:
-            raise fail("unknown_client", client_id, self._tenant)
-        return client
+    def assertion_audiences(self, request: HttpRequest, tenant: str) -> frozenset[str]:
+        """What a certificate assertion's `aud` may be: this tenant's token endpoints, or issuer.
+
+        Under any name of the tenant, at the origin reached or the real authority host.
+        """
+        names = {tenant, self._tenant, self._tokens.directory.tenant_id}
+        hosts = {request.origin, f"https://{self._tokens.directory.cloud.authority_host}"}
+        return frozenset(
+            f"{host}/{name}{path}"
+            for host in hosts
+            for name in names
+            for path in ("/oauth2/v2.0/token", "/oauth2/token", "/v2.0")
+        )
 
     def _delegated(self, raw: str) -> tuple[str, ...]:
         try:
@@ -418,20 +405,6 @@ def _check_pkce(challenge: str | None, method: str | None, verifier: str | None)
         derived = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
     if not secrets.compare_digest(derived, challenge):
         raise fail("verifier_mismatch")
-
-
-def _basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise fail("bad_basic") from None
-    client_id, sep, secret = decoded.partition(":")
-    if not sep:
-        raise fail("bad_basic")
-    # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
-    return unquote_plus(client_id), unquote_plus(secret)
 
 
 def _with_params(uri: str, params: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ from powerbi_emulator._config import EmulatorConfig, FaultSpec
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable, Generator, Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 
     import uvicorn
 
@@ -39,9 +39,14 @@ STOP_TIMEOUT = 15.0
 
 
 def endpoints(
-    host: str, port: int, config: EmulatorConfig, tls: TlsFiles | None = None
+    host: str, port: int, app: EmulatorApp, tls: TlsFiles | None = None
 ) -> dict[str, str]:
-    """The URLs a client needs, as the command prints them."""
+    """The URLs a client needs, as the command prints them.
+
+    Beside the sign-in and API URLs: where managed identities and the test issuer answer,
+    with the App Service identity header and the CI request token they want.
+    """
+    config = app.config
     host_part = f"[{host}]" if ":" in host else host
     url = f"{'https' if tls else 'http'}://{host_part}:{port}"
     tenant = config.tenant
@@ -57,7 +62,7 @@ def endpoints(
     }
     if tls is not None:
         urls["ca_file"] = str(tls.ca_file)
-    return urls
+    return urls | app.state.identity_endpoints(url)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -219,6 +224,42 @@ class EmulatorHandle:
         """Move the emulated clock forward; returns the new emulated epoch time."""
         return cast("float", self._call("POST", "/clock", {"advance": seconds})["epoch"])
 
+    def add_certificate(self, client_id: str, certificate_pem: str) -> dict[str, Any]:
+        """Register a certificate on an app; returns its thumbprints (`x5t`, `x5t#S256`)."""
+        path = f"/apps/{quote(client_id, safe='')}/certificates"
+        return cast("dict[str, Any]", self._call("POST", path, {"certificate": certificate_pem}))
+
+    def add_federated_credential(
+        self,
+        client_id: str,
+        subject: str,
+        *,
+        issuer: str | None = None,
+        audiences: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Trust `issuer`'s tokens for `subject` as the app's credential (None: the test issuer)."""
+        fields = {"issuer": issuer, "audiences": list(audiences or []) or None, "name": name}
+        body = {"subject": subject} | {k: v for k, v in fields.items() if v is not None}
+        path = f"/apps/{quote(client_id, safe='')}/federated-credentials"
+        return cast("dict[str, Any]", self._call("POST", path, body))
+
+    def apps(self) -> list[dict[str, Any]]:
+        """Every app registration with its certificates and federated credentials."""
+        return cast("list[dict[str, Any]]", self._call("GET", "/apps")["value"])
+
+    def managed_identities(self) -> list[dict[str, Any]]:
+        """The host's managed identities, system-assigned first."""
+        return cast("list[dict[str, Any]]", self._call("GET", "/managed-identities")["value"])
+
+    def issuer_token(
+        self, *, subject: str | None = None, audience: str | None = None, expires_in: int = 300
+    ) -> str:
+        """A token of the test issuer (a negative `expires_in` gives an expired one)."""
+        fields = {"subject": subject, "audience": audience}
+        body = {"expires_in": expires_in} | {k: v for k, v in fields.items() if v is not None}
+        return cast("str", self._call("POST", "/issuer/token", body)["value"])
+
     def rows(self, dataset_id: str, table_name: str) -> list[dict[str, Any]]:
         """The rows stored in a table, oldest first."""
         path = f"/datasets/{dataset_id}/tables/{quote(table_name, safe='')}/rows"
@@ -267,7 +308,7 @@ def running(config: EmulatorConfig | None = None, **options: Any) -> Iterator[Em
         if not server.started:
             raise RuntimeError("the emulator did not start") from (failure[0] if failure else None)
         handle = EmulatorHandle(
-            endpoints(config.host, sock.getsockname()[1], config, tls), config, tls
+            endpoints(config.host, sock.getsockname()[1], app, tls), config, tls
         )
         yield handle
     finally:
@@ -312,7 +353,7 @@ def serve_forever(config: EmulatorConfig, on_ready: Callable[[dict[str, str]], N
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.005)
         if server.started:
-            on_ready(endpoints(config.host, sock.getsockname()[1], config, tls))
+            on_ready(endpoints(config.host, sock.getsockname()[1], app, tls))
         await task
 
     try:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import collections
 import itertools
+import secrets
 from typing import TYPE_CHECKING, cast
 
 from powerbi_emulator._api import PowerBIApi
+from powerbi_emulator._assertions import AssertionVerifier
+from powerbi_emulator._clientauth import ClientAuthenticator
 from powerbi_emulator._clock import EmulatorClock
 from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import Service
+from powerbi_emulator._credentials import AppRegistry
 from powerbi_emulator._discovery import Discovery
 from powerbi_emulator._faults import FaultInjector
 from powerbi_emulator._identity import Directory, TokenService
+from powerbi_emulator._issuer import TestIssuer
 from powerbi_emulator._limits import PushThrottle
 from powerbi_emulator._login import LoginEndpoints
+from powerbi_emulator._managed import ManagedIdentityEndpoints
+from powerbi_emulator._platform import IdentityPlatform
+from powerbi_emulator._registration import IdentityControl
 from powerbi_emulator._store import IdFactory, Store
 
 if TYPE_CHECKING:
@@ -65,7 +73,12 @@ class EmulatorState:
         self.config = config
         self.clock = EmulatorClock(config.time_scale)
         directory = Directory(config.tenant, CLOUDS[config.cloud])
-        self.tokens = TokenService(self.clock, config.token_lifetime, directory)
+        self.tokens = TokenService(
+            self.clock,
+            config.token_lifetime,
+            directory,
+            single_use_refresh=config.single_use_refresh_tokens,
+        )
         self.service = Service(
             config,
             self.clock,
@@ -73,13 +86,34 @@ class EmulatorState:
             Store(self.clock),
             PushThrottle(config.limits, self.clock),
         )
-        self.login = LoginEndpoints(config, self.clock, self.tokens)
+        self.apps = AppRegistry(config.clients)
+        self.issuer = TestIssuer(config.issuer_subject)
+        verifier = AssertionVerifier(self.issuer, self.tokens.signer)
+        clients = ClientAuthenticator(self.apps, verifier, config.tenant)
+        self.login = LoginEndpoints(config, self.clock, self.tokens, clients)
         self.discovery = Discovery(self.tokens, self.login, self.clock)
+        header = config.identity_header or secrets.token_urlsafe(24)
+        managed = ManagedIdentityEndpoints(config, self.tokens, header)
+        self.managed = managed
+        self.identity = IdentityPlatform(self.login, self.discovery, managed)
+        self.identity_control = IdentityControl(self.apps, self.issuer, managed)
         self.api = PowerBIApi(self.service, self.tokens)
         self.faults = FaultInjector(config.seed)
         for spec in config.faults:
             self.faults.add(spec)
         self.log = RequestLog()
+
+    def identity_endpoints(self, url: str) -> dict[str, str]:
+        """Where managed identities and the test issuer answer, as announced at start."""
+        issuer = self.issuer.url(url)
+        return {
+            "imds_url": url,
+            "identity_endpoint": f"{url}/msi/token",
+            "identity_header": self.managed.identity_header,
+            "issuer": issuer,
+            "oidc_request_url": f"{issuer}/token?api-version=2.0",
+            "oidc_request_token": self.issuer.request_token,
+        }
 
     def reset(self, *, tokens: bool = False) -> None:
         """Back to the seed data, no faults, empty log and rate windows; tokens too if asked."""

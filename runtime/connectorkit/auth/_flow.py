@@ -1,9 +1,9 @@
 """Auth flows: put a connection's credentials on each request, keep its token fresh.
 
-A connection's ``type`` names its flow in a registry (:func:`register_auth_flow`); the built-in
-``oauth2`` flow is :class:`ConnectionAuth`. A token that is expired, or will be within the
-connection's ``token_leeway``, is refreshed before the request; a response the pack declares
-as "token refused" (401, and whatever its ``quirks`` add) triggers one refresh and one retry.
+The ``oauth2`` connection kind's flow is :class:`ConnectionAuth` (``_kinds`` names the flow of
+each kind). A token that is expired, or will be within the connection's ``token_leeway``, is
+refreshed before the request; a response the pack declares as "token refused" (401, and
+whatever its ``quirks`` add) triggers one refresh and one retry.
 Tokens live in a :class:`~connectorkit.state._token_store.TokenStore` shared by every call of a
 process (``invoke``) or worker (``serve``), so that concurrent calls needing the same new token
 fetch it once: with refresh-token rotation a second refresh would present a token the first
@@ -39,9 +39,6 @@ __all__ = [
     "ConnectionAuth",
     "MemoryTokenStore",
     "TokenStore",
-    "auth_flow_types",
-    "new_call_auth",
-    "register_auth_flow",
 ]
 
 DEFAULT_TOKEN_LEEWAY_S = 60
@@ -90,41 +87,6 @@ class AuthFlowFactory(Protocol):
         *,
         remaining: Callable[[], float | None],
     ) -> CallAuth: ...
-
-
-_flows: dict[str, AuthFlowFactory] = {}
-_flows_lock = threading.Lock()
-
-
-def register_auth_flow(connection_type: str, factory: AuthFlowFactory) -> None:
-    """Serve connections whose ``type`` is ``connection_type`` with ``factory``'s flow."""
-    with _flows_lock:
-        if _flows.get(connection_type, factory) is not factory:
-            raise ValueError(f"an auth flow for '{connection_type}' is already registered")
-        _flows[connection_type] = factory
-
-
-def auth_flow_types() -> list[str]:
-    """The connection types an auth flow is registered for, sorted."""
-    return sorted(_flows)
-
-
-def new_call_auth(
-    connection: BoundConnection,
-    http: httpx.Client,
-    store: TokenStore,
-    *,
-    remaining: Callable[[], float | None],
-) -> CallAuth:
-    """The auth of one call over ``connection``, from the flow registered for its type."""
-    kind = connection.definition.type
-    factory = _flows.get(kind)
-    if factory is None:
-        raise InvalidConnection(
-            f"connection '{connection.definition.key}' is of type '{kind}', which no auth flow "
-            f"serves (known: {', '.join(auth_flow_types())})"
-        )
-    return factory(connection, http, store, remaining=remaining)
 
 
 class ConnectionAuth(httpx.Auth):
@@ -405,12 +367,13 @@ class ConnectionAuth(httpx.Auth):
 # The OAuth client and leeway of the connections of recent calls: serve binds one connection
 # once for all its calls (see _bind), so its values are checked once too.
 _clients: OrderedDict[int, tuple[BoundConnection, OAuthClient, int]] = OrderedDict()
+_clients_lock = threading.Lock()
 _MAX_CLIENTS = 256
 
 
 def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
     """The OAuth client of ``connection``'s values and its token leeway (checked on first use)."""
-    with _flows_lock:
+    with _clients_lock:
         known = _clients.get(id(connection))
         if known is not None and known[0] is connection:
             return known[1], known[2]
@@ -426,7 +389,7 @@ def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
     if definition.grant == "client_credentials" and not client.client_secret:
         raise _missing("client_secret")
     leeway = _leeway(values)
-    with _flows_lock:
+    with _clients_lock:
         _clients[id(connection)] = (connection, client, leeway)
         while len(_clients) > _MAX_CLIENTS:
             _clients.popitem(last=False)
@@ -510,6 +473,3 @@ def _checked_token(token: object) -> dict[str, Any] | None:
     ):
         raise bad(".expires_at", "must be a number of seconds since the epoch")
     return dict(token)
-
-
-register_auth_flow("oauth2", ConnectionAuth)

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectorkit.auth._flow import register_auth_flow
 from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.http._client import TRANSPORT_EXTENSION
 
@@ -345,6 +344,3 @@ def _token(response: httpx.Response, scheme: str) -> bytes | None:
             except (binascii.Error, ValueError):
                 return None
     return None
-
-
-register_auth_flow("windows", WindowsAuth)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from connectorkit.bulk._batching import Batch
     from connectorkit.pack._definitions import BatchDef, DiscoverDef, RowTypesDef
+    from connectorkit.state._ledger import JobLedger
     from connectorkit.types._compile import RowsCheck
     from connectorkit.types._issues import Issue
 
@@ -52,7 +53,6 @@ __all__ = [
     "MAX_ROW_REPORTS",
     "BulkPush",
     "ColumnMemory",
-    "JobBook",
     "row_validator",
 ]
 
@@ -70,19 +70,6 @@ class ColumnMemory(Protocol):
 
     def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
         """Remember ``columns`` under ``key``."""
-
-
-class JobBook(Protocol):
-    """The job ledger: per job id, its description and the fate of each batch."""
-
-    def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Start ``job_id`` with ``about`` unless it exists; the existing description if it does."""
-
-    def record(self, job_id: str, record: BatchRecord, digest: str) -> None:
-        """File the fate of one batch (with the digest of its body)."""
-
-    def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
-        """Every batch recorded for ``job_id``, by number."""
 
 
 def _row_schema(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -136,7 +123,7 @@ class BulkPush:
         inputs: Mapping[str, Any],
         spec: Callable[[Mapping[str, Any]], RequestSpec],
         send: Callable[[RequestSpec, Mapping[str, Any] | None], object],
-        jobs: JobBook,
+        jobs: JobLedger,
         memory: ColumnMemory | None,
         get: Callable[[str], Any] | None = None,
         rows: Iterable[Any] | None = None,
@@ -204,7 +191,10 @@ class BulkPush:
             self.send_spec(_with_body(base, batch.body), cost)
 
         def record(entry: BatchRecord) -> None:
-            self.jobs.record(plan.job_id, entry, digests.get(entry.number, ""))
+            fields = entry.to_dict()
+            del fields["batch"], fields["status"]
+            digest = digests.get(entry.number, "")
+            self.jobs.record(plan.job_id, entry.number, entry.status, **fields, digest=digest)
 
         def progress(report: PushReport, in_flight: int) -> None:
             elapsed = max(time.perf_counter() - started, 1e-9)
@@ -235,7 +225,7 @@ class BulkPush:
         pusher = Pusher(
             send,
             in_flight=self.batch.in_flight,
-            ledger=_Ledger(record),
+            on_record=record,
             on_progress=progress,
         )
         report = pusher.run(to_send())
@@ -412,11 +402,6 @@ class BulkPush:
         if report.error is not None:
             raise _partial(name, plan.job_id, everything, total_rows, report.error)
         return summary
-
-
-class _Ledger:
-    def __init__(self, record: Callable[[BatchRecord], None]) -> None:
-        self.record = record
 
 
 def _json_types(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, str]:

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
-import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import ConnectorError, NetworkError, TimeoutError
+from connectorkit.state._ledger import BatchStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -34,20 +34,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchRecord",
     "BatchStatus",
-    "Ledger",
     "PushReport",
     "Pusher",
     "may_have_landed",
 ]
-
-
-class BatchStatus(enum.StrEnum):
-    """What became of one batch."""
-
-    COMMITTED = "committed"
-    UNKNOWN = "unknown"
-    FAILED = "failed"
-    NOT_SENT = "not_sent"
 
 
 @dataclass(slots=True)
@@ -76,18 +66,6 @@ class BatchRecord:
         if self.error is not None:
             out["error"] = self.error
         return out
-
-
-class Ledger(Protocol):
-    """Where the fate of each batch is written as soon as it is known."""
-
-    def record(self, record: BatchRecord) -> None:
-        """Remember ``record`` (a later record of the same batch replaces it)."""
-
-
-class _NoLedger:
-    def record(self, record: BatchRecord) -> None:
-        pass
 
 
 @dataclass(slots=True)
@@ -133,14 +111,16 @@ class Pusher:
         send: Callable[[Batch], None],
         *,
         in_flight: int = 1,
-        ledger: Ledger | None = None,
+        on_record: Callable[[BatchRecord], None] | None = None,
         on_progress: Callable[[PushReport, int], None] | None = None,
     ) -> None:
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         self._send = send
         self._in_flight = in_flight
-        self._ledger = ledger or _NoLedger()
+        # Where the fate of each batch is written as soon as it is known (a later record of
+        # the same batch replaces it): the job ledger.
+        self._record = on_record or (lambda _record: None)
         self._on_progress = on_progress
 
     def run(self, batches: Iterable[Batch]) -> PushReport:
@@ -162,7 +142,7 @@ class Pusher:
                         continue
                     # Written ahead: should this process die with the request in flight, the
                     # ledger says its fate is unknown instead of forgetting it was sent.
-                    self._ledger.record(
+                    self._record(
                         BatchRecord(batch.number, batch.first, batch.count, BatchStatus.UNKNOWN)
                     )
                     # Each request runs in the caller's context (its counters and debug switch).
@@ -202,11 +182,11 @@ class Pusher:
             report.settled += 1
             if record.status is BatchStatus.COMMITTED:
                 report.committed_rows += record.count
-            self._ledger.record(record)
+            self._record(record)
             if self._on_progress is not None:
                 self._on_progress(report, len(pending))
 
     def _not_sent(self, batch: Batch, by_number: dict[int, BatchRecord]) -> None:
         record = BatchRecord(batch.number, batch.first, batch.count, BatchStatus.NOT_SENT)
         by_number[batch.number] = record
-        self._ledger.record(record)
+        self._record(record)

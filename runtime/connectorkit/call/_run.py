@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.auth._flow import auth_flow_types, new_call_auth
+from connectorkit.auth._kinds import new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit.auth._flow import CallAuth
-    from connectorkit.bulk._push import ColumnMemory, JobBook
+    from connectorkit.bulk._push import ColumnMemory
     from connectorkit.http._limits import Limiter
     from connectorkit.pack._budgets import BudgetDef
     from connectorkit.pack._definitions import EachDef
-    from connectorkit.state import State
+    from connectorkit.state import JobLedger, State
     from connectorkit.state._token_store import TokenStore
 
 __all__ = ["Outcome", "Runner"]
@@ -62,11 +62,8 @@ class _Call:
         rows: Iterable[Any] | None = None,
         watch: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
-        # Auth loads only for a call that got this far. It and the process's HTTP client (made
-        # on first use) are ready before the call's time budget starts to count.
-        if connection.definition.type not in auth_flow_types():
-            from connectorkit.auth import _windows  # noqa: F401, PLC0415 - registers `windows`
-
+        # The auth flow of the connection's kind loads only for a call that got this far. It and
+        # the process's HTTP client (made on first use) are ready before the time budget counts.
         options = action.options
         self.runner = runner
         self.rows = rows
@@ -255,7 +252,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         state_url: str | None = None,
         state: State | None = None,
-        jobs: JobBook | None = None,
+        jobs: JobLedger | None = None,
         memory: ColumnMemory | None = None,
         bounds: CallBounds | None = None,
     ) -> None:
@@ -297,14 +294,14 @@ class Runner:
         return self._state
 
     @property
-    def jobs(self) -> JobBook:
+    def jobs(self) -> JobLedger:
         """The ledger of push jobs: in the state store, so a push resumes in another process."""
         if self._jobs is None:
             with self._http_lock:
                 if self._jobs is None:
-                    from connectorkit.bulk._jobs import StoreJobBook  # noqa: PLC0415
+                    from connectorkit.state._ledger import JobLedger  # noqa: PLC0415
 
-                    self._jobs = StoreJobBook(lambda: self.state)
+                    self._jobs = JobLedger(lambda: self.state)
         return self._jobs
 
     @property

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import BUDGET_ENDPOINT, RateLimited
-from connectorkit.state import Window
+from connectorkit.state import Window, _keys
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -57,11 +57,6 @@ log = logging.getLogger("connectorkit.limits")
 
 def _render(template: str, inputs: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(inputs.get(m.group(1), "")), template)
-
-
-def _tag(text: str) -> str:
-    # A hash tag must not contain braces; the rest of the key may be any text.
-    return text.replace("{", "(").replace("}", ")")
 
 
 @dataclass(slots=True)
@@ -128,8 +123,8 @@ class Limiter:
     def _admit(
         self, budget: BudgetDef, inputs: Mapping[str, Any], remaining: Callable[[], float | None]
     ) -> Ticket:
-        resource = _tag(_render(budget.resource, inputs))
-        prefix = f"ck:{{res:{budget.name}:{resource}}}"
+        resource = _keys.tag(_render(budget.resource, inputs))
+        prefix = _keys.budget(budget.name, resource)
         table_key = (
             f"{prefix}:rows:{_render(budget.table, inputs)}" if budget.table is not None else None
         )
@@ -191,7 +186,7 @@ class Limiter:
         """After ``action`` succeeded: the tables it emptied hold no rows any more."""
         for budget in self._resets.get(action, ()):
             if budget.table is not None:
-                prefix = f"ck:{{res:{budget.name}:{_tag(_render(budget.resource, inputs))}}}"
+                prefix = _keys.budget(budget.name, _keys.tag(_render(budget.resource, inputs)))
                 self.operations += 1
                 self.state.store.delete(f"{prefix}:rows:{_render(budget.table, inputs)}")
 

@@ -2,7 +2,8 @@
 
 One small interface (:class:`Store`) with thin backends — SQLite (the default, one machine),
 Redis (many machines), memory (tests) — chosen by a URL (:func:`open_state`). The typed
-services are built on it: :class:`StoreTokens`, :class:`StoredConnections`, :class:`JobLedger`;
+services are built on it: :class:`StoreTokens`, :class:`StoredConnections`, :class:`Records`
+(records kept by id) and the :class:`JobLedger` of push jobs on them;
 the rate budgets a pack declares live in ``connectorkit.http._limits``.
 """
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from connectorkit.state._crypto import KEY_ENV, Sealer, new_key
     from connectorkit.state._ledger import BatchStatus, JobLedger
     from connectorkit.state._open import STATE_ENV, State, default_path, open_state
+    from connectorkit.state._records import Records
     from connectorkit.state._store import StateError, Store, Window
     from connectorkit.state._tokens import StoreTokens, lineage_of
 
@@ -28,6 +30,7 @@ __all__ = [
     "STATE_ENV",
     "BatchStatus",
     "JobLedger",
+    "Records",
     "Sealer",
     "State",
     "StateError",
@@ -54,6 +57,7 @@ _HOMES = {
     "new_key": "_crypto",
     "BatchStatus": "_ledger",
     "JobLedger": "_ledger",
+    "Records": "_records",
     "STATE_ENV": "_open",
     "State": "_open",
     "default_path": "_open",

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from connectorkit.state import _keys
 from connectorkit.state._tokens import StoreTokens, lineage_of, pinned_lineage
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["NAME_PATTERN", "StoredConnection", "StoredConnections", "connection_lineage"]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_INDEX = "ck:{connections}"
+_INDEX = _keys.CONNECTIONS
 _LAYOUT = 2  # records from before 2 keep their token under the unpinned lineage_of(...)
 
 

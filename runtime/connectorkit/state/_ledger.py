@@ -1,5 +1,7 @@
-"""The ledger of a push job: what became of each batch, so a push resumes after a crash.
+"""The ledger of push jobs: what became of each batch, so a push resumes in any process.
 
+A job is a record (:class:`~connectorkit.state._records.Records` of kind ``job``): its
+description (the action, its inputs but the rows, when it started) and one entry per batch.
 A batch is ``committed`` (the service accepted it), ``unknown`` (the connection broke after it
 was sent: it may have landed), ``failed`` (refused; not stored) or ``not_sent``. A resumed job
 never sends a batch the ledger knows as committed.
@@ -7,45 +9,65 @@ never sends a batch the ledger knows as committed.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, Literal, get_args
+import enum
+from typing import TYPE_CHECKING, Any
+
+from connectorkit.state._records import Records
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from connectorkit.state._open import State
 
 __all__ = ["BatchStatus", "JobLedger"]
 
-BatchStatus = Literal["committed", "unknown", "failed", "not_sent"]
-_STATUSES = frozenset(get_args(BatchStatus))
 
+class BatchStatus(enum.StrEnum):
+    """What became of one batch."""
 
-def _key(job_id: str) -> str:
-    return f"ck:{{job:{job_id}}}:batches"
+    COMMITTED = "committed"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    NOT_SENT = "not_sent"
 
 
 class JobLedger:
-    """Per job id, one entry per batch (its status and whatever the caller records with it)."""
+    """Push jobs by id: each one's description and the fate of each of its batches."""
 
-    def __init__(self, state: State) -> None:
-        self.state = state
+    def __init__(self, state: State | Callable[[], State]) -> None:
+        opened = state if callable(state) else (lambda: state)
+        self._records = Records(lambda: opened().store, "job", entries="batches")
 
-    def record(self, job_id: str, batch: int, status: BatchStatus, **info: Any) -> None:
+    def open(self, job_id: str, about: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Start ``job_id`` unless it exists (atomically); the existing description if it does."""
+        return self._records.create(job_id, about)
+
+    def about(self, job_id: str) -> dict[str, Any] | None:
+        """The description of ``job_id``, or None when there is no such job."""
+        return self._records.get(job_id)
+
+    def record(self, job_id: str, batch: int, status: BatchStatus | str, **info: Any) -> None:
         """File the status of ``batch`` (1-based) of ``job_id``; one store operation."""
-        if status not in _STATUSES:
-            raise ValueError(f"batch status must be one of {sorted(_STATUSES)}, not {status!r}")
-        entry = {"status": status, **info}
-        self.state.store.hash_set(_key(job_id), str(batch), json.dumps(entry).encode())
+        try:
+            known = BatchStatus(status)
+        except ValueError:
+            allowed = sorted(str(s) for s in BatchStatus)
+            raise ValueError(f"batch status must be one of {allowed}, not {status!r}") from None
+        self._records.put_entry(job_id, str(batch), {"status": str(known), **info})
 
     def batches(self, job_id: str) -> dict[int, dict[str, Any]]:
         """Every recorded batch of ``job_id``, by number, in order; one store operation."""
-        found = self.state.store.hash_all(_key(job_id))
-        return {int(n): json.loads(v) for n, v in sorted(found.items(), key=lambda i: int(i[0]))}
+        found = self._records.entries(job_id)
+        return {int(n): found[n] for n in sorted(found, key=int)}
 
     def committed(self, job_id: str) -> set[int]:
         """The batches known to be committed (never to be sent again)."""
-        return {n for n, e in self.batches(job_id).items() if e["status"] == "committed"}
+        return {n for n, e in self.batches(job_id).items() if e["status"] == BatchStatus.COMMITTED}
 
-    def forget(self, job_id: str) -> None:
-        """Drop the whole ledger of ``job_id``."""
-        for number in list(self.state.store.hash_all(_key(job_id))):
-            self.state.store.hash_delete(_key(job_id), number)
+    def job_ids(self) -> list[str]:
+        """Every job id the store knows, oldest first."""
+        return self._records.ids()
+
+    def forget(self, job_id: str) -> bool:
+        """Drop a job and its ledger; whether it existed."""
+        return self._records.forget(job_id)

@@ -31,6 +31,8 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from connectorkit.state import _keys
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -81,14 +83,6 @@ def record_ttl(key: str, token: Mapping[str, Any], now: float, retention_s: floa
     return min(ttl, _LONGEST_S)
 
 
-def _token_key(key: str) -> str:
-    return f"ck:{{tok:{key}}}:token"
-
-
-def _lease_key(key: str) -> str:
-    return f"ck:{{tok:{key}}}:lease"
-
-
 class StoreTokens:
     """The runtime's token-store interface (``clock``, ``get``, ``put``, ``lease``) on a store.
 
@@ -122,7 +116,7 @@ class StoreTokens:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The token filed under ``key`` (a lineage digest), read from the store."""
-        raw = self.state.store.get(_token_key(key))
+        raw = self.state.store.get(_keys.token(key))
         if raw is None:
             return None
         record: dict[str, Any] = json.loads(self.state.sealer.open(raw))
@@ -140,11 +134,11 @@ class StoreTokens:
         record = {"token": dict(token)}
         ttl_s = record_ttl(key, token, self.clock(), self.retention_s)
         sealed = self.state.sealer.seal(json.dumps(record).encode())
-        self.state.store.put(_token_key(key), sealed, ttl_s=ttl_s)
+        self.state.store.put(_keys.token(key), sealed, ttl_s=ttl_s)
 
     def forget(self, key: str) -> None:
         """Drop the token filed under ``key``."""
-        self.state.store.delete(_token_key(key))
+        self.state.store.delete(_keys.token(key))
 
     @contextmanager
     def lease(self, key: str, *, wait: float | None) -> Iterator[bool]:
@@ -153,7 +147,7 @@ class StoreTokens:
         store = self.state.store
         deadline = None if wait is None else time.monotonic() + max(wait, 0.0)
         pause = _POLL_S[0]
-        while not store.acquire_lease(_lease_key(key), owner, self.lease_ttl_s):
+        while not store.acquire_lease(_keys.token_lease(key), owner, self.lease_ttl_s):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 yield False
@@ -163,4 +157,4 @@ class StoreTokens:
         try:
             yield True
         finally:
-            store.release_lease(_lease_key(key), owner)
+            store.release_lease(_keys.token_lease(key), owner)

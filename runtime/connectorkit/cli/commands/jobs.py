@@ -12,8 +12,8 @@ from connectorkit.cli._common import add_pack_option, add_state_option, configur
 if TYPE_CHECKING:
     import argparse
 
-    from connectorkit.bulk._jobs import StoreJobBook
     from connectorkit.cli._common import Registry
+    from connectorkit.state import JobLedger
 
 
 def register(registry: Registry) -> None:
@@ -46,7 +46,6 @@ def register(registry: Registry) -> None:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    from connectorkit.bulk._jobs import StoreJobBook  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
 
     configure_logging()
@@ -54,7 +53,7 @@ def _jobs(args: argparse.Namespace) -> int:
         return _fail(f"'jobs {args.verb}' needs a JOB_ID")
     runner = Runner(state_url=args.state)
     try:
-        book = StoreJobBook(lambda: runner.state)
+        book = runner.jobs
         if args.verb == "list":
             return _list(book, as_json=args.json)
         about = book.about(args.job_id)
@@ -71,7 +70,7 @@ def _jobs(args: argparse.Namespace) -> int:
     return _resume(args, about)
 
 
-def _list(book: StoreJobBook, *, as_json: bool) -> int:
+def _list(book: JobLedger, *, as_json: bool) -> int:
     from connectorkit.bulk._jobs import job_summary  # noqa: PLC0415
 
     jobs = []
@@ -93,13 +92,13 @@ def _list(book: StoreJobBook, *, as_json: bool) -> int:
     return 0
 
 
-def _show(book: StoreJobBook, job_id: str, about: dict[str, Any], *, as_json: bool) -> int:
+def _show(book: JobLedger, job_id: str, about: dict[str, Any], *, as_json: bool) -> int:
     from connectorkit.bulk._jobs import job_summary  # noqa: PLC0415
 
     batches = book.batches(job_id)
     summary = job_summary(about, batches)
     if as_json:
-        ledger = list(batches.values())
+        ledger = [{"batch": n, **e} for n, e in batches.items()]
         _say(json.dumps({"job_id": job_id, **summary, "ledger": ledger}, indent=2))
         return 0
     started = _when(about.get("created"))
