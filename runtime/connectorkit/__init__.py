@@ -93,7 +93,7 @@ def invoke(
     from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
     own = runner is None
-    active = runner or Runner()
+    active = runner or Runner(single_call=True)
     try:
         response = call(request, pack or load_pack(), active)
     finally:

@@ -208,6 +208,7 @@ class _Call:
             get=self.get,
             rows=self.rows,
             watch=self.watch,
+            digests=self.runner.ledger_outlives_call,
         ).run()
 
     def get(self, path: str) -> Any:
@@ -255,8 +256,12 @@ class Runner:
         jobs: JobLedger | None = None,
         memory: ColumnMemory | None = None,
         bounds: CallBounds | None = None,
+        single_call: bool = False,
     ) -> None:
         self._http = http
+        # This runner serves one call and goes (``invoke``): a job ledger in a memory store
+        # dies with it, so nothing can resume from it.
+        self.single_call = single_call
         # The process's bounds of every call (the environment's, unless given).
         self.bounds = bounds or CallBounds.from_environment()
         self._jobs = jobs
@@ -292,6 +297,11 @@ class Runner:
                     except StateError as exc:
                         raise InvalidRequest(f"the state store: {exc}") from None
         return self._state
+
+    @property
+    def ledger_outlives_call(self) -> bool:
+        """Whether a later call can read this call's job ledger (so its batches are digested)."""
+        return not (self.single_call and self.state.store.url.startswith("memory:"))
 
     @property
     def jobs(self) -> JobLedger:

@@ -47,7 +47,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
         pack = load(_existing_pack(args.pack))
         from connectorkit.call._run import Runner  # noqa: PLC0415 - the HTTP stack, after the request
 
-        made.append(Runner(state_url=args.state))
+        made.append(Runner(state_url=args.state, single_call=args.command == "invoke"))
         return pack, made[0]
 
     # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.

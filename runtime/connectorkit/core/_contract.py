@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Connection",
+    "LazyRequest",
     "Request",
     "Token",
+    "realize",
     "refuse",
     "refuse_unrepresentable",
     "request_from",
@@ -133,6 +135,40 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ),
     ] = {}
     connection: Annotated[Connection | None, Meta(extra={"problem": "must be an object"})] = None
+
+
+def _lazy() -> type[msgspec.Struct]:
+    """:class:`Request` with each input left as its JSON text (the same rules otherwise)."""
+    hints = typing.get_type_hints(Request, include_extras=True)
+    fields: list[tuple[str, Any, Any]] = []
+    for field in msgspec.structs.fields(Request):
+        kind = dict[str, msgspec.Raw] if field.name == "inputs" else hints[field.name]
+        if field.required:
+            fields.append((field.name, kind, msgspec.NODEFAULT))
+        elif field.default_factory is not msgspec.NODEFAULT:
+            fields.append((field.name, kind, msgspec.field(default_factory=field.default_factory)))
+        else:
+            fields.append((field.name, kind, field.default))
+    return msgspec.defstruct(
+        "LazyRequest", fields, kw_only=True, forbid_unknown_fields=True, module=__name__
+    )
+
+
+# A request whose inputs are decoded once its action is known: ``invoke`` leaves a push's rows
+# as text there, and decodes them a block at a time as it checks them.
+LazyRequest = _lazy()
+
+
+def realize(lazy: Any, keep: str | None = None) -> tuple[Request, msgspec.Raw | None]:
+    """The :class:`Request` of a :data:`LazyRequest`, its inputs decoded but ``keep``.
+
+    ``keep`` (the batch input of a push) stays JSON text, returned beside the request. Raises
+    msgspec's ``DecodeError`` (or ``ValueError``) for an input msgspec cannot read: the text
+    is then read again whole, the way that explains it.
+    """
+    inputs = {k: msgspec.json.decode(v) for k, v in lazy.inputs.items() if k != keep}
+    request = Request(id=lazy.id, action=lazy.action, inputs=inputs, connection=lazy.connection)
+    return request, lazy.inputs.get(keep) if keep is not None else None
 
 
 # -- a Python caller's request ---------------------------------------------------------------

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import re
 import select
 import stat
 import sys
@@ -14,8 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
+from connectorkit._bind import bind_action
 from connectorkit.call._entry import call, envelope, internal_error
-from connectorkit.core._contract import Request, refuse, refuse_unrepresentable
+from connectorkit.core._contract import (
+    LazyRequest,
+    Request,
+    realize,
+    refuse,
+    refuse_unrepresentable,
+)
 from connectorkit.core._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
 from connectorkit.core._json import NOT_JSON, encode, loads_exact, suspicious, unrepresentable
 
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from typing import IO, TextIO
 
+    from connectorkit.bulk._rowsource import TextRows
     from connectorkit.call._run import Runner
     from connectorkit.pack._definitions import Pack
 
@@ -38,6 +47,7 @@ __all__ = [
     "invoke",
     "print_response",
     "read_request",
+    "realized",
     "respond",
     "serve",
     "take_request",
@@ -47,6 +57,7 @@ log = logging.getLogger("connectorkit")
 
 # A request's text decoded straight into the contract's structure: checked as it is parsed.
 _DECODER = msgspec.json.Decoder(Request)
+_LAZY = msgspec.json.Decoder(LazyRequest)
 
 
 def _reject_constant(name: str) -> Any:
@@ -90,31 +101,35 @@ class Taken:
     ``invoke`` decodes first and drops the request's text at once, so a big push does not carry
     its text while it runs; the pack and the HTTP stack are loaded after the decoding, so the
     peak of a big request is its text, its rows and little else. ``decoded`` is what could be
-    read of a refused request (its ``id`` and ``action`` are echoed).
+    read of a refused request (its ``id`` and ``action`` are echoed). ``text``: kept for a
+    :data:`LazyRequest`, whose inputs are decoded once the pack is loaded.
     """
 
-    __slots__ = ("decoded", "error", "request")
+    __slots__ = ("decoded", "error", "request", "text")
 
     def __init__(
         self,
         request: Request | None,
         decoded: Mapping[str, Any] | None = None,
         error: Exception | None = None,
+        text: str | bytes | None = None,
     ) -> None:
-        self.request = request
+        self.request: Any = request
         self.decoded = decoded
         self.error = error
+        self.text = text
 
 
-def take_request(text: str | bytes) -> Taken:
+def take_request(text: str | bytes, *, lazy: bool = False) -> Taken:
     """Decode one request text into the contract's structure; never raises.
 
     A text the decoder refuses is read again to say why (every field named), and a failure is
-    kept for :func:`answer`.
+    kept for :func:`answer`. ``lazy``: the inputs are left as text (:data:`LazyRequest`) until
+    :func:`realized` decodes them, a push's rows a block at a time as they are checked.
     """
-    typed = loads_exact(text, _DECODER)
+    typed = loads_exact(text, _LAZY if lazy else _DECODER)
     if typed is not NOT_JSON:
-        return Taken(typed)
+        return Taken(typed, text=text if lazy else None)
     try:
         data, found = decode_request(text)
     except Exception as exc:  # noqa: BLE001 - answered by `answer`, in the envelope
@@ -133,12 +148,54 @@ def respond(pack: Pack, runner: Runner, text: str | bytes) -> tuple[dict[str, An
     return answer(pack, runner, take_request(text))
 
 
+def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows | None]:
+    """A lazily decoded request with its inputs decoded, and a push's rows; never raises.
+
+    The rows of a push stay text, to be decoded a block at a time as they are checked.
+    """
+    lazy = taken.request
+    if taken.error is not None or lazy is None or isinstance(lazy, Request):
+        return taken, None
+    from connectorkit.bulk._rowsource import TextRows  # noqa: PLC0415 - pushes only
+
+    action = None if isinstance(pack, ConnectorError) else pack.actions.get(lazy.action)
+    batch = action.request.batch if action is not None else None
+    name = batch.input if batch is not None else None
+    keep = name if name is not None and _rows_text(lazy.inputs.get(name)) else None
+    try:
+        request, text = realize(lazy, keep)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        # An input msgspec cannot read: the whole text read again, the way that explains it.
+        return take_request(taken.text or b""), None
+    if text is None or keep is None or action is None or isinstance(pack, ConnectorError):
+        return Taken(request), None
+
+    def refused(rows: Any) -> None:
+        # Not an array of objects after all: binding names the problem, as for any request.
+        bind_action(pack, action.key, {**request.inputs, keep: rows})
+
+    return Taken(request), TextRows(text, keep, refused)
+
+
+def _rows_text(raw: Any) -> bool:
+    """Whether an input's JSON text is an array with something in it."""
+    return raw is not None and _ARRAY.match(memoryview(raw)) is not None
+
+
+_ARRAY = re.compile(rb"\[\s*[^\s\]]")
+
+
 def answer(
-    pack: Pack | ConnectorError, runner: Runner | None, taken: Taken
+    pack: Pack | ConnectorError,
+    runner: Runner | None,
+    taken: Taken,
+    *,
+    rows: TextRows | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run a decoded request: the envelope and the exit code. Never raises.
 
     ``pack`` is the error of a pack that would not load: every request is answered with it.
+    ``rows``: a push's rows left as text by :func:`realized`.
     """
     request = taken.request
     if request is None or taken.error is not None:
@@ -149,7 +206,7 @@ def answer(
     elif isinstance(pack, ConnectorError) or runner is None:
         response = envelope(request, error=pack if isinstance(pack, ConnectorError) else None)
     else:
-        response = call(request, pack, runner)
+        response = call(request, pack, runner, rows=rows)
     return response, exit_code(response)
 
 
@@ -194,9 +251,9 @@ def print_response(response: Mapping[str, Any], stdout: TextIO | None = None) ->
 def read_request(stdin: IO[str] | IO[bytes]) -> Taken:
     """Read and decode ``invoke``'s one request; its text is not kept."""
     text = stdin.read()
-    if not text.strip():
+    if not text or text.isspace():  # (not strip(): that would copy a big request)
         return Taken(None, {}, InvalidRequest("no request on stdin: send one JSON object"))
-    return take_request(text)
+    return take_request(text, lazy=True)
 
 
 # What a front end gives invoke and serve: a function making the pack and the runner. A pack
@@ -236,7 +293,8 @@ def invoke(
     if collecting:
         gc.enable()
     pack, runner = _open(opener)
-    response, code = answer(pack, runner, taken)
+    taken, rows = realized(taken, pack)
+    response, code = answer(pack, runner, taken, rows=rows)
     del taken
     try:
         _write(stdout, _line(response))
