@@ -24,6 +24,7 @@ import httpx
 from connectorkit.auth._oauth import OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
+from connectorkit.http._client import STREAMED
 from connectorkit.http._responses import service_error, token_refused
 from connectorkit.state._token_store import MemoryTokenStore, TokenStore, token_key
 
@@ -135,6 +136,21 @@ class ConnectionAuth(httpx.Auth):
             new = self.new_token or {}
         fresh = {str(new[k]) for k in ("access_token", "refresh_token") if new.get(k)}
         return self.connection.secrets | fresh
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """The flow httpx drives: every answer is read, but a streamed file (never needed)."""
+        flow = self.auth_flow(request)
+        outgoing = next(flow)
+        while True:
+            response = yield outgoing
+            if not (response.is_success and response.request.extensions.get(STREAMED)):
+                response.read()
+            try:
+                outgoing = flow.send(response)
+            except StopIteration:
+                return
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Send ``request`` with a fresh token; if the token is refused, renew it, retry once.

@@ -15,7 +15,7 @@ from msgspec import UNSET
 
 from connectorkit._bind import bind_action, bind_connection
 from connectorkit.core._contract import Request, request_from
-from connectorkit.core._errors import ConnectorError, InternalError
+from connectorkit.core._errors import ConnectorError, InternalError, InvalidRequest
 from connectorkit.core._json import PLAIN_INPUTS, unrepresentable
 from connectorkit.core._redact import forget_secrets, mask, remember_secrets
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from connectorkit._bind import BoundConnection
-    from connectorkit.call._run import Runner
+    from connectorkit.call._run import Outcome, Runner
     from connectorkit.pack._definitions import Pack
 
 __all__ = ["call", "envelope", "internal_error", "request_id"]
@@ -38,13 +38,16 @@ def call(
     *,
     rows: Iterable[Any] | None = None,
     watch: Callable[[Mapping[str, Any]], None] | None = None,
+    emit: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Check, bind and run one request; its response envelope. Never raises.
 
     ``request`` is the contract's :class:`Request` as ``invoke`` and ``serve`` decode it from
     text, or a mapping of the same shape a Python caller built (checked as its text would be).
     ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
-    for its batch input; ``watch`` receives the push's progress.
+    for its batch input; ``watch`` receives the call's progress; ``emit`` the items a paged call
+    streams (``stream``). A request with ``resume`` or ``cancel`` goes on with, or cancels, an
+    operation handle.
     """
     decoded = isinstance(request, Request)
     try:
@@ -57,7 +60,9 @@ def call(
     # million rows. A Python caller's values are proved.
     plain = PLAIN_INPUTS.set(decoded)
     try:
-        return _handle(typed, pack, runner, rows, watch)
+        if typed.handle is not None:
+            return _handle_operation(typed, pack, runner, watch)
+        return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
         return envelope(typed, error=internal_error(exc))
     finally:
@@ -68,10 +73,12 @@ def _handle(
     request: Request,
     pack: Pack,
     runner: Runner,
+    *,
     rows: Iterable[Any] | None,
     watch: Callable[[Mapping[str, Any]], None] | None,
+    emit: Callable[[Any], None] | None,
 ) -> dict[str, Any]:
-    action = request.action
+    action = str(request.action)  # a request without a handle names its action
     try:
         inputs = request.inputs
         if rows is not None and action in pack.actions:
@@ -84,24 +91,82 @@ def _handle(
         return envelope(request, error=exc)
     remember_secrets(connection.secrets)
     try:
-        outcome = runner.run(bound, connection, pack.budgets, rows=rows, watch=watch)
-        if outcome.token:
-            remember_secrets(
-                str(outcome.token[k])
-                for k in ("access_token", "refresh_token")
-                if outcome.token.get(k)
-            )
-        return envelope(
-            request,
-            result=outcome.result,
-            error=outcome.error,
-            token=outcome.token,
-            meta=outcome.meta,
+        outcome = runner.run(
+            bound, connection, pack.budgets, rows=rows, watch=watch, pack=pack, emit=emit
         )
+        return _answered(request, action, outcome)
     except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
         return envelope(request, error=internal_error(exc))
     finally:
         forget_secrets(connection.secrets)
+
+
+def _handle_operation(
+    request: Request,
+    pack: Pack,
+    runner: Runner,
+    watch: Callable[[Mapping[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """Go on with (``resume``) or cancel an operation handle kept in the state store."""
+    verb = "cancel" if request.cancel is not UNSET else "resume"
+    handle = str(request.handle)
+    action: str | None = request.action if request.action is not UNSET else None
+    try:
+        record = runner.operations.get(handle)
+        if record is None:
+            raise InvalidRequest(
+                f"no operation {handle!r} in the state store ({runner.state.store.url}): it "
+                "was started with another store, or it ended more than a week ago",
+                details=[{"field": verb, "message": "is not an operation handle of this store"}],
+            )
+        if action is not None and action != record["action"]:
+            raise InvalidRequest(
+                f"the operation {handle} belongs to '{record['action']}', not '{action}'",
+                details=[{"field": "action", "message": f"must be {record['action']}"}],
+            )
+        action = str(record["action"])
+        if action not in pack.actions or pack.actions[action].multistep is None:
+            raise InvalidRequest(
+                f"the operation {handle} is of '{action}', which this pack does not follow",
+                details=[{"field": verb, "message": "belongs to another pack"}],
+            )
+        # The handle's inputs, with what this call says (wait, timeout, save_to …) on top.
+        bound = bind_action(pack, action, {**record["inputs"], **request.inputs})
+        connection = _connection(request, pack, runner)
+    except ConnectorError as exc:
+        return envelope(request, error=exc, action=action)
+    remember_secrets(connection.secrets)
+    try:
+        outcome = runner.run(
+            bound,
+            connection,
+            pack.budgets,
+            pack=pack,
+            watch=watch,
+            resume=record,
+            cancel=verb == "cancel",
+        )
+        return _answered(request, action, outcome)
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return envelope(request, error=internal_error(exc), action=action)
+    finally:
+        forget_secrets(connection.secrets)
+
+
+def _answered(request: Request, action: str, outcome: Outcome) -> dict[str, Any]:
+    """The envelope of a call that ran; a token it obtained is masked from now on."""
+    if outcome.token:
+        remember_secrets(
+            str(outcome.token[k]) for k in ("access_token", "refresh_token") if outcome.token.get(k)
+        )
+    return envelope(
+        request,
+        result=outcome.result,
+        error=outcome.error,
+        token=outcome.token,
+        meta=outcome.meta,
+        action=action,
+    )
 
 
 def _connection(request: Request, pack: Pack, runner: Runner) -> BoundConnection:
@@ -133,22 +198,26 @@ def envelope(
     error: ConnectorError | None = None,
     token: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
+    action: str | None = None,
 ) -> dict[str, Any]:
-    """The response envelope of ``request`` (typed, or as decoded when it was refused)."""
+    """The response envelope of ``request`` (typed, or as decoded when it was refused).
+
+    ``action``: the action that ran, when the request named it by an operation handle.
+    """
     out: dict[str, Any] = {}
-    action: Any = None
+    named: Any = action
     if isinstance(request, Request):
         if request.id is not UNSET:  # null included: it is echoed too
             out["id"] = request.id
-        action = request.action
+        named = named or request.action
     elif isinstance(request, Mapping):
         usable, identifier = request_id(request)
         if usable:
             out["id"] = identifier
-        action = request.get("action")
+        named = named or request.get("action")
     out["ok"] = error is None
-    if isinstance(action, str):
-        out["action"] = action
+    if isinstance(named, str):
+        out["action"] = named
     if error is None:
         out["result"] = result
     else:

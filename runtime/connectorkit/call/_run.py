@@ -13,7 +13,7 @@ from connectorkit.auth._kinds import new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
-from connectorkit.core._template import ABSENT, render_path, render_value
+from connectorkit.core._template import ABSENT, render_path, render_request, render_value
 from connectorkit.http._bounds import CallBounds
 from connectorkit.http._client import CallState, current_call, new_client
 from connectorkit.http._responses import parse_body
@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from connectorkit.auth._flow import CallAuth
     from connectorkit.bulk._push import ColumnMemory
     from connectorkit.http._limits import Limiter
+    from connectorkit.operations._handles import OperationBook
     from connectorkit.pack._budgets import BudgetDef
-    from connectorkit.pack._definitions import EachDef
+    from connectorkit.pack._definitions import EachDef, Pack
     from connectorkit.state import JobLedger, State
     from connectorkit.state._token_store import TokenStore
 
@@ -61,6 +62,8 @@ class _Call:
         *,
         rows: Iterable[Any] | None = None,
         watch: Callable[[Mapping[str, Any]], None] | None = None,
+        pack: Pack | None = None,
+        emit: Callable[[Any], None] | None = None,
     ) -> None:
         # The auth flow of the connection's kind loads only for a call that got this far. It and
         # the process's HTTP client (made on first use) are ready before the time budget counts.
@@ -68,6 +71,10 @@ class _Call:
         self.runner = runner
         self.rows = rows
         self.watch = watch
+        self.pack = pack
+        self.emit = emit
+        # What the call adds to the response's meta (an operation's handle, pages read).
+        self.notes: dict[str, Any] = {}
         self.action = action
         self.connection = connection
         http = runner.http
@@ -105,29 +112,24 @@ class _Call:
         """The request of a declarative action for these inputs."""
         request = self.action.definition.request
         url = self.connection.base_url + render_path(request.path, inputs)
-        params = [
-            (name, _query_text(value))
-            for name, template in request.query.items()
-            if (value := render_value(template, inputs)) is not ABSENT
-        ]
-        headers = [
-            (name, str(value))
-            for name, template in request.headers.items()
-            if (value := render_value(template, inputs)) is not ABSENT
-        ]
-        spec = RequestSpec(method=request.method, url=url, params=params, headers=headers)
-        if request.has_body:
-            body = render_value(request.body, inputs)
-            # A body made only of optional inputs, none given, is left out rather than sent empty.
-            if body is not ABSENT and not (body == {} and request.body):
-                spec.json = body
-                spec.has_json = True
-        return spec
+        return render_request(
+            request.method,
+            url,
+            request.query,
+            request.headers,
+            request.body,
+            inputs,
+            has_body=request.has_body,
+        )
 
     def run(self) -> Any:
         """Do the action and return its result."""
         definition = self.action.definition
         inputs = self.action.inputs
+        if definition.multistep is not None:
+            from connectorkit.operations._run import run_multistep  # noqa: PLC0415
+
+            return run_multistep(self.multistep_context())
         if definition.request.hook is not None:
             from connectorkit.pack._hooks import hook_named  # noqa: PLC0415 - hook actions only
 
@@ -153,6 +155,36 @@ class _Call:
         if definition.remember:
             self.remember(body)
         return self.shape(body, response.status_code)
+
+    def multistep_context(self) -> Any:
+        """What the call's multi-request part sees of it (``operations``' call context)."""
+        from connectorkit.call._multistep import MultistepContext  # noqa: PLC0415
+
+        return MultistepContext(
+            action=self.action,
+            connection=self.connection,
+            sender=self.sender,
+            spec=self.spec,
+            pack=self.pack,
+            book=lambda: self.runner.operations,
+            sleep=self.runner.sleep,
+            wall=self.runner.wall,
+            notes=self.notes,
+            watch=self.watch,
+            emit=self.emit,
+        )
+
+    def resume(self, record: dict[str, Any], *, cancel: bool = False) -> Any:
+        """Go on with (or cancel) an operation handle this action left running."""
+        from connectorkit.operations._run import (  # noqa: PLC0415
+            cancel_operation,
+            resume_operation,
+        )
+
+        context = self.multistep_context()
+        if cancel:
+            return cancel_operation(context, record)
+        return resume_operation(context, record)
 
     def shape(self, body: Any, status: int) -> Any:
         """The action's result from a parsed response body."""
@@ -235,12 +267,6 @@ def _said(error: ConnectorError) -> list[str]:
     return [str(v) for n in names if (v := getattr(error, n, None))]
 
 
-def _query_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 class Runner:
     """Runs bound actions; one per process, sharing its HTTP client and token cache."""
 
@@ -251,6 +277,7 @@ class Runner:
         tokens: TokenStore | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         state_url: str | None = None,
         state: State | None = None,
         jobs: JobLedger | None = None,
@@ -273,6 +300,8 @@ class Runner:
         self._limiters: dict[tuple[BudgetDef, ...], Limiter] = {}
         self.sleep = sleep
         self.clock = clock
+        self.wall = wall
+        self._operations: OperationBook | None = None
 
     def close(self) -> None:
         """Close the HTTP client's connections and the state store's."""
@@ -326,6 +355,17 @@ class Runner:
         return self._memory
 
     @property
+    def operations(self) -> OperationBook:
+        """The operation handles, in the state store: any worker resumes them."""
+        if self._operations is None:
+            with self._http_lock:
+                if self._operations is None:
+                    from connectorkit.operations._handles import OperationBook  # noqa: PLC0415
+
+                    self._operations = OperationBook(lambda: self.state)
+        return self._operations
+
+    @property
     def tokens(self) -> TokenStore:
         """Where tokens live: the state store (opened when a token is first looked up there)."""
         if self._tokens is None:
@@ -366,13 +406,20 @@ class Runner:
         *,
         rows: Iterable[Any] | None = None,
         watch: Callable[[Mapping[str, Any]], None] | None = None,
+        pack: Pack | None = None,
+        emit: Callable[[Any], None] | None = None,
+        resume: dict[str, Any] | None = None,
+        cancel: bool = False,
     ) -> Outcome:
         """Run ``action`` over ``connection``; errors become part of the outcome, not raised.
 
-        ``budgets`` are the pack's rate budgets: those covering ``action`` are taken from
-        before each of its requests. ``rows``: for a batch action, its elements as a stream
-        (read from a file) instead of the batch input's list; ``watch`` is told the push's
-        progress after each batch instead of the log.
+        ``budgets`` are the pack's rate budgets: those covering ``action`` (or another action
+        whose request it sends) are taken from before each of its requests. ``rows``: for a
+        batch action, its elements as a stream (read from a file) instead of the batch input's
+        list; ``watch`` is told the call's progress (a push's batches, an operation's polls).
+        ``pack``: the action's pack, for steps that send another action's request. ``emit``:
+        where a paged call streams its items (``stream``). ``resume``: the record of an
+        operation handle to go on with instead of starting anew (``cancel``: to cancel).
         """
         started = time.perf_counter()
         state = CallState(debug=action.options.debug_request)
@@ -381,7 +428,9 @@ class Runner:
         call: _Call | None = None
         try:
             key = action.definition.key
-            covered = any(key in b.actions or key in b.reset_by for b in budgets)
+            multistep = action.definition.multistep
+            keys = {key, *(multistep.step_actions if multistep is not None else ())}
+            covered = any(k in b.actions or k in b.reset_by for b in budgets for k in keys)
             call = _Call(
                 self,
                 action,
@@ -390,8 +439,13 @@ class Runner:
                 self.limiter(budgets) if covered else None,
                 rows=rows,
                 watch=watch,
+                pack=pack,
+                emit=emit,
             )
-            outcome.result = call.run()
+            if resume is not None:
+                outcome.result = call.resume(resume, cancel=cancel)
+            else:
+                outcome.result = call.run()
         except ConnectorError as exc:
             from connectorkit.pack._value_sets import hint_for  # noqa: PLC0415 - failures only
 
@@ -409,4 +463,6 @@ class Runner:
                 "retries": state.retries,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             }
+            if call is not None and call.notes:
+                outcome.meta.update(call.notes)
         return outcome

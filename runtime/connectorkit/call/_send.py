@@ -36,16 +36,17 @@ from connectorkit.core._errors import (
 )
 from connectorkit.core._redact import mask
 from connectorkit.http._bounds import BudgetSpent, CallBounds, ResponseTooLarge
-from connectorkit.http._client import DEFAULT_ATTEMPT_TIMEOUT_S
+from connectorkit.http._client import DEFAULT_ATTEMPT_TIMEOUT_S, STREAMED
 from connectorkit.http._responses import error_for
 from connectorkit.http._retry import Budget, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import IO
 
     from connectorkit._bind import CallOptions
     from connectorkit.auth._flow import CallAuth
-    from connectorkit.core._request import RequestSpec
+    from connectorkit.core._request import Openable, RequestSpec
     from connectorkit.http._limits import Limiter
     from connectorkit.pack._definitions import Quirks
 
@@ -112,11 +113,18 @@ class Sender:
 
     # -- retries and budget ------------------------------------------------------------------
 
-    def send(self, spec: RequestSpec, inputs: Mapping[str, Any] | None = None) -> httpx.Response:
+    def send(
+        self,
+        spec: RequestSpec,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        action: str | None = None,
+    ) -> httpx.Response:
         """Send ``spec`` until it succeeds, a failure is final, or the retries or budget run out.
 
         With ``inputs`` (of this very request: one batch's rows), every attempt first takes
-        what it costs from the pack's rate budgets.
+        what it costs from the pack's rate budgets: those of ``action`` when the request is
+        another action's (a step of a longer call), else the call's own.
         """
         attempt = 0
         # Whether an attempt may have done its work without saying so; the error raised in the
@@ -124,7 +132,7 @@ class Sender:
         uncertain = False
         while True:
             try:
-                return self.limited_attempt(spec, inputs)
+                return self.limited_attempt(spec, inputs, action)
             except BudgetSpent as spent:
                 spent.uncertain = True
                 raise  # the budget ran out mid-answer: nothing is left to retry with
@@ -170,12 +178,12 @@ class Sender:
     # -- rate budgets ------------------------------------------------------------------------
 
     def limited_attempt(
-        self, spec: RequestSpec, inputs: Mapping[str, Any] | None
+        self, spec: RequestSpec, inputs: Mapping[str, Any] | None, action: str | None = None
     ) -> httpx.Response:
         """One attempt, inside the pack's rate budgets (waiting for room, or ``rate_limited``)."""
         if self._limiter is None or inputs is None:
             return self.attempt(spec)
-        tickets = self._limiter.admit(self._label, inputs, self.budget.remaining)
+        tickets = self._limiter.admit(action or self._label, inputs, self.budget.remaining)
         committed = False
         try:
             response = self.attempt(spec)
@@ -187,32 +195,34 @@ class Sender:
     # -- one attempt -------------------------------------------------------------------------
 
     def attempt(self, spec: RequestSpec) -> httpx.Response:
-        """Send ``spec`` once: the success response, or the contract error of what went wrong."""
-        response = transmit(self.http, self.build(spec), self.auth, budget=self.budget)
+        """Send ``spec`` once: the success response, or the contract error of what went wrong.
+
+        A streamed answer (``spec.stream``) comes back unread; the caller closes it.
+        """
+        opened: list[IO[bytes]] = []
+        try:
+            request = self.build(spec, opened)
+            auth = self.auth if spec.credentials else None
+            response = transmit(self.http, request, auth, budget=self.budget, stream=spec.stream)
+        finally:
+            for reader in opened:
+                reader.close()
         if response.is_success:
             return response
+        if spec.stream:
+            try:
+                response.read()  # an error's body is small: the error names what it says
+            finally:
+                response.close()
         raise error_for(response, self.quirks)
 
-    def build(self, spec: RequestSpec) -> httpx.Request:
-        """The ``httpx.Request`` of ``spec``, its timeout what is left of the budget."""
-        kwargs: dict[str, Any] = {}
-        headers = spec.headers
-        if spec.has_json:
-            try:
-                text = json.dumps(
-                    spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-                )
-            except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
-                raise InvalidInput(
-                    f"the request body holds a value JSON cannot carry: {exc}",
-                    details=[{"field": "inputs", "message": str(exc)}],
-                ) from None
-            kwargs["content"] = text.encode()
-            headers = [*headers, ("Content-Type", "application/json")]
-        elif spec.content is not None:
-            kwargs["content"] = spec.content
-        if spec.files is not None:
-            kwargs["files"] = spec.files
+    def build(self, spec: RequestSpec, opened: list[IO[bytes]] | None = None) -> httpx.Request:
+        """The ``httpx.Request`` of ``spec``, its timeout what is left of the budget.
+
+        Files it streams from disk are opened here (for this attempt) and added to ``opened``
+        for the caller to close once the request is sent.
+        """
+        kwargs, headers = _body(spec, opened)
         remaining = self.budget.remaining()
         timeout = (
             DEFAULT_ATTEMPT_TIMEOUT_S
@@ -225,11 +235,69 @@ class Sender:
         merged = self.http.headers.copy()
         if headers:
             merged.update(headers)
-        request = httpx.Request(
-            spec.method, spec.url, params=tuple(spec.params) or None, headers=merged, **kwargs
-        )
+        url: str | httpx.URL = spec.url
+        params = tuple(spec.params) or None
+        if params is not None and "?" in spec.url:
+            # A URL a service handed out keeps its own query (a signature), with ours added.
+            url, params = httpx.URL(spec.url).copy_merge_params(params), None
+        request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        if spec.stream:
+            request.extensions[STREAMED] = True
         return request
+
+
+_CHUNK = 64 * 1024
+
+
+def _body(
+    spec: RequestSpec, opened: list[IO[bytes]] | None
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The body arguments of ``spec``'s request, and its headers with the body's own."""
+    kwargs: dict[str, Any] = {}
+    headers = spec.headers
+    if spec.has_json:
+        try:
+            text = json.dumps(spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
+            raise InvalidInput(
+                f"the request body holds a value JSON cannot carry: {exc}",
+                details=[{"field": "inputs", "message": str(exc)}],
+            ) from None
+        kwargs["content"] = text.encode()
+        headers = [*headers, ("Content-Type", "application/json")]
+    elif spec.content is not None:
+        kwargs["content"] = spec.content
+    elif spec.upload is not None:
+        reader = spec.upload.open()
+        if opened is not None:
+            opened.append(reader)
+        kwargs["content"] = _chunks(reader)
+        headers = [*headers, ("Content-Length", str(spec.upload.size))]
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            headers.append(("Content-Type", spec.upload.content_type))
+    if spec.files is not None:
+        kwargs["files"] = [
+            (name, (filename, _readable(data, opened), kind))
+            for name, (filename, data, kind) in spec.files
+        ]
+    return kwargs, headers
+
+
+def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
+    """A file's bytes in chunks, for a body streamed from disk."""
+    while chunk := reader.read(_CHUNK):
+        yield chunk
+
+
+def _readable(data: bytes | Openable, opened: list[IO[bytes]] | None) -> bytes | IO[bytes]:
+    """A multipart file's bytes, or a reader of them opened for this attempt."""
+    if isinstance(data, bytes):
+        return data
+    reader = data.open()
+    if opened is not None:
+        opened.append(reader)
+    return reader
 
 
 def transmit(
@@ -238,6 +306,7 @@ def transmit(
     auth: httpx.Auth | CallAuth | None,
     *,
     budget: Budget | None = None,
+    stream: bool = False,
 ) -> httpx.Response:
     """Send ``request`` through ``auth``'s flow; a request that got no answer is a contract error.
 
@@ -246,7 +315,7 @@ def transmit(
     ``budget`` is spent) or a token request the flow yielded (the token endpoint's error).
     """
     try:
-        return http.send(request, auth=auth)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
+        return http.send(request, auth=auth, stream=stream)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
     except httpx.HTTPError as exc:
         from connectorkit.auth._oauth import exchange_of  # noqa: PLC0415 - failures only
 

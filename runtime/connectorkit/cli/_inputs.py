@@ -1,7 +1,8 @@
 """Inputs written on the command line (``key=value``, ``key=@file``, ``--inputs FILE``).
 
 A value is converted by the type its input declares: a number for ``integer`` and ``number``,
-``true``/``false`` for ``boolean``, JSON for lists and objects, the text itself for strings;
+``true``/``false`` for ``boolean``, JSON for lists and objects, the text itself for strings,
+``{"path": …}`` for a ``file`` input given as ``key=@FILE`` (the file is streamed, not read here);
 ``@@`` starts a value that itself begins with ``@``. Whatever cannot be converted is passed on
 as written, so that binding names the field and says what it expected, exactly as it does for a
 JSON request.
@@ -77,6 +78,14 @@ def parse_assignments(action: ActionDef | None, assignments: Iterable[str]) -> d
 
 def _from_file(key: str, name: str, definition: InputDef | None) -> Any:
     path = Path(name).expanduser()
+    if definition is not None and definition.type == "file":
+        # The file itself is the value: it is streamed from disk when the request is sent.
+        if not path.is_file():
+            raise InvalidInput(
+                f"input '{key}': {name} is not a file",
+                details=[{"field": key, "message": f"{name} is not a file"}],
+            )
+        return {"path": str(path.resolve())}
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _STRING = "must be a string"
+_HANDLE = "must be an operation handle (op_…)"
 
 
 class Token(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -119,14 +120,18 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ]
         | UnsetType
     ) = UNSET
-    action: Annotated[
-        str,
-        Meta(
-            min_length=1,
-            description="The key of an action of the pack, e.g. create_rows.",
-            extra={"problem": "must be the name of an action"},
-        ),
-    ]
+    action: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="The key of an action of the pack, e.g. create_rows; with resume or "
+                "cancel it may be left out (the handle names it).",
+                extra={"problem": "must be the name of an action"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     inputs: Annotated[
         dict[str, Any],
         Meta(
@@ -135,6 +140,68 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ),
     ] = {}
     connection: Annotated[Connection | None, Meta(extra={"problem": "must be an object"})] = None
+    resume: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="An operation handle (op_…) a call returned with status running: go "
+                "on with it (inputs may set wait, timeout, save_to); action may be left out.",
+                extra={"problem": _HANDLE},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    cancel: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="An operation handle to cancel at the service.",
+                extra={"problem": _HANDLE},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+    def __post_init__(self) -> None:
+        given = {name for name in _CHOICE if getattr(self, name) is not UNSET}
+        for problem in _choice_problems(given):
+            raise ValueError(f"{problem['field']}: {problem['message']}")
+
+    @property
+    def handle(self) -> str | None:
+        """The operation handle this request goes on with or cancels, if any."""
+        for name in _HANDLES:
+            value = getattr(self, name)
+            if value is not UNSET:
+                return str(value)
+        return None
+
+
+# Exactly one of these says what a request does: run an action, or go on with (or cancel) the
+# operation handle of an earlier one (an action named beside a handle must be its own).
+_HANDLES = ("resume", "cancel")
+_CHOICE = ("action", *_HANDLES)
+
+
+def _choice_problems(given: set[str]) -> list[dict[str, str]]:
+    """What is wrong with the choice of what to do, from the fields a request gives."""
+    handles = [name for name in _HANDLES if name in given]
+    if len(handles) > 1:
+        return [{"field": handles[-1], "message": "give either resume or cancel"}]
+    if not handles and "action" not in given:
+        return [{"field": "action", "message": "must be the name of an action"}]
+    return []
+
+
+def _choice_schema() -> list[dict[str, Any]]:
+    """The choice above as JSON Schema (``oneOf``)."""
+    choices = [{"required": ["action"], "not": {"anyOf": [{"required": [h]} for h in _HANDLES]}}]
+    for handle in _HANDLES:
+        others = [{"required": [other]} for other in _HANDLES if other != handle]
+        choices.append({"required": [handle], "not": {"anyOf": others}})
+    return choices
 
 
 def _lazy() -> type[msgspec.Struct]:
@@ -167,7 +234,14 @@ def realize(lazy: Any, keep: str | None = None) -> tuple[Request, msgspec.Raw | 
     is then read again whole, the way that explains it.
     """
     inputs = {k: msgspec.json.decode(v) for k, v in lazy.inputs.items() if k != keep}
-    request = Request(id=lazy.id, action=lazy.action, inputs=inputs, connection=lazy.connection)
+    request = Request(
+        id=lazy.id,
+        action=lazy.action,
+        inputs=inputs,
+        connection=lazy.connection,
+        resume=lazy.resume,
+        cancel=lazy.cancel,
+    )
     return request, lazy.inputs.get(keep) if keep is not None else None
 
 
@@ -285,6 +359,11 @@ def _problems(
             continue
         if extra.get("finite") and unrepresentable(value):
             problems.append({"field": at + name, "message": _message(extra, value)})
+    if struct is Request:
+        reported = {p["field"] for p in problems}
+        problems += [
+            p for p in _choice_problems(set(data) & set(_CHOICE)) if p["field"] not in reported
+        ]
     return problems
 
 
@@ -311,6 +390,7 @@ def request_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "connectorkit invoke request",
         **{k: v for k, v in root.items() if k != "title"},
+        "oneOf": _choice_schema(),
         "$defs": {renamed[name]: body for name, body in components.items()},
     }
     linked: dict[str, Any] = _with_refs(schema, renamed)

@@ -16,6 +16,9 @@ writes the ones that are set into the envelope's ``error`` object::
     ├── PartialFailure                 exit 1  committed, total, resume_from, job_id, ranges
     └── InternalError                  exit 3
         └── PackError                  exit 3  problems (each a Problem: file, line, path)
+
+Any of them may carry ``operation``: the long-running operation the call was following when it
+failed (its handle, status and the service's details).
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class ConnectorError(Exception):
         self.details = details
         # A pack's error hint (``error_hints``) matched by this error: what to change.
         self.hint: str | None = None
+        # The long-running operation the call followed (its handle, status, details), if any.
+        self.operation: dict[str, Any] | None = None
 
     def add_hint(self, hint: str) -> None:
         """Attach a pack's hint: shown as ``hint`` and appended to the message."""
@@ -75,6 +80,8 @@ class ConnectorError(Exception):
                 out[name] = value
         if self.hint is not None:
             out["hint"] = self.hint
+        if self.operation is not None:
+            out["operation"] = self.operation
         if self.details is not None:
             out["details"] = self.details
         return out

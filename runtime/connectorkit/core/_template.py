@@ -1,4 +1,9 @@
-"""Templates over inputs: escaped path segments, optional ``[...]`` parts, typed JSON values."""
+"""Templates over inputs: escaped path segments, optional ``[...]`` parts, typed JSON values.
+
+A placeholder names a value (``{dataset_id}``), or a part of a response where the caller's
+values hold one (``{$body.id}``, ``{$headers.x-ms-request-id}``); ``{a|b}`` is the first of its
+names that has a value.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from connectorkit.core._errors import InvalidInput
+from connectorkit.core._request import RequestSpec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ABSENT", "placeholders", "render_path", "render_value"]
+__all__ = ["ABSENT", "placeholders", "query_text", "render_path", "render_request", "render_value"]
 
-_PLACEHOLDER = re.compile(r"\{([$A-Za-z_][A-Za-z0-9_.]*)\}")
+_NAME = r"[$A-Za-z_][A-Za-z0-9_.\-]*"
+_PLACEHOLDER = re.compile(rf"\{{({_NAME}(?:\|{_NAME})*)\}}")
 _OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -29,11 +36,22 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
+def _lookup(values: Mapping[str, Any], name: str) -> Any:
+    """The value of a placeholder's ``name``: the first of ``a|b`` that has one."""
+    if "|" not in name:
+        return values.get(name)
+    for alternative in name.split("|"):
+        value = values.get(alternative)
+        if value is not None:
+            return value
+    return None
+
+
 def placeholders(template: Any) -> set[str]:
-    """Every ``{name}`` a template refers to (used by the pack checker)."""
+    """Every ``{name}`` a template refers to (used by the pack checker); ``{a|b}`` gives both."""
     found: set[str] = set()
     if isinstance(template, str):
-        found.update(_PLACEHOLDER.findall(template))
+        found.update(n for m in _PLACEHOLDER.findall(template) for n in m.split("|"))
     elif isinstance(template, dict):
         for key, value in template.items():
             found |= placeholders(key)
@@ -64,7 +82,7 @@ def render_path(template: str, values: Mapping[str, Any]) -> str:
     def optional(match: re.Match[str]) -> str:
         part = match.group(1)
         names = _PLACEHOLDER.findall(part)
-        if all(values.get(n) is not None for n in names):
+        if all(_lookup(values, n) is not None for n in names):
             return part
         return ""
 
@@ -72,8 +90,9 @@ def render_path(template: str, values: Mapping[str, Any]) -> str:
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        value = values.get(name)
+        value = _lookup(values, name)
         if value is None:
+            name = name.split("|")[0]
             raise InvalidInput(
                 f"input '{name}' is required to build the request URL",
                 details=[{"field": name, "message": "is required"}],
@@ -92,7 +111,7 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, str):
         whole = _PLACEHOLDER.fullmatch(template)
         if whole is not None:
-            value = values.get(whole.group(1))
+            value = _lookup(values, whole.group(1))
             return ABSENT if value is None else value
         if "{" not in template:
             return template
@@ -100,7 +119,7 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
 
         def text(match: re.Match[str]) -> str:
             nonlocal missing
-            value = values.get(match.group(1))
+            value = _lookup(values, match.group(1))
             if value is None:
                 missing = True
                 return ""
@@ -118,3 +137,44 @@ def render_value(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, list):
         return [v for v in (render_value(item, values) for item in template) if v is not ABSENT]
     return template
+
+
+def query_text(value: Any) -> str:
+    """A query parameter's text: JSON's spelling of booleans, ``str`` of anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def render_request(  # noqa: PLR0917 - the parts of a request, each a template
+    method: str,
+    url: str,
+    query: Mapping[str, Any],
+    headers: Mapping[str, Any],
+    body: Any,
+    values: Mapping[str, Any],
+    *,
+    has_body: bool,
+) -> RequestSpec:
+    """The request of rendered templates; ``url`` is already rendered (path escaped).
+
+    A query parameter or header whose value is absent is left out; so is a body made only of
+    optional inputs, none given.
+    """
+    params = [
+        (name, query_text(value))
+        for name, template in query.items()
+        if (value := render_value(template, values)) is not ABSENT
+    ]
+    fields = [
+        (name, str(value))
+        for name, template in headers.items()
+        if (value := render_value(template, values)) is not ABSENT
+    ]
+    spec = RequestSpec(method=method, url=url, params=params, headers=fields)
+    if has_body:
+        rendered = render_value(body, values)
+        if rendered is not ABSENT and not (rendered == {} and body):
+            spec.json = rendered
+            spec.has_json = True
+    return spec

@@ -17,6 +17,7 @@ from connectorkit.http._bounds import bound_response
 
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT_S",
+    "STREAMED",
     "TRANSPORT_EXTENSION",
     "CallState",
     "current_call",
@@ -25,9 +26,14 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
+# A request whose answer is streamed to disk (a file saved with save_to): its body is neither
+# read into memory by the auth flow nor bounded by the call's response size; the time budget
+# still applies.
+STREAMED = "connectorkit.streamed"
 # Longest a single attempt may wait for the service when the caller set no Timeout.
 DEFAULT_ATTEMPT_TIMEOUT_S = 120.0
 _DEBUG_BODY_LIMIT = 4000
+_UNBOUNDED = 2**63
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 
 
@@ -65,14 +71,15 @@ def _on_response(response: httpx.Response) -> None:
     if state is None:
         return
     if state.deadline is not None and state.max_response_bytes is not None:
+        streamed = response.is_success and response.request.extensions.get(STREAMED)
         bound_response(
             response,
             deadline=state.deadline,
             timeout_s=state.timeout_s,
-            limit=state.max_response_bytes,
+            limit=_UNBOUNDED if streamed else state.max_response_bytes,
         )
-    if not state.debug:
-        return
+    if not state.debug or response.request.extensions.get(STREAMED):
+        return  # a streamed file is not read for the debug log
     response.read()
     log.info(
         "← %s %s (%s %s)\n%s%s",

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from connectorkit.pack._budgets import BudgetDef
+    from connectorkit.pack._multistep import Multistep
     from connectorkit.types._input import InputDef
 
 __all__ = [
@@ -128,7 +129,8 @@ class ResultDef:
     slice: SliceDef | None = None
     template: Any = None
     has_template: bool = False
-    # "base64": the body is a file, returned as {"encoding", "content_type", "data"}.
+    # "base64" (or ``file: true``): the body is a file, saved to ``save_to`` or returned as
+    # {"encoding", "content_type", "data", …}.
     encoding: str | None = None
 
 
@@ -150,6 +152,8 @@ class ActionDef:
     examples: tuple[Mapping[str, Any], ...] = ()
     returns: Mapping[str, Any] | None = None
     remember: tuple[RememberDef, ...] = ()
+    # What it does beyond one request (an operation polled to its end, pages, files, uploads).
+    multistep: Multistep | None = None
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectorkit.core._errors import InvalidInput
 from connectorkit.core._json import NOT_JSON, loads_service
-from connectorkit.core._request import RequestSpec
+from connectorkit.core._request import Openable, RequestSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -213,8 +213,10 @@ def build_raw_request(inputs: Mapping[str, Any], base_url: str) -> RequestSpec:
         )
     if multipart:
         # Form fields travel as nameless parts so that a form without files is still multipart.
-        fields = [(k, (None, v.encode(), None)) for k, v in pairs(inputs.get("form_data"))]
-        spec.files = fields + _decode_files(inputs)
+        fields: list[tuple[str, tuple[str | None, bytes | Openable, str | None]]] = [
+            (k, (None, v.encode(), None)) for k, v in pairs(inputs.get("form_data"))
+        ]
+        spec.files = [*fields, *_decode_files(inputs)]
     elif isinstance(data, str):
         spec.content = data.encode()
         if not any(k.lower() == "content-type" for k, _ in spec.headers):

@@ -30,6 +30,7 @@ from connectorkit.pack._definitions import (
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
+from connectorkit.pack._multistep import multistep_from, operation_inputs
 from connectorkit.types._input import InputDef
 
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
@@ -190,6 +191,10 @@ def _action(
             inputs.append(_input({**shared[key], **overrides, "key": key}))
         else:
             inputs.append(_input(entry))
+    multistep = multistep_from(data)
+    if multistep.any:
+        declared = {i.key for i in inputs}
+        inputs += [i for i in operation_inputs(multistep) if i.key not in declared]
     own = {i.key for i in inputs}
     inputs += [c for c in call_inputs if c.key not in own]
 
@@ -215,8 +220,9 @@ def _action(
         else None,
         template=res.get("template"),
         has_template="template" in res,
-        encoding=res.get("encoding"),
+        encoding="base64" if res.get("file") else res.get("encoding"),
     )
+
     return ActionDef(
         key=data["key"],
         label=data["label"],
@@ -233,6 +239,7 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
+        multistep=multistep if multistep.any else None,
     )
 
 

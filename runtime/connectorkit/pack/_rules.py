@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._template import placeholders
 from connectorkit.pack._hooks import hook_named, hook_names
+from connectorkit.pack._multistep_rules import multistep_problems
 from connectorkit.types._compile import CONSTRAINTS, Where, definition_problems
 
 if TYPE_CHECKING:
@@ -161,7 +162,9 @@ class _PackView:
                 own = {k: v for k, v in declared.items() if k not in self.call_inputs}
                 yield from _ignored_blocks(request, data, own, first_at)
         if isinstance(result, dict):
-            yield from _result_problems(result, available)
+            yield from _result_problems(result, available, _kept(data))
+        for where, message in multistep_problems(data, available, self.actions):
+            yield Finding(where, message)
 
     def _resolve(
         self, at: Where, item: Any, trusted: bool
@@ -383,7 +386,16 @@ def _request_problems(request: Mapping[str, Any], inputs: Mapping[str, Any]) -> 
         yield from _names_input(batch["input"], ("request", "batch", "input"), inputs, "array")
 
 
-def _result_problems(result: Mapping[str, Any], inputs: Mapping[str, Any]) -> Iterator[Finding]:
+def _kept(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names a long-running action keeps from its first response (its result may use them)."""
+    running = data.get("long_running")
+    keep = running.get("keep") if isinstance(running, dict) else None
+    return tuple(k for k in keep if isinstance(k, str)) if isinstance(keep, dict) else ()
+
+
+def _result_problems(
+    result: Mapping[str, Any], inputs: Mapping[str, Any], kept: Sequence[str] = ()
+) -> Iterator[Finding]:
     if "slice" in result and "template" in result:
         yield Finding(("result",), "use either slice or template, not both")
     page = result.get("slice")
@@ -392,7 +404,8 @@ def _result_problems(result: Mapping[str, Any], inputs: Mapping[str, Any]) -> It
             if isinstance(page.get(field), str):
                 yield from _names_input(page[field], ("result", "slice", field), inputs, "integer")
     if "template" in result:
-        yield from _unknown_names(result["template"], ("result", "template"), inputs, RESULT_NAMES)
+        names = (*RESULT_NAMES, *kept)
+        yield from _unknown_names(result["template"], ("result", "template"), inputs, names)
 
 
 def _names_input(name: str, at: Where, inputs: Mapping[str, Any], kind: str) -> Iterator[Finding]:
@@ -436,7 +449,9 @@ def _unknown_names(
     known = [*inputs, *extra]
     for where, text in _strings(template, at):
         for name in sorted(placeholders(text)):
-            if name not in known:
+            # A part of the response ($body.id) where the response is known to templates.
+            response_part = name.startswith(("$body.", "$headers.")) and "$body" in extra
+            if name not in known and not response_part:
                 near = closest(name, known)
                 hint = f"; did you mean '{{{near}}}'?" if near else ""
                 yield Finding(where, f"'{{{name}}}' names no input of this action{hint}")

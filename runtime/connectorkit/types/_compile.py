@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APPLIES_TO",
     "CONSTRAINTS",
+    "FILE_FORMS",
     "FORMATS",
     "KEY_VALUE_FORMS",
     "Issue",
@@ -191,6 +192,31 @@ KEY_VALUE_FORMS: list[dict[str, Any]] = [
         },
     },
 ]
+# A file input: a path on the worker's disk, or the bytes as base64 (JSON callers).
+_FILE_NAMING = {
+    "name": {"type": "string", "description": "The file's name as the service sees it."},
+    "content_type": {"type": "string", "description": "Its media type (default: by name)."},
+}
+FILE_FORMS: list[dict[str, Any]] = [
+    {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "description": "A path on the worker's disk."},
+            **_FILE_NAMING,
+        },
+        "required": ["path"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "base64": {"type": "string", "description": "The file's bytes, base64."},
+            **_FILE_NAMING,
+        },
+        "required": ["base64"],
+        "additionalProperties": False,
+    },
+]
 _PLAIN_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
 
 
@@ -202,6 +228,8 @@ def json_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
         schema["type"] = kind
     elif kind == "key_value":
         schema["oneOf"] = _plain(KEY_VALUE_FORMS)
+    elif kind == "file":
+        schema["oneOf"] = _plain(FILE_FORMS)
     is_array = kind == "array"
     rules: dict[str, Any] = {
         "enum": list(spec["enum"]) if spec.get("enum") is not None else None,

@@ -48,6 +48,17 @@ def _is_key_value(value: Any) -> bool:
     )
 
 
+_FILE_TEXT_KEYS = frozenset({"name", "content_type"})
+
+
+def _is_file(value: Any) -> bool:
+    """A file: ``{"path": …}`` or ``{"base64": …}``, optionally ``name`` and ``content_type``."""
+    if type(value) is not dict or not all(type(v) is str for v in value.values()):
+        return False
+    sources = ("path" in value) + ("base64" in value)
+    return sources == 1 and value.keys() - {"path", "base64"} <= _FILE_TEXT_KEYS
+
+
 KINDS: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: type(v) is str,
     "integer": _is_integer,
@@ -57,6 +68,7 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     "array": lambda v: type(v) is list,
     "key_value": _is_key_value,
     "json": lambda _: True,
+    "file": _is_file,
 }
 
 

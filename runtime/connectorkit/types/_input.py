@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 __all__ = ["InputDef", "InputType"]
 
 InputType = Literal[
-    "string", "integer", "number", "boolean", "object", "array", "key_value", "json"
+    "string", "integer", "number", "boolean", "object", "array", "key_value", "json", "file"
 ]
 
 

@@ -56,6 +56,7 @@ TYPE_WORDS = {
     "array": "a list",
     "key_value": "a mapping or a list of {key, value} pairs",
     "json": "any JSON value",
+    "file": 'a file: {"path": ...} or {"base64": ..., "name": ...}',
     "null": "empty",
 }
 _CALLER_TYPE = {
@@ -66,6 +67,8 @@ _CALLER_TYPE = {
     "object": "input should be a valid dictionary",
     "array": "input should be a valid list",
     "key_value": 'must be an object or a list of {"key": ..., "value": ...} pairs',
+    "file": 'must be a file: {"path": "..."} or {"base64": "...", "name": "..."} '
+    "(optionally with name and content_type)",
 }
 # bool first: in Python a boolean is also an int.
 _SCALAR_NOUNS = ((bool, "the boolean"), (str, "the text"), ((int, float), "the number"))
