@@ -82,6 +82,8 @@ REQUESTS = st.fixed_dictionaries(
         "action": st.one_of(st.sampled_from(["list_groups", ""]), JSON),
         "inputs": st.one_of(st.dictionaries(st.text(max_size=4), JSON, max_size=3), JSON),
         "connection": st.one_of(CONNECTIONS, JSON),
+        "resume": st.one_of(st.just("op_1"), JSON),
+        "cancel": st.one_of(st.just("op_2"), JSON),
         "input": JSON,
     },
 )
@@ -121,7 +123,10 @@ def test_every_bad_field_is_named_in_the_contracts_order(pack, runner):
     assert "id" not in response
     assert response["error"]["type"] == "invalid_request"
     assert response["error"]["details"] == [
-        {"field": "extra", "message": "is not a request field (id, action, inputs, connection)"},
+        {
+            "field": "extra",
+            "message": "is not a request field (id, action, inputs, connection, resume, cancel)",
+        },
         {"field": "id", "message": "must be a string or a finite number"},
         {"field": "action", "message": "must be the name of an action"},
         {"field": "inputs", "message": "must be an object, not an array"},
@@ -137,3 +142,19 @@ def test_every_bad_field_is_named_in_the_contracts_order(pack, runner):
         "the request has the wrong shape: extra, id, action, inputs, connection.nme, "
         "connection.key, connection.token.expires_at, connection.token.scope"
     )
+
+
+def test_an_operation_handle_stands_for_the_action(pack, runner):
+    response, code = respond(pack, runner, json.dumps({"resume": "op_1", "cancel": "op_2"}))
+    assert code == 2
+    assert response["error"]["details"] == [
+        {"field": "cancel", "message": "give either resume or cancel"}
+    ]
+    response, _ = respond(pack, runner, json.dumps({"resume": ""}))
+    assert response["error"]["details"] == [
+        {"field": "resume", "message": "must be an operation handle (op_…)"}
+    ]
+    response, _ = respond(pack, runner, json.dumps({"inputs": {}}))
+    assert response["error"]["details"] == [
+        {"field": "action", "message": "must be the name of an action"}
+    ]

@@ -67,8 +67,13 @@ def test_row_larger_than_any_request_is_refused_by_position():
 
 def test_row_json_cannot_carry_is_refused_by_position():
     with pytest.raises(InvalidInput) as info:
-        list(split_rows([{"a": 1}, {"a": 2**70}], FRAME, max_rows=10, max_bytes=10**6))
+        list(split_rows([{"a": 1}, {"a": object()}], FRAME, max_rows=10, max_bytes=10**6))
     assert info.value.details[0]["field"] == "rows[1]"
+
+
+def test_integers_past_64_bits_are_sent_exactly():
+    [batch] = split_rows([{"a": 2**70}], FRAME, max_rows=10, max_bytes=10**6)
+    assert json.loads(batch.body)["rows"] == [{"a": 2**70}]
 
 
 class Recorder:
