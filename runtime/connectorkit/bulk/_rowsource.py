@@ -374,7 +374,12 @@ def _chunks(rows: Iterator[Any], size: int) -> Iterator[RowBlock]:
 
 
 def _ndjson_blocks(source: RowFile, decoder: RowsDecoder | None) -> Iterator[RowBlock]:
-    """NDJSON lines joined into arrays and decoded a block at a time (a bad line: read alone)."""
+    """NDJSON read a block of lines at a time, each block decoded as one JSON array.
+
+    The lines' newlines become the array's commas; a block where that does not give one row
+    per line (a blank line, a line that is not one JSON object) is read line by line instead,
+    which names the line.
+    """
     try:
         stream = Path(source.path).open("rb")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -383,21 +388,39 @@ def _ndjson_blocks(source: RowFile, decoder: RowsDecoder | None) -> Iterator[Row
             details=[{"field": "rows_file", "message": exc.strerror or str(exc)}],
         ) from None
     with stream:
-        first, number = 0, 0
-        while lines := stream.readlines(BLOCK_BYTES):
-            kept = [line for line in lines if line.strip()]
-            start, number = number, number + len(lines)
-            if not kept:
+        first, lines_before, rest = 0, 0, b""
+        while True:
+            data = stream.read(BLOCK_BYTES)
+            chunk = rest + data
+            cut = chunk.rfind(b"\n") + 1 if data else len(chunk)
+            chunk, rest = chunk[:cut], chunk[cut:]
+            if not chunk:
+                if not data:
+                    return
                 continue
-            text = b"".join((b"[", b",".join(kept), b"]"))
-            rows = decoder.decode(text) if decoder is not None else None
-            if rows is not None and len(rows) == len(kept):
-                yield RowBlock(first, rows, typed=True, plain=_plain_of(text))
+            lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            text = b"".join((b"[", chunk.rstrip().replace(b"\n", b","), b"]"))
+            rows = decoder.decode(text) if decoder is not None else _plain_rows(text)
+            if rows is not None and len(rows) == lines:
+                block = RowBlock(first, rows, typed=decoder is not None, plain=_plain_of(text))
             else:
-                # A line that is not one JSON object: read line by line, which names it.
-                rows = list(_ndjson(io.BytesIO(b"".join(lines)), "rows_file", first, start))
-                yield RowBlock(first, rows)
-            first += len(rows)
+                block = RowBlock(
+                    first, list(_ndjson(io.BytesIO(chunk), "rows_file", first, lines_before))
+                )
+            yield block
+            first += len(block.rows)
+            lines_before += lines
+
+
+def _plain_rows(text: bytes) -> list[Any] | None:
+    """The JSON objects of an array, or None when it is not one (or holds something else)."""
+    try:
+        rows = msgspec.json.decode(text)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(rows, list) or not all(type(row) is dict for row in rows):
+        return None
+    return rows
 
 
 def _plain_of(text: bytes) -> Callable[[], list[Any]]:

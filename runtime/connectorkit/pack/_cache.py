@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import msgspec
+
 from connectorkit.core._version import version
 
 __all__ = ["CACHE_ENV", "CachedDocument", "cache_dir", "fingerprint", "read", "write"]
@@ -60,7 +62,7 @@ class CachedDocument(NamedTuple):
         if self.data is not None or self.source is None:
             return self.data
         start, end = self.span
-        return json.loads(self.source[start:end])
+        return msgspec.json.decode(self.source[start:end])
 
 
 def cache_dir() -> Path | None:
@@ -115,7 +117,7 @@ def read(root: Path, key: str) -> list[CachedDocument] | None:
     try:
         raw = entry.read_bytes()
         end = raw.index(b"\n")
-        index = json.loads(raw[:end])
+        index = msgspec.json.decode(raw[:end])
         if index.get("key") != key:
             return None
         documents = [CachedDocument(Path(p), kind, data) for p, kind, data in index["documents"]]
@@ -124,7 +126,7 @@ def read(root: Path, key: str) -> list[CachedDocument] | None:
             if not 0 <= start <= stop <= len(body):
                 return None
             documents.append(CachedDocument(path, "action", None, name, body, (start, stop)))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, msgspec.DecodeError):
         return None
     return documents
 

@@ -139,7 +139,8 @@ def push_rows(
         rows = FileRows(RowFile(path, file_format), note=note)  # type: ignore[arg-type]
         job_inputs: dict[str, Any] = dict(inputs)
         request = {"action": action, "inputs": job_inputs, "connection": dict(connection)}
-        runner = Runner(state_url=state_url)
+        # Without --wait the push is this process's one call: a memory ledger dies with it.
+        runner = Runner(state_url=state_url, single_call=not wait)
         watch = _watcher(quiet=quiet)
         try:
             while True:
