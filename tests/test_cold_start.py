@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from coldpath import PLAIN_CALL, imported, off_the_path
+from conftest import ROOT
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
 
@@ -102,3 +103,19 @@ def test_an_http_service_gets_no_tls_context(emulator):
         assert by_scheme._tls is None
     finally:
         runner.close()
+
+
+@pytest.mark.parametrize("folder", ["packs/powerbi", "packs/reportserver", "tests/data/jobs_pack"])
+def test_an_action_of_several_requests_is_known_without_reading_it_whole(folder):
+    # The loader asks pack/_multistep only about actions that have a multi-request part: the
+    # cheap test must agree with the module's own for every action.
+    from connectorkit.pack._load import _multistep  # noqa: PLC0415
+    from connectorkit.pack._multistep import multistep_from  # noqa: PLC0415
+    from connectorkit.pack._read import read_documents  # noqa: PLC0415
+
+    documents, _ = read_documents(ROOT / folder)
+    actions = [d.data for d in documents if d.kind == "action"]
+    found = [(_multistep(a) is not None, multistep_from(a).any) for a in actions]
+    assert [cheap for cheap, _ in found] == [full for _, full in found]
+    if folder == "tests/data/jobs_pack":
+        assert any(full for _, full in found)  # the check is not hollow

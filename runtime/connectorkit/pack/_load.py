@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import PackError, Problem
 from connectorkit.pack._budgets import budgets_from
@@ -30,8 +30,10 @@ from connectorkit.pack._definitions import (
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
-from connectorkit.pack._multistep import multistep_from, operation_inputs
 from connectorkit.types._input import InputDef
+
+if TYPE_CHECKING:
+    from connectorkit.pack._multistep import Multistep
 
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
 
@@ -191,8 +193,10 @@ def _action(
             inputs.append(_input({**shared[key], **overrides, "key": key}))
         else:
             inputs.append(_input(entry))
-    multistep = multistep_from(data)
-    if multistep.any:
+    multistep = _multistep(data)
+    if multistep is not None:
+        from connectorkit.pack._multistep import operation_inputs  # noqa: PLC0415 - see _multistep
+
         declared = {i.key for i in inputs}
         inputs += [i for i in operation_inputs(multistep) if i.key not in declared]
     own = {i.key for i in inputs}
@@ -239,7 +243,7 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
-        multistep=multistep if multistep.any else None,
+        multistep=multistep,
     )
 
 
@@ -286,3 +290,26 @@ def _connection(data: dict[str, Any], path: Path) -> ConnectionDef:
         file=path,
         refresh_scope=data.get("refresh_scope", "omit"),
     )
+
+
+# What makes an action one of several requests (pack/_multistep.py reads each): only an action
+# that has one loads that module, so a plain call's start-up does not.
+_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks")
+
+
+def _multistep(data: Mapping[str, Any]) -> Multistep | None:
+    """The multi-request parts of an action document, or None when it has none."""
+    request = data.get("request") or {}
+    result = data.get("result") or {}
+    if not (
+        any(data.get(key) for key in _MULTISTEP_KEYS)
+        or request.get("multipart")
+        or request.get("content")
+        or result.get("file")
+        or result.get("encoding") == "base64"
+    ):
+        return None
+    from connectorkit.pack._multistep import multistep_from  # noqa: PLC0415 - see above
+
+    multistep = multistep_from(data)
+    return multistep if multistep.any else None

@@ -156,8 +156,6 @@ def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows
     lazy = taken.request
     if taken.error is not None or lazy is None or isinstance(lazy, Request):
         return taken, None
-    from connectorkit.bulk._rowsource import TextRows  # noqa: PLC0415 - pushes only
-
     action = None if isinstance(pack, ConnectorError) else pack.actions.get(lazy.action)
     batch = action.request.batch if action is not None else None
     name = batch.input if batch is not None else None
@@ -169,6 +167,7 @@ def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows
         return take_request(taken.text or b""), None
     if text is None or keep is None or action is None or isinstance(pack, ConnectorError):
         return Taken(request), None
+    from connectorkit.bulk._rowsource import TextRows  # noqa: PLC0415 - pushes only
 
     def refused(rows: Any) -> None:
         # Not an array of objects after all: binding names the problem, as for any request.
