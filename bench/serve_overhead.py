@@ -549,8 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency is None and args.latency is None:  # the suite of the three targets
         count = max(1, min(args.requests or 500, 100_000))
         _pass(python, count, rounds, [1], 0.0, args)
-        # Every request then waits 20 ms: fewer of them keep the pass short.
-        _pass(python, max(1, count // 2), rounds, [SUITE_WIDE], SUITE_LATENCY_MS, args)
+        # Every request waits 20 ms; enough of them that filling and draining the 16 slots
+        # (one latency each) is a small part of a pass.
+        _pass(python, max(count, 2000), rounds, [SUITE_WIDE], SUITE_LATENCY_MS, args)
         _stub(rounds, count, args.before, python)
         return 0
     count = max(1, min(args.requests or 500, 100_000))

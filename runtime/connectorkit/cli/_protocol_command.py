@@ -58,7 +58,7 @@ def _run_protocol(args: argparse.Namespace) -> int:
             # text is then parsed (and dropped) before they take any memory.
             _KEPT.clear()
             return invoke(pack_and_runner, stdin, sys.stdout, keep=_KEPT)
-        return serve(pack_and_runner, stdin, sys.stdout, concurrency=args.concurrency)
+        return serve(pack_and_runner, stdin, sys.stdout, concurrency=args.concurrency, freeze=True)
     finally:
         for runner in made:
             runner.close()

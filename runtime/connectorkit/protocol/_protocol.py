@@ -432,6 +432,7 @@ def serve(
     stdout: TextIO,
     *,
     concurrency: int = 4,
+    freeze: bool = False,
 ) -> int:
     """One request per line in, one response per line out, in the same order, until EOF.
 
@@ -439,8 +440,21 @@ def serve(
     slow request holds back the responses after it, so a platform can match lines by position.
     Every non-blank line gets exactly one answer. When the reader of stdout goes away the worker
     stops at once and returns :data:`EXIT_STDOUT_CLOSED` (0 at the end of stdin otherwise).
+    ``freeze`` (a process that is a worker and nothing else): after the first answer, what the
+    process holds is moved out of the garbage collector's sight.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be 1 or more")
     pack, runner = _open(opener)
-    return _Worker(lambda line: _answer(pack, runner, line), stdin, stdout, concurrency).run()
+    first = threading.Event()
+
+    def answer_line(line: str | bytes) -> bytes:
+        answered = _answer(pack, runner, line)
+        if freeze and not first.is_set():
+            # What the first call loaded (modules, the client, compiled checks) lives as long as
+            # the worker: out of the collector's sight, its full passes stay short.
+            first.set()
+            gc.freeze()
+        return answered
+
+    return _Worker(answer_line, stdin, stdout, concurrency).run()
