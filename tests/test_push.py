@@ -179,3 +179,21 @@ def test_a_wait_past_the_budget_pauses_the_push():
         BatchStatus.NOT_SENT,
     ]
     assert not report.complete
+
+
+def test_batches_set_aside_past_the_memory_bound_come_back_whole_and_in_order():
+    from connectorkit.bulk._batching import Batch, BodySpool  # noqa: PLC0415
+
+    spool = BodySpool(in_memory=25)
+    bodies = [bytes([65 + n]) * (7 + n) for n in range(6)]  # 7..12 bytes: three fit in memory
+    for number, body in enumerate(bodies, start=1):
+        spool.add(Batch(number, (number - 1) * 2, 2, body))
+    assert len(spool) == 6
+    back = list(spool)
+    assert [b.body for b in back] == bodies
+    assert [(b.number, b.first, b.count) for b in back] == [
+        (n, (n - 1) * 2, 2) for n in range(1, 7)
+    ]
+    assert [b.body for b in spool] == bodies  # read again, the same
+    spool.close()
+    assert list(spool) == []
