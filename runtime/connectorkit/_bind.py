@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -38,8 +37,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CallOptions:
+class CallOptions(msgspec.Struct, frozen=True):
     """The retry, timeout and debug controls every action accepts."""
 
     timeout_ms: int | None = None
@@ -70,8 +68,7 @@ class CallOptions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class BoundAction:
+class BoundAction(msgspec.Struct, frozen=True):
     """An action with validated inputs (defaults applied; absent optional inputs left out)."""
 
     definition: ActionDef
@@ -79,8 +76,7 @@ class BoundAction:
     options: CallOptions
 
 
-@dataclass(frozen=True, slots=True)
-class BoundConnection:
+class BoundConnection(msgspec.Struct, frozen=True):
     """A connection with every value (defaults applied, templates rendered) and its token."""
 
     definition: ConnectionDef
@@ -97,8 +93,7 @@ class BoundConnection:
         return str(self.values["base_url"]).rstrip("/")
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
+class _Field(msgspec.Struct, frozen=True):
     """One input, compiled: its validator, default and whether a call must give it."""
 
     key: str
@@ -216,11 +211,10 @@ def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
     cached = _relaxed_values.get(id(definition))
     if cached is not None and cached[0] is definition:
         return cached[1]
-    from dataclasses import replace  # noqa: PLC0415
-
     builders = default_builders(definition)
     relaxed = tuple(
-        replace(v, required=False) if v.key in builders else v for v in definition.values
+        msgspec.structs.replace(v, required=False) if v.key in builders else v
+        for v in definition.values
     )
     with _compiled_lock:
         _relaxed_values[id(definition)] = (definition, relaxed)

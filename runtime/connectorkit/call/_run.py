@@ -6,8 +6,9 @@ import base64
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.auth._kinds import new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
@@ -38,15 +39,14 @@ __all__ = ["Outcome", "Runner"]
 log = logging.getLogger("connectorkit")
 
 
-@dataclass(slots=True)
-class Outcome:
+class Outcome(msgspec.Struct):
     """What a call produced: a result or an error, the new token if any, and its meta."""
 
     action: str
     result: Any = None
     error: ConnectorError | None = None
     token: Mapping[str, Any] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class _Call:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
+
+import msgspec
 
 __all__ = ["Openable", "RequestSpec"]
 
@@ -34,14 +35,13 @@ class Openable(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class RequestSpec:
+class RequestSpec(msgspec.Struct):
     """Everything needed to build one ``httpx.Request`` (again, for each attempt)."""
 
     method: str
     url: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    params: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    headers: list[tuple[str, str]] = msgspec.field(default_factory=list)
     json: Any = None
     has_json: bool = False
     content: bytes | None = None

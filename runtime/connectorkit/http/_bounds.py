@@ -24,10 +24,10 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import msgspec
 
 from connectorkit.core._errors import HttpError, TimeoutError
 
@@ -58,8 +58,7 @@ _ENVIRONMENT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CallBounds:
+class CallBounds(msgspec.Struct, frozen=True):
     """How long a call may take, how long it waits at most once, how much it reads at most."""
 
     timeout_s: float = DEFAULT_TIMEOUT_S

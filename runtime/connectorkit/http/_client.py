@@ -6,10 +6,10 @@ import contextvars
 import logging
 import ssl
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 
 from connectorkit.core._redact import MASK, mask
 from connectorkit.core._version import version
@@ -37,8 +37,7 @@ _UNBOUNDED = 2**63
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 
 
-@dataclass(slots=True)
-class CallState:
+class CallState(msgspec.Struct):
     """Per-call counters and switches, reached from httpx's event hooks through a context var."""
 
     debug: bool = False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from connectorkit.core._errors import (
     AuthError,
@@ -27,13 +28,12 @@ DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
 
 
-@dataclass(slots=True)
-class Budget:
+class Budget(msgspec.Struct):
     """The call's time budget: every attempt and every wait comes out of it."""
 
     total_s: float | None
     clock: Callable[[], float] = time.monotonic
-    started: float = field(default=0.0)
+    started: float = 0.0
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -55,8 +55,7 @@ class Budget:
         return left
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """Max Retry Count, Retry Delay, Use Exponential Backoff and Retry On All Errors."""
 
     max_retries: int = 0

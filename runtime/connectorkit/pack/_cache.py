@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
@@ -43,19 +43,31 @@ _CHECKER = (
 )
 
 
-class CachedDocument(NamedTuple):
+class CachedDocument:
     """A checked pack file as the loader builds definitions from it.
 
     An action's ``data`` is ``None`` until the action is asked for: :meth:`parsed` reads it
-    from its slice of the cache entry.
+    from its slice of the cache entry. (A plain class: a ``NamedTuple`` evaluates its
+    annotations when the module loads, a few milliseconds of every cold start.)
     """
 
-    path: Path | str  # a cached action's path stays text until it is built
-    kind: str
-    data: Any
-    key: str | None = None
-    source: bytes | None = None
-    span: tuple[int, int] = (0, 0)
+    __slots__ = ("data", "key", "kind", "path", "source", "span")
+
+    def __init__(  # noqa: PLR0917 - the fields in their order, as the loader gives them
+        self,
+        path: Path | str,  # a cached action's path stays text until it is built
+        kind: str,
+        data: Any,
+        key: str | None = None,
+        source: bytes | None = None,
+        span: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.data = data
+        self.key = key
+        self.source = source
+        self.span = span
 
     def parsed(self) -> Any:
         """The document's data, parsed from the cache entry when it was left unread."""

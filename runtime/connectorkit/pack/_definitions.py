@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -33,8 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoverDef:
+class DiscoverDef(msgspec.Struct, frozen=True):
     """Where the service tells a table's columns.
 
     GET ``path``; in the answer, the list at ``items``; in it, the element whose fields equal
@@ -47,8 +47,7 @@ class DiscoverDef:
     columns: str
 
 
-@dataclass(frozen=True, slots=True)
-class RowTypesDef:
+class RowTypesDef(msgspec.Struct, frozen=True):
     """How the rows of a batch action are checked before sending: by their table's columns.
 
     The columns (``[{<name_field>: …, <type_field>: …}]``) come from ``columns_input`` when the
@@ -69,8 +68,7 @@ class RowTypesDef:
     discover: DiscoverDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BatchDef:
+class BatchDef(msgspec.Struct, frozen=True):
     """Send the request once per chunk of an array input, a few chunks at a time."""
 
     input: str
@@ -80,8 +78,7 @@ class BatchDef:
     rows: RowTypesDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RememberDef:
+class RememberDef(msgspec.Struct, frozen=True):
     """After a success, keep ``value`` under ``key`` (templates over inputs and ``$body``)."""
 
     name: str
@@ -89,8 +86,7 @@ class RememberDef:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class EachDef:
+class EachDef(msgspec.Struct, frozen=True):
     """After the request, one GET per item of a list in its answer; their lists joined."""
 
     items: str  # the key of the list in the first answer
@@ -98,14 +94,13 @@ class EachDef:
     collect: str  # the key of the list in each item's answer (and in the result)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestDef:
+class RequestDef(msgspec.Struct, frozen=True):
     """The HTTP request an action makes, as templates over its inputs."""
 
     method: str
     path: str
-    query: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, Any] = field(default_factory=dict)
+    query: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    headers: Mapping[str, Any] = msgspec.field(default_factory=dict)
     body: Any = None
     has_body: bool = False
     batch: BatchDef | None = None
@@ -113,8 +108,7 @@ class RequestDef:
     each: EachDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SliceDef:
+class SliceDef(msgspec.Struct, frozen=True):
     """Page a list the service returns whole."""
 
     items: str
@@ -122,8 +116,7 @@ class SliceDef:
     limit: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ResultDef:
+class ResultDef(msgspec.Struct, frozen=True):
     """How the response becomes the action's result (absent parts: the parsed body)."""
 
     slice: SliceDef | None = None
@@ -134,8 +127,7 @@ class ResultDef:
     encoding: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ActionDef:
+class ActionDef(msgspec.Struct, frozen=True):
     """One action: typed inputs and the request it makes."""
 
     key: str
@@ -163,8 +155,7 @@ class ActionDef:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionDef:
+class ConnectionDef(msgspec.Struct, frozen=True):
     """One connection: an OAuth 2.0 flow and the values it needs."""
 
     key: str
@@ -185,8 +176,7 @@ class ConnectionDef:
         return frozenset(v.key for v in self.values if v.secret)
 
 
-@dataclass(frozen=True, slots=True)
-class CheckDef:
+class CheckDef(msgspec.Struct, frozen=True):
     """The cheapest authorised call that tells whether a connection works (``connectorkit check``).
 
     ``advice`` pairs what a failure may carry (a service error code, an OAuth error, an AADSTS
@@ -194,12 +184,11 @@ class CheckDef:
     """
 
     action: str
-    inputs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = msgspec.field(default_factory=dict)
     advice: tuple[AdviceDef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class AdviceDef:
+class AdviceDef(msgspec.Struct, frozen=True):
     """What to change when a check fails with ``match`` in its error (for ``grant`` only)."""
 
     match: str
@@ -207,16 +196,14 @@ class AdviceDef:
     grant: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalDef:
+class RefusalDef(msgspec.Struct, frozen=True):
     """A response that means the access token was refused: a status, and maybe an error code."""
 
     status: int
     code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Quirks:
+class Quirks(msgspec.Struct, frozen=True):
     """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
 
     The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
@@ -229,16 +216,14 @@ class Quirks:
     throttled: frozenset[int] = frozenset({429})
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorHint:
+class ErrorHint(msgspec.Struct, frozen=True):
     """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
 
     match: str
     hint: str
 
 
-@dataclass(frozen=True, slots=True)
-class Pack:
+class Pack(msgspec.Struct, frozen=True):
     """A loaded, checked action pack."""
 
     key: str
@@ -250,8 +235,8 @@ class Pack:
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
-    quirks: Quirks = field(default_factory=Quirks)
+    quirks: Quirks = msgspec.field(default_factory=Quirks)
     # ``value_sets``: a connection value's choice → the defaults it gives other values.
-    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = msgspec.field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()

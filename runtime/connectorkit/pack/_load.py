@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
 
 # Every InputDef field a YAML input may set (call_input is the loader's to decide).
-_INPUT_FIELDS = frozenset(f.name for f in dataclasses.fields(InputDef)) - {"call_input"}
+_INPUT_FIELDS = frozenset(InputDef.__struct_fields__) - {"call_input"}
 
 
 def load_pack(root: Path | str | None = None) -> Pack:

@@ -18,7 +18,6 @@ import contextlib
 import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -185,8 +184,7 @@ _COLUMN_KEYWORDS = frozenset({"type", "minimum", "maximum", "minLength", "maxLen
 _ROW_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
 
 
-@dataclass(frozen=True, slots=True)
-class RowsCheck:
+class RowsCheck(msgspec.Struct, frozen=True):
     """Whether every row of a list is valid, decided in C (see :func:`rows_fast_path`)."""
 
     many: Any  # list[Row], Row a msgspec Struct of the columns
