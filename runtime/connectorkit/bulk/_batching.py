@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
@@ -31,8 +30,7 @@ _SENTINEL = "\x00connectorkit-batch\x00"
 _SENTINEL_JSON = encode_json(_SENTINEL)
 
 
-@dataclass(frozen=True, slots=True)
-class BodyFrame:
+class BodyFrame(msgspec.Struct, frozen=True):
     """The bytes of a request body around its list of rows: ``prefix + rows + suffix``.
 
     ``body`` is the value the frame was made from (holding the placeholder): a batch's whole
@@ -77,8 +75,7 @@ def placeholder() -> str:
     return _SENTINEL
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True):
     """One request's worth of rows: its number (from 1), first row's position, row count, body."""
 
     number: int

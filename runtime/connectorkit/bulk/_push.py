@@ -24,8 +24,9 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 from connectorkit.bulk._batching import BodyFrame, BodySpool, placeholder, split_rows
 from connectorkit.bulk._pusher import BatchRecord, BatchStatus, Pusher, PushReport
@@ -93,8 +94,7 @@ def row_validator(
     return compile_element(_row_schema(rows_def, columns))
 
 
-@dataclass(frozen=True, slots=True)
-class _RowChecks:
+class _RowChecks(msgspec.Struct, frozen=True):
     """A row's check, and (for scalar columns) the check of a whole slice of rows in C."""
 
     row: Callable[[Any], list[Issue] | None]
@@ -105,13 +105,12 @@ class _RowChecks:
 _CHECK_SLICE = 10_000
 
 
-@dataclass(slots=True)
-class _Checked:
+class _Checked(msgspec.Struct):
     """What the check of a push's rows found: how many rows, which were bad and why."""
 
     count: int = 0
-    bad: list[tuple[int, str]] = field(default_factory=list)
-    details: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[tuple[int, str]] = msgspec.field(default_factory=list)
+    details: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def _digest(body: bytes) -> str:
@@ -119,8 +118,7 @@ def _digest(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-@dataclass(slots=True)
-class _Plan:
+class _Plan(msgspec.Struct):
     """What a push will do: its job, its rows' check, and the batches already settled."""
 
     job_id: str

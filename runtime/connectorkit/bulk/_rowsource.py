@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, cast
 
@@ -62,8 +61,7 @@ _PEEK = 64
 BLOCK_BYTES = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class RowFile:
+class RowFile(msgspec.Struct, frozen=True):
     """Where rows come from: a path (``-`` for stdin) and its format, guessed when not given."""
 
     path: str
@@ -342,8 +340,7 @@ class RowsDecoder(Protocol):
         """The rows, each valid, or ``None``."""
 
 
-@dataclass(frozen=True, slots=True)
-class RowBlock:
+class RowBlock(msgspec.Struct, frozen=True):
     """Consecutive rows of a push, decoded together.
 
     ``typed``: the rows are the table's structures, each checked as it was decoded. ``plain``
