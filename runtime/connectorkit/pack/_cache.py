@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from connectorkit.core._settings import settings
 from connectorkit.core._version import version
 
 __all__ = ["CACHE_ENV", "CachedDocument", "cache_dir", "fingerprint", "read", "write"]
@@ -79,7 +80,7 @@ class CachedDocument:
 
 def cache_dir() -> Path | None:
     """``$CONNECTORKIT_CACHE_DIR`` (empty: no cache), else the user's cache folder."""
-    chosen = os.environ.get(CACHE_ENV)
+    chosen = settings().cache_dir
     if chosen is not None:
         return Path(chosen) if chosen else None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
