@@ -36,6 +36,7 @@ PLAIN_CALL = frozenset(
         "connectorkit.core._json",
         "connectorkit.core._redact",
         "connectorkit.core._request",
+        "connectorkit.core._settings",
         "connectorkit.core._template",
         "connectorkit.core._version",
         "connectorkit.http",

@@ -197,6 +197,8 @@ def test_batches_set_aside_past_the_memory_bound_come_back_whole_and_in_order():
     assert [b.body for b in spool] == bodies  # read again, the same
     spool.close()
     assert list(spool) == []
+
+
 def test_a_row_that_alone_fills_a_request_exactly_is_sent():
     row = {"s": "x" * 100}
     limit = FRAME.overhead + len(orjson.dumps(row))
@@ -223,7 +225,7 @@ def test_a_frame_of_plain_bytes_splices_the_rows_between_them():
 
 def test_a_row_json_cannot_carry_is_named_with_the_reason():
     with pytest.raises(InvalidInput) as info:
-        list(split_rows([{"a": 1}, {"a": 2**70}], FRAME, max_rows=10, max_bytes=10**6))
+        list(split_rows([{"a": 1}, {"a": {1, 2}.__iter__()}], FRAME, max_rows=10, max_bytes=10**6))
     [detail] = info.value.details
     assert detail["field"] == "rows[1]"
-    assert "Integer exceeds 64-bit range" in detail["message"]
+    assert "set_iterator" in detail["message"]  # the encoder's reason names the value's type
