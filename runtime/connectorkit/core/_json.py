@@ -204,11 +204,18 @@ def _decode_below(text: str | bytes, frames: int, decode: Callable[[str | bytes]
     return decode(text)
 
 
+# A text up to this long is counted through for brackets; a longer one is decoded below the
+# margin's frames without asking (a few microseconds, nothing next to parsing it).
+_COUNT_UP_TO = 1 << 16
+
+
 def _may_nest_deep(text: str | bytes) -> bool:
     """Whether ``text`` opens enough arrays and objects to come near the recursion limit."""
     shallow = sys.getrecursionlimit() // 4
     if len(text) < shallow:
         return False
+    if len(text) > _COUNT_UP_TO:
+        return True  # counting would cost more than the frames it could spare
     if isinstance(text, bytes):
         return text.count(b"[") + text.count(b"{") >= shallow
     return text.count("[") + text.count("{") >= shallow
