@@ -47,6 +47,7 @@ PLAIN_CALL = frozenset(
         "connectorkit.pack",
         "connectorkit.pack._budgets",
         "connectorkit.pack._cache",
+        "connectorkit.pack._connections",
         "connectorkit.pack._definitions",
         "connectorkit.pack._files",
         "connectorkit.pack._load",
