@@ -84,6 +84,18 @@ REQUESTS = st.fixed_dictionaries(
         "connection": st.one_of(CONNECTIONS, JSON),
         "resume": st.one_of(st.just("op_1"), JSON),
         "cancel": st.one_of(st.just("op_2"), JSON),
+        "choices": st.one_of(
+            st.fixed_dictionaries(
+                {"action": st.one_of(st.just("list_tables"), JSON)},
+                optional={
+                    "input": st.one_of(st.just("table_name"), JSON),
+                    "inputs": st.one_of(st.dictionaries(st.text(max_size=4), JSON), JSON),
+                    "search": st.one_of(st.text(max_size=3), JSON),
+                    "colour": JSON,
+                },
+            ),
+            JSON,
+        ),
         "input": JSON,
     },
 )
@@ -125,7 +137,8 @@ def test_every_bad_field_is_named_in_the_contracts_order(pack, runner):
     assert response["error"]["details"] == [
         {
             "field": "extra",
-            "message": "is not a request field (id, action, inputs, connection, resume, cancel)",
+            "message": "is not a request field "
+            "(id, action, inputs, connection, resume, cancel, choices)",
         },
         {"field": "id", "message": "must be a string or a finite number"},
         {"field": "action", "message": "must be the name of an action"},

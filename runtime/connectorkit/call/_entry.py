@@ -11,10 +11,10 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from connectorkit._bind import bind_action, bind_connection
-from connectorkit.core._contract import Request, request_from
+from connectorkit.core._contract import Choices, Request, request_from
 from connectorkit.core._errors import ConnectorError, InternalError, InvalidRequest
 from connectorkit.core._json import PLAIN_INPUTS, unrepresentable
 from connectorkit.core._redact import forget_secrets, mask, remember_secrets
@@ -47,7 +47,7 @@ def call(
     ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
     for its batch input; ``watch`` receives the call's progress; ``emit`` the items a paged call
     streams (``stream``). A request with ``resume`` or ``cancel`` goes on with, or cancels, an
-    operation handle.
+    operation handle; one with ``choices`` asks for an input's choices.
     """
     decoded = isinstance(request, Request)
     try:
@@ -62,6 +62,8 @@ def call(
     try:
         if typed.handle is not None:
             return _handle_operation(typed, pack, runner, watch)
+        if not isinstance(typed.choices, UnsetType):
+            return _handle_choices(typed, typed.choices, pack, runner)
         return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
         return envelope(typed, error=internal_error(exc))
@@ -80,7 +82,7 @@ def _handle(
 ) -> dict[str, Any]:
     action = str(request.action)  # a request without a handle names its action
     try:
-        inputs = request.inputs
+        inputs = request.given_inputs
         if rows is not None and action in pack.actions:
             batch = pack.actions[action].request.batch
             if batch is not None:  # one stand-in element: binding checks the other inputs
@@ -131,7 +133,7 @@ def _handle_operation(
                 details=[{"field": verb, "message": "belongs to another pack"}],
             )
         # The handle's inputs, with what this call says (wait, timeout, save_to …) on top.
-        bound = bind_action(pack, action, {**record["inputs"], **request.inputs})
+        bound = bind_action(pack, action, {**record["inputs"], **request.given_inputs})
         connection = _connection(request, pack, runner)
     except ConnectorError as exc:
         return envelope(request, error=exc, action=action)
@@ -151,6 +153,26 @@ def _handle_operation(
         return envelope(request, error=internal_error(exc), action=action)
     finally:
         forget_secrets(connection.secrets)
+
+
+def _handle_choices(request: Request, ask: Choices, pack: Pack, runner: Runner) -> dict[str, Any]:
+    """The choices of one input (or the shape of its value), from the service."""
+    from connectorkit.call._choices import run_choices  # noqa: PLC0415 - only for choices
+
+    asked = {f: v for f in ask.__struct_fields__ if (v := getattr(ask, f)) is not None}
+    connection = None
+    try:
+        connection = _connection(request, pack, runner)
+        remember_secrets(connection.secrets)
+        outcome = run_choices(pack, runner, asked, connection)
+        return _answered(request, ask.action, outcome)
+    except ConnectorError as exc:
+        return envelope(request, error=exc, action=ask.action)
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return envelope(request, error=internal_error(exc), action=ask.action)
+    finally:
+        if connection is not None:
+            forget_secrets(connection.secrets)
 
 
 def _answered(request: Request, action: str, outcome: Outcome) -> dict[str, Any]:
@@ -210,6 +232,8 @@ def envelope(
         if request.id is not UNSET:  # null included: it is echoed too
             out["id"] = request.id
         named = named or request.action
+        if named is UNSET and not isinstance(request.choices, UnsetType):
+            named = request.choices.action
     elif isinstance(request, Mapping):
         usable, identifier = request_id(request)
         if usable:

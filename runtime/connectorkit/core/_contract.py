@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "Choices",
     "Connection",
     "LazyRequest",
     "Request",
@@ -107,6 +108,50 @@ class Connection(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_
         return out
 
 
+class Choices(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Ask for the choices of one input of an action (or the shape of its value), given the inputs filled in so far: the service is asked through the connection, as the input's choices say."""  # noqa: E501 - the schema's description, one sentence
+
+    action: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="The action whose form is being filled in.",
+            extra={"problem": "must name an action"},
+        ),
+    ]
+    input: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="The input whose choices are wanted.",
+            extra={"problem": "must name an input"},
+        ),
+    ]
+    inputs: Annotated[
+        dict[str, Any],
+        Meta(
+            description="The inputs given so far (those the choices depend on: the workspace "
+            "chosen, the dataset).",
+            extra={"problem": "must be an object"},
+        ),
+    ] = {}
+    search: Annotated[
+        str | None,
+        Meta(
+            description="Text typed: the choices whose label or value holds it (or, where the "
+            "service filters, those it finds).",
+            extra={"problem": _STRING},
+        ),
+    ] = None
+    continuation: Annotated[
+        str | None,
+        Meta(
+            description="The continuation of an earlier answer: the next choices.",
+            extra={"problem": _STRING},
+        ),
+    ] = None
+
+
 class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One request to `connectorkit invoke` (stdin) or one line to `connectorkit serve`."""
 
@@ -132,13 +177,16 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ]
         | UnsetType
     ) = UNSET
-    inputs: Annotated[
-        dict[str, Any],
-        Meta(
-            description="The action's inputs by key; omitted inputs take their defaults.",
-            extra={"problem": "must be an object, not {kind}"},
-        ),
-    ] = {}
+    inputs: (
+        Annotated[
+            dict[str, Any],
+            Meta(
+                description="The action's inputs by key; omitted inputs take their defaults.",
+                extra={"problem": "must be an object, not {kind}"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     connection: Annotated[Connection | None, Meta(extra={"problem": "must be an object"})] = None
     resume: (
         Annotated[
@@ -163,11 +211,20 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         ]
         | UnsetType
     ) = UNSET
+    choices: (
+        Annotated[Choices, Meta(extra={"problem": "must be an object: {{action, input, inputs}}"})]
+        | UnsetType
+    ) = UNSET
 
     def __post_init__(self) -> None:
         given = {name for name in _CHOICE if getattr(self, name) is not UNSET}
         for problem in _choice_problems(given):
             raise ValueError(f"{problem['field']}: {problem['message']}")
+
+    @property
+    def given_inputs(self) -> dict[str, Any]:
+        """The inputs (none given: none)."""
+        return self.inputs if not isinstance(self.inputs, UnsetType) else {}
 
     @property
     def handle(self) -> str | None:
@@ -179,14 +236,24 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return None
 
 
-# Exactly one of these says what a request does: run an action, or go on with (or cancel) the
-# operation handle of an earlier one (an action named beside a handle must be its own).
+# Exactly one of these says what a request does: run an action, go on with (or cancel) the
+# operation handle of an earlier one (an action named beside a handle must be its own), or ask
+# for an input's choices (which name their action and inputs themselves).
 _HANDLES = ("resume", "cancel")
-_CHOICE = ("action", *_HANDLES)
+_CHOICE = ("action", "inputs", *_HANDLES, "choices")
 
 
 def _choice_problems(given: set[str]) -> list[dict[str, str]]:
     """What is wrong with the choice of what to do, from the fields a request gives."""
+    if "choices" in given:
+        problems = [
+            {"field": key, "message": "is not a field of a choices request: put it in choices"}
+            for key in ("action", "inputs")
+            if key in given
+        ]
+        return problems + [
+            {"field": key, "message": "cannot go with choices"} for key in _HANDLES if key in given
+        ]
     handles = [name for name in _HANDLES if name in given]
     if len(handles) > 1:
         return [{"field": handles[-1], "message": "give either resume or cancel"}]
@@ -197,10 +264,18 @@ def _choice_problems(given: set[str]) -> list[dict[str, str]]:
 
 def _choice_schema() -> list[dict[str, Any]]:
     """The choice above as JSON Schema (``oneOf``)."""
-    choices = [{"required": ["action"], "not": {"anyOf": [{"required": [h]} for h in _HANDLES]}}]
+    others = ("choices",)
+    choices = [
+        {
+            "required": ["action"],
+            "not": {"anyOf": [{"required": [h]} for h in (*_HANDLES, *others)]},
+        }
+    ]
     for handle in _HANDLES:
-        others = [{"required": [other]} for other in _HANDLES if other != handle]
-        choices.append({"required": [handle], "not": {"anyOf": others}})
+        excluded = [{"required": [o]} for o in (*_HANDLES, *others) if o != handle]
+        choices.append({"required": [handle], "not": {"anyOf": excluded}})
+    excluded = [{"required": [k]} for k in ("action", "inputs", *_HANDLES)]
+    choices.append({"required": ["choices"], "not": {"anyOf": excluded}})
     return choices
 
 
@@ -209,7 +284,7 @@ def _lazy() -> type[msgspec.Struct]:
     hints = typing.get_type_hints(Request, include_extras=True)
     fields: list[tuple[str, Any, Any]] = []
     for field in msgspec.structs.fields(Request):
-        kind = dict[str, msgspec.Raw] if field.name == "inputs" else hints[field.name]
+        kind = dict[str, msgspec.Raw] | UnsetType if field.name == "inputs" else hints[field.name]
         if field.required:
             fields.append((field.name, kind, msgspec.NODEFAULT))
         elif field.default_factory is not msgspec.NODEFAULT:
@@ -233,16 +308,19 @@ def realize(lazy: Any, keep: str | None = None) -> tuple[Request, msgspec.Raw | 
     msgspec's ``DecodeError`` (or ``ValueError``) for an input msgspec cannot read: the text
     is then read again whole, the way that explains it.
     """
-    inputs = {k: msgspec.json.decode(v) for k, v in lazy.inputs.items() if k != keep}
+    given = lazy.inputs if not isinstance(lazy.inputs, UnsetType) else None
     request = Request(
         id=lazy.id,
         action=lazy.action,
-        inputs=inputs,
+        inputs=UNSET
+        if given is None
+        else {k: msgspec.json.decode(v) for k, v in given.items() if k != keep},
         connection=lazy.connection,
         resume=lazy.resume,
         cancel=lazy.cancel,
+        choices=lazy.choices,
     )
-    return request, lazy.inputs.get(keep) if keep is not None else None
+    return request, given.get(keep) if given is not None and keep is not None else None
 
 
 # -- a Python caller's request ---------------------------------------------------------------
@@ -338,11 +416,9 @@ def _problems(
     names = [name for name, *_ in fields]
     problems: list[dict[str, str]] = []
     if struct.__struct_config__.forbid_unknown_fields:
-        noun = "request" if struct is Request else struct.__name__.lower()
+        unknown = _UNKNOWN.get(struct, "is not a field ({names})").format(names=", ".join(names))
         problems += [
-            {"field": at + str(key), "message": f"is not a {noun} field ({', '.join(names)})"}
-            for key in data
-            if key not in names
+            {"field": at + str(key), "message": unknown} for key in data if key not in names
         ]
     for name, kind, required, extra in fields:
         if name not in data:
@@ -365,6 +441,14 @@ def _problems(
             p for p in _choice_problems(set(data) & set(_CHOICE)) if p["field"] not in reported
         ]
     return problems
+
+
+# What a field a structure does not have is called, by structure.
+_UNKNOWN = {
+    Request: "is not a request field ({names})",
+    Connection: "is not a connection field ({names})",
+    Choices: "is not a field of choices ({names})",
+}
 
 
 def _message(extra: Mapping[str, Any], value: Any) -> str:

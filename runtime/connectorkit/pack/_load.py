@@ -183,6 +183,9 @@ def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:
     fields = {k: v for k, v in spec.items() if k in _INPUT_FIELDS}
     if fields.get("enum") is not None:
         fields["enum"] = tuple(fields["enum"])
+    for name in ("choices", "dynamic_schema"):
+        if fields.get(name) is not None:
+            fields[name] = MappingProxyType(dict(fields[name]))
     return InputDef(**fields, call_input=call_input)
 
 
@@ -248,6 +251,7 @@ def _action(
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
         multistep=multistep,
+        importance=data.get("importance"),
     )
 
 

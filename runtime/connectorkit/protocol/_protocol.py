@@ -159,7 +159,8 @@ def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows
     action = None if isinstance(pack, ConnectorError) else pack.actions.get(lazy.action)
     batch = action.request.batch if action is not None else None
     name = batch.input if batch is not None else None
-    keep = name if name is not None and _rows_text(lazy.inputs.get(name)) else None
+    given = lazy.inputs or {}  # (UNSET: none given)
+    keep = name if name is not None and _rows_text(given.get(name)) else None
     try:
         request, text = realize(lazy, keep)
     except (msgspec.MsgspecError, ValueError, RecursionError):
@@ -171,7 +172,7 @@ def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows
 
     def refused(rows: Any) -> None:
         # Not an array of objects after all: binding names the problem, as for any request.
-        bind_action(pack, action.key, {**request.inputs, keep: rows})
+        bind_action(pack, action.key, {**request.given_inputs, keep: rows})
 
     return Taken(request), TextRows(text, keep, refused)
 
