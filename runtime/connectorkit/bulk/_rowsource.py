@@ -353,7 +353,7 @@ _NDJSON = frozenset(s for s, f in _SUFFIXES.items() if f == "ndjson")
 class RowsDecoder(Protocol):
     """Decodes a JSON array of rows into the table's structures, checked; None if one is bad."""
 
-    def decode(self, text: bytes) -> list[Any] | None:
+    def decode(self, text: bytes | bytearray) -> list[Any] | None:
         """The rows, each valid, or ``None``."""
 
 
@@ -402,31 +402,38 @@ def _ndjson_blocks(source: RowFile, decoder: RowsDecoder | None) -> Iterator[Row
             details=[{"field": "rows_file", "message": exc.strerror or str(exc)}],
         ) from None
     with stream:
-        first, lines_before, rest = 0, 0, b""
-        while True:
-            data = stream.read(BLOCK_BYTES)
-            chunk = rest + data
-            cut = chunk.rfind(b"\n") + 1 if data else len(chunk)
-            chunk, rest = chunk[:cut], chunk[cut:]
-            if not chunk:
-                if not data:
-                    return
-                continue
-            lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
-            text = b"".join((b"[", chunk.rstrip().replace(b"\n", b","), b"]"))
+        first, lines_before = 0, 0
+        # Whole lines, read into the array's text; their newlines become its commas.
+        while chunk := stream.read(BLOCK_BYTES):
+            data = bytearray(b"[")
+            data += chunk
+            if not chunk.endswith(b"\n"):
+                data += stream.readline()
+            lines = data.count(b"\n") + (not data.endswith(b"\n"))
+            text = data.translate(_COMMAS)
+            if text.endswith(b","):
+                text[-1] = _CLOSE
+            else:
+                text.append(_CLOSE)
             rows = decoder.decode(text) if decoder is not None else _plain_rows(text)
             if rows is not None and len(rows) == lines:
                 block = RowBlock(first, rows, typed=decoder is not None, plain=_plain_of(text))
             else:
-                block = RowBlock(
-                    first, list(_ndjson(io.BytesIO(chunk), "rows_file", first, lines_before))
-                )
+                # A blank line, or a line that is not one JSON object: read line by line,
+                # which names the line.
+                lines_of = io.BytesIO(memoryview(data)[1:])
+                block = RowBlock(first, list(_ndjson(lines_of, "rows_file", first, lines_before)))
             yield block
             first += len(block.rows)
             lines_before += lines
 
 
-def _plain_rows(text: bytes) -> list[Any] | None:
+# NDJSON's newlines become an array's commas (a carriage return before one is whitespace).
+_COMMAS = bytes.maketrans(b"\n", b",")
+_CLOSE = ord("]")
+
+
+def _plain_rows(text: bytes | bytearray) -> list[Any] | None:
     """The JSON objects of an array, or None when it is not one (or holds something else)."""
     try:
         rows = msgspec.json.decode(text)
@@ -437,7 +444,7 @@ def _plain_rows(text: bytes) -> list[Any] | None:
     return rows
 
 
-def _plain_of(text: bytes) -> Callable[[], list[Any]]:
+def _plain_of(text: bytes | bytearray) -> Callable[[], list[Any]]:
     def plain() -> list[Any]:
         rows: list[Any] = msgspec.json.decode(text)
         return rows

@@ -197,7 +197,7 @@ class RowsCheck(msgspec.Struct, frozen=True):
         """``True``: every row is valid; ``False``: some row may not be (check row by row)."""
         return _all_valid(rows, self.many, self.patterns, plain=plain)
 
-    def decode(self, text: bytes) -> list[Any] | None:
+    def decode(self, text: bytes | bytearray) -> list[Any] | None:
         """The rows of a JSON array as Row structures, each valid; ``None`` if one is not.
 
         ``None``: some row does not fit (decode the text as plain values then, to name what is
