@@ -36,6 +36,9 @@ __all__ = [
     "banner",
     "connectorkit_command",
     "emulator",
+    "installed_bytecode",
+    "lean_python",
+    "load_note",
     "print_table",
     "profile_summary",
     "stop_process",
@@ -216,15 +219,67 @@ def connection(emu: Emulator, token: Mapping[str, Any] | None) -> dict[str, Any]
     return conn
 
 
-def connectorkit_command() -> list[str]:
-    """The installed ``connectorkit`` command next to this interpreter (else on PATH)."""
-    beside = Path(sys.executable).with_name("connectorkit")
+def connectorkit_command(python: str | Path | None = None) -> list[str]:
+    """The installed ``connectorkit`` command next to ``python`` (default: this interpreter)."""
+    interpreter = Path(python or sys.executable)
+    beside = interpreter.with_name("connectorkit")
     if beside.is_file():
         return [str(beside)]
-    found = shutil.which("connectorkit")
-    if found:
+    if python is None and (found := shutil.which("connectorkit")):
         return [found]
-    return [sys.executable, "-m", "connectorkit"]
+    return [str(interpreter), "-m", "connectorkit"]
+
+
+# A lean install: this checkout as a user installs it (`pip install .`, no extras and no dev
+# tools), in a virtual environment of its own. The development environment has more packages
+# than a user's (httpx imports rich, click and pygments when they are installed), so start-up
+# figures are taken here.
+LEAN_DIR = Path(
+    os.environ.get("BENCH_LEAN_VENV") or Path.home() / ".cache" / "connectorkit-bench-lean"
+)
+
+
+def lean_python(*, quiet: bool = False) -> Path:
+    """The interpreter of the lean install, made once and updated to this checkout each call."""
+    python = LEAN_DIR / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    fresh = not python.is_file()
+    if fresh:
+        subprocess.run([sys.executable, "-m", "venv", str(LEAN_DIR)], check=True)
+    if not quiet:
+        print(f"(lean install: `pip install .` of {REPO} into {LEAN_DIR} ...)", flush=True)
+    # pip builds the wheel from the tree and compiles the bytecode, as a user's install does.
+    extra = [] if fresh else ["--force-reinstall", "--no-deps"]
+    subprocess.run([*pip, *extra, str(REPO)], check=True, capture_output=True)
+    return python
+
+
+def installed_bytecode(python: Path) -> tuple[int, int]:
+    """``(modules, compiled)``: the runtime's modules in ``python``'s install, and how many have
+    bytecode beside them (``__pycache__``) for that interpreter.
+    """
+    code = (
+        "import importlib.util as u, sys; "
+        "print(u.find_spec('connectorkit').origin, sys.implementation.cache_tag)"
+    )
+    # -B and no import of the package: this check writes no bytecode of its own.
+    done = subprocess.run(
+        [str(python), "-B", "-c", code], capture_output=True, text=True, check=True
+    )
+    package, tag = done.stdout.split()
+    sources = list(Path(package).parent.rglob("*.py"))
+    compiled = sum(
+        (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file() for source in sources
+    )
+    return len(sources), compiled
+
+
+def load_note() -> str:
+    """The machine's load average, to print next to figures taken on it."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs" + (
+        "" if one < 0.5 * (os.cpu_count() or 1) else " (a LOADED machine: re-measure quiet)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,62 +44,37 @@ def _steps(lap: Any) -> bool:
     args = _cli._parser("invoke")[0].parse_args(["invoke", "--quiet"])  # noqa: SLF001
     _cli._configure_logging(quiet=args.quiet)  # noqa: SLF001
     lap("argparse + logging setup")
-    from connectorkit.call import _run  # noqa: PLC0415
     from connectorkit.protocol import _protocol  # noqa: PLC0415
 
-    lap("import _protocol, _run (httpx, httpcore, ...)")
-    import yaml  # noqa: PLC0415, F401
+    lap("import _protocol (the contract: msgspec; call, bind, types)")
+    taken = _protocol.take_request(sys.stdin.buffer.read())
+    if taken.request is None:
+        raise RuntimeError(f"the request was refused: {taken.error}")
+    lap("read stdin + decode the request")
+    from connectorkit.pack import _load  # noqa: PLC0415
 
-    from connectorkit.pack import _check, _files, _load, _read  # noqa: PLC0415
+    pack = _load.load_pack()
+    lap("pack: load (from the checked-pack cache when it is warm)")
+    from connectorkit.call import _run  # noqa: PLC0415
 
-    lap("import yaml, _load, _read, _check (+_crosscheck, _types)")
-    root = _files.default_pack_root()
-    documents, problems = _read.read_documents(root)
-    lap(f"pack: read + parse {len(documents)} YAML files")
-    _check._validators()  # noqa: SLF001
-    lap("pack: import jsonschema/referencing + compile 3 validators")
-    problems += _check.check_documents(root, documents)
-    lap("pack: check_documents (schema + cross-file checks)")
-    if problems:
-        raise RuntimeError(f"the pack has {len(problems)} problem(s)")
-    pack = _load._build(root, documents)  # noqa: SLF001
-    lap("pack: build definitions")
-    from connectorkit.auth import _flow  # noqa: PLC0415, F401
-
-    lap("import auth._flow, auth._oauth (a call needs them)")
+    lap("import call._run (httpx, auth kinds, sender)")
     runner = _run.Runner()
-    lap("Runner() (httpx.Client: SSL context, certifi)")
-    text = sys.stdin.read()
-    request = _protocol.parse_request(text)
-    lap("read stdin + parse_request")
-    from connectorkit import _bind  # noqa: PLC0415
+    lap("Runner()")
+    from connectorkit.call._entry import call  # noqa: PLC0415
 
-    lap("import _bind, _types")
-    action = _bind.bind_action(pack, request["action"], request.get("inputs") or {})
-    connection = _bind.bind_connection(pack, request.get("connection"))
-    lap("bind (first: compiles the inputs of an action and a connection)")
-    outcome = runner.run(action, connection)
-    lap("run: the HTTP request (first: TCP connect)")
-    response = _protocol._envelope(  # noqa: SLF001
-        request,
-        request["action"],
-        result=outcome.result,
-        error=outcome.error,
-        token=outcome.token,
-        meta=outcome.meta,
-    )
-    sys.stdout.flush()
-    encoded = _protocol._dump(response)  # noqa: SLF001
-    lap("envelope + JSON encode")
+    response = call(taken.request, pack, runner)
+    lap("call: bind + the HTTP request (first: client, TCP connect)")
+    encoded = _protocol.dump_response(response)
+    lap("envelope JSON encode")
     runner.close()
     lap("runner.close")
     # Not part of invoke: what the same request costs once everything is warm (as in serve).
-    runner = _run.Runner()
-    lap("(extra) a second Runner()")
-    _protocol.respond(pack, runner, text)
-    lap("(extra) the same request again via respond(), warm")
+    call(taken.request, pack, runner := _run.Runner())
+    lap("(extra) the same request again on a new Runner")
+    call(taken.request, pack, runner)
+    lap("(extra) the same request again, warm")
     runner.close()
-    return bool(encoded) and outcome.error is None
+    return bool(encoded) and bool(response.get("ok"))
 
 
 if __name__ == "__main__":

@@ -366,11 +366,11 @@ def _steps(
         steps.append((name, (now - mark) * 1000))
         mark = now
 
-    request = _protocol.parse_request(text)
-    lap(f"parse_request: json.loads of {len(text) / 1e6:.1f} MB")
-    action = _bind.bind_action(pack, request["action"], request["inputs"])
+    request = _protocol.take_request(text).request
+    lap(f"take_request: the request decoded into the contract ({len(text) / 1e6:.1f} MB)")
+    action = _bind.bind_action(pack, request.action, request.inputs)
     lap(f"bind_action: validation of {len(rows):,} rows")
-    bound = _bind.bind_connection(pack, request["connection"])
+    bound = _bind.bind_connection(pack, request.connection.as_dict())
     lap("bind_connection")
     outcome = runner.run(action, bound)
     lap(f"runner.run: {outcome.meta.get('requests')} POSTs (JSON encode + HTTP + emulator)")

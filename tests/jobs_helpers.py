@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from conftest import ACCESS, FakeClock, assert_envelope
+from connectorkit.call._entry import call
 from connectorkit.call._run import Runner
 from connectorkit.pack._load import load_pack
-from connectorkit.protocol._protocol import handle, respond
+from connectorkit.protocol._protocol import respond
 
 JOBS = Path(__file__).parent / "data" / "jobs_pack"
 BASE = "https://jobs.example/v1"
@@ -55,7 +56,7 @@ class Jobs:
     def streamed(self, action: str, inputs: dict[str, Any]) -> dict[str, Any]:
         """A call whose items are streamed to ``self.items``."""
         request = {"action": action, "inputs": inputs, "connection": connection()}
-        return handle(self.pack, self.runner, request, emit=self.items.append)
+        return call(request, self.pack, self.runner, emit=self.items.append)
 
     def close(self) -> None:
         self.runner.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
+import msgspec
 import pytest
 
 import connectorkit.auth._flow as auth_module
@@ -262,7 +262,7 @@ def test_403_token_expired_means_nothing_without_the_packs_quirks(httpx_mock, ht
     # The generic runtime knows only the standard: a 401 refuses a token, a 403 is the caller's.
     expired = {"error": {"code": "TokenExpired"}}
     httpx_mock.add_response(url=DATASETS, status_code=403, json=expired)
-    plain = dataclasses.replace(connection(token=user_token()), quirks=Quirks())
+    plain = msgspec.structs.replace(connection(token=user_token()), quirks=Quirks())
     response, flow = call(http, store, plain)
     assert response.status_code == 403
     assert flow.new_token is None

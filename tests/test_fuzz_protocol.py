@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import assert_envelope, sp_connection, user_connection
 from connectorkit.call._run import Runner
-from connectorkit.protocol._protocol import _dump, respond
+from connectorkit.protocol._protocol import dump_response, respond
 
 # Text may hold lone surrogates (category Cs): json.dumps escapes them as \udXXX, as a caller
 # whose string type allows them would.
@@ -59,7 +59,7 @@ def assert_strict(response) -> None:
     def refuse(name):
         raise AssertionError(f"{name} in output")
 
-    line = _dump(response)
+    line = dump_response(response)
     line.encode("utf-8")
     json.loads(line, parse_constant=refuse)
 

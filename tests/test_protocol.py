@@ -43,7 +43,7 @@ MALFORMED = [
 @pytest.mark.parametrize(("text", "kind"), MALFORMED)
 def test_malformed_input_gives_a_json_error(pack, runner, text, kind):
     out = io.StringIO()
-    code = invoke(pack, runner, io.StringIO(text), out)
+    code = invoke(lambda: (pack, runner), io.StringIO(text), out)
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
     response = json.loads(lines[0])
@@ -100,9 +100,13 @@ def test_internal_error_has_no_traceback_and_no_secret(pack, runner, monkeypatch
     assert SECRET not in capsys.readouterr().err
 
 
-def test_broken_pack_answers_in_json(runner):
-    broken = ConnectorError("the action pack is invalid: actions/x.yaml:3: bad")
-    response, code = respond(broken, runner, '{"id": 1, "action": "list_groups"}')
+def test_broken_pack_answers_in_json():
+    def broken():
+        raise ConnectorError("the action pack is invalid: actions/x.yaml:3: bad")
+
+    out = io.StringIO()
+    code = invoke(broken, io.StringIO('{"id": 1, "action": "list_groups"}'), out)
+    response = json.loads(out.getvalue())
     assert (code, response["id"], response["error"]["type"]) == (3, 1, "internal_error")
 
 
@@ -115,7 +119,8 @@ def test_serve_answers_each_line_in_order(pack, runner, httpx_mock):
     lines.insert(3, "not json")
     lines.insert(5, "")
     out = io.StringIO()
-    assert serve(pack, runner, io.StringIO("\n".join(lines) + "\n"), out, concurrency=3) == 0
+    text = io.StringIO("\n".join(lines) + "\n")
+    assert serve(lambda: (pack, runner), text, out, concurrency=3) == 0
     responses = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r.get("id") for r in responses] == [0, 1, 2, None, 3, 4, 5]
     assert responses[3]["error"]["type"] == "invalid_request"

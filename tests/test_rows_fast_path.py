@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from conftest import copy_pack, user_connection
 from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+from connectorkit.call._entry import call
 from connectorkit.call._run import Runner
 from connectorkit.pack._load import load_pack
-from connectorkit.protocol._protocol import handle, respond
+from connectorkit.protocol._protocol import respond
 from connectorkit.types._compile import compile_element, compile_rows, compile_spec
 from faultserver import FaultServer
 
@@ -215,7 +216,7 @@ def push_json(pack, server: FaultServer, rows: list[Any]) -> dict[str, Any]:
 def push_python(pack, server: FaultServer, rows: list[Any]) -> dict[str, Any]:
     runner = Runner(sleep=lambda _s: None)
     try:
-        return handle(pack, runner, request(server, rows))
+        return call(request(server, rows), pack, runner)
     finally:
         runner.close()
 

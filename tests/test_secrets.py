@@ -429,6 +429,7 @@ def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):
             "tenant_id": "contoso",
             "client_id": "app-id-visible-nowhere",
             "client_secret": "not-marked-secret",
+            "token_url": "http://127.0.0.1:9/token",  # nothing answers: the run ends at once
             "base_url": "http://127.0.0.1:9/v1.0/myorg",
         }
         run = app.start(
@@ -442,5 +443,7 @@ def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):
         assert shown["client_id"] == _redact.MASK
         assert shown["client_secret"] == "not-marked-secret"
         assert "app-id-visible-nowhere" not in run.make_recipes()["invoke"]
+        # The run goes on in its thread: over before the next test, whose requests it would join.
+        assert run.done.wait(60)
     finally:
         runner.close()

@@ -47,7 +47,7 @@ def run(pack, text: str | bytes, service: Service | None = None) -> tuple[dict[s
     out = io.StringIO()
     stdin = io.BytesIO(text) if isinstance(text, bytes) else io.StringIO(text)
     try:
-        code = invoke(pack, runner, stdin, out)
+        code = invoke(lambda: (pack, runner), stdin, out)
     finally:
         runner.close()
     lines = out.getvalue().splitlines()

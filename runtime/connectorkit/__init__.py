@@ -88,16 +88,14 @@ def invoke(
     request: dict[str, Any], *, pack: Pack | None = None, runner: Runner | None = None
 ) -> dict[str, Any]:
     """Run one request (the contract's JSON, as a dict) and return the response envelope."""
-    import json  # noqa: PLC0415
-
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.pack._load import load_pack  # noqa: PLC0415
-    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
 
     own = runner is None
-    active = runner or Runner()
+    active = runner or Runner(single_call=True)
     try:
-        response, _ = respond(pack or load_pack(), active, json.dumps(request))
+        response = call(request, pack or load_pack(), active)
     finally:
         if own:
             active.close()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import difflib
-import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
 from connectorkit.core._request import url_problem
@@ -39,8 +38,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class CallOptions:
+class CallOptions(msgspec.Struct, frozen=True):
     """The retry, timeout and debug controls every action accepts."""
 
     timeout_ms: int | None = None
@@ -71,8 +69,7 @@ class CallOptions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class BoundAction:
+class BoundAction(msgspec.Struct, frozen=True):
     """An action with validated inputs (defaults applied; absent optional inputs left out)."""
 
     definition: ActionDef
@@ -80,8 +77,7 @@ class BoundAction:
     options: CallOptions
 
 
-@dataclass(frozen=True, slots=True)
-class BoundConnection:
+class BoundConnection(msgspec.Struct, frozen=True):
     """A connection with every value (defaults applied, templates rendered) and its token."""
 
     definition: ConnectionDef
@@ -98,8 +94,7 @@ class BoundConnection:
         return str(self.values["base_url"]).rstrip("/")
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
+class _Field(msgspec.Struct, frozen=True):
     """One input, compiled: its validator, default and whether a call must give it."""
 
     key: str
@@ -143,7 +138,7 @@ def _validate(
         known = sorted(keys)
         for key in raw:
             if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
+                close = _close_match(key, known, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 details.append({"field": key, "message": f"is not an input of {label}{hint}"})
     values: dict[str, Any] = {}
@@ -219,11 +214,10 @@ def _relaxed(definition: ConnectionDef) -> tuple[InputDef, ...]:
     cached = _relaxed_values.get(id(definition))
     if cached is not None and cached[0] is definition:
         return cached[1]
-    from dataclasses import replace  # noqa: PLC0415
-
     builders = default_builders(definition)
     relaxed = tuple(
-        replace(v, required=False) if v.key in builders else v for v in definition.values
+        msgspec.structs.replace(v, required=False) if v.key in builders else v
+        for v in definition.values
     )
     with _compiled_lock:
         _relaxed_values[id(definition)] = (definition, relaxed)
@@ -272,7 +266,7 @@ def bind_action(
     """
     action = pack.actions.get(key) if isinstance(key, str) else None
     if action is None:
-        close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
+        close = _close_match(str(key), sorted(pack.actions), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         # The pack's actions are many (describe lists them): the nearest one, not all of them.
         said = f"did you mean '{close[0]}'?" if close else "not one of the pack's actions"
@@ -289,7 +283,7 @@ def bind_action(
 # serve's calls over one connection each bring the same connection again: its binding (checks,
 # defaults, value sets, templates) is kept, keyed by the pack and the connection's content.
 _MAX_BOUND = 256
-_bound: OrderedDict[tuple[int, str], tuple[Pack, BoundConnection]] = OrderedDict()
+_bound: OrderedDict[tuple[int, bytes], tuple[Pack, BoundConnection]] = OrderedDict()
 
 
 def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnection:
@@ -300,9 +294,10 @@ def bind_connection(pack: Pack, raw: Mapping[str, Any] | None) -> BoundConnectio
     """
     raw = raw or {}
     try:
-        # JSON text tells apart what binding does (1, 1.0 and true; key order only costs a miss).
-        key: tuple[int, str] | None = (id(pack), json.dumps(raw, separators=(",", ":")))
-    except (TypeError, ValueError):  # not JSON content (a caller in Python): bound every time
+        # MessagePack tells apart what binding does (1, 1.0 and true; NaN and null; key order
+        # only costs a miss), and is the cheapest encoding at hand.
+        key: tuple[int, bytes] | None = (id(pack), msgspec.msgpack.encode(raw))
+    except (TypeError, ValueError, OverflowError):  # not JSON content: bound every time
         key = None
     if key is not None:
         with _compiled_lock:
@@ -411,3 +406,10 @@ def _url_passwords(url: str) -> set[str]:
     except ValueError:
         return set()
     return {password, unquote(password)} if password else set()
+
+
+def _close_match(word: str, known: list[str], n: int = 1) -> list[str]:
+    """``difflib.get_close_matches``, imported only when a name is wrong."""
+    import difflib  # noqa: PLC0415 - only for a mistake
+
+    return difflib.get_close_matches(word, known, n=n)

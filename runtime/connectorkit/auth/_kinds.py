@@ -77,9 +77,19 @@ def auth_flow_types() -> list[str]:
     return sorted({*KINDS, *_added})
 
 
+# Flows loaded so far: the import statement of a loader costs a lock on every call.
+_loaded: dict[str, AuthFlowFactory] = {}
+
+
 def _factory(kind: str) -> AuthFlowFactory | None:
+    factory = _loaded.get(kind)
+    if factory is not None:
+        return factory
     loader = KINDS.get(kind)
-    return loader() if loader is not None else _added.get(kind)
+    if loader is None:
+        return _added.get(kind)
+    factory = _loaded[kind] = loader()
+    return factory
 
 
 def new_call_auth(

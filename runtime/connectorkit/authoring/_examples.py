@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from connectorkit.call._entry import call
 from connectorkit.call._run import Runner
-from connectorkit.protocol._protocol import handle
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -207,8 +207,8 @@ def run_in_process(
         client = httpx.Client(transport=httpx.MockTransport(serve))
         runner = Runner(http=client, sleep=lambda _: None, state_url="memory://")
     try:
-        envelope = handle(
-            pack, runner, {"action": action, "inputs": dict(inputs), "connection": chosen}
+        envelope = call(
+            {"action": action, "inputs": dict(inputs), "connection": chosen}, pack, runner
         )
     finally:
         runner.close()

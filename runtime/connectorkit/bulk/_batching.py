@@ -1,32 +1,36 @@
 """Batching: cut a stream of rows into request bodies no larger than a service accepts.
 
 A batch closes at ``max_rows`` rows or when one more row would pass ``max_bytes`` of encoded
-body, whichever comes first. Each row is encoded once, with orjson, and the body is spliced
-from the encoded rows and the action's body template, so nothing is encoded twice and no row
-is copied.
+body, whichever comes first. Each row is encoded once, with msgspec (plain JSON values and the
+Row structures a push decodes its rows into alike), and the body is spliced from the encoded
+rows and the action's body template, so nothing is encoded twice and no row is copied.
+
+A push checks every row before it sends one, so its bodies wait in a :class:`BodySpool`: in
+memory up to a bound, then in a temporary file, so that a push of any size holds little.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import tempfile
+from typing import IO, TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 
 from connectorkit.core._errors import InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Batch", "BodyFrame", "placeholder", "split_rows"]
+__all__ = ["Batch", "BodyFrame", "BodySpool", "encode_json", "placeholder", "split_rows"]
 
+# msgspec's TypeError for what JSON cannot carry (another type), as orjson raised before.
+encode_json = msgspec.json.Encoder().encode
 _SENTINEL = "\x00connectorkit-batch\x00"
-_SENTINEL_JSON = orjson.dumps(_SENTINEL)
+_SENTINEL_JSON = encode_json(_SENTINEL)
 
 
-@dataclass(frozen=True, slots=True)
-class BodyFrame:
+class BodyFrame(msgspec.Struct, frozen=True):
     """The bytes of a request body around its list of rows: ``prefix + rows + suffix``.
 
     ``body`` is the value the frame was made from (holding the placeholder): a batch's whole
@@ -45,20 +49,20 @@ class BodyFrame:
         ``body`` is built by rendering the action's body template with the batch input set to
         :func:`placeholder`; the rows then replace that one string.
         """
-        encoded = orjson.dumps(body)
+        encoded = encode_json(body)
         before, found, after = encoded.partition(_SENTINEL_JSON)
         if not found:
             raise ValueError("the body template does not hold the batch input")
         return cls(before + b"[", b"]" + after, body)
 
     def encode(self, rows: list[Any]) -> bytes:
-        """The whole body with ``rows`` in it (orjson's ``TypeError`` for what it cannot carry)."""
+        """The whole body with ``rows`` in it (``TypeError`` for what JSON cannot carry)."""
         if self.body is not None:
             done = [False]
             filled = _filled(self.body, rows, done)
             if done[0]:
-                return orjson.dumps(filled)
-        return _splice(self, orjson.dumps(rows))
+                return encode_json(filled)
+        return _splice(self, encode_json(rows))
 
     @property
     def overhead(self) -> int:
@@ -71,8 +75,7 @@ def placeholder() -> str:
     return _SENTINEL
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True):
     """One request's worth of rows: its number (from 1), first row's position, row count, body."""
 
     number: int
@@ -101,7 +104,7 @@ def split_rows(
     numbers and positions count from it. A single row that cannot fit in ``max_bytes`` on its
     own is refused, naming its position, since no request could carry it.
 
-    The usual case costs one orjson call per batch: up to ``max_rows`` rows are encoded as one
+    The usual case costs one encoder call per batch: up to ``max_rows`` rows are encoded as one
     list, and only a list whose encoding is too large is taken apart row by row.
     """
     iterator = iter(rows)
@@ -139,8 +142,8 @@ def _by_size(
     for offset, row in enumerate(chunk):
         where = position + offset
         try:
-            data = orjson.dumps(row)
-        except TypeError as exc:  # orjson refuses what JSON cannot carry
+            data = encode_json(row)
+        except TypeError as exc:  # the encoder refuses what JSON cannot carry
             raise InvalidInput(
                 f"{field}[{where}] cannot be sent as JSON: {exc}",
                 details=[{"field": f"{field}[{where}]", "message": str(exc)}],
@@ -186,3 +189,51 @@ def _filled(value: Any, rows: list[Any], done: list[bool]) -> Any:
 
 def _join(frame: BodyFrame, encoded: list[bytes]) -> bytes:
     return b"".join((frame.prefix, b",".join(encoded), frame.suffix))
+
+
+class BodySpool:
+    """Batches kept between a push's check and its sending.
+
+    Bodies stay in memory up to ``in_memory`` bytes in all; the rest wait in a temporary file,
+    read back one body at a time as they are sent.
+    """
+
+    def __init__(self, in_memory: int = 64 << 20) -> None:
+        self._room = in_memory
+        self._batches: list[Batch] = []  # a batch whose body is b"" has it in the file
+        self._spans: dict[int, tuple[int, int]] = {}
+        self._file: IO[bytes] | None = None
+
+    def add(self, batch: Batch) -> None:
+        """Keep ``batch`` until it is sent."""
+        size = len(batch.body)
+        if size <= self._room:
+            self._room -= size
+            self._batches.append(batch)
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="connectorkit-push-")  # noqa: SIM115 - closed by close()
+        start = self._file.seek(0, 2)
+        self._file.write(batch.body)
+        self._spans[batch.number] = (start, size)
+        self._batches.append(Batch(batch.number, batch.first, batch.count, b""))
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __iter__(self) -> Iterator[Batch]:
+        """The batches in order, each body read back when it was set aside."""
+        for batch in self._batches:
+            span = self._spans.get(batch.number)
+            if span is None or self._file is None:
+                yield batch
+                continue
+            self._file.seek(span[0])
+            yield Batch(batch.number, batch.first, batch.count, self._file.read(span[1]))
+
+    def close(self) -> None:
+        """Drop the bodies (and the file)."""
+        self._batches.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -23,11 +23,14 @@ import itertools
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
-from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+import msgspec
+
+from connectorkit.bulk._batching import BodyFrame, BodySpool, placeholder, split_rows
 from connectorkit.bulk._pusher import BatchRecord, BatchStatus, Pusher, PushReport
+from connectorkit.bulk._rowsource import blocks_of
 from connectorkit.core._errors import (
     ConnectorError,
     InvalidInput,
@@ -42,6 +45,7 @@ from connectorkit.types._issues import for_caller, show
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
+    from concurrent.futures import Future
 
     from connectorkit.bulk._batching import Batch
     from connectorkit.pack._definitions import BatchDef, DiscoverDef, RowTypesDef
@@ -90,8 +94,7 @@ def row_validator(
     return compile_element(_row_schema(rows_def, columns))
 
 
-@dataclass(frozen=True, slots=True)
-class _RowChecks:
+class _RowChecks(msgspec.Struct, frozen=True):
     """A row's check, and (for scalar columns) the check of a whole slice of rows in C."""
 
     row: Callable[[Any], list[Issue] | None]
@@ -102,8 +105,20 @@ class _RowChecks:
 _CHECK_SLICE = 10_000
 
 
-@dataclass(slots=True)
-class _Plan:
+class _Checked(msgspec.Struct):
+    """What the check of a push's rows found: how many rows, which were bad and why."""
+
+    count: int = 0
+    bad: list[tuple[int, str]] = msgspec.field(default_factory=list)
+    details: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+def _digest(body: bytes) -> str:
+    """What a resumed job compares a batch by (BLAKE2b releases the GIL while it works)."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+class _Plan(msgspec.Struct):
     """What a push will do: its job, its rows' check, and the batches already settled."""
 
     job_id: str
@@ -128,6 +143,7 @@ class BulkPush:
         get: Callable[[str], Any] | None = None,
         rows: Iterable[Any] | None = None,
         watch: Callable[[Mapping[str, Any]], None] | None = None,
+        digests: bool = True,
     ) -> None:
         self.label = label
         self.batch = batch
@@ -138,6 +154,8 @@ class BulkPush:
         self.memory = memory
         self.get = get
         self.watch = watch
+        # Whether batches are digested for the ledger: not when it dies with this call.
+        self.digests = digests
         self.total: int | None = None  # rows to push, once counted
         # The rows: the batch input's list, or a stream the command line read from a file.
         self.rows: Iterable[Any] = rows if rows is not None else inputs.get(batch.input) or []
@@ -152,37 +170,60 @@ class BulkPush:
         """Push every row; the result, or a contract error saying exactly what was done."""
         name = self.batch.input
         check = self._validator()
-        skipped = self._check(check) if check is not None else []
-        skipping = {position for position, _ in skipped}
-        rows: Iterable[Any] = self.rows
-        if skipping:
-            rows = (row for position, row in enumerate(self.rows) if position not in skipping)
         template = self.spec({**self.inputs, name: placeholder()})
         frame = BodyFrame.around(template.json)
         base = template
         base.json, base.has_json = None, False
         base.headers = [*base.headers, ("Content-Type", "application/json")]
+        # One pass over the rows: each block is decoded, checked and its good rows encoded into
+        # the batches, which wait until every row has been checked (nothing is sent before).
+        checked = _Checked()
         batches = split_rows(
-            rows,
+            itertools.chain.from_iterable(self._good_rows(check, checked)),
             frame,
             max_rows=self.batch.size,
             max_bytes=self.batch.max_bytes or 2**62,
             field=name,
         )
+        spool = BodySpool()
+        digests: dict[int, Future[str]] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="digest") as hashing:
+            try:
+                for batch in batches:
+                    spool.add(batch)
+                    if self.digests:  # on another core while the next block is decoded
+                        digests[batch.number] = hashing.submit(_digest, batch.body)
+                skipped = self._refuse_bad_rows(checked)
+                return self._push(spool, digests, base, skipped)
+            finally:
+                spool.close()
+
+    def _push(
+        self,
+        spool: BodySpool,
+        digests: dict[int, Future[str]],
+        base: RequestSpec,
+        skipped: list[tuple[int, str]],
+    ) -> dict[str, Any]:
+        """Send the checked batches as the job's plan says; the result."""
+        name = self.batch.input
         plan = self._plan()
         total_rows = 0
-        digests: dict[int, str] = {}
         started = time.perf_counter()
+
+        def digest_of(number: int) -> str:
+            future = digests.get(number)
+            return future.result() if future is not None else ""
 
         def to_send() -> Iterator[Batch]:
             nonlocal total_rows
-            for batch in batches:
+            for batch in spool:
                 total_rows = batch.end
-                digest = hashlib.blake2b(batch.body, digest_size=16).hexdigest()
-                digests[batch.number] = digest
                 known = plan.done.get(batch.number)
-                if known is not None and _settled(known, digest, plan, batch.number, name):
-                    continue
+                if known is not None:
+                    digest = digest_of(batch.number) or _digest(batch.body)
+                    if _settled(known, digest, plan, batch.number, name):
+                        continue
                 yield batch
 
         def send(batch: Batch) -> None:
@@ -193,7 +234,7 @@ class BulkPush:
         def record(entry: BatchRecord) -> None:
             fields = entry.to_dict()
             del fields["batch"], fields["status"]
-            digest = digests.get(entry.number, "")
+            digest = digest_of(entry.number)
             self.jobs.record(plan.job_id, entry.number, entry.status, **fields, digest=digest)
 
         def progress(report: PushReport, in_flight: int) -> None:
@@ -303,39 +344,56 @@ class BulkPush:
             details=[{"field": field, "message": "no such table"}],
         )
 
-    def _check(self, checks: _RowChecks) -> list[tuple[int, str]]:
-        """Every bad row (position, message); raises unless the caller skips bad rows.
+    def _good_rows(self, checks: _RowChecks | None, checked: _Checked) -> Iterator[list[Any]]:
+        """The rows a block at a time, checked; bad ones noted in ``checked`` and left out.
 
-        Rows go by slices: a slice the fast check passes is done; any other slice goes row by
-        row through the check that names each problem.
+        A block decoded into the table's structures is checked already. Any other block goes
+        to the fast check of plain values, and when that does not pass it, row by row through
+        the check that names each problem. Once a bad row is found and bad rows are not
+        skipped, nothing will be sent: the rest is only checked.
         """
-        rows_def = self.batch.rows
-        assert rows_def is not None  # noqa: S101 - a validator exists only with a rows block
         name = self.batch.input
-        bad: list[tuple[int, str]] = []
-        details: list[dict[str, Any]] = []
-        rows = iter(self.rows)
-        start = 0
-        while chunk := list(itertools.islice(rows, _CHECK_SLICE)):
-            if checks.rows is None or not checks.rows(chunk, plain=self.plain):
-                for position, row in enumerate(chunk, start):
-                    issues = checks.row(row)
-                    if not issues:
-                        continue
-                    found = _row_details(name, position, issues)
-                    bad.append(
-                        (position, "; ".join(f"{d['field']}: {d['message']}" for d in found))
-                    )
-                    if len(details) < MAX_ROW_REPORTS:
-                        details.extend(found)
-            start += len(chunk)
-        self.total = start
-        if not bad or self.inputs.get(rows_def.skip_input or ""):
+        rows_def = self.batch.rows
+        skip = rows_def is not None and bool(self.inputs.get(rows_def.skip_input or ""))
+        decoder = checks.rows if checks is not None else None
+        for block in blocks_of(self.rows, decoder, _CHECK_SLICE):
+            checked.count = block.first + len(block.rows)
+            rows = block.rows
+            if checks is None or block.typed:
+                if skip or not checked.bad:
+                    yield rows
+                continue
+            if checks.rows is not None and checks.rows(rows, plain=self.plain):
+                if skip or not checked.bad:
+                    yield rows
+                continue
+            good = []
+            for position, row in enumerate(rows, block.first):
+                issues = checks.row(row)
+                if not issues:
+                    good.append(row)
+                    continue
+                found = _row_details(name, position, issues)
+                checked.bad.append(
+                    (position, "; ".join(f"{d['field']}: {d['message']}" for d in found))
+                )
+                if len(checked.details) < MAX_ROW_REPORTS:
+                    checked.details.extend(found)
+            if skip or not checked.bad:
+                yield good
+
+    def _refuse_bad_rows(self, checked: _Checked) -> list[tuple[int, str]]:
+        """Every bad row (position, message); raises unless the caller skips bad rows."""
+        self.total = checked.count
+        rows_def = self.batch.rows
+        bad = checked.bad
+        if not bad or (rows_def is not None and self.inputs.get(rows_def.skip_input or "")):
             return bad
+        name = self.batch.input
         more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
         raise InvalidInput(
             f"{_how_many(len(bad), name)} the table's columns{more}; nothing was sent",
-            details=details,
+            details=checked.details,
         )
 
     # -- the job ---------------------------------------------------------------------------

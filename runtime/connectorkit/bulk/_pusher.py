@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.core._errors import ConnectorError, NetworkError, TimeoutError
 from connectorkit.state._ledger import BatchStatus
@@ -40,8 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
-class BatchRecord:
+class BatchRecord(msgspec.Struct):
     """One batch's place in the input and its fate."""
 
     number: int
@@ -68,11 +68,10 @@ class BatchRecord:
         return out
 
 
-@dataclass(slots=True)
-class PushReport:
+class PushReport(msgspec.Struct):
     """Every batch's record, in input order, and why the push stopped early if it did."""
 
-    records: list[BatchRecord] = field(default_factory=list)
+    records: list[BatchRecord] = msgspec.field(default_factory=list)
     error: ConnectorError | None = None
     committed_rows: int = 0  # rows in batches the service confirmed, kept as they land
     settled: int = 0  # batches whose fate is known

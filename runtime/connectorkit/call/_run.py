@@ -6,10 +6,11 @@ import base64
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.bulk._push import BulkPush
+import msgspec
+
+from connectorkit.auth._kinds import new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
@@ -17,8 +18,6 @@ from connectorkit.core._template import ABSENT, render_path, render_request, ren
 from connectorkit.http._bounds import CallBounds
 from connectorkit.http._client import CallState, current_call, new_client
 from connectorkit.http._responses import parse_body
-from connectorkit.pack._hooks import hook_named
-from connectorkit.pack._value_sets import hint_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -40,15 +39,14 @@ __all__ = ["Outcome", "Runner"]
 log = logging.getLogger("connectorkit")
 
 
-@dataclass(slots=True)
-class Outcome:
+class Outcome(msgspec.Struct):
     """What a call produced: a result or an error, the new token if any, and its meta."""
 
     action: str
     result: Any = None
     error: ConnectorError | None = None
     token: Mapping[str, Any] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class _Call:
@@ -67,10 +65,8 @@ class _Call:
         pack: Pack | None = None,
         emit: Callable[[Any], None] | None = None,
     ) -> None:
-        # Auth loads only for a call that got this far. It and the process's HTTP client (made
-        # on first use) are ready before the call's time budget starts to count.
-        from connectorkit.auth._kinds import new_call_auth  # noqa: PLC0415
-
+        # The auth flow of the connection's kind loads only for a call that got this far. It and
+        # the process's HTTP client (made on first use) are ready before the time budget counts.
         options = action.options
         self.runner = runner
         self.rows = rows
@@ -131,6 +127,8 @@ class _Call:
 
             return run_multistep(self.multistep_context())
         if definition.request.hook is not None:
+            from connectorkit.pack._hooks import hook_named  # noqa: PLC0415 - hook actions only
+
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
@@ -223,6 +221,8 @@ class _Call:
 
     def run_batches(self) -> dict[str, Any]:
         """Check, split and push the batch input as a job (see :mod:`connectorkit.bulk._push`)."""
+        from connectorkit.bulk._push import BulkPush  # noqa: PLC0415 - batch actions only
+
         batch = self.action.definition.request.batch
         assert batch is not None  # noqa: S101 - only called for batch actions
         return BulkPush(
@@ -236,6 +236,7 @@ class _Call:
             get=self.get,
             rows=self.rows,
             watch=self.watch,
+            digests=self.runner.ledger_outlives_call,
         ).run()
 
     def get(self, path: str) -> Any:
@@ -278,8 +279,12 @@ class Runner:
         jobs: JobLedger | None = None,
         memory: ColumnMemory | None = None,
         bounds: CallBounds | None = None,
+        single_call: bool = False,
     ) -> None:
         self._http = http
+        # This runner serves one call and goes (``invoke``): a job ledger in a memory store
+        # dies with it, so nothing can resume from it.
+        self.single_call = single_call
         # The process's bounds of every call (the environment's, unless given).
         self.bounds = bounds or CallBounds.from_environment()
         self._jobs = jobs
@@ -317,6 +322,11 @@ class Runner:
                     except StateError as exc:
                         raise InvalidRequest(f"the state store: {exc}") from None
         return self._state
+
+    @property
+    def ledger_outlives_call(self) -> bool:
+        """Whether a later call can read this call's job ledger (so its batches are digested)."""
+        return not (self.single_call and self.state.store.url.startswith("memory:"))
 
     @property
     def jobs(self) -> JobLedger:
@@ -357,7 +367,7 @@ class Runner:
         if self._tokens is None:
             with self._http_lock:
                 if self._tokens is None:
-                    from connectorkit.state import StoreTokens  # noqa: PLC0415
+                    from connectorkit.state._tokens import StoreTokens  # noqa: PLC0415
 
                     self._tokens = StoreTokens(lambda: self.state, sleep=self.sleep)
         return self._tokens
@@ -433,6 +443,8 @@ class Runner:
             else:
                 outcome.result = call.run()
         except ConnectorError as exc:
+            from connectorkit.pack._value_sets import hint_for  # noqa: PLC0415 - failures only
+
             hint = hint_for(connection.hints, exc.message, *_said(exc))
             if hint is not None and exc.hint is None:
                 exc.add_hint(hint)

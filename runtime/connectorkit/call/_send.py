@@ -18,13 +18,12 @@ response, only at the typed error an attempt raised; the auth flow never decides
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import msgspec
 
-from connectorkit.auth._oauth import exchange_of
 from connectorkit.core._errors import (
     BUDGET_ENDPOINT,
     AuthError,
@@ -37,6 +36,7 @@ from connectorkit.core._errors import (
     ResponseTooLarge,
     TimeoutError,
 )
+from connectorkit.core._json import unrepresentable
 from connectorkit.core._redact import mask
 from connectorkit.http._bounds import BUDGET_EXTENSION, Budget, CallBounds
 from connectorkit.http._client import DEFAULT_ATTEMPT_TIMEOUT_S, STREAMED
@@ -268,14 +268,7 @@ def _body(
     kwargs: dict[str, Any] = {}
     headers = spec.headers
     if spec.has_json:
-        try:
-            text = json.dumps(spec.json, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError as exc:  # NaN or Infinity: JSON cannot carry them
-            raise InvalidInput(
-                f"the request body holds a value JSON cannot carry: {exc}",
-                details=[{"field": "inputs", "message": str(exc)}],
-            ) from None
-        kwargs["content"] = text.encode()
+        kwargs["content"] = _json_body(spec.json)
         headers = [*headers, ("Content-Type", "application/json")]
     elif spec.content is not None:
         kwargs["content"] = spec.content
@@ -293,6 +286,28 @@ def _body(
             for name, (filename, data, kind) in spec.files
         ]
     return kwargs, headers
+
+
+_ENCODE = msgspec.json.Encoder().encode
+_NOT_FINITE = "Out of range float values are not JSON compliant"
+
+
+def _json_body(value: Any) -> bytes:
+    """``value`` as compact JSON (msgspec); what JSON cannot carry is the caller's error."""
+    try:
+        body = _ENCODE(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # another type; a lone surrogate
+        raise InvalidInput(
+            f"the request body holds a value JSON cannot carry: {exc}",
+            details=[{"field": "inputs", "message": str(exc)}],
+        ) from None
+    # msgspec writes NaN and infinity as null: a body with a null is looked through for them.
+    if b"null" in body and any(why.startswith("is a number") for _, why in unrepresentable(value)):
+        raise InvalidInput(
+            f"the request body holds a value JSON cannot carry: {_NOT_FINITE}",
+            details=[{"field": "inputs", "message": _NOT_FINITE}],
+        )
+    return body
 
 
 def _chunks(reader: IO[bytes]) -> Iterator[bytes]:
@@ -330,6 +345,8 @@ def transmit(
     try:
         return http.send(request, auth=auth, stream=stream)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
     except httpx.HTTPError as exc:
+        from connectorkit.auth._oauth import exchange_of  # noqa: PLC0415 - failures only
+
         failed = _request_of(exc)
         exchange = exchange_of(failed)
         if exchange is not None:

@@ -13,7 +13,6 @@ import contextlib
 import importlib
 import logging
 import os
-import pkgutil
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -42,6 +41,8 @@ def _command_modules(name: str | None) -> list[str]:
                 raise  # the command exists but something it needs does not
         else:
             return [module]
+    import pkgutil  # noqa: PLC0415 - only to list every command
+
     from connectorkit.cli import commands  # noqa: PLC0415
 
     return sorted(

@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging, load
-from connectorkit.core._errors import ConnectorError, InvalidRequest
+from connectorkit.core._errors import InvalidRequest
 from connectorkit.core._settings import settings
 
 if TYPE_CHECKING:
@@ -42,15 +42,12 @@ def _run_protocol(args: argparse.Namespace) -> int:
     configure_logging(verbose=args.verbose, quiet=args.quiet)
     made: list[Runner] = []
 
-    def pack_and_runner() -> tuple[Pack | ConnectorError, Runner]:
+    def pack_and_runner() -> tuple[Pack, Runner]:
+        # A pack that will not load raises here: invoke and serve answer with its error in JSON.
+        pack = load(_existing_pack(args.pack))
         from connectorkit.call._run import Runner  # noqa: PLC0415 - the HTTP stack, after the request
 
-        pack: Pack | ConnectorError
-        try:
-            pack = load(_existing_pack(args.pack))
-        except ConnectorError as exc:
-            pack = exc  # still answer in JSON, so the platform sees why
-        made.append(Runner(state_url=args.state))
+        made.append(Runner(state_url=args.state, single_call=args.command == "invoke"))
         return pack, made[0]
 
     # Bytes, so that a request that is not UTF-8 is answered in JSON instead of crashing the read.
@@ -60,8 +57,8 @@ def _run_protocol(args: argparse.Namespace) -> int:
             # The pack and the runner are made once the request is decoded: a big request's
             # text is then parsed (and dropped) before they take any memory.
             _KEPT.clear()
-            return invoke(pack_and_runner, None, stdin, sys.stdout, keep=_KEPT)
-        return serve(*pack_and_runner(), stdin, sys.stdout, concurrency=args.concurrency)
+            return invoke(pack_and_runner, stdin, sys.stdout, keep=_KEPT)
+        return serve(pack_and_runner, stdin, sys.stdout, concurrency=args.concurrency, freeze=True)
     finally:
         for runner in made:
             runner.close()

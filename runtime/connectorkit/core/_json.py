@@ -19,15 +19,20 @@ import gc
 import json
 import math
 import re
+import sys
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "NOT_JSON",
     "PLAIN_INPUTS",
     "dumps",
+    "encode",
     "loads_exact",
     "loads_service",
     "sanitize",
@@ -115,8 +120,29 @@ def sanitize(value: Any) -> Any:
     return value
 
 
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(value: Any) -> bytes:
+    """``value`` as one line of strict JSON in UTF-8 (msgspec's encoder); never raises.
+
+    What msgspec cannot encode as it is (a lone surrogate, a type it does not know) goes the
+    standard library's way, as :func:`dumps` always did: surrogates replaced, ``str()`` of the
+    rest. A non-finite number becomes ``null`` either way.
+    """
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        # ValueError covers UnicodeEncodeError: a lone surrogate.
+        return _stdlib_dumps(value).encode()
+
+
 def dumps(value: Any) -> str:
     """``value`` as one line of strict JSON that always encodes as UTF-8; never raises."""
+    return encode(value).decode()
+
+
+def _stdlib_dumps(value: Any) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         text.encode("utf-8")
@@ -172,24 +198,46 @@ _DEPTH_MARGIN = 12
 _PAUSE_GC_FROM = 1 << 20
 
 
-def _decode_below(text: str | bytes, frames: int) -> Any:
+def _decode_below(text: str | bytes, frames: int, decode: Callable[[str | bytes], Any]) -> Any:
     if frames:
-        return _decode_below(text, frames - 1)
-    return msgspec.json.decode(text)
+        return _decode_below(text, frames - 1, decode)
+    return decode(text)
 
 
-def loads_exact(text: str | bytes) -> Any:
+# A text up to this long is counted through for brackets; a longer one is decoded below the
+# margin's frames without asking (a few microseconds, nothing next to parsing it).
+_COUNT_UP_TO = 1 << 16
+
+
+def _may_nest_deep(text: str | bytes) -> bool:
+    """Whether ``text`` opens enough arrays and objects to come near the recursion limit."""
+    shallow = sys.getrecursionlimit() // 4
+    if len(text) < shallow:
+        return False
+    if len(text) > _COUNT_UP_TO:
+        return True  # counting would cost more than the frames it could spare
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{") >= shallow
+    return text.count("[") + text.count("{") >= shallow
+
+
+def loads_exact(text: str | bytes, decoder: msgspec.json.Decoder[Any] | None = None) -> Any:
     """``text`` parsed by msgspec, or :data:`NOT_JSON` when msgspec refuses it.
 
     A value returned is what ``json.loads`` returns for ``text``, and holds only what strict
     JSON can carry. For :data:`NOT_JSON`, the caller parses ``text`` the standard library's way,
     which explains the refusal (or accepts what only Python's json accepts, as before).
+    ``decoder``: decode into its type instead (checked as it is parsed); a value of the wrong
+    type is :data:`NOT_JSON` too.
     """
     paused = len(text) >= _PAUSE_GC_FROM and gc.isenabled()
     if paused:
         gc.disable()
     try:
-        return _decode_below(text, _DEPTH_MARGIN)
+        decode = msgspec.json.decode if decoder is None else decoder.decode
+        if not _may_nest_deep(text):
+            return decode(text)  # too shallow for the recursion limit to tell the parsers apart
+        return _decode_below(text, _DEPTH_MARGIN, decode)
     except (msgspec.MsgspecError, ValueError, RecursionError):
         # ValueError includes UnicodeError: bytes that are not UTF-8, or a lone surrogate in str.
         return NOT_JSON

@@ -8,8 +8,9 @@ the caller's mistake before anything is sent, not found as a defect deep in the 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
+
+import msgspec
 
 __all__ = ["Openable", "RequestSpec", "url_problem"]
 
@@ -40,14 +41,13 @@ class Openable(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class RequestSpec:
+class RequestSpec(msgspec.Struct):
     """Everything needed to build one ``httpx.Request`` (again, for each attempt)."""
 
     method: str
     url: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    params: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    headers: list[tuple[str, str]] = msgspec.field(default_factory=list)
     json: Any = None
     has_json: bool = False
     content: bytes | None = None

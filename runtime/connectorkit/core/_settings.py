@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
+
+import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,8 +31,7 @@ log = logging.getLogger("connectorkit")
 Kind = Literal["text", "whole", "positive"]
 
 
-@dataclass(frozen=True, slots=True)
-class Variable:
+class Variable(msgspec.Struct, frozen=True):
     """One environment variable: its name, the field it fills, its meaning and its default."""
 
     name: str
@@ -162,8 +162,7 @@ def _number(variable: Variable, text: str) -> float | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     """The value of every variable of :data:`VARIABLES` (None: unset, or ignored)."""
 
     pack: str | None = None

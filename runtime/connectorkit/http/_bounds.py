@@ -26,10 +26,10 @@ import math
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import msgspec
 
 from connectorkit.core._errors import BudgetSpent, ResponseTooLarge, TimeoutError
 from connectorkit.core._settings import Settings
@@ -56,8 +56,7 @@ DEFAULT_MAX_RETRY_WAIT_S = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class CallBounds:
+class CallBounds(msgspec.Struct, frozen=True):
     """How long a call may take, how long it waits at most once, how much it reads at most."""
 
     timeout_s: float = DEFAULT_TIMEOUT_S
@@ -85,6 +84,8 @@ class CallBounds:
         max_response_bytes: int | None = None,
     ) -> CallBounds:
         """These bounds with what one call's inputs override."""
+        if not timeout_ms and max_retry_wait_ms is None and not max_response_bytes:
+            return self
         return CallBounds(
             timeout_s=timeout_ms / 1000 if timeout_ms else self.timeout_s,
             max_retry_wait_s=(
@@ -98,8 +99,7 @@ class CallBounds:
 BUDGET_EXTENSION = "connectorkit.budget"
 
 
-@dataclass(slots=True)
-class Budget:
+class Budget(msgspec.Struct):
     """One call's bounds on one clock: the time it has left, the largest body it reads.
 
     Every attempt and every wait comes out of the time; every response body is read within
@@ -109,7 +109,7 @@ class Budget:
     total_s: float | None
     clock: Callable[[], float] = time.monotonic
     max_response_bytes: int | None = None
-    started: float = field(default=0.0)
+    started: float = 0.0
 
     def __post_init__(self) -> None:
         self.started = self.clock()

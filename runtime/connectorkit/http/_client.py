@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from dataclasses import dataclass
+import ssl
+import threading
+from typing import Any
 
 import httpx
+import msgspec
 
 from connectorkit.core._redact import MASK, mask
 from connectorkit.core._version import version
@@ -33,8 +36,7 @@ _DEBUG_BODY_LIMIT = 4000
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 
 
-@dataclass(slots=True)
-class CallState:
+class CallState(msgspec.Struct):
     """Per-call counters and switches, reached from httpx's event hooks through a context var.
 
     The call's bounds are not here: its budget travels on each request (``_bounds``).
@@ -133,18 +135,78 @@ class _RequestTransport(httpx.BaseTransport):
         self._shared.close()
 
 
+# The pool of plain http:// connections never uses TLS; httpx wants a context all the same, and
+# this one (no certificates loaded, verification on) costs nothing to make.
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+class _ByScheme(httpx.BaseTransport):
+    """httpx's own transport, whose TLS context is made only for the first https:// request.
+
+    Loading the certificate store costs tens of milliseconds of a cold start, for nothing when
+    the service is reached over plain http (a local emulator, a gateway on loopback). An https
+    request gets exactly the transport httpx would have made.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._lock = threading.Lock()
+        self._plain: httpx.HTTPTransport | None = None
+        self._tls: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._for(request.url.scheme).handle_request(request)
+
+    def _for(self, scheme: str) -> httpx.HTTPTransport:
+        tls = scheme != "http"
+        made = self._tls if tls else self._plain
+        if made is None:
+            with self._lock:
+                made = self._tls if tls else self._plain
+                if made is None:
+                    options = self._options if tls else {**self._options, "verify": _NO_TLS}
+                    made = httpx.HTTPTransport(**options)
+                    if tls:
+                        self._tls = made
+                    else:
+                        self._plain = made
+        return made
+
+    def close(self) -> None:
+        for made in (self._plain, self._tls):
+            if made is not None:
+                made.close()
+
+
+class _Cookieless(httpx.Cookies):
+    """The shared client keeps no cookies: a call's requests never carry another call's."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Ignore the cookies a response sets (``serve`` shares the client between callers)."""
+
+
+class _Client(httpx.Client):
+    """httpx's client with the transports above (proxies from the environment kept)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._cookies = _Cookieless()
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
+        if kwargs.get("transport") is not None:
+            return super()._init_transport(*args, **kwargs)
+        kwargs.pop("transport", None)
+        return _RequestTransport(_ByScheme(**kwargs))
+
+    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
+        return _RequestTransport(super()._init_proxy_transport(*args, **kwargs))
+
+
 def new_client() -> httpx.Client:
     """The one HTTP client a process uses (its connection pool is shared across calls)."""
-    client = httpx.Client(
+    return _Client(
         follow_redirects=False,
         timeout=DEFAULT_ATTEMPT_TIMEOUT_S,
         headers={"User-Agent": f"connectorkit/{version()}"},
         event_hooks={"request": [_on_request], "response": [_on_response]},
     )
-    # Wrapped after the fact: a client given a transport of its own ignores HTTP(S)_PROXY.
-    client._transport = _RequestTransport(client._transport)  # noqa: SLF001 - see above
-    client._mounts = {  # noqa: SLF001 - the proxies httpx mounted from the environment
-        pattern: None if mounted is None else _RequestTransport(mounted)
-        for pattern, mounted in client._mounts.items()  # noqa: SLF001
-    }
-    return client

@@ -25,8 +25,9 @@ import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.core._errors import BUDGET_ENDPOINT, RateLimited
 from connectorkit.core._settings import settings
@@ -59,8 +60,7 @@ def _render(template: str, inputs: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(inputs.get(m.group(1), "")), template)
 
 
-@dataclass(slots=True)
-class Ticket:
+class Ticket(msgspec.Struct):
     """What one admitted request took; give it back with :meth:`Limiter.done`."""
 
     budget: BudgetDef

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from connectorkit.core._errors import (
     AuthError,
@@ -26,8 +27,7 @@ DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """Max Retry Count, Retry Delay, Use Exponential Backoff and Retry On All Errors."""
 
     max_retries: int = 0

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from connectorkit.core._errors import InvalidInput
 from connectorkit.operations._scope import field_at
 
@@ -52,7 +54,7 @@ class Cursor:
 
     def spec(self, template: RequestSpec) -> RequestSpec:
         """The request of this page: ``template`` with this method, URL, query and body."""
-        return replace(
+        return msgspec.structs.replace(
             template,
             method=self.method,
             url=self.url,

@@ -7,16 +7,16 @@ window of ``seconds``) and optionally a cap on requests in flight.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 __all__ = ["PERIODS", "BudgetDef", "WindowDef", "budgets_from"]
 
 PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 
 
-@dataclass(frozen=True, slots=True)
-class WindowDef:
+class WindowDef(msgspec.Struct, frozen=True):
     """At most ``limit`` of something in any ``seconds``-long window.
 
     ``units`` names the list input whose length one request costs (``rows``); ``None`` counts
@@ -29,8 +29,7 @@ class WindowDef:
     when_table_holds: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetDef:
+class BudgetDef(msgspec.Struct, frozen=True):
     """One budget of a pack: which actions take from it, per which resource, within what."""
 
     name: str

@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+
+import msgspec
 
 from connectorkit.core._settings import settings
 from connectorkit.core._version import version
@@ -43,26 +44,38 @@ _CHECKER = (
 )
 
 
-class CachedDocument(NamedTuple):
+class CachedDocument:
     """A checked pack file as the loader builds definitions from it.
 
     An action's ``data`` is ``None`` until the action is asked for: :meth:`parsed` reads it
-    from its slice of the cache entry.
+    from its slice of the cache entry. (A plain class: a ``NamedTuple`` evaluates its
+    annotations when the module loads, a few milliseconds of every cold start.)
     """
 
-    path: Path | str  # a cached action's path stays text until it is built
-    kind: str
-    data: Any
-    key: str | None = None
-    source: bytes | None = None
-    span: tuple[int, int] = (0, 0)
+    __slots__ = ("data", "key", "kind", "path", "source", "span")
+
+    def __init__(  # noqa: PLR0917 - the fields in their order, as the loader gives them
+        self,
+        path: Path | str,  # a cached action's path stays text until it is built
+        kind: str,
+        data: Any,
+        key: str | None = None,
+        source: bytes | None = None,
+        span: tuple[int, int] = (0, 0),
+    ) -> None:
+        self.path = path
+        self.kind = kind
+        self.data = data
+        self.key = key
+        self.source = source
+        self.span = span
 
     def parsed(self) -> Any:
         """The document's data, parsed from the cache entry when it was left unread."""
         if self.data is not None or self.source is None:
             return self.data
         start, end = self.span
-        return json.loads(self.source[start:end])
+        return msgspec.json.decode(self.source[start:end])
 
 
 def cache_dir() -> Path | None:
@@ -117,7 +130,7 @@ def read(root: Path, key: str) -> list[CachedDocument] | None:
     try:
         raw = entry.read_bytes()
         end = raw.index(b"\n")
-        index = json.loads(raw[:end])
+        index = msgspec.json.decode(raw[:end])
         if index.get("key") != key:
             return None
         documents = [CachedDocument(Path(p), kind, data) for p, kind, data in index["documents"]]
@@ -126,7 +139,7 @@ def read(root: Path, key: str) -> list[CachedDocument] | None:
             if not 0 <= start <= stop <= len(body):
                 return None
             documents.append(CachedDocument(path, "action", None, name, body, (start, stop)))
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, msgspec.DecodeError):
         return None
     return documents
 
@@ -151,6 +164,8 @@ def write(root: Path, key: str, documents: list[Any]) -> None:
         }
         head = json.dumps(index, allow_nan=False, separators=(",", ":")).encode()
         entry.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415 - only when a pack was checked anew
+
         # Written aside and renamed, so a concurrent reader never sees half a file.
         with tempfile.NamedTemporaryFile(
             "wb", dir=entry.parent, prefix=".pack-", suffix=".tmp", delete=False

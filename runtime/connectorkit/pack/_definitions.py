@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -39,8 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoverDef:
+class DiscoverDef(msgspec.Struct, frozen=True):
     """Where the service tells a table's columns.
 
     GET ``path``; in the answer, the list at ``items``; in it, the element whose fields equal
@@ -53,8 +53,7 @@ class DiscoverDef:
     columns: str
 
 
-@dataclass(frozen=True, slots=True)
-class RowTypesDef:
+class RowTypesDef(msgspec.Struct, frozen=True):
     """How the rows of a batch action are checked before sending: by their table's columns.
 
     The columns (``[{<name_field>: …, <type_field>: …}]``) come from ``columns_input`` when the
@@ -75,8 +74,7 @@ class RowTypesDef:
     discover: DiscoverDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BatchDef:
+class BatchDef(msgspec.Struct, frozen=True):
     """Send the request once per chunk of an array input, a few chunks at a time."""
 
     input: str
@@ -87,8 +85,7 @@ class BatchDef:
     in_order: InOrderDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InOrderDef:
+class InOrderDef(msgspec.Struct, frozen=True):
     """When a batch action sends one chunk at a time, so that they arrive in their order.
 
     The caller asks with ``input`` (a boolean); or a value an action remembered (``remembered``
@@ -102,8 +99,7 @@ class InOrderDef:
     values: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RememberDef:
+class RememberDef(msgspec.Struct, frozen=True):
     """After a success, keep ``value`` under ``key`` (templates over inputs and ``$body``)."""
 
     name: str
@@ -111,8 +107,7 @@ class RememberDef:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class EachDef:
+class EachDef(msgspec.Struct, frozen=True):
     """After the request, one GET per item of a list in its answer; their lists joined."""
 
     items: str  # the key of the list in the first answer
@@ -120,14 +115,13 @@ class EachDef:
     collect: str  # the key of the list in each item's answer (and in the result)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestDef:
+class RequestDef(msgspec.Struct, frozen=True):
     """The HTTP request an action makes, as templates over its inputs."""
 
     method: str
     path: str
-    query: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, Any] = field(default_factory=dict)
+    query: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    headers: Mapping[str, Any] = msgspec.field(default_factory=dict)
     body: Any = None
     has_body: bool = False
     batch: BatchDef | None = None
@@ -135,8 +129,7 @@ class RequestDef:
     each: EachDef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SliceDef:
+class SliceDef(msgspec.Struct, frozen=True):
     """Page a list the service returns whole."""
 
     items: str
@@ -144,8 +137,7 @@ class SliceDef:
     limit: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ResultDef:
+class ResultDef(msgspec.Struct, frozen=True):
     """How the response becomes the action's result (absent parts: the parsed body)."""
 
     slice: SliceDef | None = None
@@ -156,8 +148,7 @@ class ResultDef:
     encoding: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ActionDef:
+class ActionDef(msgspec.Struct, frozen=True):
     """One action: typed inputs and the request it makes."""
 
     key: str
@@ -187,8 +178,7 @@ class ActionDef:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyDef:
+class ApiKeyDef(msgspec.Struct, frozen=True):
     """Where an ``api_key`` connection puts its key: a header or a query parameter.
 
     ``value`` is a template over the connection's values; ``prefix`` goes before it
@@ -201,8 +191,7 @@ class ApiKeyDef:
     value: str = "{api_key}"
 
 
-@dataclass(frozen=True, slots=True)
-class AssertionSourceDef:
+class AssertionSourceDef(msgspec.Struct, frozen=True):
     """One place a federated client assertion may come from (the first that has one wins).
 
     ``value``: a template over the connection's values (the assertion itself); ``file``: a
@@ -219,8 +208,7 @@ class AssertionSourceDef:
     audience: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ClientAssertionDef:
+class ClientAssertionDef(msgspec.Struct, frozen=True):
     """How a ``private_key_jwt`` connection makes its client assertion (RFC 7523).
 
     With no ``federated`` sources it signs one with the connection's certificate
@@ -235,8 +223,7 @@ class ClientAssertionDef:
     federated: tuple[AssertionSourceDef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MetadataEndpointDef:
+class MetadataEndpointDef(msgspec.Struct, frozen=True):
     """A host's token endpoint for its managed identity, and the protocol it speaks.
 
     Used when ``url_env`` is set in the environment (its value is the URL), or when ``url`` is
@@ -249,8 +236,7 @@ class MetadataEndpointDef:
     secret_env: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ManagedIdentityDef:
+class ManagedIdentityDef(msgspec.Struct, frozen=True):
     """Where a ``managed_identity`` connection gets tokens: the first endpoint available.
 
     ``resource`` and ``client_id`` are templates over the connection's values; an empty
@@ -262,8 +248,7 @@ class ManagedIdentityDef:
     client_id: str = "{managed_identity_client_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionDef:
+class ConnectionDef(msgspec.Struct, frozen=True):
     """One connection: its kind (the auth flow that serves it), its settings and values."""
 
     key: str
@@ -291,8 +276,7 @@ class ConnectionDef:
         return frozenset(v.key for v in self.values if v.secret)
 
 
-@dataclass(frozen=True, slots=True)
-class CheckDef:
+class CheckDef(msgspec.Struct, frozen=True):
     """The cheapest authorised call that tells whether a connection works (``connectorkit check``).
 
     ``advice`` pairs what a failure may carry (a service error code, an OAuth error, an AADSTS
@@ -300,12 +284,11 @@ class CheckDef:
     """
 
     action: str
-    inputs: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, Any] = msgspec.field(default_factory=dict)
     advice: tuple[AdviceDef, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class AdviceDef:
+class AdviceDef(msgspec.Struct, frozen=True):
     """What to change when a check fails with ``match`` in its error (for ``grant`` only)."""
 
     match: str
@@ -313,16 +296,14 @@ class AdviceDef:
     grant: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RefusalDef:
+class RefusalDef(msgspec.Struct, frozen=True):
     """A response that means the access token was refused: a status, and maybe an error code."""
 
     status: int
     code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Quirks:
+class Quirks(msgspec.Struct, frozen=True):
     """How a service departs from plain HTTP, as its pack declares (``quirks`` in connector.yaml).
 
     The defaults are what the standards say: 401 refuses a token, 429 throttles, an error body
@@ -335,16 +316,14 @@ class Quirks:
     throttled: frozenset[int] = frozenset({429})
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorHint:
+class ErrorHint(msgspec.Struct, frozen=True):
     """A sentence added to errors whose message or code contains ``match`` (``error_hints``)."""
 
     match: str
     hint: str
 
 
-@dataclass(frozen=True, slots=True)
-class Pack:
+class Pack(msgspec.Struct, frozen=True):
     """A loaded, checked action pack."""
 
     key: str
@@ -356,9 +335,9 @@ class Pack:
     connections: Mapping[str, ConnectionDef]
     actions: Mapping[str, ActionDef]
     check: CheckDef | None = None
-    quirks: Quirks = field(default_factory=Quirks)
+    quirks: Quirks = msgspec.field(default_factory=Quirks)
     # ``value_sets``: a connection value's choice → the defaults it gives other values.
-    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = msgspec.field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()
 

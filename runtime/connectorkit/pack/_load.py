@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import PackError, Problem
 from connectorkit.pack._budgets import budgets_from
@@ -31,13 +30,15 @@ from connectorkit.pack._definitions import (
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
-from connectorkit.pack._multistep import multistep_from, operation_inputs
 from connectorkit.types._input import InputDef
+
+if TYPE_CHECKING:
+    from connectorkit.pack._multistep import Multistep
 
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
 
 # Every InputDef field a YAML input may set (call_input is the loader's to decide).
-_INPUT_FIELDS = frozenset(f.name for f in dataclasses.fields(InputDef)) - {"call_input"}
+_INPUT_FIELDS = frozenset(InputDef.__struct_fields__) - {"call_input"}
 
 
 def load_pack(root: Path | str | None = None) -> Pack:
@@ -199,8 +200,10 @@ def _action(
             inputs.append(_input({**shared[key], **overrides, "key": key}))
         else:
             inputs.append(_input(entry))
-    multistep = multistep_from(data)
-    if multistep.any:
+    multistep = _multistep(data)
+    if multistep is not None:
+        from connectorkit.pack._multistep import operation_inputs  # noqa: PLC0415 - see _multistep
+
         declared = {i.key for i in inputs}
         inputs += [i for i in operation_inputs(multistep) if i.key not in declared]
     own = {i.key for i in inputs}
@@ -247,7 +250,7 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
-        multistep=multistep if multistep.any else None,
+        multistep=multistep,
         importance=data.get("importance"),
     )
 
@@ -292,3 +295,26 @@ def _discover(spec: dict[str, Any]) -> DiscoverDef:
         match=MappingProxyType(dict(spec["match"])),
         columns=spec["columns"],
     )
+
+
+# What makes an action one of several requests (pack/_multistep.py reads each): only an action
+# that has one loads that module, so a plain call's start-up does not.
+_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks")
+
+
+def _multistep(data: Mapping[str, Any]) -> Multistep | None:
+    """The multi-request parts of an action document, or None when it has none."""
+    request = data.get("request") or {}
+    result = data.get("result") or {}
+    if not (
+        any(data.get(key) for key in _MULTISTEP_KEYS)
+        or request.get("multipart")
+        or request.get("content")
+        or result.get("file")
+        or result.get("encoding") == "base64"
+    ):
+        return None
+    from connectorkit.pack._multistep import multistep_from  # noqa: PLC0415 - see above
+
+    multistep = multistep_from(data)
+    return multistep if multistep.any else None

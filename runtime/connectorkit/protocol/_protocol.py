@@ -6,53 +6,48 @@ import gc
 import json
 import logging
 import os
-import queue
+import re
 import select
 import stat
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from connectorkit.core._errors import (
-    EXIT_CODES,
-    ConnectorError,
-    InternalError,
-    InvalidConnection,
-    InvalidInput,
-    InvalidRequest,
+import msgspec
+
+from connectorkit._bind import bind_action
+from connectorkit.call._entry import call, envelope, internal_error
+from connectorkit.core._contract import (
+    LazyRequest,
+    Request,
+    realize,
+    refuse,
+    refuse_unrepresentable,
 )
-from connectorkit.core._json import (
-    NOT_JSON,
-    PLAIN_INPUTS,
-    dumps,
-    loads_exact,
-    suspicious,
-    unrepresentable,
-)
-from connectorkit.core._redact import forget_secrets, mask, remember_secrets
+from connectorkit.core._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
+from connectorkit.core._json import NOT_JSON, encode, loads_exact, suspicious, unrepresentable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
     from concurrent.futures import Future
     from typing import IO, TextIO
 
-    from connectorkit._bind import BoundConnection
-    from connectorkit.call._run import Outcome, Runner
+    from connectorkit.bulk._rowsource import TextRows
+    from connectorkit.call._run import Runner
     from connectorkit.pack._definitions import Pack
 
 __all__ = [
     "EXIT_STDOUT_CLOSED",
+    "Opener",
     "Taken",
     "answer",
-    "check_request",
     "decode_request",
     "dump_response",
-    "handle",
+    "exit_code",
     "invoke",
-    "parse_request",
     "print_response",
     "read_request",
-    "request_id",
+    "realized",
     "respond",
     "serve",
     "take_request",
@@ -60,10 +55,9 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
-_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection", "resume", "cancel", "choices"})
-# A request that goes on with (or cancels) an operation handle instead of naming an action.
-_HANDLE_KEYS = ("resume", "cancel")
-_CONNECTION_KEYS = frozenset({"key", "values", "token", "name"})
+# A request's text decoded straight into the contract's structure: checked as it is parsed.
+_DECODER = msgspec.json.Decoder(Request)
+_LAZY = msgspec.json.Decoder(LazyRequest)
 
 
 def _reject_constant(name: str) -> Any:
@@ -73,8 +67,9 @@ def _reject_constant(name: str) -> Any:
 def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Decode one request into a JSON object, and where it holds what JSON cannot carry.
 
-    msgspec reads it first (:func:`loads_exact`); a document it refuses is read here by the
-    standard library as before, which names the mistake or finds what JSON cannot carry.
+    The way a request the contract's decoder refused is read again, to say why: msgspec reads it
+    first (:func:`loads_exact`); a document it refuses is read here by the standard library as
+    before, which names the mistake or finds what JSON cannot carry.
     """
     data = loads_exact(text)
     found: list[tuple[str, str]] = []
@@ -93,138 +88,6 @@ def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, s
     return data, found
 
 
-def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:
-    """``(usable, id)``: an id is echoed only when the response schema allows it."""
-    if "id" not in data:
-        return False, None
-    value = data["id"]
-    if value is None or (isinstance(value, str) and not unrepresentable(value)):
-        return True, value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return True, value
-    if isinstance(value, float) and not unrepresentable(value):
-        return True, value
-    return False, None
-
-
-def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> dict[str, Any]:
-    """Check a decoded request's shape (not the inputs: bind does that); returns it."""
-    problems = [
-        {
-            "field": k,
-            "message": "is not a request field "
-            "(id, action, inputs, connection, resume, cancel, choices)",
-        }
-        for k in data
-        if k not in _REQUEST_KEYS
-    ]
-    if "id" in data and not request_id(data)[0]:
-        problems.append({"field": "id", "message": "must be a string or a finite number"})
-    if "choices" in data:
-        problems += _choices_problems(data)
-    handles = [k for k in _HANDLE_KEYS if k in data]
-    problems.extend(
-        {"field": key, "message": "must be an operation handle (op_…)"}
-        for key in handles
-        if not isinstance(data[key], str) or not data[key]
-    )
-    if len(handles) > 1:
-        problems.append({"field": "cancel", "message": "give either resume or cancel"})
-    action = data.get("action")
-    # A handle names its action, and so does a choices request.
-    named = (handles or "choices" in data) and action is None
-    if not named and (not isinstance(action, str) or not action):
-        problems.append({"field": "action", "message": "must be the name of an action"})
-    if not isinstance(data.get("inputs", {}), dict):
-        problems.append(
-            {"field": "inputs", "message": f"must be an object, not {_kind(data['inputs'])}"}
-        )
-    problems += _connection_problems(data.get("connection"))
-    if problems:
-        fields = ", ".join(p["field"] for p in problems)
-        raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
-    _refuse_unrepresentable(bad_values)
-    return data
-
-
-def _choices_problems(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A choices request names its action and inputs inside ``choices``, and nothing else."""
-    from connectorkit.call._choices import ask_problems  # noqa: PLC0415 - only for choices
-
-    problems = ask_problems(data["choices"])
-    problems += [
-        {"field": key, "message": "is not a field of a choices request: put it in choices"}
-        for key in ("action", "inputs")
-        if key in data
-    ]
-    problems += [
-        {"field": key, "message": "cannot go with choices"} for key in _HANDLE_KEYS if key in data
-    ]
-    return problems
-
-
-def _refuse_unrepresentable(found: list[tuple[str, str]]) -> None:
-    """Text or numbers that cannot travel as JSON: the field that holds them is refused."""
-    if not found:
-        return
-    for prefix, error in (("inputs.", InvalidInput), ("connection.", InvalidConnection)):
-        details = [
-            {"field": path.removeprefix(prefix if error is InvalidInput else ""), "message": why}
-            for path, why in found
-            if path.startswith(prefix)
-        ]
-        if details:
-            fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-            raise error(f"invalid {fields}: {details[0]['message']}", details=details)
-    details = [{"field": path, "message": why} for path, why in found]
-    raise InvalidRequest(f"the request has the wrong shape: {details[0]['field']}", details=details)
-
-
-def parse_request(text: str | bytes) -> dict[str, Any]:
-    """Decode one request and check its shape (not the inputs: bind does that)."""
-    return check_request(*decode_request(text))
-
-
-def _connection_problems(connection: Any) -> list[dict[str, Any]]:
-    if connection is None:
-        return []
-    if not isinstance(connection, dict):
-        return [{"field": "connection", "message": "must be an object"}]
-    problems = [
-        {
-            "field": f"connection.{k}",
-            "message": "is not a connection field (key, values, token, name)",
-        }
-        for k in connection
-        if k not in _CONNECTION_KEYS
-    ]
-    for name, kinds in (("key", (str,)), ("values", (dict,)), ("token", (dict,)), ("name", (str,))):
-        value = connection.get(name)
-        if value is not None and not isinstance(value, kinds):
-            what = "a string" if kinds == (str,) else "an object"
-            problems.append({"field": f"connection.{name}", "message": f"must be {what}"})
-    token = connection.get("token")
-    if isinstance(token, dict):
-        problems += _token_problems(token)
-    return problems
-
-
-def _token_problems(token: Mapping[str, Any]) -> list[dict[str, Any]]:
-    problems: list[dict[str, Any]] = []
-    for name in ("access_token", "refresh_token", "token_type", "scope"):
-        value = token.get(name)
-        if value is not None and not isinstance(value, str):
-            problems.append({"field": f"connection.token.{name}", "message": "must be a string"})
-    expires_at = token.get("expires_at")
-    if expires_at is not None and (
-        isinstance(expires_at, bool) or not isinstance(expires_at, (int, float))
-    ):
-        problems.append(
-            {"field": "connection.token.expires_at", "message": "must be seconds since the epoch"}
-        )
-    return problems
-
-
 def _kind(value: Any) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     if value is None:
@@ -232,312 +95,181 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def handle(
-    pack: Pack,
-    runner: Runner,
-    request: Mapping[str, Any],
-    *,
-    rows: Iterable[Any] | None = None,
-    watch: Callable[[Mapping[str, Any]], None] | None = None,
-    emit: Callable[[Any], None] | None = None,
-) -> dict[str, Any]:
-    """Bind and run one parsed request; the response envelope (never raises ConnectorError).
-
-    ``rows`` (``connectorkit push``): a batch action's elements read from a file, standing in
-    for its batch input; ``watch`` receives the call's progress; ``emit`` the items a paged
-    call streams (``stream``). A request with ``resume`` or ``cancel`` goes on with, or
-    cancels, an operation handle.
-    """
-    from connectorkit._bind import bind_action  # noqa: PLC0415 - not for a bad envelope
-
-    if any(request.get(k) for k in _HANDLE_KEYS):
-        return _handle_operation(pack, runner, request)
-    if "choices" in request:
-        return _handle_choices(pack, runner, request)
-    action = request.get("action")
-    connection = None
-    try:
-        inputs = request.get("inputs") or {}
-        if rows is not None and isinstance(action, str) and action in pack.actions:
-            batch = pack.actions[action].request.batch
-            if batch is not None:  # one stand-in element: binding checks the other inputs
-                inputs = {**inputs, batch.input: [{}]}
-        bound = bind_action(pack, action, inputs)
-        connection = _connection(pack, runner, request)
-    except ConnectorError as exc:
-        return _envelope(request, action, error=exc)
-    remember_secrets(connection.secrets)
-    try:
-        outcome = runner.run(
-            bound, connection, pack.budgets, rows=rows, watch=watch, pack=pack, emit=emit
-        )
-        return _answered(request, action, outcome)
-    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
-        return _envelope(request, action, error=_internal(exc))
-    finally:
-        forget_secrets(connection.secrets)
-
-
-def _connection(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> BoundConnection:
-    """The request's connection, bound; a stored one is read from the state store first."""
-    from connectorkit._bind import bind_connection  # noqa: PLC0415 - not for a bad envelope
-
-    raw = request.get("connection")
-    if raw is not None and raw.get("name") is not None:
-        from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
-
-        raw = resolve_stored(runner.state, raw)
-    return bind_connection(pack, raw)
-
-
-def _handle_choices(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
-    """The choices of one input (or the shape of its value), from the service."""
-    from connectorkit.call._choices import run_choices  # noqa: PLC0415 - only for choices
-
-    ask = request["choices"]
-    action = ask.get("action")
-    connection = None
-    try:
-        connection = _connection(pack, runner, request)
-        remember_secrets(connection.secrets)
-        outcome = run_choices(pack, runner, ask, connection)
-        return _answered(request, action, outcome)
-    except ConnectorError as exc:
-        return _envelope(request, action, error=exc)
-    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
-        return _envelope(request, action, error=_internal(exc))
-    finally:
-        if connection is not None:
-            forget_secrets(connection.secrets)
-
-
-def _handle_operation(
-    pack: Pack,
-    runner: Runner,
-    request: Mapping[str, Any],
-    *,
-    watch: Callable[[Mapping[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Go on with (``resume``) or cancel an operation handle kept in the state store."""
-    from connectorkit._bind import bind_action  # noqa: PLC0415
-
-    verb = "cancel" if request.get("cancel") else "resume"
-    handle = str(request[verb])
-    action = request.get("action")
-    connection = None
-    try:
-        record = runner.operations.get(handle)
-        if record is None:
-            raise InvalidRequest(
-                f"no operation {handle!r} in the state store ({runner.state.store.url}): it "
-                "was started with another store, or it ended more than a week ago",
-                details=[{"field": verb, "message": "is not an operation handle of this store"}],
-            )
-        if action is not None and action != record["action"]:
-            raise InvalidRequest(
-                f"the operation {handle} belongs to '{record['action']}', not '{action}'",
-                details=[{"field": "action", "message": f"must be {record['action']}"}],
-            )
-        action = record["action"]
-        if action not in pack.actions or pack.actions[action].multistep is None:
-            raise InvalidRequest(
-                f"the operation {handle} is of '{action}', which this pack does not follow",
-                details=[{"field": verb, "message": "belongs to another pack"}],
-            )
-        # The handle's inputs, with what this call says (wait, timeout, save_to …) on top.
-        bound = bind_action(pack, action, {**record["inputs"], **(request.get("inputs") or {})})
-        connection = _connection(pack, runner, request)
-    except ConnectorError as exc:
-        return _envelope(request, action, error=exc)
-    remember_secrets(connection.secrets)
-    try:
-        outcome = runner.run(
-            bound,
-            connection,
-            pack.budgets,
-            pack=pack,
-            watch=watch,
-            resume=record,
-            cancel=verb == "cancel",
-        )
-        return _answered(request, action, outcome)
-    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
-        return _envelope(request, action, error=_internal(exc))
-    finally:
-        forget_secrets(connection.secrets)
-
-
-def _answered(request: Mapping[str, Any], action: Any, outcome: Outcome) -> dict[str, Any]:
-    """The envelope of a call that ran; a token it obtained is masked from now on."""
-    if outcome.token:
-        remember_secrets(
-            str(outcome.token[k]) for k in ("access_token", "refresh_token") if outcome.token.get(k)
-        )
-    return _envelope(
-        request,
-        action,
-        result=outcome.result,
-        error=outcome.error,
-        token=outcome.token,
-        meta=outcome.meta,
-    )
-
-
-def _internal(exc: Exception) -> InternalError:
-    """Log a defect (masked; the traceback only with --verbose) and the error that reports it."""
-    log.error(
-        "internal error: %s: %s",
-        type(exc).__name__,
-        mask(str(exc)),
-        exc_info=log.isEnabledFor(logging.DEBUG),
-    )
-    return InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-
-
-def _envelope(
-    request: Mapping[str, Any],
-    action: Any,
-    *,
-    result: Any = None,
-    error: ConnectorError | None = None,
-    token: Mapping[str, Any] | None = None,
-    meta: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    usable, identifier = request_id(request)
-    if usable:
-        out["id"] = identifier
-    out["ok"] = error is None
-    if isinstance(action, str):
-        out["action"] = action
-    if error is None:
-        out["result"] = result
-    else:
-        out["error"] = _masked(error.to_dict())
-    if token:
-        out["token"] = dict(token)
-    if meta is not None:
-        out["meta"] = dict(meta)
-    return out
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value
-
-
-def respond(
-    pack: Pack | ConnectorError, runner: Runner, text: str | bytes
-) -> tuple[dict[str, Any], int]:
-    """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
-    return answer(pack, runner, take_request(text))
-
-
 class Taken:
     """One request read and decoded (or why it could not be), before any pack is needed.
 
     ``invoke`` decodes first and drops the request's text at once, so a big push does not carry
     its text while it runs; the pack and the HTTP stack are loaded after the decoding, so the
-    peak of a big request is its text, its rows and little else.
+    peak of a big request is its text, its rows and little else. ``decoded`` is what could be
+    read of a refused request (its ``id`` and ``action`` are echoed). ``text``: kept for a
+    :data:`LazyRequest`, whose inputs are decoded once the pack is loaded.
     """
 
-    __slots__ = ("bad_values", "error", "request")
+    __slots__ = ("decoded", "error", "request", "text")
 
     def __init__(
         self,
-        request: dict[str, Any],
-        bad_values: list[tuple[str, str]],
+        request: Request | None,
+        decoded: Mapping[str, Any] | None = None,
         error: Exception | None = None,
+        text: str | bytes | None = None,
     ) -> None:
-        self.request = request
-        self.bad_values = bad_values
+        self.request: Any = request
+        self.decoded = decoded
         self.error = error
+        self.text = text
 
 
-def take_request(text: str | bytes) -> Taken:
-    """Decode one request text; never raises (a failure is kept for :func:`answer`)."""
+def take_request(text: str | bytes, *, lazy: bool = False) -> Taken:
+    """Decode one request text into the contract's structure; never raises.
+
+    A text the decoder refuses is read again to say why (every field named), and a failure is
+    kept for :func:`answer`. ``lazy``: the inputs are left as text (:data:`LazyRequest`) until
+    :func:`realized` decodes them, a push's rows a block at a time as they are checked.
+    """
+    typed = loads_exact(text, _LAZY if lazy else _DECODER)
+    if typed is not NOT_JSON:
+        return Taken(typed, text=text if lazy else None)
     try:
-        return Taken(*decode_request(text))
+        data, found = decode_request(text)
     except Exception as exc:  # noqa: BLE001 - answered by `answer`, in the envelope
-        return Taken({}, [], exc)
-
-
-def _raise_if_failed(taken: Taken) -> None:
-    if taken.error is not None:
-        raise taken.error
-
-
-def answer(pack: Pack | ConnectorError, runner: Runner, taken: Taken) -> tuple[dict[str, Any], int]:
-    """Check and run a decoded request: the envelope and the exit code. Never raises."""
-    request = taken.request
+        return Taken(None, {}, exc)
     try:
-        _raise_if_failed(taken)
-        check_request(request, taken.bad_values)
-        if isinstance(pack, ConnectorError):
-            response = _envelope(request, _action_named(request), error=pack)
-        else:
-            plain = PLAIN_INPUTS.set(True)  # decoded from JSON text: plain JSON values only
-            try:
-                response = handle(pack, runner, request)
-            finally:
-                PLAIN_INPUTS.reset(plain)
-    except ConnectorError as exc:
-        response = _envelope(request, _action_named(request), error=exc)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
-        response = _envelope(request, _action_named(request), error=_internal(exc))
-    return response, _exit_code(response)
+        refuse(data)
+        refuse_unrepresentable(found)
+        # Only Python's json reads it (a byte order mark, UTF-16): taken as it reads it.
+        return Taken(msgspec.convert(data, Request), data)
+    except Exception as exc:  # noqa: BLE001 - answered by `answer`, in the envelope
+        return Taken(None, data, exc)
 
 
-def _action_named(request: Mapping[str, Any]) -> Any:
-    """The action a request names: its own, or the one its choices are of."""
-    ask = request.get("choices")
-    if "action" not in request and isinstance(ask, dict):
-        return ask.get("action")
-    return request.get("action")
+def respond(pack: Pack, runner: Runner, text: str | bytes) -> tuple[dict[str, Any], int]:
+    """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
+    return answer(pack, runner, take_request(text))
 
 
-def _exit_code(response: Mapping[str, Any]) -> int:
+def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows | None]:
+    """A lazily decoded request with its inputs decoded, and a push's rows; never raises.
+
+    The rows of a push stay text, to be decoded a block at a time as they are checked.
+    """
+    lazy = taken.request
+    if taken.error is not None or lazy is None or isinstance(lazy, Request):
+        return taken, None
+    action = None if isinstance(pack, ConnectorError) else pack.actions.get(lazy.action)
+    batch = action.request.batch if action is not None else None
+    name = batch.input if batch is not None else None
+    given = lazy.inputs or {}  # (UNSET: none given)
+    keep = name if name is not None and _rows_text(given.get(name)) else None
+    try:
+        request, text = realize(lazy, keep)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        # An input msgspec cannot read: the whole text read again, the way that explains it.
+        return take_request(taken.text or b""), None
+    if text is None or keep is None or action is None or isinstance(pack, ConnectorError):
+        return Taken(request), None
+    from connectorkit.bulk._rowsource import TextRows  # noqa: PLC0415 - pushes only
+
+    def refused(rows: Any) -> None:
+        # Not an array of objects after all: binding names the problem, as for any request.
+        bind_action(pack, action.key, {**request.given_inputs, keep: rows})
+
+    return Taken(request), TextRows(text, keep, refused)
+
+
+def _rows_text(raw: Any) -> bool:
+    """Whether an input's JSON text is an array with something in it."""
+    return raw is not None and _ARRAY.match(memoryview(raw)) is not None
+
+
+_ARRAY = re.compile(rb"\[\s*[^\s\]]")
+
+
+def answer(
+    pack: Pack | ConnectorError,
+    runner: Runner | None,
+    taken: Taken,
+    *,
+    rows: TextRows | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Run a decoded request: the envelope and the exit code. Never raises.
+
+    ``pack`` is the error of a pack that would not load: every request is answered with it.
+    ``rows``: a push's rows left as text by :func:`realized`.
+    """
+    request = taken.request
+    if request is None or taken.error is not None:
+        error = taken.error if isinstance(taken.error, ConnectorError) else None
+        if error is None:
+            error = internal_error(taken.error or ValueError("no request"))
+        response = envelope(taken.decoded, error=error)
+    elif isinstance(pack, ConnectorError) or runner is None:
+        response = envelope(request, error=pack if isinstance(pack, ConnectorError) else None)
+    else:
+        response = call(request, pack, runner, rows=rows)
+    return response, exit_code(response)
+
+
+def exit_code(response: Mapping[str, Any]) -> int:
+    """The process's exit code for a response envelope."""
     if response.get("ok"):
         return 0
     return EXIT_CODES.get(response["error"]["type"], InternalError.exit_code)
 
 
-def _dump(response: Mapping[str, Any]) -> str:
-    return dumps(response) + "\n"
+def _line(response: Mapping[str, Any]) -> bytes:
+    return encode(response) + b"\n"
 
 
 # Exit code of a worker whose stdout reader went away, as for a process killed by SIGPIPE.
 EXIT_STDOUT_CLOSED = 141
 
 
-# The envelope exactly as invoke writes it, for the other front ends (`connectorkit run --json`).
-dump_response = _dump
+def dump_response(response: Mapping[str, Any]) -> str:
+    """The envelope exactly as invoke writes it, for the other front ends (``run --json``)."""
+    return _line(response).decode()
+
+
+def _write(stdout: TextIO, data: bytes) -> None:
+    """Write ``data`` (UTF-8) and flush: straight to the bytes beneath a text stream if any."""
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:
+        stdout.write(data.decode())
+        stdout.flush()
+        return
+    stdout.flush()  # whatever was written as text goes first
+    buffer.write(data)
+    buffer.flush()
 
 
 def print_response(response: Mapping[str, Any], stdout: TextIO | None = None) -> int:
     """Write ``response`` as one line of strict JSON; its exit code."""
-    out = stdout if stdout is not None else sys.stdout
-    out.write(_dump(response))
-    out.flush()
-    return _exit_code(response)
+    _write(stdout if stdout is not None else sys.stdout, _line(response))
+    return exit_code(response)
 
 
 def read_request(stdin: IO[str] | IO[bytes]) -> Taken:
     """Read and decode ``invoke``'s one request; its text is not kept."""
     text = stdin.read()
-    if not text.strip():
-        return Taken({}, [], InvalidRequest("no request on stdin: send one JSON object"))
-    return take_request(text)
+    if not text or text.isspace():  # (not strip(): that would copy a big request)
+        return Taken(None, {}, InvalidRequest("no request on stdin: send one JSON object"))
+    return take_request(text, lazy=True)
+
+
+# What a front end gives invoke and serve: a function making the pack and the runner. A pack
+# that will not load raises its error there, and every request is answered with it.
+Opener: TypeAlias = "Callable[[], tuple[Pack, Runner]]"
+
+
+def _open(opener: Opener) -> tuple[Pack | ConnectorError, Runner | None]:
+    try:
+        return opener()
+    except ConnectorError as exc:
+        return exc, None
 
 
 def invoke(
-    pack: Pack | ConnectorError | Callable[[], tuple[Pack | ConnectorError, Runner]],
-    runner: Runner | None,
+    opener: Opener,
     stdin: IO[str] | IO[bytes],
     stdout: TextIO,
     *,
@@ -545,11 +277,11 @@ def invoke(
 ) -> int:
     """Read one request from ``stdin``, write one response to ``stdout``; the exit code.
 
-    ``pack`` may be a function giving the pack and the runner (``runner`` is then None): it is
-    called once the request is decoded, so a big request is parsed before they are loaded.
-    ``keep``: the decoded request is put there instead of being freed here, for a process that
-    ends without freeing anything (a million rows take a third of a second to free); the garbage
-    collector then stops scanning it too (it can hold no garbage: it lives until the end).
+    ``opener`` is called once the request is decoded, so a big request is parsed before the
+    pack and the HTTP stack are loaded. ``keep``: the decoded request is put there instead of
+    being freed here, for a process that ends without freeing anything (a million rows take a
+    third of a second to free); the garbage collector then stops scanning it too (it can hold no
+    garbage: it lives until the end).
     """
     collecting = keep is not None and gc.isenabled()
     if collecting:
@@ -560,28 +292,25 @@ def invoke(
         gc.freeze()
     if collecting:
         gc.enable()
-    if callable(pack):
-        pack, runner = pack()
-    assert runner is not None  # noqa: S101 - given, or made with the pack
-    response, code = answer(pack, runner, taken)
+    pack, runner = _open(opener)
+    taken, rows = realized(taken, pack)
+    response, code = answer(pack, runner, taken, rows=rows)
     del taken
     try:
-        stdout.write(_dump(response))
-        stdout.flush()
+        _write(stdout, _line(response))
     except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
         return EXIT_STDOUT_CLOSED
     return code
 
 
-def _answer(pack: Pack | ConnectorError, runner: Runner, line: str | bytes) -> str:
+def _answer(pack: Pack | ConnectorError, runner: Runner | None, line: str | bytes) -> bytes:
     """One line of ``serve``'s output for one line of input; never raises."""
     try:
-        response, _ = respond(pack, runner, line)
-        return _dump(response)
-    except Exception as exc:  # noqa: BLE001 - respond never raises; this is the last guard
+        return _line(answer(pack, runner, take_request(line))[0])
+    except Exception as exc:  # noqa: BLE001 - answer never raises; this is the last guard
         log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
         error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-        return _dump(_envelope({}, None, error=error))
+        return _line(envelope(None, error=error))
 
 
 def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Event) -> None:
@@ -609,11 +338,12 @@ class _Worker:
 
     def __init__(
         self,
-        answer: Callable[[str | bytes], str],
+        answer: Callable[[str | bytes], bytes],
         stdin: IO[str] | IO[bytes],
         stdout: TextIO,
         concurrency: int,
     ) -> None:
+        import queue  # noqa: PLC0415 - only serve
         from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - only serve
 
         self.answer = answer
@@ -623,7 +353,8 @@ class _Worker:
         self.gone = threading.Event()  # stdout's reader went away
         self.finished = threading.Event()  # every answer written, or gone
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
-        self.pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
+        self.pending: queue.Queue[Future[bytes] | None] = queue.Queue(maxsize=concurrency * 4)
+        self.full = queue.Full
 
     def run(self) -> int:
         _watch_reader(self.stdout, self.gone, self.finished)
@@ -645,11 +376,10 @@ class _Worker:
     def _start(target: Callable[[], None], name: str) -> None:
         threading.Thread(target=target, name=f"connectorkit-{name}", daemon=True).start()
 
-    def emit(self, text: str) -> bool:
+    def emit(self, line: bytes) -> bool:
         """Write one answer; ``False`` when nobody reads stdout any more."""
         try:
-            self.stdout.write(text)
-            self.stdout.flush()
+            _write(self.stdout, line)
         except (OSError, ValueError):  # a broken pipe, or a closed stream
             self.gone.set()
             self.finished.set()
@@ -678,12 +408,12 @@ class _Worker:
         finally:
             self.put(None)
 
-    def put(self, item: Future[str] | None) -> None:
+    def put(self, item: Future[bytes] | None) -> None:
         """Queue ``item``, waiting for room only as long as somebody reads stdout."""
         while not self.gone.is_set():
             try:
                 self.pending.put(item, timeout=0.5)
-            except queue.Full:
+            except self.full:
                 continue
             return
 
@@ -698,12 +428,12 @@ class _Worker:
 
 
 def serve(
-    pack: Pack | ConnectorError,
-    runner: Runner,
+    opener: Opener,
     stdin: IO[str] | IO[bytes],
     stdout: TextIO,
     *,
     concurrency: int = 4,
+    freeze: bool = False,
 ) -> int:
     """One request per line in, one response per line out, in the same order, until EOF.
 
@@ -711,7 +441,21 @@ def serve(
     slow request holds back the responses after it, so a platform can match lines by position.
     Every non-blank line gets exactly one answer. When the reader of stdout goes away the worker
     stops at once and returns :data:`EXIT_STDOUT_CLOSED` (0 at the end of stdin otherwise).
+    ``freeze`` (a process that is a worker and nothing else): after the first answer, what the
+    process holds is moved out of the garbage collector's sight.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be 1 or more")
-    return _Worker(lambda line: _answer(pack, runner, line), stdin, stdout, concurrency).run()
+    pack, runner = _open(opener)
+    first = threading.Event()
+
+    def answer_line(line: str | bytes) -> bytes:
+        answered = _answer(pack, runner, line)
+        if freeze and not first.is_set():
+            # What the first call loaded (modules, the client, compiled checks) lives as long as
+            # the worker: out of the collector's sight, its full passes stay short.
+            first.set()
+            gc.freeze()
+        return answered
+
+    return _Worker(answer_line, stdin, stdout, concurrency).run()

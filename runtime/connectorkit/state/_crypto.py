@@ -26,10 +26,14 @@ KEY_ENV = "CONNECTORKIT_STATE_KEY"
 
 
 def new_key() -> str:
-    """A fresh random key, in the form ``CONNECTORKIT_STATE_KEY`` takes."""
-    from cryptography.fernet import Fernet  # noqa: PLC0415 - cryptography loads only when needed
+    """A fresh random key, in the form ``CONNECTORKIT_STATE_KEY`` takes.
 
-    return Fernet.generate_key().decode("ascii")
+    What ``Fernet.generate_key`` makes (32 random bytes, URL-safe base64), without importing
+    cryptography: a memory store makes a key whether or not it ever seals anything.
+    """
+    import base64  # noqa: PLC0415 - only when a key is made
+
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
 
 
 class Sealer:

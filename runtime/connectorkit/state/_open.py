@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from connectorkit.core._settings import settings
 from connectorkit.state._crypto import Sealer
@@ -31,8 +32,7 @@ STATE_ENV = "CONNECTORKIT_STATE"
 _SCHEMES = "sqlite:///PATH, redis://, rediss:// or memory://"
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(msgspec.Struct, frozen=True):
     """A store, the sealer of its secrets, and how long its renewable tokens are kept."""
 
     store: Store
@@ -61,7 +61,7 @@ def open_state(url: str | None = None) -> State:
     except ValueError as exc:
         raise StateError(str(exc)) from None
     state = _open(url)
-    return replace(state, token_retention_s=retention_s)
+    return msgspec.structs.replace(state, token_retention_s=retention_s)
 
 
 def _open(url: str) -> State:

@@ -15,8 +15,9 @@ wider than one key or one tagged group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 __all__ = ["HOLD_POLL_S", "SWEEP_EVERY_S", "StateError", "Store", "Window"]
 
@@ -33,8 +34,7 @@ class StateError(Exception):
     """The state store cannot be used as configured (a bad URL, a missing key, a bad file)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(msgspec.Struct, frozen=True):
     """One sliding-window budget: at most ``limit`` units in any ``seconds``-long window.
 
     ``units`` is what one take costs in this window (1 for a request, N for N rows); a window

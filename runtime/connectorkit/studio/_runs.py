@@ -119,6 +119,8 @@ class Run:
     response: dict[str, Any] | None = None
     exit_code: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once the response is in (for a caller that must not go on before the run is over).
+    done: threading.Event = field(default_factory=threading.Event)
 
     def to_json(self) -> dict[str, Any]:
         """The run as the page polls it: state, progress, exchanges, then envelope and recipes."""
@@ -187,6 +189,7 @@ class Run:
             if self.progress is not None:
                 self.progress.in_flight = 0
             self.response, self.exit_code = response, exit_code
+        self.done.set()
 
 
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(

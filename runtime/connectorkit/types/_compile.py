@@ -19,8 +19,9 @@ use, and a row of a push table costs a few dictionary lookups (``bench/row_valid
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connectorkit.core._template import placeholders
 from connectorkit.types._explain import KINDS, anchored, has_kind, is_number, json_equal
@@ -91,8 +92,7 @@ APPLIES_TO = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Validator:
+class Validator(msgspec.Struct, frozen=True):
     """A compiled input type: ``check(value)`` gives the issues, ``None`` when valid."""
 
     kind: str

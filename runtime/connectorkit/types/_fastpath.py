@@ -7,15 +7,17 @@ same rules, and the property tests in ``tests/test_types.py`` hold each to JSON 
 
 For the rows of a push, whose schema is an object of scalar columns, :func:`rows_fast_path`
 decides a whole list of rows in C (msgspec), a few hundred nanoseconds a row; a list it does
-not pass goes row by row through the generated check, which names every bad row.
+not pass goes row by row through the generated check, which names every bad row. From JSON
+text, :meth:`RowsCheck.decode` parses rows straight into a structure of the columns, which
+checks each value as it is read; the structures encode back to the same JSON values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -176,21 +178,43 @@ class _Writer:
 # The value types a row may hold for msgspec to judge it as the generated check would: msgspec
 # also takes subclasses (an IntEnum for an integer, a Decimal for a number), the check does not.
 _EXACT = frozenset({str, int, float, bool, type(None), dict, list})
-_SCALARS: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
+# A number is kept as it came (an integer stays an exact integer, also past 2**53).
+_SCALARS: dict[str, Any] = {"string": str, "integer": int, "number": int | float, "boolean": bool}
 _COLUMN_KEYWORDS = frozenset({"type", "minimum", "maximum", "minLength", "maxLength", "pattern"})
 _ROW_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"})
 
 
-@dataclass(frozen=True, slots=True)
-class RowsCheck:
+class RowsCheck(msgspec.Struct, frozen=True):
     """Whether every row of a list is valid, decided in C (see :func:`rows_fast_path`)."""
 
     many: Any  # list[Row], Row a msgspec Struct of the columns
     patterns: tuple[tuple[str, re.Pattern[str]], ...]
+    # The same patterns by the Row's attribute names, and the decoder of a JSON array of rows.
+    attributes: tuple[tuple[str, re.Pattern[str]], ...]
+    decoder: msgspec.json.Decoder[Any]
 
     def __call__(self, rows: list[Any], *, plain: bool) -> bool:
         """``True``: every row is valid; ``False``: some row may not be (check row by row)."""
         return _all_valid(rows, self.many, self.patterns, plain=plain)
+
+    def decode(self, text: bytes | bytearray) -> list[Any] | None:
+        """The rows of a JSON array as Row structures, each valid; ``None`` if one is not.
+
+        ``None``: some row does not fit (decode the text as plain values then, to name what is
+        wrong). The structures encode to the same values (in the columns' order); optional columns a
+        row leaves out stay out.
+        """
+        try:
+            rows: list[Any] = self.decoder.decode(text)
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            return None
+        for attribute, pattern in self.attributes:
+            # Each distinct value once (dates repeat); an optional column left out is UNSET.
+            values = set(map(operator.attrgetter(attribute), rows))
+            values.discard(msgspec.UNSET)
+            if not all(map(pattern.search, values)):
+                return None
+        return rows
 
 
 def rows_fast_path(schema: Mapping[str, Any]) -> RowsCheck | None:
@@ -213,6 +237,7 @@ def rows_fast_path(schema: Mapping[str, Any]) -> RowsCheck | None:
         return None
     fields: list[tuple[str, Any, Any]] = []
     patterns: list[tuple[str, re.Pattern[str]]] = []
+    attributes: list[tuple[str, re.Pattern[str]]] = []
     for index, (name, column) in enumerate(columns.items()):
         field = _field_type(column)
         if field is None:
@@ -221,7 +246,9 @@ def rows_fast_path(schema: Mapping[str, Any]) -> RowsCheck | None:
             # A pattern that does not compile is skipped by the generated check too (the pack
             # checker reports it).
             with contextlib.suppress(re.error):
-                patterns.append((name, re.compile(anchored(column["pattern"]))))
+                compiled = re.compile(anchored(column["pattern"]))
+                patterns.append((name, compiled))
+                attributes.append((f"c{index}", compiled))
         if name in required:
             fields.append((f"c{index}", field, msgspec.NODEFAULT))
         else:
@@ -238,7 +265,7 @@ def rows_fast_path(schema: Mapping[str, Any]) -> RowsCheck | None:
     except (TypeError, ValueError):  # a schema msgspec cannot express: row by row
         return None
     many = list[row]  # type: ignore[valid-type]  # a type made at run time
-    return RowsCheck(many, tuple(patterns))
+    return RowsCheck(many, tuple(patterns), tuple(attributes), msgspec.json.Decoder(many))
 
 
 def _field_type(column: Any) -> Any:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -18,8 +19,7 @@ Importance = Literal["important", "advanced", "internal"]
 IMPORTANCE: tuple[Importance, ...] = ("important", "advanced", "internal")
 
 
-@dataclass(frozen=True, slots=True)
-class InputDef:
+class InputDef(msgspec.Struct, frozen=True):
     """One typed input of an action, or one value of a connection."""
 
     key: str

@@ -9,8 +9,9 @@ problem that ``connectorkit validate`` reports about a default or example).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,8 +22,7 @@ __all__ = ["TYPE_WORDS", "Issue", "Where", "dotted", "for_author", "for_caller",
 Where = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(msgspec.Struct, frozen=True):
     """The ``rule`` a value breaks at ``at`` inside it, the rule's ``limit``, and the ``value``.
 
     Rules: ``type`` (limit: the type), ``enum`` (the choices), ``format`` (the format's

@@ -9,7 +9,6 @@ valid, and a host that does not answer is told apart from one that refuses.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -181,9 +180,10 @@ def _call(
     *,
     verbose: bool,
 ) -> tuple[dict[str, Any], int, Wire]:
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.cli._trace import RequestTrace  # noqa: PLC0415
     from connectorkit.cli._wire import Wire  # noqa: PLC0415
-    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
+    from connectorkit.protocol._protocol import exit_code  # noqa: PLC0415
 
     token_url = bound.values.get("token_url") if bound is not None else None
     wire = Wire(
@@ -194,7 +194,8 @@ def _call(
     wire.install(runner.http)
     RequestTrace(sys.stderr, verbose=verbose).install(runner.http)
     try:
-        envelope, code = respond(pack, runner, json.dumps(request))
+        envelope = call(request, pack, runner)
+        code = exit_code(envelope)
     finally:
         wire.close()
     return envelope, code, wire

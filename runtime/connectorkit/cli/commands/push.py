@@ -131,8 +131,8 @@ def push_rows(
 ) -> int:
     """Push the rows of ``path`` with ``action``; say how it went; the exit code."""
     from connectorkit.bulk._rowsource import FileRows, RowFile  # noqa: PLC0415
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
-    from connectorkit.protocol._protocol import handle  # noqa: PLC0415
 
     voice = voice or Voice()
     try:
@@ -147,7 +147,7 @@ def push_rows(
             )
         )
     with tempfile.TemporaryDirectory(prefix="connectorkit-push-") as spool:
-        if path == "-":  # read twice (checked, then sent): keep stdin in a file meanwhile
+        if path == "-":  # kept in a file meanwhile, which the rows are read from
             path = str(Path(spool) / "stdin")
             with Path(path).open("wb") as out:
                 shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
@@ -163,12 +163,13 @@ def push_rows(
         rows = FileRows(rows_file, note={"connection": reference} if reference else {})
         job_inputs: dict[str, Any] = dict(inputs)
         request = {"action": action, "inputs": job_inputs, "connection": dict(source.connection)}
-        runner = Runner(state_url=state_url)
+        # Without --wait the push is this process's one call: a memory ledger dies with it.
+        runner = Runner(state_url=state_url, single_call=not wait)
         watch = _Watcher(live=sys.stderr.isatty(), quiet=quiet, label=action)
         response: dict[str, Any] = {}
         try:
             while True:
-                response = handle(pack, runner, request, rows=rows, watch=watch)
+                response = call(request, pack, runner, rows=rows, watch=watch)
                 error = response.get("error") or {}
                 if not (wait and error.get("type") == "rate_limited" and error.get("job_id")):
                     break

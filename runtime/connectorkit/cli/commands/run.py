@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -172,10 +171,11 @@ def _progress(
 def _call(
     pack: Pack, request: dict[str, Any], args: argparse.Namespace, progress: Progress | None
 ) -> tuple[dict[str, Any], int]:
+    from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.cli._trace import RequestTrace  # noqa: PLC0415
     from connectorkit.http._client import new_client  # noqa: PLC0415
-    from connectorkit.protocol._protocol import respond  # noqa: PLC0415
+    from connectorkit.protocol._protocol import exit_code  # noqa: PLC0415
 
     definition = pack.actions.get(args.action)
     client = new_client()
@@ -187,7 +187,8 @@ def _call(
     ).install(client)
     runner = Runner(http=client, state_url=args.state)
     try:
-        return respond(pack, runner, json.dumps(request))
+        response = call(request, pack, runner)
+        return response, exit_code(response)
     finally:
         runner.close()
         if progress is not None:
