@@ -23,14 +23,14 @@ from connectorkit.call._run import Outcome
 from connectorkit.core._errors import HttpError, InvalidInput, InvalidRequest
 from connectorkit.core._template import ABSENT, placeholders, render_value
 from connectorkit.operations._scope import field_at
-from connectorkit.pack._choices import choices_of, schema_source_of
+from connectorkit.pack._choices import ChoicesDef, choices_of, schema_source_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from connectorkit._bind import BoundConnection
     from connectorkit.call._run import Runner
-    from connectorkit.pack._choices import ChoicesDef, SchemaSourceDef
+    from connectorkit.pack._choices import SchemaSourceDef
     from connectorkit.pack._definitions import ActionDef, Pack
 
 __all__ = ["CACHE_SECONDS", "ask_problems", "run_choices"]
@@ -172,6 +172,7 @@ class _Answer:
 
     def listing_inputs(self, source: ChoicesDef | SchemaSourceDef) -> dict[str, Any]:
         """The listing action's inputs from this form's; a missing one it needs is named."""
+        what = "choices" if isinstance(source, ChoicesDef) else "shape"
         listing = self.pack.actions.get(source.action)
         out: dict[str, Any] = {}
         for key, template in source.inputs.items():
@@ -184,14 +185,36 @@ class _Answer:
                 missing = sorted(n for n in placeholders(template) if n not in self.inputs)
                 labels = [self._label(n) for n in missing]
                 raise InvalidInput(
-                    f"the choices of '{self.name}' come from '{source.action}', which needs "
-                    f"{' and '.join(labels)}: give {'them' if len(missing) > 1 else 'it'} first",
+                    f"the {what} of '{self.name}' come{'s' if what == 'shape' else ''} from "
+                    f"'{source.action}', which needs {' and '.join(labels)}: give "
+                    f"{'them' if len(missing) > 1 else 'it'} first",
                     details=[
-                        {"field": n, "message": f"is needed to list the choices of {self.name}"}
+                        {
+                            "field": n,
+                            "message": f"is needed to list the choices of {self.name}"
+                            if what == "choices"
+                            else f"is needed to know the shape of {self.name}",
+                        }
                         for n in missing
                     ],
                 )
         return out
+
+    def require(self, action: str, templates: dict[str, Any]) -> None:
+        """The inputs ``templates`` name must be given (the table whose columns are wanted)."""
+        missing = sorted(
+            n for t in templates.values() for n in placeholders(t) if self.inputs.get(n) is None
+        )
+        if missing:
+            labels = " and ".join(self._label(n) for n in missing)
+            raise InvalidInput(
+                f"the shape of '{self.name}' comes from what '{action}' says of {labels}: "
+                f"give {'them' if len(missing) > 1 else 'it'} first",
+                details=[
+                    {"field": n, "message": f"is needed to know the shape of {self.name}"}
+                    for n in missing
+                ],
+            )
 
     def _label(self, key: str) -> str:
         definition = self.action.input(key)
@@ -258,7 +281,9 @@ class _Answer:
 
     def schema(self, source: SchemaSourceDef, *, array: bool) -> dict[str, Any] | None:
         """The JSON Schema of the input's value (of each element, for a list) from the answer."""
-        result = self.run(source.action, self.listing_inputs(source))
+        inputs = self.listing_inputs(source)
+        self.require(source.action, dict(source.match))
+        result = self.run(source.action, inputs)
         if self.error is not None:
             return None
         found: Any = result
