@@ -467,7 +467,7 @@ def test_an_input_the_service_lists_completes_from_the_service(tmp_path, emu):
         return sorted(c.rstrip(" ") for c in out.read_text().split("\n") if c)
 
     sales = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
-    line = "connectorkit run list_tables --connection emu.json "
+    line = "connectorkit run --connection emu.json list_tables "
     assert complete(line + "group_id=") == [
         f"group_id={sales}",
         "group_id=c0ffee00-5a1e-4a1a-8a1b-000000000002",
@@ -485,7 +485,7 @@ def test_an_input_the_service_lists_completes_from_the_service(tmp_path, emu):
     # Without a connection, or when the service refuses, nothing is offered (and nothing shown).
     assert complete(f"connectorkit run list_tables group_id={sales} dataset_id=") == []
     write_connection(tmp_path / "bad.json", emu, client_secret="wrong-secret-completion-1")
-    bad = "connectorkit run list_tables --connection bad.json group_id="
+    bad = "connectorkit run --connection bad.json list_tables group_id="
     assert complete(bad) == []
 
 

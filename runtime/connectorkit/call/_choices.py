@@ -39,7 +39,8 @@ __all__ = ["CACHE_SECONDS", "ask_problems", "run_choices"]
 # typing into a search box, short enough that a workspace made a minute ago shows up.
 CACHE_SECONDS = 60.0
 _MAX_CACHED = 256
-_ASK_KEYS = {"action", "input", "inputs", "search", "continuation"}
+_WAIT_FOR_OTHER_S = 30.0
+_ASK_KEYS = {"action", "input", "inputs", "search", "continuation", "refresh"}
 _SKIP = "skip:"
 
 
@@ -64,18 +65,30 @@ def ask_problems(ask: Any) -> list[dict[str, str]]:
         for name in ("search", "continuation")
         if ask.get(name) is not None and not isinstance(ask[name], str)
     ]
+    if ask.get("refresh") is not None and not isinstance(ask["refresh"], bool):
+        problems.append({"field": "choices.refresh", "message": "must be true or false"})
     return problems
 
 
-_FIELDS = "action, input, inputs, search, continuation"
+_FIELDS = "action, input, inputs, search, continuation, refresh"
 
 
 class _Cache:
-    """Answers by connection and request, each kept for :data:`CACHE_SECONDS`."""
+    """Answers by connection and request, each kept for :data:`CACHE_SECONDS`.
+
+    One request at a time asks the service for a key: a form that asks twice at once (the
+    tables for a dropdown, and for the rows' columns) waits for the first answer.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self.asking: dict[str, threading.Lock] = {}
+
+    def claim(self, key: str) -> threading.Lock:
+        """The lock of the one request that asks the service for ``key``."""
+        with self.lock:
+            return self.asking.setdefault(key, threading.Lock())
 
     def get(self, key: str, now: float) -> Any:
         with self.lock:
@@ -128,6 +141,7 @@ def run_choices(
             details=[{"field": "choices.input", "message": "declares no choices"}],
         )
     answer = _Answer(pack, runner, connection, filled.definition, filled.inputs, name)
+    answer.fresh = bool(ask.get("refresh"))
     result: dict[str, Any] = {"input": name}
     if choices is not None:
         result.update(answer.choices(choices, ask.get("search"), ask.get("continuation")))
@@ -159,6 +173,7 @@ class _Answer:
         self.token: Mapping[str, Any] | None = None
         self.meta: dict[str, Any] = {"requests": 0, "retries": 0}
         self.cached = True
+        self.fresh = False  # ask the service even when an answer is kept (``refresh``)
 
     def outcome(self, key: str, result: dict[str, Any]) -> Outcome:
         meta = {
@@ -224,11 +239,25 @@ class _Answer:
         """The listing action's result for ``inputs``: kept, or asked of the service."""
         cache = _cache_of(self.runner)
         key = _cache_key(self.pack, self.connection, action, inputs)
-        now = self.runner.clock()
-        found = cache.get(key, now)
+        found = None if self.fresh else cache.get(key, self.runner.clock())
         if found is not None:
             return found
         bound = bind_action(self.pack, action, inputs)
+        asking = cache.claim(key)
+        # Bounded: a stuck first request delays the second, it never blocks it.
+        claimed = asking.acquire(timeout=_WAIT_FOR_OTHER_S)
+        try:
+            found = None if self.fresh else cache.get(key, self.runner.clock())
+            if found is not None:
+                return found
+            return self.ask(bound, cache, key)
+        finally:
+            if claimed:
+                asking.release()
+
+    def ask(self, bound: Any, cache: _Cache, key: str) -> Any:
+        """Run the listing action; its result is kept when it succeeded."""
+        now = self.runner.clock()
         outcome = self.runner.run(bound, self.connection, self.pack.budgets, pack=self.pack)
         self.cached = False
         self.token = outcome.token or self.token

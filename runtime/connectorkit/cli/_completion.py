@@ -19,6 +19,7 @@ __all__ = [
     "autocomplete",
     "connection_completer",
     "input_completer",
+    "service_choices",
     "shell_code",
 ]
 

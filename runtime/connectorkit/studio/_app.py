@@ -200,7 +200,7 @@ class StudioApp:
         connection, _, secrets, _ = self._connection(pack, body.get("connection"))
         ask = {
             k: body[k]
-            for k in ("action", "input", "inputs", "search", "continuation")
+            for k in ("action", "input", "inputs", "search", "continuation", "refresh")
             if body.get(k) is not None
         }
         request = {"choices": ask, "connection": connection}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit.authoring._scaffold import connector_yaml
 from connectorkit.authoring.openapi._import import ImportReport, import_openapi
 from connectorkit.authoring.openapi._security import key_of
-from connectorkit.authoring.openapi._spec import read_document, read_spec
+from connectorkit.authoring.openapi._spec import read_document
 from connectorkit.authoring.openapi._write import schema_header
 from connectorkit.authoring.powerplatform._connections import connections_for, support
 
@@ -188,9 +188,3 @@ def _body_properties(op: dict[str, Any]) -> list[Any]:
                 list((schema.get("properties") or {}).values()) if isinstance(schema, dict) else []
             )
     return []
-
-
-def read_definition(source: Path) -> Any:
-    """The connector's definition as the OpenAPI importer reads it (for tests and the bench)."""
-    definition, _ = find_files(source)
-    return read_spec(definition)

@@ -287,12 +287,13 @@ function pairsEditor(path, schema) {
 
 // An array of objects with known properties (e.g. columns): one table row per item. The
 // required properties are columns at once; the optional ones appear on request.
-function rowsEditor(path, schema) {
+function rowsEditor(path, schema, options) {
   const item = schema.items;
   const required = new Set(item.required || []);
   const keys = Object.keys(item.properties);
   const optional = keys.filter((k) => !required.has(k));
-  let showAll = false;
+  // A table's columns from the service are what the designer came for: all shown at once.
+  let showAll = Boolean(options && options.showAll);
   const head = h("tr");
   const body = h("tbody");
   const rows = [];  // [{tr, editors: {key: editor}}]
@@ -323,7 +324,7 @@ function rowsEditor(path, schema) {
     renderRow(row, rows.length - 1);
   };
   renderHead();
-  const toggle = optional.length ? h("button", {type: "button", class: "link",
+  const toggle = optional.length && !showAll ? h("button", {type: "button", class: "link",
     text: `Show optional fields (${optional.length})`, onclick: () => {
       showAll = !showAll;
       toggle.textContent = showAll ? "Hide optional fields" : `Show optional fields (${optional.length})`;
@@ -391,7 +392,9 @@ function choiceEditor(path, schema, ctx) {
     placeholder: spec.search ? "Search (the service finds them)" : "Filter the list", "aria-label": `Search ${schema.title || key}`});
   const list = h("div", {class: "choice-list", role: "listbox"});
   const note = h("div", {class: "choice-note"});
-  const panel = h("div", {class: "choice-panel", hidden: true}, search, note, list);
+  const again = h("button", {type: "button", class: "link choice-refresh", title: "Ask the service again (answers are kept a minute)",
+    text: "↻ Refresh", onclick: () => load(false, true)});
+  const panel = h("div", {class: "choice-panel", hidden: true}, h("div", {class: "choice-top"}, search, again), note, list);
   let shown = [];          // the choices listed now
   let continuation = null;
   let labels = new Map();  // value → label, of every choice seen for the current parents
@@ -416,10 +419,10 @@ function choiceEditor(path, schema, ctx) {
     }
     note.textContent = hits.length ? "" : (shown.length ? "Nothing matches." : "The service lists nothing here.");
   };
-  const load = async (more) => {
+  const load = async (more, fresh) => {
     const mine = ++asked;
     note.textContent = "Asking the service…";
-    const extra = {};
+    const extra = fresh ? {refresh: true} : {};
     if (spec.search && search.value.trim()) extra.search = search.value.trim();
     if (more && continuation) extra.continuation = continuation;
     try {
@@ -474,49 +477,71 @@ function choiceEditor(path, schema, ctx) {
   };
 }
 
-// An input whose shape the service gives: a plain editor until its parents are chosen, then a
-// rows editor with the columns the service names (each with its type).
+// An input whose shape the service gives: JSON until its parents are chosen, then a rows editor
+// with the columns the service names (each with its type). JSON stays one click away, and a
+// file loaded there (thousands of rows) is sent from there.
+const MAX_ROWS_SHOWN = 500;
+
 function dynamicEditor(path, schema, ctx) {
   const spec = schema["x-dynamic-schema"];
   const key = path.slice(path.lastIndexOf(".") + 1);
   const plain = {...schema};
   delete plain["x-dynamic-schema"];
-  let inner = editorFor(path, plain);
-  const holder = h("div", {class: "dynamic-holder"}, inner.el);
+  const json = jsonEditor(path, plain);
+  let rows = null;
+  let mode = "json";
+  const rowsHolder = h("div", {class: "dynamic-holder", hidden: true});
+  const jsonHolder = h("div", {}, json.el);
   const note = h("div", {class: "schema-note help"});
+  const toggle = h("button", {type: "button", class: "link dynamic-toggle", hidden: true,
+    onclick: () => switchTo(mode === "rows" ? "json" : "rows")});
+  const switchTo = (next) => {
+    if (next === "rows" && !rows) return;
+    if (next !== mode && rows) {
+      if (next === "json") { const v = rows.get(); if (v !== undefined) json.set(v); }
+      else { const v = json.get(); if (Array.isArray(v) && v.length <= MAX_ROWS_SHOWN) rows.set(v); }
+    }
+    mode = next;
+    rowsHolder.hidden = mode !== "rows";
+    jsonHolder.hidden = mode !== "json";
+    toggle.textContent = mode === "rows" ? "Edit as JSON" : "Edit as rows";
+  };
+  json.el.querySelector("input[type=file]").addEventListener("change", () => switchTo("json"));
   let asked = 0;
   const refresh = async () => {
     const mine = ++asked;
     try {
       const answer = await askService(ctx, key, dependencies(spec, ctx, key), {});
       if (mine !== asked) return;
-      const value = inner.get();
       if (!answer.ok) {
         note.textContent = answer.error.message;
-        if (inner.el.dataset.dynamic !== undefined) {
-          inner = editorFor(path, plain);
-          holder.replaceChildren(inner.el);
-        }
+        switchTo("json");
+        rows = null;
+        toggle.hidden = true;
         return;
       }
       const shape = answer.result.schema;
       const item = shape && shape.type === "array" ? shape.items : shape;
       const columns = Object.keys((item && item.properties) || {});
       const next = {...plain, items: {...item, required: item.required || []}};
-      inner = isObjectArray(next) ? rowsEditor(path, next) : editorFor(path, plain);
-      inner.el.dataset.dynamic = columns.join(",");
-      holder.replaceChildren(inner.el);
-      if (Array.isArray(value)) inner.set(value);
+      const before = mode === "rows" && rows ? rows.get() : json.get();
+      rows = isObjectArray(next) ? rowsEditor(path, next, {showAll: true}) : null;
+      rowsHolder.replaceChildren(...(rows ? [rows.el] : []));
+      if (rows) rows.el.dataset.dynamic = columns.join(",");
+      toggle.hidden = !rows;
       note.textContent = columns.length ? `Columns from the service: ${columns.join(", ")}.` : "The service names no columns here.";
+      // Rows typed or loaded stay where they are; an empty input opens on the columns.
+      if (rows && Array.isArray(before) && before.length <= MAX_ROWS_SHOWN) rows.set(before);
+      switchTo(rows && (before === undefined || mode === "rows") ? "rows" : "json");
     } catch (error) {
       if (mine === asked) note.textContent = `Could not ask the service: ${error.message}`;
     }
   };
   setTimeout(refresh, 0);  // once the form around it is built
   return {
-    el: h("div", {"data-dynamic-schema": key}, note, holder),
-    get() { return inner.get(); },
-    set(value) { inner.set(value); },
+    el: h("div", {"data-dynamic-schema": key}, h("div", {class: "row-actions"}, note, toggle), rowsHolder, jsonHolder),
+    get() { return mode === "rows" && rows ? rows.get() : json.get(); },
+    set(value) { json.set(value); if (rows && Array.isArray(value)) rows.set(value); },
     parentChanged: refresh,
   };
 }
