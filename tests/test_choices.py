@@ -207,7 +207,9 @@ def test_an_answer_is_kept_briefly_for_the_same_connection_only(ask, service):
     other = app(service, token_leeway=30)  # the same account, other values: another connection
     third, _ = ask("list_reports", "group_id", connection=other)
     assert third["meta"]["cached"] is False
-    assert api(service) == [("GET", "/groups", ""), ("GET", "/groups", "")]
+    fresh, _ = ask("list_reports", "group_id", refresh=True)  # a designer's "refresh"
+    assert fresh["meta"]["cached"] is False
+    assert api(service) == [("GET", "/groups", "")] * 3
 
 
 def test_the_services_refusal_comes_back_as_the_calls_would(ask, service):

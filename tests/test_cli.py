@@ -451,6 +451,44 @@ def test_completion_offers_commands_actions_and_inputs(tmp_path):
     assert "connectorkit" in script.stdout
 
 
+def test_an_input_the_service_lists_completes_from_the_service(tmp_path, emu):
+    write_connection(tmp_path / "emu.json", emu)
+
+    def complete(line: str) -> list[str]:
+        out = tmp_path / "completions"
+        env = {
+            "_ARGCOMPLETE": "1",
+            "_ARGCOMPLETE_IFS": "\n",
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+        }
+        ck(cwd=tmp_path, env=env)
+        return sorted(c.rstrip(" ") for c in out.read_text().split("\n") if c)
+
+    sales = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+    line = "connectorkit run --connection emu.json list_tables "
+    assert complete(line + "group_id=") == [
+        f"group_id={sales}",
+        "group_id=c0ffee00-5a1e-4a1a-8a1b-000000000002",
+    ]
+    assert complete(line + "group_id=c0ffee00-5a1e-4a1a-8a1b-0000000000") == [
+        f"group_id={sales}",
+        "group_id=c0ffee00-5a1e-4a1a-8a1b-000000000002",
+    ]
+    # The datasets of the workspace already on the line.
+    assert complete(line + f"group_id={sales} dataset_id=") == [
+        "dataset_id=d47a5e70-0000-4000-8000-000000000002"
+    ]
+    api = [e["path"] for e in emu.requests(kind="api")]
+    assert api.count(f"/v1.0/myorg/groups/{sales}/datasets") == 1
+    # Without a connection, or when the service refuses, nothing is offered (and nothing shown).
+    assert complete(f"connectorkit run list_tables group_id={sales} dataset_id=") == []
+    write_connection(tmp_path / "bad.json", emu, client_secret="wrong-secret-completion-1")
+    bad = "connectorkit run --connection bad.json list_tables group_id="
+    assert complete(bad) == []
+
+
 # -- tokens, the emulator's connections, auth -----------------------------------------------------
 
 

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -202,16 +203,22 @@ def test_create_dataset_then_rows_then_list_tables(page, stack, shots):
     assert f"/groups/{group_id}/datasets" in sent
     assert '"name":"SoldAt","dataType":"DateTime"' in sent.replace(" ", "")
 
-    # Create Rows into it.
+    # Create Rows into it: the IDs typed, the rows entered in the editor the table's columns
+    # shape (the service names them once workspace, dataset and table are given).
     open_action(page, stack, "create_rows")
+    page.fill('[data-path="group_id"]', group_id)
     page.fill('[data-path="dataset_id"]', dataset_id)
     page.fill('[data-path="table_name"]', "Orders")
-    page.fill('[data-path="group_id"]', group_id)
+    page.press('[data-path="table_name"]', "Tab")
+    page.wait_for_selector('[data-dynamic-schema="rows"] table.rows th:has-text("SoldAt")')
     rows = [
         {"Product": "Widget", "Qty": 3, "SoldAt": "2026-11-01T10:00:00Z"},
         {"Product": "Gadget", "Qty": 5, "SoldAt": "2026-11-02T11:30:00Z"},
     ]
-    page.fill('[data-path="rows"]', json.dumps(rows))
+    for index, row in enumerate(rows):
+        page.click('[data-dynamic-schema="rows"] >> text=+ Add a row')
+        for column, value in row.items():
+            page.fill(f'[data-path="rows[{index}].{column}"]', str(value))
     assert run_and_wait(page).startswith("✓ ok")
     assert result_cell(page, "rows") == "2"
     assert result_cell(page, "batches") == "1"
@@ -470,3 +477,169 @@ def test_the_page_opens_on_the_important_actions_and_lists_administration_last(p
     assert len(listed) == len(set(listed))  # each action once
     # With nothing chosen, the page opens the first important action.
     assert page.get_attribute(".nav-item.active", "data-action") == listed[0]
+
+
+def _emulator_token(emulator) -> str:
+    answer = httpx.post(
+        emulator["token_url"],
+        data={
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "scope": "https://analysis.windows.net/powerbi/api/.default",
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def _choices(page, key: str) -> list[str]:
+    return page.eval_on_selector_all(
+        f'[data-choices="{key}"] .choice .choice-text', "els => els.map(e => e.textContent)"
+    )
+
+
+def _pick(page, key: str, label: str) -> None:
+    """Open an input's choices (if closed), wait for ``label`` and pick it."""
+    if not page.is_visible(f'[data-choices="{key}"] .choice-panel'):
+        page.click(f'[data-choices="{key}"] .choice-open')
+    page.click(f'[data-choices="{key}"] .choice:has-text("{label}")')
+
+
+def _header(page) -> list[str]:
+    return page.eval_on_selector_all(
+        '[data-dynamic-schema="rows"] table.rows thead th', "els => els.map(e => e.innerText)"
+    )
+
+
+def _two_table_dataset(emulator, workspace: str, name: str) -> str:
+    """A push dataset with the tables Orders (Product, Qty) and Returns (Reason, Refund)."""
+    made = httpx.post(
+        f"{emulator['base_url']}/groups/{workspace}/datasets",
+        json={
+            "name": name,
+            "defaultMode": "Push",
+            "tables": [
+                {"name": "Orders", "columns": [
+                    {"name": "Product", "dataType": "String"},
+                    {"name": "Qty", "dataType": "Int64"},
+                ]},
+                {"name": "Returns", "columns": [
+                    {"name": "Reason", "dataType": "String"},
+                    {"name": "Refund", "dataType": "Double"},
+                ]},
+            ],
+        },
+        headers={"Authorization": f"Bearer {_emulator_token(emulator)}"},
+        timeout=10,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def _log_end(emulator) -> int:
+    """Where the emulator's request log ends now."""
+    entries = httpx.get(f"{emulator['url']}/_emulator/requests", timeout=10).json()["value"]
+    return int(entries[-1]["seq"]) if entries else 0
+
+
+def _api_log(emulator, since: int) -> list[tuple[str, str, Any]]:
+    """(method, path below the API root, query) of the API requests since ``since``."""
+    seen = httpx.get(
+        f"{emulator['url']}/_emulator/requests", params={"since": since, "kind": "api"}, timeout=10
+    ).json()["value"]
+    return [
+        (r["method"], r["path"].removeprefix("/v1.0/myorg"), r.get("query") or "") for r in seen
+    ]
+
+
+def test_choices_come_from_the_service_and_the_rows_editor_follows_the_table(page, stack, shots):
+    emulator = stack["emulator"]
+    workspace = "c0ffee00-5a1e-4a1a-8a1b-000000000001"  # the emulator's Sales Analytics
+    dataset = _two_table_dataset(emulator, workspace, "Picked")
+    since = _log_end(emulator)
+
+    open_action(page, stack, "create_rows")
+    # The form goes from the workspace down: each input before those its choices shape.
+    fields = page.eval_on_selector_all(
+        "#action-form .card:first-child > div > [data-field]",
+        "els => els.map(e => e.dataset.field)",
+    )
+    assert fields[:4] == ["group_id", "dataset_id", "table_name", "rows"]
+    # Before a table is chosen, the rows are JSON, and the page says what shapes them.
+    assert page.is_visible('[data-dynamic-schema="rows"] textarea[data-path="rows"]')
+    page.wait_for_selector('[data-dynamic-schema="rows"] .schema-note:has-text("Dataset ID")')
+
+    # The workspace, searched at the service.
+    page.click('[data-choices="group_id"] .choice-open')
+    page.wait_for_selector('[data-choices="group_id"] .choice:has-text("Operations")')
+    assert _choices(page, "group_id") == ["Sales Analytics", "Operations"]
+    page.fill('[data-choices="group_id"] .choice-search', "Sal")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-choices=\"group_id\"] .choice-list')"
+        ".innerText.includes('Operations')"
+    )
+    _pick(page, "group_id", "Sales Analytics")
+    assert page.input_value('[data-path="group_id"]') == workspace
+    assert page.inner_text('[data-choices="group_id"] .choice-label') == "Sales Analytics"
+
+    # The datasets of that workspace, then the tables of the dataset.
+    page.click('[data-choices="dataset_id"] .choice-open')
+    page.wait_for_selector('[data-choices="dataset_id"] .choice:has-text("Picked")')
+    page.screenshot(path=shots / "studio-choices.png")
+    _pick(page, "dataset_id", "Picked")
+    assert page.input_value('[data-path="dataset_id"]') == dataset
+    _pick(page, "table_name", "Returns")
+    assert _choices(page, "table_name") == ["Orders", "Returns"]
+
+    # The rows editor has the chosen table's columns, and follows when the table changes.
+    page.wait_for_selector('[data-dynamic-schema="rows"] table.rows th:has-text("Refund")')
+    assert _header(page)[1:3] == ["Reason", "Refund"]
+    _pick(page, "table_name", "Orders")
+    page.wait_for_selector('[data-dynamic-schema="rows"] table.rows th:has-text("Qty")')
+    assert _header(page)[1:3] == ["Product", "Qty"]
+    page.click('[data-dynamic-schema="rows"] >> text=+ Add a row')
+    page.fill('[data-path="rows[0].Product"]', "Widget")
+    page.fill('[data-path="rows[0].Qty"]', "3")
+    assert page.get_attribute('[data-path="rows[0].Qty"]', "type") == "number"
+    page.locator('[data-dynamic-schema="rows"]').scroll_into_view_if_needed()
+    page.screenshot(path=shots / "studio-rows-editor.png")
+    # The tables were asked once: the columns came from the same answer, kept a minute.
+    tables = ("GET", f"/groups/{workspace}/datasets/{dataset}/tables", "")
+    assert _api_log(emulator, since).count(tables) == 1
+    assert run_and_wait(page).startswith("✓ ok")
+    assert result_cell(page, "rows") == "1"
+    held = httpx.get(
+        f"{emulator['url']}/_emulator/datasets/{dataset}/tables/Orders/rows", timeout=10
+    ).json()["value"]
+    assert [(r["Product"], r["Qty"]) for r in held] == [("Widget", 3)]
+
+    # The workspaces were searched at the service, and the datasets listed for the one chosen.
+    asked = _api_log(emulator, since)
+    searched = [q for _, p, q in asked if p == "/groups" and q]
+    assert {"$filter": "contains(name,'Sal')"} in searched
+    assert ("GET", f"/groups/{workspace}/datasets", "") in asked
+
+
+def test_another_workspace_clears_what_was_picked_in_the_first(page, stack):
+    workspace = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+    open_action(page, stack, "create_rows")
+    _pick(page, "group_id", "Sales Analytics")
+    # A dataset made meanwhile: the list kept for a minute lacks it until it is refreshed.
+    dataset = _two_table_dataset(stack["emulator"], workspace, "Chosen")
+    page.click('[data-choices="dataset_id"] .choice-open')
+    page.click('[data-choices="dataset_id"] .choice-refresh')
+    _pick(page, "dataset_id", "Chosen")
+    assert page.input_value('[data-path="dataset_id"]') == dataset
+    _pick(page, "table_name", "Orders")
+    page.wait_for_selector('[data-dynamic-schema="rows"] table.rows th:has-text("Qty")')
+    # A value typed by hand would stay; these were picked from the first workspace's lists.
+    page.click('[data-choices="group_id"] .choice-open')
+    _pick(page, "group_id", "Operations")
+    page.wait_for_function(
+        "() => document.querySelector('[data-path=\"dataset_id\"]').value === ''"
+    )
+    assert page.input_value('[data-path="table_name"]') == ""
+    page.wait_for_selector('[data-dynamic-schema="rows"] textarea[data-path="rows"]')
+    assert page.inner_text('[data-choices="dataset_id"] .choice-label') == ""

@@ -31,6 +31,12 @@ def _oauth2() -> AuthFlowFactory:
     return ConnectionAuth
 
 
+def _none() -> AuthFlowFactory:
+    from connectorkit.auth._none import NoAuth  # noqa: PLC0415 - loaded when used
+
+    return NoAuth
+
+
 def _windows() -> AuthFlowFactory:
     from connectorkit.auth._windows import WindowsAuth  # noqa: PLC0415 - loaded when used
 
@@ -56,6 +62,7 @@ KINDS: dict[str, Callable[[], AuthFlowFactory]] = {
     "basic": _static,
     "bearer": _static,
     "managed_identity": _managed_identity,
+    "none": _none,
     "windows": _windows,
 }
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["main", "new_action", "new_pack"]
+__all__ = ["connector_yaml", "main", "new_action", "new_pack"]
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -27,18 +27,43 @@ def _key_of(name: str) -> str:
     return key if key[:1].isalpha() else f"pack_{key}"
 
 
+# Text YAML reads back as the same string when written plainly.
+_PLAIN = re.compile(r"^[A-Za-z][\w .()/-]*[\w.)]$")
+
+
+def _scalar(text: str) -> str:
+    """``text`` as a YAML scalar: plain where that reads back the same, else a JSON string."""
+    import json  # noqa: PLC0415 - a JSON string is a valid YAML scalar
+
+    return text if _PLAIN.match(text) and ": " not in text else json.dumps(text, ensure_ascii=False)
+
+
 def _label_of(key: str) -> str:
     return " ".join("ID" if w == "id" else w.capitalize() for w in key.split("_"))
 
 
-def _connector(key: str, label: str) -> str:
+def connector_yaml(
+    key: str,
+    label: str,
+    *,
+    description: str | None = None,
+    version: str | None = "0.1.0",
+    default_connection: str = "client_credentials",
+) -> str:
+    """The text of a new pack's ``connector.yaml``, with the call inputs every pack offers."""
+    about = (
+        _scalar(description)
+        if description
+        else ">-\n  What this pack connects to and what its actions do (shown to workflow "
+        "designers)."
+    )
+    semver = version is not None and re.fullmatch(r"\d+\.\d+\.\d+", version) is not None
+    release = f"version: {version if semver else _scalar(version)}\n" if version else ""
     return f"""# yaml-language-server: $schema=schemas/connector.schema.json
 key: {key}
-label: {label}
-description: >-
-  What this pack connects to and what its actions do (shown to workflow designers).
-version: 0.1.0
-default_connection: client_credentials
+label: {_scalar(label)}
+description: {about}
+{release}default_connection: {default_connection}
 
 # Inputs several actions share; an action takes one with `- use: <key>`.
 inputs: {{}}
@@ -210,7 +235,7 @@ def new_pack(folder: Path, *, key: str | None = None, label: str | None = None) 
     label = label or _label_of(key)
     action = "get_status"
     files = {
-        "connector.yaml": _connector(key, label),
+        "connector.yaml": connector_yaml(key, label),
         "connections/client_credentials.yaml": _CONNECTION,
         f"actions/{action}.yaml": _action(action, "GET", "/status"),
         "tests/test_actions.py": _test(action, "/status"),

@@ -23,14 +23,14 @@ from connectorkit.call._run import Outcome
 from connectorkit.core._errors import HttpError, InvalidInput, InvalidRequest
 from connectorkit.core._template import ABSENT, placeholders, render_value
 from connectorkit.operations._scope import field_at
-from connectorkit.pack._choices import choices_of, schema_source_of
+from connectorkit.pack._choices import ChoicesDef, choices_of, schema_source_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from connectorkit._bind import BoundConnection
     from connectorkit.call._run import Runner
-    from connectorkit.pack._choices import ChoicesDef, SchemaSourceDef
+    from connectorkit.pack._choices import SchemaSourceDef
     from connectorkit.pack._definitions import ActionDef, Pack
 
 __all__ = ["CACHE_SECONDS", "ask_problems", "run_choices"]
@@ -39,7 +39,8 @@ __all__ = ["CACHE_SECONDS", "ask_problems", "run_choices"]
 # typing into a search box, short enough that a workspace made a minute ago shows up.
 CACHE_SECONDS = 60.0
 _MAX_CACHED = 256
-_ASK_KEYS = {"action", "input", "inputs", "search", "continuation"}
+_WAIT_FOR_OTHER_S = 30.0
+_ASK_KEYS = {"action", "input", "inputs", "search", "continuation", "refresh"}
 _SKIP = "skip:"
 
 
@@ -64,18 +65,30 @@ def ask_problems(ask: Any) -> list[dict[str, str]]:
         for name in ("search", "continuation")
         if ask.get(name) is not None and not isinstance(ask[name], str)
     ]
+    if ask.get("refresh") is not None and not isinstance(ask["refresh"], bool):
+        problems.append({"field": "choices.refresh", "message": "must be true or false"})
     return problems
 
 
-_FIELDS = "action, input, inputs, search, continuation"
+_FIELDS = "action, input, inputs, search, continuation, refresh"
 
 
 class _Cache:
-    """Answers by connection and request, each kept for :data:`CACHE_SECONDS`."""
+    """Answers by connection and request, each kept for :data:`CACHE_SECONDS`.
+
+    One request at a time asks the service for a key: a form that asks twice at once (the
+    tables for a dropdown, and for the rows' columns) waits for the first answer.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self.asking: dict[str, threading.Lock] = {}
+
+    def claim(self, key: str) -> threading.Lock:
+        """The lock of the one request that asks the service for ``key``."""
+        with self.lock:
+            return self.asking.setdefault(key, threading.Lock())
 
     def get(self, key: str, now: float) -> Any:
         with self.lock:
@@ -128,6 +141,7 @@ def run_choices(
             details=[{"field": "choices.input", "message": "declares no choices"}],
         )
     answer = _Answer(pack, runner, connection, filled.definition, filled.inputs, name)
+    answer.fresh = bool(ask.get("refresh"))
     result: dict[str, Any] = {"input": name}
     if choices is not None:
         result.update(answer.choices(choices, ask.get("search"), ask.get("continuation")))
@@ -159,6 +173,7 @@ class _Answer:
         self.token: Mapping[str, Any] | None = None
         self.meta: dict[str, Any] = {"requests": 0, "retries": 0}
         self.cached = True
+        self.fresh = False  # ask the service even when an answer is kept (``refresh``)
 
     def outcome(self, key: str, result: dict[str, Any]) -> Outcome:
         meta = {
@@ -172,6 +187,7 @@ class _Answer:
 
     def listing_inputs(self, source: ChoicesDef | SchemaSourceDef) -> dict[str, Any]:
         """The listing action's inputs from this form's; a missing one it needs is named."""
+        what = "choices" if isinstance(source, ChoicesDef) else "shape"
         listing = self.pack.actions.get(source.action)
         out: dict[str, Any] = {}
         for key, template in source.inputs.items():
@@ -184,14 +200,36 @@ class _Answer:
                 missing = sorted(n for n in placeholders(template) if n not in self.inputs)
                 labels = [self._label(n) for n in missing]
                 raise InvalidInput(
-                    f"the choices of '{self.name}' come from '{source.action}', which needs "
-                    f"{' and '.join(labels)}: give {'them' if len(missing) > 1 else 'it'} first",
+                    f"the {what} of '{self.name}' come{'s' if what == 'shape' else ''} from "
+                    f"'{source.action}', which needs {' and '.join(labels)}: give "
+                    f"{'them' if len(missing) > 1 else 'it'} first",
                     details=[
-                        {"field": n, "message": f"is needed to list the choices of {self.name}"}
+                        {
+                            "field": n,
+                            "message": f"is needed to list the choices of {self.name}"
+                            if what == "choices"
+                            else f"is needed to know the shape of {self.name}",
+                        }
                         for n in missing
                     ],
                 )
         return out
+
+    def require(self, action: str, templates: dict[str, Any]) -> None:
+        """The inputs ``templates`` name must be given (the table whose columns are wanted)."""
+        missing = sorted(
+            n for t in templates.values() for n in placeholders(t) if self.inputs.get(n) is None
+        )
+        if missing:
+            labels = " and ".join(self._label(n) for n in missing)
+            raise InvalidInput(
+                f"the shape of '{self.name}' comes from what '{action}' says of {labels}: "
+                f"give {'them' if len(missing) > 1 else 'it'} first",
+                details=[
+                    {"field": n, "message": f"is needed to know the shape of {self.name}"}
+                    for n in missing
+                ],
+            )
 
     def _label(self, key: str) -> str:
         definition = self.action.input(key)
@@ -201,11 +239,25 @@ class _Answer:
         """The listing action's result for ``inputs``: kept, or asked of the service."""
         cache = _cache_of(self.runner)
         key = _cache_key(self.pack, self.connection, action, inputs)
-        now = self.runner.clock()
-        found = cache.get(key, now)
+        found = None if self.fresh else cache.get(key, self.runner.clock())
         if found is not None:
             return found
         bound = bind_action(self.pack, action, inputs)
+        asking = cache.claim(key)
+        # Bounded: a stuck first request delays the second, it never blocks it.
+        claimed = asking.acquire(timeout=_WAIT_FOR_OTHER_S)
+        try:
+            found = None if self.fresh else cache.get(key, self.runner.clock())
+            if found is not None:
+                return found
+            return self.ask(bound, cache, key)
+        finally:
+            if claimed:
+                asking.release()
+
+    def ask(self, bound: Any, cache: _Cache, key: str) -> Any:
+        """Run the listing action; its result is kept when it succeeded."""
+        now = self.runner.clock()
         outcome = self.runner.run(bound, self.connection, self.pack.budgets, pack=self.pack)
         self.cached = False
         self.token = outcome.token or self.token
@@ -258,7 +310,9 @@ class _Answer:
 
     def schema(self, source: SchemaSourceDef, *, array: bool) -> dict[str, Any] | None:
         """The JSON Schema of the input's value (of each element, for a list) from the answer."""
-        result = self.run(source.action, self.listing_inputs(source))
+        inputs = self.listing_inputs(source)
+        self.require(source.action, dict(source.match))
+        result = self.run(source.action, inputs)
         if self.error is not None:
             return None
         found: Any = result

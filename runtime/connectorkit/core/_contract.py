@@ -150,6 +150,13 @@ class Choices(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             extra={"problem": _STRING},
         ),
     ] = None
+    refresh: Annotated[
+        bool | None,
+        Meta(
+            description="true: ask the service even when an answer of the last minute is kept.",
+            extra={"problem": "must be true or false"},
+        ),
+    ] = None
 
 
 class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

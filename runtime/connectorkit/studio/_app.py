@@ -3,6 +3,7 @@
     GET  /                 the page            GET  /api/catalog      describe + presets
     GET  /static/NAME      its script/styles   GET  /api/version      fingerprints: pack, stored
     POST /api/run          start a run         GET  /api/runs/ID      a run, as far as it got
+    POST /api/choices      an input's choices (or shape) through the chosen connection
 
 It answers only requests addressed to a loopback name (so a web page elsewhere cannot reach it
 through DNS rebinding) and starts runs only from a same-origin JSON POST.
@@ -21,7 +22,7 @@ from connectorkit.studio._recipes import (
     run_recipe,
     token_values,
 )
-from connectorkit.studio._runs import Run
+from connectorkit.studio._runs import Run, masked
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -128,7 +129,7 @@ class StudioApp:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _route(
+    async def _route(  # noqa: PLR0911 - one answer per route
         self, method: str, path: str, headers: dict[str, str], receive: Receive
     ) -> tuple[int, str, bytes]:
         if _hostname(headers.get("host", "")) not in _LOOPBACK_NAMES:
@@ -157,6 +158,10 @@ class StudioApp:
             body = await _read_json(receive)
             run = self.start(body)
             return 202, "application/json", _json({"id": run.id})
+        if method == "POST" and path == "/api/choices":
+            _same_origin(headers)
+            body = await _read_json(receive)
+            return 200, "application/json", _json(await self.choices(body))
         raise _HttpError(404 if method in {"GET", "POST"} else 405, f"no {method} {path} here")
 
     def _asset(self, name: str) -> tuple[int, str, bytes]:
@@ -178,17 +183,40 @@ class StudioApp:
             "connections": "" if self.stored is None else self.stored.fingerprint(),
         }
 
-    def start(self, body: Any) -> Run:
-        """Turn the page's run request into a contract request and start it."""
-        from connectorkit import invoke  # noqa: PLC0415 - the runtime loads on the first run
+    async def choices(self, body: Any) -> dict[str, Any]:
+        """The choices of one input (or its shape), asked through the chosen connection.
+
+        The page gets ``ok`` and ``result`` or ``error``, every secret masked, never a token.
+        """
+        import asyncio  # noqa: PLC0415
+
+        from connectorkit import invoke  # noqa: PLC0415 - the runtime loads on the first ask
 
         _, pack, catalog, error = self.view.current()
         if pack is None or catalog is None:
             raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-            raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
-        inputs = body.get("inputs", {})
-        chosen = body.get("connection")
+        if not isinstance(body, dict) or not isinstance(body.get("input"), str):
+            raise _HttpError(400, 'expected {"action": …, "input": …, "inputs": {…}, …}')
+        connection, _, secrets, _ = self._connection(pack, body.get("connection"))
+        ask = {
+            k: body[k]
+            for k in ("action", "input", "inputs", "search", "continuation", "refresh")
+            if body.get(k) is not None
+        }
+        request = {"choices": ask, "connection": connection}
+        response = await asyncio.to_thread(invoke, request, pack=pack, runner=self.book.runner)
+        secrets = [*secrets, *token_values(response.get("token"))]
+        out = {"ok": bool(response.get("ok"))}
+        out.update({k: response[k] for k in ("result", "error", "meta") if k in response})
+        return dict(masked(out, secrets))
+
+    def _connection(
+        self, pack: Pack, chosen: Any
+    ) -> tuple[dict[str, Any], set[str], list[str], str]:
+        """The page's choice of connection, as a request carries it.
+
+        Also its secret keys and values (to mask), and what the recipes call it.
+        """
         chosen = chosen if isinstance(chosen, dict) else {}
         preset = None
         if "preset" in chosen:
@@ -200,13 +228,22 @@ class StudioApp:
                     "connection removed meanwhile?): choose another",
                 )
         if preset is not None:
-            connection = preset.connection()
-            secret, secrets, reference = set(preset.secret), preset.secrets(), preset.reference
-        else:
-            connection = {k: v for k, v in chosen.items() if k in {"key", "values", "token"}}
-            secret = _secret_keys(pack, connection)
-            secrets = _secret_values(connection, secret)
-            reference = "connection.json"
+            return preset.connection(), set(preset.secret), preset.secrets(), preset.reference
+        connection = {k: v for k, v in chosen.items() if k in {"key", "values", "token"}}
+        secret = _secret_keys(pack, connection)
+        return connection, secret, _secret_values(connection, secret), "connection.json"
+
+    def start(self, body: Any) -> Run:
+        """Turn the page's run request into a contract request and start it."""
+        from connectorkit import invoke  # noqa: PLC0415 - the runtime loads on the first run
+
+        _, pack, catalog, error = self.view.current()
+        if pack is None or catalog is None:
+            raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
+        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+            raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
+        inputs = body.get("inputs", {})
+        connection, secret, secrets, reference = self._connection(pack, body.get("connection"))
         request = {
             "id": self.book.next_id(),
             "action": body["action"],

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from connectorkit.call._run import Runner
     from connectorkit.pack._definitions import Pack
 
-__all__ = ["Exchange", "Progress", "Run", "RunBook"]
+__all__ = ["Exchange", "Progress", "Run", "RunBook", "masked"]
 
 # What the page shows of one body; a 10,000-row batch is far longer than anyone reads.
 BODY_PREVIEW_CHARS = 6000
@@ -135,7 +135,7 @@ class Run:
             "state": "running" if response is None else "done",
             "progress": progress,
             "exchanges": exchanges,
-            "response": None if response is None else _masked(response, secrets),
+            "response": None if response is None else masked(response, secrets),
             "exit_code": self.exit_code,
             "recipes": None
             if self.recipes is None
@@ -297,15 +297,15 @@ def _preview(content: bytes) -> str:
     return f"{text[:BODY_PREVIEW_CHARS]} … ({len(content):,} bytes in all)"
 
 
-def _masked(value: Any, secrets: list[str]) -> Any:
+def masked(value: Any, secrets: list[str]) -> Any:
     """A copy of a JSON value with every secret masked and every token field replaced."""
     if isinstance(value, dict):
         return {
-            k: MASK if k in TOKEN_FIELDS and isinstance(v, str) else _masked(v, secrets)
+            k: MASK if k in TOKEN_FIELDS and isinstance(v, str) else masked(v, secrets)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_masked(v, secrets) for v in value]
+        return [masked(v, secrets) for v in value]
     if isinstance(value, str):
         return mask(value, secrets)
     return value

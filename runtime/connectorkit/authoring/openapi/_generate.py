@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from connectorkit.authoring.openapi._extensions import Source, designer_fields, link, source_of
 from connectorkit.authoring.openapi._naming import group_label, input_key, split_words, title
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ class Generated:
     operations: list[Operation]
     data: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # Each parameter's input key, and the inputs whose values or shape another operation gives
+    # (linked once every operation has its action).
+    names: dict[str, str] = field(default_factory=dict)
+    pending: list[tuple[dict[str, Any], Source]] = field(default_factory=list)
 
 
 def _clean(text: str) -> str:
@@ -75,11 +80,14 @@ def generate(
     verbs: Mapping[str, str],
     taken: Mapping[str, str],
     reserved: frozenset[str] = frozenset(),
+    runtime_inputs: frozenset[str] = frozenset(),
 ) -> list[Generated]:
     """One action per operation or pair.
 
     ``taken`` maps operation ids to the keys of actions that already stand for them (they keep
     their key); ``reserved`` holds every other key of the pack, which a new action must avoid.
+    ``runtime_inputs``: the inputs every action gets (the call inputs, the paging ones), which
+    an operation's parameter of the same name must not pass for.
     """
     plain: dict[tuple[str, str], Operation] = {}
     for op in operations:
@@ -101,12 +109,34 @@ def generate(
         if op.id in paired:
             mine, grouped, prefix = paired[op.id]
             done |= {mine.id, grouped.id}
-            made.append(_action([mine, grouped], prefix, base_path, shared_inputs, verbs))
+            made.append(
+                _action([mine, grouped], prefix, base_path, shared_inputs, verbs, runtime_inputs)
+            )
         else:
             done.add(op.id)
-            made.append(_action([op], None, base_path, shared_inputs, verbs))
+            made.append(_action([op], None, base_path, shared_inputs, verbs, runtime_inputs))
     _name(made, taken, verbs, reserved)
+    _link_sources(made)
     return made
+
+
+def _link_sources(made: list[Generated]) -> None:
+    """Each input's ``choices`` or ``dynamic_schema``, naming the action of its operation."""
+    by_operation = {op.id: item for item in made for op in item.operations}
+    for item in made:
+        for spec, source in item.pending:
+            target = by_operation.get(source.operation)
+            where = f"{item.operations[0].id}: input '{spec.get('key')}'"
+            if target is None:
+                item.notes.append(
+                    f"{where}: its {source.kind.replace('_', ' ')} come from '{source.operation}', "
+                    "which is not an operation of the document (or not an action): not imported"
+                )
+                continue
+            block, notes = link(source, target.key, target.names, item.names)
+            item.notes += [f"{where}: {note}" for note in notes]
+            if block is not None:
+                spec[source.kind] = block
 
 
 def _relative(path: str, base_path: str) -> str:
@@ -156,16 +186,18 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
-def _action(  # noqa: C901 - parameters by place, then body, request and examples
+def _action(  # noqa: C901, PLR0917 - parameters by place, then body, request and examples
     ops: list[Operation],
     prefix: OptionalPrefix | None,
     base_path: str,
     shared: Mapping[str, Any],
     verbs: Mapping[str, str],
+    runtime_inputs: frozenset[str] = frozenset(),
 ) -> Generated:
     main = ops[0]
     words = title(main.id, main.tag, dict(verbs))
-    key = "_".join(w.lower() for w in words)
+    key = re.sub(r"[^a-z0-9_]+", "_", "_".join(w.lower() for w in words)).strip("_")
+    key = key if key[:1].isalpha() else f"call_{key}"
     notes = [f"{o.id}: {note}" for o in ops for note in o.notes]
     inputs: list[dict[str, Any]] = []
     names: dict[tuple[str, str], str] = {}  # (location, parameter name) -> input key
@@ -183,8 +215,7 @@ def _action(  # noqa: C901 - parameters by place, then body, request and example
             and p.name != scope_param
         ]
         params += extra
-    body_template: Any = None
-    has_body = False
+    made = _Inputs(inputs, names, shared, main, notes, runtime_inputs)
     for param in sorted(
         params,
         key=lambda p: (
@@ -193,14 +224,7 @@ def _action(  # noqa: C901 - parameters by place, then body, request and example
             else 9
         ),
     ):
-        if param.location == "body":
-            body_template, body_inputs = _body(param, inputs, notes)
-            has_body = True
-            inputs += body_inputs
-            continue
-        key_for = _unique(input_key(param.name), inputs)
-        names[param.location, param.name] = key_for
-        inputs.append(_scalar_input(key_for, param, shared, main, notes))
+        made.add(param)
     if prefix is not None:
         inputs.append(_scope_input(prefix, shared, ops[1]))
         names["path", scope_param] = prefix.input
@@ -214,13 +238,14 @@ def _action(  # noqa: C901 - parameters by place, then body, request and example
         request["query"] = query
     if headers:
         request["headers"] = headers
-    if has_body:
-        request["body"] = body_template
+    if made.has_body:
+        request["body"] = made.body
     data: dict[str, Any] = {
         "key": key,
-        "label": " ".join(words),
+        "label": _summary_label(main) or " ".join(words),
         "description": _description(ops, prefix),
         "group": group_label(main.tag),
+        **{k: v for k, v in designer_fields(main.extensions).items() if k == "importance"},
         "openapi": {"operations": [o.id for o in ops], "generated": True},
         "inputs": inputs,
         "request": request,
@@ -230,11 +255,88 @@ def _action(  # noqa: C901 - parameters by place, then body, request and example
     shape = _shape(main.response, 0) if main.response else None
     if shape:
         data["returns"] = shape
-    generated = Generated(key=key, operations=ops, data=data, notes=notes)
+    generated = Generated(key=key, operations=ops, data=data, notes=notes, pending=made.pending)
+    generated.names = {name: k for (_, name), k in names.items()}
+    notes += [
+        f"{main.id}: parameter '{param.name}' is encoded twice at the service "
+        "(x-ms-url-encoding: double); the runtime encodes it once"
+        for param in main.parameters
+        if param.extensions.get("x-ms-url-encoding") == "double"
+    ]
     examples = _examples(ops, prefix, base_path, names, inputs, data)
     if examples:
         data["examples"] = examples
     return generated
+
+
+class _Inputs:
+    """An action's inputs as its parameters are added: names, body, and pending sources."""
+
+    def __init__(  # noqa: PLR0917 - what the inputs of one action are made from
+        self,
+        inputs: list[dict[str, Any]],
+        names: dict[tuple[str, str], str],
+        shared: Mapping[str, Any],
+        op: Operation,
+        notes: list[str],
+        runtime: frozenset[str],
+    ) -> None:
+        self.inputs = inputs
+        self.names = names
+        self.shared = shared
+        self.op = op
+        self.notes = notes
+        self.runtime = runtime
+        self.body: Any = None
+        self.has_body = False
+        self.pending: list[tuple[dict[str, Any], Source]] = []
+
+    def add(self, param: Parameter) -> None:
+        """The inputs of one parameter (one per property of an object body)."""
+        if param.location == "body":
+            self.body, body_inputs = _body(param, self.inputs, self.notes, self.runtime)
+            self.has_body = True
+            self.inputs += body_inputs
+            for spec in body_inputs:
+                name = spec.pop("x-property", None)
+                _designer(spec, spec.pop("x-extensions", {}), self.pending)
+                if name is not None:
+                    self.names["body", name] = spec["key"]
+            return
+        key = _unique(input_key(param.name), self.inputs, self.runtime, param.location)
+        self.names[param.location, param.name] = key
+        spec = _scalar_input(key, param, self.shared, self.op, self.notes)
+        self.inputs.append(spec)
+        _designer(spec, param.extensions, self.pending)
+
+
+def _designer(
+    spec: dict[str, Any],
+    extensions: dict[str, Any],
+    pending: list[tuple[dict[str, Any], Source]],
+) -> None:
+    """A field's label and importance, and where its values or shape come from."""
+    if "use" in spec:
+        return
+    fields = designer_fields(extensions)
+    if "label" in fields:
+        spec["label"] = fields["label"]
+    if "importance" in fields:
+        spec["importance"] = fields["importance"]
+    source = source_of(extensions)
+    if source is not None:
+        pending.append((spec, source))
+
+
+_SUMMARY_WORDS = 8
+
+
+def _summary_label(op: Operation) -> str | None:
+    """An operation's summary as its label, when it reads as a name (short, no sentence)."""
+    summary = " ".join(_clean(op.summary).split())
+    if not summary or summary.endswith(".") or len(summary.split()) > _SUMMARY_WORDS:
+        return None
+    return summary[:1].upper() + summary[1:]
 
 
 def _placeholder_in(path: str) -> str | None:
@@ -246,8 +348,16 @@ def _pack_path(path: str, names: Mapping[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: "{" + names.get(m.group(1), m.group(1)) + "}", path)
 
 
-def _unique(key: str, inputs: list[dict[str, Any]]) -> str:
-    taken = {i.get("key") or i.get("use") for i in inputs}
+def _unique(
+    key: str,
+    inputs: list[dict[str, Any]],
+    runtime: frozenset[str] = frozenset(),
+    where: str = "body",
+) -> str:
+    """``key``, or a variant no other input (nor an input the runtime adds) has."""
+    taken = {i.get("key") or i.get("use") for i in inputs} | runtime
+    if key in runtime:
+        key = f"{key}_{where}"  # a parameter named like the runtime's own (timeout, stream)
     candidate = key
     n = 2
     while candidate in taken:
@@ -371,7 +481,10 @@ def _item_schema(  # noqa: C901 - one branch per kept keyword
 
 
 def _body(
-    param: Parameter, inputs: list[dict[str, Any]], notes: list[str]
+    param: Parameter,
+    inputs: list[dict[str, Any]],
+    notes: list[str],
+    runtime: frozenset[str] = frozenset(),
 ) -> tuple[Any, list[dict[str, Any]]]:
     """The body template and its inputs: one input per property of an object body."""
     schema = param.schema
@@ -383,10 +496,13 @@ def _body(
     if schema.get("type", "object") == "object" and properties:
         template: dict[str, Any] = {}
         for name, prop in properties.items():
-            key = _unique(input_key(name), [*inputs, *made])
+            key = _unique(input_key(name), [*inputs, *made], runtime)
             template[name] = "{" + key + "}"
             kind = prop.get("type") if prop.get("type") in _INPUT_TYPES else "json"
             spec: dict[str, Any] = {"key": key, "label": _label(key), "type": kind}
+            # Kept for the caller, which takes them out: the property's name and extensions.
+            spec["x-property"] = name
+            spec["x-extensions"] = {k: v for k, v in prop.items() if k.startswith("x-ms-")}
             if name in needed:
                 spec["required"] = True
             spec["comments"] = _comments(str(prop.get("description", "")), key)
@@ -395,8 +511,8 @@ def _body(
             made.append(spec)
         return template, made
     kind = schema.get("type") if schema.get("type") in _INPUT_TYPES else "json"
-    key = _unique("body", inputs)
-    spec = {"key": key, "label": "Body", "type": kind}
+    key = _unique("body", inputs, runtime)
+    spec = {"key": key, "label": "Body", "type": kind, "x-extensions": dict(param.extensions)}
     if param.required:
         spec["required"] = True
     spec["comments"] = _comments(param.description or str(schema.get("description", "")), "body")

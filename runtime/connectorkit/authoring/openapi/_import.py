@@ -131,6 +131,7 @@ def import_openapi(
         verbs=settings.verbs,
         taken=taken,
         reserved=frozenset(existing) - set(taken.values()),
+        runtime_inputs=_runtime_inputs(connector),
     )
     report = ImportReport(dry_run=dry_run)
     wanted = [item for item in made if _selected(item.operations, tags, operation_ids)]
@@ -141,6 +142,19 @@ def import_openapi(
     if not dry_run:
         _record_document(spec_path, pack_root, connector_file, settings, base)
     return report
+
+
+def _runtime_inputs(connector: dict[str, Any]) -> frozenset[str]:
+    """The inputs every action of the pack gets: its call inputs and the multi-request ones."""
+    from connectorkit.pack._multistep import OPERATION_INPUTS  # noqa: PLC0415
+
+    calls = {
+        str(key)
+        for entry in connector.get("call_inputs") or []
+        if isinstance(entry, dict)
+        for key in entry
+    }
+    return frozenset(calls | set(OPERATION_INPUTS))
 
 
 def _selected(ops: list[Operation], tags: tuple[str, ...], ids: tuple[str, ...]) -> bool:

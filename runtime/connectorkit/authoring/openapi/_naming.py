@@ -52,6 +52,8 @@ def _singular(word: str) -> str:
 def title(op_id: str, tag: str, verbs: dict[str, str]) -> list[str]:
     """The words of an action's label, verb first (``[List, Refresh, History]``)."""
     name = op_id.rsplit("_", 1)[-1] if "_" in op_id else op_id
+    if not name[:1].isalpha():  # getThing_2: the tail is a number, the name is before it
+        name = op_id.replace("_", " ")
     words = split_words(name) or ["Call"]
     words[0] = words[0][:1].upper() + words[0][1:]
     noun = tag_noun(tag)

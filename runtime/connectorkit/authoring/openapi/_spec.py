@@ -6,20 +6,30 @@ rather than dropped in silence: the command prints those notes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from connectorkit.authoring.openapi._lenient import read_json_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["METHODS", "Operation", "Parameter", "Spec", "read_spec"]
+__all__ = ["METHODS", "Operation", "Parameter", "Spec", "read_document", "read_spec"]
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 # Keys of a schema that the pack's element schemas keep (see input.schema.json#/$defs/item_schema).
 _KEPT = ("minimum", "maximum", "minLength", "maxLength")
 _SCALARS = frozenset({"string", "integer", "number", "boolean"})
 _MAX_DEPTH = 6
+# Extensions of a schema node that say how a designer shows it or where its values come from.
+_DESIGNER_KEYS = (
+    "x-ms-summary",
+    "x-ms-visibility",
+    "x-ms-dynamic-values",
+    "x-ms-dynamic-list",
+    "x-ms-dynamic-schema",
+    "x-ms-dynamic-properties",
+)
 
 
 @dataclass(slots=True)
@@ -31,6 +41,8 @@ class Parameter:
     required: bool
     schema: dict[str, Any]
     description: str = ""
+    # The parameter's vendor extensions (x-ms-summary, x-ms-visibility, x-ms-dynamic-values, …).
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -50,38 +62,59 @@ class Operation:
     examples: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     deprecated: bool = False
     notes: list[str] = field(default_factory=list)
+    # The operation's vendor extensions (x-ms-pageable, x-ms-long-running-operation, …).
+    extensions: dict[str, Any] = field(default_factory=dict)
+    # Every success status the document lists (a 202 among them marks a started operation).
+    statuses: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
 class Spec:
-    """A read document: its version, the base path its paths are relative to, its operations."""
+    """A read document: its version, the base path its paths are relative to, its operations.
+
+    ``triggers``: the operations that start a flow when something happens (``x-ms-trigger``;
+    each is an action too); ``notes``: what reading the document had to forgive or leave out.
+    """
 
     version: int
     title: str
     base_path: str
     operations: list[Operation]
     raw: dict[str, Any]
+    triggers: list[Operation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_document(path: Path) -> tuple[Any, list[str]]:
+    """A JSON or YAML document, and what had to be forgiven to read it.
+
+    JSON is read as the tools that edit such documents read it: a byte-order mark, comments, a
+    comma too many or missing, text that is not UTF-8 (see :mod:`._lenient`).
+    """
+    if path.suffix.lower() == ".json":
+        read = read_json_text(path.read_bytes())
+        return read.value, [f"{path.name}: read despite {note}" for note in read.notes()]
+    import yaml  # noqa: PLC0415 - only YAML documents need it
+
+    return yaml.safe_load(path.read_text(encoding="utf-8-sig")), []
 
 
 def read_spec(path: Path) -> Spec:
     """Read and normalise an OpenAPI document (JSON or YAML)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        raw = json.loads(text)
-    else:
-        import yaml  # noqa: PLC0415 - only YAML documents need it
-
-        raw = yaml.safe_load(text)
+    raw, notes = read_document(path)
     if not isinstance(raw, dict) or not ("swagger" in raw or "openapi" in raw):
         raise ValueError(f"{path}: not an OpenAPI document (no 'swagger' or 'openapi' key)")
     version = 2 if str(raw.get("swagger", "")).startswith("2") else 3
     reader = _Reader(raw, version)
+    found = reader.operations()
     return Spec(
         version=version,
         title=str((raw.get("info") or {}).get("title") or path.stem),
         base_path=reader.base_path(),
-        operations=reader.operations(),
+        operations=found,
         raw=raw,
+        triggers=[op for op in found if op.extensions.get("x-ms-trigger")],
+        notes=[*notes, *reader.notes],
     )
 
 
@@ -89,6 +122,7 @@ class _Reader:
     def __init__(self, raw: dict[str, Any], version: int) -> None:
         self.raw = raw
         self.version = version
+        self.notes: list[str] = []  # operations the document does not let us read
 
     def base_path(self) -> str:
         if self.version == 2:  # noqa: PLR2004 - OpenAPI's major version
@@ -122,8 +156,15 @@ class _Reader:
             shared = item.get("parameters") or []
             for method in METHODS:
                 op = item.get(method)
-                if isinstance(op, dict):
+                if not isinstance(op, dict):
+                    continue
+                try:
                     found.append(self.operation(path, method, op, shared))
+                except (LookupError, TypeError, AttributeError) as exc:
+                    self.notes.append(
+                        f"{method.upper()} {path}: could not be read ({type(exc).__name__}: "
+                        f"{exc}); left out"
+                    )
         return found
 
     def operation(self, path: str, method: str, op: dict[str, Any], shared: list[Any]) -> Operation:
@@ -156,6 +197,10 @@ class _Reader:
             examples=self.examples(op),
             deprecated=bool(op.get("deprecated")),
             notes=notes,
+            extensions={k: v for k, v in op.items() if str(k).startswith("x-")},
+            statuses=tuple(
+                str(c) for c in sorted(op.get("responses") or {}) if str(c).startswith("2")
+            ),
         )
 
     def parameter(self, raw_param: Any, notes: list[str]) -> Parameter | None:
@@ -183,7 +228,15 @@ class _Reader:
                 f"parameter '{name}'",
             )
         description = str(param.get("description") or schema.get("description") or "")
-        return Parameter(name, location, bool(param.get("required")), schema, description)
+        extensions = {k: v for k, v in param.items() if str(k).startswith("x-")}
+        if location == "body" and isinstance(param.get("schema"), dict):
+            # A body's own extensions (x-ms-dynamic-schema) sit on its schema.
+            body_schema = self.deref(param["schema"])
+            if isinstance(body_schema, dict):
+                extensions.update((k, v) for k, v in body_schema.items() if str(k).startswith("x-"))
+        return Parameter(
+            name, location, bool(param.get("required")), schema, description, extensions
+        )
 
     def request_body(self, op: dict[str, Any], notes: list[str]) -> Parameter | None:
         if self.version == 2 or "requestBody" not in op:  # noqa: PLR2004
@@ -281,6 +334,8 @@ class _Reader:
             out["x-format"] = node["format"]
         if node.get("readOnly"):
             out["x-read-only"] = True
+        # What a designer sees of a field (Power Platform's extensions), kept for the generator.
+        out.update((k, node[k]) for k in _DESIGNER_KEYS if k in node)
         if kind == "array":
             out["items"] = self.schema(
                 node.get("items") or {}, notes, where, reading=reading, depth=depth + 1, seen=seen

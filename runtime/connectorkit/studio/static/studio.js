@@ -287,12 +287,13 @@ function pairsEditor(path, schema) {
 
 // An array of objects with known properties (e.g. columns): one table row per item. The
 // required properties are columns at once; the optional ones appear on request.
-function rowsEditor(path, schema) {
+function rowsEditor(path, schema, options) {
   const item = schema.items;
   const required = new Set(item.required || []);
   const keys = Object.keys(item.properties);
   const optional = keys.filter((k) => !required.has(k));
-  let showAll = false;
+  // A table's columns from the service are what the designer came for: all shown at once.
+  let showAll = Boolean(options && options.showAll);
   const head = h("tr");
   const body = h("tbody");
   const rows = [];  // [{tr, editors: {key: editor}}]
@@ -323,7 +324,7 @@ function rowsEditor(path, schema) {
     renderRow(row, rows.length - 1);
   };
   renderHead();
-  const toggle = optional.length ? h("button", {type: "button", class: "link",
+  const toggle = optional.length && !showAll ? h("button", {type: "button", class: "link",
     text: `Show optional fields (${optional.length})`, onclick: () => {
       showAll = !showAll;
       toggle.textContent = showAll ? "Hide optional fields" : `Show optional fields (${optional.length})`;
@@ -351,17 +352,204 @@ function rowsEditor(path, schema) {
   };
 }
 
-function editorFor(path, schema) {
+function editorFor(path, schema, ctx) {
+  if (ctx && schema["x-choices"] && !schema.enum) return choiceEditor(path, schema, ctx);
+  if (ctx && schema["x-dynamic-schema"]) return dynamicEditor(path, schema, ctx);
   if (schema["x-type"] === "key_value") return pairsEditor(path, schema);
   if (isObjectArray(schema)) return rowsEditor(path, schema);
   if (schema.type === "array" || schema.type === "object" || !schema.type) return jsonEditor(path, schema);
   return scalarEditor(path, schema);
 }
 
+// ---------------------------------------------------------------- values from the service
+// An input with x-choices picks its value from what the service lists, through the chosen
+// connection; one with x-dynamic-schema (the rows of a table) takes its shape from the service.
+
+const SEARCH_PAUSE_MS = 300;
+
+// The form's values that the service's answer depends on (only those: a half-typed field
+// elsewhere must not spoil the request).
+function dependencies(spec, ctx, own) {
+  const values = ctx.values();
+  const out = {};
+  for (const key of spec.depends_on || []) if (key !== own && values[key] !== undefined) out[key] = values[key];
+  return out;
+}
+
+async function askService(ctx, input, inputs, extra) {
+  const {connection} = chosenConnection();
+  return getJson("/api/choices", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({action: ctx.action, input, inputs, connection, ...extra})});
+}
+
+function choiceEditor(path, schema, ctx) {
+  const spec = schema["x-choices"];
+  const key = path.slice(path.lastIndexOf(".") + 1);
+  const input = h("input", {type: "text", "data-path": path, autocomplete: "off", spellcheck: false,
+    placeholder: "Pick from the service, or type a value"});
+  const chosen = h("span", {class: "choice-label"});
+  const search = h("input", {type: "search", class: "choice-search", autocomplete: "off",
+    placeholder: spec.search ? "Search (the service finds them)" : "Filter the list", "aria-label": `Search ${schema.title || key}`});
+  const list = h("div", {class: "choice-list", role: "listbox"});
+  const note = h("div", {class: "choice-note"});
+  const again = h("button", {type: "button", class: "link choice-refresh", title: "Ask the service again (answers are kept a minute)",
+    text: "↻ Refresh", onclick: () => load(false, true)});
+  const panel = h("div", {class: "choice-panel", hidden: true}, h("div", {class: "choice-top"}, search, again), note, list);
+  let shown = [];          // the choices listed now
+  let continuation = null;
+  let labels = new Map();  // value → label, of every choice seen for the current parents
+  let asked = 0;           // answers to requests superseded by a newer one are dropped
+  const showLabel = () => { chosen.textContent = labels.get(input.value) || ""; };
+  const pick = (choice) => {
+    input.value = typeof choice.value === "string" ? choice.value : JSON.stringify(choice.value);
+    labels.set(input.value, choice.label);
+    showLabel();
+    panel.hidden = true;
+    input.dispatchEvent(new Event("change", {bubbles: true}));
+  };
+  const render = () => {
+    const word = spec.search ? "" : search.value.trim().toLowerCase();
+    const hits = shown.filter((c) => !word || `${c.label} ${c.value}`.toLowerCase().includes(word));
+    list.replaceChildren(...hits.map((c) => h("div", {class: `choice${String(c.value) === input.value ? " picked" : ""}`,
+      role: "option", "data-value": String(c.value), onclick: () => pick(c)},
+      h("span", {class: "choice-text", text: c.label}),
+      c.label !== String(c.value) ? h("span", {class: "choice-value", text: String(c.value)}) : null)));
+    if (continuation) {
+      list.append(h("button", {type: "button", class: "link choice-more", text: "More…", onclick: () => load(true)}));
+    }
+    note.textContent = hits.length ? "" : (shown.length ? "Nothing matches." : "The service lists nothing here.");
+  };
+  const load = async (more, fresh) => {
+    const mine = ++asked;
+    note.textContent = "Asking the service…";
+    const extra = fresh ? {refresh: true} : {};
+    if (spec.search && search.value.trim()) extra.search = search.value.trim();
+    if (more && continuation) extra.continuation = continuation;
+    try {
+      const answer = await askService(ctx, key, dependencies(spec, ctx, key), extra);
+      if (mine !== asked) return;
+      if (!answer.ok) {
+        shown = []; continuation = null; list.replaceChildren();
+        note.textContent = answer.error.message;
+        return;
+      }
+      const found = answer.result.choices || [];
+      shown = more ? [...shown, ...found] : found;
+      continuation = answer.result.continuation || null;
+      for (const c of found) labels.set(typeof c.value === "string" ? c.value : JSON.stringify(c.value), c.label);
+      showLabel();
+      render();
+    } catch (error) {
+      if (mine === asked) note.textContent = `Could not ask the service: ${error.message}`;
+    }
+  };
+  let pause = null;
+  search.addEventListener("input", () => {
+    if (!spec.search) { render(); return; }
+    clearTimeout(pause);
+    pause = setTimeout(() => load(false), SEARCH_PAUSE_MS);
+  });
+  input.addEventListener("input", showLabel);
+  const open = h("button", {type: "button", class: "choice-open", title: "Pick from what the service lists",
+    text: "Pick…", onclick: () => {
+      panel.hidden = !panel.hidden;
+      if (!panel.hidden) { search.focus(); load(false); }
+    }});
+  const el = h("div", {class: "choice-field", "data-choices": key}, h("div", {class: "choice-row"}, input, open, chosen), panel);
+  return {
+    el,
+    get() { return input.value === "" ? undefined : input.value; },
+    set(value) { input.value = value === undefined || value === null ? "" : String(value); showLabel(); },
+    // A parent changed (another workspace): what was listed belongs to the old one, and so does
+    // a value picked from it (a value typed by hand stays: the designer meant it).
+    parentChanged() {
+      asked++;
+      const picked = labels.has(input.value);
+      shown = []; continuation = null; labels = new Map();
+      list.replaceChildren(); note.textContent = "";
+      if (picked && input.value !== "") {
+        input.value = "";
+        input.dispatchEvent(new Event("change", {bubbles: true}));
+      }
+      showLabel();
+      if (!panel.hidden) load(false);
+    },
+  };
+}
+
+// An input whose shape the service gives: JSON until its parents are chosen, then a rows editor
+// with the columns the service names (each with its type). JSON stays one click away, and a
+// file loaded there (thousands of rows) is sent from there.
+const MAX_ROWS_SHOWN = 500;
+
+function dynamicEditor(path, schema, ctx) {
+  const spec = schema["x-dynamic-schema"];
+  const key = path.slice(path.lastIndexOf(".") + 1);
+  const plain = {...schema};
+  delete plain["x-dynamic-schema"];
+  const json = jsonEditor(path, plain);
+  let rows = null;
+  let mode = "json";
+  const rowsHolder = h("div", {class: "dynamic-holder", hidden: true});
+  const jsonHolder = h("div", {}, json.el);
+  const note = h("div", {class: "schema-note help"});
+  const toggle = h("button", {type: "button", class: "link dynamic-toggle", hidden: true,
+    onclick: () => switchTo(mode === "rows" ? "json" : "rows")});
+  const switchTo = (next) => {
+    if (next === "rows" && !rows) return;
+    if (next !== mode && rows) {
+      if (next === "json") { const v = rows.get(); if (v !== undefined) json.set(v); }
+      else { const v = json.get(); if (Array.isArray(v) && v.length <= MAX_ROWS_SHOWN) rows.set(v); }
+    }
+    mode = next;
+    rowsHolder.hidden = mode !== "rows";
+    jsonHolder.hidden = mode !== "json";
+    toggle.textContent = mode === "rows" ? "Edit as JSON" : "Edit as rows";
+  };
+  json.el.querySelector("input[type=file]").addEventListener("change", () => switchTo("json"));
+  let asked = 0;
+  const refresh = async () => {
+    const mine = ++asked;
+    try {
+      const answer = await askService(ctx, key, dependencies(spec, ctx, key), {});
+      if (mine !== asked) return;
+      if (!answer.ok) {
+        note.textContent = answer.error.message;
+        switchTo("json");
+        rows = null;
+        toggle.hidden = true;
+        return;
+      }
+      const shape = answer.result.schema;
+      const item = shape && shape.type === "array" ? shape.items : shape;
+      const columns = Object.keys((item && item.properties) || {});
+      const next = {...plain, items: {...item, required: item.required || []}};
+      const before = mode === "rows" && rows ? rows.get() : json.get();
+      rows = isObjectArray(next) ? rowsEditor(path, next, {showAll: true}) : null;
+      rowsHolder.replaceChildren(...(rows ? [rows.el] : []));
+      if (rows) rows.el.dataset.dynamic = columns.join(",");
+      toggle.hidden = !rows;
+      note.textContent = columns.length ? `Columns from the service: ${columns.join(", ")}.` : "The service names no columns here.";
+      // Rows typed or loaded stay where they are; an empty input opens on the columns.
+      if (rows && Array.isArray(before) && before.length <= MAX_ROWS_SHOWN) rows.set(before);
+      switchTo(rows && (before === undefined || mode === "rows") ? "rows" : "json");
+    } catch (error) {
+      if (mine === asked) note.textContent = `Could not ask the service: ${error.message}`;
+    }
+  };
+  setTimeout(refresh, 0);  // once the form around it is built
+  return {
+    el: h("div", {"data-dynamic-schema": key}, h("div", {class: "row-actions"}, note, toggle), rowsHolder, jsonHolder),
+    get() { return mode === "rows" && rows ? rows.get() : json.get(); },
+    set(value) { json.set(value); if (rows && Array.isArray(value)) rows.set(value); },
+    parentChanged: refresh,
+  };
+}
+
 // One labelled field: label (title, key, required mark, range), control, help, error slot.
-function fieldFor(prefix, key, schema, required) {
+function fieldFor(prefix, key, schema, required, ctx) {
   const path = prefix + key;
-  const editor = editorFor(path, schema);
+  const editor = editorFor(path, schema, ctx);
   const id = `f-${path.replace(/[^\w-]/g, "_")}`;
   const control = editor.el.matches("input, select, textarea") ? editor.el : null;
   if (control) control.id = id;
@@ -380,19 +568,47 @@ function fieldFor(prefix, key, schema, required) {
   return {key, schema, editor, el};
 }
 
+// Fields in their order, except that an input another one depends on (the workspace, for the
+// datasets listed) comes just before it: a designer fills a form from the top.
+function parentsFirst(fields) {
+  const byKey = new Map(fields.map((f) => [f.key, f]));
+  const out = [];
+  const placed = new Set();
+  const place = (f, seen) => {
+    if (placed.has(f.key) || seen.has(f.key)) return;
+    seen.add(f.key);
+    const spec = f.schema["x-choices"] || f.schema["x-dynamic-schema"] || {};
+    for (const key of spec.depends_on || []) if (byKey.has(key)) place(byKey.get(key), seen);
+    placed.add(f.key);
+    out.push(f);
+  };
+  for (const f of fields) place(f, new Set());
+  return out;
+}
+
 // A form for an object schema: important inputs first; the pack's advanced inputs fold into
 // "More options", the call inputs ("x-group": "advanced") into "Call options"; internal inputs
 // keep their defaults and are not shown.
-function formFor(schema, prefix) {
+function formFor(schema, prefix, ctx) {
   const required = new Set(schema.required || []);
   const shown = Object.entries(schema.properties || {}).filter(([key, s]) => s["x-importance"] !== "internal" || required.has(key));
-  const fields = shown.map(([key, s]) => fieldFor(prefix, key, s, required.has(key)));
+  const fields = shown.map(([key, s]) => fieldFor(prefix, key, s, required.has(key), ctx));
   const rank = (f) => (f.schema["x-importance"] === "important" ? 0 : 1);
-  const main = fields.filter((f) => f.schema["x-group"] !== "advanced" && f.schema["x-importance"] !== "advanced")
-    .sort((a, b) => rank(a) - rank(b));
+  const main = parentsFirst(fields.filter((f) => f.schema["x-group"] !== "advanced" && f.schema["x-importance"] !== "advanced")
+    .sort((a, b) => rank(a) - rank(b)));
   const more = fields.filter((f) => f.schema["x-group"] !== "advanced" && f.schema["x-importance"] === "advanced");
   const advanced = fields.filter((f) => f.schema["x-group"] === "advanced");
-  const el = h("div", {}, main.map((f) => f.el),
+  // A field whose choices or shape depend on others is told when one of them changes.
+  const dependents = (key) => fields.filter((f) => f.editor.parentChanged &&
+    ((f.schema["x-choices"] || f.schema["x-dynamic-schema"] || {}).depends_on || []).includes(key));
+  const changed = (event) => {
+    const field = event.target.closest && event.target.closest("[data-field]");
+    if (!field) return;
+    const key = field.dataset.field.slice(prefix.length);
+    if (key.includes(".") || key.includes("[")) return;
+    for (const f of dependents(key)) if (f.key !== key) f.editor.parentChanged();
+  };
+  const el = h("div", {onchange: changed}, main.map((f) => f.el),
     more.length ? h("details", {class: "advanced more"},
       h("summary", {text: `More options (${more.length})`}), more.map((f) => f.el)) : null,
     advanced.length ? h("details", {class: "advanced"},
@@ -574,7 +790,8 @@ function renderAction(key) {
   if (!action) { main.replaceChildren(h("p", {class: "muted", text: "This pack has no actions."})); return; }
   const previous = state.action && state.action.key === action.key && state.form ? state.form.values() : null;
   state.action = action;
-  const form = formFor(action.inputs, "");
+  const ctx = {action: action.key, values: () => (state.form ? state.form.values() : {})};
+  const form = formFor(action.inputs, "", ctx);
   state.form = form;
   if (previous) form.restore(previous);
   const browserCheck = h("input", {type: "checkbox", id: "browser-check", checked: state.browserCheck !== false,
