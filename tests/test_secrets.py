@@ -218,3 +218,55 @@ def test_serve_refreshes_a_shared_expired_token_once(run, httpx_mock):
     assert [r["ok"] for r in responses] == [True] * 4
     assert {r["token"]["refresh_token"] for r in responses} == {NEW_REFRESH}
     assert len(httpx_mock.get_requests(url=USER_TOKEN_URL)) == 1
+
+
+def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):
+    """Secret-ness comes from the pack's connection definition alone: a value it marks secret
+    is masked whatever its name, and one it does not mark is shown, in the studio's recipes,
+    in `connections show` and in `describe`."""
+    from conftest import copy_pack  # noqa: PLC0415
+    from connectorkit.authoring._catalog import describe  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.studio._app import StudioApp  # noqa: PLC0415
+    from connectorkit.studio._runs import RunBook  # noqa: PLC0415
+    from connectorkit.studio._watch import PackView  # noqa: PLC0415
+
+    root = copy_pack(tmp_path / "pack")
+    definition = root / "connections" / "client_credentials.yaml"
+    text = definition.read_text(encoding="utf-8")
+    text = text.replace("    secret: true\n    format: password\n", "")
+    text = text.replace(
+        "  - key: client_id\n    label: Client ID\n",
+        "  - key: client_id\n    label: Client ID\n    secret: true\n",
+    )
+    definition.write_text(text, encoding="utf-8")
+    pack = load_pack(root)
+    assert pack.secret_keys("client_credentials") == {"client_id"}
+    assert pack.secret_keys("no-such-connection") is None  # then nothing is shown in clear
+    schema = next(c for c in describe(pack)["connections"] if c["key"] == "client_credentials")
+    assert schema["values"]["properties"]["client_id"]["writeOnly"] is True
+    assert "writeOnly" not in schema["values"]["properties"]["client_secret"]
+
+    runner = Runner()
+    try:
+        app = StudioApp(PackView(root), RunBook(runner), [])
+        values = {
+            "tenant_id": "contoso",
+            "client_id": "app-id-visible-nowhere",
+            "client_secret": "not-marked-secret",
+            "base_url": "http://127.0.0.1:9/v1.0/myorg",
+        }
+        run = app.start(
+            {
+                "action": "list_groups",
+                "inputs": {},
+                "connection": {"key": "client_credentials", "values": values},
+            }
+        )
+        shown = json.loads(run.make_recipes()["connection"])["values"]
+        assert shown["client_id"] == _redact.MASK
+        assert shown["client_secret"] == "not-marked-secret"
+        assert "app-id-visible-nowhere" not in run.make_recipes()["invoke"]
+    finally:
+        runner.close()

@@ -44,8 +44,6 @@ __all__ = [
 
 DEFAULT_TOKEN_LEEWAY_S = 60
 _LOGIN_HINT = "sign in again with `connectorkit auth login` and pass its output as connection.token"
-_FORBIDDEN = 403
-_UNAUTHORIZED = 401
 # A rotated refresh token is followed to its newest successor at most this many times.
 _MAX_ROTATIONS = 8
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
-import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -21,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import orjson
 
 from connectorkit.core._errors import InvalidInput
+from connectorkit.types._coerce import coerce
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -35,9 +35,6 @@ _SUFFIXES: dict[str, Format] = {
     ".jsonl": "ndjson",
     ".json": "json",
 }
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_TRUE = frozenset({"true", "1", "yes", "y"})
-_FALSE = frozenset({"false", "0", "no", "n"})
 _PEEK = 64
 
 
@@ -186,7 +183,7 @@ def _csv_rows(
                 f"{field}: the CSV header names a column the table does not have: {name!r}",
                 details=[{"field": f"{field}.header", "message": f"unknown column {name!r}"}],
             )
-        converters.append(_CONVERTERS.get(kind, str))
+        converters.append(_converter(kind))
     position = 0
     try:
         for cells in reader:
@@ -227,40 +224,8 @@ def _csv_row(
     return row
 
 
-def _integer(text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise ValueError(f"{text[:40]!r} is not a whole number") from None
-
-
-def _number(text: str) -> int | float:
-    raw = text.strip()
-    if not _NUMBER.fullmatch(raw):
-        raise ValueError(f"{text[:40]!r} is not a number")
-    if raw.lstrip("-").isdigit():
-        return int(raw)
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]!r} is out of range")
-    return value
-
-
-def _boolean(text: str) -> bool:
-    folded = text.strip().lower()
-    if folded in _TRUE:
-        return True
-    if folded in _FALSE:
-        return False
-    raise ValueError(f"{text[:40]!r} is not true or false")
-
-
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "integer": _integer,
-    "number": _number,
-    "boolean": _boolean,
-    "string": str,
-}
+def _converter(kind: str) -> Callable[[str], Any]:
+    return functools.partial(coerce, kind=kind)
 
 
 class FileRows:

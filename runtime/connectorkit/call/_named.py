@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from connectorkit.core._errors import ConnectorError, InvalidConnection, InvalidRequest
+from connectorkit.core._redact import MASK
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from connectorkit.state import State
 
 __all__ = ["resolve_stored", "run_connections"]
-
-_MASK = "***"
 
 
 def resolve_stored(state: State, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +142,7 @@ def _run(options: argparse.Namespace, stdout: TextIO) -> int:
         shown = _summary(stored)
         secret = _secret_keys(options.pack, stored.key)
         shown["values"] = {
-            k: _MASK if secret is None or k in secret else v for k, v in stored.values.items()
+            k: MASK if secret is None or k in secret else v for k, v in stored.values.items()
         }
         stdout.write(json.dumps(shown, indent=2) + "\n")
         return 0
@@ -194,6 +193,4 @@ def _secret_keys(pack_dir: str | None, key: str) -> frozenset[str] | None:
     from connectorkit.pack._load import load_pack  # noqa: PLC0415
 
     pack: Pack = load_pack(Path(pack_dir) if pack_dir else None)
-    definition = pack.connections.get(key)
-    # Unknown to this pack (None): show nothing in clear rather than guess.
-    return definition.secret_keys if definition else None
+    return pack.secret_keys(key)

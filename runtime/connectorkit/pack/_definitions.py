@@ -255,3 +255,12 @@ class Pack:
     value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()
+
+    def secret_keys(self, connection: str | None) -> frozenset[str] | None:
+        """The keys of ``connection``'s values that are never shown, as its definition marks them.
+
+        ``None`` names the pack's default connection. None comes back when the pack has no
+        such connection: then no value of it is shown in clear.
+        """
+        definition = self.connections.get(connection or self.default_connection)
+        return definition.secret_keys if definition is not None else None

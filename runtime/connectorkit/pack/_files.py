@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Literal
+
+from connectorkit.core._settings import settings
 
 __all__ = ["PACK_ENV", "FileKind", "default_pack_root", "pack_files", "packs_dir", "schema_dir"]
 
@@ -52,7 +53,7 @@ def _editable_source() -> Path | None:
 
 def default_pack_root() -> Path:
     """The pack the command uses when none is named: ``$CONNECTORKIT_PACK``, else the default."""
-    chosen = os.environ.get(PACK_ENV)
+    chosen = settings().pack
     if chosen:
         return Path(chosen)
     return packs_dir() / DEFAULT_PACK

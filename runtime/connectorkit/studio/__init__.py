@@ -16,11 +16,12 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
+    from connectorkit.pack._definitions import Pack
     from connectorkit.studio._emulator_choice import EmulatorProcess, Preset
 
 __all__ = ["main"]
@@ -77,7 +78,7 @@ def _bind(port: int) -> socket.socket:
 
 
 def _emulator(
-    args: argparse.Namespace, catalog: dict[str, Any]
+    args: argparse.Namespace, pack: Pack | None
 ) -> tuple[list[Preset], EmulatorProcess | None]:
     """The emulator preset asked for with ``--emulator``, and the child process if one started."""
     from connectorkit.studio._emulator_choice import (  # noqa: PLC0415
@@ -99,7 +100,7 @@ def _emulator(
         if args.emulator_client:
             client_id, _, secret = args.emulator_client.partition(":")
             client = (client_id, secret)
-    preset = emulator_preset(catalog, endpoints, client)
+    preset = emulator_preset(pack, endpoints, client)
     return ([] if preset is None else [preset]), child
 
 
@@ -122,10 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from connectorkit.studio._watch import PackView  # noqa: PLC0415
 
     view = PackView((args.pack or default_pack_root()).resolve())
-    _, _, catalog, error = view.current()
+    _, pack, _, error = view.current()
     if error is not None:
         print(f"connectorkit: {error['message']} (the page shows it until fixed)", file=sys.stderr)  # noqa: T201
-    presets, child = _emulator(args, catalog or {})
+    presets, child = _emulator(args, pack)
     try:
         sock = _bind(args.port)
     except OSError as exc:
