@@ -294,6 +294,8 @@ class OpenApiDocument:
 
     def _validator(self, schema: Any, document: Path) -> Any:
         """A validator of `schema`, its `$ref`s read from the documents (relative to `document`)."""
+        from urllib.parse import unquote  # noqa: PLC0415
+
         from jsonschema import Draft4Validator  # noqa: PLC0415
         from referencing import Registry  # noqa: PLC0415
         from referencing.jsonschema import DRAFT4  # noqa: PLC0415
@@ -301,12 +303,27 @@ class OpenApiDocument:
         files = self.files
 
         def retrieve(uri: str) -> Any:
-            node, _ = files.target(uri.removeprefix("file://"), document)
+            node, _ = files.target(unquote(uri.removeprefix("file://")), document)
             return DRAFT4.create_resource(_python_patterns(node))
 
         registry: Registry[Any] = Registry(retrieve=retrieve)  # type: ignore[call-arg]  # attrs field
-        root = {"id": document.as_uri(), "allOf": [_python_patterns(schema)]}
+        # The schema stands beside its document; its own `#/...` references point into it.
+        local = _python_patterns(_rebased_local(schema, document.name))
+        root = {"id": (document.parent / "request-body.json").as_uri(), "allOf": [local]}
         return Draft4Validator(root, registry=registry)
+
+
+def _rebased_local(node: Any, name: str) -> Any:
+    """A copy of a schema whose document-local references (`#/...`) name the document."""
+    if isinstance(node, list):
+        return [_rebased_local(item, name) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _rebased_local(v, name) for k, v in node.items()}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        out["$ref"] = name + ref
+    return out
 
 
 def _python_patterns(node: Any) -> Any:
