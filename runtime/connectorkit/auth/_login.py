@@ -32,6 +32,7 @@ from connectorkit.core._errors import (
     InvalidRequest,
 )
 from connectorkit.core._redact import mask, remember_secrets
+from connectorkit.pack._files import named_pack
 from connectorkit.types._coerce import coerce
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ def _parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--pack", type=Path, help="action pack folder (default: the bundled pack)")
+    add("--pack", type=named_pack, metavar="DIR|NAME",
+        help="a pack folder, or a bundled pack's name (default: the bundled one)")  # fmt: skip
     add("--connection", metavar="KEY", help="default: the pack's authorization-code connection")
     add("--values", metavar="FILE",
         help="JSON of connection values, or a whole connection file ('-': stdin)")  # fmt: skip

@@ -3,13 +3,14 @@
 Memory stays flat whatever the file's size: a JSON array is parsed as a stream (ijson), NDJSON
 and CSV a line at a time. CSV cells are text; each is converted by the JSON type of its column
 (``integer``, ``number``, ``boolean``, ``string``), and an empty cell leaves the column out of
-the row. Every problem names the row by its position in the file, as ``rows[N]`` does in a
-request, so that a bad line can be found.
+the row. Every problem names the row by its position, as ``rows[N]`` does in a request, and
+(CSV, NDJSON) by its line in the file, which is what an editor shows.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -25,7 +26,7 @@ from connectorkit.types._coerce import coerce
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["FORMATS", "FileRows", "RowFile", "detect_format", "read_rows"]
+__all__ = ["FORMATS", "FileRows", "RowFile", "detect_format", "line_numbers", "read_rows"]
 
 Format = Literal["csv", "ndjson", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "ndjson", "json")
@@ -166,7 +167,7 @@ def _csv(
 
 
 def _csv_rows(
-    reader: Iterator[list[str]], column_types: Mapping[str, str] | None, field: str
+    reader: Any, column_types: Mapping[str, str] | None, field: str
 ) -> Iterator[dict[str, Any]]:
     try:
         header = next(reader)
@@ -185,16 +186,20 @@ def _csv_rows(
             )
         converters.append(_converter(kind))
     position = 0
+    line = reader.line_num + 1  # the file's line where the next record starts
     try:
         for cells in reader:
+            start, line = line, reader.line_num + 1
             if not cells:
                 continue
             if len(cells) > len(names):
                 raise InvalidInput(
-                    f"{field}: row {position} has {len(cells)} cells; the header has {len(names)}",
-                    details=[{"field": f"rows[{position}]", "message": "too many cells"}],
+                    f"{field}: line {start} has {len(cells)} cells; the header has {len(names)}",
+                    details=[
+                        {"field": f"rows[{position}]", "message": "too many cells", "line": start}
+                    ],
                 )
-            yield _csv_row(position, names, converters, cells)
+            yield _csv_row(position, start, names, converters, cells)
             position += 1
     except UnicodeDecodeError as exc:
         raise InvalidInput(
@@ -208,7 +213,11 @@ def _csv_rows(
 
 
 def _csv_row(
-    position: int, names: list[str], converters: list[Callable[[str], Any]], cells: list[str]
+    position: int,
+    line: int,
+    names: list[str],
+    converters: list[Callable[[str], Any]],
+    cells: list[str],
 ) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, convert, cell in zip(names, converters, cells, strict=False):
@@ -217,11 +226,52 @@ def _csv_row(
         try:
             row[name] = convert(cell)
         except ValueError as exc:
+            field = f"rows[{position}].{name}"
             raise InvalidInput(
-                f"rows[{position}].{name}: {exc}",
-                details=[{"field": f"rows[{position}].{name}", "message": str(exc)}],
+                f"line {line}, column {name}: {exc}",
+                details=[{"field": field, "message": str(exc), "line": line}],
             ) from None
     return row
+
+
+def line_numbers(source: RowFile, positions: set[int]) -> dict[int, int]:
+    """The line of the file where each row of ``positions`` starts (CSV and NDJSON files).
+
+    Read again only when a problem is reported, so that a push that succeeds pays nothing.
+    A JSON array's rows have no line of their own: the answer is then empty.
+    """
+    if not positions or source.path == "-":
+        return {}
+    found: dict[int, int] = {}
+    with Path(source.path).open("rb") as stream:
+        fmt = source.format or detect_format(source.path, stream.peek(_PEEK)[:_PEEK])
+        if fmt == "json":
+            return {}
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="replace")
+        starts = _ndjson_lines(text) if fmt == "ndjson" else _csv_lines(text)
+        for position, line in enumerate(starts):
+            if position in positions:
+                found[position] = line
+            if position >= max(positions):
+                break
+    return found
+
+
+def _ndjson_lines(text: IO[str]) -> Iterator[int]:
+    """The line number of each row of an NDJSON text (blank lines hold none)."""
+    return (number for number, line in enumerate(text, start=1) if line.strip())
+
+
+def _csv_lines(text: IO[str]) -> Iterator[int]:
+    """The line where each record of a CSV text starts, after its header."""
+    reader = csv.reader(text)
+    with contextlib.suppress(StopIteration, csv.Error):
+        next(reader)
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if cells:
+                yield start
 
 
 def _converter(kind: str) -> Callable[[str], Any]:

@@ -240,10 +240,17 @@ class Sender:
             merged.update(headers)
         url: str | httpx.URL = spec.url
         params = tuple(spec.params) or None
-        if params is not None and "?" in spec.url:
-            # A URL a service handed out keeps its own query (a signature), with ours added.
-            url, params = httpx.URL(spec.url).copy_merge_params(params), None
-        request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
+        try:
+            if params is not None and "?" in spec.url:
+                # A URL a service handed out keeps its own query (a signature), with ours added.
+                url, params = httpx.URL(spec.url).copy_merge_params(params), None
+            request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # What the inputs put into the URL made one httpx refuses: the caller's to fix.
+            raise InvalidInput(
+                f"the request's URL cannot be sent: {exc}",
+                details=[{"field": "url", "message": f"makes a URL that cannot be sent: {exc}"}],
+            ) from None
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         request.extensions[BUDGET_EXTENSION] = self.budget
         if spec.stream:

@@ -22,6 +22,7 @@ __all__ = [
     "DiscoverDef",
     "EachDef",
     "ErrorHint",
+    "InOrderDef",
     "Pack",
     "Quirks",
     "RefusalDef",
@@ -78,6 +79,22 @@ class BatchDef:
     max_bytes: int | None = None
     in_flight: int = 1
     rows: RowTypesDef | None = None
+    in_order: InOrderDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InOrderDef:
+    """When a batch action sends one chunk at a time, so that they arrive in their order.
+
+    The caller asks with ``input`` (a boolean); or a value an action remembered (``remembered``
+    under ``key``, templates over the inputs) is one of ``values`` — a table that drops its
+    oldest rows by arrival, say.
+    """
+
+    input: str | None = None
+    remembered: str | None = None
+    key: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ import json
 import signal
 import socket
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from connectorkit.pack._files import named_pack
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
@@ -33,13 +34,21 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "A local web page that shows every action of a pack as the form a workflow designer "
             "gets from `describe`, and runs it. Prints one JSON line with its URL, then serves "
-            "until interrupted. Example: connectorkit studio --emulator"
+            "until interrupted."
         ),
+        epilog=(
+            "examples:\n"
+            "  connectorkit studio --emulator                    # run against a local emulator\n"
+            "  connectorkit studio --pack ./my-pack --port 8700  # your pack, reloaded on edits\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--pack",
-        type=Path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack); "
+        type=named_pack,
+        metavar="DIR|NAME",
+        help="the action pack: a folder or a bundled pack's name (default: $CONNECTORKIT_PACK, "
+        "else the bundled pack); "
         "the page follows edits to its files",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
@@ -110,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import uvicorn  # noqa: PLC0415 - only the studio serves HTTP
     except ImportError:
-        print(  # noqa: T201
-            "connectorkit: studio needs its extra: pip install 'connectorkit[studio]'",
-            file=sys.stderr,
-        )
-        return 3
+        from connectorkit.core._install import missing_extra  # noqa: PLC0415
+
+        # A usage error (exit 2), not a defect: the caller's environment lacks a part.
+        sys.stderr.write(f"connectorkit: {missing_extra('studio', 'studio', 'uvicorn')}\n")
+        return 2
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.pack._load import default_pack_root  # noqa: PLC0415
     from connectorkit.studio._app import StudioApp  # noqa: PLC0415

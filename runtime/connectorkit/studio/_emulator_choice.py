@@ -145,8 +145,11 @@ class EmulatorProcess:
             self.endpoints: dict[str, str] = json.loads(line)
         except ValueError:
             self.stop()
+            from connectorkit.core._install import extra_command  # noqa: PLC0415
+
             raise RuntimeError(
-                "the emulator did not start (is the connectorkit[emulator] extra installed?)"
+                "the emulator did not start; it needs the optional extra 'emulator': "
+                + extra_command("emulator")
             ) from None
 
     def alive(self) -> bool:

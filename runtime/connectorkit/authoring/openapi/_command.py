@@ -22,6 +22,13 @@ def _parser() -> argparse.ArgumentParser:
             "Run it again after the documents change: requests and input types are renewed, "
             "labels, comments, defaults and examples an author wrote are kept."
         ),
+        epilog=(
+            "examples:\n"
+            "  connectorkit import-openapi openapi.yaml --tag alerts\n"
+            "  connectorkit import-openapi api.json --operation getThing --dry-run\n"
+            "  connectorkit import-openapi --pack packs/fabric   # every document it lists\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", type=Path, nargs="*", help="the OpenAPI documents (JSON or YAML)")
     parser.add_argument(
