@@ -84,7 +84,7 @@ def test_pages_and_long_running_operations_are_declared(pack):
     import_openapi(None, pack)
     assert action(pack, "list_items")["pages"] == {"items": "value", "next_url": "continuationUri"}
     polled = action(pack, "load_table")["long_running"]
-    assert polled["poll"] == {"url": "{$headers.Location}"}
+    assert (polled["keep"], polled["poll"]) == ({"location": "{$headers.Location}"}, {"url": "{location}"})
     assert polled["status"]["succeeded"] == ["Succeeded", "Completed"]
     job = action(pack, "run_on_demand_item_job")
     assert job["long_running"]["started"] == [202]  # its Location is only described

@@ -28,7 +28,8 @@ FLAGS = ("x-ms-long-running-operation",)
 
 LONG_RUNNING: dict[str, Any] = {
     "started": [202],
-    "poll": {"url": "{$headers.Location}"},
+    "keep": {"location": "{$headers.Location}"},
+    "poll": {"url": "{location}"},
     "status": {
         "at": "status",
         "running": ["NotStarted", "Running", "InProgress", "Undefined"],
