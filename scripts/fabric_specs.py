@@ -2,10 +2,12 @@
 
     python scripts/fabric_specs.py PATH_TO_CLONE [--rev REV]
 
-`PATH_TO_CLONE` is a clone (bare or not) of github.com/microsoft/fabric-rest-api-specs. The
-swagger documents and the definitions they refer to, minus their examples, become one gzipped
-bundle for the Fabric emulator (`emulators/fabric_emulator/_data/`); the licence and the commit
-go beside it. Running it again with a newer revision renews them.
+`PATH_TO_CLONE` is a clone (bare or not) of github.com/microsoft/fabric-rest-api-specs. Its
+documents, definitions and examples go to the Fabric pack as they are
+(`packs/fabric/openapi/`, where `import-openapi` reads them); the documents and definitions,
+minus the examples, also become one gzipped bundle for the Fabric emulator
+(`emulators/fabric_emulator/_data/`). The licence and the commit go beside both. Running it
+again with a newer revision renews them (the pack's folder is replaced).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import gzip
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -21,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_DATA = ROOT / "emulators" / "fabric_emulator" / "_data"
+PACK_SPECS = ROOT / "packs" / "fabric" / "openapi"
 BUNDLE = "fabric-rest-api-specs.json.gz"
 REPOSITORY = "https://github.com/microsoft/fabric-rest-api-specs"
 
@@ -70,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         "The swagger documents and their definitions, without examples; MIT licence beside.\n"
     )
     (EMULATOR_DATA / "fabric-rest-api-specs.SOURCE.txt").write_text(note, encoding="utf-8")
+    shutil.rmtree(PACK_SPECS, ignore_errors=True)
+    for path, data in files.items():
+        if path.endswith(".json") and "/" in path:
+            target = PACK_SPECS / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    (PACK_SPECS / "LICENSE.txt").write_bytes(files["LICENSE.txt"])
+    (PACK_SPECS / "SOURCE.txt").write_text(note, encoding="utf-8")
     sys.stdout.write(f"copied {len(files)} files of {commit}\n")
     return 0
 

@@ -376,8 +376,9 @@ def test_pack_names_a_bundled_pack_unless_a_folder_is_called_so(tmp_path):
     assert "list_groups" in local.stdout
     unknown = ck("actions", "--pack", "nosuchpack", cwd=tmp_path)
     assert unknown.returncode == 2
-    assert "nosuchpack: no such folder, nor a bundled pack (bundled: powerbi, reportserver)" in (
-        unknown.stderr
+    assert (
+        "nosuchpack: no such folder, nor a bundled pack (bundled: fabric, powerbi, reportserver)"
+        in (unknown.stderr)
     )
 
 

@@ -257,3 +257,21 @@ def test_the_table_holds_every_operation_of_the_documents():
     assert sum(op.paging is not None for op in OPERATIONS.values()) == 127
     assert sum(202 in op.responses for op in OPERATIONS.values()) == 190
     assert SWAGGER.documents.unresolved() == []
+
+
+def test_every_operation_has_an_action_of_the_fabric_pack():
+    import yaml  # noqa: PLC0415
+
+    from conftest import ROOT  # noqa: PLC0415
+
+    by_ref = {f"openapi/{op.document}#{op.id}": key for key, op in OPERATIONS.items()}
+    by_ref |= {
+        f"openapi/{alias.split('#')[0]}#{alias.split('#')[1]}": key
+        for alias, key in SWAGGER.table.aliases.items()
+    }
+    covered: dict[str, str] = {}
+    for path in sorted((ROOT / "packs" / "fabric" / "actions").glob("*.yaml")):
+        for ref in yaml.safe_load(path.read_text())["openapi"]["operations"]:
+            covered[by_ref[ref]] = path.stem
+    assert set(covered) == set(OPERATIONS)
+    assert len(set(covered.values())) == 725  # one action per operation

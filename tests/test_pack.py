@@ -174,7 +174,12 @@ def camel(name):
 # Optional inputs docs/protocol.md documents as extensions (push jobs).
 EXTENSION_INPUTS = {
     "create_rows": {
-        "columns", "job_id", "unknown_batches", "skip_bad_rows", "send_unchecked", "keep_order"
+        "columns",
+        "job_id",
+        "unknown_batches",
+        "skip_bad_rows",
+        "send_unchecked",
+        "keep_order",
     },
     "list_groups": {"filter"},
 }

@@ -106,9 +106,7 @@ def test_the_fast_path_never_passes_a_row_the_row_check_refuses(data: st.DataObj
     schema = data.draw(row_schemas())
     fast = compile_rows(schema)
     if fast is None:  # a bound it does not decide (a number's, a float one): row by row
-        assert any(
-            "minimum" in c or "maximum" in c for c in schema["properties"].values()
-        ), schema
+        assert any("minimum" in c or "maximum" in c for c in schema["properties"].values()), schema
         return
     rows = data.draw(rows_for(schema))
     row_check = compile_element(schema)

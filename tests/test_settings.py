@@ -70,4 +70,3 @@ def test_a_number_that_is_none_is_ignored_with_a_warning_naming_it(name, text, w
     assert read == Settings()
     assert f"{name}={text!r} is {words}" in caplog.text
     assert CallBounds.from_environment({name: text}) == CallBounds()
-

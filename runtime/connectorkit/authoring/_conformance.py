@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -83,11 +82,9 @@ def conformance_checks(  # noqa: C901 - files, then examples, then operations
                 functools.partial(example_mismatches, pack, action, example),
             )
     settings = openapi_settings(root)
-    if not settings.get("document"):
+    if not settings.get("document") and not settings.get("documents"):
         return
-    document = functools.cache(
-        lambda: OpenApiDocument.read(root / str(settings["document"]), settings.get("base_path"))
-    )
+    document = functools.cache(lambda: OpenApiDocument.of_pack(root, settings))
     for action in sorted(pack.actions.values(), key=lambda a: a.key):
         for index, op_id in enumerate(action.operations):
             yield Check(
@@ -141,63 +138,116 @@ def _optional_given(action: ActionDef, inputs: dict[str, Any]) -> bool:
     return any(inputs.get(n) is not None for n in names)
 
 
-class OpenApiDocument:
-    """An OpenAPI 2 or 3 document, asked whether a request is one its operations allow."""
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """An operation of the documents: where it is, and what it takes."""
 
-    def __init__(self, raw: dict[str, Any], base_path: str | None) -> None:
-        self.raw = raw
-        self.version = 2 if str(raw.get("swagger", "")).startswith("2") else 3
-        if base_path is None:
-            base_path = str(raw.get("basePath") or "") if self.version == 2 else ""  # noqa: PLR2004
-        self.base_path = base_path.rstrip("/")
-        self.operations: dict[str, tuple[str, str, dict[str, Any], list[Any]]] = {}
-        for path, item in (raw.get("paths") or {}).items():
-            for method in _METHODS:
-                op = (item or {}).get(method)
-                if isinstance(op, dict) and op.get("operationId"):
-                    shared = list(item.get("parameters") or [])
-                    self.operations[op["operationId"]] = (method.upper(), path, op, shared)
+    method: str
+    path: str  # below the pack's base path, without the query flags
+    flags: dict[str, str]
+    op: dict[str, Any]
+    shared: list[Any]
+    document: Path
+
+
+class OpenApiDocument:
+    """The OpenAPI 2 or 3 documents of a pack, asked whether a request is one they allow.
+
+    An operation is named by its operationId, or as `document#operationId` when the pack follows
+    several documents; `$ref`s across files are followed from the referring document.
+    """
+
+    def __init__(self, documents: list[tuple[Path, str | None]], base_path: str | None) -> None:
+        from connectorkit.authoring.openapi._documents import Documents  # noqa: PLC0415
+
+        self.files = Documents()
+        self.operations: dict[str, _Known] = {}
+        self._schemas: dict[Path, dict[str, Any]] = {}
+        counts: dict[str, int] = {}
+        for path, name in documents:
+            raw = self.files.load(path)
+            version = 2 if str(raw.get("swagger", "")).startswith("2") else 3
+            own = str(raw.get("basePath") or "").rstrip("/") if version == 2 else ""  # noqa: PLR2004
+            for key, item in (raw.get("paths") or {}).items():
+                template, _, query = str(key).partition("?")
+                full = own + template
+                strip = own if base_path is None else base_path.rstrip("/")
+                if strip and full.startswith(strip):
+                    full = full[len(strip) :]
+                for method in _METHODS:
+                    op = (item or {}).get(method)
+                    if not isinstance(op, dict) or not op.get("operationId"):
+                        continue
+                    from urllib.parse import parse_qsl  # noqa: PLC0415
+
+                    known = _Known(
+                        method.upper(),
+                        full,
+                        dict(parse_qsl(query, keep_blank_values=True)),
+                        op,
+                        list(item.get("parameters") or []),
+                        path.resolve(),
+                    )
+                    op_id = str(op["operationId"])
+                    counts[op_id] = counts.get(op_id, 0) + 1
+                    self.operations.setdefault(op_id, known)
+                    if name is not None:
+                        self.operations[f"{name}#{op_id}"] = known
+        for op_id, count in counts.items():
+            if count > 1:
+                del self.operations[op_id]  # ambiguous: only `document#operationId` names it
+
+    @classmethod
+    def of_pack(cls, root: Path, settings: dict[str, Any]) -> OpenApiDocument:
+        """The documents `openapi.document` or `openapi.documents` of a pack name."""
+        from connectorkit.authoring.openapi._import import listed_documents, read_settings  # noqa: PLC0415
+
+        parsed = read_settings({"openapi": settings})
+        if parsed.documents:
+            found = [(p, d.document) for p, d in listed_documents(root, parsed)]
+            return cls._read(tuple(found), parsed.base_path)
+        return cls._read(((root / str(settings["document"]), None),), settings.get("base_path"))
 
     @classmethod
     @functools.cache
-    def read(cls, path: Path, base_path: str | None) -> OpenApiDocument:
-        """The document at ``path`` (read once per process)."""
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() == ".json":
-            raw = json.loads(text)
-        else:
-            import yaml  # noqa: PLC0415
+    def _read(
+        cls, documents: tuple[tuple[Path, str | None], ...], base_path: str | None
+    ) -> OpenApiDocument:
+        """The documents (read once per process)."""
+        return cls(list(documents), base_path)
 
-            raw = yaml.safe_load(text)
-        return cls(raw, base_path)
+    def _deref(self, node: Any, document: Path) -> tuple[Any, Path]:
+        return self.files.resolve(node, document)
 
-    def _deref(self, node: Any) -> Any:
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            target: Any = self.raw
-            for part in node["$ref"][2:].split("/"):
-                target = target[part]
-            node = target
-        return node
-
-    def _pattern(self, path: str) -> re.Pattern[str]:
-        rel = path.removeprefix(self.base_path)
-        parts = re.split(r"(\{[^}]+\})", rel)
+    @staticmethod
+    def _pattern(path: str) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^}]+\})", path)
         regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
         return re.compile(f"^{regex}$")
 
     def problems(self, sent: SentRequest, op_id: str) -> list[str]:
         """Where ``sent`` breaks operation ``op_id`` (empty: a request the document allows)."""
-        if op_id not in self.operations:
-            return [f"the OpenAPI document has no operation {op_id}"]
-        method, path, op, shared = self.operations[op_id]
+        known = self.operations.get(op_id)
+        if known is None:
+            return [f"the OpenAPI documents have no operation {op_id}"]
         found: list[str] = []
-        if sent.method != method:
-            found.append(f"method is {sent.method}, {op_id} is {method}")
-        if not self._pattern(path).match(sent.path):
-            found.append(f"path {sent.path} is not {op_id}'s {path}")
-        params = [self._deref(p) for p in [*shared, *(op.get("parameters") or [])]]
+        if sent.method != known.method:
+            found.append(f"method is {sent.method}, {op_id} is {known.method}")
+        if not self._pattern(known.path).match(sent.path):
+            found.append(f"path {sent.path} is not {op_id}'s {known.path}")
+        found += [
+            f"query flag {name}={value} of {op_id} was not sent"
+            for name, value in known.flags.items()
+            if str(sent.query.get(name, "")).lower() != value.lower()
+        ]
+        params = [
+            self._deref(p, known.document)[0]
+            for p in [*known.shared, *(known.op.get("parameters") or [])]
+        ]
         query = {p["name"]: p for p in params if p.get("in") == "query"}
         for name, value in sent.query.items():
+            if name in known.flags:
+                continue
             if name not in query:
                 found.append(f"query parameter {name!r} is not one of {op_id}'s: {sorted(query)}")
                 continue
@@ -209,19 +259,23 @@ class OpenApiDocument:
             for name, p in query.items()
             if p.get("required") and name not in sent.query
         ]
-        found += self._body_problems(sent, op, params, op_id)
+        found += self._body_problems(sent, known, params, op_id)
         return found
 
     def _body_problems(
-        self, sent: SentRequest, op: dict[str, Any], params: list[Any], op_id: str
+        self, sent: SentRequest, known: _Known, params: list[Any], op_id: str
     ) -> list[str]:
+        raw = self.files.load(known.document)
+        version = 2 if str(raw.get("swagger", "")).startswith("2") else 3
         schema: Any = None
-        if self.version == 2:  # noqa: PLR2004
+        if version == 2:  # noqa: PLR2004
             body = next((p for p in params if p.get("in") == "body"), None)
             schema = body.get("schema") if body else None
             takes_body = body is not None
         else:
-            content = (self._deref(op.get("requestBody") or {}).get("content")) or {}
+            content = (
+                self._deref(known.op.get("requestBody") or {}, known.document)[0].get("content")
+            ) or {}
             json_type = next((t for t in content if "json" in t), None)
             takes_body = bool(content)
             schema = content[json_type].get("schema") if json_type else None
@@ -231,19 +285,57 @@ class OpenApiDocument:
             return [f"a body was sent, but {op_id} takes none"]
         if schema is None:
             return []
-        from jsonschema import Draft4Validator  # noqa: PLC0415
-
-        root = {**schema}
-        if self.version == 2:  # noqa: PLR2004
-            root["definitions"] = self.raw.get("definitions") or {}
-        else:
-            root["components"] = self.raw.get("components") or {}
-        validator = Draft4Validator(root)
+        validator = self._validator(schema, known.document)
         return [
             f"body{''.join(f'[{p!r}]' for p in error.absolute_path)}: {error.message}"
             for error in validator.iter_errors(sent.body)
             if not _undefined_requirement(error)
         ]
+
+    def _validator(self, schema: Any, document: Path) -> Any:
+        """A validator of `schema`, its `$ref`s read from the documents (relative to `document`)."""
+        from urllib.parse import unquote  # noqa: PLC0415
+
+        from jsonschema import Draft4Validator  # noqa: PLC0415
+        from referencing import Registry  # noqa: PLC0415
+        from referencing.jsonschema import DRAFT4  # noqa: PLC0415
+
+        files = self.files
+
+        def retrieve(uri: str) -> Any:
+            node, _ = files.target(unquote(uri.removeprefix("file://")), document)
+            return DRAFT4.create_resource(_python_patterns(node))
+
+        registry: Registry[Any] = Registry(retrieve=retrieve)  # type: ignore[call-arg]  # attrs field
+        # The schema stands beside its document; its own `#/...` references point into it.
+        local = _python_patterns(_rebased_local(schema, document.name))
+        root = {"id": (document.parent / "request-body.json").as_uri(), "allOf": [local]}
+        return Draft4Validator(root, registry=registry)
+
+
+def _rebased_local(node: Any, name: str) -> Any:
+    """A copy of a schema whose document-local references (`#/...`) name the document."""
+    if isinstance(node, list):
+        return [_rebased_local(item, name) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _rebased_local(v, name) for k, v in node.items()}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        out["$ref"] = name + ref
+    return out
+
+
+def _python_patterns(node: Any) -> Any:
+    r"""A copy of a schema whose patterns Python reads: ECMA's `\p{L}` (a letter) becomes `\w`."""
+    if isinstance(node, list):
+        return [_python_patterns(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _python_patterns(v) for k, v in node.items()}
+    if isinstance(node.get("pattern"), str):
+        out["pattern"] = node["pattern"].replace("\\p{L}", "\\w")
+    return out
 
 
 def _undefined_requirement(error: Any) -> bool:

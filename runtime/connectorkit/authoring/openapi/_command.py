@@ -17,18 +17,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="connectorkit import-openapi",
         description=(
-            "Write an action file for each operation of an OpenAPI 2 (swagger) or 3 document. "
-            "Run it again after the document changes: requests and input types are renewed, "
+            "Write an action file for each operation of OpenAPI 2 (swagger) or 3 documents "
+            "(given, or else every one the pack's connector.yaml lists in openapi.documents). "
+            "Run it again after the documents change: requests and input types are renewed, "
             "labels, comments, defaults and examples an author wrote are kept."
         ),
         epilog=(
             "examples:\n"
             "  connectorkit import-openapi openapi.yaml --tag alerts\n"
             "  connectorkit import-openapi api.json --operation getThing --dry-run\n"
+            "  connectorkit import-openapi --pack packs/fabric   # every document it lists\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("spec", type=Path, help="the OpenAPI document (JSON or YAML)")
+    parser.add_argument("spec", type=Path, nargs="*", help="the OpenAPI documents (JSON or YAML)")
     parser.add_argument(
         "--pack", type=Path, default=Path(), help="the pack folder (default: the current one)"
     )
@@ -69,7 +71,8 @@ def main(argv: Sequence[str]) -> int:
             dry_run=args.dry_run,
         )
     except (OSError, ValueError) as exc:
-        print(f"connectorkit: cannot import {args.spec}: {exc}", file=sys.stderr)  # noqa: T201
+        named = " ".join(str(p) for p in args.spec) or "the documents connector.yaml lists"
+        print(f"connectorkit: cannot import {named}: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     if report.operations == 0:
         print("connectorkit: no operation matched", file=sys.stderr)  # noqa: T201

@@ -12,8 +12,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from connectorkit.authoring.openapi import _followups as followups
 from connectorkit.authoring.openapi._extensions import Source, designer_fields, link, source_of
-from connectorkit.authoring.openapi._naming import group_label, input_key, split_words, title
+from connectorkit.authoring.openapi._naming import (
+    group_label,
+    input_key,
+    singular,
+    split_words,
+    title,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -81,6 +88,9 @@ def generate(
     taken: Mapping[str, str],
     reserved: frozenset[str] = frozenset(),
     runtime_inputs: frozenset[str] = frozenset(),
+    long_running: Mapping[str, Any] | None = None,
+    follow_location: bool = False,
+    long_running_flags: tuple[str, ...] = followups.FLAGS,
 ) -> list[Generated]:
     """One action per operation or pair.
 
@@ -98,23 +108,24 @@ def generate(
         for prefix in prefixes:
             if rel.startswith(prefix.path + "/"):
                 twin = plain.get((op.method, rel[len(prefix.path) :]))
-                if twin is not None and twin.id != op.id:
-                    paired[twin.id] = (twin, op, prefix)
-                    paired[op.id] = (twin, op, prefix)
+                if twin is not None and twin.ref != op.ref:
+                    paired[twin.ref] = (twin, op, prefix)
+                    paired[op.ref] = (twin, op, prefix)
     made: list[Generated] = []
     done: set[str] = set()
     for op in operations:
-        if op.id in done:
+        if op.ref in done:
             continue
-        if op.id in paired:
-            mine, grouped, prefix = paired[op.id]
-            done |= {mine.id, grouped.id}
+        if op.ref in paired:
+            mine, grouped, prefix = paired[op.ref]
+            done |= {mine.ref, grouped.ref}
             made.append(
                 _action([mine, grouped], prefix, base_path, shared_inputs, verbs, runtime_inputs)
             )
         else:
-            done.add(op.id)
+            done.add(op.ref)
             made.append(_action([op], None, base_path, shared_inputs, verbs, runtime_inputs))
+        _follow(made[-1], long_running or {}, follow_location, long_running_flags)
     _name(made, taken, verbs, reserved)
     _link_sources(made)
     return made
@@ -149,41 +160,102 @@ def _name(
     verbs: Mapping[str, str],
     reserved: frozenset[str],
 ) -> None:
-    """Keys in the pack's style; clashes get the group's noun after the verb."""
+    """Keys in the pack's style, unique in the pack.
+
+    An action keeps the key it already has. A new key that two operations would share, or that
+    the pack already uses, names more: first the resource the path reaches the operation
+    through (`list_lakehouse_livy_sessions` beside `list_notebook_livy_sessions`), then the
+    release it marks (`list_lakehouse_livy_sessions_beta`: the beta twin of an operation), then
+    the operationId's own group noun (`list_dashboard_users_as_admin`), then the tag's words.
+    """
     used = set(taken.values()) | reserved
     fresh: list[Generated] = []
     for item in made:
-        existing = next((taken[o.id] for o in item.operations if o.id in taken), None)
+        existing = next((taken[o.ref] for o in item.operations if o.ref in taken), None)
         if existing is not None:
             item.key = item.data["key"] = existing
         else:
             fresh.append(item)
-    counts: dict[str, int] = {}
+    named = {
+        id(item): title(item.operations[0].id, item.operations[0].tag, dict(verbs))
+        for item in fresh
+    }
+    for qualify in (_parent_words, _flag_words, _owner_words):
+        counts: dict[str, int] = {}
+        for item in fresh:
+            counts[item.key] = counts.get(item.key, 0) + 1
+        for item in fresh:
+            if counts[item.key] > 1 or item.key in used:
+                named[id(item)] = _qualify(item, named[id(item)], qualify(item.operations[0]))
     for item in fresh:
-        counts[item.key] = counts.get(item.key, 0) + 1
-    for item in fresh:
-        if counts[item.key] > 1 or item.key in used:
-            op = item.operations[0]
-            words = title(op.id, op.tag, dict(verbs))
-            # The operationId's own prefix (Dashboards_…) says more than a shared tag (EmbedToken).
-            owner = op.id.split("_", 1)[0] if "_" in op.id else op.tag
-            noun = [w.lower() for w in split_words(re.sub(r"\(.*?\)|_", " ", owner))]
-            singular = [*noun[:-1], _singular(noun[-1])] if noun else []
-            if singular and not set(singular) & {_singular(w.lower()) for w in words}:
-                item.key = "_".join([words[0].lower(), *singular, *(w.lower() for w in words[1:])])
-                item.data["label"] = " ".join(
-                    [words[0], *(w.title() for w in singular), *words[1:]]
-                )
         while item.key in used:
             item.key += "_" + "_".join(w.lower() for w in split_words(item.operations[0].tag))
         used.add(item.key)
         item.data["key"] = item.key
 
 
-def _singular(word: str) -> str:
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+def _parent_words(op: Operation) -> list[str]:
+    """The resource the path passes through before the operation's own part, singular.
+
+    `/workspaces/{w}/lakehouses/{id}/livySessions` → `[lakehouse]`: the literal segment before
+    the last parameter that more of the path follows.
+    """
+    parts = [p for p in op.path.split("?")[0].split("/") if p]
+    for index in range(len(parts) - 2, 0, -1):
+        if parts[index].startswith("{") and not parts[index - 1].startswith("{"):
+            if index == len(parts) - 1:
+                continue
+            words = split_words(parts[index - 1])
+            return [*words[:-1], singular(words[-1])] if words else []
+    return []
+
+
+def _owner_words(op: Operation) -> list[str]:
+    """The operationId's own group (`Dashboards_...`), which says more than a shared tag."""
+    owner = op.id.split("_", 1)[0] if "_" in op.id else op.tag
+    noun = split_words(re.sub(r"\(.*?\)|_", " ", owner))
+    return [*noun[:-1], singular(noun[-1])] if noun else []
+
+
+def _flag_words(op: Operation) -> list[str]:
+    """What marks a release of the operation, to go after the name (`[Beta]`).
+
+    The flags its path key turns on (`?beta=true`), else a marker of its operationId (`(beta)`).
+    """
+    flags = [name.capitalize() for name, value in op.flags.items() if value.lower() == "true"]
+    markers = re.findall(r"\(([A-Za-z]+)\)", op.id)
+    return flags or [m.capitalize() for m in markers]
+
+
+def _qualify(item: Generated, words: list[str], noun: list[str]) -> list[str]:
+    """The name's words with `noun` after the verb (flag words at the end), key and label set.
+
+    A noun the name already holds adds nothing.
+    """
+    op = item.operations[0]
+    if noun and noun == _flag_words(op):
+        words = [*words, *noun]
+    elif noun and not _holds(words, noun):
+        words = [words[0], *(w[:1].upper() + w[1:] for w in noun), *words[1:]]
+    item.key = _key_of(words, op)
+    item.data["label"] = _label_of(words, op)
+    return words
+
+
+def _holds(words: list[str], noun: list[str]) -> bool:
+    """Whether the noun's words stand together in the name (singular or plural)."""
+    have = [singular(w).lower() for w in words]
+    want = [singular(w).lower() for w in noun]
+    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+
+
+def _key_of(words: list[str], op: Operation) -> str:
+    return "_".join([*(w.lower() for w in words), *([op.key_suffix] if op.key_suffix else [])])
+
+
+def _label_of(words: list[str], op: Operation) -> str:
+    suffix = [w.capitalize() for w in op.key_suffix.split("_")] if op.key_suffix else []
+    return " ".join([*words, *suffix])
 
 
 def _action(  # noqa: C901, PLR0917 - parameters by place, then body, request and examples
@@ -196,7 +268,7 @@ def _action(  # noqa: C901, PLR0917 - parameters by place, then body, request an
 ) -> Generated:
     main = ops[0]
     words = title(main.id, main.tag, dict(verbs))
-    key = re.sub(r"[^a-z0-9_]+", "_", "_".join(w.lower() for w in words)).strip("_")
+    key = re.sub(r"[^a-z0-9_]+", "_", _key_of(words, main)).strip("_")
     key = key if key[:1].isalpha() else f"call_{key}"
     notes = [f"{o.id}: {note}" for o in ops for note in o.notes]
     inputs: list[dict[str, Any]] = []
@@ -230,7 +302,9 @@ def _action(  # noqa: C901, PLR0917 - parameters by place, then body, request an
         names["path", scope_param] = prefix.input
     path = _pack_path(path, {n: k for (loc, n), k in names.items() if loc == "path"})
     request: dict[str, Any] = {"method": main.method, "path": path}
-    query = {p.name: "{" + names["query", p.name] + "}" for p in params if p.location == "query"}
+    # The flags a path key carries (`?beta=true`) are sent as they are, before the inputs.
+    query: dict[str, Any] = dict(main.flags)
+    query |= {p.name: "{" + names["query", p.name] + "}" for p in params if p.location == "query"}
     headers = {
         p.name: "{" + names["header", p.name] + "}" for p in params if p.location == "header"
     }
@@ -242,11 +316,11 @@ def _action(  # noqa: C901, PLR0917 - parameters by place, then body, request an
         request["body"] = made.body
     data: dict[str, Any] = {
         "key": key,
-        "label": _summary_label(main) or " ".join(words),
+        "label": _summary_label(main) or _label_of(words, main),
         "description": _description(ops, prefix),
-        "group": group_label(main.tag),
+        "group": _group(main),
         **{k: v for k, v in designer_fields(main.extensions).items() if k == "importance"},
-        "openapi": {"operations": [o.id for o in ops], "generated": True},
+        "openapi": {"operations": [o.ref for o in ops], "generated": True},
         "inputs": inputs,
         "request": request,
     }
@@ -337,6 +411,29 @@ def _summary_label(op: Operation) -> str | None:
     if not summary or summary.endswith(".") or len(summary.split()) > _SUMMARY_WORDS:
         return None
     return summary[:1].upper() + summary[1:]
+
+
+def _follow(
+    item: Generated, settings: Mapping[str, Any], follow_location: bool, flags: tuple[str, ...]
+) -> None:
+    """Declare the pages and the long-running operation that follow the first request."""
+    op = item.operations[0]
+    paged = followups.pages(op)
+    if paged is not None:
+        item.data["pages"] = paged
+    polled = followups.long_running(op, settings, follow_location=follow_location, flags=flags)
+    if polled is not None:
+        item.data["long_running"] = polled
+        for example in item.data.get("examples") or []:
+            # An example shows the first exchange: the operation is handed back, not awaited.
+            example["inputs"]["wait"] = False
+            example.pop("result", None)
+
+
+def _group(op: Operation) -> str:
+    """The group label: the tag's, after the document's own label when it has one."""
+    tag = group_label(op.tag)
+    return f"{op.group}: {tag}" if op.group else tag
 
 
 def _placeholder_in(path: str) -> str | None:
@@ -586,7 +683,11 @@ def _examples(  # noqa: PLR0917 - the parts of one generated action
         # The document's own examples first; made-up values when none of them fits.
         for title_text, raw in [*op.examples, (_MADE_UP, _made_up(op))]:
             example = _from_document(op, raw, title_text, base_path, names, data, scoped=scoped)
-            if example is not None and _inputs_fit(example["inputs"], inputs):
+            if (
+                example is not None
+                and _inputs_fit(example["inputs"], inputs)
+                and _body_fits(example["request"], op)
+            ):
                 found.append(example)
                 break
         if len(found) >= _MAX_EXAMPLES:
@@ -635,7 +736,7 @@ def _sample(schema: Mapping[str, Any], depth: int, *, required_only: bool) -> An
     if kind == "boolean":
         return True
     if kind == "array":
-        if depth > _MAX_SAMPLE_DEPTH:
+        if depth >= _MAX_SAMPLE_DEPTH:  # an element this deep would be cut short: none at all
             return []
         return [_sample(schema.get("items") or {}, depth + 1, required_only=required_only)]
     properties = schema.get("properties") or {}
@@ -706,6 +807,7 @@ def _from_document(  # noqa: C901, PLR0911, PLR0912, PLR0917 - one branch per pa
     if not scoped and "[" in data["request"]["path"]:
         pass  # My workspace: the optional part stays out, as the document's path already says
     request: dict[str, Any] = {"method": op.method, "path": path}
+    query = {**op.flags, **query}
     if query:
         request["query"] = query
     template = data["request"].get("body")
@@ -730,31 +832,53 @@ def _response(responses: Mapping[str, Any]) -> dict[str, Any] | None:
         if not str(code).startswith("2") or not isinstance(answer, dict):
             continue
         out: dict[str, Any] = {"status": int(code)}
+        headers = answer.get("headers")
+        if isinstance(headers, dict) and headers:
+            out["headers"] = {str(k): str(v) for k, v in headers.items()}
         if "body" in answer:
             out["body"] = answer["body"]
         return out
     return None
 
 
+def _body_fits(request: Mapping[str, Any], op: Operation) -> bool:
+    """Whether the example's body keeps to the document's own body schema (enums, types...)."""
+    from connectorkit.types._compile import compile_element  # noqa: PLC0415 - examples only
+
+    body = next((p for p in op.parameters if p.location == "body"), None)
+    if body is None or "body" not in request or not body.schema:
+        return True
+    return compile_element(_element(body.schema))(request["body"]) is None
+
+
+def _element(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's schema in the element subset the runtime checks (its own keys dropped)."""
+    return {
+        k: (
+            {p: _element(v) for p, v in schema[k].items()}
+            if k == "properties"
+            else _element(schema[k])
+            if k == "items"
+            else schema[k]
+        )
+        for k in _ITEM_KEYS
+        if k in schema and k != "description"
+    }
+
+
 def _inputs_fit(values: Mapping[str, Any], inputs: list[dict[str, Any]]) -> bool:
-    """A light check that the example's values suit the generated inputs (types and enums)."""
+    """Whether the example's values bind to the generated inputs (their own validators).
+
+    A document's example that breaks its own schema is not one to show: the made-up one is.
+    """
+    from connectorkit.types._compile import compile_spec  # noqa: PLC0415 - examples only
+
     specs = {i.get("key") or i.get("use"): i for i in inputs}
     for key, value in values.items():
         spec = specs.get(key)
         if spec is None:
             return False
-        kind = spec.get("type", "string")
-        checks = {
-            "string": isinstance(value, str),
-            "integer": isinstance(value, int) and not isinstance(value, bool),
-            "number": isinstance(value, (int, float)) and not isinstance(value, bool),
-            "boolean": isinstance(value, bool),
-            "object": isinstance(value, dict),
-            "array": isinstance(value, list),
-        }
-        if not checks.get(kind, True):
-            return False
-        if "enum" in spec and value not in spec["enum"]:
+        if spec.get("type") in _INPUT_TYPES and compile_spec(spec).check(value) is not None:
             return False
     required = {i.get("key") or i.get("use") for i in inputs if i.get("required")}
     return required <= set(values)

@@ -1,21 +1,50 @@
-"""Import an OpenAPI document into a pack: read it, generate, merge with what is there, write."""
+"""Import OpenAPI documents into a pack: read them, generate, merge with what is there, write.
+
+A pack may follow one document (`openapi.document`) or several (`openapi.documents`: paths or
+globs inside the pack, each optionally with its own `base_path`, `group` label and
+`key_suffix`). With several, one run imports them all; an action names its operations as
+`document#operationId`, since two documents may use the same operationId.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+from connectorkit.authoring.openapi._documents import Documents
+from connectorkit.authoring.openapi._followups import FLAGS
 from connectorkit.authoring.openapi._generate import Generated, OptionalPrefix, generate
 from connectorkit.authoring.openapi._merge import merge
 from connectorkit.authoring.openapi._naming import DEFAULT_VERBS
 from connectorkit.authoring.openapi._spec import Operation, Spec, read_spec
 from connectorkit.authoring.openapi._write import action_yaml, schema_header
 
-if TYPE_CHECKING:
-    from pathlib import Path
+__all__ = [
+    "DocumentSettings",
+    "ImportReport",
+    "OpenApiSettings",
+    "import_openapi",
+    "listed_documents",
+    "read_settings",
+    "read_spec",
+]
 
-__all__ = ["ImportReport", "OpenApiSettings", "import_openapi", "read_settings", "read_spec"]
+
+@dataclass(frozen=True, slots=True)
+class DocumentSettings:
+    """One entry of ``openapi.documents``: a path or glob inside the pack, and its own choices.
+
+    `group` is the label the document's action groups start with (None: its title without
+    "REST APIs"; "": none); `key_suffix` the words its action keys end with.
+    """
+
+    document: str
+    base_path: str | None = None
+    group: str | None = None
+    key_suffix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +55,10 @@ class OpenApiSettings:
     base_path: str | None = None
     prefixes: tuple[OptionalPrefix, ...] = ()
     verbs: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_VERBS))
+    documents: tuple[DocumentSettings, ...] = ()
+    long_running: dict[str, Any] = field(default_factory=dict)
+    follow_location: bool = False
+    long_running_flags: tuple[str, ...] = FLAGS
 
 
 @dataclass(slots=True)
@@ -78,12 +111,48 @@ def read_settings(connector: dict[str, Any]) -> OpenApiSettings:
         if isinstance(p, dict) and "path" in p and "input" in p
     )
     verbs = {**DEFAULT_VERBS, **(block.get("verbs") or {})}
+    documents = tuple(
+        DocumentSettings(entry)
+        if isinstance(entry, str)
+        else DocumentSettings(
+            str(entry["document"]),
+            entry.get("base_path"),
+            entry.get("group"),
+            str(entry.get("key_suffix") or ""),
+        )
+        for entry in block.get("documents") or []
+        if isinstance(entry, str) or (isinstance(entry, dict) and "document" in entry)
+    )
+    long_running = block.get("long_running")
     return OpenApiSettings(
         document=block.get("document"),
         base_path=block.get("base_path"),
         prefixes=prefixes,
         verbs=verbs,
+        documents=documents,
+        long_running=long_running if isinstance(long_running, dict) else {},
+        follow_location=block.get("follow_location") is True,
+        long_running_flags=(*FLAGS, *(str(f) for f in block.get("long_running_flags") or [])),
     )
+
+
+def listed_documents(root: Path, settings: OpenApiSettings) -> list[tuple[Path, DocumentSettings]]:
+    """The files ``openapi.documents`` names (globs expanded, in order, each once).
+
+    A later entry for a file already named gives it its own settings.
+    """
+    found: dict[Path, DocumentSettings] = {}
+    for entry in settings.documents:
+        matches = (
+            sorted(root.glob(entry.document))
+            if any(c in entry.document for c in "*?[")
+            else [root / entry.document]
+        )
+        for path in matches:
+            found[path] = DocumentSettings(
+                path.relative_to(root).as_posix(), entry.base_path, entry.group, entry.key_suffix
+            )
+    return list(found.items())
 
 
 def _common_base(spec: Spec) -> str:
@@ -102,19 +171,37 @@ def _common_base(spec: Spec) -> str:
 
 
 def import_openapi(
-    spec_path: Path,
+    spec_paths: Path | list[Path] | None,
     pack_root: Path,
     *,
     tags: tuple[str, ...] = (),
     operation_ids: tuple[str, ...] = (),
     dry_run: bool = False,
 ) -> ImportReport:
-    """Write (or update) the actions of ``pack_root`` for the document at ``spec_path``."""
-    spec = read_spec(spec_path)
+    """Write (or update) the actions of ``pack_root`` for the documents given.
+
+    None (or no path) imports every document the pack's ``openapi.documents`` lists.
+    """
     connector_file = pack_root / "connector.yaml"
     connector = _yaml(connector_file) or {}
     settings = read_settings(connector)
-    base = settings.base_path if settings.base_path is not None else _common_base(spec)
+    given = [spec_paths] if isinstance(spec_paths, Path) else list(spec_paths or [])
+    listed = {path.resolve(): chosen for path, chosen in listed_documents(pack_root, settings)}
+    if not given:
+        given = list(listed)
+        if not given:
+            raise ValueError("name a document, or list them in connector.yaml (openapi.documents)")
+    several = len(given) > 1 or bool(settings.documents)
+    documents = Documents()
+    specs = [read_spec(path, documents) for path in given]
+    operations: list[Operation] = []
+    for path, spec in zip(given, specs, strict=True):
+        chosen = listed.get(path.resolve())
+        operations += _placed(spec, chosen, pack_root, path, several=several)
+    operations, repeats = _distinct(operations)
+    base = settings.base_path
+    if base is None:
+        base = _common_base(specs[0]) if len(specs) == 1 else ""
     existing = _existing_actions(pack_root)
     taken = {op: key for key, (data, _) in existing.items() for op in _operations_of(data)}
     curated_ops = {
@@ -124,7 +211,7 @@ def import_openapi(
         for op in _operations_of(data)
     }
     made = generate(
-        spec.operations,
+        operations,
         base_path=base,
         prefixes=settings.prefixes,
         shared_inputs=connector.get("inputs") or {},
@@ -132,15 +219,19 @@ def import_openapi(
         taken=taken,
         reserved=frozenset(existing) - set(taken.values()),
         runtime_inputs=_runtime_inputs(connector),
+        long_running=settings.long_running,
+        follow_location=settings.follow_location,
+        long_running_flags=settings.long_running_flags,
     )
     report = ImportReport(dry_run=dry_run)
+    report.notes += repeats
     wanted = [item for item in made if _selected(item.operations, tags, operation_ids)]
     report.operations = sum(len(item.operations) for item in wanted)
-    source = settings.document or spec_path.name
     for item in wanted:
+        source = item.operations[0].document if several else (settings.document or given[0].name)
         _apply(item, pack_root, existing, curated_ops, report, source, dry_run=dry_run)
-    if not dry_run:
-        _record_document(spec_path, pack_root, connector_file, settings, base)
+    if not dry_run and not several:
+        _record_document(given[0], pack_root, connector_file, settings, base)
     return report
 
 
@@ -157,10 +248,48 @@ def _runtime_inputs(connector: dict[str, Any]) -> frozenset[str]:
     return frozenset(calls | set(OPERATION_INPUTS))
 
 
+def _distinct(operations: list[Operation]) -> tuple[list[Operation], list[str]]:
+    """Each operation once: a repeat of an earlier one's method, path and flags is left out."""
+    first: dict[tuple[str, str, tuple[tuple[str, str], ...]], Operation] = {}
+    kept: list[Operation] = []
+    notes: list[str] = []
+    for op in operations:
+        seen = first.setdefault((op.method, op.path, tuple(sorted(op.flags.items()))), op)
+        if seen is op:
+            kept.append(op)
+        else:
+            notes.append(f"{op.ref} repeats {seen.ref}; its action stands for both")
+    return kept, notes
+
+
+def _placed(
+    spec: Spec, chosen: DocumentSettings | None, root: Path, path: Path, *, several: bool
+) -> list[Operation]:
+    """The document's operations, each knowing its document, group and key suffix."""
+    if not several:
+        return spec.operations
+    try:
+        name = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        name = path.as_posix()
+    chosen = chosen or DocumentSettings(name)
+    group = chosen.group
+    if group is None:
+        group = re.sub(r"\s*REST APIs?$", "", spec.title, flags=re.IGNORECASE).strip()
+    for op in spec.operations:
+        op.document = name
+        op.ref = f"{name}#{op.id}"
+        op.group = group
+        op.key_suffix = chosen.key_suffix
+        if chosen.base_path is not None:
+            op.path = chosen.base_path.rstrip("/") + op.path.removeprefix(spec.base_path)
+    return spec.operations
+
+
 def _selected(ops: list[Operation], tags: tuple[str, ...], ids: tuple[str, ...]) -> bool:
     if not tags and not ids:
         return True
-    return any(op.tag in tags or op.id in ids for op in ops)
+    return any(op.tag in tags or op.id in ids or op.ref in ids for op in ops)
 
 
 def _operations_of(data: Any) -> list[str]:

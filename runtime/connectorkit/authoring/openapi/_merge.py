@@ -56,6 +56,6 @@ def merge(generated: dict[str, Any], existing: dict[str, Any]) -> tuple[dict[str
 
 _USE_KEEP = ("required", *CURATED_INPUT_FIELDS)
 _ORDER = (
-    "key", "label", "description", "group", "importance", "openapi", "inputs", "request", "result",
-    "returns", "examples",
+    "key", "label", "description", "group", "importance", "openapi", "inputs", "request",
+    "long_running", "pages", "result", "returns", "examples",
 )  # fmt: skip

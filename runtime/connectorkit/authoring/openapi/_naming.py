@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEFAULT_VERBS", "group_label", "input_key", "split_words", "tag_noun", "title"]
+__all__ = [
+    "DEFAULT_VERBS",
+    "group_label",
+    "input_key",
+    "operation_name",
+    "singular",
+    "split_words",
+    "tag_noun",
+    "title",
+]
 
 DEFAULT_VERBS = {"Post": "Create", "Put": "Update", "Patch": "Update"}
 # Words kept in capitals in labels (they came that way, and lowercasing them reads wrong).
@@ -43,15 +52,28 @@ def tag_noun(tag: str) -> list[str]:
     return split_words(re.sub(r"\(.*?\)|_", " ", tag))
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
+    """``Datasets`` → ``Dataset``, ``Libraries`` → ``Library``; a word not plural stays."""
     if word.endswith("ies"):
         return word[:-3] + "y"
     return word[:-1] if _is_plural(word) else word
 
 
+def operation_name(op_id: str) -> str:
+    """The part of an operationId that names the call, without its group and markers.
+
+    ``Datasets_GetRefreshHistory`` → ``GetRefreshHistory``; ``Goals_(Preview)_Get`` → ``Get``;
+    ``LivySessions_List_Livy_Sessions_(beta)`` → ``ListLivySessions``: a release marker in
+    parentheses is not a word of the name, and underscores inside it only separate words.
+    """
+    name = op_id.split("_", 1)[1] if "_" in op_id else op_id
+    name = re.sub(r"\([^)]*\)", "", name)
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+
+
 def title(op_id: str, tag: str, verbs: dict[str, str]) -> list[str]:
     """The words of an action's label, verb first (``[List, Refresh, History]``)."""
-    name = op_id.rsplit("_", 1)[-1] if "_" in op_id else op_id
+    name = operation_name(op_id)
     if not name[:1].isalpha():  # getThing_2: the tail is a number, the name is before it
         name = op_id.replace("_", " ")
     words = split_words(name) or ["Call"]
@@ -59,10 +81,10 @@ def title(op_id: str, tag: str, verbs: dict[str, str]) -> list[str]:
     noun = tag_noun(tag)
     rest = words[1:]
     if rest[:2] == ["By", "ID"] or rest[:2] == ["By", "Id"]:
-        rest = [*noun[:-1], _singular(noun[-1]) if noun else "Item", *rest[2:]]
+        rest = [*noun[:-1], singular(noun[-1]) if noun else "Item", *rest[2:]]
     elif not rest and noun and words[0] in {"Get", "Post", "Patch", "Put", "Delete"}:
         # A bare verb acts on the group's own items: Goals_Get lists goals.
-        rest = noun if words[0] == "Get" else [*noun[:-1], _singular(noun[-1])]
+        rest = noun if words[0] == "Get" else [*noun[:-1], singular(noun[-1])]
     if rest[-2:] == ["In", "Group"] and len(rest) > 2:  # noqa: PLR2004
         rest = rest[:-2]  # the workspace is an input; the key need not say so
     cut = next((i for i, w in enumerate(rest) if w in _QUALIFIERS), len(rest))

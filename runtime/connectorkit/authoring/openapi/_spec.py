@@ -1,15 +1,18 @@
 """Read an OpenAPI 2 (swagger) or 3 document into operations with resolved, simplified schemas.
 
-Everything the importer cannot express in a pack is *noted* on the operation (``Operation.notes``)
-rather than dropped in silence: the command prints those notes.
+`$ref`s may point into other files (resolved relative to the referring document), and so may
+`x-ms-examples`. A path key's query (`/items/bulkExport?beta=true`) is a flag the operation's
+request always carries. Everything the importer cannot express in a pack is *noted* on the
+operation (``Operation.notes``) rather than dropped in silence: the command prints those notes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
-from connectorkit.authoring.openapi._lenient import read_json_text
+from connectorkit.authoring.openapi._documents import Documents
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,10 +65,15 @@ class Operation:
     examples: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     deprecated: bool = False
     notes: list[str] = field(default_factory=list)
-    # The operation's vendor extensions (x-ms-pageable, x-ms-long-running-operation, …).
-    extensions: dict[str, Any] = field(default_factory=dict)
-    # Every success status the document lists (a 202 among them marks a started operation).
-    statuses: tuple[str, ...] = ()
+    flags: dict[str, str] = field(default_factory=dict)  # query the path key fixes (beta=true)
+    document: str = ""  # the document's path, as the import named it
+    pageable: dict[str, Any] | None = None  # x-ms-pageable
+    extensions: dict[str, Any] = field(default_factory=dict)  # the operation's x- keys
+    accepted_location: bool = False  # a 202 answer says (or describes) where to poll
+    statuses: tuple[str, ...] = ()  # the documented success statuses
+    ref: str = ""  # how the pack names it: the operationId, or `document#operationId`
+    group: str | None = None  # the group label its action gets (None: from the tag)
+    key_suffix: str = ""  # words its action's key ends with (`as_admin`)
 
 
 @dataclass(slots=True)
@@ -86,26 +94,26 @@ class Spec:
 
 
 def read_document(path: Path) -> tuple[Any, list[str]]:
-    """A JSON or YAML document, and what had to be forgiven to read it.
+    """A JSON or YAML document on its own, and what had to be forgiven to read it."""
+    documents = Documents()
+    return documents.load(path), documents.notes
+
+
+def read_spec(path: Path, documents: Documents | None = None) -> Spec:
+    """Read and normalise an OpenAPI document (JSON or YAML) and the files it refers to.
 
     JSON is read as the tools that edit such documents read it: a byte-order mark, comments, a
-    comma too many or missing, text that is not UTF-8 (see :mod:`._lenient`).
+    comma too many or missing, text that is not UTF-8 (see :mod:`._lenient`); what had to be
+    forgiven is among the spec's notes.
     """
-    if path.suffix.lower() == ".json":
-        read = read_json_text(path.read_bytes())
-        return read.value, [f"{path.name}: read despite {note}" for note in read.notes()]
-    import yaml  # noqa: PLC0415 - only YAML documents need it
-
-    return yaml.safe_load(path.read_text(encoding="utf-8-sig")), []
-
-
-def read_spec(path: Path) -> Spec:
-    """Read and normalise an OpenAPI document (JSON or YAML)."""
-    raw, notes = read_document(path)
+    documents = documents or Documents()
+    already = len(documents.notes)
+    raw = documents.load(path)
+    notes = documents.notes[already:]
     if not isinstance(raw, dict) or not ("swagger" in raw or "openapi" in raw):
         raise ValueError(f"{path}: not an OpenAPI document (no 'swagger' or 'openapi' key)")
     version = 2 if str(raw.get("swagger", "")).startswith("2") else 3
-    reader = _Reader(raw, version)
+    reader = _Reader(raw, version, path.resolve(), documents, str(path))
     found = reader.operations()
     return Spec(
         version=version,
@@ -119,9 +127,14 @@ def read_spec(path: Path) -> Spec:
 
 
 class _Reader:
-    def __init__(self, raw: dict[str, Any], version: int) -> None:
+    def __init__(
+        self, raw: dict[str, Any], version: int, path: Path, documents: Documents, name: str
+    ) -> None:
         self.raw = raw
         self.version = version
+        self.path = path
+        self.documents = documents
+        self.name = name
         self.notes: list[str] = []  # operations the document does not let us read
 
     def base_path(self) -> str:
@@ -133,33 +146,24 @@ class _Reader:
             url = "/" + url.split("://", 1)[1].partition("/")[2]
         return url.rstrip("/") if url.startswith("/") else ""
 
-    def ref(self, pointer: str) -> Any:
-        if not pointer.startswith("#/"):
-            raise LookupError(f"external reference {pointer!r}")
-        node: Any = self.raw
-        for part in pointer[2:].split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
-
-    def deref(self, node: Any) -> Any:
-        seen = 0
-        while isinstance(node, dict) and "$ref" in node and seen < 20:  # noqa: PLR2004
-            node = self.ref(node["$ref"])
-            seen += 1
-        return node
+    def deref(self, node: Any, where: Path | None = None) -> tuple[Any, Path]:
+        """The node with its `$ref`s followed (from `where`, this document by default)."""
+        return self.documents.resolve(node, where or self.path)
 
     def operations(self) -> list[Operation]:
         found: list[Operation] = []
-        for path, item in (self.raw.get("paths") or {}).items():
+        for key, item in (self.raw.get("paths") or {}).items():
             if not isinstance(item, dict):
                 continue
+            path, _, query = str(key).partition("?")
+            flags = dict(parse_qsl(query, keep_blank_values=True))
             shared = item.get("parameters") or []
             for method in METHODS:
                 op = item.get(method)
                 if not isinstance(op, dict):
                     continue
                 try:
-                    found.append(self.operation(path, method, op, shared))
+                    found.append(self.operation(path, method, op, shared, flags))
                 except (LookupError, TypeError, AttributeError) as exc:
                     self.notes.append(
                         f"{method.upper()} {path}: could not be read ({type(exc).__name__}: "
@@ -167,46 +171,58 @@ class _Reader:
                     )
         return found
 
-    def operation(self, path: str, method: str, op: dict[str, Any], shared: list[Any]) -> Operation:
+    def operation(
+        self,
+        path: str,
+        method: str,
+        op: dict[str, Any],
+        shared: list[Any],
+        flags: dict[str, str],
+    ) -> Operation:
         notes: list[str] = []
         op_id = str(op.get("operationId") or f"{method}_{path}")
         tags = op.get("tags") or ["Other"]
         params: dict[tuple[str, str], Parameter] = {}
         for raw_param in [*shared, *(op.get("parameters") or [])]:
             param = self.parameter(raw_param, notes)
-            if param is not None:
+            if param is not None and not (param.location == "query" and param.name in flags):
                 params[param.name, param.location] = param
         body = self.request_body(op, notes)
         if body is not None:
             params[body.name, "body"] = body
         response, binary = self.success_response(op, notes)
-        success = next(
-            (str(c) for c in sorted(op.get("responses") or {}) if str(c).startswith("2")), "200"
-        )
+        responses = op.get("responses") or {}
+        statuses = tuple(sorted(str(c) for c in responses if str(c).startswith("2")))
+        accepted = self.deref(responses["202"])[0] if "202" in responses else {}
         return Operation(
             id=op_id,
             method=method.upper(),
-            path=path,
+            path=self.base_path() + path,
             tag=str(tags[0]),
             summary=str(op.get("summary") or ""),
             description=str(op.get("description") or ""),
             parameters=list(params.values()),
             response=response,
             binary_response=binary,
-            success_status=success,
+            success_status=next(
+                (c for c in statuses if c != "202"), statuses[0] if statuses else "200"
+            ),
             examples=self.examples(op),
             deprecated=bool(op.get("deprecated")),
             notes=notes,
+            flags=flags,
+            document=self.name,
+            pageable=op.get("x-ms-pageable") if isinstance(op.get("x-ms-pageable"), dict) else None,
             extensions={k: v for k, v in op.items() if str(k).startswith("x-")},
-            statuses=tuple(
-                str(c) for c in sorted(op.get("responses") or {}) if str(c).startswith("2")
-            ),
+            accepted_location=_locates(accepted),
+            statuses=statuses,
+            ref=op_id,
         )
 
     def parameter(self, raw_param: Any, notes: list[str]) -> Parameter | None:
         try:
-            param = self.deref(raw_param)
-        except (LookupError, KeyError, TypeError) as exc:
+            param, where = self.deref(raw_param)
+        except (LookupError, TypeError) as exc:
             notes.append(f"a parameter could not be resolved ({exc}); left out")
             return None
         location = str(param.get("in", ""))
@@ -218,20 +234,21 @@ class _Reader:
             notes.append(f"cookie parameter '{name}' is not supported; left out")
             return None
         if location == "body" and self.version == 2:  # noqa: PLR2004
-            schema = self.schema(param.get("schema") or {}, notes, f"body '{name}'")
+            schema = self.schema(param.get("schema") or {}, notes, f"body '{name}'", doc=where)
         elif "schema" in param:
-            schema = self.schema(param["schema"], notes, f"parameter '{name}'")
+            schema = self.schema(param["schema"], notes, f"parameter '{name}'", doc=where)
         else:  # swagger 2 puts type, format, enum ... on the parameter itself
             schema = self.schema(
                 {k: v for k, v in param.items() if k not in {"name", "in", "required"}},
                 notes,
                 f"parameter '{name}'",
+                doc=where,
             )
         description = str(param.get("description") or schema.get("description") or "")
         extensions = {k: v for k, v in param.items() if str(k).startswith("x-")}
         if location == "body" and isinstance(param.get("schema"), dict):
             # A body's own extensions (x-ms-dynamic-schema) sit on its schema.
-            body_schema = self.deref(param["schema"])
+            body_schema, _ = self.deref(param["schema"])
             if isinstance(body_schema, dict):
                 extensions.update((k, v) for k, v in body_schema.items() if str(k).startswith("x-"))
         return Parameter(
@@ -241,7 +258,7 @@ class _Reader:
     def request_body(self, op: dict[str, Any], notes: list[str]) -> Parameter | None:
         if self.version == 2 or "requestBody" not in op:  # noqa: PLR2004
             return None
-        body = self.deref(op["requestBody"])
+        body, where = self.deref(op["requestBody"])
         content = body.get("content") or {}
         json_type = next((t for t in content if "json" in t), None)
         notes += [
@@ -251,7 +268,9 @@ class _Reader:
         ]
         if json_type is None:
             return None
-        schema = self.schema(content[json_type].get("schema") or {}, notes, "request body")
+        schema = self.schema(
+            content[json_type].get("schema") or {}, notes, "request body", doc=where
+        )
         return Parameter(
             "body", "body", bool(body.get("required")), schema, str(body.get("description") or "")
         )
@@ -262,7 +281,7 @@ class _Reader:
         for code, response in sorted((op.get("responses") or {}).items()):
             if not str(code).startswith("2"):
                 continue
-            answer = self.deref(response)
+            answer, where = self.deref(response)
             if self.version == 2:  # noqa: PLR2004
                 raw_schema = answer.get("schema")
                 if isinstance(raw_schema, dict) and raw_schema.get("type") == "file":
@@ -276,12 +295,21 @@ class _Reader:
                     continue
                 raw_schema = content[json_type].get("schema")
             if isinstance(raw_schema, dict):
-                return self.schema(raw_schema, notes, f"response {code}", reading=True), False
+                schema = self.schema(raw_schema, notes, f"response {code}", doc=where, reading=True)
+                return schema, False
         return None, False
 
     def examples(self, op: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        found = op.get("x-ms-examples") or {}
-        return [(str(k), v) for k, v in found.items() if isinstance(v, dict)]
+        """The operation's `x-ms-examples`, each read from its own file when it refers to one."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        for title, value in (op.get("x-ms-examples") or {}).items():
+            try:
+                example, _ = self.deref(value)
+            except LookupError:
+                continue  # an example that cannot be read is not one to learn from
+            if isinstance(example, dict):
+                found.append((str(title), example))
+        return found
 
     def schema(  # noqa: C901, PLR0912 - one branch per JSON Schema keyword kept
         self,
@@ -289,6 +317,7 @@ class _Reader:
         notes: list[str],
         where: str,
         *,
+        doc: Path,
         reading: bool = False,
         depth: int = 0,
         seen: frozenset[str] = frozenset(),
@@ -298,17 +327,24 @@ class _Reader:
             return {}
         ref = node.get("$ref")
         if isinstance(ref, str):
-            if ref in seen or depth > _MAX_DEPTH:
-                return {"type": "object"} if ref in seen else {}
             try:
-                target = self.ref(ref)
-            except (LookupError, KeyError, TypeError):
+                target, there = self.documents.target(ref, doc)
+            except LookupError:
                 notes.append(f"{where}: reference {ref} could not be resolved")
                 return {}
+            name = f"{there}#{ref.partition('#')[2]}"
+            if name in seen or depth > _MAX_DEPTH:
+                return {"type": "object"} if name in seen else {}
             return self.schema(
-                target, notes, where, reading=reading, depth=depth + 1, seen=seen | {ref}
+                target,
+                notes,
+                where,
+                doc=there,
+                reading=reading,
+                depth=depth + 1,
+                seen=seen | {name},
             )
-        node = self.merged(node, notes, where)
+        node = self.merged(node, notes, where, doc)
         notes += [
             f"{where}: '{construct}' is not supported; any value is accepted"
             for construct in ("oneOf", "anyOf", "not")
@@ -338,13 +374,19 @@ class _Reader:
         out.update((k, node[k]) for k in _DESIGNER_KEYS if k in node)
         if kind == "array":
             out["items"] = self.schema(
-                node.get("items") or {}, notes, where, reading=reading, depth=depth + 1, seen=seen
+                node.get("items") or {},
+                notes,
+                where,
+                doc=doc,
+                reading=reading,
+                depth=depth + 1,
+                seen=seen,
             )
         properties = node.get("properties")
         if isinstance(properties, dict) and properties:
             out["properties"] = {
                 str(name): self.schema(
-                    value, notes, where, reading=reading, depth=depth + 1, seen=seen
+                    value, notes, where, doc=doc, reading=reading, depth=depth + 1, seen=seen
                 )
                 for name, value in properties.items()
             }
@@ -355,8 +397,14 @@ class _Reader:
             out["additionalProperties"] = False
         return out
 
-    def merged(self, node: dict[str, Any], notes: list[str], where: str) -> dict[str, Any]:
-        """``allOf`` folded into one object schema (properties and required lists joined)."""
+    def merged(
+        self, node: dict[str, Any], notes: list[str], where: str, doc: Path
+    ) -> dict[str, Any]:
+        """``allOf`` folded into one object schema (properties and required lists joined).
+
+        A part from another document brings its properties as they are written there; their
+        own references are resolved from that document when they are read.
+        """
         parts = node.get("allOf")
         if not isinstance(parts, list):
             return node
@@ -365,10 +413,13 @@ class _Reader:
         required: list[str] = list(out.get("required") or [])
         for part in parts:
             try:
-                resolved = self.merged(self.deref(part), notes, where)
-            except (LookupError, KeyError, TypeError):
+                target, there = self.deref(part, doc)
+                resolved = self.merged(target, notes, where, there)
+            except (LookupError, TypeError):
                 notes.append(f"{where}: a part of allOf could not be resolved")
                 continue
+            if there != doc:  # its references are relative to its own file
+                resolved = _rebased(resolved, there, doc)
             properties.update(resolved.get("properties") or {})
             required += [r for r in resolved.get("required") or [] if r not in required]
             for key, value in resolved.items():
@@ -382,3 +433,32 @@ class _Reader:
         if required:
             out["required"] = required
         return out
+
+
+def _rebased(node: Any, there: Path, here: Path) -> Any:
+    """`node` (read in `there`) with its relative `$ref`s rewritten to be read from `here`."""
+    if isinstance(node, list):
+        return [_rebased(item, there, here) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _rebased(v, there, here) for k, v in node.items() if k != "$ref"}
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        file, hashed, pointer = ref.partition("#")
+        target = (there.parent / file) if file else there
+        out["$ref"] = _relative_to(target, here.parent) + hashed + pointer
+    return out
+
+
+def _relative_to(target: Path, folder: Path) -> str:
+    import os  # noqa: PLC0415 - only documents that span files need it
+
+    return os.path.relpath(target, folder).replace(os.sep, "/")
+
+
+def _locates(accepted: Any) -> bool:
+    """Whether a 202 answer declares a `Location` header, or its description names one."""
+    if not isinstance(accepted, dict):
+        return False
+    headers = {str(h).lower() for h in accepted.get("headers") or ()}
+    return "location" in headers or "**Location**" in str(accepted.get("description") or "")
