@@ -27,14 +27,17 @@ if TYPE_CHECKING:
         Pack,
         Quirks,
     )
+    from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import InputDef
 
 __all__ = [
     "BoundAction",
     "BoundConnection",
+    "BoundTrigger",
     "CallOptions",
     "bind_action",
     "bind_connection",
+    "bind_trigger",
     "default_builders",
 ]
 
@@ -76,6 +79,15 @@ class BoundAction:
     """An action with validated inputs (defaults applied; absent optional inputs left out)."""
 
     definition: ActionDef
+    inputs: Mapping[str, Any]
+    options: CallOptions
+
+
+@dataclass(frozen=True, slots=True)
+class BoundTrigger:
+    """A trigger with validated inputs (defaults applied; absent optional inputs left out)."""
+
+    definition: TriggerDef
     inputs: Mapping[str, Any]
     options: CallOptions
 
@@ -274,6 +286,22 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
         )
     values = _validate(f"action '{action.key}'", action.inputs, action, inputs, InvalidInput)
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
+
+
+def bind_trigger(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundTrigger:
+    """Look up the trigger ``key`` and validate ``inputs`` against its definition."""
+    trigger = pack.triggers.get(key) if isinstance(key, str) else None
+    if trigger is None:
+        close = difflib.get_close_matches(str(key), sorted(pack.triggers), n=1)
+        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's triggers"
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UnknownAction(
+            f"the pack '{pack.key}' has no trigger '{key}'{hint}",
+            details=[{"field": "trigger", "message": said}],
+        )
+    label = f"trigger '{trigger.key}'"
+    values = _validate(label, trigger.inputs, trigger, inputs, InvalidInput)
+    return BoundTrigger(definition=trigger, inputs=values, options=CallOptions.from_inputs(values))
 
 
 # serve's calls over one connection each bring the same connection again: its binding (checks,

@@ -65,6 +65,8 @@ def cross_check(
             findings = pack.connector(data, trusted)
         elif document.kind == "action":
             findings = pack.action(document.path.stem, data, trusted)
+        elif document.kind == "trigger":
+            findings = pack.trigger(document.path.stem, data, trusted)
         else:
             findings = pack.connection(document.path.stem, data, trusted)
         for finding in findings:
@@ -99,7 +101,10 @@ class _PackView:
         self.connections = [
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
-        self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
+        self.action_data: dict[str, dict[str, Any]] = {
+            d.data["key"]: d.data for d in documents if d.kind == "action" and _keyed(d.data)
+        }
+        self.actions = list(self.action_data)
         self.root = documents[index].path.parent if index is not None else None
         sets = connector.get("value_sets")
         self.value_sets: dict[str, dict[str, Any]] = (
@@ -138,8 +143,10 @@ class _PackView:
             for suffix, message in definition_problems(spec, check_elements=trusted):
                 yield Finding(("call_inputs", index, key, *suffix), message)
 
-    def action(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
-        yield from _key_matches_file(stem, data)
+    def _declared(
+        self, data: dict[str, Any], trusted: bool
+    ) -> Generator[Finding, None, tuple[dict[str, dict[str, Any]], dict[str, int]]]:
+        """Check a document's inputs; their full definitions by key, and where each is."""
         declared: dict[str, dict[str, Any]] = {}
         first_at: dict[str, int] = {}
         items = data.get("inputs")
@@ -154,6 +161,11 @@ class _PackView:
                 continue
             declared[key], first_at[key] = spec, index
             yield from self._redeclared_call_input(at, key, spec)
+        return declared, first_at
+
+    def action(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
+        yield from _key_matches_file(stem, data)
+        declared, first_at = yield from self._declared(data, trusted)
         available = {**self.call_inputs, **declared}
         request, result = data.get("request"), data.get("result")
         if isinstance(request, dict):
@@ -164,6 +176,16 @@ class _PackView:
         if isinstance(result, dict):
             yield from _result_problems(result, available, _kept(data))
         for where, message in multistep_problems(data, available, self.actions):
+            yield Finding(where, message)
+
+    def trigger(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
+        from connectorkit.pack._trigger_rules import trigger_problems  # noqa: PLC0415
+
+        yield from _key_matches_file(stem, data)
+        declared, _ = yield from self._declared(data, trusted)
+        available = {**self.call_inputs, "since": {}, "max_events": {}, **declared}
+        calls = self.call_inputs
+        for where, message in trigger_problems(data, available, self.action_data, calls):
             yield Finding(where, message)
 
     def _resolve(

@@ -11,6 +11,7 @@ import select
 import stat
 import sys
 import threading
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import (
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from connectorkit.call._run import Outcome, Runner
     from connectorkit.pack._definitions import Pack
 
+    # One line of serve's output, and the polls it answers (settled once it is written).
+    _Line = tuple[str, list[Callable[[bool], None]]]
+
 __all__ = [
     "EXIT_STDOUT_CLOSED",
     "Taken",
@@ -59,7 +63,21 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
-_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection", "resume", "cancel"})
+_REQUEST_KEYS = frozenset(
+    {
+        "id",
+        "action",
+        "inputs",
+        "connection",
+        "resume",
+        "cancel",
+        "trigger",
+        "subscription",
+        "cursor",
+    }
+)
+# A poll of a trigger's subscription: what it names instead of an action.
+_POLL_KEYS = ("trigger", "subscription", "cursor")
 # A request that goes on with (or cancels) an operation handle instead of naming an action.
 _HANDLE_KEYS = ("resume", "cancel")
 _CONNECTION_KEYS = frozenset({"key", "values", "token", "name"})
@@ -111,7 +129,8 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
     problems = [
         {
             "field": k,
-            "message": "is not a request field (id, action, inputs, connection, resume, cancel)",
+            "message": "is not a request field (id, action, inputs, connection, resume, "
+            "cancel, trigger, subscription, cursor)",
         }
         for k in data
         if k not in _REQUEST_KEYS
@@ -127,7 +146,10 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
     if len(handles) > 1:
         problems.append({"field": "cancel", "message": "give either resume or cancel"})
     action = data.get("action")
-    named = handles and action is None  # the handle names its action
+    polled = any(k in data for k in _POLL_KEYS)
+    if polled:
+        problems += _poll_problems(data)
+    named = (handles or polled) and action is None  # a handle names its action; a poll has none
     if not named and (not isinstance(action, str) or not action):
         problems.append({"field": "action", "message": "must be the name of an action"})
     if not isinstance(data.get("inputs", {}), dict):
@@ -140,6 +162,26 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
         raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
     _refuse_unrepresentable(bad_values)
     return data
+
+
+def _poll_problems(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A poll names its trigger and subscription (and maybe a cursor), and no action."""
+    problems = [
+        {"field": key, "message": f"must be {what}"}
+        for key, what in (
+            ("trigger", "the name of a trigger"),
+            ("subscription", "the subscription's id (your name for what you follow)"),
+            ("cursor", "the cursor of an earlier answer"),
+        )
+        if (key in data or key != "cursor")
+        and (not isinstance(data.get(key), str) or not data[key])
+    ]
+    problems += [
+        {"field": key, "message": "cannot go with trigger: a poll names no action"}
+        for key in ("action", *_HANDLE_KEYS)
+        if key in data
+    ]
+    return problems
 
 
 def _refuse_unrepresentable(found: list[tuple[str, str]]) -> None:
@@ -231,6 +273,8 @@ def handle(
 
     if any(request.get(k) for k in _HANDLE_KEYS):
         return _handle_operation(pack, runner, request)
+    if "trigger" in request:
+        return _handle_poll(pack, runner, request)
     action = request.get("action")
     connection = None
     try:
@@ -258,6 +302,72 @@ def handle(
         return _envelope(request, action, error=_internal(exc))
     finally:
         forget_secrets(connection.secrets)
+
+
+def _handle_poll(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Poll a trigger's subscription; its position advances once the answer is out."""
+    from connectorkit._bind import bind_connection, bind_trigger  # noqa: PLC0415
+    from connectorkit.call._poll import run_poll  # noqa: PLC0415 - only polls load triggers
+
+    trigger = request.get("trigger")
+    connection = None
+    try:
+        bound = bind_trigger(pack, trigger, request.get("inputs") or {})
+        raw = request.get("connection")
+        if raw is not None and raw.get("name") is not None:
+            from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
+
+            raw = resolve_stored(runner.state, raw)
+        connection = bind_connection(pack, raw)
+    except ConnectorError as exc:
+        return _envelope(request, None, error=exc, trigger=trigger)
+    remember_secrets(connection.secrets)
+    settled: list[Callable[[bool], None]] = []
+    try:
+        outcome, settle = run_poll(
+            runner,
+            pack,
+            bound,
+            connection,
+            str(request["subscription"]),
+            request.get("cursor"),
+        )
+        settled.append(settle)
+        response = _answered(request, None, outcome, trigger=trigger)
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        for each in settled:
+            each(False)  # noqa: FBT003 - no answer goes out
+        return _envelope(request, None, error=_internal(exc), trigger=trigger)
+    finally:
+        forget_secrets(connection.secrets)
+    _settle_later(settle)
+    return response
+
+
+# The polls answered in this context: their positions advance once the front end wrote them.
+_UNSETTLED: ContextVar[list[Callable[[bool], None]] | None] = ContextVar(
+    "connectorkit_unsettled", default=None
+)
+
+
+def _settle_later(settle: Callable[[bool], None]) -> None:
+    """Hand a poll's settle to the front end that writes its answer (none: settled now)."""
+    pending = _UNSETTLED.get()
+    if pending is None:
+        settle(True)  # noqa: FBT003 - a caller in Python has the answer as it returns
+    else:
+        pending.append(settle)
+
+
+def _settling(written: Callable[[], bool], pending: list[Callable[[bool], None]]) -> bool:
+    """Write an answer, then settle the polls it holds (delivered only if it was written)."""
+    delivered = False
+    try:
+        delivered = written()
+    finally:
+        for settle in pending:
+            settle(delivered)
+    return delivered
 
 
 def _handle_operation(
@@ -321,7 +431,9 @@ def _handle_operation(
         forget_secrets(connection.secrets)
 
 
-def _answered(request: Mapping[str, Any], action: Any, outcome: Outcome) -> dict[str, Any]:
+def _answered(
+    request: Mapping[str, Any], action: Any, outcome: Outcome, *, trigger: Any = None
+) -> dict[str, Any]:
     """The envelope of a call that ran; a token it obtained is masked from now on."""
     if outcome.token:
         remember_secrets(
@@ -334,6 +446,7 @@ def _answered(request: Mapping[str, Any], action: Any, outcome: Outcome) -> dict
         error=outcome.error,
         token=outcome.token,
         meta=outcome.meta,
+        trigger=trigger,
     )
 
 
@@ -356,6 +469,7 @@ def _envelope(
     error: ConnectorError | None = None,
     token: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
+    trigger: Any = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     usable, identifier = request_id(request)
@@ -364,6 +478,8 @@ def _envelope(
     out["ok"] = error is None
     if isinstance(action, str):
         out["action"] = action
+    if isinstance(trigger, str):
+        out["trigger"] = trigger
     if error is None:
         out["result"] = result
     else:
@@ -441,10 +557,16 @@ def answer(pack: Pack | ConnectorError, runner: Runner, taken: Taken) -> tuple[d
             finally:
                 PLAIN_INPUTS.reset(plain)
     except ConnectorError as exc:
-        response = _envelope(request, request.get("action"), error=exc)
+        response = _envelope(request, request.get("action"), error=exc, trigger=_polled(request))
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
-        response = _envelope(request, request.get("action"), error=_internal(exc))
+        error = _internal(exc)
+        response = _envelope(request, request.get("action"), error=error, trigger=_polled(request))
     return response, _exit_code(response)
+
+
+def _polled(request: Mapping[str, Any]) -> Any:
+    """The trigger a request polls, if it names one."""
+    return request.get("trigger")
 
 
 def _exit_code(response: Mapping[str, Any]) -> int:
@@ -509,25 +631,38 @@ def invoke(
     if callable(pack):
         pack, runner = pack()
     assert runner is not None  # noqa: S101 - given, or made with the pack
-    response, code = answer(pack, runner, taken)
-    del taken
+    pending: list[Callable[[bool], None]] = []
+    reset = _UNSETTLED.set(pending)
     try:
-        stdout.write(_dump(response))
-        stdout.flush()
-    except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
-        return EXIT_STDOUT_CLOSED
-    return code
+        response, code = answer(pack, runner, taken)
+    finally:
+        _UNSETTLED.reset(reset)
+    del taken
+
+    def write() -> bool:
+        try:
+            stdout.write(_dump(response))
+            stdout.flush()
+        except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
+            return False
+        return True
+
+    return code if _settling(write, pending) else EXIT_STDOUT_CLOSED
 
 
-def _answer(pack: Pack | ConnectorError, runner: Runner, line: str | bytes) -> str:
+def _answer(pack: Pack | ConnectorError, runner: Runner, line: str | bytes) -> _Line:
     """One line of ``serve``'s output for one line of input; never raises."""
+    pending: list[Callable[[bool], None]] = []
+    reset = _UNSETTLED.set(pending)
     try:
         response, _ = respond(pack, runner, line)
-        return _dump(response)
+        return _dump(response), pending
     except Exception as exc:  # noqa: BLE001 - respond never raises; this is the last guard
         log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
         error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-        return _dump(_envelope({}, None, error=error))
+        return _dump(_envelope({}, None, error=error)), pending
+    finally:
+        _UNSETTLED.reset(reset)
 
 
 def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Event) -> None:
@@ -555,7 +690,7 @@ class _Worker:
 
     def __init__(
         self,
-        answer: Callable[[str | bytes], str],
+        answer: Callable[[str | bytes], _Line],
         stdin: IO[str] | IO[bytes],
         stdout: TextIO,
         concurrency: int,
@@ -569,7 +704,7 @@ class _Worker:
         self.gone = threading.Event()  # stdout's reader went away
         self.finished = threading.Event()  # every answer written, or gone
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
-        self.pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
+        self.pending: queue.Queue[Future[_Line] | None] = queue.Queue(maxsize=concurrency * 4)
 
     def run(self) -> int:
         _watch_reader(self.stdout, self.gone, self.finished)
@@ -591,16 +726,21 @@ class _Worker:
     def _start(target: Callable[[], None], name: str) -> None:
         threading.Thread(target=target, name=f"connectorkit-{name}", daemon=True).start()
 
-    def emit(self, text: str) -> bool:
-        """Write one answer; ``False`` when nobody reads stdout any more."""
-        try:
-            self.stdout.write(text)
-            self.stdout.flush()
-        except (OSError, ValueError):  # a broken pipe, or a closed stream
-            self.gone.set()
-            self.finished.set()
-            return False
-        return True
+    def emit(self, answered: _Line) -> bool:
+        """Write one answer (then settle its polls); ``False`` when nobody reads stdout."""
+        text, pending = answered
+
+        def write() -> bool:
+            try:
+                self.stdout.write(text)
+                self.stdout.flush()
+            except (OSError, ValueError):  # a broken pipe, or a closed stream
+                self.gone.set()
+                self.finished.set()
+                return False
+            return True
+
+        return _settling(write, pending)
 
     def answer_inline(self) -> None:
         """Concurrency 1: answer on the reading thread, which saves two hand-offs a request."""
@@ -624,7 +764,7 @@ class _Worker:
         finally:
             self.put(None)
 
-    def put(self, item: Future[str] | None) -> None:
+    def put(self, item: Future[_Line] | None) -> None:
         """Queue ``item``, waiting for room only as long as somebody reads stdout."""
         while not self.gone.is_set():
             try:
