@@ -57,6 +57,7 @@ __all__ = [
     "read_request",
     "request_id",
     "respond",
+    "respond_delivered",
     "serve",
     "take_request",
 ]
@@ -506,6 +507,27 @@ def respond(
 ) -> tuple[dict[str, Any], int]:
     """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
     return answer(pack, runner, take_request(text))
+
+
+def respond_delivered(
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    text: str | bytes,
+    deliver: Callable[[dict[str, Any]], bool],
+) -> tuple[dict[str, Any], int]:
+    """As :func:`respond`, the answer handed to ``deliver`` before the polls it answers settle.
+
+    ``deliver`` shows or writes the answer and says whether it got out: only then does a
+    poll's subscription move on (``connectorkit watch`` prints the events first).
+    """
+    pending: list[Callable[[bool], None]] = []
+    reset = _UNSETTLED.set(pending)
+    try:
+        response, code = respond(pack, runner, text)
+    finally:
+        _UNSETTLED.reset(reset)
+    _settling(lambda: deliver(response), pending)
+    return response, code
 
 
 class Taken:

@@ -185,8 +185,12 @@ class StudioApp:
         _, pack, catalog, error = self.view.current()
         if pack is None or catalog is None:
             raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        polled = isinstance(body, dict) and isinstance(body.get("trigger"), str)
+        named = "trigger" if polled else "action"
+        if not isinstance(body, dict) or not isinstance(body.get(named), str):
             raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
+        if polled and not isinstance(body.get("subscription"), str):
+            raise _HttpError(400, 'a poll names its "subscription" too')
         inputs = body.get("inputs", {})
         chosen = body.get("connection")
         chosen = chosen if isinstance(chosen, dict) else {}
@@ -207,18 +211,21 @@ class StudioApp:
             secret = _secret_keys(pack, connection)
             secrets = _secret_values(connection, secret)
             reference = "connection.json"
-        request = {
-            "id": self.book.next_id(),
-            "action": body["action"],
-            "inputs": inputs,
-            "connection": connection,
-        }
-        action = body["action"]
+        action = body[named]
+        request: dict[str, Any] = {"id": self.book.next_id(), named: action}
+        if polled:
+            request["subscription"] = body["subscription"]
+        request |= {"inputs": inputs, "connection": connection}
+        given = inputs if isinstance(inputs, dict) else {}
+        command = (
+            ("watch", ("--subscription", str(body["subscription"]))) if polled else ("run", ())
+        )
 
         def recipes() -> dict[str, str]:
             return {
                 "invoke": invoke_recipe(request, secret),
-                "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
+                "command": f"connectorkit {command[0]}",
+                "run": run_recipe(action, given, reference, command=command[0], options=command[1]),
                 # A stored connection is named, not written out: there is no file to show.
                 "connection": ""
                 if "name" in connection
@@ -228,7 +235,7 @@ class StudioApp:
 
         run = Run(
             id=request["id"],
-            action=body["action"],
+            action=action,
             request=request,
             secrets=secrets,
             make_recipes=recipes,
