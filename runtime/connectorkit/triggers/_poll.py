@@ -30,6 +30,7 @@ from connectorkit.triggers._select import (
     by_window,
     first_by_order,
     position_token,
+    window_span,
 )
 from connectorkit.triggers._values import (
     MICROS,
@@ -57,7 +58,6 @@ KEPT_POSITIONS = 3
 # How long past its time budget a poll may hold the subscription while its answer goes out.
 _SETTLE_MARGIN_S = 60.0
 _UNBOUNDED_S = 300.0
-_DAY_US = 86_400 * MICROS
 # What a poll is told that changes nothing of what it follows.
 _PER_POLL = frozenset({"since", "max_events"})
 
@@ -277,23 +277,27 @@ class _Poll:
         if position is None:
             since = self.inputs.get("since")
             if since is None:  # from now: nothing to ask the service yet
-                return Selection([], {"from": now + step, "seen": {}})
+                return Selection([], {"from": now + step, "seen": {}, "origin": now + step})
             start = parse_since(order, str(since))
             if oldest is not None and start < oldest:
                 raise InvalidInput(
                     f"input 'since' is older than the {window.lookback_s} s the service keeps",
                     details=[{"field": "since", "message": "is too old for the service"}],
                 )
-            position = {"from": -(-start // step) * step, "seen": {}}
+            origin = -(-start // step) * step
+            position = {"from": origin, "seen": {}, "origin": origin}
         begin = int(position["from"])
-        end = min(now, begin + window.span_s * MICROS - step)
-        start = begin - overlap
-        if window.within_day:
-            day = begin // _DAY_US * _DAY_US
-            end = min(end, day + _DAY_US - step)
-            start = max(start, day)
-        if oldest is not None:
-            start = max(start, oldest)
+        # Never before the subscription began (an overlap would reach back past it).
+        floors = [f for f in (oldest, position.get("origin")) if f is not None]
+        start, end = window_span(
+            begin,
+            now,
+            span=window.span_s * MICROS,
+            step=step,
+            overlap=overlap,
+            within_day=window.within_day,
+            oldest=max(floors) if floors else None,
+        )
         if end < begin:
             return Selection([], position)
         names = {
@@ -306,8 +310,8 @@ class _Poll:
             listed,
             position,
             self.most,
+            window=(start, end),
             overlap=overlap,
-            end=end,
             step=step,
             cut_short=end < now,
         )

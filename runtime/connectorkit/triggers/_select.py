@@ -7,10 +7,11 @@ content (the same position has the same token, wherever it was computed).
   the mark (less the overlap) and its id was not seen. The mark becomes the highest order
   given; ``seen`` keeps the ids given at or above it (less the overlap), so items sharing the
   mark's timestamp are each given once, and one that comes later at that timestamp too.
-- ``order`` with a window: ``{"from", "seen"}``. The service was asked for everything from
-  ``from`` (less the overlap) to the window's end, so an item it answers is new unless seen.
-  ``from`` moves past the window's end, or, when a poll stopped at ``max_events``, to the
-  order of the last item given (the rest, at or after it, come next).
+- ``order`` with a window: ``{"from", "seen", "origin"}``. The service was asked for
+  everything from ``from`` (less the overlap, never before ``origin``, where the subscription
+  began) to the window's end, so an item it answers is new unless seen. ``from`` moves past the
+  window's end, or, when a poll stopped at ``max_events``, to the order of the last item given
+  (the rest, at or after it, come next).
 - ``changes``: ``{"known": {id: event}}``, the items of the last poll; an item is new when it
   is listed and not known (``appeared``), or known and no longer listed (``disappeared``:
   its event is the one made when it was last listed).
@@ -32,11 +33,13 @@ __all__ = [
     "by_window",
     "first_by_order",
     "position_token",
+    "window_span",
 ]
 
 # An item's time may be written to the second while the window's bounds are finer: the ids
 # of the second before the next window are kept too.
 SLACK_US = 1_000_000
+_DAY_US = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,27 +126,32 @@ def by_window(
     position: dict[str, Any],
     most: int,
     *,
+    window: tuple[int, int],
     overlap: int,
-    end: int,
     step: int,
     cut_short: bool,
 ) -> Selection:
-    """The new items the service answered for a window ending at ``end`` (inclusive).
+    """The new items the service answered for ``window`` (``(start, end)``, both included).
 
     ``step``: the finest moment the window's bounds can say (1 ms, or 1 s); ``cut_short``: the
-    window ended before now (at the day's end, or its longest span).
+    window ended before now (at the day's end, or its longest span). When the poll stops at
+    ``most``, the next window starts at the last item given (or this one's start, if later):
+    the items left, at or after it, were all answered by this window.
     """
+    start, end = window
     seen: dict[str, Any] = dict(position.get("seen") or {})
     new = sorted(
         (c for c in _unique(candidates) if c.order is not None and c.id not in seen), key=_key
     )
     given = new[:most]
     stopped = len(new) > most
-    start = given[-1].order if stopped else end + step
+    following = max(given[-1].order, start) if stopped else end + step
     kept = {**seen, **{c.id: c.order for c in given}}
-    floor = start - overlap - SLACK_US
-    seen = {i: o for i, o in kept.items() if o >= floor}
-    return Selection(given, {"from": start, "seen": seen}, more=stopped or cut_short)
+    floor = following - overlap - SLACK_US
+    after = {"from": following, "seen": {i: o for i, o in kept.items() if o >= floor}}
+    if "origin" in position:
+        after["origin"] = position["origin"]
+    return Selection(given, after, more=stopped or cut_short)
 
 
 def by_changes(
@@ -168,3 +176,29 @@ def by_changes(
     left = {c.id: c.event for c in gone[most:]}
     after = {**left, **{c.id: c.event for c in listed}}
     return Selection(given, {"known": after}, more=len(gone) > most)
+
+
+def window_span(
+    begin: int,
+    now: int,
+    *,
+    span: int,
+    step: int,
+    overlap: int,
+    within_day: bool,
+    oldest: int | None,
+) -> tuple[int, int]:
+    """The window a poll asks for, ``(start, end)`` in microseconds, both included.
+
+    It goes on from ``begin`` (less the overlap), to now at most, at most ``span`` long, within
+    one UTC day when asked, and no older than ``oldest``. ``end < begin``: nothing to ask yet.
+    """
+    end = min(now, begin + span - step)
+    start = begin - overlap
+    if within_day:
+        day = begin // _DAY_US * _DAY_US
+        end = min(end, day + _DAY_US - step)
+        start = max(start, day)
+    if oldest is not None:
+        start = max(start, oldest)
+    return start, end
