@@ -49,12 +49,15 @@ if TYPE_CHECKING:
     from connectorkit.pack._triggers import TriggerDef
     from connectorkit.triggers._context import PollContext
 
-__all__ = ["KEPT_POSITIONS", "Polled", "inputs_digest", "poll"]
+__all__ = ["BUSY_AFTER_S", "KEPT_POSITIONS", "Polled", "inputs_digest", "poll"]
 
 log = logging.getLogger("connectorkit")
 
 # Positions a subscription keeps besides its current one: a poll may repeat from these.
 KEPT_POSITIONS = 3
+# How long a poll waits for another poll of its subscription to end before answering busy
+# (short: the other's answer is held back until written, maybe behind this one in serve).
+BUSY_AFTER_S = 2.0
 # How long past its time budget a poll may hold the subscription while its answer goes out.
 _SETTLE_MARGIN_S = 60.0
 _UNBOUNDED_S = 300.0
@@ -93,7 +96,10 @@ def poll(
     store = ctx.subscriptions
     remaining = ctx.remaining()
     budget = remaining if remaining is not None else _UNBOUNDED_S
-    owner = store.acquire(ref, ttl_s=budget + _SETTLE_MARGIN_S, wait_s=budget)
+    # A poll under way elsewhere answers its events itself: this one waits a moment for it
+    # to end (then goes on from where it left the subscription), else answers busy.
+    wait = min(budget, BUSY_AFTER_S)
+    owner = store.acquire(ref, ttl_s=budget + _SETTLE_MARGIN_S, wait_s=wait)
     if owner is None:
         record = store.read(ref)
         busy: dict[str, Any] = {"subscription": subscription, "events": [], "more": False}
