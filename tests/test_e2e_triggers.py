@@ -258,7 +258,8 @@ def test_audit_events_of_given_activities_come_once_in_order(live):
     [asked, *_] = [e for e in emu.requests(kind="api", since=seq) if "activityevents" in e["path"]]
     window = asked["query"]
     start, end = window["startDateTime"], window["endDateTime"]
-    assert start.startswith("'") and end.endswith("Z'")
+    assert start.startswith("'")
+    assert end.endswith("Z'")
     assert start[1:11] == end[1:11]  # one UTC day, as the service requires
 
     # What the service's own operations do is audited too: deleting a report, an import.
