@@ -36,9 +36,11 @@ def trigger_problems(
     ``actions``: the pack's action documents by key; ``shared``: connector.yaml's call inputs
     by key (every action takes them).
     """
+    yield from _one_way(data)
     listing = data.get("list")
     if not isinstance(listing, dict):
         return
+    yield from _one_source(listing)
     each = listing.get("each")
     has_parent = isinstance(each, dict)
     window = data.get("window")
@@ -67,6 +69,34 @@ def trigger_problems(
                     "window they do not send bounds nothing"
                 ),
             )
+
+
+_WAYS = ("order", "changes", "next")
+
+
+def _one_way(data: Mapping[str, Any]) -> Iterator[tuple[Where, str]]:
+    """Exactly one way of telling what is new."""
+    given = [w for w in _WAYS if w in data]
+    if not given:
+        yield (
+            (),
+            (
+                "say how a poll tells new items from the rest: order (a field that orders "
+                "them), changes (appeared or disappeared) or next (the service's own position)"
+            ),
+        )
+    for extra in given[1:]:
+        yield ((extra,), f"give one of {', '.join(_WAYS)}, not both {given[0]} and {extra}")
+
+
+def _one_source(listing: Mapping[str, Any]) -> Iterator[tuple[Where, str]]:
+    """A listing is an action's, or the push jobs': not both, not neither."""
+    if "action" not in listing and "jobs" not in listing:
+        yield (("list",), "name the action that lists the items (or jobs: a batch action)")
+    if "jobs" in listing:
+        for part in ("action", "inputs", "each", "items"):
+            if part in listing:
+                yield (("list", part), f"{part} goes with an action's listing, not with jobs")
 
 
 def _item_templates(
