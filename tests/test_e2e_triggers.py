@@ -11,6 +11,7 @@ same ids; and an answer that could not be written moves nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -142,8 +143,6 @@ def test_an_answer_that_could_not_be_written_moves_the_subscription_on_not_at_al
         request = platform.request(
             "refresh_failed", "ops-2", {"group_id": SALES, "dataset_id": SALES_DATASET}
         )
-        import json  # noqa: PLC0415
-
         process = platform.run(["invoke"], json.dumps(request), stdout=writer, stderr=-1)
     finally:
         os.close(writer)
@@ -353,3 +352,48 @@ def test_pushes_that_finished_come_from_the_job_ledger(emu, platform, service):
     assert push("job-4", 1)["error"]["type"] == "http_error"
     stopped_only = {**watched, "state": "stopped", "since": "2000-01-01T00:00:00Z"}
     assert data(platform.poll("push_job_finished", "jobs-2", stopped_only), "job_id") == ["job-4"]
+
+
+# -- the command for people, and a subscription's inputs -------------------------------------
+
+
+def test_a_subscription_follows_one_set_of_inputs(platform):
+    platform.poll("report_published", "mine", {"group_id": SALES})
+    other = platform.request("report_published", "mine", {"group_id": SEED_IDS["operations"]})
+    response, code = platform.invoke(other)
+    assert code == 2
+    assert response["error"]["type"] == "invalid_request"
+    assert response["error"]["details"] == [
+        {"field": "subscription", "message": "follows other inputs"}
+    ]
+    # Per-poll inputs (max_events, the call's timeout) are not what it follows.
+    assert platform.poll("report_published", "mine", {"group_id": SALES, "max_events": 5})
+
+
+def test_watch_prints_each_event_once_for_people(emu, platform, service, tmp_path):
+    connection = tmp_path / "emulator-sp.json"
+    connection.write_text(json.dumps(platform.connection), encoding="utf-8")
+    watch = ["watch", "report_published", f"group_id={SALES}", "--connection", str(connection)]
+    named = [*watch, "--subscription", "desk", "--once"]
+    started = platform.run(named, "")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout == "no new events (subscription desk)\n"
+    service.publish("Quarterly")
+    emu.advance_clock(11)
+    shown = platform.run(named, "")
+    assert shown.returncode == 0, shown.stderr
+    head, *facts = shown.stdout.splitlines()
+    assert "When a Report Is Published" in head
+    assert head.endswith(f"report_published:{service.items('reports')['Quarterly']}")
+    assert "  report_name  Quarterly" in facts
+    assert platform.run(named, "").stdout == "no new events (subscription desk)\n"
+    as_json = platform.run([*named, "--json"], "")
+    assert json.loads(as_json.stdout)["result"]["events"] == []
+    # A watch that cannot go on says so once, and stops (a caller's mistake: exit 2).
+    typo = platform.run(["watch", "report_publish", "--once"], "")
+    assert typo.returncode == 2
+    assert "did you mean 'report_published'?" in typo.stderr
+    assert typo.stdout == ""
+    since = platform.run([*watch, "--since", "2024-05-01T00:00:00Z", "--once"], "")
+    assert since.returncode == 2
+    assert "--since" in since.stderr

@@ -631,10 +631,17 @@ function eventsView(result) {
     ? "The subscription starts here: the next polls give what happens from now on."
     : `${events.length} new event${events.length === 1 ? "" : "s"}${result.more ? "; more are waiting: poll again" : ""}.`;
   return h("section", {class: "card"}, h("h2", {text: "Events"}), h("p", {class: "muted small", id: "events-note", text: note}),
-    events.length ? h("table", {class: "result", id: "events-table"},
-      h("thead", {}, h("tr", {}, ["id", "at", "data"].map((c) => h("th", {text: c})))),
-      h("tbody", {}, events.map((e) => h("tr", {}, h("td", {class: "mono", text: e.id}), h("td", {text: cell(e.at)}),
-        h("td", {class: "mono", text: cell(e.data)}))))) : null);
+    events.length ? eventsTable(events) : null);
+}
+
+// Each event's id, its time when the trigger orders by one, and what it carries.
+function eventsTable(events) {
+  const timed = events.some((e) => e.at !== undefined);
+  const columns = timed ? ["id", "at", "data"] : ["id", "data"];
+  return h("table", {class: "result", id: "events-table"},
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", {text: c})))),
+    h("tbody", {}, events.map((e) => h("tr", {}, h("td", {class: "mono", text: e.id}),
+      timed ? h("td", {text: cell(e.at)}) : null, h("td", {class: "mono", text: cell(e.data)})))));
 }
 
 // ---------------------------------------------------------------- running
