@@ -40,7 +40,7 @@ def copy_pack(dest: Path) -> Path:
     """A copy of the shipped pack's files under ``dest``, to break in a test."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(PACK / "connector.yaml", dest / "connector.yaml")
-    for folder in ("actions", "connections"):
+    for folder in ("actions", "connections", "triggers"):
         shutil.copytree(PACK / folder, dest / folder)
     return dest
 

@@ -301,3 +301,29 @@ def test_studio_starts_its_own_emulator_and_stops_it(tmp_path):
     assert studio.proc.returncode == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{emulator_root}/_emulator/state", timeout=5)
+
+
+def test_a_trigger_is_polled_from_the_page_with_its_subscription(servers):
+    url, _ = servers
+    body = {
+        "trigger": "report_published",
+        "subscription": "studio-report_published-t1",
+        "inputs": {"group_id": "c0ffee00-5a1e-4a1a-8a1b-000000000001"},
+        "connection": {"preset": "emulator"},
+    }
+    first = _run(url, body)
+    response = first["response"]
+    assert_envelope(response)
+    assert response["trigger"] == "report_published"
+    assert response["result"]["first"] is True
+    assert response["result"]["events"] == []
+    again = _run(url, body)["response"]["result"]
+    assert again["events"] == []
+    assert "first" not in again  # the subscription goes on where the first poll left it
+    assert first["recipes"]["command"] == "connectorkit watch"
+    assert first["recipes"]["run"] == (
+        "connectorkit watch report_published group_id=c0ffee00-5a1e-4a1a-8a1b-000000000001 "
+        "--connection emulator.json --subscription studio-report_published-t1"
+    )
+    unnamed = httpx.post(f"{url}api/run", json={**body, "subscription": None}, timeout=10)
+    assert unnamed.status_code == 400

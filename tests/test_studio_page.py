@@ -643,3 +643,33 @@ def test_another_workspace_clears_what_was_picked_in_the_first(page, stack):
     assert page.input_value('[data-path="table_name"]') == ""
     page.wait_for_selector('[data-dynamic-schema="rows"] textarea[data-path="rows"]')
     assert page.inner_text('[data-choices="dataset_id"] .choice-label') == ""
+
+
+def test_a_trigger_is_listed_with_its_inputs_and_polled(page, stack, shots):
+    page.goto(stack["url"])
+    page.wait_for_selector('.nav-item[data-trigger="report_published"]')
+    page.click('.nav-item[data-trigger="report_published"]')
+    page.wait_for_selector('.nav-item.active[data-trigger="report_published"]')
+    assert page.inner_text("#action-title") == "When a Report Is Published"
+    assert page.locator('[data-path="group_id"]').count() == 1
+    assert page.locator('[data-path="max_events"]').count() == 1
+    page.fill('[data-path="group_id"]', "c0ffee00-5a1e-4a1a-8a1b-000000000001")
+    assert run_and_wait(page).startswith("✓ ok")
+    assert page.inner_text("#events-note").startswith("The subscription starts here")
+    # Meanwhile a report is published (cloned) in the workspace: the next poll shows it.
+    emulator = stack["emulator"]
+    token = _emulator_token(emulator)
+    group = f"{emulator['base_url']}/groups/c0ffee00-5a1e-4a1a-8a1b-000000000001"
+    reports = httpx.get(f"{group}/reports", headers={"Authorization": f"Bearer {token}"}).json()
+    cloned = httpx.post(
+        f"{group}/reports/{reports['value'][0]['id']}/Clone",
+        json={"name": "Pipeline (copy)"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert cloned.status_code == 200, cloned.text
+    assert run_and_wait(page).startswith("✓ ok")
+    assert page.inner_text("#events-note") == "1 new event."
+    assert "Pipeline (copy)" in page.inner_text("#events-table")
+    assert page.inner_text("#recipe-run").startswith("connectorkit watch report_published")
+    page.screenshot(path=str(shots / "studio-trigger.png"), full_page=True)

@@ -49,6 +49,7 @@ def test_schemas_are_valid_json_schema():
         "input.schema.json",
         "request.schema.json",
         "response.schema.json",
+        "trigger.schema.json",
     ]
     for name in names:
         Draft202012Validator.check_schema(json.loads((schema_dir() / name).read_text()))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import ApiContext, Service
+from powerbi_emulator._flows._audit import Subject
 from powerbi_emulator._flows._handlers import HANDLERS as FLOW_HANDLERS
 from powerbi_emulator._http import ApiError, HttpRequest, HttpResponse
 from powerbi_emulator._odata import apply_query
@@ -61,6 +62,8 @@ async def _delete_dataset(ctx: ApiContext) -> HttpResponse:
     del store.datasets[dataset.id]
     for report_id in [r.id for r in store.reports.values() if r.dataset_id == dataset.id]:
         del store.reports[report_id]
+    subject = Subject(dataset.workspace_id, dataset=(dataset.id, dataset.name))
+    ctx.service.flows.audit.record("DeleteDataset", subject, user=ctx.caller_name)
     return HttpResponse(200)
 
 
@@ -88,6 +91,8 @@ async def _post_dataset(ctx: ApiContext) -> HttpResponse:
         relationships=definition.relationships,
     )
     service.store.datasets[dataset.id] = dataset
+    subject = Subject(dataset.workspace_id, dataset=(dataset.id, dataset.name))
+    service.flows.audit.record("CreateDataset", subject, user=ctx.caller_name)
     body = {
         "@odata.context": ctx.metadata_url("datasets/$entity"),
         **dataset.to_json(),

@@ -9,6 +9,9 @@ import math
 from typing import TYPE_CHECKING, cast
 
 from powerbi_emulator._config import ConfigError, FaultSpec
+from powerbi_emulator._flows._audit import USER, Subject
+from powerbi_emulator._flows._jobs import parse_utc
+from powerbi_emulator._flows._refreshes import REFRESH_TYPES, schedule
 from powerbi_emulator._flows._settings import FlowSettingsError
 from powerbi_emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
 from powerbi_emulator._identity import (
@@ -52,6 +55,9 @@ class ControlApi:
             ("POST", "clock"): self._advance_clock,
             ("GET", "flows"): self._get_flows,
             ("POST", "flows"): self._set_flows,
+            ("POST", "refreshes"): self._schedule_refresh,
+            ("GET", "activity"): self._get_activity,
+            ("POST", "activity"): self._add_activity,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -194,6 +200,80 @@ class ControlApi:
         except FlowSettingsError as exc:
             raise _bad(f"Invalid flow settings: {exc}") from None
         return HttpResponse.json(200, self._state.service.flows.to_json())
+
+    def _moment(self, body: JsonObject) -> float:
+        """The body's `at`: emulated epoch seconds, or an ISO 8601 date-time; default now."""
+        at = body.get("at")
+        if at is None:
+            return self._state.clock.now()
+        if isinstance(at, str):
+            return parse_utc(at, "at")
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+            raise _bad("at must be epoch seconds or an ISO 8601 date-time.")
+        return float(at)
+
+    @staticmethod
+    def _text(body: JsonObject, key: str, default: str | None = None) -> str | None:
+        value = body.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise _bad(f"{key} must be a non-empty string.")
+        return value
+
+    def _schedule_refresh(self, _request: HttpRequest, body: JsonObject) -> HttpResponse:
+        """A refresh the service starts by itself (a schedule), that may fail: its history entry."""
+        service = self._state.service
+        dataset = service.store.datasets.get(str(self._text(body, "dataset_id")).lower())
+        if dataset is None:
+            raise ApiError(404, "ItemNotFound", f"No dataset {body.get('dataset_id')!r}.")
+        if dataset.push:
+            raise _bad(f"Dataset {dataset.id} is a push dataset; it cannot refresh.")
+        kind = self._text(body, "type", "Scheduled")
+        if kind not in REFRESH_TYPES:
+            raise _bad(f"type must be one of {', '.join(REFRESH_TYPES)}.")
+        fail = body.get("fail", False)
+        if not isinstance(fail, bool):
+            raise _bad("fail must be a boolean.")
+        job = schedule(
+            service.flows,
+            dataset,
+            at=self._moment(body),
+            fails=fail,
+            error_code=self._text(body, "error_code"),
+            message=self._text(body, "message"),
+            refresh_type=str(kind),
+        )
+        return HttpResponse.json(201, job.history_json(service.flows))
+
+    def _get_activity(self, _request: HttpRequest, _body: JsonObject) -> HttpResponse:
+        return HttpResponse.json(200, {"value": self._state.service.flows.audit.to_json()})
+
+    def _add_activity(self, _request: HttpRequest, body: JsonObject) -> HttpResponse:
+        """Audit events of an activity at one moment (several share it): the events."""
+        store = self._state.service.store
+        activity = self._text(body, "activity")
+        if activity is None:
+            raise _bad("activity is required (ViewReport, DeleteReport, …).")
+        count = body.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 1000:  # noqa: PLR2004
+            raise _bad("count must be an integer from 1 to 1000.")
+        report_id, dataset_id = self._text(body, "report_id"), self._text(body, "dataset_id")
+        report = store.reports.get(report_id.lower()) if report_id else None
+        dataset = store.datasets.get(dataset_id.lower()) if dataset_id else None
+        if (report_id and report is None) or (dataset_id and dataset is None):
+            raise ApiError(404, "ItemNotFound", f"No report or dataset {report_id or dataset_id}.")
+        workspace = self._text(body, "workspace_id")
+        if workspace is None:
+            workspace = next((i.workspace_id for i in (report, dataset) if i is not None), None)
+        subject = Subject(
+            workspace,
+            report=(report.id, report.name) if report is not None else None,
+            dataset=(dataset.id, dataset.name) if dataset is not None else None,
+        )
+        user = self._text(body, "user_id", USER) or USER
+        audit = self._state.service.flows.audit
+        when = self._moment(body)
+        events = [audit.record(activity, subject, when=when, user=user) for _ in range(count)]
+        return HttpResponse.json(201, {"value": events})
 
     def _rows(self, dataset_id: str, table_name: str) -> HttpResponse:
         dataset = self._state.service.store.datasets.get(dataset_id)

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from powerbi_emulator._flows._audit import Subject
 from powerbi_emulator._http import ApiError, HttpResponse
 from powerbi_emulator._store import Dashboard, Report, Workspace
 
@@ -160,7 +161,10 @@ async def _get_report(ctx: ApiContext) -> HttpResponse:
 
 async def _delete_report(ctx: ApiContext) -> HttpResponse:
     """Reports_DeleteReport."""
-    del ctx.service.store.reports[report_of(ctx).id]
+    report = report_of(ctx)
+    del ctx.service.store.reports[report.id]
+    subject = Subject(report.workspace_id, report=(report.id, report.name))
+    ctx.service.flows.audit.record("DeleteReport", subject, user=ctx.caller_name)
     return HttpResponse(200)
 
 

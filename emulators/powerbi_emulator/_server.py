@@ -271,6 +271,49 @@ class EmulatorHandle:
         body = {**(settings or {}), **flows}
         return cast("dict[str, Any]", self._call("POST", "/flows", body))
 
+    def schedule_refresh(
+        self,
+        dataset_id: str,
+        *,
+        at: float | str | None = None,
+        fail: bool = False,
+        error_code: str | None = None,
+        message: str | None = None,
+        refresh_type: str = "Scheduled",
+    ) -> dict[str, Any]:
+        """Start a refresh as the service's schedule would (at `at`, default now); its entry."""
+        body: dict[str, object] = {"dataset_id": dataset_id, "fail": fail, "type": refresh_type}
+        given = {"at": at, "error_code": error_code, "message": message}
+        body |= {k: v for k, v in given.items() if v is not None}
+        return cast("dict[str, Any]", self._call("POST", "/refreshes", body))
+
+    def record_activity(
+        self,
+        activity: str,
+        *,
+        at: float | str | None = None,
+        count: int = 1,
+        user_id: str | None = None,
+        workspace_id: str | None = None,
+        report_id: str | None = None,
+        dataset_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Add `count` audit events of `activity` at one moment (default now); the events."""
+        given = {
+            "at": at,
+            "user_id": user_id,
+            "workspace_id": workspace_id,
+            "report_id": report_id,
+            "dataset_id": dataset_id,
+        }
+        body: dict[str, object] = {"activity": activity, "count": count}
+        body |= {k: v for k, v in given.items() if v is not None}
+        return cast("list[dict[str, Any]]", self._call("POST", "/activity", body)["value"])
+
+    def activity(self) -> list[dict[str, Any]]:
+        """The audit events the service's operations and `record_activity` recorded."""
+        return cast("list[dict[str, Any]]", self._call("GET", "/activity")["value"])
+
     def rows(self, dataset_id: str, table_name: str) -> list[dict[str, Any]]:
         """The rows stored in a table, oldest first."""
         path = f"/datasets/{dataset_id}/tables/{quote(table_name, safe='')}/rows"

@@ -26,14 +26,17 @@ if TYPE_CHECKING:
         Pack,
         Quirks,
     )
+    from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import InputDef
 
 __all__ = [
     "BoundAction",
     "BoundConnection",
+    "BoundTrigger",
     "CallOptions",
     "bind_action",
     "bind_connection",
+    "bind_trigger",
     "default_builders",
 ]
 
@@ -73,6 +76,14 @@ class BoundAction(msgspec.Struct, frozen=True):
     """An action with validated inputs (defaults applied; absent optional inputs left out)."""
 
     definition: ActionDef
+    inputs: Mapping[str, Any]
+    options: CallOptions
+
+
+class BoundTrigger(msgspec.Struct, frozen=True):
+    """A trigger with validated inputs (defaults applied; absent optional inputs left out)."""
+
+    definition: TriggerDef
     inputs: Mapping[str, Any]
     options: CallOptions
 
@@ -278,6 +289,22 @@ def bind_action(
         f"action '{action.key}'", action.inputs, action, inputs, InvalidInput, partial=partial
     )
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
+
+
+def bind_trigger(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundTrigger:
+    """Look up the trigger ``key`` and validate ``inputs`` against its definition."""
+    trigger = pack.triggers.get(key) if isinstance(key, str) else None
+    if trigger is None:
+        close = _close_match(str(key), sorted(pack.triggers), n=1)
+        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's triggers"
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UnknownAction(
+            f"the pack '{pack.key}' has no trigger '{key}'{hint}",
+            details=[{"field": "trigger", "message": said}],
+        )
+    label = f"trigger '{trigger.key}'"
+    values = _validate(label, trigger.inputs, trigger, inputs, InvalidInput)
+    return BoundTrigger(definition=trigger, inputs=values, options=CallOptions.from_inputs(values))
 
 
 # serve's calls over one connection each bring the same connection again: its binding (checks,

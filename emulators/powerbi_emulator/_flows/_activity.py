@@ -8,7 +8,8 @@ may be empty), and the last page says `lastResultSet: true` with both of them nu
 
 The events are computed, not stored: event `i` of a day happens at `i / events_per_day` of
 it, and everything about it follows from the seed, the day and `i`. So any window of a
-million events is the same on every run and is served in constant memory.
+million events is the same on every run and is served in constant memory. Besides them, the
+events the service's operations recorded (`_audit`) come on the last page of their hour.
 """
 
 from __future__ import annotations
@@ -298,6 +299,10 @@ async def _activity_events(ctx: ApiContext) -> HttpResponse:
         index += 1
         taken += 1
     full = taken >= settings.page_size
+    if not full:  # the hour's last page: the events the service's operations recorded in it
+        lowest = max(position.start, position.segment // HOUR_MS * HOUR_MS)
+        highest = min(segment_end - 1, now)
+        page += flows.audit.between(lowest, highest, activity=position.activity, user=position.user)
     following = _Position(
         position.start, position.end, position.segment if full else segment_end, index,
         activity=position.activity, user=position.user,

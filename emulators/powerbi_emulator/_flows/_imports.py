@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, cast
 
+from powerbi_emulator._flows._audit import Subject
 from powerbi_emulator._flows._blob import BlobError
 from powerbi_emulator._flows._jobs import Timeline
 from powerbi_emulator._flows._multipart import MultipartScanner, PartInfo
@@ -326,6 +327,14 @@ def _publish(service: Service, job: ImportJob, when: float) -> None:
             store.reports[report_id] = Report(report_id, job.name, job.workspace_id, target)
             job.report_ids.append(report_id)
     store.touch(job.workspace_id, when)
+    dataset = store.datasets.get(job.dataset_ids[0]) if job.dataset_ids else None
+    report = store.reports.get(job.report_ids[0]) if job.report_ids else None
+    subject = Subject(
+        job.workspace_id,
+        report=(report.id, report.name) if report is not None else None,
+        dataset=(dataset.id, dataset.name) if dataset is not None else None,
+    )
+    service.flows.audit.record("Import", subject, when=when, user=job.caller)
 
 
 HANDLERS = {

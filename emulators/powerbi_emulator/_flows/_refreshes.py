@@ -14,6 +14,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from powerbi_emulator._flows._audit import Subject
 from powerbi_emulator._flows._jobs import Timeline
 from powerbi_emulator._http import ApiError, HttpResponse
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from powerbi_emulator._flows._state import Flows
     from powerbi_emulator._store import Dataset
 
-__all__ = ["HANDLERS", "RefreshJob"]
+__all__ = ["HANDLERS", "REFRESH_TYPES", "RefreshJob", "schedule"]
 
 NOTIFY_OPTIONS = ("NoNotification", "MailOnFailure", "MailOnCompletion")
 TYPES = ("Full", "ClearValues", "Calculate", "DataOnly", "Automatic", "Defragment")
@@ -60,6 +61,8 @@ class RefreshJob:
     options: dict[str, Any]
     error_code: str = ""
     message: str = ""
+    # How it was started, when not through the API (a schedule, the control API).
+    refresh_type: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -73,7 +76,7 @@ class RefreshJob:
         entry: dict[str, object] = {
             "requestId": self.id,
             "id": self.number,
-            "refreshType": "ViaEnhancedApi" if self.enhanced else "ViaApi",
+            "refreshType": self.refresh_type or ("ViaEnhancedApi" if self.enhanced else "ViaApi"),
             "startTime": clock.isoformat(self.timeline.started),
         }
         if self.timeline.finished(now):
@@ -136,6 +139,41 @@ class RefreshJob:
                     attempt["serviceExceptionJson"] = self._exception()
             attempts.append(attempt)
         return attempts
+
+
+# The refresh types of the history a refresh started outside the API may have.
+REFRESH_TYPES = ("Scheduled", "OnDemand", "ViaXmlaEndpoint", "OnDemandTraining")
+
+
+def schedule(
+    flows: Flows,
+    dataset: Dataset,
+    *,
+    at: float,
+    fails: bool = False,
+    error_code: str | None = None,
+    message: str | None = None,
+    refresh_type: str = "Scheduled",
+) -> RefreshJob:
+    """A refresh the service starts by itself at `at` (its schedule), as the history shows it.
+
+    It runs as an API refresh does (`refreshes.queued_seconds`, then `refreshes.seconds`), and
+    fails with `error_code` when `fails`. Several started at the same moment end together.
+    """
+    settings = flows.settings.refreshes
+    history = flows.refreshes.setdefault(dataset.id, [])
+    job = RefreshJob(
+        flows.ids.new(), len(history) + 1, dataset.id, False,  # noqa: FBT003 - not enhanced
+        Timeline(at, settings.queued_seconds, settings.seconds), {},
+        refresh_type=refresh_type,
+    )  # fmt: skip
+    if fails:
+        job.timeline.fails = True
+        job.error_code = error_code or settings.error_code
+        job.message = message or settings.message
+    history.append(job)
+    history.sort(key=lambda j: j.timeline.started, reverse=True)
+    return job
 
 
 def _refreshable(ctx: ApiContext) -> Dataset:
@@ -220,6 +258,8 @@ async def _refresh(ctx: ApiContext) -> HttpResponse:
         job.timeline.fails = True
         job.error_code, job.message = settings.error_code, settings.message
     history.insert(0, job)
+    subject = Subject(dataset.workspace_id, dataset=(dataset.id, dataset.name))
+    flows.audit.record("RefreshDataset", subject, user=ctx.caller_name)
     headers = [("RequestId", job.id)]
     if enhanced:
         location = f"{ctx.request.origin}{ctx.request.raw_path.rstrip('/')}/{job.id}"

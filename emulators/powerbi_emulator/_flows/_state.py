@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Protocol
 
+from powerbi_emulator._flows._audit import AuditLog
 from powerbi_emulator._flows._blob import BlobStore
 from powerbi_emulator._flows._jobs import Completions, HourlyLimit
 from powerbi_emulator._flows._pipelines import seed_pipelines
@@ -66,6 +67,7 @@ class Flows:
         self.pipelines: dict[str, Pipeline] = {}
         self.deployments: dict[str, Deployment] = {}
         self.limits = {key: HourlyLimit(clock, what) for key, what in LIMITS.items()}
+        self.audit = AuditLog(clock, store, tenant_id)
         self.reset()
 
     def reset(self) -> None:
@@ -76,6 +78,7 @@ class Flows:
         for records in (self.imports, self.refreshes, self.exports, self.scans):
             records.clear()
         self.deployments.clear()
+        self.audit.clear()
         for limit in self.limits.values():
             limit.clear()
         self.pipelines = seed_pipelines(self.clock.now())

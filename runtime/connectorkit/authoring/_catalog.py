@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from connectorkit.pack._definitions import ActionDef, ConnectionDef, Pack
+    from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import InputDef
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "input_notes",
     "input_schema",
     "inputs_schema",
+    "trigger_markdown",
 ]
 
 
@@ -61,7 +63,27 @@ def describe(pack: Pack) -> dict[str, Any]:
             for label, actions in _groups(pack)
         ],
         "actions": [_action_entry(action) for action in _actions(pack)],
+        "triggers": [_trigger_entry(trigger) for trigger in _triggers(pack)],
     }
+
+
+def _trigger_entry(trigger: TriggerDef) -> dict[str, Any]:
+    """A trigger as a designer lists it: what starts a flow, its inputs, how often it polls."""
+    entry: dict[str, Any] = {
+        "key": trigger.key,
+        "label": trigger.label,
+        "description": trigger.description,
+        "group": trigger.group or OTHER_GROUP,
+        "interval_s": trigger.interval_s,
+        "inputs": inputs_schema(trigger.inputs),
+    }
+    if trigger.examples:
+        entry["examples"] = [_plain(example) for example in trigger.examples]
+    return entry
+
+
+def _triggers(pack: Pack) -> list[TriggerDef]:
+    return sorted(pack.triggers.values(), key=lambda t: (t.label.casefold(), t.key))
 
 
 def _action_entry(action: ActionDef) -> dict[str, Any]:
@@ -199,6 +221,11 @@ def docs_markdown(pack: Pack) -> str:
         for action in actions:
             out += _action_section(action)
             call_inputs.update((i.key, i) for i in action.inputs if i.call_input)
+    triggers = _triggers(pack)
+    if triggers:
+        out += ["## Triggers", "", _TRIGGERS_INTRO, ""]
+        for trigger in triggers:
+            out += _trigger_section(trigger, level="###")
     if call_inputs:
         out += [
             "## Call inputs",
@@ -208,6 +235,53 @@ def docs_markdown(pack: Pack) -> str:
             *_input_table(call_inputs.values(), heading="Input"),
             "",
         ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+_TRIGGERS_INTRO = (
+    "A trigger starts a flow when something happens: a platform polls it with "
+    '`{"trigger": KEY, "subscription": ID, "inputs": {…}}` and gets the new events in order '
+    "(`connectorkit watch KEY` shows them as they come). The interval is the one a platform "
+    "uses when it is given none."
+)
+
+
+def _trigger_section(trigger: TriggerDef, level: str) -> list[str]:
+    own = [i for i in trigger.inputs if not i.call_input]
+    lines = [
+        f"{level} {trigger.label}",
+        "",
+        f"`{trigger.key}` · polled every {trigger.interval_s} s",
+        "",
+        trigger.description.strip(),
+        "",
+        *_input_table(own, heading="Input"),
+        "",
+    ]
+    for example in trigger.examples:
+        lines += [
+            f"Example: {example.get('title') or 'an event'}",
+            "",
+            "```json",
+            _json(example.get("inputs") or {}),
+            "```",
+            "",
+            "gives events whose `data` is",
+            "",
+            "```json",
+            _json(example.get("event")),
+            "```",
+            "",
+        ]
+    return lines
+
+
+def trigger_markdown(trigger: TriggerDef) -> str:
+    """The reference of one trigger (``connectorkit docs TRIGGER``)."""
+    calls = [i for i in trigger.inputs if i.call_input]
+    out = _trigger_section(trigger, level="#")
+    if calls:
+        out += ["## Call inputs", "", *_input_table(calls, heading="Input")]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -419,6 +493,10 @@ def _contents(pack: Pack) -> list[str]:
     for group, actions in _groups(pack):
         lines.append(f"  - [{group}](#{_anchor(group)})")
         lines += [f"    - [{a.label}](#{_anchor(a.label)}) (`{a.key}`)" for a in actions]
+    triggers = _triggers(pack)
+    if triggers:
+        lines.append("- [Triggers](#triggers)")
+        lines += [f"  - [{t.label}](#{_anchor(t.label)}) (`{t.key}`)" for t in triggers]
     if any(i.call_input for a in pack.actions.values() for i in a.inputs):
         lines.append("- [Call inputs](#call-inputs)")
     return [*lines, ""]

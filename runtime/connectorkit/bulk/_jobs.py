@@ -7,6 +7,7 @@ under its own key, so that other processes see it too.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +16,9 @@ from connectorkit.state import _keys
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from connectorkit.state import State
+    from connectorkit.state import JobLedger, State
 
-__all__ = ["StoreMemory", "job_summary"]
+__all__ = ["StoreMemory", "ended_jobs", "job_summary"]
 
 
 def job_summary(
@@ -43,6 +44,41 @@ def job_summary(
         "state": state,
         "batches": counts,
     }
+
+
+def _iso(epoch: Any) -> str | None:
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
+        return None
+    moment = dt.datetime.fromtimestamp(float(epoch), dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ended_jobs(ledger: JobLedger, action: str) -> list[dict[str, Any]]:
+    """The push jobs of ``action`` whose last push ended, as a trigger lists them.
+
+    Each: ``job_id``, ``action``, ``inputs`` (the rows left out), ``state`` (``done``,
+    ``stopped`` or ``paused``), ``rows`` and ``committed`` (of the whole job), ``batches``,
+    ``created_at`` and ``ended_at`` (ISO 8601), and ``ends``: how many times it ended (a
+    stopped job resumed and ended again counts two).
+    """
+    jobs = []
+    for job_id, about in ledger.descriptions().items():
+        ending = about.get("ended")
+        if about.get("action") != action or not isinstance(ending, dict):
+            continue
+        jobs.append({
+            "job_id": job_id,
+            "action": action,
+            "inputs": about.get("inputs") or {},
+            "state": ending.get("state"),
+            "rows": ending.get("rows"),
+            "committed": ending.get("committed"),
+            "batches": ending.get("batches"),
+            "created_at": _iso(about.get("created")),
+            "ended_at": _iso(ending.get("at")),
+            "ends": ending.get("ends", 1),
+        })  # fmt: skip
+    return sorted(jobs, key=lambda j: (j["ended_at"] or "", j["job_id"]))
 
 
 class StoreMemory:

@@ -462,6 +462,13 @@ class BulkPush:
             name,
             rate,
         )
+        state = "done"
+        if isinstance(report.error, RateLimited):
+            state = "paused"
+        elif report.error is not None:
+            state = "stopped"
+        ending = {"at": time.time(), "state": state, "rows": total_rows, "committed": committed}
+        self.jobs.ended(plan.job_id, {**ending, "batches": len(everything)})
         if isinstance(report.error, RateLimited):
             wait = report.error.retry_after
             raise RateLimited(

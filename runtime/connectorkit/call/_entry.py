@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Self
 
 from msgspec import UNSET, UnsetType
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from connectorkit.call._run import Outcome, Runner
     from connectorkit.pack._definitions import Pack
 
-__all__ = ["call", "envelope", "internal_error", "request_id"]
+__all__ = ["Delivery", "call", "envelope", "internal_error", "request_id"]
 
 log = logging.getLogger("connectorkit")
 
@@ -60,15 +61,30 @@ def call(
     # million rows. A Python caller's values are proved.
     plain = PLAIN_INPUTS.set(decoded)
     try:
-        if typed.handle is not None:
-            return _handle_operation(typed, pack, runner, watch)
-        if not isinstance(typed.choices, UnsetType):
-            return _handle_choices(typed, typed.choices, pack, runner)
-        return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
+        return _dispatch(typed, pack, runner, rows=rows, watch=watch, emit=emit)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
         return envelope(typed, error=internal_error(exc))
     finally:
         PLAIN_INPUTS.reset(plain)
+
+
+def _dispatch(
+    typed: Request,
+    pack: Pack,
+    runner: Runner,
+    *,
+    rows: Iterable[Any] | None,
+    watch: Callable[[Mapping[str, Any]], None] | None,
+    emit: Callable[[Any], None] | None,
+) -> dict[str, Any]:
+    """The request to what it asks: an operation handle, choices, a poll or an action."""
+    if typed.handle is not None:
+        return _handle_operation(typed, pack, runner, watch)
+    if not isinstance(typed.choices, UnsetType):
+        return _handle_choices(typed, typed.choices, pack, runner)
+    if not isinstance(typed.trigger, UnsetType):
+        return _handle_poll(typed, typed.trigger, pack, runner)
+    return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
 
 
 def _handle(
@@ -175,7 +191,88 @@ def _handle_choices(request: Request, ask: Choices, pack: Pack, runner: Runner) 
             forget_secrets(connection.secrets)
 
 
-def _answered(request: Request, action: str, outcome: Outcome) -> dict[str, Any]:
+def _handle_poll(request: Request, trigger: str, pack: Pack, runner: Runner) -> dict[str, Any]:
+    """Poll a trigger's subscription; its position advances once the answer is out."""
+    from connectorkit._bind import bind_trigger  # noqa: PLC0415 - only polls load triggers
+    from connectorkit.call._poll import run_poll  # noqa: PLC0415
+
+    try:
+        bound = bind_trigger(pack, trigger, request.given_inputs)
+        connection = _connection(request, pack, runner)
+    except ConnectorError as exc:
+        return envelope(request, error=exc)
+    remember_secrets(connection.secrets)
+    try:
+        outcome, settle = run_poll(
+            runner,
+            pack,
+            bound,
+            connection,
+            str(request.subscription),
+            request.cursor if isinstance(request.cursor, str) else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return envelope(request, error=internal_error(exc))
+    finally:
+        forget_secrets(connection.secrets)
+    try:
+        response = _answered(request, None, outcome)
+    except Exception:
+        settle(False)  # noqa: FBT003 - no answer goes out
+        raise
+    _settle_later(settle)
+    return response
+
+
+# The polls answered in this context: their positions advance once the front end wrote them.
+_UNSETTLED: ContextVar[list[Callable[[bool], None]] | None] = ContextVar(
+    "connectorkit_unsettled", default=None
+)
+
+
+def _settle_later(settle: Callable[[bool], None]) -> None:
+    """Hand a poll's settle to the front end that writes its answer (none: settled now)."""
+    pending = _UNSETTLED.get()
+    if pending is None:
+        settle(True)  # noqa: FBT003 - a caller in Python has the answer as it returns
+    else:
+        pending.append(settle)
+
+
+class Delivery:
+    """The polls a front end's answer holds: settled once it knows the answer got out.
+
+    ``with Delivery() as delivery:`` around :func:`call`, then ``delivery.settle(written)``: a
+    poll's subscription moves on only when its answer was written (a lost answer comes again).
+    """
+
+    __slots__ = ("_reset", "pending")
+
+    def __init__(self) -> None:
+        self.pending: list[Callable[[bool], None]] = []
+        self._reset: Token[list[Callable[[bool], None]] | None] | None = None
+
+    def __enter__(self) -> Self:
+        self._reset = _UNSETTLED.set(self.pending)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reset is not None:
+            _UNSETTLED.reset(self._reset)
+
+    def settle(self, written: Callable[[], bool]) -> bool:
+        """Write the answer (``written`` says whether it got out), then settle its polls."""
+        delivered = False
+        try:
+            delivered = written()
+        finally:
+            for settle in self.pending:
+                settle(delivered)
+            self.pending.clear()
+        return delivered
+
+
+def _answered(request: Request, action: str | None, outcome: Outcome) -> dict[str, Any]:
     """The envelope of a call that ran; a token it obtained is masked from now on."""
     if outcome.token:
         remember_secrets(
@@ -226,22 +323,12 @@ def envelope(
 
     ``action``: the action that ran, when the request named it by an operation handle.
     """
-    out: dict[str, Any] = {}
-    named: Any = action
-    if isinstance(request, Request):
-        if request.id is not UNSET:  # null included: it is echoed too
-            out["id"] = request.id
-        named = named or request.action
-        if named is UNSET and not isinstance(request.choices, UnsetType):
-            named = request.choices.action
-    elif isinstance(request, Mapping):
-        usable, identifier = request_id(request)
-        if usable:
-            out["id"] = identifier
-        named = named or request.get("action")
+    out, named, trigger = _named(request, action)
     out["ok"] = error is None
     if isinstance(named, str):
         out["action"] = named
+    if isinstance(trigger, str):
+        out["trigger"] = trigger
     if error is None:
         out["result"] = result
     else:
@@ -251,6 +338,29 @@ def envelope(
     if meta is not None:
         out["meta"] = dict(meta)
     return out
+
+
+def _named(
+    request: Request | Mapping[str, Any] | None, action: str | None
+) -> tuple[dict[str, Any], Any, Any]:
+    """The start of an envelope (its ``id``), the action it names and the trigger it polls."""
+    out: dict[str, Any] = {}
+    named: Any = action
+    trigger: Any = None
+    if isinstance(request, Request):
+        if request.id is not UNSET:  # null included: it is echoed too
+            out["id"] = request.id
+        named = named or request.action
+        if named is UNSET and not isinstance(request.choices, UnsetType):
+            named = request.choices.action
+        trigger = request.trigger
+    elif isinstance(request, Mapping):
+        usable, identifier = request_id(request)
+        if usable:
+            out["id"] = identifier
+        named = named or request.get("action")
+        trigger = request.get("trigger")
+    return out, named, trigger
 
 
 def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:

@@ -6,7 +6,7 @@ import base64
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from connectorkit._bind import BoundAction, BoundConnection
+    from connectorkit._bind import BoundAction, BoundConnection, CallOptions
     from connectorkit.auth._flow import CallAuth
     from connectorkit.bulk._push import ColumnMemory
     from connectorkit.http._limits import Limiter
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from connectorkit.state._token_store import TokenStore
 
 __all__ = ["Outcome", "Runner"]
+
+_S = TypeVar("_S", bound="_Sending")
 
 log = logging.getLogger("connectorkit")
 
@@ -49,33 +51,24 @@ class Outcome(msgspec.Struct):
     meta: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class _Call:
-    """One invocation: the bound action and connection, and the sender of its requests."""
+class _Sending:
+    """A call's sending side: its connection's auth flow and the sender of its requests.
 
-    def __init__(
+    The sender carries the call's retries, time budget (counted from here) and rate budgets.
+    """
+
+    def __init__(  # noqa: PLR0917 - what a call's requests are sent with
         self,
         runner: Runner,
-        action: BoundAction,
+        options: CallOptions,
+        label: str,
         connection: BoundConnection,
         state: CallState,
         limiter: Limiter | None = None,
-        *,
-        rows: Iterable[Any] | None = None,
-        watch: Callable[[Mapping[str, Any]], None] | None = None,
-        pack: Pack | None = None,
-        emit: Callable[[Any], None] | None = None,
     ) -> None:
         # The auth flow of the connection's kind loads only for a call that got this far. It and
         # the process's HTTP client (made on first use) are ready before the time budget counts.
-        options = action.options
         self.runner = runner
-        self.rows = rows
-        self.watch = watch
-        self.pack = pack
-        self.emit = emit
-        # What the call adds to the response's meta (an operation's handle, pages read).
-        self.notes: dict[str, Any] = {}
-        self.action = action
         self.connection = connection
         http = runner.http
         bounds = bounds_for(options, runner.bounds)
@@ -95,12 +88,38 @@ class _Call:
             quirks=connection.quirks,
             sleep=runner.sleep,
             on_retry=count_retry,
-            label=action.definition.key,
+            label=label,
             limiter=limiter,
             max_wait_s=bounds.max_retry_wait_s,
         )
         self.limiter = limiter
         self.send = self.sender.send
+        # What the call adds to the response's meta (an operation's handle, pages read).
+        self.notes: dict[str, Any] = {}
+
+
+class _Call(_Sending):
+    """One invocation: the bound action and connection, and the sender of its requests."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        action: BoundAction,
+        connection: BoundConnection,
+        state: CallState,
+        limiter: Limiter | None = None,
+        *,
+        rows: Iterable[Any] | None = None,
+        watch: Callable[[Mapping[str, Any]], None] | None = None,
+        pack: Pack | None = None,
+        emit: Callable[[Any], None] | None = None,
+    ) -> None:
+        super().__init__(runner, action.options, action.definition.key, connection, state, limiter)
+        self.rows = rows
+        self.watch = watch
+        self.pack = pack
+        self.emit = emit
+        self.action = action
 
     # -- the shapes of actions -------------------------------------------------------------
 
@@ -417,31 +436,55 @@ class Runner:
         where a paged call streams its items (``stream``). ``resume``: the record of an
         operation handle to go on with instead of starting anew (``cancel``: to cancel).
         """
-        started = time.perf_counter()
-        state = CallState(debug=action.options.debug_request)
-        outcome = Outcome(action=action.definition.key)
-        reset = current_call.set(state)
-        call: _Call | None = None
-        try:
-            key = action.definition.key
-            multistep = action.definition.multistep
-            keys = {key, *(multistep.step_actions if multistep is not None else ())}
-            covered = any(k in b.actions or k in b.reset_by for b in budgets for k in keys)
-            call = _Call(
+        key = action.definition.key
+        multistep = action.definition.multistep
+        keys = {key, *(multistep.step_actions if multistep is not None else ())}
+
+        def make(state: CallState, limiter: Limiter | None) -> _Call:
+            return _Call(
                 self,
                 action,
                 connection,
                 state,
-                self.limiter(budgets) if covered else None,
+                limiter,
                 rows=rows,
                 watch=watch,
                 pack=pack,
                 emit=emit,
             )
+
+        def work(call: _Call) -> Any:
             if resume is not None:
-                outcome.result = call.resume(resume, cancel=cancel)
-            else:
-                outcome.result = call.run()
+                return call.resume(resume, cancel=cancel)
+            return call.run()
+
+        return self.carry(key, action.options, connection, (keys, budgets), make, work)
+
+    def carry(  # noqa: PLR0917 - one call's parts, each needed once
+        self,
+        label: str,
+        options: CallOptions,
+        connection: BoundConnection,
+        budgeted: tuple[set[str], tuple[BudgetDef, ...]],
+        make: Callable[[CallState, Limiter | None], _S],
+        work: Callable[[_S], Any],
+    ) -> Outcome:
+        """Carry out one call: its sending side made, its work done, its outcome (never raises).
+
+        ``budgeted``: the actions whose requests the call sends, and the pack's rate budgets
+        (those covering one of them are taken from). Errors become the outcome's, with the
+        pack's hint; the token the call obtained and its meta are kept.
+        """
+        started = time.perf_counter()
+        state = CallState(debug=options.debug_request)
+        outcome = Outcome(action=label)
+        reset = current_call.set(state)
+        call: _S | None = None
+        keys, budgets = budgeted
+        try:
+            covered = any(k in b.actions or k in b.reset_by for b in budgets for k in keys)
+            call = make(state, self.limiter(budgets) if covered else None)
+            outcome.result = work(call)
         except ConnectorError as exc:
             from connectorkit.pack._value_sets import hint_for  # noqa: PLC0415 - failures only
 

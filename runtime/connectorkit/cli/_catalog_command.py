@@ -1,4 +1,7 @@
-"""``describe`` and ``docs``: the pack's catalog as JSON and as Markdown, whole or one action."""
+"""``describe`` and ``docs``: the pack's catalog as JSON and as Markdown, whole or one entry.
+
+One entry is an action, or a trigger named by its key.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ def add_catalog_command(
         "action",
         nargs="?",
         metavar="ACTION",
-        help="show only this action (see: connectorkit actions)",
+        help="show only this action or trigger (see: connectorkit actions)",
     )
     action.completer = action_completer  # type: ignore[attr-defined] # argcomplete reads it
     add_pack_option(sub)
@@ -60,6 +63,8 @@ def _catalog(args: argparse.Namespace) -> int:
 
     try:
         pack = load(args.pack)
+        if args.action and args.action not in pack.actions and args.action in pack.triggers:
+            return _trigger(args, pack)
         action = find_action(pack, args.action) if args.action else None
     except ConnectorError as exc:
         print(f"connectorkit: {exc.message}", file=sys.stderr)  # noqa: T201
@@ -76,4 +81,16 @@ def _catalog(args: argparse.Namespace) -> int:
         page(action_text(action, Style.for_stream(sys.stdout)))
     else:
         sys.stdout.write(docs_markdown(pack) if action is None else action_markdown(action))
+    return 0
+
+
+def _trigger(args: argparse.Namespace, pack: Pack) -> int:
+    """One trigger's entry of the catalog, or its reference."""
+    from connectorkit.authoring._catalog import describe, trigger_markdown  # noqa: PLC0415
+
+    if args.command == "describe":
+        entry = next(t for t in describe(pack)["triggers"] if t["key"] == args.action)
+        print(json.dumps(entry, indent=2, ensure_ascii=False))  # noqa: T201
+    else:
+        sys.stdout.write(trigger_markdown(pack.triggers[args.action]))
     return 0

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from connectorkit.pack._definitions import ActionDef
+    from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import InputDef
 
 __all__ = ["parse_assignments", "read_inputs_file"]
@@ -52,7 +53,9 @@ def read_inputs_file(path: str) -> dict[str, Any]:
     return data
 
 
-def parse_assignments(action: ActionDef | None, assignments: Iterable[str]) -> dict[str, Any]:
+def parse_assignments(
+    action: ActionDef | TriggerDef | None, assignments: Iterable[str]
+) -> dict[str, Any]:
     """``key=value`` arguments as typed inputs of ``action`` (strings when it is unknown)."""
     inputs: dict[str, Any] = {}
     for assignment in assignments:

@@ -64,14 +64,15 @@ class Style:
         return f"\x1b[32m{text}\x1b[0m" if self.color else text
 
 
-def local_time(stamp: float, *, date: bool = False) -> str:
+def local_time(stamp: float, *, date: bool = False, seconds: bool = False) -> str:
     """Seconds since the epoch as a person's local time: ``14:05``, or ``2026-12-04 14:05``."""
     import time  # noqa: PLC0415
 
     moment = time.localtime(stamp)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
     if date or abs(stamp - time.time()) > 86_400 / 2:
-        return time.strftime("%Y-%m-%d %H:%M", moment)
-    return time.strftime("%H:%M", moment)
+        return time.strftime(f"%Y-%m-%d {clock}", moment)
+    return time.strftime(clock, moment)
 
 
 def _scalar(value: Any) -> str:

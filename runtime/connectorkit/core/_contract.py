@@ -222,6 +222,43 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Annotated[Choices, Meta(extra={"problem": "must be an object: {{action, input, inputs}}"})]
         | UnsetType
     ) = UNSET
+    trigger: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="A poll: the key of a trigger of the pack; the answer holds the new "
+                "events of the subscription.",
+                extra={"problem": "must be the name of a trigger"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    subscription: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=200,
+                description="With trigger: the platform's id of what it follows (this trigger "
+                "with these inputs); its position is kept in the state store.",
+                extra={"problem": "must be the subscription's id (your name for what you follow)"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    cursor: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                description="With trigger: poll from this earlier answer's cursor instead of "
+                "where the subscription stands (an answer that was lost comes again).",
+                extra={"problem": "must be the cursor of an earlier answer"},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
     def __post_init__(self) -> None:
         given = {name for name in _CHOICE if getattr(self, name) is not UNSET}
@@ -244,14 +281,18 @@ class Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 # Exactly one of these says what a request does: run an action, go on with (or cancel) the
-# operation handle of an earlier one (an action named beside a handle must be its own), or ask
-# for an input's choices (which name their action and inputs themselves).
+# operation handle of an earlier one (an action named beside a handle must be its own), ask
+# for an input's choices (which name their action and inputs themselves), or poll a trigger's
+# subscription (its inputs are the trigger's).
 _HANDLES = ("resume", "cancel")
-_CHOICE = ("action", "inputs", *_HANDLES, "choices")
+_POLL = ("trigger", "subscription", "cursor")
+_CHOICE = ("action", "inputs", *_HANDLES, "choices", *_POLL)
 
 
 def _choice_problems(given: set[str]) -> list[dict[str, str]]:
     """What is wrong with the choice of what to do, from the fields a request gives."""
+    if given & set(_POLL):
+        return _poll_problems(given)
     if "choices" in given:
         problems = [
             {"field": key, "message": "is not a field of a choices request: put it in choices"}
@@ -269,9 +310,30 @@ def _choice_problems(given: set[str]) -> list[dict[str, str]]:
     return []
 
 
+def _poll_problems(given: set[str]) -> list[dict[str, str]]:
+    """A poll names its trigger and subscription (and maybe a cursor), and no action."""
+    problems = [
+        {"field": "trigger", "message": f"must be given with {key}"}
+        for key in ("subscription", "cursor")
+        if key in given and "trigger" not in given
+    ]
+    if "trigger" in given and "subscription" not in given:
+        problems.append(
+            {
+                "field": "subscription",
+                "message": "must be the subscription's id (your name for what you follow)",
+            }
+        )
+    return problems + [
+        {"field": key, "message": "cannot go with trigger: a poll names no action"}
+        for key in ("action", *_HANDLES, "choices")
+        if key in given and "trigger" in given
+    ]
+
+
 def _choice_schema() -> list[dict[str, Any]]:
     """The choice above as JSON Schema (``oneOf``)."""
-    others = ("choices",)
+    others = ("choices", "trigger")
     choices = [
         {
             "required": ["action"],
@@ -281,8 +343,10 @@ def _choice_schema() -> list[dict[str, Any]]:
     for handle in _HANDLES:
         excluded = [{"required": [o]} for o in (*_HANDLES, *others) if o != handle]
         choices.append({"required": [handle], "not": {"anyOf": excluded}})
-    excluded = [{"required": [k]} for k in ("action", "inputs", *_HANDLES)]
+    excluded = [{"required": [k]} for k in ("action", "inputs", *_HANDLES, "trigger")]
     choices.append({"required": ["choices"], "not": {"anyOf": excluded}})
+    excluded = [{"required": [k]} for k in ("action", *_HANDLES, "choices")]
+    choices.append({"required": ["trigger", "subscription"], "not": {"anyOf": excluded}})
     return choices
 
 
@@ -326,6 +390,9 @@ def realize(lazy: Any, keep: str | None = None) -> tuple[Request, msgspec.Raw | 
         resume=lazy.resume,
         cancel=lazy.cancel,
         choices=lazy.choices,
+        trigger=lazy.trigger,
+        subscription=lazy.subscription,
+        cursor=lazy.cursor,
     )
     return request, given.get(keep) if given is not None and keep is not None else None
 
@@ -482,6 +549,7 @@ def request_schema() -> dict[str, Any]:
         "title": "connectorkit invoke request",
         **{k: v for k, v in root.items() if k != "title"},
         "oneOf": _choice_schema(),
+        "dependentRequired": {"subscription": ["trigger"], "cursor": ["trigger"]},
         "$defs": {renamed[name]: body for name, body in components.items()},
     }
     linked: dict[str, Any] = _with_refs(schema, renamed)

@@ -33,6 +33,7 @@ _CHECKER = (
     "pack/_read.py",
     "pack/_check.py",
     "pack/_rules.py",
+    "pack/_trigger_rules.py",
     "pack/_hooks.py",
     "pack/_load.py",
     "pack/_cache.py",
@@ -103,6 +104,7 @@ def fingerprint(root: Path, schemas: Path) -> str:
     """A digest of every file whose change could change the loaded pack."""
     parts = [version(), _stats(str(root / "connections"), ".yaml")]
     parts.append(_stats(str(root / "actions"), ".yaml"))
+    parts.append(_stats(str(root / "triggers"), ".yaml"))
     parts.append(_stats(str(schemas), ".json"))
     for path in (root / "connector.yaml", *(_PACKAGE / name for name in _CHECKER)):
         try:

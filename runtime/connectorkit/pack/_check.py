@@ -43,7 +43,7 @@ def _validators() -> dict[str, Validator]:
     folder = schema_dir()
     schemas = {
         name: json.loads((folder / f"{name}.schema.json").read_text(encoding="utf-8"))
-        for name in ("input", "connector", "action", "connection")
+        for name in ("input", "connector", "action", "connection", "trigger")
     }
     # The files refer to each other by file name, as an editor resolves them next to each other.
     registry: Registry[Any] = Registry().with_resources(
@@ -51,7 +51,7 @@ def _validators() -> dict[str, Validator]:
     )
     return {
         kind: Draft202012Validator(schemas[kind], registry=registry)
-        for kind in ("connector", "action", "connection")
+        for kind in ("connector", "action", "connection", "trigger")
     }
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from connectorkit.pack._budgets import BudgetDef
     from connectorkit.pack._multistep import Multistep
+    from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import Importance, InputDef
 
 __all__ = [
@@ -340,6 +341,8 @@ class Pack(msgspec.Struct, frozen=True):
     value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = msgspec.field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()
+    # What starts a flow: each built from its file when first asked for.
+    triggers: Mapping[str, TriggerDef] = msgspec.field(default_factory=dict)
 
     def secret_keys(self, connection: str | None) -> frozenset[str] | None:
         """The keys of ``connection``'s values that are never shown, as its definition marks them.

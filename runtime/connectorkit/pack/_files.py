@@ -23,7 +23,7 @@ PACK_ENV = "CONNECTORKIT_PACK"
 DEFAULT_PACK = "powerbi"
 _PACKAGE = Path(__file__).resolve().parent.parent
 
-FileKind = Literal["connector", "action", "connection"]
+FileKind = Literal["connector", "action", "connection", "trigger"]
 
 
 @functools.cache
@@ -97,8 +97,9 @@ def schema_dir() -> Path:
 
 
 def pack_files(root: Path) -> list[tuple[Path, FileKind]]:
-    """``connector.yaml``, then ``connections/*.yaml``, then ``actions/*.yaml``, each sorted."""
+    """``connector.yaml``, ``connections/*.yaml``, ``actions/*.yaml``, ``triggers/*.yaml``."""
     files: list[tuple[Path, FileKind]] = [(root / "connector.yaml", "connector")]
     files += [(p, "connection") for p in sorted((root / "connections").glob("*.yaml"))]
     files += [(p, "action") for p in sorted((root / "actions").glob("*.yaml"))]
+    files += [(p, "trigger") for p in sorted((root / "triggers").glob("*.yaml"))]
     return files

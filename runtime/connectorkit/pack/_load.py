@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from connectorkit.core._errors import PackError, Problem
 from connectorkit.pack._budgets import budgets_from
@@ -34,8 +34,11 @@ from connectorkit.types._input import InputDef
 
 if TYPE_CHECKING:
     from connectorkit.pack._multistep import Multistep
+    from connectorkit.pack._triggers import TriggerDef
 
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
+
+_T = TypeVar("_T")
 
 # Every InputDef field a YAML input may set (call_input is the loader's to decide).
 _INPUT_FIELDS = frozenset(InputDef.__struct_fields__) - {"call_input"}
@@ -85,10 +88,15 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         for d in documents
         if d.kind == "connection"
     }
-    actions = _Actions(shared, call_inputs)
+    actions: _Built[ActionDef] = _Built(lambda data, path: _action(data, path, shared, call_inputs))
+    triggers: _Built[TriggerDef] = _Built(
+        lambda data, path: _trigger(data, path, shared, call_inputs)
+    )
     for d in documents:
         if d.kind == "action":
             actions.add(d)
+        elif d.kind == "trigger":
+            triggers.add(d)
     return Pack(
         key=connector["key"],
         label=connector["label"],
@@ -98,6 +106,7 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         default_connection=connector["default_connection"],
         connections=MappingProxyType(connections),
         actions=actions,
+        triggers=triggers,
         budgets=budgets_from(connector.get("limits")),
         check=_check(connector.get("check")),
         quirks=_quirks(connector.get("quirks") or {}),
@@ -116,34 +125,33 @@ def _build(root: Path, documents: list[Any]) -> Pack:
     )
 
 
-class _Actions(Mapping[str, ActionDef]):
-    """A pack's actions by key, each built from its document on first use.
+class _Built(Mapping[str, _T]):
+    """A pack's actions (or triggers) by key, each built from its document on first use.
 
     A call needs one action: a pack of hundreds builds (and, from the cache, parses) only that
     one. Iterating, as ``describe`` does, builds them all.
     """
 
-    def __init__(self, shared: dict[str, Any], call_inputs: list[InputDef]) -> None:
-        self._shared = shared
-        self._call_inputs = call_inputs
+    def __init__(self, build: Callable[[dict[str, Any], Path], _T]) -> None:
+        self._build = build
         self._sources: dict[str, Any] = {}
-        self._built: dict[str, ActionDef] = {}
+        self._built: dict[str, _T] = {}
         self._lock = threading.Lock()
 
     def add(self, document: Any) -> None:
-        """Register an action's document (parsed, or a cached one parsed on first use)."""
+        """Register a document (parsed, or a cached one parsed on first use)."""
         key = document.data["key"] if document.data is not None else document.key
         self._sources[key] = document
 
-    def __getitem__(self, key: str) -> ActionDef:
+    def __getitem__(self, key: str) -> _T:
         built = self._built.get(key)
         if built is not None:
             return built
         document = self._sources[key]
         data = document.parsed() if hasattr(document, "parsed") else document.data
-        action = _action(data, Path(document.path), self._shared, self._call_inputs)
+        made = self._build(data, Path(document.path))
         with self._lock:
-            return self._built.setdefault(key, action)
+            return self._built.setdefault(key, made)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._sources)
@@ -192,14 +200,7 @@ def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:
 def _action(
     data: dict[str, Any], path: Path, shared: dict[str, Any], call_inputs: list[InputDef]
 ) -> ActionDef:
-    inputs: list[InputDef] = []
-    for entry in data.get("inputs") or []:
-        if "use" in entry:
-            key = entry["use"]
-            overrides = {k: v for k, v in entry.items() if k != "use"}
-            inputs.append(_input({**shared[key], **overrides, "key": key}))
-        else:
-            inputs.append(_input(entry))
+    inputs = _own_inputs(data, shared)
     multistep = _multistep(data)
     if multistep is not None:
         from connectorkit.pack._multistep import operation_inputs  # noqa: PLC0415 - see _multistep
@@ -253,6 +254,27 @@ def _action(
         multistep=multistep,
         importance=data.get("importance"),
     )
+
+
+def _own_inputs(data: dict[str, Any], shared: dict[str, Any]) -> list[InputDef]:
+    """The inputs a document declares, each ``use`` resolved against connector.yaml's."""
+    inputs: list[InputDef] = []
+    for entry in data.get("inputs") or []:
+        if "use" in entry:
+            key = entry["use"]
+            overrides = {k: v for k, v in entry.items() if k != "use"}
+            inputs.append(_input({**shared[key], **overrides, "key": key}))
+        else:
+            inputs.append(_input(entry))
+    return inputs
+
+
+def _trigger(
+    data: dict[str, Any], path: Path, shared: dict[str, Any], call_inputs: list[InputDef]
+) -> TriggerDef:
+    from connectorkit.pack._triggers import trigger_from  # noqa: PLC0415 - only for triggers
+
+    return trigger_from(data, path, _own_inputs(data, shared), call_inputs)
 
 
 def _batch(spec: dict[str, Any]) -> BatchDef:

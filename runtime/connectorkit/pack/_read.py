@@ -57,7 +57,7 @@ def _yaml_load(text: str) -> Any:
 
 
 def read_documents(root: Path) -> tuple[list[Document], list[Problem]]:
-    """Read ``connector.yaml``, ``connections/*.yaml`` and ``actions/*.yaml`` under ``root``."""
+    """Read a pack's files under ``root``: connector.yaml, its connections, actions and triggers."""
     import yaml  # noqa: PLC0415 - only pack loading needs YAML
 
     documents: list[Document] = []

@@ -67,6 +67,8 @@ def cross_check(
             findings = pack.connector(data, trusted)
         elif document.kind == "action":
             findings = pack.action(document.path.stem, data, trusted)
+        elif document.kind == "trigger":
+            findings = pack.trigger(document.path.stem, data, trusted)
         else:
             findings = pack.connection(document.path.stem, data, trusted)
         for finding in findings:
@@ -101,7 +103,10 @@ class _PackView:
         self.connections = [
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
-        self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
+        self.action_data: dict[str, dict[str, Any]] = {
+            d.data["key"]: d.data for d in documents if d.kind == "action" and _keyed(d.data)
+        }
+        self.actions = list(self.action_data)
         # Each action's input keys: what another input's choices may give it. Known by file
         # name too: an action whose key is wrong is reported once, for itself.
         self.inputs_of: dict[str, frozenset[str] | None] = {}
@@ -186,8 +191,10 @@ class _PackView:
             for suffix, message in definition_problems(spec, check_elements=trusted):
                 yield Finding(("call_inputs", index, key, *suffix), message)
 
-    def action(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
-        yield from _key_matches_file(stem, data)
+    def _declared(
+        self, data: dict[str, Any], trusted: bool
+    ) -> Generator[Finding, None, tuple[dict[str, dict[str, Any]], dict[str, int]]]:
+        """Check a document's inputs; their full definitions by key, and where each is."""
         declared: dict[str, dict[str, Any]] = {}
         first_at: dict[str, int] = {}
         items = data.get("inputs")
@@ -208,6 +215,11 @@ class _PackView:
             # A shared input's blocks are checked once, in connector.yaml; overrides here.
             if "use" not in item or {"choices", "dynamic_schema"} & item.keys():
                 yield from self.sources(("inputs", index), declared[key], keys)
+        return declared, first_at
+
+    def action(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
+        yield from _key_matches_file(stem, data)
+        declared, first_at = yield from self._declared(data, trusted)
         available = {**self.call_inputs, **declared}
         request, result = data.get("request"), data.get("result")
         if isinstance(request, dict):
@@ -218,6 +230,16 @@ class _PackView:
         if isinstance(result, dict):
             yield from _result_problems(result, available, _kept(data))
         for where, message in multistep_problems(data, available, self.actions):
+            yield Finding(where, message)
+
+    def trigger(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
+        from connectorkit.pack._trigger_rules import trigger_problems  # noqa: PLC0415
+
+        yield from _key_matches_file(stem, data)
+        declared, _ = yield from self._declared(data, trusted)
+        available = {**self.call_inputs, "since": {}, "max_events": {}, **declared}
+        calls = self.call_inputs
+        for where, message in trigger_problems(data, available, self.action_data, calls):
             yield Finding(where, message)
 
     def _resolve(

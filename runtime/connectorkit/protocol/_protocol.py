@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import msgspec
 
 from connectorkit._bind import bind_action
-from connectorkit.call._entry import call, envelope, internal_error
+from connectorkit.call._entry import Delivery, call, envelope, internal_error
 from connectorkit.core._contract import (
     LazyRequest,
     Request,
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from connectorkit.call._run import Runner
     from connectorkit.pack._definitions import Pack
 
+    # One line of serve's output, and the polls it answers (settled once it is written).
+    _Line = tuple[bytes, Delivery]
+
 __all__ = [
     "EXIT_STDOUT_CLOSED",
     "Opener",
@@ -49,6 +52,7 @@ __all__ = [
     "read_request",
     "realized",
     "respond",
+    "respond_delivered",
     "serve",
     "take_request",
 ]
@@ -146,6 +150,23 @@ def take_request(text: str | bytes, *, lazy: bool = False) -> Taken:
 def respond(pack: Pack, runner: Runner, text: str | bytes) -> tuple[dict[str, Any], int]:
     """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
     return answer(pack, runner, take_request(text))
+
+
+def respond_delivered(
+    pack: Pack,
+    runner: Runner,
+    text: str | bytes,
+    deliver: Callable[[dict[str, Any]], bool],
+) -> tuple[dict[str, Any], int]:
+    """As :func:`respond`, the answer handed to ``deliver`` before the polls it answers settle.
+
+    ``deliver`` shows or writes the answer and says whether it got out: only then does a
+    poll's subscription move on (``connectorkit watch`` prints the events first).
+    """
+    with Delivery() as delivery:
+        response, code = respond(pack, runner, text)
+    delivery.settle(lambda: deliver(response))
+    return response, code
 
 
 def realized(taken: Taken, pack: Pack | ConnectorError) -> tuple[Taken, TextRows | None]:
@@ -294,23 +315,30 @@ def invoke(
         gc.enable()
     pack, runner = _open(opener)
     taken, rows = realized(taken, pack)
-    response, code = answer(pack, runner, taken, rows=rows)
+    with Delivery() as delivery:
+        response, code = answer(pack, runner, taken, rows=rows)
     del taken
-    try:
-        _write(stdout, _line(response))
-    except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
-        return EXIT_STDOUT_CLOSED
-    return code
+
+    def write() -> bool:
+        try:
+            _write(stdout, _line(response))
+        except (BrokenPipeError, ValueError):  # nobody reads stdout any more (ValueError: closed)
+            return False
+        return True
+
+    return code if delivery.settle(write) else EXIT_STDOUT_CLOSED
 
 
-def _answer(pack: Pack | ConnectorError, runner: Runner | None, line: str | bytes) -> bytes:
-    """One line of ``serve``'s output for one line of input; never raises."""
+def _answer(pack: Pack | ConnectorError, runner: Runner | None, line: str | bytes) -> _Line:
+    """One line of ``serve``'s output for one line of input, and the polls it answers."""
+    delivery = Delivery()
     try:
-        return _line(answer(pack, runner, take_request(line))[0])
+        with delivery:
+            return _line(answer(pack, runner, take_request(line))[0]), delivery
     except Exception as exc:  # noqa: BLE001 - answer never raises; this is the last guard
         log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
         error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
-        return _line(envelope(None, error=error))
+        return _line(envelope(None, error=error)), delivery
 
 
 def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Event) -> None:
@@ -338,7 +366,7 @@ class _Worker:
 
     def __init__(
         self,
-        answer: Callable[[str | bytes], bytes],
+        answer: Callable[[str | bytes], _Line],
         stdin: IO[str] | IO[bytes],
         stdout: TextIO,
         concurrency: int,
@@ -353,7 +381,7 @@ class _Worker:
         self.gone = threading.Event()  # stdout's reader went away
         self.finished = threading.Event()  # every answer written, or gone
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
-        self.pending: queue.Queue[Future[bytes] | None] = queue.Queue(maxsize=concurrency * 4)
+        self.pending: queue.Queue[Future[_Line] | None] = queue.Queue(maxsize=concurrency * 4)
         self.full = queue.Full
 
     def run(self) -> int:
@@ -376,15 +404,20 @@ class _Worker:
     def _start(target: Callable[[], None], name: str) -> None:
         threading.Thread(target=target, name=f"connectorkit-{name}", daemon=True).start()
 
-    def emit(self, line: bytes) -> bool:
-        """Write one answer; ``False`` when nobody reads stdout any more."""
-        try:
-            _write(self.stdout, line)
-        except (OSError, ValueError):  # a broken pipe, or a closed stream
-            self.gone.set()
-            self.finished.set()
-            return False
-        return True
+    def emit(self, answered: _Line) -> bool:
+        """Write one answer (then settle its polls); ``False`` when nobody reads stdout."""
+        line, delivery = answered
+
+        def write() -> bool:
+            try:
+                _write(self.stdout, line)
+            except (OSError, ValueError):  # a broken pipe, or a closed stream
+                self.gone.set()
+                self.finished.set()
+                return False
+            return True
+
+        return delivery.settle(write)
 
     def answer_inline(self) -> None:
         """Concurrency 1: answer on the reading thread, which saves two hand-offs a request."""
@@ -408,7 +441,7 @@ class _Worker:
         finally:
             self.put(None)
 
-    def put(self, item: Future[bytes] | None) -> None:
+    def put(self, item: Future[_Line] | None) -> None:
         """Queue ``item``, waiting for room only as long as somebody reads stdout."""
         while not self.gone.is_set():
             try:
@@ -449,7 +482,7 @@ def serve(
     pack, runner = _open(opener)
     first = threading.Event()
 
-    def answer_line(line: str | bytes) -> bytes:
+    def answer_line(line: str | bytes) -> _Line:
         answered = _answer(pack, runner, line)
         if freeze and not first.is_set():
             # What the first call loaded (modules, the client, compiled checks) lives as long as

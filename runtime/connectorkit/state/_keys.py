@@ -13,6 +13,7 @@ __all__ = [
     "record",
     "record_index",
     "remembered",
+    "subscription",
     "tag",
     "token",
     "token_lease",
@@ -54,3 +55,8 @@ def record_index(kind: str) -> str:
 def remembered(key: str) -> str:
     """A value an action remembered (a table's columns) under ``key``."""
     return f"ck:{{mem:{tag(key)}}}"
+
+
+def subscription(name: str, part: str) -> str:
+    """One part (its cursor, its lease) of a trigger subscription (``name`` already tagged)."""
+    return f"ck:{{sub:{name}}}:{part}"

@@ -46,6 +46,19 @@ class JobLedger:
         """The description of ``job_id``, or None when there is no such job."""
         return self._records.get(job_id)
 
+    def ended(self, job_id: str, ending: Mapping[str, Any]) -> None:
+        """Note that a push of ``job_id`` ended, and how (its ``ends`` counts the endings)."""
+
+        def with_ending(about: dict[str, Any]) -> dict[str, Any]:
+            ends = int((about.get("ended") or {}).get("ends", 0)) + 1
+            return {**about, "ended": {**ending, "ends": ends}}
+
+        self._records.amend(job_id, with_ending)
+
+    def descriptions(self) -> dict[str, dict[str, Any]]:
+        """Every job's description by id (one store operation)."""
+        return self._records.described()
+
     def record(self, job_id: str, batch: int, status: BatchStatus | str, **info: Any) -> None:
         """File the status of ``batch`` (1-based) of ``job_id``; one store operation."""
         try:

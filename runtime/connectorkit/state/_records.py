@@ -73,6 +73,30 @@ class Records:
             return False
         return store.compare_and_set(key, current, _encode(about))
 
+    def amend(
+        self, record_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Replace the description with ``change(description)``, atomically; the new one.
+
+        Retried while another worker changes it meanwhile; the index holds the new one too.
+        ``None`` when there is no such record.
+        """
+        store = self._store()
+        key = self._about_key(record_id)
+        while True:
+            current = store.get(key)
+            if current is None:
+                return None
+            about = change(json.loads(current))
+            data = _encode(about)
+            if store.compare_and_set(key, current, data):
+                store.hash_set(self._index, record_id, data)
+                return about
+
+    def described(self) -> dict[str, dict[str, Any]]:
+        """Every record's description as the index holds it (one store operation)."""
+        return {i: json.loads(v) for i, v in self._store().hash_all(self._index).items()}
+
     def put_entry(self, record_id: str, name: str, entry: Mapping[str, Any]) -> None:
         """Write one entry of ``record_id`` (replacing an entry of that name); one operation."""
         self._store().hash_set(self._entries_key(record_id), name, json.dumps(dict(entry)).encode())

@@ -234,28 +234,35 @@ class StudioApp:
         return connection, secret, _secret_values(connection, secret), "connection.json"
 
     def start(self, body: Any) -> Run:
-        """Turn the page's run request into a contract request and start it."""
+        """Turn the page's run (or poll) request into a contract request and start it."""
         from connectorkit import invoke  # noqa: PLC0415 - the runtime loads on the first run
 
         _, pack, catalog, error = self.view.current()
         if pack is None or catalog is None:
             raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
-        if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        polled = isinstance(body, dict) and isinstance(body.get("trigger"), str)
+        named = "trigger" if polled else "action"
+        if not isinstance(body, dict) or not isinstance(body.get(named), str):
             raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
+        if polled and not isinstance(body.get("subscription"), str):
+            raise _HttpError(400, 'a poll names its "subscription" too')
         inputs = body.get("inputs", {})
         connection, secret, secrets, reference = self._connection(pack, body.get("connection"))
-        request = {
-            "id": self.book.next_id(),
-            "action": body["action"],
-            "inputs": inputs,
-            "connection": connection,
-        }
-        action = body["action"]
+        action = body[named]
+        request: dict[str, Any] = {"id": self.book.next_id(), named: action}
+        if polled:
+            request["subscription"] = body["subscription"]
+        request |= {"inputs": inputs, "connection": connection}
+        given = inputs if isinstance(inputs, dict) else {}
+        command = (
+            ("watch", ("--subscription", str(body["subscription"]))) if polled else ("run", ())
+        )
 
         def recipes() -> dict[str, str]:
             return {
                 "invoke": invoke_recipe(request, secret),
-                "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
+                "command": f"connectorkit {command[0]}",
+                "run": run_recipe(action, given, reference, command=command[0], options=command[1]),
                 # A stored connection is named, not written out: there is no file to show.
                 "connection": ""
                 if "name" in connection
@@ -265,7 +272,7 @@ class StudioApp:
 
         run = Run(
             id=request["id"],
-            action=body["action"],
+            action=action,
             request=request,
             secrets=secrets,
             make_recipes=recipes,

@@ -58,14 +58,22 @@ def invoke_recipe(request: Mapping[str, Any], secret: set[str]) -> str:
     return f"connectorkit invoke <<'JSON'\n{body}\nJSON"
 
 
-def run_recipe(action: str, inputs: Mapping[str, Any], connection_ref: str) -> str:
+def run_recipe(
+    action: str,
+    inputs: Mapping[str, Any],
+    connection_ref: str,
+    *,
+    command: str = "run",
+    options: tuple[str, ...] = (),
+) -> str:
     """The ``connectorkit run ACTION key=value …`` line for these inputs.
 
     Strings go as they are; numbers, booleans, lists and objects as JSON, as ``run`` types them
     by the action's definitions. A value too long for a command line is read from a file
-    (``key=@key.json``), which a comment line above the command names.
+    (``key=@key.json``), which a comment line above the command names. ``command`` and
+    ``options``: another command taking inputs the same way (``watch TRIGGER``), and its options.
     """
-    words = ["connectorkit", "run", action]
+    words = ["connectorkit", command, action]
     notes: list[str] = []
     for key, value in inputs.items():
         text = (
@@ -77,7 +85,7 @@ def run_recipe(action: str, inputs: Mapping[str, Any], connection_ref: str) -> s
             notes.append(f"# {key}.json: the {key} input as JSON{_count(value)}")
             text = f"@{key}.json"
         words.append(f"{key}={text}")
-    words += ["--connection", connection_ref]
+    words += ["--connection", connection_ref, *options]
     return "\n".join([*notes, " ".join(shlex.quote(word) for word in words)])
 
 

@@ -16,7 +16,7 @@ const SHOWN_TEXT = 60000;  // longer texts are cut on screen; Copy still copies 
 
 const state = {
   catalog: null, version: "", stored: "", presets: [], action: null, form: null, connForms: {},
-  running: null, filter: "",
+  running: null, filter: "", subscriptions: {},
 };
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -723,7 +723,19 @@ function renderNav() {
       ...shown.map((a) => h("a", {href: `#${a.key}`, class: `nav-item${state.action && state.action.key === a.key ? " active" : ""}`, "data-action": a.key},
         a.label, h("span", {class: "key", text: a.key}))));
   }
+  const triggers = (state.catalog.triggers || []).filter(hit);
+  if (triggers.length) {
+    nav.append(h("div", {class: "group-title", text: "Triggers"}),
+      ...triggers.map((t) => h("a", {href: `#trigger:${t.key}`, class: `nav-item${state.action && state.action.trigger && state.action.key === t.key ? " active" : ""}`, "data-trigger": t.key},
+        t.label, h("span", {class: "key", text: t.key}))));
+  }
   if (!nav.children.length) nav.append(h("p", {class: "muted small", text: "No action matches."}));
+}
+
+// A hash names an action (#list_groups) or a trigger (#trigger:refresh_failed).
+function renderPage(hash) {
+  if (hash.startsWith("trigger:")) renderTrigger(hash.slice("trigger:".length));
+  else renderAction(hash);
 }
 
 function banner(text, bad) {
@@ -824,6 +836,54 @@ function renderAction(key) {
   renderNav();
 }
 
+function renderTrigger(key) {
+  const trigger = (state.catalog.triggers || []).find((t) => t.key === key);
+  if (!trigger) { renderAction(""); return; }
+  const main = document.getElementById("main");
+  const same = state.action && state.action.trigger && state.action.key === key && state.form;
+  const previous = same ? state.form.values() : null;
+  state.action = {...trigger, trigger: true};
+  const form = formFor(trigger.inputs, "");
+  state.form = form;
+  if (previous) form.restore(previous);
+  if (!state.subscriptions[key]) state.subscriptions[key] = `studio-${key}-${Math.random().toString(36).slice(2, 8)}`;
+  const formEl = h("form", {id: "action-form", novalidate: true, onsubmit: (event) => { event.preventDefault(); run(); }},
+    h("section", {class: "card"}, h("h2", {text: "Inputs"}), form.el),
+    connectionCard(),
+    h("div", {class: "actions-bar"}, h("button", {type: "submit", class: "primary", id: "run", text: "Poll"}),
+      h("span", {class: "muted small", id: "subscription", text: `subscription ${state.subscriptions[key]}`}),
+      h("span", {id: "run-state", class: "muted"})),
+    h("div", {id: "general-errors", class: "error"}));
+  main.replaceChildren(
+    h("h1", {id: "action-title", text: trigger.label}),
+    h("div", {class: "muted mono small", text: `${trigger.key} · trigger · polled every ${trigger.interval_s} s`}),
+    h("p", {class: "help"}, prose(trigger.description)),
+    h("p", {class: "help", text: "The first poll starts the subscription from now (or from Since); each later poll shows what happened since the one before, once."}),
+    h("div", {class: "work"}, formEl,
+      h("div", {id: "results"}, h("section", {class: "card muted", text:
+        "Poll the trigger: its new events, the requests sent and the envelope appear here."}))));
+  renderNav();
+}
+
+function eventsView(result) {
+  const events = Array.isArray(result.events) ? result.events : [];
+  const note = result.first
+    ? "The subscription starts here: the next polls give what happens from now on."
+    : `${events.length} new event${events.length === 1 ? "" : "s"}${result.more ? "; more are waiting: poll again" : ""}.`;
+  return h("section", {class: "card"}, h("h2", {text: "Events"}), h("p", {class: "muted small", id: "events-note", text: note}),
+    events.length ? eventsTable(events) : null);
+}
+
+// Each event's id, its time when the trigger orders by one, and what it carries.
+function eventsTable(events) {
+  const timed = events.some((e) => e.at !== undefined);
+  const columns = timed ? ["id", "at", "data"] : ["id", "data"];
+  return h("table", {class: "result", id: "events-table"},
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", {text: c})))),
+    h("tbody", {}, events.map((e) => h("tr", {}, h("td", {class: "mono", text: e.id}),
+      timed ? h("td", {text: cell(e.at)}) : null, h("td", {class: "mono", text: cell(e.data)})))));
+}
+
 // ---------------------------------------------------------------- running
 
 function chosenConnection() {
@@ -859,10 +919,14 @@ async function run() {
   }
   const button = document.getElementById("run");
   button.disabled = true;
-  document.getElementById("run-state").textContent = "Running…";
+  document.getElementById("run-state").textContent = state.action.trigger ? "Polling…" : "Running…";
   try {
+    const key = state.action.key;
+    const asked = state.action.trigger
+      ? {trigger: key, subscription: state.subscriptions[key], inputs, connection}
+      : {action: key, inputs, connection};
     const {id} = await getJson("/api/run", {method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({action: state.action.key, inputs, connection})});
+      body: JSON.stringify(asked)});
     state.running = id;
     await poll(id);
   } catch (error) {
@@ -957,7 +1021,8 @@ function renderRun(current) {
     parts.push(h("div", {class: "status fail", id: "status", text: `✗ ${e.type} · exit code ${current.exit_code}: ${e.message}`}));
   }
   if (current.progress) parts.push(progressView(current.progress, done));
-  if (done && response.ok) parts.push(h("section", {class: "card"}, h("h2", {text: "Result"}), resultView(response.result)));
+  if (done && response.ok && response.trigger) parts.push(eventsView(response.result));
+  else if (done && response.ok) parts.push(h("section", {class: "card"}, h("h2", {text: "Result"}), resultView(response.result)));
   parts.push(h("section", {class: "card"}, h("h2", {text: `Requests sent (${current.exchanges.length})`}),
     current.exchanges.length ? current.exchanges.map(exchangeView) : h("p", {class: "muted", text: "None: the runtime refused the request before sending anything."})));
   if (done) {
@@ -966,7 +1031,7 @@ function renderRun(current) {
     parts.push(h("section", {class: "card"}, h("h2", {text: "Do it again elsewhere"}),
       h("p", {class: "help", text: "Secrets are shown as *** here: put yours back where you paste."}),
       copyBlock("invoke", r.invoke, "recipe-invoke"),
-      copyBlock("connectorkit run", r.run, "recipe-run"),
+      copyBlock(r.command || "connectorkit run", r.run, "recipe-run"),
       r.connection ? copyBlock(r.connection_file, r.connection, "recipe-connection") : null));
     if (response.error && response.error.type === "invalid_input" && response.error.details) showErrors(response.error.details);
     else if (response.error && response.error.details && response.error.type === "invalid_connection") showErrors(response.error.details);
@@ -989,7 +1054,7 @@ async function loadCatalog(reloaded) {
     banner(`The pack does not load: ${data.error.message}`, true);
     return;
   }
-  const keep = state.form ? {key: state.action.key, values: state.form.values()} : null;
+  const keep = state.form ? {key: state.action.key, trigger: Boolean(state.action.trigger), values: state.form.values()} : null;
   // Typed connection values survive a reload unless that connection's schema changed.
   const kept = {};
   for (const c of data.catalog.connections) {
@@ -1004,10 +1069,10 @@ async function loadCatalog(reloaded) {
   document.title = `${data.catalog.label} · connectorkit studio`;
   banner(reloaded ? `Reloaded: the pack's files changed (${new Date().toLocaleTimeString()}).` : "", false);
   renderNav();
-  const key = decodeURIComponent(location.hash.slice(1)) || (keep && keep.key);
+  const key = decodeURIComponent(location.hash.slice(1)) || (keep && (keep.trigger ? `trigger:${keep.key}` : keep.key)) || "";
   state.form = null;
-  renderAction(key);
-  if (keep && state.action.key === keep.key) state.form.restore(keep.values);
+  renderPage(key);
+  if (keep && state.action.key === keep.key && Boolean(state.action.trigger) === keep.trigger) state.form.restore(keep.values);
 }
 
 async function watchPack() {
@@ -1021,13 +1086,13 @@ async function watchPack() {
   setTimeout(watchPack, POLL_PACK_MS);
 }
 
-window.addEventListener("hashchange", () => { if (state.catalog) renderAction(decodeURIComponent(location.hash.slice(1))); });
+window.addEventListener("hashchange", () => { if (state.catalog) renderPage(decodeURIComponent(location.hash.slice(1))); });
 document.addEventListener("DOMContentLoaded", async () => {
   const search = document.getElementById("search");
   search.addEventListener("input", () => { state.filter = search.value; renderNav(); });
   search.addEventListener("keydown", (event) => {
     const first = document.querySelector("#nav .nav-item");
-    if (event.key === "Enter" && first) location.hash = first.dataset.action;
+    if (event.key === "Enter" && first) location.hash = first.dataset.action || `trigger:${first.dataset.trigger}`;
   });
   try { await loadCatalog(false); } catch (error) { banner(`Cannot load the catalog: ${error.message}`, true); }
   setTimeout(watchPack, POLL_PACK_MS);
