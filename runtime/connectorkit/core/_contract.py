@@ -313,7 +313,7 @@ def _choice_problems(given: set[str]) -> list[dict[str, str]]:
 def _poll_problems(given: set[str]) -> list[dict[str, str]]:
     """A poll names its trigger and subscription (and maybe a cursor), and no action."""
     problems = [
-        {"field": "trigger", "message": f"must be given with {key}"}
+        {"field": "trigger", "message": f"must be the name of a trigger: {key} goes with one"}
         for key in ("subscription", "cursor")
         if key in given and "trigger" not in given
     ]
