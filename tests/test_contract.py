@@ -137,8 +137,8 @@ def test_every_bad_field_is_named_in_the_contracts_order(pack, runner):
     assert response["error"]["details"] == [
         {
             "field": "extra",
-            "message": "is not a request field "
-            "(id, action, inputs, connection, resume, cancel, choices, trigger, subscription, cursor)",
+            "message": "is not a request field (id, action, inputs, connection, resume, cancel, "
+            "choices, trigger, subscription, cursor)",
         },
         {"field": "id", "message": "must be a string or a finite number"},
         {"field": "action", "message": "must be the name of an action"},
