@@ -216,10 +216,18 @@ def run_in_process(
 
 
 def example_mismatches(pack: Pack, action: ActionDef, example: Mapping[str, Any]) -> list[str]:
-    """What differs between an example and what the action really does (empty: it matches)."""
-    call = run_in_process(
-        pack, action.key, example.get("inputs") or {}, response=example.get("response")
-    )
+    """What differs between an example and what the action really does (empty: it matches).
+
+    An example shows one request and its answer: an action that would go on (poll its
+    operation, follow its pages) is run without doing so, unless the example says otherwise.
+    """
+    inputs = dict(example.get("inputs") or {})
+    multistep = action.multistep
+    if multistep is not None and multistep.long_running is not None:
+        inputs.setdefault("wait", False)
+    if multistep is not None and multistep.pages is not None:
+        inputs.setdefault("all_pages", False)
+    call = run_in_process(pack, action.key, inputs, response=example.get("response"))
     if not call.ok:
         error = call.response.get("error") or {}
         detail = "; ".join(

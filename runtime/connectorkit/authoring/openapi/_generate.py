@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from connectorkit.authoring.openapi._multistep import multistep_of
 from connectorkit.authoring.openapi._naming import group_label, input_key, split_words, title
 
 if TYPE_CHECKING:
@@ -227,6 +228,7 @@ def _action(  # noqa: C901 - parameters by place, then body, request and example
     }
     if main.binary_response:
         data["result"] = {"encoding": "base64"}
+    data.update(multistep_of(main))
     shape = _shape(main.response, 0) if main.response else None
     if shape:
         data["returns"] = shape

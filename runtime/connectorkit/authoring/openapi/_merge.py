@@ -2,8 +2,8 @@
 
 Generated fields (the request, each input's type, requirement and constraints, the operation
 links, the result shape) follow the document. Curated fields (the action's label, description,
-group, examples and result; each input's label, comments, default and example) keep what the
-file already says, so an author's edits survive a re-import.
+group, examples, result, pages and long_running; each input's label, comments, default and
+example) keep what the file already says, so an author's edits survive a re-import.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 __all__ = ["CURATED_ACTION_FIELDS", "CURATED_INPUT_FIELDS", "merge"]
 
-CURATED_ACTION_FIELDS = ("label", "description", "group", "examples", "result")
+CURATED_ACTION_FIELDS = (
+    "label", "description", "group", "examples", "result", "pages", "long_running",
+)  # fmt: skip
 CURATED_INPUT_FIELDS = ("label", "comments", "default", "example")
 
 
@@ -56,6 +58,6 @@ def merge(generated: dict[str, Any], existing: dict[str, Any]) -> tuple[dict[str
 
 _USE_KEEP = ("required", *CURATED_INPUT_FIELDS)
 _ORDER = (
-    "key", "label", "description", "group", "openapi", "inputs", "request", "result",
-    "returns", "examples",
+    "key", "label", "description", "group", "openapi", "inputs", "request", "pages",
+    "long_running", "result", "returns", "examples",
 )  # fmt: skip

@@ -50,6 +50,10 @@ class Operation:
     examples: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     deprecated: bool = False
     notes: list[str] = field(default_factory=list)
+    # The operation's vendor extensions (x-ms-pageable, x-ms-long-running-operation, …).
+    extensions: dict[str, Any] = field(default_factory=dict)
+    # Every success status the document lists (a 202 among them marks a started operation).
+    statuses: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -156,6 +160,10 @@ class _Reader:
             examples=self.examples(op),
             deprecated=bool(op.get("deprecated")),
             notes=notes,
+            extensions={k: v for k, v in op.items() if str(k).startswith("x-")},
+            statuses=tuple(
+                str(c) for c in sorted(op.get("responses") or {}) if str(c).startswith("2")
+            ),
         )
 
     def parameter(self, raw_param: Any, notes: list[str]) -> Parameter | None:
