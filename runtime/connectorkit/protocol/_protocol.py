@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_STDOUT_CLOSED",
+    "StreamClosed",
     "Taken",
     "answer",
     "check_request",
@@ -386,10 +387,37 @@ def _masked(value: Any) -> Any:
 
 
 def respond(
-    pack: Pack | ConnectorError, runner: Runner, text: str | bytes
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    text: str | bytes,
+    *,
+    sink: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
-    return answer(pack, runner, take_request(text))
+    """The whole pipeline for one request text: the envelope and the exit code. Never raises.
+
+    ``sink``: where the lines of items a paged call streams go (``stream: true``), each
+    ``{"id", "item"}`` as one line of strict JSON, before the envelope.
+    """
+    return answer(pack, runner, take_request(text), sink=sink)
+
+
+class StreamClosed(ConnectorError):
+    """Nobody reads the streamed items any more (stdout was closed): the call stops."""
+
+
+def _item_emitter(
+    request: Mapping[str, Any], sink: Callable[[str], None] | None
+) -> Callable[[Any], None] | None:
+    """What writes one streamed item of ``request`` as a line to ``sink``."""
+    if sink is None:
+        return None
+    usable, identifier = request_id(request)
+    prefix: dict[str, Any] = {"id": identifier} if usable else {}
+
+    def emit(item: Any) -> None:
+        sink(_dump({**prefix, "item": item}))
+
+    return emit
 
 
 class Taken:
@@ -426,8 +454,17 @@ def _raise_if_failed(taken: Taken) -> None:
         raise taken.error
 
 
-def answer(pack: Pack | ConnectorError, runner: Runner, taken: Taken) -> tuple[dict[str, Any], int]:
-    """Check and run a decoded request: the envelope and the exit code. Never raises."""
+def answer(
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    taken: Taken,
+    *,
+    sink: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Check and run a decoded request: the envelope and the exit code. Never raises.
+
+    ``sink`` receives the lines of streamed items (see :func:`respond`).
+    """
     request = taken.request
     try:
         _raise_if_failed(taken)
@@ -437,7 +474,7 @@ def answer(pack: Pack | ConnectorError, runner: Runner, taken: Taken) -> tuple[d
         else:
             plain = PLAIN_INPUTS.set(True)  # decoded from JSON text: plain JSON values only
             try:
-                response = handle(pack, runner, request)
+                response = handle(pack, runner, request, emit=_item_emitter(request, sink))
             finally:
                 PLAIN_INPUTS.reset(plain)
     except ConnectorError as exc:
@@ -509,8 +546,20 @@ def invoke(
     if callable(pack):
         pack, runner = pack()
     assert runner is not None  # noqa: S101 - given, or made with the pack
-    response, code = answer(pack, runner, taken)
+    gone = False
+
+    def sink(line: str) -> None:
+        nonlocal gone
+        try:
+            stdout.write(line)  # flushed when the buffer fills, and with the envelope
+        except (BrokenPipeError, ValueError):
+            gone = True
+            raise StreamClosed("stdout was closed while items were streamed") from None
+
+    response, code = answer(pack, runner, taken, sink=sink)
     del taken
+    if gone:
+        return EXIT_STDOUT_CLOSED
     try:
         stdout.write(_dump(response))
         stdout.flush()
@@ -519,10 +568,18 @@ def invoke(
     return code
 
 
-def _answer(pack: Pack | ConnectorError, runner: Runner, line: str | bytes) -> str:
-    """One line of ``serve``'s output for one line of input; never raises."""
+def _answer(
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    line: str | bytes,
+    sink: Callable[[str], None] | None = None,
+) -> str:
+    """One line of ``serve``'s output for one line of input; never raises.
+
+    Streamed items go to ``sink`` as they come, before this line.
+    """
     try:
-        response, _ = respond(pack, runner, line)
+        response, _ = respond(pack, runner, line, sink=sink)
         return _dump(response)
     except Exception as exc:  # noqa: BLE001 - respond never raises; this is the last guard
         log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
@@ -550,12 +607,18 @@ def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Eve
     threading.Thread(target=wait, name="connectorkit-stdout-watch", daemon=True).start()
 
 
+# How many streamed items a request may have waiting for the writer (a request that streams
+# while an earlier one is still answering waits for its turn; memory stays bounded).
+_STREAM_BUFFER = 1024
+_ITEMS_DONE = "\x00done"  # the end of a request's items (a JSON line never holds a NUL)
+
+
 class _Worker:
     """The threads of ``serve``: a reader, the pool that answers, a writer that keeps the order."""
 
     def __init__(
         self,
-        answer: Callable[[str | bytes], str],
+        answer: Callable[[str | bytes, Callable[[str], None]], str],
         stdin: IO[str] | IO[bytes],
         stdout: TextIO,
         concurrency: int,
@@ -569,7 +632,10 @@ class _Worker:
         self.gone = threading.Event()  # stdout's reader went away
         self.finished = threading.Event()  # every answer written, or gone
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
-        self.pending: queue.Queue[Future[str] | None] = queue.Queue(maxsize=concurrency * 4)
+        # Each line's answer, with the channel its streamed items come through first.
+        self.pending: queue.Queue[tuple[Future[str], queue.Queue[str]] | None] = queue.Queue(
+            maxsize=concurrency * 4
+        )
 
     def run(self) -> int:
         _watch_reader(self.stdout, self.gone, self.finished)
@@ -602,13 +668,22 @@ class _Worker:
             return False
         return True
 
+    def write_item(self, text: str) -> None:
+        """Write one streamed item's line (flushed with the answer after it)."""
+        try:
+            self.stdout.write(text)
+        except (OSError, ValueError):
+            self.gone.set()
+            self.finished.set()
+            raise StreamClosed("stdout was closed while items were streamed") from None
+
     def answer_inline(self) -> None:
         """Concurrency 1: answer on the reading thread, which saves two hand-offs a request."""
         try:
             for line in self.stdin:
                 if self.gone.is_set():
                     return
-                if line.strip() and not self.emit(self.answer(line)):
+                if line.strip() and not self.emit(self.answer(line, self.write_item)):
                     return
         finally:
             self.finished.set()
@@ -620,11 +695,34 @@ class _Worker:
                 if self.gone.is_set():
                     return
                 if line.strip():
-                    self.put(self.pool.submit(self.answer, line))
+                    items: queue.Queue[str] = queue.Queue(maxsize=_STREAM_BUFFER)
+                    self.put((self.pool.submit(self.produce, line, items), items))
         finally:
             self.put(None)
 
-    def put(self, item: Future[str] | None) -> None:
+    def produce(self, line: str | bytes, items: queue.Queue[str]) -> str:
+        """Answer ``line`` on a pool thread, its streamed items going through ``items``."""
+
+        def sink(text: str) -> None:
+            if not self.offer(items, text):
+                raise StreamClosed("stdout was closed while items were streamed")
+
+        try:
+            return self.answer(line, sink)
+        finally:
+            self.offer(items, _ITEMS_DONE)
+
+    def offer(self, items: queue.Queue[str], text: str) -> bool:
+        """Pass ``text`` to the writer, waiting for room while somebody reads stdout."""
+        while not self.gone.is_set():
+            try:
+                items.put(text, timeout=0.5)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def put(self, item: tuple[Future[str], queue.Queue[str]] | None) -> None:
         """Queue ``item``, waiting for room only as long as somebody reads stdout."""
         while not self.gone.is_set():
             try:
@@ -634,9 +732,15 @@ class _Worker:
             return
 
     def write(self) -> None:
-        """Write the answers in the order of their lines."""
+        """Write the answers in the order of their lines, each after its streamed items."""
         try:
-            while (future := self.pending.get()) is not None:
+            while (entry := self.pending.get()) is not None:
+                future, items = entry
+                while (text := items.get()) is not _ITEMS_DONE:
+                    try:
+                        self.write_item(text)
+                    except StreamClosed:
+                        return
                 if not self.emit(future.result()):
                     return
         finally:
@@ -660,4 +764,6 @@ def serve(
     """
     if concurrency < 1:
         raise ValueError("concurrency must be 1 or more")
-    return _Worker(lambda line: _answer(pack, runner, line), stdin, stdout, concurrency).run()
+    return _Worker(
+        lambda line, sink: _answer(pack, runner, line, sink), stdin, stdout, concurrency
+    ).run()
