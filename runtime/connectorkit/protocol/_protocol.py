@@ -231,7 +231,7 @@ def handle(
     from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
 
     if any(request.get(k) for k in _HANDLE_KEYS):
-        return _handle_operation(pack, runner, request)
+        return _handle_operation(pack, runner, request, watch=watch)
     action = request.get("action")
     connection = None
     try:
@@ -392,13 +392,15 @@ def respond(
     text: str | bytes,
     *,
     sink: Callable[[str], None] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The whole pipeline for one request text: the envelope and the exit code. Never raises.
 
     ``sink``: where the lines of items a paged call streams go (``stream: true``), each
-    ``{"id", "item"}`` as one line of strict JSON, before the envelope.
+    ``{"id", "item"}`` as one line of strict JSON, before the envelope. ``watch``: told how
+    the call goes (an operation's polls, pages read), for a person's progress line.
     """
-    return answer(pack, runner, take_request(text), sink=sink)
+    return answer(pack, runner, take_request(text), sink=sink, watch=watch)
 
 
 class StreamClosed(ConnectorError):
@@ -460,10 +462,11 @@ def answer(
     taken: Taken,
     *,
     sink: Callable[[str], None] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Check and run a decoded request: the envelope and the exit code. Never raises.
 
-    ``sink`` receives the lines of streamed items (see :func:`respond`).
+    ``sink`` receives the lines of streamed items, ``watch`` the progress (see :func:`respond`).
     """
     request = taken.request
     try:
@@ -474,7 +477,8 @@ def answer(
         else:
             plain = PLAIN_INPUTS.set(True)  # decoded from JSON text: plain JSON values only
             try:
-                response = handle(pack, runner, request, emit=_item_emitter(request, sink))
+                emit = _item_emitter(request, sink)
+                response = handle(pack, runner, request, watch=watch, emit=emit)
             finally:
                 PLAIN_INPUTS.reset(plain)
     except ConnectorError as exc:
