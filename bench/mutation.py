@@ -9,7 +9,7 @@ module with coverage, one context per test) and then the end-to-end tests listed
 which run the real ``connectorkit`` command in subprocesses (they see the copy through
 ``PYTHONPATH``). A mutant is *caught* when a test fails (or the run errors or times out), it
 *survived* when every test passed, and it is *equivalent* when it is listed in ``EQUIVALENT``
-with the reason why no user could notice it.
+with the reason why no user could notice it (``mutation-equivalent.toml``).
 
 Slow by design and not part of CI. ``scripts/mutation`` installs what it needs (coverage) and
 runs it; results are kept in ``.mutation/state.json``, so an interrupted run resumes where it
@@ -33,11 +33,14 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import tokenize
+import tomllib
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +155,10 @@ MODULES: dict[str, Target] = {
     ),
 }
 
-# Mutants no user could notice, by key (see --list), each with the reason.
-EQUIVALENT: dict[str, str] = {}
+# Mutants no user could notice, per module: key (see --list) -> the reason.
+EQUIVALENT: dict[str, dict[str, str]] = tomllib.loads(
+    (Path(__file__).with_name("mutation-equivalent.toml")).read_text()
+)
 
 
 def _within(scope: str, scopes: tuple[str, ...]) -> bool:
@@ -178,6 +183,7 @@ class Mutant:
     after: str
     in_function: bool
     lines: tuple[int, ...]  # the source lines whose tests may notice it
+    names: tuple[str, ...] = ()  # the module-level names it changes the value of
 
     def apply(self, source: str) -> str:
         """The module's source with this bug in it."""
@@ -301,14 +307,14 @@ def _regex_mutations(pattern: str) -> list[tuple[str, str]]:
             if len(members) > 1:
                 shown = pattern[i + 1 : close]
                 out.extend(
-                    (f"[{shown}] without {pattern[a:b]!r}", pattern[:a] + pattern[b:])
+                    (f"[{shown}] without {pattern[a:b]}", pattern[:a] + pattern[b:])
                     for a, b in members
                 )
             i = close + 1
             continue
         if char in "*+" and i > 0:
             other = "+" if char == "*" else "*"
-            out.append((f"{char!r} at {i} as {other!r}", pattern[:i] + other + pattern[i + 1 :]))
+            out.append((f"{char} at {i} as {other}", pattern[:i] + other + pattern[i + 1 :]))
         i += 1
     return out
 
@@ -335,21 +341,33 @@ class _Finder(ast.NodeVisitor):
 
     # -- bookkeeping
 
-    def add(self, node: ast.AST, start: int, end: int, replacement: str, operator: str) -> None:
+    def add(  # noqa: PLR0917 - one mutant's every part
+        self,
+        node: ast.AST,
+        start: int,
+        end: int,
+        replacement: str,
+        operator: str,
+        shown: str | None = None,
+    ) -> None:
         before = self.src.text[start:end]
         if before == replacement:
             return
         scope = ".".join(self.scope) or "<module>"
         short_before = " ".join(before.split())
         short_after = " ".join(replacement.split())
-        base = f"{scope}|{operator}|{short_before} -> {short_after}"
+        base = f"{scope}|{operator}|{shown or f'{short_before} -> {short_after}'}"
         number = self.counts.get(base, 0)
         self.counts[base] = number + 1
         key = base if number == 0 else f"{base}#{number + 1}"
         line = node.lineno  # type: ignore[attr-defined]
         lines = set(range(line, node.end_lineno + 1))  # type: ignore[attr-defined]
+        names: tuple[str, ...] = ()
         if self.statement is not None:
             lines.add(self.statement.lineno)
+            if not self.scope and isinstance(self.statement, ast.Assign | ast.AnnAssign):
+                targets = getattr(self.statement, "targets", None) or [self.statement.target]
+                names = tuple(t.id for t in targets if isinstance(t, ast.Name))
         self.found.append(
             Mutant(
                 key=key,
@@ -362,6 +380,7 @@ class _Finder(ast.NodeVisitor):
                 after=short_after,
                 in_function=bool(self.functions),
                 lines=tuple(sorted(lines)),
+                names=names,
             )
         )
 
@@ -474,13 +493,15 @@ class _Finder(ast.NodeVisitor):
         if regex and node.args and isinstance(node.args[0], ast.Constant):
             pattern = node.args[0]
             if isinstance(pattern.value, str):
+                named = self._assigned_name()
                 for what, mutated in _regex_mutations(pattern.value):
                     self.add(
                         pattern,
                         self.src.start(pattern),
                         self.src.end(pattern),
                         _literal(mutated),
-                        f"regex: {what}",
+                        "regex",
+                        f"{named}: {what}" if named else what,
                     )
                 for arg in node.args[1:]:
                     self.visit(arg)
@@ -492,6 +513,12 @@ class _Finder(ast.NodeVisitor):
             self._arg(arg, func)
         for keyword in node.keywords:
             self.visit(keyword.value)
+
+    def _assigned_name(self) -> str | None:
+        statement = self.statement
+        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+            return statement.targets[0].id
+        return None
 
     def _arg(self, arg: ast.expr, func: ast.expr) -> None:
         """A call's argument: strings only as keys (``.get("NAME")``), not as messages."""
@@ -670,12 +697,7 @@ def _pytest(
         *extra,
         "-m",
         "pytest",
-        "-x",
-        "-q",
-        "--no-header",
-        "--tb=no",
-        "-p",
-        "no:cacheprovider",
+        *_PYTEST_ARGS,
         *(f"-p{plugin}" for plugin in plugins),
         *tests,
     ]
@@ -697,6 +719,97 @@ def _pytest(
             return "timeout", time.monotonic() - started
     seconds = time.monotonic() - started
     return {0: "passed", 1: "failed"}.get(code, "error"), seconds
+
+
+_PYTEST_ARGS = ("-x", "-q", "--no-header", "--tb=no", "-p", "no:cacheprovider")
+# What every test run imports before a line of the project's: imported once by the forking
+# runner, so that each mutant's run starts from there (never connectorkit itself: the mutant
+# must be imported afresh).
+_PRELOAD = (
+    "pytest",  # not its plugins: pytest rewrites their asserts when it loads them
+    "httpx",
+    "jsonschema",
+    "referencing",
+    "yaml",
+    "msgspec",
+    "orjson",
+    "cryptography.fernet",
+    "uvicorn",
+)
+
+
+class Forks:
+    """Runs pytest in a child forked from one process that has imported the usual libraries.
+
+    A mutant's run then costs its tests and the project's own imports, not an interpreter and
+    every library's import each time (on a loaded machine that is most of a short run).
+    """
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--fork-server"],
+            cwd=TREE,
+            env=_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, tests: list[str], timeout: float) -> tuple[str, float]:
+        """Like :func:`_pytest`, through the forking process."""
+        assert self._process.stdin is not None  # noqa: S101 - made with pipes
+        assert self._process.stdout is not None  # noqa: S101
+        self._process.stdin.write(json.dumps([[*_PYTEST_ARGS, *tests], timeout]) + "\n")
+        self._process.stdin.flush()
+        outcome, seconds = json.loads(self._process.stdout.readline())
+        return outcome, seconds
+
+    def close(self) -> None:
+        """End the forking process."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait()
+
+
+def fork_server() -> None:
+    """The forking process of :class:`Forks`: one JSON line in (args, timeout), one out."""
+    import importlib  # noqa: PLC0415
+
+    for name in _PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    for line in sys.stdin:
+        args, timeout = json.loads(line)
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the child: one pytest run, its output thrown away
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            code = 3
+            try:
+                import pytest  # noqa: PLC0415
+
+                code = int(pytest.main(args))
+            except BaseException:  # noqa: BLE001 - a run that blows up is a caught mutant
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        outcome = "timeout"
+        while time.monotonic() - started < timeout:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                outcome = {0: "passed", 1: "failed"}.get(code, "error")
+                break
+            time.sleep(0.02)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, 9)
+            os.waitpid(pid, 0)
+        sys.stdout.write(json.dumps([outcome, time.monotonic() - started]) + "\n")
+        sys.stdout.flush()
 
 
 def line_tests(target: Target, state: dict[str, Any]) -> tuple[dict[int, list[str]], float]:
@@ -732,13 +845,48 @@ def line_tests(target: Target, state: dict[str, Any]) -> tuple[dict[int, list[st
     return found, seconds
 
 
+def _users(text: str, path: Path, names: tuple[str, ...]) -> set[int] | None:
+    """The lines of functions of the module that read ``names`` (``None``: any test may notice).
+
+    ``None`` too when one is read at import time or by another module of the package.
+    """
+    if not names:
+        return None
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    dotted = ".".join(path.relative_to(TREE / "runtime").with_suffix("").parts)
+    for other in (TREE / PKG).rglob("*.py"):
+        text_of_other = other.read_text() if other != path else ""
+        if dotted in text_of_other and pattern.search(text_of_other):
+            return None
+    found: set[int] = set()
+
+    def walk(node: ast.AST, *, in_function: bool) -> bool:
+        for child in ast.iter_child_nodes(node):
+            inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            if (
+                isinstance(child, ast.Name)
+                and child.id in names
+                and isinstance(child.ctx, ast.Load)
+            ):
+                if not in_function:
+                    return False
+                found.add(child.lineno)
+            if not walk(child, in_function=inside):
+                return False
+        return True
+
+    return found if walk(ast.parse(text), in_function=False) else None
+
+
 def _save(state: dict[str, Any]) -> None:
     temporary = STATE.with_suffix(".tmp")
     temporary.write_text(json.dumps(state, indent=1, sort_keys=True))
     temporary.replace(STATE)
 
 
-def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: bool) -> None:
+def run_module(
+    name: str, target: Target, state: dict[str, Any], forks: Forks, *, verbose: bool
+) -> None:
     """Run every mutant of one module not yet decided for its current source."""
     module = TREE / target.path
     text = module.read_text()
@@ -758,13 +906,26 @@ def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: boo
         m
         for m in mutants
         if m.key not in results
-        or (results[m.key]["status"] == "survived" and results[m.key].get("tests") != tests_key)
+        or (
+            results[m.key]["status"] == "survived"
+            and results[m.key].get("tests") != tests_key
+            and m.key not in EQUIVALENT.get(name, {})  # no test can catch it: not run again
+        )
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
+    # The module's own test files first, in the order listed: the likeliest to fail fast.
+    every = sorted({t for tests in by_line.values() for t in tests})
+    order = {
+        t: (next((n for n, f in enumerate(target.tests) if t.startswith(f)), 99), i)
+        for i, t in enumerate(every)
+    }
     try:
         for number, mutant in enumerate(todo, 1):
-            if mutant.in_function:
-                chosen = sorted({t for line in mutant.lines for t in by_line.get(line, ())})
+            lines = set(mutant.lines) if mutant.in_function else _users(text, module, mutant.names)
+            if lines is not None:
+                chosen = sorted(
+                    {t for line in lines for t in by_line.get(line, ())}, key=order.__getitem__
+                )
             else:
                 chosen = list(target.tests)  # run at import time: any test may notice
             tests = [*chosen, *target.e2e]
@@ -773,7 +934,7 @@ def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: boo
             else:
                 module.write_text(mutant.apply(text))
                 _forget_bytecode(module)
-                outcome, seconds = _pytest(tests, timeout)
+                outcome, seconds = forks.run(tests, timeout)
             status = "survived" if outcome == "passed" else "caught"
             results[mutant.key] = {
                 "status": status,
@@ -799,51 +960,65 @@ def run_module(name: str, target: Target, state: dict[str, Any], *, verbose: boo
 # Report
 
 
+def _module_report(name: str, state: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """Print a module's figures and survivors; (mutants, caught, survived, equivalent, not run)."""
+    target = MODULES[name]
+    path = ROOT / target.path
+    mutants = {m.key: m for m in target.mutants(path.read_text())}
+    entry = state.get(name, {})
+    results = entry.get("results", {}) if entry.get("source") == _digest(path) else {}
+    known = EQUIVALENT.get(name, {})
+    counts = {"caught": 0, "survived": 0, "equivalent": 0, "missing": 0}
+    survivors: list[tuple[Mutant, str | None]] = []
+    for key, mutant in mutants.items():
+        result = results.get(key)
+        if result is None:
+            counts["missing"] += 1
+        elif result["status"] == "caught":
+            counts["caught"] += 1
+        else:
+            kind = "equivalent" if key in known else "survived"
+            counts[kind] += 1
+            survivors.append((mutant, known.get(key)))
+    counted = counts["caught"] + counts["survived"]
+    score = 100.0 * counts["caught"] / counted if counted else 0.0
+    print(f"\n{name}  {target.path}")
+    print(
+        f"  mutants {len(mutants)}  caught {counts['caught']}  survived {counts['survived']}  "
+        f"equivalent {counts['equivalent']}  not run {counts['missing']}  score {score:.1f} %"
+    )
+    for mutant, reason in sorted(survivors, key=lambda s: s[0].line):
+        label = "equivalent" if reason else "SURVIVED"
+        print(f"  {label} {target.path}:{mutant.line}  {mutant.key}")
+        if reason:
+            print(f"      because {reason}")
+    for key in sorted(set(known) - set(mutants)):
+        print(f"  (no mutant has the equivalent key {key!r} any more: remove it)")
+    return (
+        len(mutants),
+        counts["caught"],
+        counts["survived"],
+        counts["equivalent"],
+        counts["missing"],
+    )
+
+
 def report(names: list[str], state: dict[str, Any]) -> int:
     """Print each module's figures; 1 when a module is under 90 % or has not run."""
-    rows = []
-    failing = 0
-    for name in names:
-        target = MODULES[name]
-        path = ROOT / target.path
-        mutants = {m.key: m for m in target.mutants(path.read_text())}
-        entry = state.get(name, {})
-        results = entry.get("results", {}) if entry.get("source") == _digest(path) else {}
-        caught = survived = equivalent = 0
-        missing = 0
-        survivors: list[tuple[Mutant, str | None]] = []
-        for key, mutant in mutants.items():
-            result = results.get(key)
-            if result is None:
-                missing += 1
-            elif result["status"] == "caught":
-                caught += 1
-            elif key in EQUIVALENT:
-                equivalent += 1
-                survivors.append((mutant, EQUIVALENT[key]))
-            else:
-                survived += 1
-                survivors.append((mutant, None))
-        counted = caught + survived
-        score = 100.0 * caught / counted if counted else 0.0
-        print(f"\n{name}  {target.path}")
-        print(
-            f"  mutants {len(mutants)}  caught {caught}  survived {survived}  "
-            f"equivalent {equivalent}  not run {missing}  score {score:.1f} %"
-        )
-        for mutant, reason in sorted(survivors, key=lambda s: s[0].line):
-            label = "equivalent" if reason else "SURVIVED"
-            print(f"  {label} {target.path}:{mutant.line}  {mutant.key}")
-            if reason:
-                print(f"      because {reason}")
-        stale = sorted(k for k in EQUIVALENT if k.split("|")[0] and k not in mutants)
-        del stale  # keys of other modules live in the same table
-        if missing or score < 90.0:
-            failing += 1
-        rows.append((name, len(mutants), caught, survived, equivalent, missing, score))
+    rows = [(name, *_module_report(name, state)) for name in names]
     print("\n| module | mutants | caught | survived | equivalent | not run | score |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, total, caught, survived, equivalent, missing, score in rows:
+    failing = 0
+    for (
+        name,
+        total,
+        caught,
+        survived,
+        equivalent,
+        missing,
+    ) in rows:
+        score = 100.0 * caught / (caught + survived) if caught + survived else 0.0
+        failing += bool(missing or score < 90.0)  # the issue's bar
         print(
             f"| {name} (`{MODULES[name].path.removeprefix(PKG + '/')}`) | {total} | {caught} | "
             f"{survived} | {equivalent} | {missing} | {score:.1f} % |"
@@ -859,7 +1034,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="print the figures, run nothing")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
+    parser.add_argument("--fork-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fork_server:
+        fork_server()
+        return 0
     names = args.modules or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -868,7 +1047,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             target = MODULES[name]
             for mutant in target.mutants((ROOT / target.path).read_text()):
-                mark = "  (equivalent)" if mutant.key in EQUIVALENT else ""
+                mark = "  (equivalent)" if mutant.key in EQUIVALENT.get(name, {}) else ""
                 print(f"{name} {target.path}:{mutant.line}  {mutant.key}{mark}")
         return 0
     WORK.mkdir(exist_ok=True)
@@ -882,8 +1061,12 @@ def main(argv: list[str] | None = None) -> int:
             except BlockingIOError:
                 raise SystemExit("another mutation run is using .mutation/") from None
             copy_tree()
-            for name in names:
-                run_module(name, MODULES[name], state, verbose=args.verbose)
+            forks = Forks()
+            try:
+                for name in names:
+                    run_module(name, MODULES[name], state, forks, verbose=args.verbose)
+            finally:
+                forks.close()
     return report(names, state)
 
 

@@ -99,6 +99,22 @@ class FaultServer:
                     time.sleep(0.05)
             except OSError:
                 return
+        elif kind == "stall_body":
+            # Headers at once, a few bytes after a pause, then nothing for a long time: a read
+            # blocked in the kernel that only the deadline's watchdog can end in time.
+            pause, _, stall = (argument or "1.5,30").partition(",")
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            handler.wfile.flush()
+            try:
+                time.sleep(float(pause))
+                handler.wfile.write(b" " * 10)
+                handler.wfile.flush()
+                time.sleep(float(stall or 30))
+            except OSError:
+                return
         elif kind == "big":
             chunked(handler, int(argument))
         elif kind == "length":

@@ -387,15 +387,17 @@ def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
     assert len(server.seen) == 1
 
 
-def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkeypatch):
+@pytest.mark.parametrize("kind", ["big", "length"])  # chunked, or with a Content-Length
+def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkeypatch, kind):
     monkeypatch.setenv("CONNECTORKIT_MAX_RESPONSE_BYTES", "300000")
-    server.plan = ["big:300000", "big:300001"]
+    server.plan = [f"{kind}:300000", f"{kind}:300001"]
     connection = connection_to(server)
     response = run(pack, {"action": "list_groups", "connection": connection})
     assert response["ok"] is True, response  # exactly at the limit: read whole
     response = run(pack, {"action": "list_groups", "connection": connection})
     assert response["error"]["code"] == "response_too_large"
     assert response["error"]["max_response_bytes"] == 300000
+    assert response["error"]["status"] == 200
 
 
 def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
@@ -426,3 +428,54 @@ def test_a_process_bound_that_is_not_a_whole_number_of_1_or_more_is_ignored(valu
     )
     assert bounds == CallBounds()
     assert CallBounds.from_environment({"CONNECTORKIT_TIMEOUT_MS": "1"}).timeout_s == 0.001
+
+
+def test_a_body_that_stalls_past_the_deadline_is_cut_by_the_watchdog(pack, server):
+    # Bytes at 1.5 s restart httpx's read timeout, which would then wait until 3.5 s; the
+    # watchdog shuts the socket down at the 2 s deadline, so the call ends as its budget says.
+    server.plan = ["stall_body:1.5,20"]
+    response = run(
+        pack,
+        {"action": "list_groups", "inputs": {"timeout": 2000}, "connection": connection_to(server)},
+    )
+    assert response["error"]["type"] == "timeout", response
+    assert "while the response was arriving" in response["error"]["message"]
+    assert response["error"]["timeout_ms"] == 2000
+
+
+def test_a_deadline_armed_after_the_watchdog_went_idle_is_kept():
+    watchdog = Watchdog()
+    first, first_peer = socket.socketpair()
+    second, second_peer = socket.socketpair()
+    try:
+        first.settimeout(30)
+        watchdog.arm(time.monotonic() + 0.05, first)
+        assert first.recv(1) == b""  # cut: the watchdog has nothing left to watch
+        ticket = watchdog.arm(time.monotonic() + 0.3, second)
+        second.settimeout(30)
+        assert second.recv(1) == b""
+        assert watchdog.disarm(ticket) is True
+    finally:
+        for sock in (first, first_peer, second, second_peer):
+            sock.close()
+
+
+def test_an_earlier_deadline_is_kept_after_one_before_it_was_cut():
+    # Waiting for a late deadline, the watchdog cuts an early one, then a third one (between
+    # the two) is armed: it must be cut at its own time, not at the late one's.
+    watchdog = Watchdog()
+    late, late_peer = socket.socketpair()
+    early, early_peer = socket.socketpair()
+    middle, middle_peer = socket.socketpair()
+    try:
+        watchdog.arm(time.monotonic() + 3600, late)
+        early.settimeout(30)
+        watchdog.arm(time.monotonic() + 0.05, early)
+        assert early.recv(1) == b""
+        ticket = watchdog.arm(time.monotonic() + 0.3, middle)
+        middle.settimeout(30)
+        assert middle.recv(1) == b""
+        assert watchdog.disarm(ticket) is True
+    finally:
+        for sock in (late, late_peer, early, early_peer, middle, middle_peer):
+            sock.close()

@@ -284,14 +284,35 @@ def test_a_short_value_does_not_stop_the_ones_after_it_being_remembered():
     assert mask("the-secret-0005 other-secret-0006") == f"{MASK} {MASK}"
 
 
-def test_a_password_after_an_empty_user_name_is_masked():
-    assert mask("see https://:hunter2@example.test/x") == f"see https://:{MASK}@example.test/x"
-    assert mask("db+ssh://u:pw2@h and git.x-1://u:pw3@h") == (
-        f"db+ssh://u:{MASK}@h and git.x-1://u:{MASK}@h"
-    )
-    assert mask("mailto:user@example.test and https://example.test/a@b") == (
-        "mailto:user@example.test and https://example.test/a@b"
-    )
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("see https://:hunter2@example.test/x", f"see https://:{MASK}@example.test/x"),
+        ("db+ssh://u:pw2@h and git.x-1://u:pw3@h", f"db+ssh://u:{MASK}@h and git.x-1://u:{MASK}@h"),
+        ("SFTP://u:pw4@h/x", f"SFTP://u:{MASK}@h/x"),
+        ("x://u:pw5@h", f"x://u:{MASK}@h"),
+        # A user name that is an e-mail address, and a password holding '@' or ':', as URL
+        # parsers (httpx's too) read them: up to the last '@' before the host.
+        ("https://me@corp.example:hunter2@host/x", f"https://me@corp.example:{MASK}@host/x"),
+        ("https://svc:p@ss@login.example/t", f"https://svc:{MASK}@login.example/t"),
+        ("https://u:pa:ss@h/", f"https://u:{MASK}@h/"),
+        # The authority ends at '/', '?', '#' or a space: what follows is no password.
+        ("https://u:pw@h/x@y", f"https://u:{MASK}@h/x@y"),
+        ("https://u:pw@h?q=x@y", f"https://u:{MASK}@h?q=x@y"),
+        ("https://u:pw@h#x@y", f"https://u:{MASK}@h#x@y"),
+        ("https://u:pw@h then x@y", f"https://u:{MASK}@h then x@y"),
+        # Nothing that is not a password is masked.
+        ("mailto:user@example.test and https://example.test/a@b", None),
+        ("https://example.test/a:b@c/d", None),
+        ("https://host:8080/x?a=b@c", None),
+        ("https://h?a:b@c", None),
+        ("https://h#a:b@c", None),
+        ("https://host and x:y@z", None),
+        ("https://u:@h/", None),
+    ],
+)
+def test_a_password_in_a_url_is_masked_wherever_a_url_parser_finds_it(text, expected):
+    assert mask(text) == (text if expected is None else expected)
 
 
 # Bytes whose base64 uses "+" and "/" (URL-safe base64: "-" and "_").
@@ -333,3 +354,28 @@ def test_the_oldest_of_more_than_4096_remembered_secrets_is_let_go():
     assert mask(secrets[0]) == secrets[0]
     assert mask(secrets[1]) == MASK
     assert mask(secrets[-1]) == MASK
+
+
+def test_forgetting_a_secret_never_remembered_does_not_stop_the_others_being_forgotten():
+    remember_secrets([URL_SECRET])
+    forget_secrets(["never-remembered-0008", URL_SECRET])
+    assert mask(URL_SECRET) == URL_SECRET
+
+
+def test_extra_secrets_that_contain_one_another_are_masked_whole():
+    assert mask("x outer-inner-tail y", extra=["inner", "outer-inner-tail"]) == f"x {MASK} y"
+
+
+def test_a_secret_remembered_again_is_the_newest_when_the_table_is_full():
+    secrets = [f"bounded-secret-{n:05d}" for n in range(4096)]
+    remember_secrets(secrets)
+    remember_secrets([secrets[0]])  # remembered again by a later call: now the newest
+    remember_secrets(["one-more-secret-0009"])
+    assert mask(secrets[0]) == MASK
+    assert mask(secrets[1]) == secrets[1]
+
+
+def test_the_forms_of_a_secret_come_longest_first():
+    lengths = [len(form) for form in encodings_of(URL_SECRET)]
+    assert lengths == sorted(lengths, reverse=True)
+    assert len(lengths) > 10

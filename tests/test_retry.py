@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import time
 
 import httpx
 import pytest
@@ -322,3 +323,37 @@ def test_a_5xx_is_retried_only_for_the_idempotent_methods(call, httpx_mock, cloc
     )
     assert len(httpx_mock.get_requests()) == sent
     assert code == (0 if sent == 2 else 1), response
+
+
+def test_exponential_backoff_stops_growing_at_a_minute(call, httpx_mock, clock, monkeypatch):
+    monkeypatch.setattr("random.uniform", lambda low, high: high)  # the top of the jitter range
+    httpx_mock.add_response(status_code=503, json=BUSY, is_reusable=True)
+    call(
+        "list_datasets",
+        {"max_retry_count": 5, "retry_delay_ms": 10_000, "use_exponential_backoff": True},
+    )
+    assert clock.sleeps == [10.0, 20.0, 40.0, 60.0, 60.0]
+
+
+def test_an_expired_token_without_a_refresh_token_is_not_retried(call, httpx_mock, clock):
+    # Not a failure of the service: sending again cannot help, so nothing is waited for.
+    expired = user_connection(expires_at=int(time.time()) - 60, refresh_token="")
+    response, code = call(
+        "list_groups", {"max_retry_count": 3, "retry_delay_ms": 100}, connection=expired
+    )
+    assert response["error"]["type"] == "invalid_connection", response
+    assert code == 2
+    assert clock.sleeps == []
+    assert httpx_mock.get_requests() == []
+
+
+def test_a_token_refused_again_after_its_renewal_is_not_retried(call, httpx_mock, clock):
+    httpx_mock.add_response(method="GET", status_code=401, is_reusable=True)
+    httpx_mock.add_response(
+        method="POST", json={"access_token": "renewed-access-1", "expires_in": 3600}
+    )
+    response, code = call("list_groups", {"max_retry_count": 2, "retry_delay_ms": 100})
+    assert response["error"]["type"] == "auth_error", response
+    assert code == 1
+    assert clock.sleeps == []
+    assert [r.method for r in httpx_mock.get_requests()] == ["GET", "POST", "GET"]

@@ -39,8 +39,10 @@ _MIN_BASE64_FRAGMENT = 6
 _MAX_REMEMBERED = 4096
 # The characters different encoders leave alone: none, RFC 3986's path set, httpx's query set.
 _SAFE_SETS = ("", "/", "!$'()*,;:@/?~")
-# scheme://user:password@  (the password is what is masked)
-_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)(?P<password>[^\s/@]+)@")
+# scheme://user:password@  (the password is what is masked). As URL parsers read it, httpx's too:
+# the authority ends at '/', '?' or '#', and the user information at its last '@', so a user
+# name may be an e-mail address and a password may hold '@' or ':'.
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#:]*:)(?P<password>[^\s/?#]+)@")
 
 # secret -> how many live calls registered it; each with its encodings, longest first.
 _secrets: OrderedDict[str, int] = OrderedDict()
