@@ -54,8 +54,7 @@ def emulator(*flags: str) -> Iterator[dict[str, Any]]:
         text=True,
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+        line = process.stdout.readline() if process.stdout is not None else ""
         if not line:
             raise RuntimeError("the emulator did not start")
         yield json.loads(line)
@@ -92,7 +91,8 @@ def run_invoke(
         text=True,
         env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
     )
-    assert process.stdin is not None and process.stdout is not None
+    if process.stdin is None or process.stdout is None:
+        raise RuntimeError("no pipes to the command")
     process.stdin.write(json.dumps(request))
     process.stdin.close()
     items = 0

@@ -54,7 +54,9 @@ def register(registry: Registry) -> None:
         "--timeout", type=float, metavar="SECONDS", help="wait: how long to wait at most"
     )
     sub.add_argument("--save-to", metavar="PATH", help="wait: where to save a file result")
-    sub.add_argument("--json", action="store_true", help="JSON instead of text")
+    sub.add_argument(
+        "--json", action="store_true", help="one JSON document, {ok, result}, instead of text"
+    )
     add_state_option(sub)
     add_pack_option(sub)
 
@@ -89,7 +91,7 @@ def _list(book: OperationBook, runner: Any, *, as_json: bool) -> int:
 
     found = [summary(r, runner.wall()) for r in book.handles(runner.wall())]
     if as_json:
-        _say(json.dumps(found, indent=2))
+        _say(json.dumps({"ok": True, "result": found}))
         return 0
     if not found:
         _say(f"no operations in {runner.state.store.url}")
@@ -108,7 +110,7 @@ def _show(record: dict[str, Any], *, as_json: bool) -> int:
     from connectorkit.operations._handles import summary  # noqa: PLC0415
 
     if as_json:
-        _say(json.dumps(record, indent=2))
+        _say(json.dumps({"ok": True, "result": record}))
         return 0
     about = summary(record)
     _say(f"operation {record['handle']}: {record['action']}, {about['status']}")
