@@ -166,6 +166,11 @@ class StudioApp:
         suffix = name[name.rfind(".") :]
         return 200, _ASSET_TYPES[suffix], content
 
+    def _resumed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A page's request to wait for an operation: its action, and waiting as inputs."""
+        action = _resumed_action(self.book.runner, str(body["resume"]))
+        return {**body, "action": action, "inputs": {"wait": True}}
+
     def catalog(self) -> dict[str, Any]:
         """The page's starting point: the catalog (or why the pack does not load), presets."""
         version, _, catalog, error = self.view.current()
@@ -185,6 +190,8 @@ class StudioApp:
         _, pack, catalog, error = self.view.current()
         if pack is None or catalog is None:
             raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
+        if isinstance(body, dict) and isinstance(body.get("resume"), str):
+            body = self._resumed(body)
         if not isinstance(body, dict) or not isinstance(body.get("action"), str):
             raise _HttpError(400, 'expected {"action": …, "inputs": {…}, "connection": {…}}')
         inputs = body.get("inputs", {})
@@ -213,12 +220,21 @@ class StudioApp:
             "inputs": inputs,
             "connection": connection,
         }
+        handle = body.get("resume")
+        if isinstance(handle, str):  # go on with an operation instead of starting the action
+            request = {"id": request["id"], "resume": handle, **request}
+            del request["action"]
         action = body["action"]
 
         def recipes() -> dict[str, str]:
+            again = (
+                f"connectorkit operations wait {handle} --connection {reference}"
+                if isinstance(handle, str)
+                else run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference)
+            )
             return {
                 "invoke": invoke_recipe(request, secret),
-                "run": run_recipe(action, inputs if isinstance(inputs, dict) else {}, reference),
+                "run": again,
                 # A stored connection is named, not written out: there is no file to show.
                 "connection": ""
                 if "name" in connection
@@ -234,6 +250,14 @@ class StudioApp:
             make_recipes=recipes,
         )
         return self.book.start(pack, run, invoke)
+
+
+def _resumed_action(runner: Any, handle: str) -> str:
+    """The action an operation handle belongs to (from the state store)."""
+    record = runner.operations.get(handle)
+    if record is None:
+        raise _HttpError(404, f"no operation {handle!r} in the state store")
+    return str(record["action"])
 
 
 def _secret_keys(catalog: dict[str, Any], key: Any) -> set[str]:
