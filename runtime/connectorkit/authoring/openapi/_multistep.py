@@ -69,9 +69,13 @@ def long_running_of(op: Operation) -> dict[str, Any] | None:
         return None
     options = op.extensions.get("x-ms-long-running-operation-options") or {}
     via = str(options.get("final-state-via") or "location") if isinstance(options, dict) else ""
-    header = "Operation-Location" if via == "operation-location" else "Location"
+    where = (
+        "{$headers.Operation-Location|$headers.Location}"
+        if via == "operation-location"
+        else "{$headers.Location}"
+    )
     return {
-        "keep": {"location": f"{{$headers.{header}|$headers.Location}}"},
+        "keep": {"location": where},
         "poll": {"url": "{location}"},
         "status": {
             "at": "status",
