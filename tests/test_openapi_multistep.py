@@ -83,8 +83,8 @@ def pack_with(tmp_path, doc: dict):
     )
     (pack / "connections" / "app.yaml").write_text(
         "key: app\nlabel: App\ndescription: d\ngrant: client_credentials\nvalues:\n"
-        "  - {key: base_url, label: B, type: string, default: 'https://x.example/v1', comments: c}\n"
-        "  - {key: token_url, label: T, type: string, default: 'https://x.example/t', comments: c}\n"
+        "  - {key: base_url, label: B, type: string, default: 'https://x.test/v1', comments: c}\n"
+        "  - {key: token_url, label: T, type: string, default: 'https://x.test/t', comments: c}\n"
     )
     spec = tmp_path / "things.json"
     spec.write_text(json.dumps(doc))
