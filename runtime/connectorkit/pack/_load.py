@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import PackError, Problem
 from connectorkit.pack._budgets import budgets_from
@@ -30,8 +30,10 @@ from connectorkit.pack._definitions import (
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
-from connectorkit.pack._multistep import multistep_from, operation_inputs
 from connectorkit.types._input import InputDef
+
+if TYPE_CHECKING:
+    from connectorkit.pack._multistep import Multistep
 
 __all__ = ["PACK_ENV", "default_pack_root", "load_pack", "schema_dir"]
 
@@ -191,8 +193,10 @@ def _action(
             inputs.append(_input({**shared[key], **overrides, "key": key}))
         else:
             inputs.append(_input(entry))
-    multistep = multistep_from(data)
-    if multistep.any:
+    multistep = _multistep(data)
+    if multistep is not None:
+        from connectorkit.pack._multistep import operation_inputs  # noqa: PLC0415
+
         declared = {i.key for i in inputs}
         inputs += [i for i in operation_inputs(multistep) if i.key not in declared]
     own = {i.key for i in inputs}
@@ -239,8 +243,30 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
-        multistep=multistep if multistep.any else None,
+        multistep=multistep,
     )
+
+
+# What makes an action one of more than one request (``operations`` carries it out).
+_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks")
+
+
+def _multistep(data: dict[str, Any]) -> Multistep | None:
+    """The multi-request parts of an action, or None (a one-request action loads no more)."""
+    request = data.get("request") or {}
+    result = data.get("result") or {}
+    if not (
+        any(k in data for k in _MULTISTEP_KEYS)
+        or "multipart" in request
+        or "content" in request
+        or result.get("file")
+        or result.get("encoding") == "base64"
+    ):
+        return None
+    from connectorkit.pack._multistep import multistep_from  # noqa: PLC0415
+
+    found = multistep_from(data)
+    return found if found.any else None
 
 
 def _batch(spec: dict[str, Any]) -> BatchDef:
