@@ -153,7 +153,11 @@ def walk(
         found = field_at(body, pages.items)
         items = found if isinstance(found, list) else []
         following = _following(pages, cursor, body, len(items))
-        yield Page(items[cursor.skip :], body, cursor, following)
+        page = Page(items[cursor.skip :] if cursor.skip else items, body, cursor, following)
+        # Only the caller holds a page: memory is one page, however long the list.
+        del body, found, items
+        yield page
+        del page
         cursor = following
 
 
