@@ -1,7 +1,16 @@
-"""Shared fixtures: the shipped pack, a runner with a fake clock, and request builders."""
+"""Shared fixtures: the shipped pack, a runner with a fake clock, and request builders.
+
+Markers (registered in pyproject.toml) say what a test needs beyond the process it runs in,
+so that `scripts/test --fast` can leave those out: ``e2e`` (the real command in a subprocess,
+or a real service emulator over HTTP), ``browser`` (a real Chromium), ``redis`` (a real
+redis-server), ``slow`` (seconds of work even alone: big property tests). They are put on by
+file and by fixture below, so a new test in such a file, or asking for such a fixture, is
+marked with no further effort.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -55,10 +64,14 @@ def assert_envelope(response: dict[str, Any]) -> None:
 
 
 class FakeClock:
-    """Monotonic time that only moves when the runner sleeps (or a test advances it)."""
+    """Time that only moves when the code under test sleeps (or a test advances it).
 
-    def __init__(self) -> None:
-        self.now = 1000.0
+    The one fake clock of the tests: call it for the time, give its ``sleep`` where the code
+    waits, and read ``sleeps`` for the waits it asked for.
+    """
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = float(now)
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
@@ -67,6 +80,48 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 3))
         self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass without anyone sleeping."""
+        self.now += seconds
+
+
+# What each marker is put on: every test of a file matching the pattern...
+MARKED_FILES = {
+    "test_e2e*.py": ("e2e",),
+    "test_*_e2e.py": ("e2e",),
+    "test_emulator_*.py": ("e2e",),
+    "test_reportserver_emulator.py": ("e2e",),
+    "test_windows_auth.py": ("e2e",),
+    "test_cli.py": ("e2e",),
+    "test_serve_lifecycle.py": ("e2e",),
+    "test_readme.py": ("e2e",),
+    "test_pytest_plugin.py": ("e2e",),
+    "test_studio.py": ("e2e",),
+    "test_studio_stored.py": ("e2e",),
+    "test_studio_page.py": ("e2e", "browser"),
+    "test_fuzz_protocol.py": ("slow",),
+}
+# ...and every test that asks for one of these fixtures, in any file.
+MARKED_FIXTURES = {
+    "redis_url": ("redis",),
+    "emulator": ("e2e",),
+    "emu": ("e2e",),
+    "cli": ("e2e",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Put the markers on by file and by fixture (see MARKED_FILES, MARKED_FIXTURES)."""
+    for item in items:
+        names: set[str] = set()
+        for pattern, markers in MARKED_FILES.items():
+            if fnmatch.fnmatch(item.path.name, pattern):
+                names.update(markers)
+        for fixture in getattr(item, "fixturenames", ()):
+            names.update(MARKED_FIXTURES.get(fixture, ()))
+        for name in sorted(names):
+            item.add_marker(name)
 
 
 def pytest_configure(config):

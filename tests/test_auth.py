@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import connectorkit.auth._flow as auth_module
+from conftest import FakeClock
 from connectorkit._bind import BoundConnection
 from connectorkit.auth._flow import ConnectionAuth, MemoryTokenStore
 from connectorkit.call._send import transmit
@@ -39,14 +40,6 @@ SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH)
 NOW = 1_750_000_000
 # The Power BI pack's quirks (a 403 TokenExpired also refuses a token).
 QUIRKS = load_pack().quirks
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(NOW)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def connection(
@@ -137,7 +130,7 @@ def _no_secret_in_output(caplog, capsys):
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture
@@ -610,9 +603,10 @@ def test_concurrent_service_principal_calls_fetch_once(httpx_mock, http, store):
 
 
 def test_a_waiter_gives_up_when_its_budget_runs_out(httpx_mock, http, store):
-    release = threading.Event()
+    release, reached = threading.Event(), threading.Event()
 
     def blocked_token_endpoint(request):
+        reached.set()
         release.wait(5)
         return httpx.Response(200, json=token_response(refresh=None))
 
@@ -620,7 +614,7 @@ def test_a_waiter_gives_up_when_its_budget_runs_out(httpx_mock, http, store):
     httpx_mock.add_response(url=DATASETS, json={})
     first = threading.Thread(target=call, args=(http, store, sp()))
     first.start()
-    time.sleep(0.1)
+    assert reached.wait(5)  # the first call holds the renewal, waiting for its answer
     with pytest.raises(_errors.TimeoutError):
         call(http, store, sp(), remaining=lambda: 0.05)
     release.set()

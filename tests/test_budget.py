@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from conftest import assert_envelope, user_connection
+from conftest import FakeClock, assert_envelope, user_connection
 from connectorkit.call._run import Runner
 from connectorkit.core._template import render_path
 from connectorkit.http._bounds import (
@@ -50,21 +50,6 @@ def run(pack, request: dict, runner: Runner | None = None) -> dict:
             runner.close()
     assert_envelope(response)
     return response
-
-
-class Sleeps:
-    """A sleep that records instead of waiting (with a clock that moves when it is called)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
 
 
 # -- the whole-call time budget --------------------------------------------------------------
@@ -141,8 +126,8 @@ def test_the_documented_defaults():
 
 def test_a_wait_equal_to_the_time_left_is_not_started(pack, server):
     server.plan = ["429:2"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"timeout": 2000, "max_retry_count": 3},
@@ -152,7 +137,7 @@ def test_a_wait_equal_to_the_time_left_is_not_started(pack, server):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert response["error"]["type"] == "timeout"
     assert response["error"]["retry_after"] == 2
 
@@ -162,8 +147,8 @@ def test_a_wait_equal_to_the_time_left_is_not_started(pack, server):
 
 def test_a_retry_after_of_a_day_is_not_slept_but_rate_limited(pack, server):
     server.plan = ["429:86400"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 5},
@@ -173,7 +158,7 @@ def test_a_retry_after_of_a_day_is_not_slept_but_rate_limited(pack, server):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert response["error"]["type"] == "rate_limited"
     assert response["error"]["retry_after"] == 86400
     assert len(server.seen) == 1
@@ -182,8 +167,8 @@ def test_a_retry_after_of_a_day_is_not_slept_but_rate_limited(pack, server):
 @pytest.mark.parametrize(("max_wait_ms", "waits", "ok"), [(2000, [], False), (5000, [3.0], True)])
 def test_max_retry_wait_ms_per_call(pack, server, max_wait_ms, waits, ok):
     server.plan = ["429:3"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 2, "max_retry_wait_ms": max_wait_ms},
@@ -193,7 +178,7 @@ def test_max_retry_wait_ms_per_call(pack, server, max_wait_ms, waits, ok):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == waits
+    assert clock.sleeps == waits
     assert response["ok"] is ok, response
     if not ok:
         assert response["error"]["type"] == "rate_limited"
@@ -203,8 +188,8 @@ def test_max_retry_wait_ms_per_call(pack, server, max_wait_ms, waits, ok):
 def test_max_retry_wait_per_process(pack, server, monkeypatch):
     monkeypatch.setenv("CONNECTORKIT_MAX_RETRY_WAIT_MS", "1000")
     server.plan = ["429:3"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 2},
@@ -214,7 +199,7 @@ def test_max_retry_wait_per_process(pack, server, monkeypatch):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert response["error"]["type"] == "rate_limited"
 
 
@@ -261,8 +246,8 @@ def test_a_response_within_the_limit_is_read_whole(pack, server):
 
 def test_delete_is_idempotent_and_retried_after_a_5xx(pack, server):
     server.plan = ["500", "ok"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "delete_rows",
         "inputs": {
@@ -371,8 +356,8 @@ def test_a_timeout_of_0_from_a_pack_that_allows_it_means_the_default_budget():
 
 def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
     server.plan = ["429:1"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 2, "max_retry_wait_ms": 0},
@@ -382,7 +367,7 @@ def test_a_max_retry_wait_of_0_waits_for_nothing(pack, server):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert response["error"]["type"] == "rate_limited"
     assert len(server.seen) == 1
 
@@ -403,8 +388,8 @@ def test_the_process_max_response_bytes_is_a_count_of_bytes(pack, server, monkey
 def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
     monkeypatch.setenv("CONNECTORKIT_MAX_RETRY_WAIT_MS", "3000")
     server.plan = ["429:3"]
-    sleeps = Sleeps()
-    runner = Runner(sleep=sleeps, clock=sleeps.clock)
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
     request = {
         "action": "list_groups",
         "inputs": {"max_retry_count": 1},
@@ -414,7 +399,7 @@ def test_the_process_retry_wait_is_in_milliseconds(pack, server, monkeypatch):
         response = run(pack, request, runner)
     finally:
         runner.close()
-    assert sleeps.waits == [3.0], response  # a wait of exactly the most allowed is taken
+    assert clock.sleeps == [3.0], response  # a wait of exactly the most allowed is taken
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1.5", "", "ten"])

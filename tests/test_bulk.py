@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from test_e2e import COMMAND, ENV, SALES, Cli, cli, dataset_state, emulator, push_dataset
+from test_e2e import (
+    COMMAND,
+    ENV,
+    SALES,
+    Cli,
+    cli,
+    dataset_state,
+    emulator,
+    push_dataset,
+    shared_emulator,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,7 +34,7 @@ pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emula
 
 from powerbi_emulator import running
 
-__all__ = ["cli", "emulator"]  # fixtures, imported for pytest
+__all__ = ["cli", "emulator", "shared_emulator"]  # fixtures, imported for pytest
 
 COLUMNS = [{"name": "Product", "dataType": "String"}, {"name": "Qty", "dataType": "Int64"}]
 
@@ -112,6 +122,7 @@ def _push(
     )
 
 
+@pytest.mark.e2e
 def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
     cli: Cli, emulator: Any, tmp_path: Path
 ) -> None:
@@ -140,6 +151,7 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
     assert [(j["job_id"], j["state"]) for j in json.loads(listed.stdout)] == [("csv-1", "done")]
 
 
+@pytest.mark.e2e
 def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
     cli: Cli, tmp_path: Path
 ) -> None:

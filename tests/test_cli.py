@@ -76,10 +76,17 @@ def on_terminal(*args: str, cwd: Path, columns: int = 120) -> tuple[int, str]:
     return child.exitstatus, shown
 
 
-@pytest.fixture
-def emu() -> Iterator[EmulatorHandle]:
+@pytest.fixture(scope="module")
+def shared_emulator() -> Iterator[EmulatorHandle]:
     with running() as emulator:
         yield emulator
+
+
+@pytest.fixture
+def emu(shared_emulator: EmulatorHandle) -> EmulatorHandle:
+    """The module's emulator, back to its seed data with no faults, log or tokens."""
+    shared_emulator.reset(tokens=True)
+    return shared_emulator
 
 
 def write_connection(path: Path, emu: EmulatorHandle, **values: Any) -> Path:

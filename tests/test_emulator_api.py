@@ -374,7 +374,8 @@ def test_import_a_file_by_multipart_upload(user, app, group):
     assert set(response.json()) == {"id"}
 
     listed = caller.get(f"{prefix}/imports").json()["value"]
-    assert [i["id"] for i in listed] == [import_id]
+    assert [(i["id"], i["importState"]) for i in listed] == [(import_id, "Publishing")]
+    caller.emu.advance_clock(10)  # an import publishes for 10 emulated seconds
     record = caller.get(f"{prefix}/imports/{import_id}").json()
     assert record["importState"] == "Succeeded"
     assert record["name"] == "Quarterly"
@@ -389,11 +390,13 @@ def test_import_a_file_by_multipart_upload(user, app, group):
 
 def test_import_name_conflicts(user):
     def upload(conflict):
-        return user.post(
+        response = user.post(
             "/imports",
             params={"datasetDisplayName": "Retail Analysis Sample.pbix", "nameConflict": conflict},
             files={"file": ("r.pbix", b"PK\x03\x04", "application/octet-stream")},
         )
+        user.emu.advance_clock(10)
+        return response
 
     assert error_of(upload("Abort"), 409)["code"] == "DuplicatePackageNameError"
     assert upload("Overwrite").status_code == 202
@@ -405,12 +408,21 @@ def test_import_name_conflicts(user):
 
 
 def test_import_by_import_info_and_import_errors(user):
+    location = user.post("/imports/createTemporaryUploadLocation").json()["Url"]
+    uploaded = httpx.put(
+        location, content=b"PK\x03\x04 big", headers={"x-ms-blob-type": "BlockBlob"}
+    )
+    assert uploaded.status_code == 201
     info = user.post(
+        "/imports", params={"datasetDisplayName": "Big.pbix"}, json={"fileUrl": location}
+    )
+    assert info.status_code == 202, info.text
+    elsewhere = user.post(
         "/imports",
         params={"datasetDisplayName": "Big.pbix"},
         json={"fileUrl": "https://blob.example/upload?sig=x"},
     )
-    assert info.status_code == 202, info.text
+    assert "fileUrl" in error_of(elsewhere, 400)["message"]
     missing_name = user.post("/imports", json={"fileUrl": "https://x"})
     assert "datasetDisplayName" in error_of(missing_name, 400)["message"]
     no_location = user.post("/imports", params={"datasetDisplayName": "a.pbix"}, json={})
@@ -426,6 +438,7 @@ def test_paginated_report_import_creates_no_dataset(user):
         params={"datasetDisplayName": "Invoice.rdl"},
         files={"file": ("Invoice.rdl", b"<Report/>", "application/xml")},
     )
+    user.emu.advance_clock(10)
     record = user.get(f"/imports/{response.json()['id']}").json()
     assert record["datasets"] == []
     reports = {r["name"]: r for r in user.get("/reports").json()["value"]}
@@ -578,10 +591,10 @@ def test_running_stops_its_thread_and_socket():
 
 def test_every_module_declares_a_complete_all():
     package = powerbi_emulator
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name == "__main__":
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if info.name.endswith(".__main__"):
             continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        module = importlib.import_module(info.name)
         declared = set(module.__all__)
         assert all(hasattr(module, name) for name in declared), info.name
         defined = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from typing import Any
 
 import httpx
@@ -19,10 +18,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from powerbi_emulator import SEED_IDS, running
+from powerbi_emulator._flows._pipelines import SEED_PIPELINE
 from powerbi_emulator._operations import SchemaExample, operation_table
 from powerbi_emulator._swagger import SWAGGER_URI, load_swagger
 
 SALES = SEED_IDS["sales_analytics"]
+PIPELINE = SEED_PIPELINE
+YESTERDAY = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
 TABLE = {
     "name": "Sales",
     "columns": [{"name": "Product", "dataType": "String"}, {"name": "Qty", "dataType": "Int64"}],
@@ -36,7 +38,7 @@ REAL_SERVICE_EXTRAS = frozenset({
     "isRefreshable", "isEffectiveIdentityRequired", "isEffectiveIdentityRolesRequired",
     "isOnPremGatewayRequired", "createdDate", "createReportEmbedURL", "qnaEmbedURL",
     "upstreamDatasets", "defaultRetentionPolicy", "isFromPbix", "datasetWorkspaceId", "type",
-    "connectionType", "source",
+    "connectionType", "source", "id", "lastResultSet",
 })  # fmt: skip
 ALL_IDS = sorted(TABLE_.by_id)
 
@@ -110,6 +112,9 @@ def values_for(emu, http, operation) -> dict[str, str]:
         "tileId": SEED_IDS["sales_tile" if group else "my_tile"],
         "tableName": "Sales",
         "user": "emulator.user@contoso.com",
+        "pipelineId": PIPELINE,
+        "stageOrder": "0",
+        "identifier": "emulator.user@contoso.com",
     }
     base = operation.id.removesuffix("InGroup")
     if base in PUSH_OPERATIONS:
@@ -125,7 +130,24 @@ def values_for(emu, http, operation) -> dict[str, str]:
             f"{prefix}/reports/{values['reportId']}/ExportTo", json={"format": "PDF"}
         )
         values["exportId"] = started.json()["id"]
-        time.sleep(0.02)  # five emulated seconds at 1000x
+    if "{refreshId}" in operation.template:
+        started = http.post(f"{prefix}/datasets/{values['datasetId']}/refreshes", json={})
+        values["refreshId"] = started.headers["requestid"]
+    if "{scanId}" in operation.template:
+        started = http.post("/v1.0/myorg/admin/workspaces/getInfo", json={"workspaces": [SALES]})
+        values["scanId"] = started.json()["id"]
+    if "{operationId}" in operation.template:
+        options = {"allowCreateArtifact": True, "allowOverwriteArtifact": True}
+        started = http.post(
+            f"/v1.0/myorg/pipelines/{PIPELINE}/deployAll",
+            json={"sourceStageOrder": 0, "options": options},
+        )
+        values["operationId"] = started.json()["id"]
+    if base == "Pipelines_AssignWorkspace":
+        values["workspaceId"] = http.post("/v1.0/myorg/groups", json={"name": "New"}).json()["id"]
+        values["stageOrder"] = "2"
+    if base != "Datasets_CancelRefresh":  # every other operation over time has ended
+        emu.advance_clock(3600)
     return values
 
 
@@ -143,6 +165,19 @@ def request_for(operation, values) -> dict[str, Any]:
         },
         "Groups_AddGroupUser": {
             "json": {"identifier": "new.user@contoso.com", "groupUserAccessRight": "Viewer"}
+        },
+        "Datasets_RefreshDataset": {"json": {"notifyOption": "NoNotification"}},
+        "Admin_GetActivityEvents": {
+            "params": {
+                "startDateTime": f"'{YESTERDAY}T09:00:00.000Z'",
+                "endDateTime": f"'{YESTERDAY}T10:59:59.999Z'",  # a first page, of two
+            }
+        },
+        "Pipelines_AssignWorkspace": {"json": {"workspaceId": values.get("workspaceId")}},
+        "Pipelines_UnassignWorkspace": {},
+        "Pipelines_DeployAll": {"json": {"sourceStageOrder": 0}},
+        "Pipelines_SelectiveDeploy": {
+            "json": {"sourceStageOrder": 0, "datasets": [{"sourceId": SEED_IDS["sales_dataset"]}]}
         },
     }
     if base in special:
@@ -206,8 +241,11 @@ def test_refresh_then_read_the_refresh_history(emu, http):
     request_id = started.headers["requestid"]
     history = http.get(f"{dataset}/refreshes", params={"$top": "1"}).json()["value"]
     assert [(h["requestId"], h["refreshType"], h["status"]) for h in history] == [
-        (request_id, "ViaApi", "Completed")
+        (request_id, "ViaApi", "Unknown")  # running: a refresh takes 32 emulated seconds
     ]
+    emu.advance_clock(32)
+    history = http.get(f"{dataset}/refreshes", params={"$top": "1"}).json()["value"]
+    assert [(h["requestId"], h["status"]) for h in history] == [(request_id, "Completed")]
 
 
 def test_clone_then_export_a_report_as_an_asynchronous_job(emu, http):
@@ -220,15 +258,13 @@ def test_clone_then_export_a_report_as_an_asynchronous_job(emu, http):
     assert "Copy" in [r["name"] for r in http.get(reports).json()["value"]]
     job = http.post(f"{reports}/{copy_id}/ExportTo", json={"format": "PDF"})
     assert job.status_code == 202
+    emu.advance_clock(11)  # an export takes 11 emulated seconds
     status = http.get(f"{reports}/{copy_id}/exports/{job.json()['id']}")
-    deadline = time.monotonic() + 5
-    while status.json()["status"] != "Succeeded" and time.monotonic() < deadline:
-        time.sleep(0.01)
-        status = http.get(f"{reports}/{copy_id}/exports/{job.json()['id']}")
-    assert status.status_code == 200
+    assert (status.status_code, status.json()["status"]) == (200, "Succeeded")
     file = http.get(f"{reports}/{copy_id}/exports/{job.json()['id']}/file")
     assert file.status_code == 200
-    assert b"Copy" in file.content
+    assert file.content.startswith(b"%PDF-")
+    assert b"(Copy) Tj" in file.content  # the report's name, on its page
 
 
 def test_dashboards_tiles_embed_token_takeover_and_parameters(emu, http):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import FakeClock
 from connectorkit.core._errors import RateLimited
 from connectorkit.http._limits import Limiter
 from connectorkit.state import Sealer, State
@@ -12,22 +13,9 @@ from connectorkit.state._memory import MemoryStore
 DATASET = "d1d1d1d1-0000-4000-8000-000000000001"
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_000_000.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FakeClock(1_000_000.0)
 
 
 @pytest.fixture
@@ -139,7 +127,7 @@ def test_the_window_outlasts_the_slowest_recent_request(pack, clock):
     # budget was taken here: requests that took 2 s keep the window 3 s past its minute, so the
     # next one does not go out before the service's minute is over too.
     state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
-    elapsed = Clock()
+    elapsed = FakeClock(1_000_000.0)
     limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
     for _ in range(120):
         tickets = limiter.admit("create_rows", rows(1), unbounded)
@@ -151,7 +139,7 @@ def test_the_window_outlasts_the_slowest_recent_request(pack, clock):
 
 def test_the_margin_is_at_most_a_twentieth_of_the_window(pack, clock):
     state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
-    elapsed = Clock()
+    elapsed = FakeClock(1_000_000.0)
     limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
     for _ in range(120):
         tickets = limiter.admit("create_rows", rows(1), unbounded)

@@ -367,6 +367,7 @@ def _invoke(connection, timeout=60):
     return process.returncode, json.loads(out), err
 
 
+@pytest.mark.e2e
 def test_end_to_end_login_then_invoke_with_refresh_against_the_emulator():
     pytest.importorskip("uvicorn")
     from powerbi_emulator import running  # noqa: PLC0415 - an optional extra

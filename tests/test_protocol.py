@@ -135,6 +135,7 @@ def run_cli(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("stdin", "kind", "code"),
     [
@@ -154,6 +155,7 @@ def test_invoke_command_exit_codes(stdin, kind, code):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "stdin",
     [b'{"action": "list_groups", "id": "\xff\xfe"}', b"\xff", b"\x00\x01", b"\xfe\xff\x00{"],
@@ -171,6 +173,7 @@ def test_bytes_that_are_not_utf8_get_a_json_error(stdin):
     assert b"Traceback" not in done.stderr
 
 
+@pytest.mark.e2e
 def test_serve_answers_a_line_that_is_not_utf8_and_goes_on():
     done = subprocess.run(
         [sys.executable, "-m", "connectorkit", "serve"],
@@ -185,6 +188,7 @@ def test_serve_answers_a_line_that_is_not_utf8_and_goes_on():
     assert done.returncode == 0
 
 
+@pytest.mark.e2e
 def test_invoke_network_error_exit_code():
     request = {
         "action": "list_groups",
@@ -203,6 +207,7 @@ def test_invoke_network_error_exit_code():
     assert SECRET not in done.stdout + done.stderr
 
 
+@pytest.mark.e2e
 def test_invoke_uses_the_bundled_pack_from_any_directory():
     done = run_cli("describe", stdin="")
     assert done.returncode == 0
@@ -210,6 +215,7 @@ def test_invoke_uses_the_bundled_pack_from_any_directory():
     assert "create_rows" in keys
 
 
+@pytest.mark.e2e
 def test_pack_option_selects_another_pack(tmp_path):
     # A folder that is no pack is the caller's mistake, answered in JSON.
     done = run_cli("invoke", "--pack", str(tmp_path), stdin='{"id": "x", "action": "a"}')
@@ -232,6 +238,7 @@ def test_root_is_the_pack():
     assert (PACK / "connector.yaml").is_file()
 
 
+@pytest.mark.e2e
 def test_emulator_without_its_extra_says_what_to_install(tmp_path):
     # A stand-in 'uvicorn' that cannot be found: the command must say so, not crash.
     (tmp_path / "sitecustomize.py").write_text(

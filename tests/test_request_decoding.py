@@ -126,6 +126,7 @@ DOCUMENTS = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(DOCUMENTS, VALUES))
 def test_any_text_decodes_exactly_as_python_json_did(text: str) -> None:

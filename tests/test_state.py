@@ -26,7 +26,7 @@ from connectorkit.state import (
 from connectorkit.state._memory import MemoryStore
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def state(request, tmp_path, monkeypatch):
     if request.param == "redis":
         monkeypatch.setenv(KEY_ENV, new_key())
@@ -373,6 +373,7 @@ print(taken)
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_real_processes_share_one_budget(backend, tmp_path, request, monkeypatch):
     if backend == "redis":

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from conftest import FakeClock
 from connectorkit.state import (
     KEY_ENV,
     Sealer,
@@ -36,15 +37,7 @@ DAY = 86400.0
 NOW = 1_800_000_000.0
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _state(backend: str, tmp_path, clock: Clock) -> State:
+def _state(backend: str, tmp_path, clock: FakeClock) -> State:
     if backend == "memory":
         return State(MemoryStore(clock=clock), Sealer([new_key()], source="test"))
     path = tmp_path / "state.sqlite3"
@@ -90,6 +83,7 @@ def test_a_bad_retention_is_refused_by_name(text, monkeypatch):
         open_state("memory://")
 
 
+@pytest.mark.e2e
 def test_invoke_refuses_a_bad_retention_as_the_callers_mistake(tmp_path):
     done = subprocess.run(
         [COMMAND, "invoke", "--state", f"sqlite:///{tmp_path / 's.sqlite3'}"],
@@ -119,7 +113,7 @@ def test_the_retention_is_the_stores_setting(monkeypatch):
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_value_with_a_lifetime_reads_as_absent_once_past_and_is_swept(backend, tmp_path):
-    clock = Clock()
+    clock = FakeClock(NOW)
     store = _state(backend, tmp_path, clock).store
     store.put("ck:{t}:old", b"1", ttl_s=60)
     store.put("ck:{t}:live", b"2", ttl_s=3600)
@@ -148,7 +142,7 @@ def test_a_value_with_a_lifetime_reads_as_absent_once_past_and_is_swept(backend,
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_write_with_a_lifetime_sweeps_now_and_then(backend, tmp_path):
-    clock = Clock()
+    clock = FakeClock(NOW)
     state = _state(backend, tmp_path, clock)
     store = state.store
     for number in range(50):
@@ -219,7 +213,7 @@ def _fill(tokens: StoreTokens, connections: StoredConnections, now: float) -> di
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_stale_token_records_go_and_a_stored_connections_token_stays(backend, tmp_path):
-    clock = Clock()
+    clock = FakeClock(NOW)
     state = _state(backend, tmp_path, clock)
     tokens = StoreTokens(state, clock=clock)
     connections = StoredConnections(state)

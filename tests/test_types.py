@@ -146,6 +146,7 @@ def checker_accepts(spec: dict[str, Any], value: Any) -> bool:
     return not [where for where, _ in problems if where == ("default",)]
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_binder_checker_and_json_schema_agree(data: st.DataObject) -> None:
@@ -162,6 +163,7 @@ def test_binder_checker_and_json_schema_agree(data: st.DataObject) -> None:
     assert len(set(verdicts.values())) == 1, (spec, value, verdicts)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(element_schemas(), JSON)
 def test_a_row_validator_agrees_with_json_schema(schema: dict[str, Any], value: Any) -> None:

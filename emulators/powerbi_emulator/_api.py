@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._context import ApiContext, Service
+from powerbi_emulator._flows._handlers import HANDLERS as FLOW_HANDLERS
 from powerbi_emulator._http import ApiError, HttpRequest, HttpResponse
-from powerbi_emulator._imports import get_import, list_imports, post_import
 from powerbi_emulator._odata import apply_query
 from powerbi_emulator._operations import Operation, SchemaExample, operation_table
 from powerbi_emulator._resources import STATEFUL, entity_not_found
@@ -198,8 +198,6 @@ ROUTES = (
         {"POST": _post_rows, "DELETE": _delete_rows},
     ),
     _Route(("reports",), {"GET": _list_reports}),
-    _Route(("imports",), {"GET": list_imports, "POST": post_import}),
-    _Route(("imports", "{importId}"), {"GET": get_import}),
 )
 SELF_DELAYED: frozenset[Handler] = frozenset({_post_rows})
 
@@ -254,7 +252,11 @@ class PowerBIApi:
             ctx.query_options = operation.query
         if handler not in SELF_DELAYED:
             await delay()
-        return await handler(ctx)
+        self._service.flows.settle()  # operations that ended by now take effect first
+        response = await handler(ctx)
+        if _changes_content(request.method, operation) and response.status < 300:  # noqa: PLR2004
+            self._service.store.touch(workspace_id, self._service.clock.now())
+        return response
 
     def _authenticate(self, request: HttpRequest) -> AccessGrant:
         service = self._service
@@ -344,6 +346,17 @@ def _route(
     )
 
 
+def _changes_content(method: str, operation: Operation | None) -> bool:
+    """Whether a request changes what its workspace holds (its modified time, to the scanner)."""
+    if method in {"GET", "HEAD"}:
+        return False
+    name = operation.id if operation is not None else ""
+    return not any(word in name for word in _READS_BY_POST)
+
+
+_READS_BY_POST = ("GenerateToken", "ExportToFile", "ExecuteQueries", "RefreshDataset")
+
+
 def _is_legacy(operation: Operation) -> bool:
     """Whether one of ROUTES serves this operation."""
     return (operation.method, operation.template) in _LEGACY
@@ -369,7 +382,8 @@ def _has_group_twin(operation: Operation | None) -> bool:
 
 def _operation_handler(operation: Operation) -> Handler:
     """The stateful handler of an operation, else one answering from its swagger schema."""
-    stateful = STATEFUL.get(operation.id.removesuffix("InGroup"))
+    base_id = operation.id.removesuffix("InGroup")
+    stateful = STATEFUL.get(base_id) or FLOW_HANDLERS.get(base_id)
     if stateful is not None:
         return stateful
 
@@ -398,7 +412,8 @@ def _check_known_ids(ctx: ApiContext, *, admin: bool) -> None:
         ("datasetId", store.datasets, "Dataset"),
         ("reportId", store.reports, "Report"),
         ("dashboardId", store.dashboards, "Dashboard"),
-        ("importId", store.imports, "Import"),
+        ("importId", ctx.service.flows.imports, "Import"),
+        ("pipelineId", ctx.service.flows.pipelines, "Pipeline"),
     ):
         value = ctx.params.get(key)
         if value is None:

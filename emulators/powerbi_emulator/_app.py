@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from powerbi_emulator._config import EmulatorConfig
 from powerbi_emulator._control import ControlApi
+from powerbi_emulator._flows._blob import BLOB_ROOT, is_upload
 from powerbi_emulator._http import (
     ApiError,
     BodyError,
+    BodyStream,
     BodyTooLargeError,
     HttpRequest,
     HttpResponse,
@@ -85,10 +87,13 @@ class EmulatorApp:
             return
         started = time.perf_counter()
         try:
-            body = await read_body(receive)
-            if body is None:
-                return
-            request = HttpRequest.from_scope(scope, body)
+            if is_upload(scope):  # read by its handler as it streams in, at any size
+                request = HttpRequest.from_scope(scope, b"", BodyStream(receive))
+            else:
+                body = await read_body(receive)
+                if body is None:
+                    return
+                request = HttpRequest.from_scope(scope, body)
         except BodyTooLargeError as exc:
             await send_response(send, ApiError(413, "RequestEntityTooLarge", str(exc)).response())
             return
@@ -152,6 +157,10 @@ class EmulatorApp:
                 if response.header("RequestId") is None:
                     response.headers.append(("RequestId", str(uuid.uuid4())))
                 return response
+            if segments[:1] == (BLOB_ROOT,):
+                response, details = await self.state.service.flows.blobs.handle(request)
+                entry.update(details)
+                return response
             identity = self._identity(request, entry)
             if identity is not None:
                 await delay()
@@ -189,6 +198,8 @@ class EmulatorApp:
             kind = "api"
         elif is_identity_path(request.segments):
             kind = "identity"
+        elif request.segments[:1] == (BLOB_ROOT,):
+            kind = "blob"
         entry: dict[str, object] = {
             "time": self.state.clock.isoformat(),
             "kind": kind,
@@ -198,6 +209,8 @@ class EmulatorApp:
         }
         if fault is not None:
             entry["fault"] = {"id": fault.id, "action": fault.spec.action}
+        if request.stream is not None:
+            entry["content_type"] = request.media_type
         if request.body and kind == "api":
             entry["content_type"] = request.media_type
             if request.media_type == "application/json" and len(request.body) <= LOGGED_BODY_BYTES:

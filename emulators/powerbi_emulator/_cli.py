@@ -22,6 +22,7 @@ from powerbi_emulator._config import (
     load_clients_file,
     read_certificate,
 )
+from powerbi_emulator._flows._settings import FlowSettings, FlowSettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", default=[], metavar="JSON",
         help='a fault spec, e.g. \'{"path": "/rows$", "action": "status", "status": 503, '
         '"count": 2}\' (repeatable)',
+    )  # fmt: skip
+    parser.add_argument(
+        "--flows", metavar="JSON",
+        help='how long-running operations behave, e.g. \'{"exports": {"seconds": 60, '
+        '"bytes": 209715200}, "activity": {"events_per_day": 1000000}}\'',
     )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed for generated ids and fault randomness")
     parser.add_argument("--tenant", default="emulator", help="tenant name in the identity URLs")
@@ -176,6 +182,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
     )
     faults = [FaultSpec.from_mapping(_json_object(text, "--fault")) for text in args.fault]
     return EmulatorConfig(
+        flows=_flows(args.flows),
         host=args.host,
         port=args.port,
         time_scale=args.time_scale,
@@ -191,6 +198,21 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         single_use_refresh_tokens=args.single_use_refresh_tokens,
         **({"issuer_subject": args.issuer_subject} if args.issuer_subject else {}),
     )
+
+
+def _flows(text: str | None) -> FlowSettings:
+    if text is None:
+        return FlowSettings()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--flows is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError("--flows must be a JSON object")
+    try:
+        return FlowSettings.from_mapping(data)
+    except FlowSettingsError as exc:
+        raise ConfigError(f"--flows: {exc}") from None
 
 
 def _configure_logging(quiet: bool) -> None:

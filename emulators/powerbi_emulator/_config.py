@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 from powerbi_emulator._cloud import CLOUDS
+from powerbi_emulator._flows._settings import FlowSettings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -276,7 +277,7 @@ class EmulatorConfig:
 
     `time_scale` F makes every emulated clock (rate windows, token and code lifetimes) run
     F times faster than real time; `token_lifetime` is in emulated seconds. `latency_ms` and
-    fault stalls are real milliseconds.
+    fault stalls are real milliseconds. `flows` sets how long-running operations behave.
     """
 
     host: str = "127.0.0.1"
@@ -295,6 +296,7 @@ class EmulatorConfig:
     single_use_refresh_tokens: bool = False
     identity_header: str | None = None
     issuer_subject: str = "repo:contoso/reports:ref:refs/heads/main"
+    flows: FlowSettings = dataclasses.field(default_factory=FlowSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "clients", tuple(self.clients))

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from powerbi_emulator._clock import EmulatorClock
     from powerbi_emulator._config import EmulatorConfig
+    from powerbi_emulator._flows._state import Flows
     from powerbi_emulator._identity import AccessGrant
     from powerbi_emulator._limits import PushThrottle
     from powerbi_emulator._store import Dataset, IdFactory, Store
@@ -31,6 +32,7 @@ class Service:
     ids: IdFactory
     store: Store
     throttle: PushThrottle
+    flows: Flows
 
 
 @dataclasses.dataclass

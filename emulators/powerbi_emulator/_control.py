@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, cast
 
 from powerbi_emulator._config import ConfigError, FaultSpec
+from powerbi_emulator._flows._settings import FlowSettingsError
 from powerbi_emulator._http import ApiError, BodyError, HttpRequest, HttpResponse
 from powerbi_emulator._identity import (
     ScopeError,
@@ -49,6 +50,8 @@ class ControlApi:
             ("POST", "tokens/revoke"): self._revoke_tokens,
             ("GET", "clock"): self._get_clock,
             ("POST", "clock"): self._advance_clock,
+            ("GET", "flows"): self._get_flows,
+            ("POST", "flows"): self._set_flows,
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -181,6 +184,16 @@ class ControlApi:
             raise _bad("advance must be a non-negative number of emulated seconds.")
         self._state.clock.advance(float(seconds))
         return HttpResponse.json(200, self._clock_json())
+
+    def _get_flows(self, _request: HttpRequest, _body: JsonObject) -> HttpResponse:
+        return HttpResponse.json(200, self._state.service.flows.to_json())
+
+    def _set_flows(self, _request: HttpRequest, body: JsonObject) -> HttpResponse:
+        try:
+            self._state.service.flows.configure(body)
+        except FlowSettingsError as exc:
+            raise _bad(f"Invalid flow settings: {exc}") from None
+        return HttpResponse.json(200, self._state.service.flows.to_json())
 
     def _rows(self, dataset_id: str, table_name: str) -> HttpResponse:
         dataset = self._state.service.store.datasets.get(dataset_id)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Awaitable, Callable, MutableMapping
-from email import policy
-from email.parser import BytesParser
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -17,8 +15,8 @@ __all__ = [
     "MAX_BODY_BYTES",
     "ApiError",
     "BodyError",
+    "BodyStream",
     "BodyTooLargeError",
-    "FormPart",
     "HttpRequest",
     "HttpResponse",
     "Receive",
@@ -26,7 +24,6 @@ __all__ = [
     "Send",
     "dumps",
     "parse_json_strict",
-    "parse_multipart",
     "read_body",
     "send_response",
 ]
@@ -73,6 +70,40 @@ class BodyTooLargeError(BodyError):
     """A request body over the size the emulator accepts."""
 
 
+class BodyStream:
+    """A request body read as it arrives (uploads), instead of whole before routing.
+
+    Read it once, with `chunks()` or `read()`; `received` counts the bytes so far.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+        self.received = 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's chunks; raises BodyError if the client goes away before the end."""
+        while not self._done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._done = True
+                raise BodyError("the client disconnected before the end of the body")
+            chunk = message.get("body", b"")
+            self._done = not message.get("more_body", False)
+            self.received += len(chunk)
+            if chunk:
+                yield chunk
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body (a small one); raises BodyTooLargeError above `limit` bytes."""
+        parts: list[bytes] = []
+        async for chunk in self.chunks():
+            parts.append(chunk)
+            if self.received > limit:
+                raise BodyTooLargeError(f"the request body is larger than {limit} bytes")
+        return b"".join(parts)
+
+
 @dataclasses.dataclass(frozen=True)
 class HttpRequest:
     """One request, with its raw path split into percent-decoded segments."""
@@ -85,9 +116,10 @@ class HttpRequest:
     headers: dict[str, str]
     body: bytes
     origin: str
+    stream: BodyStream | None = None  # an upload, read by its handler (then `body` is empty)
 
     @classmethod
-    def from_scope(cls, scope: Scope, body: bytes) -> HttpRequest:
+    def from_scope(cls, scope: Scope, body: bytes, stream: BodyStream | None = None) -> HttpRequest:
         """Build from an ASGI scope; raises BodyError on an undecodable path."""
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
         # Some ASGI test transports include the query in raw_path; the spec says they should not.
@@ -105,7 +137,9 @@ class HttpRequest:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
         origin = public_origin(f"{scope.get('scheme', 'http')}://{host}", headers)
-        return cls(scope["method"], raw_path, segments, query_string, query, headers, body, origin)
+        return cls(
+            scope["method"], raw_path, segments, query_string, query, headers, body, origin, stream
+        )
 
     @property
     def media_type(self) -> str:
@@ -127,11 +161,23 @@ class HttpRequest:
 
 @dataclasses.dataclass
 class HttpResponse:
-    """A complete response to send."""
+    """A response to send: complete in `body`, or `length` bytes produced by `stream`.
+
+    A stream is iterated only while sending, so a large file is never held in memory.
+    """
 
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    stream: Iterable[bytes] | None = None
+    length: int = 0
+
+    @classmethod
+    def streamed(
+        cls, status: int, length: int, chunks: Iterable[bytes], headers: list[tuple[str, str]]
+    ) -> HttpResponse:
+        """A response whose `length` bytes come from `chunks` as it is sent."""
+        return cls(status, b"", headers, chunks, length)
 
     @classmethod
     def json(
@@ -181,34 +227,6 @@ def _reject_overflow(value: object) -> None:
             stack.extend(item)
 
 
-@dataclasses.dataclass(frozen=True)
-class FormPart:
-    """One part of a multipart/form-data body."""
-
-    name: str
-    filename: str | None
-    content_type: str
-    data: bytes
-
-
-def parse_multipart(content_type: str, body: bytes) -> list[FormPart]:
-    """Split a multipart/form-data body into its parts; raises BodyError."""
-    if "boundary=" not in content_type:
-        raise BodyError("multipart/form-data without a boundary")
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = BytesParser(policy=policy.HTTP).parsebytes(header + body)
-    if not message.is_multipart():
-        raise BodyError("the multipart body could not be parsed")
-    parts: list[FormPart] = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if not isinstance(name, str) or not isinstance(payload, bytes):
-            raise BodyError("a multipart part has no form-data name")
-        parts.append(FormPart(name, part.get_filename(), part.get_content_type(), payload))
-    return parts
-
-
 async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | None:
     """Read the whole request body; None when the client disconnected. Raises BodyError."""
     chunks: list[bytes] = []
@@ -227,8 +245,12 @@ async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes | No
 
 
 async def send_response(send: Send, response: HttpResponse) -> None:
-    """Send a complete response."""
+    """Send a response, its stream chunk by chunk (the server applies back-pressure)."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode()))
+    length = len(response.body) if response.stream is None else response.length
+    headers.append((b"content-length", str(length).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if response.stream is not None:
+        for chunk in response.stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": response.body, "more_body": False})

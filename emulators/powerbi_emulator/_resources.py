@@ -1,15 +1,13 @@
-"""Operations the emulator keeps state for, beyond push datasets and imports.
+"""Operations the emulator keeps state for, beyond push datasets and the flows (`_flows`).
 
-Refreshes and their history, parameters, takeover, dashboards and tiles, reports (get, clone,
-rebind, delete, export to file as an asynchronous job), embed tokens, and workspaces with their
-users. Keyed by operation id without its `InGroup` suffix: one handler serves both routes.
+Parameters, takeover, dashboards and tiles, reports (get, clone, rebind, delete), embed
+tokens, and workspaces with their users. Keyed by operation id without its `InGroup` suffix:
+one handler serves both routes.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,14 +17,10 @@ from powerbi_emulator._store import Dashboard, Report, Workspace
 if TYPE_CHECKING:
     from powerbi_emulator._context import ApiContext
 
-__all__ = ["STATEFUL", "entity_not_found"]
+__all__ = ["STATEFUL", "entity_not_found", "report_of"]
 
 Handler = Callable[["ApiContext"], Awaitable[HttpResponse]]
-EXPORT_SECONDS = 5.0  # emulated seconds an export takes
 EMBED_TOKEN_SECONDS = 3600.0
-EXPORT_FORMATS = frozenset({
-    "PDF", "PPTX", "PNG", "XLSX", "DOCX", "CSV", "XML", "MHTML", "IMAGE", "ACCESSIBLEPDF",
-})  # fmt: skip
 
 
 def entity_not_found(kind: str, entity_id: str) -> ApiError:
@@ -54,39 +48,7 @@ def _with_context(ctx: ApiContext, entity: str, payload: Mapping[str, object]) -
     return HttpResponse.json(200, {"@odata.context": ctx.metadata_url(entity), **payload})
 
 
-# -- refreshes, parameters, takeover -------------------------------------------------------------
-
-
-async def _refresh(ctx: ApiContext) -> HttpResponse:
-    """Datasets_RefreshDataset: a refresh, recorded (completed at once) in the history."""
-    dataset = ctx.dataset()
-    if dataset.push:
-        raise ApiError(
-            400, "InvalidRequest", f"Dataset {dataset.id} is a push dataset; it cannot refresh."
-        )
-    body = ctx.json_body() if ctx.request.body else {}
-    notify = body.get("notifyOption", "NoNotification") if isinstance(body, dict) else None
-    if notify not in {"NoNotification", "MailOnFailure", "MailOnCompletion"}:
-        raise ApiError(400, "InvalidRequest", "notifyOption must be NoNotification, ...")
-    request_id = ctx.service.ids.new()
-    now = ctx.service.clock.isoformat()
-    history = ctx.service.store.refreshes.setdefault(dataset.id, [])
-    history.insert(0, {
-        "requestId": request_id, "id": len(history) + 1, "refreshType": "ViaApi",
-        "startTime": now, "endTime": now, "status": "Completed",
-    })  # fmt: skip
-    location = f"{ctx.request.origin}{ctx.request.raw_path.rstrip('/')}/{request_id}"
-    return HttpResponse(202, b"", [("RequestId", request_id), ("Location", location)])
-
-
-async def _refresh_history(ctx: ApiContext) -> HttpResponse:
-    """Datasets_GetRefreshHistory: newest first; `$top` (default 60)."""
-    dataset = ctx.dataset()
-    raw_top = ctx.request.query.get("$top", "60")
-    if not raw_top.isdigit() or int(raw_top) < 1:
-        raise ApiError(400, "InvalidRequest", "$top must be a positive integer.")
-    entries = ctx.service.store.refreshes.get(dataset.id, [])[: int(raw_top)]
-    return _with_context(ctx, "refreshes", {"value": entries})
+# -- parameters, takeover --------------------------------------------------------------------------
 
 
 async def _parameters(ctx: ApiContext) -> HttpResponse:
@@ -182,7 +144,8 @@ async def _tile(ctx: ApiContext) -> HttpResponse:
 # -- reports -------------------------------------------------------------------------------------
 
 
-def _report(ctx: ApiContext) -> Report:
+def report_of(ctx: ApiContext) -> Report:
+    """The `{reportId}` report of this workspace; raises the service's 404 if not there."""
     report_id = ctx.params["reportId"]
     report = ctx.service.store.reports.get(report_id.lower())
     if report is None or report.workspace_id != ctx.workspace_id:
@@ -192,12 +155,12 @@ def _report(ctx: ApiContext) -> Report:
 
 async def _get_report(ctx: ApiContext) -> HttpResponse:
     """Reports_GetReport."""
-    return _with_context(ctx, "reports/$entity", _report(ctx).to_json())
+    return _with_context(ctx, "reports/$entity", report_of(ctx).to_json())
 
 
 async def _delete_report(ctx: ApiContext) -> HttpResponse:
     """Reports_DeleteReport."""
-    del ctx.service.store.reports[_report(ctx).id]
+    del ctx.service.store.reports[report_of(ctx).id]
     return HttpResponse(200)
 
 
@@ -225,7 +188,7 @@ def _model(ctx: ApiContext, body: dict[str, Any], fallback: str | None) -> str |
 
 async def _clone_report(ctx: ApiContext) -> HttpResponse:
     """Reports_CloneReport: a copy, in this or another workspace, optionally rebound."""
-    source = _report(ctx)
+    source = report_of(ctx)
     body = _body(ctx)
     name = _text(body, "name")
     workspace = _target_workspace(ctx, body)
@@ -239,77 +202,11 @@ async def _clone_report(ctx: ApiContext) -> HttpResponse:
 
 async def _rebind_report(ctx: ApiContext) -> HttpResponse:
     """Reports_RebindReport: bind to another dataset."""
-    report = _report(ctx)
+    report = report_of(ctx)
     body = _body(ctx)
     _text(body, "datasetId")
     report.dataset_id = _model(ctx, body, report.dataset_id)
     return HttpResponse(200)
-
-
-def _export_json(ctx: ApiContext, export: dict[str, object]) -> dict[str, object]:
-    """An export job as its status endpoint shows it, finished after EXPORT_SECONDS."""
-    elapsed = ctx.service.clock.now() - cast("float", export["_started"])
-    done = elapsed >= EXPORT_SECONDS
-    shown = {k: v for k, v in export.items() if not k.startswith("_")}
-    shown |= {
-        "status": "Succeeded" if done else "Running",
-        "percentComplete": 100 if done else int(100 * elapsed / EXPORT_SECONDS),
-    }
-    if done:
-        shown["resourceLocation"] = (
-            f"{ctx.request.origin}{ctx.request.raw_path.split('/exports/')[0]}"
-            f"/exports/{export['id']}/file"
-        )
-    return shown
-
-
-async def _export_to_file(ctx: ApiContext) -> HttpResponse:
-    """Reports_ExportToFile: an asynchronous job (202), finished a few emulated seconds later."""
-    report = _report(ctx)
-    body = _body(ctx)
-    fmt = _text(body, "format").upper()
-    if fmt not in EXPORT_FORMATS:
-        raise ApiError(400, "InvalidRequest", f"Unsupported export format '{fmt}'.")
-    export_id = base64.urlsafe_b64encode(uuid.UUID(ctx.service.ids.new()).bytes).decode()
-    export_id = export_id.rstrip("=")
-    export: dict[str, object] = {
-        "id": export_id, "createdDateTime": ctx.service.clock.isoformat(),
-        "lastActionDateTime": ctx.service.clock.isoformat(), "reportId": report.id,
-        "reportName": report.name, "status": "NotStarted", "percentComplete": 0,
-        "expirationTime": ctx.service.clock.isoformat(ctx.service.clock.now() + 86400),
-        "ResourceFileExtension": f".{fmt.lower()}",
-        "_started": ctx.service.clock.now(), "_workspace": ctx.workspace_id,
-    }  # fmt: skip
-    ctx.service.store.exports[export_id] = export
-    shown = {k: v for k, v in export.items() if not k.startswith("_")}
-    return HttpResponse.json(202, shown)
-
-
-def _export(ctx: ApiContext) -> dict[str, object]:
-    report = _report(ctx)
-    export = ctx.service.store.exports.get(ctx.params["exportId"])
-    if export is None or export["reportId"] != report.id:
-        raise entity_not_found("Export", ctx.params["exportId"])
-    return export
-
-
-async def _export_status(ctx: ApiContext) -> HttpResponse:
-    """Reports_GetExportToFileStatus: Running, then Succeeded; Retry-After while running."""
-    shown = _export_json(ctx, _export(ctx))
-    headers = [] if shown["status"] == "Succeeded" else [("Retry-After", "1")]
-    return HttpResponse.json(200 if not headers else 202, shown, headers=headers)
-
-
-async def _export_file(ctx: ApiContext) -> HttpResponse:
-    """Reports_GetFileOfExportToFile: the file once the job succeeded."""
-    export = _export(ctx)
-    if _export_json(ctx, export)["status"] != "Succeeded":
-        raise ApiError(400, "ExportNotCompleted", "The export has not finished yet.")
-    extension = str(export["ResourceFileExtension"])
-    content = f"Emulated export of report {export['reportName']}\n".encode()
-    disposition = f'attachment; filename="{export["reportName"]}{extension}"'
-    headers = [("content-type", "application/octet-stream"), ("content-disposition", disposition)]
-    return HttpResponse(200, content, headers)
 
 
 # -- embed tokens --------------------------------------------------------------------------------
@@ -318,7 +215,7 @@ async def _export_file(ctx: ApiContext) -> HttpResponse:
 async def _embed_token(ctx: ApiContext) -> HttpResponse:
     """The GenerateToken operations: a token valid for an hour (the requested lifetime if less)."""
     if "reportId" in ctx.params:
-        _report(ctx)
+        report_of(ctx)
     if "dashboardId" in ctx.params:
         _dashboard(ctx)
     if "datasetId" in ctx.params:
@@ -372,7 +269,7 @@ async def _delete_group(ctx: ApiContext) -> HttpResponse:
     workspace_id = cast("str", ctx.workspace_id)
     del store.workspaces[workspace_id]
     store.group_users.pop(workspace_id, None)
-    for items in (store.datasets, store.reports, store.dashboards, store.imports):
+    for items in (store.datasets, store.reports, store.dashboards, ctx.service.flows.imports):
         for key in [
             k for k, v in items.items() if getattr(v, "workspace_id", None) == workspace_id
         ]:
@@ -442,8 +339,6 @@ async def _delete_group_user(ctx: ApiContext) -> HttpResponse:
 
 
 STATEFUL: dict[str, Handler] = {
-    "Datasets_RefreshDataset": _refresh,
-    "Datasets_GetRefreshHistory": _refresh_history,
     "Datasets_GetParameters": _parameters,
     "Datasets_UpdateParameters": _update_parameters,
     "Datasets_TakeOver": _take_over,
@@ -459,9 +354,6 @@ STATEFUL: dict[str, Handler] = {
     "Reports_DeleteReport": _delete_report,
     "Reports_CloneReport": _clone_report,
     "Reports_RebindReport": _rebind_report,
-    "Reports_ExportToFile": _export_to_file,
-    "Reports_GetExportToFileStatus": _export_status,
-    "Reports_GetFileOfExportToFile": _export_file,
     "Reports_GenerateToken": _embed_token,
     "Reports_GenerateTokenForCreate": _embed_token,
     "Tiles_GenerateToken": _embed_token,

@@ -260,6 +260,17 @@ class EmulatorHandle:
         body = {"expires_in": expires_in} | {k: v for k, v in fields.items() if v is not None}
         return cast("str", self._call("POST", "/issuer/token", body)["value"])
 
+    def flows(self) -> dict[str, Any]:
+        """The flows' settings, what they hold, and the hourly limits used."""
+        return cast("dict[str, Any]", self._call("GET", "/flows"))
+
+    def set_flows(
+        self, settings: Mapping[str, Mapping[str, object]] | None = None, **flows: Any
+    ) -> dict[str, Any]:
+        """Change flow settings, e.g. `set_flows(exports={"seconds": 60, "fail": 1})`."""
+        body = {**(settings or {}), **flows}
+        return cast("dict[str, Any]", self._call("POST", "/flows", body))
+
     def rows(self, dataset_id: str, table_name: str) -> list[dict[str, Any]]:
         """The rows stored in a table, oldest first."""
         path = f"/datasets/{dataset_id}/tables/{quote(table_name, safe='')}/rows"

@@ -16,6 +16,7 @@ from powerbi_emulator._context import Service
 from powerbi_emulator._credentials import AppRegistry
 from powerbi_emulator._discovery import Discovery
 from powerbi_emulator._faults import FaultInjector
+from powerbi_emulator._flows._state import Flows
 from powerbi_emulator._identity import Directory, TokenService
 from powerbi_emulator._issuer import TestIssuer
 from powerbi_emulator._limits import PushThrottle
@@ -79,12 +80,10 @@ class EmulatorState:
             directory,
             single_use_refresh=config.single_use_refresh_tokens,
         )
+        ids, store = IdFactory(config.seed), Store(self.clock)
+        flows = Flows(config.flows, self.clock, ids, store, directory.tenant_id)
         self.service = Service(
-            config,
-            self.clock,
-            IdFactory(config.seed),
-            Store(self.clock),
-            PushThrottle(config.limits, self.clock),
+            config, self.clock, ids, store, PushThrottle(config.limits, self.clock), flows
         )
         self.apps = AppRegistry(config.clients)
         self.issuer = TestIssuer(config.issuer_subject)
@@ -119,6 +118,7 @@ class EmulatorState:
         """Back to the seed data, no faults, empty log and rate windows; tokens too if asked."""
         self.service.store.seed()
         self.service.throttle.reset()
+        self.service.flows.reset()
         self.faults.clear()
         self.log.clear()
         if tokens:
@@ -137,6 +137,7 @@ class EmulatorState:
             "time": self.clock.isoformat(),
             "time_scale": self.clock.time_scale,
             **store,
+            "flows": self.service.flows.to_json(),
             "tokens": self.tokens.counts(),
             "faults": [f.to_json() for f in self.faults.list()],
             "requests": len(self.log),

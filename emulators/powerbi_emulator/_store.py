@@ -1,4 +1,4 @@
-"""What the emulated service holds: workspaces, datasets, tables, rows, reports, imports."""
+"""What the emulated service holds: workspaces, datasets, tables, rows, reports, dashboards."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ __all__ = [
     "Dashboard",
     "Dataset",
     "IdFactory",
-    "ImportRecord",
     "Report",
     "Store",
     "Table",
@@ -57,10 +56,11 @@ class IdFactory:
 
 @dataclasses.dataclass
 class Workspace:
-    """A workspace (group)."""
+    """A workspace (group); `modified` is the emulated time its content last changed."""
 
     id: str
     name: str
+    modified: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         """The Group shape of Groups_GetGroups."""
@@ -193,22 +193,6 @@ class Dashboard:
         }
 
 
-@dataclasses.dataclass
-class ImportRecord:
-    """An import (file upload) and what it created."""
-
-    id: str
-    name: str
-    workspace_id: str | None
-    created: str
-    updated: str
-    connection_type: str
-    source: str
-    dataset_ids: list[str]
-    report_ids: list[str]
-    state: str = "Succeeded"
-
-
 class Store:
     """Everything the service holds, with deterministic seed data."""
 
@@ -217,11 +201,8 @@ class Store:
         self.workspaces: dict[str, Workspace] = {}
         self.datasets: dict[str, Dataset] = {}
         self.reports: dict[str, Report] = {}
-        self.imports: dict[str, ImportRecord] = {}
         self.dashboards: dict[str, Dashboard] = {}
-        self.refreshes: dict[str, list[dict[str, object]]] = {}
         self.parameters: dict[str, list[dict[str, object]]] = {}
-        self.exports: dict[str, dict[str, object]] = {}
         self.group_users: dict[str, list[dict[str, object]]] = {}
         self.seed()
 
@@ -234,14 +215,11 @@ class Store:
         self.workspaces.clear()
         self.datasets.clear()
         self.reports.clear()
-        self.imports.clear()
         self.dashboards.clear()
-        self.refreshes.clear()
         self.parameters.clear()
-        self.exports.clear()
         self.group_users.clear()
         for key, name in (("sales_analytics", "Sales Analytics"), ("operations", "Operations")):
-            self.workspaces[SEED_IDS[key]] = Workspace(SEED_IDS[key], name)
+            self.workspaces[SEED_IDS[key]] = Workspace(SEED_IDS[key], name, self.clock.now())
         created = self.clock.isoformat()
         sales = SEED_IDS["sales_analytics"]
         for dataset_key, report_key, workspace, name in (
@@ -260,7 +238,6 @@ class Store:
                 {"name": "Region", "type": "Text", "currentValue": "EU",
                  "isRequired": False, "suggestedValues": ["EU", "US"]},
             ]  # fmt: skip
-            self.refreshes[dataset_id] = []
         for key, workspace, name in (
             ("my_dashboard", MY_WORKSPACE, "Retail Overview"),
             ("sales_dashboard", sales, "Sales Overview"),
@@ -292,27 +269,11 @@ class Store:
         """The reports of one workspace, in creation order."""
         return [r for r in self.reports.values() if r.workspace_id == workspace_id]
 
-    def imports_in(self, workspace_id: str | None) -> list[ImportRecord]:
-        """The imports of one workspace, in creation order."""
-        return [i for i in self.imports.values() if i.workspace_id == workspace_id]
-
-    def import_json(self, record: ImportRecord) -> dict[str, object]:
-        """The Import shape of Imports_GetImports."""
-        datasets = [self.datasets[i] for i in record.dataset_ids if i in self.datasets]
-        reports = [self.reports[i] for i in record.report_ids if i in self.reports]
-        return {
-            "id": record.id,
-            "importState": record.state,
-            "createdDateTime": record.created,
-            "updatedDateTime": record.updated,
-            "name": record.name,
-            "connectionType": record.connection_type,
-            "source": record.source,
-            "datasets": [{k: d.to_json()[k] for k in ("id", "name", "webUrl")} for d in datasets],
-            "reports": [
-                {k: r.to_json()[k] for k in ("id", "name", "webUrl", "embedUrl")} for r in reports
-            ],
-        }
+    def touch(self, workspace_id: str | None, when: float) -> None:
+        """Note that a workspace's content changed at emulated time `when`."""
+        workspace = self.workspaces.get(workspace_id) if workspace_id else None
+        if workspace is not None:
+            workspace.modified = max(workspace.modified, when)
 
     def summary(self) -> dict[str, object]:
         """Counts of everything held, for the state endpoint."""
@@ -334,6 +295,5 @@ class Store:
             "workspaces": [w.to_json() for w in self.workspaces.values()],
             "datasets": datasets,
             "reports": len(self.reports),
-            "imports": len(self.imports),
             "rows": sum(len(t.rows) for d in self.datasets.values() for t in d.tables.values()),
         }

@@ -55,13 +55,26 @@ def _validators() -> dict[str, Validator]:
     }
 
 
+# A file's schema findings follow from its kind and text alone: a file checked before in this
+# process (the studio re-checking a pack after one edit) is not checked again.
+_FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {}
+_MAX_FINDINGS = 4096
+
+
+def _findings_of(document: Document) -> list[Finding]:
+    key = (document.kind, document.text)
+    known = _FINDINGS.get(key)
+    if known is None:
+        known = tuple(_schema_findings(_validators()[document.kind], document.data))
+        if len(_FINDINGS) >= _MAX_FINDINGS:
+            _FINDINGS.clear()
+        _FINDINGS[key] = known
+    return list(known)
+
+
 def check_documents(root: Path, documents: Sequence[Document]) -> list[Problem]:
     """Every problem of a pack's parsed files: schema violations and cross-file mistakes."""
-    validators = _validators()
-    found = {
-        index: _schema_findings(validators[document.kind], document.data)
-        for index, document in enumerate(documents)
-    }
+    found = {index: _findings_of(document) for index, document in enumerate(documents)}
     well_formed = [not found[index] for index in range(len(documents))]
     for index, finding in cross_check(documents, well_formed):
         found[index].append(finding)
