@@ -413,11 +413,20 @@ def _item_emitter(
     """What writes one streamed item of ``request`` as a line to ``sink``."""
     if sink is None:
         return None
+    import msgspec  # noqa: PLC0415 - loaded already: requests are decoded with it
+
     usable, identifier = request_id(request)
     prefix: dict[str, Any] = {"id": identifier} if usable else {}
+    encode = msgspec.json.Encoder().encode
 
     def emit(item: Any) -> None:
-        sink(_dump({**prefix, "item": item}))
+        line = {**prefix, "item": item}
+        try:
+            # An item was parsed as strict JSON, so it holds nothing JSON cannot carry; the
+            # careful encoder is for what the fast one refuses.
+            sink(encode(line).decode() + "\n")
+        except (TypeError, ValueError):
+            sink(_dump(line))
 
     return emit
 

@@ -4,8 +4,8 @@ Pages, from the operation's shape: ``x-ms-pageable`` (the next link's field, the
 field); else a response holding a next link (``@odata.nextLink``, ``continuationUri``) beside
 a list; else ``$skip`` and ``$top`` query parameters (offsets, a page as large as ``$top``
 allows). A long-running operation is declared only where the document says how to follow it
-(``x-ms-long-running-operation``: a 202 whose ``Location`` is polled, as Azure's guidelines
-describe); a bare 202 is noted for the author, who writes the ``long_running`` block.
+(``x-ms-long-running-operation``: a 202 whose ``Location`` is polled, as the extension's
+convention says); a bare 202 is noted for the author, who writes the ``long_running`` block.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def pages_of(op: Operation) -> dict[str, Any] | None:
 def long_running_of(op: Operation) -> dict[str, Any] | None:
     """The ``long_running`` block of an operation the document marks long-running, else ``None``.
 
-    Azure's convention: a 202 whose ``Location`` (or ``Operation-Location``) is polled until
-    its ``status`` ends; the result, when there is one, is at the last poll's ``Location``.
+    The extension's convention: a 202 whose ``Location`` (or ``Operation-Location``) is polled
+    until its ``status`` ends; the result, when there is one, is at the last poll's
+    ``Location``.
     """
     if not op.extensions.get("x-ms-long-running-operation"):
         return None
