@@ -89,7 +89,9 @@ def main() -> None:
         for name, root in packs.items():
             jobs[f"validate (examples run) — {name}"] = ([*command, "validate", str(root)], "", env)
             jobs[f"describe, pack cache off — {name}"] = (
-                [*command, "describe", "--pack", str(root)], "", cold
+                [*command, "describe", "--pack", str(root)],
+                "",
+                cold,
             )
             runs_of[f"validate (examples run) — {name}"] = max(3, args.runs // 5)
             runs_of[f"describe, pack cache off — {name}"] = max(3, args.runs // 5)

@@ -51,6 +51,8 @@ STATE = WORK / "state.json"
 PKG = "runtime/connectorkit"
 
 E2E = "tests/test_e2e.py::test_"
+STATE_E2E = "tests/test_state_e2e.py::test_"
+BULK_E2E = "tests/test_bulk.py::test_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +84,13 @@ MODULES: dict[str, Target] = {
     ),
     "templates": Target(
         f"{PKG}/core/_template.py",
-        ("tests/test_template.py", "tests/test_run.py", "tests/test_push.py", "tests/test_pack.py"),
+        (
+            "tests/test_template.py",
+            "tests/test_run.py",
+            "tests/test_push.py",
+            "tests/test_pack.py",
+            "tests/test_retry.py",
+        ),
         (f"{E2E}a_signed_in_user_also_works_in_a_workspace",),
     ),
     "redaction": Target(
@@ -102,13 +110,17 @@ MODULES: dict[str, Target] = {
     ),
     "batching": Target(
         f"{PKG}/bulk/_batching.py",
-        ("tests/test_push.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
-        (f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",),
+        ("tests/test_push.py", "tests/test_rows_fast_path.py", "tests/test_bulk_accounting.py"),
+        (
+            f"{BULK_E2E}five_batches_in_flight_store_every_row_once",
+            f"{E2E}a_429_is_waited_out_and_the_rows_are_stored_once",
+        ),
     ),
     "oauth_renewal": Target(
         f"{PKG}/auth/_flow.py",
-        ("tests/test_auth.py", "tests/test_oauth.py"),
+        ("tests/test_auth.py", "tests/test_oauth.py", "tests/test_stored.py"),
         (
+            f"{STATE_E2E}a_stored_connection_is_named_in_requests_and_renewed_in_the_store",
             f"{E2E}an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent",
             f"{E2E}a_token_the_service_refuses_is_renewed_once_and_the_request_retried",
             f"{E2E}a_service_principal_token_the_service_calls_expired_is_fetched_again",
@@ -116,8 +128,18 @@ MODULES: dict[str, Target] = {
     ),
     "row_checks": Target(
         f"{PKG}/bulk/_push.py",
-        ("tests/test_bulk.py", "tests/test_push.py", "tests/test_rows_fast_path.py"),
-        (f"{E2E}a_bad_request_exits_2_and_sends_nothing",),
+        (
+            "tests/test_row_checks.py",
+            "tests/test_rows_fast_path.py",
+            "tests/test_run.py",
+            "tests/test_template.py",
+            "tests/test_bulk_accounting.py",
+        ),
+        (
+            f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",
+            f"{BULK_E2E}bad_rows_can_be_skipped_and_are_listed",
+            f"{E2E}a_bad_request_exits_2_and_sends_nothing",
+        ),
         scopes=(
             "_row_schema",
             "row_validator",
@@ -131,27 +153,23 @@ MODULES: dict[str, Target] = {
     ),
     "row_types": Target(
         f"{PKG}/types/_fastpath.py",
-        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_bulk.py"),
+        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_validate.py"),
+        (f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",),
     ),
     "ledger": Target(
         f"{PKG}/state/_ledger.py",
-        ("tests/test_state.py", "tests/test_bulk.py", "tests/test_bulk_accounting.py"),
-        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+        ("tests/test_state.py", "tests/test_bulk_accounting.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
     "records": Target(
         f"{PKG}/state/_records.py",
-        (
-            "tests/test_state.py",
-            "tests/test_state_retention.py",
-            "tests/test_bulk.py",
-            "tests/test_bulk_accounting.py",
-        ),
-        (f"{E2E}a_batch_dropped_after_commit_is_reported_as_unknown_not_resent",),
+        ("tests/test_state.py", "tests/test_state_retention.py", "tests/test_bulk_accounting.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
     "jobs": Target(
         f"{PKG}/bulk/_jobs.py",
-        ("tests/test_bulk.py", "tests/test_bulk_accounting.py", "tests/test_state.py"),
-        (f"{E2E}batches_the_push_limit_refuses_pause_the_job_and_are_never_doubled",),
+        ("tests/test_job_summary.py", "tests/test_state.py", "tests/test_template.py"),
+        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
     ),
 }
 
@@ -330,8 +348,9 @@ def _literal(pattern: str) -> str:
 class _Finder(ast.NodeVisitor):
     """Walks a module and lists its mutants."""
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: _Source, pattern_parts: set[str]) -> None:
         self.src = source
+        self.pattern_parts = pattern_parts
         self.found: list[Mutant] = []
         self.scope: list[str] = []
         self.functions: list[ast.AST] = []
@@ -464,6 +483,14 @@ class _Finder(ast.NodeVisitor):
         ]
         if kept and function is not None:
             self.add(node, self.src.start(node), self.src.end(node), "pass", "drop assignment")
+        first = node.targets[0]
+        named = first.id if isinstance(first, ast.Name) else None
+        value = node.value
+        if named in self.pattern_parts and isinstance(value, ast.Constant) and value.value:
+            outer, self.statement = self.statement, node
+            self._regex(value, named)  # a part of a pattern that an f-string builds
+            self.statement = outer
+            return
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
@@ -493,16 +520,7 @@ class _Finder(ast.NodeVisitor):
         if regex and node.args and isinstance(node.args[0], ast.Constant):
             pattern = node.args[0]
             if isinstance(pattern.value, str):
-                named = self._assigned_name()
-                for what, mutated in _regex_mutations(pattern.value):
-                    self.add(
-                        pattern,
-                        self.src.start(pattern),
-                        self.src.end(pattern),
-                        _literal(mutated),
-                        "regex",
-                        f"{named}: {what}" if named else what,
-                    )
+                self._regex(pattern, self._assigned_name())
                 for arg in node.args[1:]:
                     self.visit(arg)
                 for keyword in node.keywords:
@@ -513,6 +531,17 @@ class _Finder(ast.NodeVisitor):
             self._arg(arg, func)
         for keyword in node.keywords:
             self.visit(keyword.value)
+
+    def _regex(self, pattern: ast.Constant, named: str | None) -> None:
+        for what, mutated in _regex_mutations(pattern.value):
+            self.add(
+                pattern,
+                self.src.start(pattern),
+                self.src.end(pattern),
+                _literal(mutated),
+                "regex",
+                f"{named}: {what}" if named else what,
+            )
 
     def _assigned_name(self) -> str | None:
         statement = self.statement
@@ -530,7 +559,7 @@ class _Finder(ast.NodeVisitor):
 
     def _string(self, node: ast.Constant) -> None:
         text = node.value
-        mutated = "X" + text if text else "X"
+        mutated = "" if text else "X"  # a value gone: a set without it, a key never found
         self.add(node, self.src.start(node), self.src.end(node), repr(mutated), "string")
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -615,10 +644,33 @@ class _Finder(ast.NodeVisitor):
         self.add(node, self.src.start(node), self.src.end(node), "break", "break/continue")
 
 
+def _pattern_parts(tree: ast.Module) -> set[str]:
+    """Names whose text an f-string puts into a regular expression (``re.compile(rf"{_NAME}")``)."""
+    parts: set[str] = set()
+    for node in ast.walk(tree):
+        func = node.func if isinstance(node, ast.Call) else None
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "re"
+            and node.args
+            and isinstance(node.args[0], ast.JoinedStr)
+        ):
+            parts.update(
+                n.id
+                for v in node.args[0].values
+                if isinstance(v, ast.FormattedValue)
+                for n in ast.walk(v.value)
+                if isinstance(n, ast.Name)
+            )
+    return parts
+
+
 def mutants_of(text: str) -> list[Mutant]:
     """Every mutant of a module's source that still compiles and differs from it."""
     tree = ast.parse(text)
-    finder = _Finder(_Source(text))
+    finder = _Finder(_Source(text), _pattern_parts(tree))
     finder.visit(tree)
     original = ast.dump(tree)
     seen: set[str] = set()
@@ -899,9 +951,6 @@ def run_module(
     results: dict[str, Any] = entry.setdefault("results", {})
     mutants = target.mutants(text)
     entry["mutants"] = len(mutants)
-    by_line, full_seconds = line_tests(target, entry)
-    _save(state)
-    timeout = max(60.0, 3 * full_seconds)
     todo = [
         m
         for m in mutants
@@ -913,6 +962,11 @@ def run_module(
         )
     ]
     print(f"== {name}: {target.path}: {len(mutants)} mutants, {len(todo)} to run", flush=True)
+    if not todo:
+        return
+    by_line, full_seconds = line_tests(target, entry)
+    _save(state)
+    timeout = max(60.0, 3 * full_seconds)
     # The module's own test files first, in the order listed: the likeliest to fail fast.
     every = sorted({t for tests in by_line.values() for t in tests})
     order = {

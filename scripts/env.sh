@@ -14,9 +14,9 @@ _pip() {
 }
 # Reinstall only when pyproject.toml changed since the last install.
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "== installing connectorkit[dev,emulator,studio] into $VENV" >&2
+  echo "== installing connectorkit[dev,emulator,all] into $VENV" >&2
   _pip install --upgrade pip
-  _pip install -e ".[dev,emulator,studio]"
+  _pip install -e ".[dev,emulator,all]"
   touch "$stamp"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -101,6 +101,11 @@ MARKED_FILES = {
     "test_studio_stored.py": ("e2e",),
     "test_studio_page.py": ("e2e", "browser"),
     "test_fuzz_protocol.py": ("slow",),
+    "test_check.py": ("e2e",),
+    "test_cli_voice.py": ("e2e",),
+    "test_write_a_pack.py": ("e2e", "slow"),
+    "test_fabric_emulator.py": ("e2e",),
+    "test_fabric_operations.py": ("e2e", "slow"),  # all 725 operations over HTTP
 }
 # ...and every test that asks for one of these fixtures, in any file.
 MARKED_FIXTURES = {

@@ -659,3 +659,36 @@ def test_all_is_complete():
         if getattr(getattr(auth_module, n), "__module__", None) == auth_module.__name__
     }
     assert defined_here <= set(auth_module.__all__)
+
+
+@pytest.mark.parametrize(("expires_in", "renewed"), [(61, False), (60, True)])
+def test_a_token_is_renewed_from_a_minute_before_it_expires(
+    httpx_mock, http, store, expires_in, renewed
+):
+    if renewed:
+        httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={"value": []})
+    _, flow = call(http, store, connection(token=user_token(expires_in=expires_in)))
+    assert bearer(httpx_mock.get_requests()[-1]) == (NEW_ACCESS if renewed else OLD_ACCESS)
+    assert (flow.new_token is not None) is renewed
+
+
+@pytest.mark.parametrize(("remaining", "timeout"), [(30.0, 8.0), (5.0, 5.0)])
+def test_a_token_request_answers_well_inside_the_shared_stores_lease(
+    httpx_mock, http, clock, remaining, timeout
+):
+    # With a store shared by workers, the lease on the token lasts 10 s: the token request
+    # must end within 80 % of it, or another worker could spend the same refresh token.
+    from cryptography.fernet import Fernet  # noqa: PLC0415
+
+    from connectorkit.state import Sealer, State, StoreTokens  # noqa: PLC0415
+    from connectorkit.state._memory import MemoryStore  # noqa: PLC0415
+
+    key = Fernet.generate_key().decode()
+    state = State(MemoryStore(clock=clock), Sealer([key], source="test"))
+    shared = StoreTokens(state, lease_ttl_s=10.0, clock=clock)
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    conn = connection(token=user_token(expires_in=0))
+    call(http, shared, conn, remaining=lambda: remaining)
+    assert httpx_mock.get_request(url=TOKEN_URL).extensions["timeout"]["read"] == timeout

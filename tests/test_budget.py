@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from conftest import FakeClock, assert_envelope, user_connection
+from conftest import FakeClock, assert_envelope, sp_connection, user_connection
 from connectorkit.call._run import Runner
 from connectorkit.core._template import render_path
 from connectorkit.http._bounds import (
@@ -66,6 +66,23 @@ def test_a_dripping_body_does_not_outlive_the_calls_timeout(pack, server):
     assert response["error"]["type"] == "timeout", response
     assert response["error"]["timeout_ms"] == 1000
     assert elapsed < 20  # the body alone would take 50 s
+
+
+def test_a_dripping_token_answer_is_bounded_by_the_same_budget(pack, server):
+    """The call's one budget travels on the auth flow's own requests too: a token endpoint
+    whose answer never ends is cut at the call's timeout, and so is a too large one."""
+    server.plan = ["drip:1000"]
+    connection = sp_connection(token_url=f"{server.base_url}/token", base_url=server.base_url)
+    started = time.monotonic()
+    request = {"action": "list_groups", "inputs": {"timeout": 1000}, "connection": connection}
+    response = run(pack, request)
+    assert response["error"]["type"] == "timeout", response
+    assert response["error"]["timeout_ms"] == 1000
+    assert time.monotonic() - started < 20  # the token answer alone would take 50 s
+    server.plan = ["length:5000"]
+    request["inputs"] = {"max_response_bytes": 1000}
+    response = run(pack, request)
+    assert response["error"]["max_response_bytes"] == 1000, response
 
 
 def test_without_a_timeout_the_process_default_budget_bounds_the_call(pack, server, monkeypatch):

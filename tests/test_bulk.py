@@ -138,7 +138,7 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
         cli,
         # An input after the options is taken as well as one before them.
         ["push", str(csv), f"dataset_id={dataset_id}", "table_name=Sales",
-         "--connection", str(connection), "--job-id", "csv-1", f"group_id={SALES}"],
+         "--connection", str(connection), "--job-id", "csv-1", f"group_id={SALES}", "--json"],
         env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -148,7 +148,9 @@ def test_push_reads_a_csv_file_with_flat_memory_and_types_its_cells(
     assert "rows committed" in done.stderr  # one progress line per batch when not a terminal
     assert sorted(stored_qty(emulator, dataset_id)) == list(range(25_000))
     listed = _push(cli, ["jobs", "list", "--json"], env)
-    assert [(j["job_id"], j["state"]) for j in json.loads(listed.stdout)] == [("csv-1", "done")]
+    assert [(j["job_id"], j["state"]) for j in json.loads(listed.stdout)["result"]] == [
+        ("csv-1", "done")
+    ]
 
 
 @pytest.mark.e2e
@@ -191,17 +193,19 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert 0 < before < total
 
         shown = _push(cli, ["jobs", "show", "kill-1", "--json"], env)
-        ledger = json.loads(shown.stdout)["ledger"]
+        ledger = json.loads(shown.stdout)["result"]["ledger"]
         committed = {e["batch"] for e in ledger if e["status"] == "committed"}
         unknown = {e["batch"] for e in ledger if e["status"] == "unknown"}
         assert committed | unknown
         assert 10_000 * len(committed) <= before <= 10_000 * len(committed | unknown)
 
         if unknown:  # the batches in flight at the kill: the caller must decide
-            asked = _push(cli, ["jobs", "resume", "kill-1"], env)
+            asked = _push(cli, ["jobs", "resume", "kill-1", "--json"], env)
             assert asked.returncode == 2
             assert json.loads(asked.stdout)["error"]["details"][0]["field"] == "unknown_batches"
-        resumed = _push(cli, ["jobs", "resume", "kill-1", "--unknown-batches", "skip"], env)
+        resumed = _push(
+            cli, ["jobs", "resume", "kill-1", "--unknown-batches", "skip", "--json"], env
+        )
         assert resumed.returncode == 0, resumed.stderr
         result = json.loads(resumed.stdout)["result"]
         assert result["resumed"] is True
@@ -214,3 +218,44 @@ def test_a_push_killed_mid_way_resumes_without_doubling_a_committed_row(
         assert len(stored) == len(set(stored)), "a row was stored twice"
         skipped = {q for n in unknown for q in range((n - 1) * 10_000, n * 10_000)}
         assert set(range(total)) - skipped <= set(stored)
+
+
+def _stall_first_batch(emu: Any) -> None:
+    # The first POST of rows to arrive is held 1.5 s before the service stores it: with five in
+    # flight the batches sent beside it are stored first (out of order), unless the push sends
+    # one batch at a time. (Which batch arrives first with five in flight is not fixed, so the
+    # out-of-order case is shown by these tests failing without the fix, not by a test of it.)
+    emu.set_fault(path=r"/rows$", method="POST", action="stall", stall_ms=1500, count=1)
+
+
+def _ordered(inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"table_name": "Sales", "group_id": SALES, "rows": rows(30_000), **inputs}
+
+
+def test_keep_order_sends_one_batch_at_a_time(cli: Cli, emulator: Any) -> None:
+    dataset_id = push_dataset(emulator)
+    _stall_first_batch(emulator)
+    inputs = _ordered({"dataset_id": dataset_id, "columns": COLUMNS, "keep_order": True})
+    run = cli.invoke("create_rows", inputs, cli.app())
+    assert run.result["committed"] == 30_000
+    assert stored_qty(emulator, dataset_id) == list(range(30_000))
+
+
+def test_a_basic_fifo_dataset_is_pushed_in_arrival_order(
+    cli: Cli, emulator: Any, tmp_path: Path
+) -> None:
+    # Create Dataset remembers the policy in the state store; Create Rows, in another process
+    # sharing that store, then keeps the order without being asked.
+    state = ("--state", f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    created = cli.invoke(
+        "create_dataset",
+        {"dataset_name": "Fifo", "table_name": "Sales", "columns": COLUMNS,
+         "group_id": SALES, "default_retention_policy": "basicFIFO"},
+        cli.app(),
+        *state,
+    )  # fmt: skip
+    dataset_id = created.result["id"]
+    _stall_first_batch(emulator)
+    run = cli.invoke("create_rows", _ordered({"dataset_id": dataset_id}), cli.app(), *state)
+    assert run.result["committed"] == 30_000
+    assert stored_qty(emulator, dataset_id) == list(range(30_000))

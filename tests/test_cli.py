@@ -262,7 +262,7 @@ def test_check_says_what_works(tmp_path, emu):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"checking connection 'client_credentials' from {conn}",
-        "  ✓ connection values are complete",
+        "  ✓ values are complete",
         done.stdout.splitlines()[2],
         "  ✓ list_groups top=1: the service answered (2 visible)",
         "the connection works",
@@ -278,7 +278,7 @@ def test_check_names_a_wrong_secret(tmp_path, emu):
     done = ck("check", "-c", str(conn), cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert lines[2].startswith("  ✗ token: the token endpoint")
+    assert lines[2].startswith("  ✗ token: the token endpoint")  # the identity platform's words
     assert "AADSTS7000215" in lines[2]
     assert lines[3].startswith("  → Wrong secret: Entra ID refused client_secret.")
     assert lines[-1] == "the connection does not work (auth_error)"
@@ -304,7 +304,7 @@ def test_check_names_a_wrong_tenant_and_missing_values(tmp_path, emu):
     incomplete.write_text(json.dumps({"key": "client_credentials", "values": {"tenant_id": "x"}}))
     done = ck("check", "-c", str(incomplete), cwd=tmp_path)
     assert done.returncode == 2
-    assert "  ✗ connection values:" in done.stdout
+    assert "  ✗ values:" in done.stdout
     assert "      connection.values.client_id: is required" in done.stdout
 
 
@@ -345,6 +345,21 @@ def test_actions_are_grouped_and_filtered(tmp_path):
     nothing = ck("actions", "zebra", cwd=tmp_path)
     assert nothing.returncode == 1
     assert "no action mentions 'zebra'" in nothing.stderr
+
+
+def test_pack_names_a_bundled_pack_unless_a_folder_is_called_so(tmp_path):
+    bundled = ck("actions", "--pack", "reportserver", cwd=tmp_path)
+    assert bundled.returncode == 0
+    assert "list_power_bi_reports" in bundled.stdout
+    assert "list_groups" not in bundled.stdout
+    copy_pack(tmp_path / "reportserver")  # a folder of that name wins: here, a Power BI copy
+    local = ck("actions", "--pack", "reportserver", cwd=tmp_path)
+    assert "list_groups" in local.stdout
+    unknown = ck("actions", "--pack", "nosuchpack", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "nosuchpack: no such folder, nor a bundled pack (bundled: powerbi, reportserver)" in (
+        unknown.stderr
+    )
 
 
 def test_describe_and_docs_show_one_action(tmp_path):
@@ -466,7 +481,8 @@ def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path):
             pasted = json.loads(notes[1])
             assert pasted["values"]["base_url"] == urls["base_url"]
             assert notes[2] == (
-                f"connectorkit: written to {folder}/emulator.json and emulator-sp.json; try:\n"
+                f"connectorkit: written to {folder}/emulator.json and {folder}/emulator-sp.json; "
+                "try:\n"
             )
             assert stat.S_IMODE((folder / "emulator.json").stat().st_mode) == 0o600
             user = json.loads((folder / "emulator.json").read_text())

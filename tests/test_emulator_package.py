@@ -14,9 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+import emulator_core
+import fabric_emulator
 import powerbi_emulator
 
 PACKAGE_DIR = Path(powerbi_emulator.__file__).parent
+PACKAGES = [powerbi_emulator, fabric_emulator, emulator_core]
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -34,11 +37,14 @@ def test_the_package_lives_outside_the_runtime():
     assert not (PACKAGE_DIR.parent.parent / "runtime" / "connectorkit" / "emulator").exists()
 
 
-def test_no_module_of_the_emulator_imports_connectorkit():
-    sources = sorted(PACKAGE_DIR.rglob("*.py"))
-    assert len(sources) > 10
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.__name__)
+def test_no_module_of_the_emulator_imports_connectorkit(package):
+    folder = Path(package.__file__).parent
+    assert folder.parent.name == "emulators"
+    sources = sorted(folder.rglob("*.py"))
+    assert len(sources) > 5
     offenders = {
-        str(path.relative_to(PACKAGE_DIR)): sorted(
+        str(path.relative_to(folder)): sorted(
             name for name in _imported_modules(path) if name.split(".")[0] == "connectorkit"
         )
         for path in sources
@@ -46,10 +52,12 @@ def test_no_module_of_the_emulator_imports_connectorkit():
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
-def test_importing_every_emulator_module_loads_no_connectorkit():
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.__name__)
+def test_importing_every_emulator_module_loads_no_connectorkit(package):
+    name = package.__name__
     code = (
-        "import importlib, json, pkgutil, sys, powerbi_emulator\n"
-        "for info in pkgutil.walk_packages(powerbi_emulator.__path__, 'powerbi_emulator.'):\n"
+        f"import importlib, json, pkgutil, sys, {name}\n"
+        f"for info in pkgutil.walk_packages({name}.__path__, '{name}.'):\n"
         "    importlib.import_module(info.name)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'connectorkit')))\n"
     )
@@ -63,6 +71,7 @@ def test_powerbi_is_registered_in_the_entry_point_group():
     group = importlib.metadata.entry_points(group="connectorkit.emulators")
     found = {ep.name: ep.value for ep in group}
     assert found["powerbi"] == "powerbi_emulator._cli:main"
+    assert found["fabric"] == "fabric_emulator._cli:main"
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -123,3 +132,47 @@ def test_an_unknown_emulator_name_exits_2_naming_the_known_ones():
     assert done.stdout == ""
     assert "no emulator named 'nosuch'" in done.stderr
     assert "powerbi" in done.stderr
+
+
+def test_connectorkit_emulator_fabric_serves_fabric_and_onelake():
+    process, urls = _start("fabric", "--port", "0", "--page-size", "1", "--cloud", "usgov")
+    try:
+        assert (urls["api_host"], urls["onelake_url"]) == (
+            "api.fabric.microsoft.us",
+            f"{urls['url']}/onelake",
+        )
+
+        def token(scope: str) -> str:
+            answer = httpx.post(
+                urls["token_url"],
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": "connectorkit-demo",
+                    "client_secret": "demo-secret",
+                    "scope": scope,
+                },
+                timeout=10,
+            )
+            return str(answer.json()["access_token"])
+
+        fabric = {"Authorization": f"Bearer {token('https://api.fabric.microsoft.us/.default')}"}
+        workspaces = httpx.get(f"{urls['base_url']}/workspaces", headers=fabric, timeout=10).json()
+        workspace = workspaces["value"][0]["id"]
+        items = httpx.get(
+            f"{urls['base_url']}/workspaces/{workspace}/items", headers=fabric, timeout=10
+        )
+        assert len(items.json()["value"]) == 1
+        assert "continuationUri" in items.json()
+        storage = {"Authorization": f"Bearer {token('https://storage.azure.us/.default')}"}
+        files = httpx.get(
+            f"{urls['onelake_url']}/{workspace}",
+            params={"resource": "filesystem"},
+            headers=storage,
+            timeout=10,
+        )
+        assert files.status_code == 200
+    finally:
+        process.terminate()
+        assert process.wait(15) == 0
+        assert process.stdout is not None
+        process.stdout.close()

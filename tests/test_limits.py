@@ -7,6 +7,7 @@ import pytest
 from conftest import FakeClock
 from connectorkit.core._errors import RateLimited
 from connectorkit.http._limits import Limiter
+from connectorkit.pack._budgets import BudgetDef, WindowDef
 from connectorkit.state import Sealer, State
 from connectorkit.state._memory import MemoryStore
 
@@ -147,3 +148,119 @@ def test_the_margin_is_at_most_a_twentieth_of_the_window(pack, clock):
         limiter.done(tickets, committed=True)
     limiter.admit("create_rows", rows(1), lambda: 120.0)
     assert clock.sleeps == [pytest.approx(63.0)]
+
+
+def test_which_actions_the_budgets_cover(limiter):
+    assert limiter.covers("create_rows")  # takes from the push budget
+    assert limiter.covers("delete_rows")  # empties the table the hourly cap counts
+    assert not limiter.covers("list_groups")
+
+
+def test_without_a_call_budget_a_wait_just_over_a_minute_is_refused(limiter, clock):
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    with pytest.raises(RateLimited) as caught:
+        limiter.admit("create_rows", rows(1), unbounded)
+    assert caught.value.retry_after == pytest.approx(60.25)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("time_scale", "env", "wait"),
+    [
+        (None, None, 60.25),
+        (None, "0", 60.25),  # not a speed-up: ignored
+        (None, "-2", 60.25),
+        (None, "4", 15.25),
+        (0.5, None, 120.25),  # an emulator whose clock runs slower
+    ],
+)
+def test_the_time_scale_from_the_caller_or_the_environment(
+    pack, clock, monkeypatch, time_scale, env, wait
+):
+    if env is None:
+        monkeypatch.delenv("CONNECTORKIT_LIMITS_TIME_SCALE", raising=False)
+    else:
+        monkeypatch.setenv("CONNECTORKIT_LIMITS_TIME_SCALE", env)
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    limiter = Limiter(state, pack.budgets, time_scale=time_scale, sleep=clock.sleep)
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 600.0)
+    assert clock.sleeps == [pytest.approx(wait)]
+
+
+def test_the_margin_follows_the_slowest_recent_request_not_the_fastest(pack, clock):
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    elapsed = FakeClock(1_000_000.0)
+    limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
+    for number in range(120):
+        tickets = limiter.admit("create_rows", rows(1), unbounded)
+        elapsed.now += 2.0 if number == 60 else 0.0  # one slow request among fast ones
+        limiter.done(tickets, committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 120.0)
+    assert clock.sleeps == [pytest.approx(63.0)]
+
+
+def test_a_wait_of_exactly_the_time_left_is_refused(limiter, clock):
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    with pytest.raises(RateLimited):
+        limiter.admit("create_rows", rows(1), lambda: 60.25)
+    assert clock.sleeps == []
+
+
+def test_retry_after_is_given_to_the_millisecond(limiter, clock):
+    for _ in range(120):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+    clock.now += 0.1234567
+    with pytest.raises(RateLimited) as caught:
+        limiter.admit("create_rows", rows(1), lambda: 5.0)
+    assert caught.value.retry_after == 60.127
+
+
+def test_the_slot_of_a_worker_that_died_frees_itself_on_the_scaled_clock(pack, clock):
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    fast = Limiter(state, pack.budgets, time_scale=60.0, sleep=clock.sleep)
+    for _ in range(5):
+        fast.admit("create_rows", rows(1), unbounded)  # never given back: the worker died
+    with pytest.raises(RateLimited):
+        fast.admit("create_rows", rows(1), lambda: 0.01)
+    clock.now += 130.0 / 60 + 0.1  # past an attempt's longest time, on the emulator's clock
+    fast.admit("create_rows", rows(1), lambda: 0.01)
+
+
+def test_rows_of_a_request_that_was_not_committed_do_not_fill_the_table(limiter, clock):
+    for _ in range(25):
+        limiter.done(limiter.admit("create_rows", rows(10_000), unbounded), committed=False)
+        clock.now += 1.0
+    clock.now += 3600
+    for _ in range(121):  # the table holds nothing: no hourly cap of 120 requests
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+        clock.now += 0.6
+
+
+def test_a_table_just_under_250000_rows_is_not_capped(limiter, clock):
+    for count in [10_000] * 24 + [9_999]:
+        limiter.done(limiter.admit("create_rows", rows(count), unbounded), committed=True)
+        clock.now += 1.0
+    clock.now += 3600
+    for _ in range(121):
+        limiter.done(limiter.admit("create_rows", rows(1), unbounded), committed=True)
+        clock.now += 0.6
+
+
+def test_a_window_that_waits_for_a_full_table_does_not_hide_the_windows_after_it(clock):
+    budget = BudgetDef(
+        name="capped",
+        actions=("push",),
+        resource="{dataset_id}",
+        windows=(WindowDef(1, 3600.0, when_table_holds=100), WindowDef(2, 60.0)),
+        table="{table_name}",
+    )
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    limiter = Limiter(state, (budget,), time_scale=1.0, sleep=clock.sleep)
+    for _ in range(2):
+        limiter.done(limiter.admit("push", rows(1), unbounded), committed=True)
+    with pytest.raises(RateLimited):  # the minute's two are taken; the table is nearly empty
+        limiter.admit("push", rows(1), lambda: 5.0)

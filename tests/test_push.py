@@ -174,3 +174,35 @@ def test_a_wait_past_the_budget_pauses_the_push():
         BatchStatus.NOT_SENT,
     ]
     assert not report.complete
+
+
+def test_a_row_that_alone_fills_a_request_exactly_is_sent():
+    row = {"s": "x" * 100}
+    limit = FRAME.overhead + len(orjson.dumps(row))
+    (batch,) = split_rows([row], FRAME, max_rows=10, max_bytes=limit)
+    assert len(batch.body) == limit
+    [first, second] = split_rows([row, row], FRAME, max_rows=10, max_bytes=limit)
+    assert (first.count, second.count, second.first) == (1, 1, 1)
+
+
+def test_only_the_placeholder_becomes_the_rows_other_strings_stay():
+    frame = BodyFrame.around({"name": "Sales", "rows": placeholder(), "mode": "Push"})
+    (batch,) = split_rows(rows(2), frame, max_rows=10, max_bytes=10_000)
+    assert json.loads(batch.body) == {"name": "Sales", "rows": rows(2), "mode": "Push"}
+
+
+def test_a_frame_of_plain_bytes_splices_the_rows_between_them():
+    frame = BodyFrame(prefix=b'{"table":"T","rows":[', suffix=b"]}")
+    batches = list(split_rows(rows(3), frame, max_rows=2, max_bytes=10_000))
+    assert [json.loads(b.body) for b in batches] == [
+        {"table": "T", "rows": rows(2)},
+        {"table": "T", "rows": rows(1, start=2)},
+    ]
+
+
+def test_a_row_json_cannot_carry_is_named_with_the_reason():
+    with pytest.raises(InvalidInput) as info:
+        list(split_rows([{"a": 1}, {"a": 2**70}], FRAME, max_rows=10, max_bytes=10**6))
+    [detail] = info.value.details
+    assert detail["field"] == "rows[1]"
+    assert "Integer exceeds 64-bit range" in detail["message"]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from connectorkit.bulk._rowsource import RowFile, detect_format, read_rows
+from connectorkit.bulk._rowsource import RowFile, detect_format, line_numbers, read_rows
 from connectorkit.core._errors import InvalidInput
 
 TYPES = {"Id": "integer", "Price": "number", "Ok": "boolean", "Name": "string", "At": "string"}
@@ -30,15 +30,28 @@ def test_csv_cells_converted_by_column_type_and_empty_cells_left_out(tmp_path):
     ]
 
 
-def test_csv_bad_cell_named_by_row_and_column(tmp_path):
-    path = write(tmp_path, "s.csv", "Id,Price\n1,2\n2,abc\n")
+def test_csv_bad_cell_named_by_its_line_row_and_column(tmp_path):
+    path = write(tmp_path, "s.csv", 'Id,Price\n1,2\n\n2,"a\nb"\n3,abc\n')
     with pytest.raises(InvalidInput) as info:
         list(read_rows(RowFile(path), column_types=TYPES))
-    assert info.value.details == [{"field": "rows[1].Price", "message": "'abc' is not a number"}]
+    # A blank line holds no row; row 1 starts on line 4 (its quoted cell spans two lines).
+    assert info.value.message == "line 4, column Price: 'a\\nb' is not a number"
+    assert info.value.details == [
+        {"field": "rows[1].Price", "message": "'a\\nb' is not a number", "line": 4}
+    ]
+
+
+def test_line_numbers_find_rows_in_csv_and_ndjson(tmp_path):
+    csv_path = write(tmp_path, "s.csv", 'Id,Price\n1,2\n\n2,"a\nb"\n3,abc\n')
+    assert line_numbers(RowFile(csv_path), {0, 1, 2}) == {0: 2, 1: 4, 2: 6}
+    ndjson = write(tmp_path, "r.ndjson", '{"a": 1}\n\n{"a": 2}\n{"a": 3}\n')
+    assert line_numbers(RowFile(ndjson), {1, 2}) == {1: 3, 2: 4}
+    array = write(tmp_path, "r.json", '[{"a": 1}]')
+    assert line_numbers(RowFile(array), {0}) == {}
 
 
 def test_csv_rejects_nan_and_unknown_columns(tmp_path):
-    with pytest.raises(InvalidInput, match=r"rows\[0\]\.Price"):
+    with pytest.raises(InvalidInput, match=r"line 2, column Price"):
         list(read_rows(RowFile(write(tmp_path, "a.csv", "Price\nnan\n")), column_types=TYPES))
     with pytest.raises(InvalidInput, match="Qty"):
         list(read_rows(RowFile(write(tmp_path, "b.csv", "Id,Qty\n1,2\n")), column_types=TYPES))

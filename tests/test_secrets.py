@@ -10,7 +10,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -218,3 +222,125 @@ def test_serve_refreshes_a_shared_expired_token_once(run, httpx_mock):
     assert [r["ok"] for r in responses] == [True] * 4
     assert {r["token"]["refresh_token"] for r in responses} == {NEW_REFRESH}
     assert len(httpx_mock.get_requests(url=USER_TOKEN_URL)) == 1
+
+
+class EchoService(BaseHTTPRequestHandler):
+    """A token endpoint, and a service that echoes the request's Authorization header."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path.startswith("/token"):
+            body = {"access_token": SP_ACCESS, "expires_in": 3600, "token_type": "Bearer"}
+        else:
+            body = {"echo": self.headers.get("Authorization")}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST  # noqa: N815 - the name http.server calls
+
+
+@pytest.mark.e2e
+def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tmp_path):
+    # Two `invoke -v` processes share a state store: the first fetches the service principal's
+    # token, the second takes it from the store. A service that echoes the bearer token in its
+    # body must find it masked in the second's debug output too, not only in the first's.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    request = {
+        "action": "raw_request",
+        "inputs": {"url": "/echo", "method": "GET", "debug_request": True},
+        "connection": {
+            "key": "client_credentials",
+            "values": {"tenant_id": "t", "client_id": "app", "client_secret": CLIENT_SECRET,
+                       "token_url": f"{base}/token", "base_url": base},
+        },
+    }  # fmt: skip
+    env = {
+        "PATH": str(Path(sys.executable).parent),
+        "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
+        "NO_PROXY": "127.0.0.1",
+    }
+    command = [sys.executable, "-m", "connectorkit", "invoke", "-v", "--pack", str(PACK)]
+    try:
+        runs = [
+            subprocess.run(
+                command,
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=60,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    first, second = runs
+    assert json.loads(first.stdout)["token"]["access_token"] == SP_ACCESS  # fetched
+    assert "token" not in json.loads(second.stdout)  # taken from the store: nothing renewed
+    assert '{"echo": "Bearer ***"}' in second.stderr  # the echoed body, as logged
+    for done in runs:
+        assert SP_ACCESS not in done.stderr
+        assert CLIENT_SECRET not in done.stderr + done.stdout
+
+
+def test_what_is_secret_is_what_the_connection_definition_says(tmp_path):
+    """Secret-ness comes from the pack's connection definition alone: a value it marks secret
+    is masked whatever its name, and one it does not mark is shown, in the studio's recipes,
+    in `connections show` and in `describe`."""
+    from conftest import copy_pack  # noqa: PLC0415
+    from connectorkit.authoring._catalog import describe  # noqa: PLC0415
+    from connectorkit.call._run import Runner  # noqa: PLC0415
+    from connectorkit.pack._load import load_pack  # noqa: PLC0415
+    from connectorkit.studio._app import StudioApp  # noqa: PLC0415
+    from connectorkit.studio._runs import RunBook  # noqa: PLC0415
+    from connectorkit.studio._watch import PackView  # noqa: PLC0415
+
+    root = copy_pack(tmp_path / "pack")
+    definition = root / "connections" / "client_credentials.yaml"
+    text = definition.read_text(encoding="utf-8")
+    text = text.replace("    secret: true\n    format: password\n", "")
+    text = text.replace(
+        "  - key: client_id\n    label: Client ID\n",
+        "  - key: client_id\n    label: Client ID\n    secret: true\n",
+    )
+    definition.write_text(text, encoding="utf-8")
+    pack = load_pack(root)
+    assert pack.secret_keys("client_credentials") == {"client_id"}
+    assert pack.secret_keys("no-such-connection") is None  # then nothing is shown in clear
+    schema = next(c for c in describe(pack)["connections"] if c["key"] == "client_credentials")
+    assert schema["values"]["properties"]["client_id"]["writeOnly"] is True
+    assert "writeOnly" not in schema["values"]["properties"]["client_secret"]
+
+    runner = Runner()
+    try:
+        app = StudioApp(PackView(root), RunBook(runner), [])
+        values = {
+            "tenant_id": "contoso",
+            "client_id": "app-id-visible-nowhere",
+            "client_secret": "not-marked-secret",
+            "base_url": "http://127.0.0.1:9/v1.0/myorg",
+        }
+        run = app.start(
+            {
+                "action": "list_groups",
+                "inputs": {},
+                "connection": {"key": "client_credentials", "values": values},
+            }
+        )
+        shown = json.loads(run.make_recipes()["connection"])["values"]
+        assert shown["client_id"] == _redact.MASK
+        assert shown["client_secret"] == "not-marked-secret"
+        assert "app-id-visible-nowhere" not in run.make_recipes()["invoke"]
+    finally:
+        runner.close()

@@ -171,23 +171,23 @@ def test_a_stored_connection_is_named_in_requests_and_renewed_in_the_store(emula
     assert all("token" not in r for _, r in results)  # the store keeps it, stdout does not
     assert refreshes(emulator) == 1
     listed = subprocess.run(
-        [COMMAND, "connections", "--state", state, "list"],
+        [COMMAND, "connections", "--state", state, "list", "--json"],
         capture_output=True,
         text=True,
         env=env(),
         check=True,
     )
-    (entry,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    (entry,) = json.loads(listed.stdout)["result"]
     assert entry["name"] == "sales"
     assert entry["expires_at"] > time.time()  # the renewed token, filed back in the store
     shown = subprocess.run(
-        [COMMAND, "connections", "--state", state, "show", "sales"],
+        [COMMAND, "connections", "--state", state, "show", "sales", "--json"],
         capture_output=True,
         text=True,
         env=env(),
         check=True,
     )
-    assert json.loads(shown.stdout)["values"]["client_secret"] == "***"
+    assert json.loads(shown.stdout)["result"]["values"]["client_secret"] == "***"
     assert "demo-secret" not in shown.stdout + shown.stderr
     missing = subprocess.run(
         [COMMAND, "invoke", "--state", state],
@@ -204,13 +204,13 @@ def test_a_stored_connection_is_named_in_requests_and_renewed_in_the_store(emula
         {"field": "connection.name", "message": "no such stored connection"}
     ]
     removed = subprocess.run(
-        [COMMAND, "connections", "--state", state, "remove", "sales"],
+        [COMMAND, "connections", "--state", state, "remove", "sales", "--json"],
         capture_output=True,
         text=True,
         env=env(),
         check=True,
     )
-    assert json.loads(removed.stdout) == {"ok": True, "removed": "sales"}
+    assert json.loads(removed.stdout) == {"ok": True, "result": {"removed": "sales"}}
 
 
 def test_a_bad_state_url_is_a_clear_invalid_request(emulator):

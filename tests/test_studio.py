@@ -6,7 +6,6 @@ page does (its JSON API). The page itself is driven in a browser in ``test_studi
 
 from __future__ import annotations
 
-import builtins
 import json
 import re
 import secrets
@@ -19,7 +18,6 @@ import pytest
 from conftest import PACK, ROOT, assert_envelope, copy_pack
 from connectorkit.authoring._catalog import describe
 from connectorkit.pack._load import load_pack
-from connectorkit.studio import main as studio_main
 from connectorkit.studio._recipes import LONGEST_ARGUMENT, invoke_recipe, run_recipe
 from connectorkit.studio._watch import PackView
 from studio_helpers import COMMAND, ENV, Process, run_to_end, start_emulator, start_studio
@@ -275,19 +273,6 @@ def test_the_pack_view_follows_edits_and_shows_a_broken_pack(tmp_path):
     _, pack_now, catalog, error = view.current()
     assert (pack_now, catalog) == (None, None)
     assert "list_groups.yaml" in error["message"]
-
-
-def test_studio_without_its_server_extra_says_what_to_install(monkeypatch, capsys):
-    real_import = builtins.__import__
-
-    def no_uvicorn(name, *args, **kwargs):
-        if name == "uvicorn":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
-    assert studio_main([]) == 3
-    assert "pip install 'connectorkit[studio]'" in capsys.readouterr().err
 
 
 def test_help_lists_studio():

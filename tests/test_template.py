@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectorkit.core._errors import InvalidInput
-from connectorkit.core._template import ABSENT, placeholders, render_path, render_value
+from connectorkit.core._template import (
+    ABSENT,
+    placeholders,
+    render_path,
+    render_request,
+    render_value,
+)
 
 NEW_DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff001"
 PATH = "[/groups/{group_id}]/datasets/{dataset_id}/tables/{table_name}/rows"
@@ -68,10 +76,12 @@ def test_placeholders():
 
 
 @pytest.mark.parametrize(
-    "name", ["GroupId", "group_id", "_group", "table2", "$body.id", "$status", "a.b.c"]
+    "name",
+    ["GroupId", "group_id", "_group", "table2", "$body.id", "$status", "a.b.c", "x", "$h.x-ms-id"],
 )
 def test_every_kind_of_placeholder_name_is_filled(name):
-    # Capitals, digits, a leading underscore or $, and dotted names ($body.id) are all names.
+    # Capitals, digits, a leading underscore or $, one letter, and dotted names with dashes
+    # ($body.id, $headers.x-ms-request-id) are all names.
     values = {name: "v 1"}
     assert placeholders(f"/x/{{{name}}}") == {name}
     assert render_path(f"/x/{{{name}}}/y", values) == "/x/v%201/y"
@@ -118,3 +128,75 @@ def test_rows_are_checked_against_the_columns_create_dataset_remembered(call, ht
     assert (code, response["error"]["type"]) == (2, "invalid_input"), response
     assert [d["field"] for d in response["error"]["details"]] == ["rows[0].Qty"]
     assert len(httpx_mock.get_requests()) == 1  # only the create_dataset POST
+
+
+@pytest.mark.parametrize(
+    ("values", "path", "value"),
+    [
+        ({"group_id": "g1", "workspace": "w1"}, "/groups/g1/x", "g1"),  # the first that has one
+        ({"workspace": "w1"}, "/groups/w1/x", "w1"),
+        ({"group_id": None, "workspace": 0}, "/groups/0/x", 0),
+        ({}, "/x", ABSENT),
+    ],
+)
+def test_a_placeholder_with_alternatives_takes_the_first_that_has_a_value(values, path, value):
+    assert render_path("[/groups/{group_id|workspace}]/x", values) == path
+    rendered = render_value("{group_id|workspace}", values)
+    assert rendered is ABSENT if value is ABSENT else rendered == value
+    assert placeholders("{group_id|workspace}") == {"group_id", "workspace"}
+
+
+def test_a_required_placeholder_with_alternatives_names_the_first_when_none_has_a_value():
+    with pytest.raises(InvalidInput) as exc:
+        render_path("/groups/{group_id|workspace}/x", {})
+    assert exc.value.details == [{"field": "group_id", "message": "is required"}]
+
+
+def test_the_body_sent_is_the_rendered_template_with_the_absent_keys_left_out(call, httpx_mock):
+    httpx_mock.add_response(method="POST", json={"id": NEW_DATASET, "name": "Sales"})
+    columns = [{"name": "Qty", "dataType": "Int64"}]
+    response, code = call(
+        "create_dataset", {"dataset_name": "Sales", "table_name": "Orders", "columns": columns}
+    )
+    assert code == 0, response
+    [sent] = httpx_mock.get_requests()
+    assert sent.headers["Content-Type"] == "application/json"
+    assert json.loads(sent.content) == {
+        "name": "Sales",
+        "defaultMode": "Push",
+        "tables": [{"name": "Orders", "columns": columns}],
+    }
+    assert "defaultRetentionPolicy" not in str(sent.url)  # an absent query parameter
+
+
+@pytest.mark.parametrize(
+    ("body", "values", "sent"),
+    [
+        ("{data}", {"data": {"a": 1}}, {"a": 1}),
+        ("{data}", {}, None),  # a lone placeholder without a value: no body
+        ({"a": "{a}", "b": "{b}"}, {}, None),  # only optional keys, none given: no body
+        ({"a": "{a}", "b": "{b}"}, {"b": False}, {"b": False}),
+        ({}, {}, {}),  # a body that is an empty object by itself
+    ],
+)
+def test_a_request_body_is_sent_unless_nothing_of_it_has_a_value(body, values, sent):
+    spec = render_request("POST", "https://h/x", {}, {}, body, values, has_body=True)
+    assert spec.has_json is (sent is not None)
+    if sent is not None:
+        assert spec.json == sent
+    no_body = render_request("GET", "https://h/x", {}, {}, None, values, has_body=False)
+    assert no_body.has_json is False
+
+
+def test_query_parameters_and_headers_without_a_value_are_left_out():
+    spec = render_request(
+        "GET",
+        "https://h/x",
+        {"top": "{top}", "expand": "{expand}", "flag": "{flag}"},
+        {"X-Trace": "{trace}", "X-Missing": "{nope}"},
+        None,
+        {"top": 5, "flag": True, "trace": "t-1"},
+        has_body=False,
+    )
+    assert spec.params == [("top", "5"), ("flag", "true")]
+    assert spec.headers == [("X-Trace", "t-1")]

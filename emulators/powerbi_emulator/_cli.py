@@ -245,9 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from powerbi_emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
     except ImportError as exc:
         sys.stderr.write(
-            f"{PROG}: error: {exc.name or exc} is missing; install connectorkit[emulator]\n"
+            f"{PROG}: error: {exc.name or exc} is missing: the emulator needs connectorkit's "
+            "optional extra 'emulator' (see: connectorkit emulator --help)\n"
         )
-        return 1
+        return 2
     _configure_logging(args.quiet)
     try:
         serve_forever(config, _announce)

@@ -85,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import spnego  # noqa: F401, PLC0415 - the acceptor; fail now rather than at first logon
     except ImportError:
-        sys.stderr.write(f"{PROG}: error: pyspnego is missing; install connectorkit[emulator]\n")
-        return 1
+        sys.stderr.write(
+            f"{PROG}: error: pyspnego is missing: the emulator needs connectorkit's optional "
+            "extra 'emulator' (see: connectorkit emulator --help)\n"
+        )
+        return 2
     from reportserver_emulator._server import EmulatorConfig, serve_forever  # noqa: PLC0415
 
     handler = logging.StreamHandler(sys.stderr)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidConnection, InvalidInput, UnknownAction
+from connectorkit.core._request import url_problem
 from connectorkit.core._template import placeholders, render_value
 from connectorkit.pack._value_sets import preset_values
 from connectorkit.types._compile import Validator, compile_spec, spec_of
@@ -265,9 +266,11 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
     if action is None:
         close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
+        # The pack's actions are many (describe lists them): the nearest one, not all of them.
+        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's actions"
         raise UnknownAction(
             f"the pack '{pack.key}' has no action '{key}'{hint}",
-            details=[{"field": "action", "message": f"one of: {', '.join(sorted(pack.actions))}"}],
+            details=[{"field": "action", "message": said}],
         )
     values = _validate(f"action '{action.key}'", action.inputs, action, inputs, InvalidInput)
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
@@ -337,6 +340,7 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
             f"connection '{definition.key}' has no {fields}: {missing[0]['message']}",
             details=missing,
         )
+    _check_urls(definition, values)
     token = raw.get("token")
     secrets = {str(values[k]) for k in definition.secret_keys if values.get(k)}
     # A password inside a URL value (https://user:pass@host/...) is a secret too.
@@ -355,6 +359,24 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
         hints=pack.error_hints,
         stored=stored if isinstance(stored, str) else None,
     )
+
+
+def _check_urls(definition: ConnectionDef, values: Mapping[str, Any]) -> None:
+    """Every URL value must be one that can be sent to: named here, not failed on at send."""
+    details = [
+        {"field": f"connection.values.{v.key}", "message": problem}
+        for v in definition.values
+        if (v.format == "uri" or v.key.endswith("_url"))
+        and isinstance(values.get(v.key), str)
+        and values[v.key]
+        and (problem := url_problem(values[v.key])) is not None
+    ]
+    if details:
+        first = details[0]
+        raise InvalidConnection(
+            f"connection value '{first['field'].rsplit('.', 1)[1]}' {first['message']}",
+            details=details,
+        )
 
 
 def _names(needs: list[str], pack: Pack, values: Mapping[str, Any]) -> str:

@@ -160,7 +160,9 @@ def run_action(connectorkit_pack: Pack, request: pytest.FixtureRequest) -> Calla
     try:
         httpx_mock = request.getfixturevalue("httpx_mock")
     except pytest.FixtureLookupError:
-        pytest.fail("run_action needs pytest-httpx: pip install 'connectorkit[testing]'")
+        from connectorkit.core._install import missing_extra  # noqa: PLC0415
+
+        pytest.fail(missing_extra("testing", "run_action", "pytest-httpx"))
     from connectorkit.authoring._examples import run_in_process  # noqa: PLC0415
 
     def run(

@@ -24,6 +24,7 @@ import httpx
 from connectorkit.auth._oauth import OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
+from connectorkit.core._redact import remember_secrets
 from connectorkit.http._client import STREAMED
 from connectorkit.http._responses import service_error, token_refused
 from connectorkit.state._token_store import MemoryTokenStore, TokenStore, token_key
@@ -44,8 +45,6 @@ __all__ = [
 
 DEFAULT_TOKEN_LEEWAY_S = 60
 _LOGIN_HINT = "sign in again with `connectorkit auth login` and pass its output as connection.token"
-_FORBIDDEN = 403
-_UNAUTHORIZED = 401
 # A rotated refresh token is followed to its newest successor at most this many times.
 _MAX_ROTATIONS = 8
 
@@ -215,6 +214,9 @@ class ConnectionAuth(httpx.Auth):
             self._current = token
             if obtained:
                 self.new_token = dict(token)
+        # A token read from the store (another process renewed it) was never seen by this one's
+        # masking: remember it too, so a service that echoes it is masked in every log line.
+        remember_secrets(str(token[k]) for k in ("access_token", "refresh_token") if token.get(k))
         return str(token["access_token"])
 
     def _service_principal_token(self, failed: str | None) -> _Flow[tuple[dict[str, Any], bool]]:

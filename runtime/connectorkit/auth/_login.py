@@ -9,6 +9,7 @@ stdout. Failures are a contract-style JSON error on stdout and one readable line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import html
 import json
@@ -31,6 +32,8 @@ from connectorkit.core._errors import (
     InvalidRequest,
 )
 from connectorkit.core._redact import mask, remember_secrets
+from connectorkit.pack._files import named_pack
+from connectorkit.types._coerce import coerce
 
 if TYPE_CHECKING:
     from connectorkit._bind import BoundConnection
@@ -69,7 +72,8 @@ def _parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--pack", type=Path, help="action pack folder (default: the bundled pack)")
+    add("--pack", type=named_pack, metavar="DIR|NAME",
+        help="a pack folder, or a bundled pack's name (default: the bundled one)")  # fmt: skip
     add("--connection", metavar="KEY", help="default: the pack's authorization-code connection")
     add("--values", metavar="FILE",
         help="JSON of connection values, or a whole connection file ('-': stdin)")  # fmt: skip
@@ -172,17 +176,8 @@ def _typed(pack: Pack, key: str, values: dict[str, Any], given: set[str]) -> dic
     kinds = {v.key: v.type for v in pack.connections[key].values}
     typed = dict(values)
     for name in given:
-        text = typed[name]
-        kind = kinds.get(name)
-        try:
-            if kind == "integer":
-                typed[name] = int(text)
-            elif kind == "number":
-                typed[name] = float(text)
-            elif kind == "boolean" and text.lower() in {"true", "false"}:
-                typed[name] = text.lower() == "true"
-        except ValueError:
-            pass  # left as text: binding names the field and its expected type
+        with contextlib.suppress(ValueError):  # left as text: binding names the field
+            typed[name] = coerce(typed[name], kinds.get(name))
     return typed
 
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from connectorkit.auth._flow import _optional_text, _required_text
 from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.http._client import TRANSPORT_EXTENSION
 
@@ -155,20 +156,7 @@ class _Account:
 
 def _account(values: Mapping[str, Any]) -> _Account:
     def text(key: str, *, required: bool) -> str | None:
-        value = values.get(key)
-        if value is None or value == "":
-            if required:
-                raise InvalidConnection(
-                    f"connection value '{key}' is missing",
-                    details=[{"field": f"connection.values.{key}", "message": "is missing"}],
-                )
-            return None
-        if not isinstance(value, str):
-            raise InvalidConnection(
-                f"connection value '{key}' must be a string",
-                details=[{"field": f"connection.values.{key}", "message": "must be a string"}],
-            )
-        return value
+        return _required_text(values, key) if required else _optional_text(values, key)
 
     setting = (text("auth_scheme", required=False) or "auto").lower()
     if setting not in {"auto", *_SCHEMES}:

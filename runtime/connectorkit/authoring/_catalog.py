@@ -21,6 +21,7 @@ __all__ = [
     "describe",
     "docs_markdown",
     "example_lines",
+    "input_notes",
     "input_schema",
     "inputs_schema",
 ]
@@ -277,11 +278,11 @@ def _input_table(inputs: Iterable[InputDef], heading: str) -> list[str]:
         needed = " · **required**" if item.required else ""
         name = f"{_cell(item.label)}<br>`{item.key}` · {kind}{needed}"
         default = f"`{_cell(_text(item.default))}`" if item.default is not None else ""
-        rows.append(f"| {name} | {_cell(_comments(item))} | {default} |")
+        rows.append(f"| {name} | {_cell(input_notes(item))} | {default} |")
     return rows
 
 
-def _comments(item: InputDef) -> str:
+def input_notes(item: InputDef) -> str:
     """The comments, then the limits a value must keep, as a reader scanning the table wants."""
     notes = [item.comments.strip()]
     if item.enum is not None:

@@ -176,8 +176,11 @@ action). `schemas/` holds the JSON Schemas an editor uses to complete and check 
 
 ## Test it
 
+connectorkit is installed from a clone of its repository or from its Git URL, with the
+`testing` extra (pytest and pytest-httpx):
+
 ```sh
-pip install 'connectorkit[testing]'
+pip install '/path/to/connectorkit[testing]'     # or: 'connectorkit[testing] @ git+URL'
 connectorkit validate .      # every problem with its file and line
 pytest                       # the conformance suite and tests/
 ```
@@ -246,14 +249,49 @@ def new_action(pack: Path, key: str, *, method: str = "GET", path: str = "/") ->
     return target
 
 
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "".join(f"  {line}\n" for line in lines)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="connectorkit new", description="Scaffold pack files.")
+    parser = argparse.ArgumentParser(
+        prog="connectorkit new",
+        description=(
+            "Write the files of a new pack, or of a new action in a pack. What is written "
+            "passes `connectorkit validate` and `pytest` as it is."
+        ),
+        epilog=_examples("connectorkit new pack weather", "connectorkit new action get_forecast"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="pack|action")
-    pack = kinds.add_parser("pack", help="a new pack folder that passes validate and pytest")
+    pack = kinds.add_parser(
+        "pack",
+        help="a new pack folder that passes validate and pytest",
+        description=(
+            "Write a new pack in DIR: connector.yaml, a client-credentials connection, one "
+            "action with an example, the JSON Schemas for an editor, tests/ and a README."
+        ),
+        epilog=_examples(
+            "connectorkit new pack weather", "connectorkit new pack crm --key crm --label 'My CRM'"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     pack.add_argument("dir", type=Path, help="the folder to create (empty or absent)")
     pack.add_argument("--key", help="the pack's key (default: from the folder name)")
     pack.add_argument("--label", help="the pack's name as designers see it")
-    action = kinds.add_parser("action", help="a new action file with an example")
+    action = kinds.add_parser(
+        "action",
+        help="a new action file with an example",
+        description=(
+            "Write actions/KEY.yaml in the pack: its inputs, its request and an example the "
+            "conformance suite runs. Edit it, then run pytest."
+        ),
+        epilog=_examples(
+            'connectorkit new action get_forecast --path "/forecasts/{city}"',
+            "connectorkit new action create_thing --method POST --path /things --pack crm",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     action.add_argument("key", help="the action's key, snake_case (e.g. list_things)")
     action.add_argument("--pack", type=Path, default=Path(), help="the pack (default: here)")
     action.add_argument("--method", default="GET", help="the HTTP method (default GET)")

@@ -51,12 +51,11 @@ class StoreMemory:
     def __init__(self, state: Callable[[], State]) -> None:
         self._state = state
 
-    def recall(self, key: str) -> list[dict[str, Any]] | None:
-        """The value remembered under ``key``, if any."""
+    def recall(self, key: str) -> Any:
+        """The JSON value remembered under ``key``, if any (None when nothing is)."""
         data = self._state().store.get(_keys.remembered(key))
-        value = json.loads(data) if data else None
-        return value if isinstance(value, list) else None
+        return json.loads(data) if data else None
 
-    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
-        """Keep ``columns`` under ``key``."""
-        self._state().store.put(_keys.remembered(key), json.dumps(columns).encode())
+    def remember(self, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON) under ``key``."""
+        self._state().store.put(_keys.remembered(key), json.dumps(value).encode())

@@ -63,13 +63,13 @@ UNKNOWN_CHOICES = ("resend", "skip")
 
 
 class ColumnMemory(Protocol):
-    """What the runtime remembers of the tables it created or changed."""
+    """What the runtime remembers of the tables it created or changed (columns, retention)."""
 
-    def recall(self, key: str) -> list[dict[str, Any]] | None:
-        """The columns remembered under ``key``, if any."""
+    def recall(self, key: str) -> Any:
+        """The JSON value remembered under ``key``, if any (None when nothing is)."""
 
-    def remember(self, key: str, columns: list[dict[str, Any]]) -> None:
-        """Remember ``columns`` under ``key``."""
+    def remember(self, key: str, value: Any) -> None:
+        """Remember ``value`` (JSON) under ``key``."""
 
 
 def _row_schema(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -224,12 +224,28 @@ class BulkPush:
 
         pusher = Pusher(
             send,
-            in_flight=self.batch.in_flight,
+            in_flight=1 if self._in_order() else self.batch.in_flight,
             on_record=record,
             on_progress=progress,
         )
         report = pusher.run(to_send())
         return self._outcome(report, plan, total_rows, skipped, started)
+
+    def _in_order(self) -> bool:
+        """Whether chunks must arrive in their order (asked for, or the table needs it)."""
+        in_order = self.batch.in_order
+        if in_order is None:
+            return False
+        if in_order.input is not None and self.inputs.get(in_order.input):
+            return True
+        if in_order.remembered is None or self.memory is None:
+            return False
+        key = f"{in_order.remembered}/{_memory_key(in_order.key, self.inputs)}"
+        remembered: Any = self.memory.recall(key)
+        if remembered in in_order.values:
+            log.info("%s: one batch at a time, in order (%s is %s)", self.label, key, remembered)
+            return True
+        return False
 
     # -- checking rows ---------------------------------------------------------------------
 
@@ -244,7 +260,8 @@ class BulkPush:
             "columns/" + _memory_key(rows_def.remember, self.inputs) if rows_def.remember else None
         )
         if columns is None and self.memory is not None and key is not None:
-            columns = self.memory.recall(key)
+            recalled = self.memory.recall(key)
+            columns = recalled if isinstance(recalled, list) else None
         if columns is None and rows_def.discover is not None and self.get is not None:
             columns = self._discover(rows_def.discover)
             if columns is not None and self.memory is not None and key is not None:
@@ -317,7 +334,7 @@ class BulkPush:
             return bad
         more = f" (the first {MAX_ROW_REPORTS} are listed)" if len(bad) > MAX_ROW_REPORTS else ""
         raise InvalidInput(
-            f"{len(bad)} of the {name} do not fit the table's columns{more}; nothing was sent",
+            f"{_how_many(len(bad), name)} the table's columns{more}; nothing was sent",
             details=details,
         )
 
@@ -425,6 +442,11 @@ def _settled(known: Mapping[str, Any], digest: str, plan: _Plan, number: int, na
     if status == "committed":
         return True
     return status == "unknown" and plan.unknown_choice == "skip"
+
+
+def _how_many(bad: int, name: str) -> str:
+    """``1 of the rows does not fit`` / ``2 of the rows do not fit``."""
+    return f"{bad:,} of the {name} {'does' if bad == 1 else 'do'} not fit"
 
 
 def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:

@@ -3,17 +3,17 @@
 Memory stays flat whatever the file's size: a JSON array is parsed as a stream (ijson), NDJSON
 and CSV a line at a time. CSV cells are text; each is converted by the JSON type of its column
 (``integer``, ``number``, ``boolean``, ``string``), and an empty cell leaves the column out of
-the row. Every problem names the row by its position in the file, as ``rows[N]`` does in a
-request, so that a bad line can be found.
+the row. Every problem names the row by its position, as ``rows[N]`` does in a request, and
+(CSV, NDJSON) by its line in the file, which is what an editor shows.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import functools
 import io
-import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -21,11 +21,12 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast
 import orjson
 
 from connectorkit.core._errors import InvalidInput
+from connectorkit.types._coerce import coerce
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["FORMATS", "FileRows", "RowFile", "detect_format", "read_rows"]
+__all__ = ["FORMATS", "FileRows", "RowFile", "detect_format", "line_numbers", "read_rows"]
 
 Format = Literal["csv", "ndjson", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "ndjson", "json")
@@ -35,9 +36,6 @@ _SUFFIXES: dict[str, Format] = {
     ".jsonl": "ndjson",
     ".json": "json",
 }
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_TRUE = frozenset({"true", "1", "yes", "y"})
-_FALSE = frozenset({"false", "0", "no", "n"})
 _PEEK = 64
 
 
@@ -169,7 +167,7 @@ def _csv(
 
 
 def _csv_rows(
-    reader: Iterator[list[str]], column_types: Mapping[str, str] | None, field: str
+    reader: Any, column_types: Mapping[str, str] | None, field: str
 ) -> Iterator[dict[str, Any]]:
     try:
         header = next(reader)
@@ -186,18 +184,22 @@ def _csv_rows(
                 f"{field}: the CSV header names a column the table does not have: {name!r}",
                 details=[{"field": f"{field}.header", "message": f"unknown column {name!r}"}],
             )
-        converters.append(_CONVERTERS.get(kind, str))
+        converters.append(_converter(kind))
     position = 0
+    line = reader.line_num + 1  # the file's line where the next record starts
     try:
         for cells in reader:
+            start, line = line, reader.line_num + 1
             if not cells:
                 continue
             if len(cells) > len(names):
                 raise InvalidInput(
-                    f"{field}: row {position} has {len(cells)} cells; the header has {len(names)}",
-                    details=[{"field": f"rows[{position}]", "message": "too many cells"}],
+                    f"{field}: line {start} has {len(cells)} cells; the header has {len(names)}",
+                    details=[
+                        {"field": f"rows[{position}]", "message": "too many cells", "line": start}
+                    ],
                 )
-            yield _csv_row(position, names, converters, cells)
+            yield _csv_row(position, start, names, converters, cells)
             position += 1
     except UnicodeDecodeError as exc:
         raise InvalidInput(
@@ -211,7 +213,11 @@ def _csv_rows(
 
 
 def _csv_row(
-    position: int, names: list[str], converters: list[Callable[[str], Any]], cells: list[str]
+    position: int,
+    line: int,
+    names: list[str],
+    converters: list[Callable[[str], Any]],
+    cells: list[str],
 ) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, convert, cell in zip(names, converters, cells, strict=False):
@@ -220,47 +226,56 @@ def _csv_row(
         try:
             row[name] = convert(cell)
         except ValueError as exc:
+            field = f"rows[{position}].{name}"
             raise InvalidInput(
-                f"rows[{position}].{name}: {exc}",
-                details=[{"field": f"rows[{position}].{name}", "message": str(exc)}],
+                f"line {line}, column {name}: {exc}",
+                details=[{"field": field, "message": str(exc), "line": line}],
             ) from None
     return row
 
 
-def _integer(text: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise ValueError(f"{text[:40]!r} is not a whole number") from None
+def line_numbers(source: RowFile, positions: set[int]) -> dict[int, int]:
+    """The line of the file where each row of ``positions`` starts (CSV and NDJSON files).
+
+    Read again only when a problem is reported, so that a push that succeeds pays nothing.
+    A JSON array's rows have no line of their own: the answer is then empty.
+    """
+    if not positions or source.path == "-":
+        return {}
+    found: dict[int, int] = {}
+    with Path(source.path).open("rb") as stream:
+        fmt = source.format or detect_format(source.path, stream.peek(_PEEK)[:_PEEK])
+        if fmt == "json":
+            return {}
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", errors="replace")
+        starts = _ndjson_lines(text) if fmt == "ndjson" else _csv_lines(text)
+        for position, line in enumerate(starts):
+            if position in positions:
+                found[position] = line
+            if position >= max(positions):
+                break
+    return found
 
 
-def _number(text: str) -> int | float:
-    raw = text.strip()
-    if not _NUMBER.fullmatch(raw):
-        raise ValueError(f"{text[:40]!r} is not a number")
-    if raw.lstrip("-").isdigit():
-        return int(raw)
-    value = float(raw)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]!r} is out of range")
-    return value
+def _ndjson_lines(text: IO[str]) -> Iterator[int]:
+    """The line number of each row of an NDJSON text (blank lines hold none)."""
+    return (number for number, line in enumerate(text, start=1) if line.strip())
 
 
-def _boolean(text: str) -> bool:
-    folded = text.strip().lower()
-    if folded in _TRUE:
-        return True
-    if folded in _FALSE:
-        return False
-    raise ValueError(f"{text[:40]!r} is not true or false")
+def _csv_lines(text: IO[str]) -> Iterator[int]:
+    """The line where each record of a CSV text starts, after its header."""
+    reader = csv.reader(text)
+    with contextlib.suppress(StopIteration, csv.Error):
+        next(reader)
+        line = reader.line_num + 1
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            if cells:
+                yield start
 
 
-_CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "integer": _integer,
-    "number": _number,
-    "boolean": _boolean,
-    "string": str,
-}
+def _converter(kind: str) -> Callable[[str], Any]:
+    return functools.partial(coerce, kind=kind)
 
 
 class FileRows:

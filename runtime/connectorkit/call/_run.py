@@ -84,10 +84,6 @@ class _Call:
         http = runner.http
         bounds = bounds_for(options, runner.bounds)
         budget = budget_for(bounds, runner.clock)
-        # The same budget on the real clock, for the bytes of every response body.
-        state.deadline = time.monotonic() + bounds.timeout_s
-        state.timeout_s = bounds.timeout_s
-        state.max_response_bytes = bounds.max_response_bytes
         self.auth: CallAuth = new_call_auth(
             connection, http, runner.tokens, remaining=budget.remaining
         )

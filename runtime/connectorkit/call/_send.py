@@ -28,21 +28,23 @@ from connectorkit.auth._oauth import exchange_of
 from connectorkit.core._errors import (
     BUDGET_ENDPOINT,
     AuthError,
+    BudgetSpent,
     ConnectorError,
     HttpError,
     InvalidInput,
     NetworkError,
     RateLimited,
+    ResponseTooLarge,
     TimeoutError,
 )
 from connectorkit.core._redact import mask
-from connectorkit.http._bounds import BudgetSpent, CallBounds, ResponseTooLarge
+from connectorkit.http._bounds import BUDGET_EXTENSION, Budget, CallBounds
 from connectorkit.http._client import DEFAULT_ATTEMPT_TIMEOUT_S, STREAMED
 from connectorkit.http._responses import error_for
-from connectorkit.http._retry import Budget, RetryPolicy
+from connectorkit.http._retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Generator, Iterator, Mapping
     from typing import IO
 
     from connectorkit._bind import CallOptions
@@ -80,8 +82,8 @@ def bounds_for(options: CallOptions, defaults: CallBounds) -> CallBounds:
 
 
 def budget_for(bounds: CallBounds, clock: Callable[[], float]) -> Budget:
-    """The call's time budget: every call has one (see _bounds for the default)."""
-    return Budget(bounds.timeout_s, clock=clock)
+    """The call's budget, time and bytes: every call has one (see _bounds for the defaults)."""
+    return Budget(bounds.timeout_s, clock=clock, max_response_bytes=bounds.max_response_bytes)
 
 
 class Sender:
@@ -238,11 +240,19 @@ class Sender:
             merged.update(headers)
         url: str | httpx.URL = spec.url
         params = tuple(spec.params) or None
-        if params is not None and "?" in spec.url:
-            # A URL a service handed out keeps its own query (a signature), with ours added.
-            url, params = httpx.URL(spec.url).copy_merge_params(params), None
-        request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
+        try:
+            if params is not None and "?" in spec.url:
+                # A URL a service handed out keeps its own query (a signature), with ours added.
+                url, params = httpx.URL(spec.url).copy_merge_params(params), None
+            request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # What the inputs put into the URL made one httpx refuses: the caller's to fix.
+            raise InvalidInput(
+                f"the request's URL cannot be sent: {exc}",
+                details=[{"field": "url", "message": f"makes a URL that cannot be sent: {exc}"}],
+            ) from None
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        request.extensions[BUDGET_EXTENSION] = self.budget
         if spec.stream:
             request.extensions[STREAMED] = True
         return request
@@ -315,6 +325,8 @@ def transmit(
     ``NetworkError``, with ``request_sent`` when it may have arrived; the contract timeout when
     ``budget`` is spent) or a token request the flow yielded (the token endpoint's error).
     """
+    if auth is not None and BUDGET_EXTENSION in request.extensions:
+        auth = _Budgeted(auth, request.extensions[BUDGET_EXTENSION])
     try:
         return http.send(request, auth=auth, stream=stream)  # type: ignore[arg-type]  # a CallAuth is an httpx.Auth
     except httpx.HTTPError as exc:
@@ -343,6 +355,29 @@ def transmit(
                 request_sent=sent or None,
             ) from None
         raise
+
+
+class _Budgeted(httpx.Auth):
+    """An auth flow whose own requests (a token's) carry the call's budget too."""
+
+    def __init__(self, flow: httpx.Auth | CallAuth, budget: Budget) -> None:
+        self._flow = flow
+        self._budget = budget
+        self.requires_request_body = getattr(flow, "requires_request_body", False)
+        self.requires_response_body = getattr(flow, "requires_response_body", False)
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """The wrapped flow, each request it yields stamped with the budget."""
+        flow = self._flow.sync_auth_flow(request)
+        try:
+            outgoing = next(flow)
+            while True:
+                outgoing.extensions.setdefault(BUDGET_EXTENSION, self._budget)
+                outgoing = flow.send((yield outgoing))
+        except StopIteration:
+            return
 
 
 def _request_of(exc: httpx.HTTPError) -> httpx.Request | None:

@@ -86,8 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     loose = getattr(args, "loose_positionals", None)
     if extra and loose and not any(e.startswith("-") for e in extra):
         getattr(args, loose).extend(extra)
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    elif extra:  # answered by the usage of the command (or verb) that was given them
+        usage = getattr(args, "usage_parser", None) or parser
+        usage.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.handler(args))
 
 

@@ -19,12 +19,17 @@ __all__ = ["add_catalog_command", "find_action"]
 
 
 def add_catalog_command(
-    registry: Registry, name: str, summary: str, examples: list[str]
+    registry: Registry,
+    name: str,
+    summary: str,
+    examples: list[str],
+    *,
+    description: str | None = None,
 ) -> argparse.ArgumentParser:
     """Add ``describe`` or ``docs``, with an optional ACTION to show just that one."""
     from connectorkit.cli._completion import action_completer  # noqa: PLC0415
 
-    sub = registry.add(name, summary, handler=_catalog, examples=examples)
+    sub = registry.add(name, summary, handler=_catalog, examples=examples, description=description)
     action = sub.add_argument(
         "action",
         nargs="?",
@@ -64,6 +69,11 @@ def _catalog(args: argparse.Namespace) -> int:
         if action is not None:
             catalog = next(a for a in catalog["actions"] if a["key"] == action.key)
         print(json.dumps(catalog, indent=2, ensure_ascii=False))  # noqa: T201
+    elif action is not None and not getattr(args, "markdown", True) and sys.stdout.isatty():
+        from connectorkit.cli._reference import action_text, page  # noqa: PLC0415
+        from connectorkit.cli._render import Style  # noqa: PLC0415
+
+        page(action_text(action, Style.for_stream(sys.stdout)))
     else:
         sys.stdout.write(docs_markdown(pack) if action is None else action_markdown(action))
     return 0

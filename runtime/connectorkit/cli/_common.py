@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from connectorkit.core._version import version
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from connectorkit.pack._definitions import Pack
 
 __all__ = [
+    "CommandParser",
     "Registry",
     "add_pack_option",
     "add_state_option",
@@ -36,11 +38,39 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A parser whose usage errors suggest what was probably meant.
+
+    ``--jsn`` is answered with ``did you mean --json?`` and a mistyped command or verb with the
+    nearest one, under the usage of the command it was given to.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print this parser's usage, the message and a suggestion; exit 2."""
+        import difflib  # noqa: PLC0415
+
+        hint = ""
+        unknown = re.match(r"unrecognized arguments: (\S+)", message)
+        choice = re.match(r"argument \S+: invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if unknown and unknown.group(1).startswith("-"):
+            flag = unknown.group(1).split("=", 1)[0]
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+        elif choice:
+            names = [n.strip(" '") for n in choice.group(2).split(",")]
+            close = difflib.get_close_matches(choice.group(1), names, n=1, cutoff=0.6)
+            message = f"{choice.group(1)!r} is not one of {', '.join(names)}"
+            hint = f" (did you mean {close[0]}?)" if close else ""
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+
 class Registry:
     """The top-level parser and its subcommands, which each command module adds itself to."""
 
     def __init__(self) -> None:
-        self.parser = argparse.ArgumentParser(
+        self.parser = CommandParser(
             prog="connectorkit",
             description=(
                 "Run declarative connector actions: JSON over stdin/stdout for platforms, "
@@ -58,7 +88,7 @@ class Registry:
         )
         self.parser.add_argument("--version", action="version", version=f"connectorkit {version()}")
         self._commands = self.parser.add_subparsers(
-            dest="command", required=True, metavar="COMMAND"
+            dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
         )
         # Commands that parse their own arguments: name -> handler of the remaining argv.
         self.passthrough: dict[str, Callable[[list[str]], int]] = {}
@@ -73,15 +103,36 @@ class Registry:
         examples: Sequence[str] = (),
     ) -> argparse.ArgumentParser:
         """Add a subcommand; ``handler(args)`` runs it and returns the exit code."""
+        sub = self.add_verb(
+            self._commands, name, summary, description=description, examples=examples
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    @staticmethod
+    def add_verb(
+        group: argparse._SubParsersAction[Any],
+        name: str,
+        summary: str,
+        *,
+        description: str | None = None,
+        examples: Sequence[str] = (),
+    ) -> argparse.ArgumentParser:
+        """Add ``name`` to a group of subcommands (a command, or a command's verb).
+
+        ``description`` is whole sentences (the summary, capitalised, when not given); its
+        parser answers a mistyped option with its own usage (``usage_parser``).
+        """
         epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
-        sub = self._commands.add_parser(
+        text = description or summary[:1].upper() + summary[1:] + "."
+        sub: argparse.ArgumentParser = group.add_parser(
             name,
             help=summary,
-            description=description or summary,
+            description=text,
             epilog=epilog,
             formatter_class=_HelpFormatter,
         )
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(usage_parser=sub)
         return sub
 
     def add_passthrough(
@@ -104,16 +155,22 @@ def positive(text: str) -> int:
 
 
 def pack_path(text: str) -> Path:
-    """A pack folder argument, where ``DIR/connector.yaml`` stands for ``DIR``."""
-    path = Path(text)
-    return path.parent if path.name == "connector.yaml" and path.is_file() else path
+    """A pack argument: a folder (``DIR/connector.yaml`` stands for ``DIR``) or a bundled name."""
+    from connectorkit.pack._files import named_pack  # noqa: PLC0415
+
+    return named_pack(text)
 
 
 def pack_folder(text: str) -> Path:
-    """A pack folder argument that must name an existing folder (or its connector.yaml)."""
+    """A pack argument that must name an existing folder (or its connector.yaml) or bundled pack."""
     path = pack_path(text)
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+        from connectorkit.pack._files import bundled_pack_names  # noqa: PLC0415
+
+        bundled = ", ".join(bundled_pack_names()) or "none"
+        raise argparse.ArgumentTypeError(
+            f"{text}: no such folder, nor a bundled pack (bundled: {bundled})"
+        )
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: not a folder (give the folder of a pack)")
     return path
@@ -128,7 +185,9 @@ def add_pack_option(parser: argparse.ArgumentParser, *, must_exist: bool = True)
     parser.add_argument(
         "--pack",
         type=pack_folder if must_exist else pack_path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack)",
+        metavar="DIR|NAME",
+        help="the action pack: a folder, or the name of a pack that ships with connectorkit "
+        "(default: $CONNECTORKIT_PACK, else the bundled default pack)",
     )
 
 

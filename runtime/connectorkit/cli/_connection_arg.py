@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidConnection
+from connectorkit.core._settings import settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -57,7 +58,7 @@ def _fail(message: str) -> InvalidConnection:
 
 def connection_source(given: str | None) -> ConnectionSource:
     """Resolve ``--connection`` (or ``$CONNECTORKIT_CONNECTION``) into the request's connection."""
-    given = given or os.environ.get(ENV_VAR) or None
+    given = given or settings().connection or None
     if given is None:
         return ConnectionSource(None)
     path = Path(given).expanduser()

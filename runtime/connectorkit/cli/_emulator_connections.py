@@ -47,7 +47,20 @@ connectorkit's own options (the default emulator only):
                           in the state store, replacing ones of those names
   {_STATE} URL             the state store {_SAVE} saves to (default:
                           $CONNECTORKIT_STATE, else the user's SQLite file)
+
+examples:
+  connectorkit emulator --port 8642 --connections-dir .   # then: run list_groups -c emulator
+  connectorkit emulator --save-connections                # then, anywhere: -c emulator-sp
+  connectorkit emulator --time-scale 60 --latency 50      # an hour's limits in a minute
+  connectorkit emulator reportserver --port 0             # another registered emulator
 """
+
+
+def _both(folder: Path) -> str:
+    """``emulator.json and emulator-sp.json``, in ``folder`` when it is not the working one."""
+    if folder.resolve() == Path.cwd().resolve():
+        return "emulator.json and emulator-sp.json"
+    return f"{folder / 'emulator.json'} and {folder / 'emulator-sp.json'}"
 
 
 class _UsageError(Exception):
@@ -267,7 +280,7 @@ class ConnectionsOffer:
         here = self.folder.resolve() == Path.cwd().resolve()
         name = "emulator" if here else str(self.folder / "emulator.json")  # NAME finds NAME.json
         say(
-            f"connectorkit: written to {self.folder}/emulator.json and emulator-sp.json; try:\n"
+            f"connectorkit: written to {_both(self.folder)}; try:\n"
             f"  connectorkit run list_groups --connection {name}\n"
         )
 

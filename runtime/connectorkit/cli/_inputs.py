@@ -1,11 +1,11 @@
 """Inputs written on the command line (``key=value``, ``key=@file``, ``--inputs FILE``).
 
-A value is converted by the type its input declares: a number for ``integer`` and ``number``,
-``true``/``false`` for ``boolean``, JSON for lists and objects, the text itself for strings,
-``{"path": …}`` for a ``file`` input given as ``key=@FILE`` (the file is streamed, not read here);
-``@@`` starts a value that itself begins with ``@``. Whatever cannot be converted is passed on
-as written, so that binding names the field and says what it expected, exactly as it does for a
-JSON request.
+A value is converted by the type its input declares, the way text is converted everywhere
+(:func:`connectorkit.types._coerce.coerce`: ``yes``/``no``, ``on``/``off`` … for a boolean;
+JSON for lists and objects; the text itself for strings), ``{"path": …}`` for a ``file`` input
+given as ``key=@FILE`` (the file is streamed, not read here); ``@@`` starts a value that itself
+begins with ``@``. Whatever cannot be converted is passed on as written, so that binding names
+the field and says what it expected, exactly as it does for a JSON request.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidInput, InvalidRequest
+from connectorkit.types._coerce import JSON_TYPES, coerce
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
     from connectorkit.types._input import InputDef
 
 __all__ = ["parse_assignments", "read_inputs_file"]
-
-_JSON_TYPES = frozenset({"object", "array", "key_value", "json"})
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 
 
 def read_inputs_file(path: str) -> dict[str, Any]:
@@ -98,7 +95,7 @@ def _from_file(key: str, name: str, definition: InputDef | None) -> Any:
             f"input '{key}': {name} is not UTF-8 text",
             details=[{"field": key, "message": f"{name} is not UTF-8 text"}],
         ) from None
-    if definition is not None and definition.type in _JSON_TYPES:
+    if definition is not None and definition.type in JSON_TYPES:
         try:
             return json.loads(text)
         except ValueError as exc:
@@ -113,18 +110,7 @@ def _from_file(key: str, name: str, definition: InputDef | None) -> Any:
 
 
 def _typed(text: str, definition: InputDef | None) -> Any:
-    kind = definition.type if definition is not None else None
-    converted: Any = text
     try:
-        if kind == "integer":
-            converted = int(text)
-        elif kind == "number":
-            converted = int(text) if text.strip().lstrip("+-").isdigit() else float(text)
-        elif kind == "boolean":
-            lowered = text.lower()
-            converted = True if lowered in _TRUE else False if lowered in _FALSE else text
-        elif kind in _JSON_TYPES:
-            converted = json.loads(text)
+        return coerce(text, definition.type if definition is not None else None)
     except ValueError:
         return text  # as written: binding says what the field expects
-    return converted

@@ -6,6 +6,7 @@ paths never pay for it) or a line redrawn in place; elsewhere, plain lines.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ class Progress:
         self.unit = unit
         self.stream = stream
         self._bar: Any = None
+        if live and importlib.util.find_spec("tqdm") is None:
+            live = False  # the `progress` extra is not installed: plain lines instead
         if live:
             from tqdm import tqdm  # noqa: PLC0415 - only when a bar is shown
 

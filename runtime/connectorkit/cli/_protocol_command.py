@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging, load
 from connectorkit.core._errors import ConnectorError, InvalidRequest
+from connectorkit.core._settings import settings
 
 if TYPE_CHECKING:
     import argparse
@@ -75,7 +75,7 @@ def _existing_pack(given: Path | None) -> Path | None:
     """
     from connectorkit.pack._files import PACK_ENV, default_pack_root  # noqa: PLC0415
 
-    if given is None and not os.environ.get(PACK_ENV):
+    if given is None and not settings().pack:
         return None  # the bundled pack
     folder = given if given is not None else default_pack_root()
     if (folder / "connector.yaml").is_file():

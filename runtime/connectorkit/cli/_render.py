@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import TextIO
 
-__all__ = ["Style", "error_text", "meta_text", "result_text", "table"]
+__all__ = ["Style", "error_text", "local_time", "meta_text", "result_text", "table"]
 
 _CELL_MAX = 40  # on a terminal, a longer cell is cut so a row stays on one line
 _HIDDEN_PREFIX = "@odata."
@@ -64,6 +64,16 @@ class Style:
         return f"\x1b[32m{text}\x1b[0m" if self.color else text
 
 
+def local_time(stamp: float, *, date: bool = False) -> str:
+    """Seconds since the epoch as a person's local time: ``14:05``, or ``2026-12-04 14:05``."""
+    import time  # noqa: PLC0415
+
+    moment = time.localtime(stamp)
+    if date or abs(stamp - time.time()) > 86_400 / 2:
+        return time.strftime("%Y-%m-%d %H:%M", moment)
+    return time.strftime("%H:%M", moment)
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return ""
@@ -83,8 +93,11 @@ def _cut(text: str, limit: int | None) -> str:
     return text[: max(limit - 1, 1)] + "…"
 
 
-def table(rows: Sequence[Any], style: Style) -> str:
-    """Rows (objects, or plain values) as aligned columns under a header."""
+def table(rows: Sequence[Any], style: Style, *, right: Sequence[str] = ()) -> str:
+    """Rows (objects, or plain values) as aligned columns under a header.
+
+    Columns named in ``right`` (counts, sizes) are aligned to the right, header included.
+    """
     if not rows:
         return "(none)"
     if not all(isinstance(row, dict) for row in rows):
@@ -105,9 +118,16 @@ def table(rows: Sequence[Any], style: Style) -> str:
             keep += 1
         columns, widths = columns[:keep], widths[:keep]
         cells = [r[:keep] for r in cells]
-    header = "  ".join(style.bold(c.ljust(w)) for c, w in zip(columns, widths, strict=True))
+
+    def fit(text: str, column: str, width: int) -> str:
+        return text.rjust(width) if column in right else text.ljust(width)
+
+    header = "  ".join(style.bold(fit(c, c, w)) for c, w in zip(columns, widths, strict=True))
     lines = [header.rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines += [
+        "  ".join(fit(c, n, w) for c, n, w in zip(r, columns, widths, strict=True)).rstrip()
+        for r in cells
+    ]
     return "\n".join(lines)
 
 
@@ -168,7 +188,7 @@ def meta_text(meta: Mapping[str, Any]) -> str:
 
 # What to change, by error type, when the error itself does not say.
 _ADVICE = {
-    "invalid_input": "fix the inputs named above (see: connectorkit describe ACTION)",
+    "invalid_input": "fix the inputs named above (see: connectorkit docs {action})",
     "unknown_action": "list the actions with: connectorkit actions",
     "invalid_connection": "fix the connection values named above (see: connectorkit docs)",
     "rate_limited": "the service is throttling: wait, or add max_retry_count=3",
@@ -178,15 +198,23 @@ _ADVICE = {
 }
 
 
-def error_text(error: Mapping[str, Any], style: Style, *, hint: str | None = None) -> str:
-    """An error envelope's ``error`` in plain words: what failed, each field, what to change."""
+def error_text(
+    error: Mapping[str, Any], style: Style, *, hint: str | None = None, action: str | None = None
+) -> str:
+    """An error envelope's ``error`` in plain words: what failed, each field, what to change.
+
+    ``action``, when known, fills the advice (``connectorkit docs create_rows``).
+    """
     kind = str(error.get("type", "error"))
     lines = [f"{style.red('error')} ({kind}): {error.get('message', '')}"]
     status = error.get("status")
     if status is not None:
         code = error.get("code")
         lines.append(f"  the service answered {status}" + (f" ({code})" if code else ""))
+    message = str(error.get("message", ""))
     for detail in error.get("details") or []:
+        if kind == "unknown_action" and str(detail.get("message")) in message:
+            continue  # the message makes the suggestion already
         if isinstance(detail, dict) and "field" in detail:
             lines.append(f"  {style.bold(str(detail['field']))}: {detail.get('message', '')}")
         elif isinstance(detail, dict) and "batch" in detail:
@@ -200,7 +228,7 @@ def error_text(error: Mapping[str, Any], style: Style, *, hint: str | None = Non
     resume = error.get("resume_from")
     if resume is not None:
         lines.append(f"  to resume, send the rows again from index {resume}")
-    advice = hint or _ADVICE.get(kind)
+    advice = hint or _ADVICE.get(kind, "").replace("{action}", action or "ACTION")
     if advice:
         lines.append(style.dim(f"  → {advice}"))
     return "\n".join(lines)

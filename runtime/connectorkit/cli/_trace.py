@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from connectorkit.cli._wire import add_hooks
 from connectorkit.core._redact import mask
 from connectorkit.http._client import current_call
 
@@ -45,10 +46,7 @@ class RequestTrace:
 
     def install(self, client: httpx.Client) -> None:
         """Add the hooks to ``client`` (after the runtime's own)."""
-        hooks = client.event_hooks
-        hooks["request"] = [*hooks.get("request", []), self.on_request]
-        hooks["response"] = [*hooks.get("response", []), self.on_response]
-        client.event_hooks = hooks
+        add_hooks(client, self.on_request, self.on_response)
 
     def on_request(self, request: httpx.Request) -> None:
         """Note when the request left, and whether the retry policy sent it again (a retry)."""

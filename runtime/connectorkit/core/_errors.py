@@ -10,8 +10,10 @@ writes the ones that are set into the envelope's ``error`` object::
     ├── InvalidConnection              exit 2
     ├── AuthError                      exit 1  status, code, oauth_error, oauth_error_description
     ├── HttpError                      exit 1  status, code, endpoint (retry_after unshown)
-    │   └── RateLimited                exit 1  + retry_after shown (+ job_id of a paused push)
+    │   ├── RateLimited                exit 1  + retry_after shown (+ job_id of a paused push)
+    │   └── ResponseTooLarge           exit 1  + max_response_bytes
     ├── TimeoutError                   exit 1  timeout_ms, request_sent, retry_after, last_error
+    │   └── BudgetSpent                exit 1  the budget ran out while an answer arrived
     ├── NetworkError                   exit 1  request_sent
     ├── PartialFailure                 exit 1  committed, total, resume_from, job_id, ranges
     └── InternalError                  exit 3
@@ -29,6 +31,7 @@ __all__ = [
     "BUDGET_ENDPOINT",
     "EXIT_CODES",
     "AuthError",
+    "BudgetSpent",
     "ConnectorError",
     "HttpError",
     "InternalError",
@@ -40,6 +43,7 @@ __all__ = [
     "PartialFailure",
     "Problem",
     "RateLimited",
+    "ResponseTooLarge",
     "TimeoutError",
     "UnknownAction",
 ]
@@ -210,6 +214,21 @@ class RateLimited(HttpError):
         self.total = total
 
 
+class ResponseTooLarge(HttpError):
+    """The response body passed the call's ``max_response_bytes``; what was read is dropped."""
+
+    _shown = ("status", "code", "max_response_bytes")
+
+    def __init__(self, status: int, limit: int) -> None:
+        super().__init__(
+            f"the service's response is larger than the limit of {limit} bytes "
+            "(max_response_bytes; CONNECTORKIT_MAX_RESPONSE_BYTES for the process)",
+            status=status,
+            code="response_too_large",
+        )
+        self.max_response_bytes = limit
+
+
 class TimeoutError(ConnectorError):  # noqa: A001 - the contract's name; always used qualified
     """The call's time budget ran out, or the service did not answer in time.
 
@@ -236,6 +255,18 @@ class TimeoutError(ConnectorError):  # noqa: A001 - the contract's name; always 
         self.request_sent = request_sent
         self.retry_after = retry_after
         self.last_error = last_error
+
+
+class BudgetSpent(TimeoutError):
+    """The budget ran out while a response was arriving: the request was sent."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            f"the call's time budget of {timeout_s * 1000:.0f} ms ran out while the response "
+            "was arriving",
+            timeout_ms=round(timeout_s * 1000),
+            request_sent=True,
+        )
 
 
 class NetworkError(ConnectorError):

@@ -8,10 +8,13 @@ Every call is bounded, also when the caller sets nothing:
     response body size         64 MiB     max_response_bytes     CONNECTORKIT_MAX_RESPONSE_BYTES
 
 The time budget covers connecting, sending, every byte of every response body, every retry and
-every wait. httpx's timeouts apply per operation (a body that drips one byte a second never
-trips a 2 s read timeout), so a response body is read through :class:`BoundedStream`, which
-checks the deadline and the size after every chunk, and a :class:`Watchdog` shuts the socket
-down at the deadline so that a read blocked in the kernel ends too.
+every wait. A call's :class:`Budget` holds it, on the call's one clock, with the size limit;
+it travels on each request of the call, the auth flow's too, in the request's extensions
+(:data:`BUDGET_EXTENSION`). httpx's timeouts apply per operation (a body that drips one byte a
+second never trips a 2 s read timeout), so the client reads a response body through
+:class:`BoundedStream`, which checks the deadline and the size after every chunk, and a
+:class:`Watchdog` shuts the socket down at the deadline so that a read blocked in the kernel
+ends too.
 """
 
 from __future__ import annotations
@@ -20,28 +23,28 @@ import contextlib
 import heapq
 import logging
 import math
-import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from connectorkit.core._errors import HttpError, TimeoutError
+from connectorkit.core._errors import BudgetSpent, ResponseTooLarge, TimeoutError
+from connectorkit.core._settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 __all__ = [
+    "BUDGET_EXTENSION",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRY_WAIT_S",
     "DEFAULT_TIMEOUT_S",
     "BoundedStream",
-    "BudgetSpent",
+    "Budget",
     "CallBounds",
-    "ResponseTooLarge",
     "Watchdog",
     "bound_response",
 ]
@@ -51,11 +54,6 @@ log = logging.getLogger("connectorkit")
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MAX_RETRY_WAIT_S = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-_ENVIRONMENT = {
-    "timeout_s": ("CONNECTORKIT_TIMEOUT_MS", 1000.0),
-    "max_retry_wait_s": ("CONNECTORKIT_MAX_RETRY_WAIT_MS", 1000.0),
-    "max_response_bytes": ("CONNECTORKIT_MAX_RESPONSE_BYTES", 1.0),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +67,14 @@ class CallBounds:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CallBounds:
         """The process's defaults: the built-in ones, overridden by the environment."""
-        environ = os.environ if environ is None else environ
+        given = Settings.read(environ)
         found: dict[str, Any] = {}
-        for field, (name, per_unit) in _ENVIRONMENT.items():
-            text = environ.get(name)
-            if not text:
-                continue
-            number = int(text) if text.isdigit() else 0
-            if number < 1:
-                log.warning("%s=%r is not a whole number of 1 or more: ignored", name, text)
-                continue
-            found[field] = number / per_unit if per_unit != 1 else number
+        if given.timeout_ms is not None:
+            found["timeout_s"] = given.timeout_ms / 1000
+        if given.max_retry_wait_ms is not None:
+            found["max_retry_wait_s"] = given.max_retry_wait_ms / 1000
+        if given.max_response_bytes is not None:
+            found["max_response_bytes"] = given.max_response_bytes
         return cls(**found)
 
     def for_call(
@@ -99,31 +94,44 @@ class CallBounds:
         )
 
 
-class ResponseTooLarge(HttpError):
-    """The response body passed the call's ``max_response_bytes``; what was read is dropped."""
-
-    _shown = ("status", "code", "max_response_bytes")
-
-    def __init__(self, status: int, limit: int) -> None:
-        super().__init__(
-            f"the service's response is larger than the limit of {limit} bytes "
-            "(max_response_bytes; CONNECTORKIT_MAX_RESPONSE_BYTES for the process)",
-            status=status,
-            code="response_too_large",
-        )
-        self.max_response_bytes = limit
+# The key of a request's extensions that carries the call's Budget to its response's body.
+BUDGET_EXTENSION = "connectorkit.budget"
 
 
-class BudgetSpent(TimeoutError):
-    """The budget ran out while a response was arriving: the request was sent."""
+@dataclass(slots=True)
+class Budget:
+    """One call's bounds on one clock: the time it has left, the largest body it reads.
 
-    def __init__(self, timeout_s: float) -> None:
-        super().__init__(
-            f"the call's time budget of {timeout_s * 1000:.0f} ms ran out while the response "
-            "was arriving",
-            timeout_ms=round(timeout_s * 1000),
-            request_sent=True,
-        )
+    Every attempt and every wait comes out of the time; every response body is read within
+    what is left of it (see :func:`bound_response`).
+    """
+
+    total_s: float | None
+    clock: Callable[[], float] = time.monotonic
+    max_response_bytes: int | None = None
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def elapsed(self) -> float:
+        """Seconds since the call started."""
+        return self.clock() - self.started
+
+    def left(self) -> float | None:
+        """Seconds left, possibly none or fewer (``None``: unbounded)."""
+        return None if self.total_s is None else self.total_s - self.elapsed()
+
+    def remaining(self) -> float | None:
+        """Seconds left (``None``: unbounded); raises the contract's timeout when none are left."""
+        left = self.left()
+        if left is not None and left <= 0:
+            assert self.total_s is not None  # noqa: S101 - a left time comes from a total
+            raise TimeoutError(
+                f"the call's time budget of {self.total_s * 1000:.0f} ms ran out",
+                timeout_ms=round(self.total_s * 1000),
+            )
+        return left
 
 
 class Watchdog:
@@ -209,7 +217,7 @@ class BoundedStream(httpx.SyncByteStream):
         status: int,
         deadline: float,
         timeout_s: float,
-        limit: int,
+        limit: float,
         sock: socket.socket | None,
     ) -> None:
         self._stream = stream
@@ -217,7 +225,8 @@ class BoundedStream(httpx.SyncByteStream):
         self._deadline = deadline
         self._timeout_s = timeout_s
         self._limit = limit
-        self._ticket = _WATCHDOG.arm(deadline, sock) if sock is not None else None
+        watched = sock is not None and math.isfinite(deadline)
+        self._ticket = _WATCHDOG.arm(deadline, sock) if watched and sock is not None else None
 
     def __iter__(self) -> Iterator[bytes]:
         read = 0
@@ -225,7 +234,7 @@ class BoundedStream(httpx.SyncByteStream):
             for chunk in self._stream:
                 read += len(chunk)
                 if read > self._limit:
-                    raise ResponseTooLarge(self._status, self._limit)
+                    raise ResponseTooLarge(self._status, int(self._limit))
                 if time.monotonic() >= self._deadline:
                     raise BudgetSpent(self._timeout_s)
                 yield chunk
@@ -246,17 +255,23 @@ class BoundedStream(httpx.SyncByteStream):
         self._stream.close()
 
 
-def bound_response(
-    response: httpx.Response, *, deadline: float, timeout_s: float, limit: int
-) -> None:
-    """Read ``response``'s body only within the deadline and the size limit.
+def bound_response(response: httpx.Response, *, any_size: bool = False) -> None:
+    """Read ``response``'s body only within its call's budget: time left and size limit.
 
-    ``deadline`` is on ``time.monotonic``'s clock. Called when the headers have arrived and the
-    body has not been read; a ``Content-Length`` past the limit is refused at once.
+    The budget is the one its request carries (:data:`BUDGET_EXTENSION`); a request without
+    one is left alone. Called when the headers have arrived and the body has not been read; a
+    ``Content-Length`` past the limit is refused at once. ``any_size``: no size limit (a file
+    streamed to disk), only the time.
     """
+    budget = response.request.extensions.get(BUDGET_EXTENSION)
+    if not isinstance(budget, Budget):
+        return
+    most = budget.max_response_bytes
+    limit: float = math.inf if any_size or most is None else most
+    left = budget.left()
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise ResponseTooLarge(response.status_code, limit)
+        raise ResponseTooLarge(response.status_code, int(limit))
     stream = response.stream
     if not isinstance(stream, httpx.SyncByteStream):
         return  # an async stream cannot be read by this client anyway
@@ -265,8 +280,9 @@ def bound_response(
     response.stream = BoundedStream(
         stream,
         status=response.status_code,
-        deadline=deadline,
-        timeout_s=timeout_s,
+        # What is left of the budget, from now on the clock of the socket's reads.
+        deadline=math.inf if left is None else time.monotonic() + left,
+        timeout_s=budget.total_s or 0.0,
         limit=limit,
         sock=sock if isinstance(sock, socket.socket) else None,
     )

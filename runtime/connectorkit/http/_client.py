@@ -30,21 +30,19 @@ STREAMED = "connectorkit.streamed"
 # Longest a single attempt may wait for the service when the caller set no Timeout.
 DEFAULT_ATTEMPT_TIMEOUT_S = 120.0
 _DEBUG_BODY_LIMIT = 4000
-_UNBOUNDED = 2**63
 _SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
 
 
 @dataclass(slots=True)
 class CallState:
-    """Per-call counters and switches, reached from httpx's event hooks through a context var."""
+    """Per-call counters and switches, reached from httpx's event hooks through a context var.
+
+    The call's bounds are not here: its budget travels on each request (``_bounds``).
+    """
 
     debug: bool = False
     requests: int = 0
     retries: int = 0
-    # The call's bounds on every response body: a deadline on time.monotonic, a size limit.
-    deadline: float | None = None
-    timeout_s: float = 0.0
-    max_response_bytes: int | None = None
 
 
 current_call: contextvars.ContextVar[CallState | None] = contextvars.ContextVar(
@@ -64,18 +62,11 @@ def _on_request(request: httpx.Request) -> None:
 
 
 def _on_response(response: httpx.Response) -> None:
+    # A file streamed to disk may be of any size; its time is bounded all the same.
+    streamed = bool(response.is_success and response.request.extensions.get(STREAMED))
+    bound_response(response, any_size=streamed)
     state = current_call.get()
-    if state is None:
-        return
-    if state.deadline is not None and state.max_response_bytes is not None:
-        streamed = response.is_success and response.request.extensions.get(STREAMED)
-        bound_response(
-            response,
-            deadline=state.deadline,
-            timeout_s=state.timeout_s,
-            limit=_UNBOUNDED if streamed else state.max_response_bytes,
-        )
-    if not state.debug or response.request.extensions.get(STREAMED):
+    if state is None or not state.debug or response.request.extensions.get(STREAMED):
         return  # a streamed file is not read for the debug log
     response.read()
     log.info(

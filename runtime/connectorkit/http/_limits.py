@@ -20,7 +20,6 @@ faster (``connectorkit emulator --time-scale``).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import threading
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import BUDGET_ENDPOINT, RateLimited
+from connectorkit.core._settings import settings
 from connectorkit.state import Window, _keys
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class Limiter:
         # How long the last requests took from admission to their end (real seconds).
         self._durations: deque[float] = deque(maxlen=_RECENT)
         self._lock = threading.Lock()
-        scale = time_scale or float(os.environ.get(TIME_SCALE_ENV) or 1.0)
+        scale = time_scale or settings().limits_time_scale or 1.0
         self.time_scale = scale if scale > 0 else 1.0
         self._by_action: dict[str, list[BudgetDef]] = {}
         self._resets: dict[str, list[BudgetDef]] = {}

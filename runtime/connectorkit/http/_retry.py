@@ -1,10 +1,9 @@
-"""The retry policy: which failures are retried, how long to wait, and the call's time budget."""
+"""The retry policy: which failures are retried, and how long to wait before the next attempt."""
 
 from __future__ import annotations
 
 import random
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connectorkit.core._errors import (
@@ -19,40 +18,12 @@ from connectorkit.core._errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["IDEMPOTENT", "Budget", "RetryPolicy"]
+__all__ = ["IDEMPOTENT", "RetryPolicy"]
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Exponential backoff needs a non-zero start when the caller left Retry Delay at 0.
 DEFAULT_BACKOFF_BASE_S = 0.5
 MAX_BACKOFF_S = 60.0
-
-
-@dataclass(slots=True)
-class Budget:
-    """The call's time budget: every attempt and every wait comes out of it."""
-
-    total_s: float | None
-    clock: Callable[[], float] = time.monotonic
-    started: float = field(default=0.0)
-
-    def __post_init__(self) -> None:
-        self.started = self.clock()
-
-    def elapsed(self) -> float:
-        """Seconds since the call started."""
-        return self.clock() - self.started
-
-    def remaining(self) -> float | None:
-        """Seconds left (``None``: unbounded); raises the contract's timeout when none are left."""
-        if self.total_s is None:
-            return None
-        left = self.total_s - self.elapsed()
-        if left <= 0:
-            raise TimeoutError(
-                f"the call's time budget of {self.total_s * 1000:.0f} ms ran out",
-                timeout_ms=round(self.total_s * 1000),
-            )
-        return left
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,13 @@ import binascii
 import hashlib
 import io
 import mimetypes
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidInput
+from connectorkit.core._settings import settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,7 +55,7 @@ def _refused(field: str, message: str) -> InvalidInput:
 def confined(field: str, text: str) -> Path:
     """The path ``text`` names, refused outside ``CONNECTORKIT_FILES_DIR`` when that is set."""
     path = Path(text).expanduser()
-    root = os.environ.get(FILES_DIR_ENV)
+    root = settings().files_dir
     if root:
         base = Path(root).expanduser().resolve()
         resolved = (base / path).resolve() if not path.is_absolute() else path.resolve()
@@ -135,8 +135,7 @@ def stored_form(value: Any) -> Any:
 
 def inline_cap() -> int:
     """The largest file a result carries as base64 (``CONNECTORKIT_MAX_INLINE_FILE_BYTES``)."""
-    text = os.environ.get(INLINE_CAP_ENV, "")
-    return int(text) if text.isdigit() else _DEFAULT_INLINE_CAP
+    return settings().max_inline_file_bytes or _DEFAULT_INLINE_CAP
 
 
 def _too_large(size: int, cap: int) -> InvalidInput:

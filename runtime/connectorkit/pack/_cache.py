@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from connectorkit.core._settings import settings
 from connectorkit.core._version import version
 
 __all__ = ["CACHE_ENV", "CachedDocument", "cache_dir", "fingerprint", "read", "write"]
@@ -66,7 +67,7 @@ class CachedDocument(NamedTuple):
 
 def cache_dir() -> Path | None:
     """``$CONNECTORKIT_CACHE_DIR`` (empty: no cache), else the user's cache folder."""
-    chosen = os.environ.get(CACHE_ENV)
+    chosen = settings().cache_dir
     if chosen is not None:
         return Path(chosen) if chosen else None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

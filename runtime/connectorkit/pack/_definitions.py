@@ -22,6 +22,7 @@ __all__ = [
     "DiscoverDef",
     "EachDef",
     "ErrorHint",
+    "InOrderDef",
     "Pack",
     "Quirks",
     "RefusalDef",
@@ -78,6 +79,22 @@ class BatchDef:
     max_bytes: int | None = None
     in_flight: int = 1
     rows: RowTypesDef | None = None
+    in_order: InOrderDef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InOrderDef:
+    """When a batch action sends one chunk at a time, so that they arrive in their order.
+
+    The caller asks with ``input`` (a boolean); or a value an action remembered (``remembered``
+    under ``key``, templates over the inputs) is one of ``values`` — a table that drops its
+    oldest rows by arrival, say.
+    """
+
+    input: str | None = None
+    remembered: str | None = None
+    key: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,3 +272,12 @@ class Pack:
     value_sets: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     error_hints: tuple[ErrorHint, ...] = ()
     budgets: tuple[BudgetDef, ...] = ()
+
+    def secret_keys(self, connection: str | None) -> frozenset[str] | None:
+        """The keys of ``connection``'s values that are never shown, as its definition marks them.
+
+        ``None`` names the pack's default connection. None comes back when the pack has no
+        such connection: then no value of it is shown in clear.
+        """
+        definition = self.connections.get(connection or self.default_connection)
+        return definition.secret_keys if definition is not None else None

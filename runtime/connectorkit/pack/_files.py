@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["PACK_ENV", "FileKind", "default_pack_root", "pack_files", "packs_dir", "schema_dir"]
+from connectorkit.core._settings import settings
+
+__all__ = [
+    "PACK_ENV",
+    "FileKind",
+    "bundled_pack_names",
+    "default_pack_root",
+    "named_pack",
+    "pack_files",
+    "packs_dir",
+    "schema_dir",
+]
 
 PACK_ENV = "CONNECTORKIT_PACK"
 DEFAULT_PACK = "powerbi"
@@ -52,10 +62,33 @@ def _editable_source() -> Path | None:
 
 def default_pack_root() -> Path:
     """The pack the command uses when none is named: ``$CONNECTORKIT_PACK``, else the default."""
-    chosen = os.environ.get(PACK_ENV)
+    chosen = settings().pack
     if chosen:
-        return Path(chosen)
+        return named_pack(chosen)
     return packs_dir() / DEFAULT_PACK
+
+
+def bundled_pack_names() -> list[str]:
+    """The names of the packs that ship with connectorkit, sorted."""
+    folder = packs_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "connector.yaml").is_file())
+
+
+def named_pack(text: str) -> Path:
+    """A pack named on the command line: a folder (or its ``connector.yaml``), or a bundled name.
+
+    A folder that exists wins; otherwise a bare name such as ``reportserver`` is the bundled
+    pack of that name, so that an install without a clone can use every pack it ships.
+    """
+    path = Path(text).expanduser()
+    if path.name == "connector.yaml" and path.is_file():
+        return path.parent
+    if path.exists() or "/" in text or "\\" in text:
+        return path
+    bundled = packs_dir() / text
+    return bundled if (bundled / "connector.yaml").is_file() else path
 
 
 def schema_dir() -> Path:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectorkit.core._errors import InvalidInput
 from connectorkit.core._json import NOT_JSON, loads_service
-from connectorkit.core._request import Openable, RequestSpec
+from connectorkit.core._request import Openable, RequestSpec, url_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -166,6 +166,13 @@ def _resolve_url(base_url: str, url: str) -> tuple[str, list[tuple[str, str]]]:
     else:
         path = parts.path if parts.path.startswith("/") else f"/{parts.path}"
         full = base_url.rstrip("/") + path
+
+    problem = url_problem(full)
+    if problem is not None:
+        raise InvalidInput(
+            f"url makes a URL that cannot be sent: it {problem}",
+            details=[{"field": "url", "message": f"makes a URL that {problem}"}],
+        )
     return full, parse_qsl(parts.query, keep_blank_values=True)
 
 

@@ -20,6 +20,7 @@ from connectorkit.pack._definitions import (
     DiscoverDef,
     EachDef,
     ErrorHint,
+    InOrderDef,
     Pack,
     Quirks,
     RefusalDef,
@@ -288,6 +289,17 @@ def _batch(spec: dict[str, Any]) -> BatchDef:
         )
         if rows
         else None,
+        in_order=_in_order(spec["in_order"]) if spec.get("in_order") else None,
+    )
+
+
+def _in_order(spec: dict[str, Any]) -> InOrderDef:
+    remembered = spec.get("remembered") or {}
+    return InOrderDef(
+        input=spec.get("input"),
+        remembered=remembered.get("name"),
+        key=tuple(remembered.get("key") or ()),
+        values=tuple(str(v) for v in remembered.get("values") or ()),
     )
 
 

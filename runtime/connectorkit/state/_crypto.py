@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from connectorkit.core._settings import settings
 from connectorkit.state._store import StateError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Sealer:
     @classmethod
     def for_store(cls, kind: str, key_file: Path | None) -> Sealer:
         """The sealer of a store: the environment's key, else the key file, else refused."""
-        configured = os.environ.get(KEY_ENV, "").strip()
+        configured = (settings().state_key or "").strip()
         if configured:
             keys = [k.strip() for k in configured.split(",") if k.strip()]
             return cls(keys, source=KEY_ENV)

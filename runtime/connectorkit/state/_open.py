@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from connectorkit.core._settings import settings
 from connectorkit.state._crypto import Sealer
 from connectorkit.state._store import StateError
 
@@ -53,8 +53,9 @@ def default_path() -> Path:
 
 def open_state(url: str | None = None) -> State:
     """Open the store ``url`` names (default: ``$CONNECTORKIT_STATE``, else the SQLite file)."""
-    url = (url if url is not None else os.environ.get(STATE_ENV, "")).strip()
-    retention = os.environ.get(RETENTION_ENV, "").strip()
+    given = settings()
+    url = (url if url is not None else given.state or "").strip()
+    retention = (given.token_retention or "").strip()
     try:
         retention_s = parse_retention(retention) if retention else DEFAULT_RETENTION_S
     except ValueError as exc:

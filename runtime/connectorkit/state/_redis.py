@@ -8,12 +8,12 @@ so Redis drops it by itself (on access, or in its background expiry cycle).
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from connectorkit.core._errors import NetworkError
+from connectorkit.core._settings import settings
 from connectorkit.state._store import HOLD_POLL_S, StateError
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class RedisStore:
         parts = urlsplit(url)
         self.url = url
         self._where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}"
-        password = None if parts.password else os.environ.get(PASSWORD_ENV) or None
+        password = None if parts.password else settings().redis_password or None
         try:
             self._redis = redis.Redis.from_url(
                 url, password=password, socket_timeout=10, socket_connect_timeout=5

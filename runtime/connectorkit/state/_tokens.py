@@ -31,6 +31,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from connectorkit.core._settings import settings
 from connectorkit.state import _keys
 
 if TYPE_CHECKING:
@@ -102,9 +103,7 @@ class StoreTokens:
         self._state = state
         self.clock = clock
         self.sleep = sleep
-        self.lease_ttl_s = lease_ttl_s or float(
-            os.environ.get(LEASE_TTL_ENV) or DEFAULT_LEASE_TTL_S
-        )
+        self.lease_ttl_s = lease_ttl_s or settings().lease_ttl_s or DEFAULT_LEASE_TTL_S
         self._retention_s = retention_s
 
     @property

@@ -15,12 +15,14 @@ import json
 import signal
 import socket
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from connectorkit.pack._files import named_pack
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
 
+    from connectorkit.pack._definitions import Pack
     from connectorkit.studio._emulator_choice import EmulatorProcess, Preset
 
 __all__ = ["main"]
@@ -32,13 +34,21 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "A local web page that shows every action of a pack as the form a workflow designer "
             "gets from `describe`, and runs it. Prints one JSON line with its URL, then serves "
-            "until interrupted. Example: connectorkit studio --emulator"
+            "until interrupted."
         ),
+        epilog=(
+            "examples:\n"
+            "  connectorkit studio --emulator                    # run against a local emulator\n"
+            "  connectorkit studio --pack ./my-pack --port 8700  # your pack, reloaded on edits\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--pack",
-        type=Path,
-        help="action pack folder (default: $CONNECTORKIT_PACK, else the bundled pack); "
+        type=named_pack,
+        metavar="DIR|NAME",
+        help="the action pack: a folder or a bundled pack's name (default: $CONNECTORKIT_PACK, "
+        "else the bundled pack); "
         "the page follows edits to its files",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
@@ -77,7 +87,7 @@ def _bind(port: int) -> socket.socket:
 
 
 def _emulator(
-    args: argparse.Namespace, catalog: dict[str, Any]
+    args: argparse.Namespace, pack: Pack | None
 ) -> tuple[list[Preset], EmulatorProcess | None]:
     """The emulator preset asked for with ``--emulator``, and the child process if one started."""
     from connectorkit.studio._emulator_choice import (  # noqa: PLC0415
@@ -99,7 +109,7 @@ def _emulator(
         if args.emulator_client:
             client_id, _, secret = args.emulator_client.partition(":")
             client = (client_id, secret)
-    preset = emulator_preset(catalog, endpoints, client)
+    preset = emulator_preset(pack, endpoints, client)
     return ([] if preset is None else [preset]), child
 
 
@@ -109,11 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import uvicorn  # noqa: PLC0415 - only the studio serves HTTP
     except ImportError:
-        print(  # noqa: T201
-            "connectorkit: studio needs its extra: pip install 'connectorkit[studio]'",
-            file=sys.stderr,
-        )
-        return 3
+        from connectorkit.core._install import missing_extra  # noqa: PLC0415
+
+        # A usage error (exit 2), not a defect: the caller's environment lacks a part.
+        sys.stderr.write(f"connectorkit: {missing_extra('studio', 'studio', 'uvicorn')}\n")
+        return 2
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.pack._load import default_pack_root  # noqa: PLC0415
     from connectorkit.studio._app import StudioApp  # noqa: PLC0415
@@ -122,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from connectorkit.studio._watch import PackView  # noqa: PLC0415
 
     view = PackView((args.pack or default_pack_root()).resolve())
-    _, _, catalog, error = view.current()
+    _, pack, _, error = view.current()
     if error is not None:
         print(f"connectorkit: {error['message']} (the page shows it until fixed)", file=sys.stderr)  # noqa: T201
-    presets, child = _emulator(args, catalog or {})
+    presets, child = _emulator(args, pack)
     try:
         sock = _bind(args.port)
     except OSError as exc:

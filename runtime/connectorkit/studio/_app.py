@@ -19,7 +19,6 @@ from connectorkit.studio._recipes import (
     invoke_recipe,
     masked_connection,
     run_recipe,
-    secret_keys,
     token_values,
 )
 from connectorkit.studio._runs import Run
@@ -27,6 +26,7 @@ from connectorkit.studio._runs import Run
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
 
+    from connectorkit.pack._definitions import Pack
     from connectorkit.studio._emulator_choice import Preset
     from connectorkit.studio._runs import RunBook
     from connectorkit.studio._stored_choice import StoredPresets
@@ -88,16 +88,16 @@ class StudioApp:
         self.stored = stored
         self.assets = _assets()
 
-    def presets(self, catalog: dict[str, Any] | None) -> list[Preset]:
+    def presets(self, pack: Pack | None) -> list[Preset]:
         """The ready connections: the emulator's, then the stored ones."""
-        stored = self.stored.presets(catalog) if self.stored and catalog is not None else []
+        stored = self.stored.presets(pack) if self.stored and pack is not None else []
         return [*self.fixed, *stored]
 
-    def preset(self, catalog: dict[str, Any], preset_id: str) -> Preset | None:
+    def preset(self, pack: Pack, preset_id: str) -> Preset | None:
         """The ready connection ``preset_id``; a stored one is read alone, not with the rest."""
         name = preset_id.removeprefix("stored:")
         if self.stored is not None and name != preset_id:
-            return self.stored.preset(catalog, name)
+            return self.stored.preset(pack, name)
         return next((p for p in self.fixed if p.id == preset_id), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,13 +173,13 @@ class StudioApp:
 
     def catalog(self) -> dict[str, Any]:
         """The page's starting point: the catalog (or why the pack does not load), presets."""
-        version, _, catalog, error = self.view.current()
+        version, pack, catalog, error = self.view.current()
         return {
             "version": version,
             "pack": str(self.view.root),
             "catalog": catalog,
             "error": error,
-            "presets": [p.public() for p in self.presets(catalog)],
+            "presets": [p.public() for p in self.presets(pack)],
             "connections": "" if self.stored is None else self.stored.fingerprint(),
         }
 
@@ -199,7 +199,7 @@ class StudioApp:
         chosen = chosen if isinstance(chosen, dict) else {}
         preset = None
         if "preset" in chosen:
-            preset = self.preset(catalog, str(chosen["preset"]))
+            preset = self.preset(pack, str(chosen["preset"]))
             if preset is None:
                 raise _HttpError(
                     409,
@@ -211,7 +211,7 @@ class StudioApp:
             secret, secrets, reference = set(preset.secret), preset.secrets(), preset.reference
         else:
             connection = {k: v for k, v in chosen.items() if k in {"key", "values", "token"}}
-            secret = _secret_keys(catalog, connection.get("key"))
+            secret = _secret_keys(pack, connection)
             secrets = _secret_values(connection, secret)
             reference = "connection.json"
         request = {
@@ -260,14 +260,14 @@ def _resumed_action(runner: Any, handle: str) -> str:
     return str(record["action"])
 
 
-def _secret_keys(catalog: dict[str, Any], key: Any) -> set[str]:
-    connections = catalog.get("connections", [])
-    default = catalog.get("default_connection")
-    for connection in connections:
-        if connection.get("key") == (key or default):
-            return secret_keys(connection.get("values", {}))
-    # An unknown key is refused by the runtime; meanwhile treat every value as secret.
-    return {"client_secret"} | {k for c in connections for k in secret_keys(c.get("values", {}))}
+def _secret_keys(pack: Pack, connection: dict[str, Any]) -> set[str]:
+    key = connection.get("key")
+    keys = pack.secret_keys(key if isinstance(key, str) else None)
+    if keys is not None:
+        return set(keys)
+    # A key the pack lacks is refused by the runtime; meanwhile no value of it is shown.
+    values = connection.get("values")
+    return set(values) if isinstance(values, dict) else set()
 
 
 def _secret_values(connection: dict[str, Any], secret: set[str]) -> list[str]:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._redact import MASK
-from connectorkit.studio._recipes import secret_keys
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from connectorkit.pack._definitions import Pack
 
 __all__ = [
     "DEFAULT_EMULATOR_CLIENT",
@@ -79,7 +80,7 @@ class Preset:
 
 
 def emulator_preset(
-    catalog: Mapping[str, Any], endpoints: Mapping[str, str], client: tuple[str, str]
+    pack: Pack | None, endpoints: Mapping[str, str], client: tuple[str, str]
 ) -> Preset | None:
     """A connection of the pack pointed at an emulator, or None if no connection fits.
 
@@ -87,13 +88,12 @@ def emulator_preset(
     named like the emulator's endpoints (``base_url``, ``token_url``, ``authorize_url``) take
     them, ``tenant_id`` takes the emulator's tenant, ``client_id``/``client_secret`` the client.
     """
-    connections = [c for c in catalog.get("connections", []) if isinstance(c, dict)]
-    if not connections:
+    connections = list(pack.connections.values()) if pack is not None else []
+    if pack is None or not connections:
         return None
-    chosen = next((c for c in connections if c.get("grant") == "client_credentials"), None)
-    chosen = chosen or next((c for c in connections if c.get("default")), connections[0])
-    schema = chosen.get("values", {})
-    properties = schema.get("properties", {})
+    chosen = next((c for c in connections if c.grant == "client_credentials"), None)
+    chosen = chosen or pack.connections.get(pack.default_connection, connections[0])
+    properties = {value.key for value in chosen.values}
     offered = {
         **{k: v for k, v in endpoints.items() if k in {"base_url", "token_url", "authorize_url"}},
         "tenant_id": endpoints.get("tenant", ""),
@@ -103,10 +103,10 @@ def emulator_preset(
     values = {k: v for k, v in offered.items() if k in properties and v}
     return Preset(
         id="emulator",
-        label=f"Emulator at {endpoints.get('url', '?')} ({chosen.get('label', chosen['key'])})",
-        key=str(chosen["key"]),
+        label=f"Emulator at {endpoints.get('url', '?')} ({chosen.label or chosen.key})",
+        key=chosen.key,
         values=values,
-        secret=frozenset(secret_keys(schema)),
+        secret=chosen.secret_keys,
         reference="emulator.json",
     )
 
@@ -145,8 +145,11 @@ class EmulatorProcess:
             self.endpoints: dict[str, str] = json.loads(line)
         except ValueError:
             self.stop()
+            from connectorkit.core._install import extra_command  # noqa: PLC0415
+
             raise RuntimeError(
-                "the emulator did not start (is the connectorkit[emulator] extra installed?)"
+                "the emulator did not start; it needs the optional extra 'emulator': "
+                + extra_command("emulator")
             ) from None
 
     def alive(self) -> bool:

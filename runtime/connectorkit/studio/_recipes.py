@@ -21,7 +21,6 @@ __all__ = [
     "invoke_recipe",
     "masked_connection",
     "run_recipe",
-    "secret_keys",
     "token_values",
 ]
 
@@ -36,16 +35,6 @@ def token_values(token: Any) -> list[str]:
     if not isinstance(token, dict):
         return []
     return [str(token[k]) for k in TOKEN_FIELDS if isinstance(token.get(k), str)]
-
-
-def secret_keys(connection_schema: Mapping[str, Any]) -> set[str]:
-    """The values of a connection that its ``describe`` schema marks as secret."""
-    properties = connection_schema.get("properties", {})
-    return {
-        key
-        for key, spec in properties.items()
-        if isinstance(spec, dict) and (spec.get("writeOnly") or spec.get("format") == "password")
-    }
 
 
 def masked_connection(connection: Mapping[str, Any], secret: set[str]) -> dict[str, Any]:

@@ -10,16 +10,17 @@ is open.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from connectorkit.core._errors import ConnectorError
 from connectorkit.state import StateError, StoredConnections
 from connectorkit.studio._emulator_choice import Preset
-from connectorkit.studio._recipes import secret_keys, token_values
+from connectorkit.studio._recipes import token_values
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
+    from connectorkit.pack._definitions import Pack
     from connectorkit.state import State
 
 __all__ = ["StoredPresets"]
@@ -43,17 +44,17 @@ class StoredPresets:
             self._warn(exc)
             return ""
 
-    def presets(self, catalog: Mapping[str, Any]) -> list[Preset]:
+    def presets(self, pack: Pack) -> list[Preset]:
         """One preset per stored connection of this pack's connection keys, sorted by name."""
         try:
             names = StoredConnections(self._state()).names()
         except (ConnectorError, StateError, OSError) as exc:
             self._warn(exc)
             return []
-        found = (self.preset(catalog, name) for name in names)
+        found = (self.preset(pack, name) for name in names)
         return [preset for preset in found if preset is not None]
 
-    def preset(self, catalog: Mapping[str, Any], name: str) -> Preset | None:
+    def preset(self, pack: Pack, name: str) -> Preset | None:
         """Stored connection ``name`` as a preset, or None if it is gone or not this pack's."""
         try:
             record = StoredConnections(self._state()).load(name)
@@ -61,22 +62,15 @@ class StoredPresets:
             # One record sealed with a key this process lacks does not hide the others.
             log.warning("stored connection %r cannot be read: %s", name, exc)
             return None
-        schema = next(
-            (
-                c
-                for c in catalog.get("connections", [])
-                if isinstance(c, dict) and record is not None and c.get("key") == record.key
-            ),
-            None,
-        )
-        if record is None or schema is None:
+        definition = pack.connections.get(record.key) if record is not None else None
+        if record is None or definition is None:
             return None  # removed meanwhile, or another pack's connection
         return Preset(
             id=f"stored:{name}",
-            label=f"Stored connection {name} ({schema.get('label', record.key)})",
+            label=f"Stored connection {name} ({definition.label or record.key})",
             key=record.key,
             values=dict(record.values),
-            secret=frozenset(secret_keys(schema.get("values", {}))),
+            secret=definition.secret_keys,
             reference=name,
             name=name,
             tokens=tuple(token_values(record.token)),

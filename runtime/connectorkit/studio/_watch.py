@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import ConnectorError
+from connectorkit.pack._cache import fingerprint as pack_fingerprint
+from connectorkit.pack._files import schema_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,24 +18,11 @@ __all__ = ["PackView", "fingerprint"]
 
 
 def fingerprint(root: Path) -> str:
-    """A digest of the names, sizes and modification times of the pack's files.
+    """The pack's fingerprint, as its cache keys it: a pack file changed, or the schemas.
 
     Stat calls only, so the page can ask for it every second or two at no real cost.
     """
-    digest = hashlib.sha256()
-    paths = [root / "connector.yaml"]
-    for folder in ("actions", "connections"):
-        base = root / folder
-        if base.is_dir():
-            paths += sorted(p for p in base.rglob("*") if p.is_file())
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:
-            digest.update(f"{path}:missing\n".encode())
-            continue
-        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+    return pack_fingerprint(root, schema_dir())[:16]
 
 
 class PackView:

@@ -21,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
             "Run it again after the document changes: requests and input types are renewed, "
             "labels, comments, defaults and examples an author wrote are kept."
         ),
+        epilog=(
+            "examples:\n"
+            "  connectorkit import-openapi openapi.yaml --tag alerts\n"
+            "  connectorkit import-openapi api.json --operation getThing --dry-run\n"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("spec", type=Path, help="the OpenAPI document (JSON or YAML)")
     parser.add_argument(

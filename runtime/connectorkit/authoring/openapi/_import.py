@@ -38,16 +38,25 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     curated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dry_run: bool = False  # nothing was written: the report says what would be
 
     def lines(self) -> list[str]:
         """The report as the command prints it (each note once)."""
+        made, changed = (
+            ("would be created", "would be updated") if self.dry_run else ("created", "updated")
+        )
         counts = (
-            f"{len(self.created)} action(s) created, {len(self.updated)} updated, "
+            f"{len(self.created)} action(s) {made}, {len(self.updated)} {changed}, "
             f"{len(self.unchanged)} unchanged, {len(self.curated)} hand-written kept as they are"
         )
         out = [f"{self.operations} operation(s): {counts}"]
-        out += [f"  created  actions/{key}.yaml" for key in self.created]
-        out += [f"  updated  actions/{key}.yaml" for key in self.updated]
+        if self.dry_run:
+            out[0] += " (--dry-run: nothing was written)"
+        create, update = (
+            ("would create", "would update") if self.dry_run else ("created", "updated")
+        )
+        out += [f"  {create}  actions/{key}.yaml" for key in self.created]
+        out += [f"  {update}  actions/{key}.yaml" for key in self.updated]
         out += [f"  not supported: {note}" for note in dict.fromkeys(self.notes)]
         return out
 
@@ -123,7 +132,7 @@ def import_openapi(
         taken=taken,
         reserved=frozenset(existing) - set(taken.values()),
     )
-    report = ImportReport()
+    report = ImportReport(dry_run=dry_run)
     wanted = [item for item in made if _selected(item.operations, tags, operation_ids)]
     report.operations = sum(len(item.operations) for item in wanted)
     source = settings.document or spec_path.name

@@ -15,6 +15,11 @@ def register(registry: Registry) -> None:
     add_catalog_command(
         registry,
         "describe",
-        "the catalog (connections, actions, inputs as JSON Schema) as JSON; or one action's",
+        "the catalog as JSON: connections and actions, every input as JSON Schema",
+        description=(
+            "Print the pack's catalog as JSON, for a workflow designer: its connections and "
+            "actions, each input as JSON Schema, each result's shape and examples. With ACTION, "
+            "print only that action's entry."
+        ),
         examples=["connectorkit describe > catalog.json", "connectorkit describe create_rows"],
     )

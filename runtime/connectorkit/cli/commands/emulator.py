@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 EMULATOR_GROUP = "connectorkit.emulators"
 DEFAULT_EMULATOR = "powerbi"
+# What the `emulator` extra brings (its server, signed tokens, TLS, NTLM), by module name.
+_EXTRA_MODULES = ("uvicorn", "joserfc", "trustme", "spnego")
 
 
 def register(registry: Registry) -> None:
@@ -49,12 +51,13 @@ def _emulator(argv: list[str]) -> int:
         print(f"connectorkit: no emulator named {name!r} ({known})", file=sys.stderr)  # noqa: T201
         return 2
     # Emulators import their server lazily, so ask for it up front rather than fail mid-start.
-    if importlib.util.find_spec("uvicorn") is None and not {"-h", "--help"} & set(rest):
-        print(  # noqa: T201
-            "connectorkit: the emulator needs its extra: pip install 'connectorkit[emulator]'",
-            file=sys.stderr,
-        )
-        return 3
+    absent = [m for m in _EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    if absent and not {"-h", "--help"} & set(rest):
+        from connectorkit.core._install import missing_extra  # noqa: PLC0415
+
+        # A usage error (exit 2), not a defect: the caller's environment lacks a part.
+        sys.stderr.write(f"connectorkit: {missing_extra('emulator', 'the emulator', absent[0])}\n")
+        return 2
     start = found[name].load()
     if name != DEFAULT_EMULATOR:
         return int(start(rest))

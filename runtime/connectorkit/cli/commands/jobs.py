@@ -1,171 +1,240 @@
-"""``connectorkit jobs``: the push jobs in the state store — list, show, resume, forget."""
+"""``connectorkit jobs``: the push jobs in the state store — list, show, resume, forget.
+
+For people: a table of jobs with local times, one job batch by batch, a sentence when there is
+none; ``--json``: the protocol's envelope. Without a verb, the jobs are listed.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import sys
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging
+from connectorkit.cli._common import configure_logging
+from connectorkit.cli._voice import Voice, add_store_options
+from connectorkit.core._errors import InvalidRequest
 
 if TYPE_CHECKING:
     import argparse
 
     from connectorkit.cli._common import Registry
+    from connectorkit.cli._render import Style
     from connectorkit.state import JobLedger
 
 
 def register(registry: Registry) -> None:
-    """Add ``jobs``."""
+    """Add ``jobs`` and its verbs."""
     sub = registry.add(
         "jobs",
         "push jobs: list them, show one batch by batch, resume one, forget one",
         description=(
             "Every create_rows call is a job whose batches are recorded in the state store as "
-            "they land (committed, unknown, failed, not_sent). 'resume' pushes what is not "
-            "committed yet: from the same file for a job started with 'connectorkit push'; a "
-            "job whose rows came in a request resumes by sending that request again with its "
-            "job_id."
+            "they land (committed, unknown, failed, not_sent). Without a verb, the jobs are "
+            "listed. 'resume' pushes what is not committed yet: from the same file, for a job "
+            "started with 'connectorkit push'. A job whose rows came in a request resumes by "
+            "sending that request again with its job_id."
         ),
         handler=_jobs,
         examples=[
-            "connectorkit jobs list",
+            "connectorkit jobs",
             "connectorkit jobs show 4f1c…",
             "connectorkit jobs resume 4f1c… --unknown-batches skip --wait",
+            "connectorkit jobs forget 4f1c…",
         ],
     )
-    sub.add_argument("verb", choices=("list", "show", "resume", "forget"))
-    sub.add_argument("job_id", nargs="?", metavar="JOB_ID")
-    sub.add_argument("--connection", metavar="NAME|FILE", help="resume: the connection to use")
-    sub.add_argument("--unknown-batches", choices=("resend", "skip"), help="resume: see push")
-    sub.add_argument("--wait", action="store_true", help="resume: wait out long pauses")
-    sub.add_argument("--json", action="store_true", help="list/show: JSON instead of text")
-    add_state_option(sub)
-    add_pack_option(sub)
+    add_store_options(sub)
+    verbs = sub.add_subparsers(dest="verb", metavar="VERB", parser_class=type(sub))
+    registry.add_verb(verbs, "list", "the jobs, newest first", examples=["connectorkit jobs list"])
+    show = registry.add_verb(
+        verbs,
+        "show",
+        "one job: its target, its rows file, its batches by status",
+        examples=["connectorkit jobs show 4f1c… --json"],
+    )
+    resume = registry.add_verb(
+        verbs,
+        "resume",
+        "push what a job has not committed yet, from its file",
+        description=(
+            "Push the batches of a job that are not committed yet, reading the rows again from "
+            "the file 'connectorkit push' was given. The connection is the one the push used "
+            "(its name or file), unless --connection says another. Batches whose fate is "
+            "unknown need --unknown-batches: resend (their rows may be stored twice) or skip "
+            "(their rows may be missing)."
+        ),
+        examples=[
+            "connectorkit jobs resume 4f1c… --unknown-batches skip",
+            "connectorkit jobs resume 4f1c… --connection emulator --wait",
+        ],
+    )
+    forget = registry.add_verb(
+        verbs, "forget", "remove a job's ledger", examples=["connectorkit jobs forget 4f1c…"]
+    )
+    for verb in (show, resume, forget):
+        verb.add_argument("job_id", metavar="JOB_ID", help="the job (see: connectorkit jobs)")
+    resume.add_argument(
+        "-c",
+        "--connection",
+        metavar="NAME|FILE",
+        help="the connection to use (default: the one the push used)",
+    )
+    resume.add_argument(
+        "--unknown-batches", choices=("resend", "skip"), help="what to do with unknown batches"
+    )
+    resume.add_argument("--wait", action="store_true", help="wait out long pauses")
+    resume.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    for verb in (verbs.choices["list"], show, resume, forget):
+        add_store_options(verb, verb=True)
 
 
 def _jobs(args: argparse.Namespace) -> int:
     from connectorkit.call._run import Runner  # noqa: PLC0415
 
-    configure_logging()
-    if args.verb != "list" and not args.job_id:
-        return _fail(f"'jobs {args.verb}' needs a JOB_ID")
+    configure_logging(quiet=True)  # a resume's progress says what the runtime's log would
+    voice = Voice(as_json=args.json)
+    verb = args.verb or "list"
     runner = Runner(state_url=args.state)
     try:
         book = runner.jobs
-        if args.verb == "list":
-            return _list(book, as_json=args.json)
+        if verb == "list":
+            return _list(voice, book, runner.state.store.url)
         about = book.about(args.job_id)
         if about is None:
-            return _fail(f"no job {args.job_id!r} in {runner.state.store.url}")
-        if args.verb == "show":
-            return _show(book, args.job_id, about, as_json=args.json)
-        if args.verb == "forget":
+            return voice.fail(
+                InvalidRequest(
+                    f"there is no job {args.job_id!r} in {runner.state.store.url}; "
+                    "`connectorkit jobs` lists the jobs",
+                    details=[{"field": "JOB_ID", "message": "no such job"}],
+                )
+            )
+        if verb == "show":
+            return _show(voice, book, args.job_id, about)
+        if verb == "forget":
             book.forget(args.job_id)
-            _say(f"forgot job {args.job_id}")
-            return 0
+            return voice.done({"forgot": args.job_id}, f"forgot job {args.job_id}")
     finally:
         runner.close()
-    return _resume(args, about)
+    return _resume(args, about, voice)
 
 
-def _list(book: JobLedger, *, as_json: bool) -> int:
+def _list(voice: Voice, book: JobLedger, where: str) -> int:
     from connectorkit.bulk._jobs import job_summary  # noqa: PLC0415
 
     jobs = []
     for job_id in book.job_ids():
         about = book.about(job_id) or {}
         jobs.append({"job_id": job_id, **job_summary(about, book.batches(job_id))})
-    if as_json:
-        _say(json.dumps(jobs, indent=2))
-        return 0
     if not jobs:
-        _say("no push jobs")
-        return 0
-    for job in jobs:
-        committed = job["batches"].get("committed", {}).get("rows", 0)
-        _say(
-            f"{job['job_id']}  {_when(job['created'])}  {job['action']}  {job['state']:<16}"
-            f"  {committed:,} rows committed  {_target(job['inputs'])}"
-        )
-    return 0
+        return voice.empty([], f"no push jobs in {where}")
+    jobs.sort(key=lambda j: j.get("created") or 0, reverse=True)
+
+    def text(style: Style) -> str:
+        from connectorkit.cli._render import table  # noqa: PLC0415
+
+        rows = [
+            {
+                "job_id": job["job_id"],
+                "started": _when(job["created"]),
+                "action": job["action"],
+                "state": job["state"],
+                "committed": f"{_committed(job):,} rows",
+                "target": _target(job["inputs"]),
+            }
+            for job in jobs
+        ]
+        return table(rows, style, right=("committed",))
+
+    return voice.done(jobs, text)
 
 
-def _show(book: JobLedger, job_id: str, about: dict[str, Any], *, as_json: bool) -> int:
+def _show(voice: Voice, book: JobLedger, job_id: str, about: dict[str, Any]) -> int:
     from connectorkit.bulk._jobs import job_summary  # noqa: PLC0415
 
     batches = book.batches(job_id)
     summary = job_summary(about, batches)
-    if as_json:
-        ledger = [{"batch": n, **e} for n, e in batches.items()]
-        _say(json.dumps({"job_id": job_id, **summary, "ledger": ledger}, indent=2))
-        return 0
-    started = _when(about.get("created"))
-    _say(f"job {job_id}: {summary['action']}, {summary['state']}, started {started}")
-    _say(f"  target: {_target(summary['inputs'])}")
-    if about.get("rows_file"):
-        _say(f"  rows:   {about['rows_file']}")
-    for status, counts in sorted(summary["batches"].items()):
-        _say(f"  {status:<10} {counts['batches']:>6} batches  {counts['rows']:>12,} rows")
-    unknown = [n for n, e in batches.items() if e.get("status") == "unknown"]
-    if unknown:
-        _say(
-            "  the fate of batches "
-            + ", ".join(map(str, unknown[:10]))
-            + " is unknown: resume with --unknown-batches resend (may store twice) or skip "
-            "(may miss rows)"
-        )
-    return 0
+    ledger = [{"batch": n, **e} for n, e in batches.items()]
+    result = {"job_id": job_id, **summary, "ledger": ledger}
+
+    def text(style: Style) -> str:
+        from connectorkit.cli._render import table  # noqa: PLC0415
+
+        lines = [
+            style.bold(f"job {job_id}") + f": {summary['action']}, {summary['state']}, "
+            f"started {_when(about.get('created'))}",
+            f"  target  {_target(summary['inputs'])}",
+        ]
+        if about.get("rows_file"):
+            lines.append(f"  rows    {about['rows_file']}")
+        counts = [
+            {"status": status, "batches": c["batches"], "rows": f"{c['rows']:,}"}
+            for status, c in sorted(summary["batches"].items())
+        ]
+        if counts:
+            lines += ["", table(counts, style, right=("batches", "rows"))]
+        else:
+            lines.append("  no batch has been sent yet")
+        unknown = [n for n, e in batches.items() if e.get("status") == "unknown"]
+        if unknown:
+            shown = ", ".join(map(str, unknown[:10])) + (" …" if len(unknown) > 10 else "")  # noqa: PLR2004
+            lines.append(
+                f"the fate of batch(es) {shown} is unknown: resume with --unknown-batches "
+                "resend (their rows may be stored twice) or skip (they may be missing)"
+            )
+        return "\n".join(lines)
+
+    return voice.done(result, text)
 
 
-def _resume(args: argparse.Namespace, about: dict[str, Any]) -> int:
+def _resume(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> int:
+    from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
     from connectorkit.cli.commands.push import push_rows  # noqa: PLC0415
+    from connectorkit.core._errors import ConnectorError  # noqa: PLC0415
 
     if not about.get("rows_file"):
-        return _fail(
-            f"job {args.job_id}'s rows came in a request: resume it by sending that request "
-            f'again with "job_id": "{args.job_id}"'
+        return voice.fail(
+            InvalidRequest(
+                f"job {args.job_id}'s rows came in a request, not from a file: resume it by "
+                f'sending that request again with "job_id": "{args.job_id}"'
+            )
         )
     connection_text = args.connection or about.get("connection")
     if not connection_text:
-        return _fail("say which connection to resume with: --connection NAME|FILE")
-    from connectorkit.cli.commands.push import _connection  # noqa: PLC0415
-
-    connection = _connection(connection_text)
-    if isinstance(connection, str):
-        return _fail(connection)
+        return voice.fail(
+            InvalidRequest(
+                "say which connection to resume with: --connection NAME|FILE",
+                details=[{"field": "--connection", "message": "is required for this job"}],
+            )
+        )
+    try:
+        source = connection_source(connection_text)
+    except ConnectorError as exc:
+        return voice.fail(exc)
     inputs = {**about.get("inputs", {}), "job_id": args.job_id}
+    voice.action = str(about.get("action") or "create_rows")
     if args.unknown_batches:
         inputs["unknown_batches"] = args.unknown_batches
     return push_rows(
         str(about.get("action") or "create_rows"),
         inputs,
-        connection,
+        source,
         str(about["rows_file"]),
         file_format=about.get("rows_format"),
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
-        connection_ref=connection_text,
+        quiet=args.quiet,
+        voice=voice,
     )
 
 
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
+def _committed(job: dict[str, Any]) -> int:
+    return int(job["batches"].get("committed", {}).get("rows", 0))
 
 
 def _when(stamp: Any) -> str:
-    if not isinstance(stamp, int | float):
-        return "?"
-    return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    from connectorkit.cli._render import local_time  # noqa: PLC0415
+
+    return local_time(stamp, date=True) if isinstance(stamp, int | float) else "?"
 
 
 def _target(inputs: dict[str, Any]) -> str:
     keys = ("group_id", "dataset_id", "table_name")
     return " ".join(f"{k}={inputs[k]}" for k in keys if inputs.get(k))
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"connectorkit jobs: {message}\n")
-    return 2

@@ -1,22 +1,30 @@
-"""``connectorkit push``: rows from a CSV, NDJSON or JSON file (or stdin) into a batch action."""
+"""``connectorkit push``: rows from a CSV, NDJSON or JSON file (or stdin) into a batch action.
+
+For people: progress on stderr (one bar redrawn in place on a terminal, a line per batch
+elsewhere), then the result's key facts; a problem in a row is named by its line in the file.
+``--json``: the protocol's envelope, as ``invoke`` prints it.
+"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging, load
-from connectorkit.core._errors import ConnectorError
+from connectorkit.cli._voice import Voice, add_json_option
+from connectorkit.core._errors import ConnectorError, InvalidInput
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Mapping
 
+    from connectorkit.bulk._rowsource import RowFile
     from connectorkit.cli._common import Registry
+    from connectorkit.cli._connection_arg import ConnectionSource
 
 __all__ = ["push_rows"]
 
@@ -30,15 +38,16 @@ def register(registry: Registry) -> None:
             "Read rows from FILE (or '-' for stdin) one at a time, check them against the "
             "table's columns, and send them with create_rows: batches of at most 10,000 rows "
             "and 16 MB, five in flight, paced by the shared rate budgets. Memory stays flat "
-            "however long the file. The push is a job: if it stops, 'connectorkit jobs resume "
-            "JOB_ID' (or the same command with --job-id) sends only what is not yet committed. "
-            "The result is one JSON envelope on stdout, as invoke prints; progress goes to "
-            "stderr."
+            "however long the file. A row that does not fit is named by its line in the file. "
+            "The push is a job: if it stops, 'connectorkit jobs resume JOB_ID' (or the same "
+            "command with --job-id) sends only what is not yet committed. Progress goes to "
+            "stderr, the result to stdout (--json: the envelope invoke prints)."
         ),
         handler=_push,
         examples=[
-            "connectorkit push sales.csv dataset_id=… table_name=Sales --connection emulator",
-            "gzip -dc big.ndjson.gz | connectorkit push - dataset_id=… table_name=Sales --wait",
+            "connectorkit push rows.csv dataset_id=… table_name=Sales --connection emulator",
+            "gzip -dc big.ndjson.gz | connectorkit push - dataset_id=… table_name=Sales -c sales",
+            "connectorkit push rows.csv dataset_id=… table_name=Sales -c emulator --json",
         ],
     )
     sub.add_argument(
@@ -52,10 +61,11 @@ def register(registry: Registry) -> None:
     )
     sub.add_argument("--format", choices=("csv", "ndjson", "json"), help="the file's format")
     sub.add_argument(
+        "-c",
         "--connection",
         metavar="NAME|FILE",
-        required=True,
-        help="a stored connection's name, or a JSON file holding the request's connection",
+        help="a JSON file holding the request's connection (NAME finds ./NAME.json), or a "
+        "stored connection's name (default: $CONNECTORKIT_CONNECTION)",
     )
     sub.add_argument("--job-id", help="resume this job (or name a new one)")
     sub.add_argument(
@@ -68,6 +78,7 @@ def register(registry: Registry) -> None:
         action="store_true",
         help="wait out a long pause (hourly cap, long Retry-After) instead of returning",
     )
+    add_json_option(sub)
     add_state_option(sub)
     add_pack_option(sub)
     sub.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -76,38 +87,39 @@ def register(registry: Registry) -> None:
 
 
 def _push(args: argparse.Namespace) -> int:
-    configure_logging(quiet=args.quiet)
-    inputs: dict[str, Any] = {}
-    for item in args.inputs:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            return _fail(f"inputs are KEY=VALUE, not {item!r}")
-        inputs[key] = _value(value)
+    from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
+    from connectorkit.cli._inputs import parse_assignments  # noqa: PLC0415
+
+    configure_logging(quiet=True)  # the progress says what the runtime's log would
+    voice = Voice(as_json=args.json, quiet=args.quiet, action=args.action)
+    try:
+        pack = load(args.pack)
+        inputs = parse_assignments(pack.actions.get(args.action), args.inputs)
+        source = connection_source(args.connection)
+    except ConnectorError as exc:
+        return voice.fail(exc)
     if args.job_id:
         inputs["job_id"] = args.job_id
     if args.unknown_batches:
         inputs["unknown_batches"] = args.unknown_batches
-    connection = _connection(args.connection)
-    if isinstance(connection, str):
-        return _fail(connection)
     return push_rows(
         args.action,
         inputs,
-        connection,
+        source,
         args.file,
         file_format=args.format,
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
         quiet=args.quiet,
-        connection_ref=args.connection,
+        voice=voice,
     )
 
 
 def push_rows(
     action: str,
     inputs: Mapping[str, Any],
-    connection: Mapping[str, Any],
+    source: ConnectionSource,
     path: str,
     *,
     file_format: str | None = None,
@@ -115,31 +127,45 @@ def push_rows(
     state_url: str | None = None,
     wait: bool = False,
     quiet: bool = False,
-    connection_ref: str | None = None,
+    voice: Voice | None = None,
 ) -> int:
-    """Push the rows of ``path`` with ``action``; print the envelope; the exit code."""
+    """Push the rows of ``path`` with ``action``; say how it went; the exit code."""
     from connectorkit.bulk._rowsource import FileRows, RowFile  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
-    from connectorkit.protocol._protocol import handle, print_response  # noqa: PLC0415
+    from connectorkit.protocol._protocol import handle  # noqa: PLC0415
 
+    voice = voice or Voice()
     try:
         pack = load(pack_dir)
     except ConnectorError as exc:
-        return _fail(exc.message)
+        return voice.fail(exc)
+    if source.connection is None:
+        return voice.fail(
+            InvalidInput(
+                "say which connection to push with: --connection NAME|FILE",
+                details=[{"field": "--connection", "message": "is required"}],
+            )
+        )
     with tempfile.TemporaryDirectory(prefix="connectorkit-push-") as spool:
         if path == "-":  # read twice (checked, then sent): keep stdin in a file meanwhile
             path = str(Path(spool) / "stdin")
             with Path(path).open("wb") as out:
                 shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
         elif not Path(path).is_file():
-            return _fail(f"no such file: {path}")
+            return voice.fail(
+                InvalidInput(
+                    f"no such file: {path}", details=[{"field": "FILE", "message": "not found"}]
+                )
+            )
         # The job remembers the connection's name or file (never its values), for `jobs resume`.
-        note = {"connection": _reference(connection_ref)} if connection_ref else {}
-        rows = FileRows(RowFile(path, file_format), note=note)  # type: ignore[arg-type]
+        reference = str(source.file.resolve()) if source.file is not None else source.name
+        rows_file = RowFile(path, file_format)  # type: ignore[arg-type]
+        rows = FileRows(rows_file, note={"connection": reference} if reference else {})
         job_inputs: dict[str, Any] = dict(inputs)
-        request = {"action": action, "inputs": job_inputs, "connection": dict(connection)}
+        request = {"action": action, "inputs": job_inputs, "connection": dict(source.connection)}
         runner = Runner(state_url=state_url)
-        watch = _watcher(quiet=quiet)
+        watch = _Watcher(live=sys.stderr.isatty(), quiet=quiet, label=action)
+        response: dict[str, Any] = {}
         try:
             while True:
                 response = handle(pack, runner, request, rows=rows, watch=watch)
@@ -147,90 +173,136 @@ def push_rows(
                 if not (wait and error.get("type") == "rate_limited" and error.get("job_id")):
                     break
                 pause = float(error.get("retry_after") or 1.0)
-                _note(f"paused: the next batch may go in {pause:.0f} s; waiting (Ctrl-C stops)")
+                watch.pause(f"paused: the next batch may go in {pause:.0f} s (Ctrl-C stops)")
                 runner.sleep(pause)
                 job_inputs["job_id"] = error["job_id"]
         finally:
             runner.close()
-            watch.close()
-    return print_response(response)
+            watch.close(response.get("result"))
+        if response.get("token") and source.save_token(response["token"]):
+            voice.note(f"the new token is saved in {source.file}")
+        if not response.get("ok"):
+            return _failed(voice, response, rows_file)
+    return _done(voice, response, watch)
 
 
-def _connection(text: str) -> dict[str, Any] | str:
-    path = Path(text)
-    if path.suffix == ".json" or path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            return f"--connection {text}: not a readable JSON file ({exc})"
-        if not isinstance(data, dict):
-            return f"--connection {text}: the file must hold a JSON object"
-        return data
-    return {"name": text}
+def _done(voice: Voice, response: dict[str, Any], watch: _Watcher) -> int:
+    from connectorkit.cli._render import meta_text, result_text  # noqa: PLC0415
+
+    if voice.as_json:
+        return voice.envelope(response, 0)
+    code = voice.done(response.get("result"), lambda style: result_text(response["result"], style))
+    rate = watch.rate
+    meta = response.get("meta") or {}
+    said = meta_text(meta) if meta else ""
+    if rate is not None:
+        said = f"{rate:,.0f} rows/s, " + said
+    voice.note(said)
+    return code
 
 
-def _reference(text: str) -> str:
-    path = Path(text)
-    return str(path.resolve()) if path.is_file() else text
+def _failed(voice: Voice, response: dict[str, Any], rows_file: RowFile) -> int:
+    """The error, its rows named by their line in the file as well as their position."""
+    import re  # noqa: PLC0415
 
+    from connectorkit.bulk._rowsource import line_numbers  # noqa: PLC0415
+    from connectorkit.core._errors import EXIT_CODES  # noqa: PLC0415
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"connectorkit push: {message}\n")
-    return 2
-
-
-def _note(message: str) -> None:
-    sys.stderr.write(f"connectorkit: {message}\n")
-    sys.stderr.flush()
+    error = dict(response["error"])
+    details = [dict(d) for d in error.get("details") or [] if isinstance(d, dict)]
+    positions = {
+        int(m.group(1))
+        for d in details
+        if "line" not in d and (m := re.match(r"rows\[(\d+)\]", str(d.get("field", ""))))
+    }
+    lines = line_numbers(rows_file, positions) if positions else {}
+    for detail in details:
+        found = re.match(r"rows\[(\d+)\]", str(detail.get("field", "")))
+        if found and "line" not in detail and int(found.group(1)) in lines:
+            detail["line"] = lines[int(found.group(1))]
+    if details:
+        error["details"] = details
+    code = EXIT_CODES.get(str(error.get("type")), 3)
+    if voice.as_json:
+        return voice.envelope({**response, "error": error}, code)
+    name = Path(rows_file.path).name if rows_file.path != "-" else "stdin"
+    for detail in details:
+        if "line" in detail:
+            column = str(detail.get("field", "")).partition("].")[2]
+            detail["field"] = f"{name} line {detail['line']}" + (f", {column}" if column else "")
+    return voice.failed({**error, "details": details}, code)
 
 
 class _Watcher:
-    """Progress on stderr: a live bar on a terminal, a line per batch otherwise."""
+    """Progress on stderr: one bar redrawn in place on a terminal, a line per batch elsewhere.
 
-    def __init__(self, *, live: bool, quiet: bool) -> None:
+    The bar's last frame and the summary after it use the same numbers: the last report.
+    """
+
+    def __init__(self, *, live: bool, quiet: bool, label: str) -> None:
         self.live = live
         self.quiet = quiet
-        self._bar: Any = None
+        self.label = label
+        self.last: Mapping[str, Any] | None = None
+        self._drawn = False
+        self._started = time.monotonic()
+
+    @property
+    def rate(self) -> float | None:
+        """Rows committed per second, as the last report said."""
+        return float(self.last["rate"]) if self.last else None
 
     def __call__(self, progress: Mapping[str, Any]) -> None:
+        self.last = progress
         if self.quiet:
             return
-        if not self.live:
-            total = progress.get("total")
-            of = f" of {total:,}" if total else ""
-            _note(
-                f"job {progress['job_id']}: {progress['committed']:,}{of} rows committed, "
-                f"{progress['in_flight']} in flight, {progress['rate']:,.0f} rows/s"
-            )
+        if self.live:
+            self._draw(progress)
             return
-        if self._bar is None:
-            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]  # noqa: PLC0415
+        sys.stderr.write(f"connectorkit: {self._frame(progress)}\n")
+        sys.stderr.flush()
 
-            self._bar = tqdm(
-                total=progress.get("total"), unit="rows", unit_scale=True, file=sys.stderr
-            )
-        self._bar.n = progress["committed"]
-        self._bar.set_postfix(in_flight=progress["in_flight"], refresh=False)
-        self._bar.refresh()
+    def pause(self, text: str) -> None:
+        """A note between frames (the bar is taken off its line first)."""
+        self._clear()
+        sys.stderr.write(f"connectorkit: {text}\n")
+        sys.stderr.flush()
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+    def close(self, result: Any) -> None:
+        """Leave the last frame (with the final numbers) on its own line."""
+        if self._drawn and self.last is not None:
+            final = dict(self.last)
+            if isinstance(result, dict) and isinstance(result.get("committed"), int):
+                final["committed"] = result["committed"]
+                final["in_flight"] = 0
+            self._draw(final)
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._drawn = False
 
+    def _frame(self, progress: Mapping[str, Any]) -> str:
+        committed, total = int(progress["committed"]), progress.get("total")
+        of = f" of {total:,}" if total else ""
+        share = f" ({committed / total:.0%})" if total else ""
+        elapsed = time.monotonic() - self._started
+        return (
+            f"{self.label}: {committed:,}{of} rows committed{share}, "
+            f"{progress['rate']:,.0f} rows/s, {progress['in_flight']} in flight, {elapsed:.1f} s"
+        )
 
-def _watcher(*, quiet: bool) -> _Watcher:
-    live = sys.stderr.isatty() and _has_tqdm()
-    return _Watcher(live=live, quiet=quiet)
+    def _draw(self, progress: Mapping[str, Any]) -> None:
+        committed, total = int(progress["committed"]), progress.get("total")
+        width = 20
+        bar = ""
+        if total:
+            filled = round(width * committed / total)
+            bar = "[" + "#" * filled + "." * (width - filled) + "] "
+        sys.stderr.write("\r\x1b[2K" + bar + self._frame(progress))
+        sys.stderr.flush()
+        self._drawn = True
 
-
-def _has_tqdm() -> bool:
-    import importlib.util  # noqa: PLC0415
-
-    return importlib.util.find_spec("tqdm") is not None
+    def _clear(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+            self._drawn = False

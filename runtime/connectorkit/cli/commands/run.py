@@ -265,7 +265,8 @@ def show_envelope(  # noqa: PLR0917 - the one place that prints, given everythin
         if not args.quiet and envelope.get("meta"):
             sys.stderr.write(err.dim(f"connectorkit: {meta_text(envelope['meta'])}") + "\n")
     else:
-        sys.stderr.write(error_text(envelope["error"], err, hint=hint) + "\n")
+        action = args.action if envelope["error"].get("type") != "unknown_action" else None
+        sys.stderr.write(error_text(envelope["error"], err, hint=hint, action=action) + "\n")
     sys.stdout.flush()
     return code
 

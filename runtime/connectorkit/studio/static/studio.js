@@ -10,7 +10,6 @@ const KNOWN_KEYWORDS = [
   "allOf", "if", "else",
 ];
 
-const MASKED = "***";
 const POLL_RUN_MS = 150;
 const POLL_PACK_MS = 1500;
 const SHOWN_TEXT = 60000;  // longer texts are cut on screen; Copy still copies all of them
