@@ -28,7 +28,7 @@ def test_a_bad_row_is_named_by_position_and_column_and_nothing_is_sent(call, htt
     assert code == 2
     assert response["error"] == {
         "type": "invalid_input",
-        "message": "1 of the rows do not fit the table's columns; nothing was sent",
+        "message": "1 of the rows does not fit the table's columns; nothing was sent",
         "details": [
             {"field": "rows[1].Qty", "message": 'input should be a valid integer (got "many")'},
             {"field": "rows[1].Colour", "message": "is not a column of the table"},
