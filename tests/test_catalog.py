@@ -60,8 +60,20 @@ def test_catalog_is_json_and_names_the_pack(catalog, pack):
     assert sorted(grouped) == sorted(pack.actions)
     for group in catalog["groups"]:
         assert {action_of(catalog, k)["group"] for k in group["actions"]} == {group["label"]}
-    assert [c["key"] for c in catalog["connections"]] == ["oauth2", "client_credentials"]
-    assert [c["default"] for c in catalog["connections"]] == [True, False]
+    assert [c["key"] for c in catalog["connections"]] == [
+        "oauth2",
+        "client_credentials",
+        "managed_identity",
+        "service_principal_certificate",
+        "service_principal_federated",
+    ]
+    kinds = {c["key"]: c["authentication"] for c in catalog["connections"]}
+    assert kinds["service_principal_certificate"] == (
+        "OAuth 2.0 grant `client_credentials`, the client authenticated by `private_key_jwt` "
+        "(a certificate)."
+    )
+    assert kinds["managed_identity"] == "the host's managed identity (app_service, imds)."
+    assert [c["default"] for c in catalog["connections"]] == [True, False, False, False, False]
 
 
 def test_top_and_page_offset_carry_their_range(catalog):
@@ -185,8 +197,14 @@ def test_docs_have_a_table_per_action_like_the_reference(pack):
     text = docs_markdown(pack)
     assert text.startswith("# Microsoft Power BI\n")
     headings = [line[4:] for line in text.splitlines() if line.startswith("### ")]
-    connections, groups = headings[:2], headings[2:]
-    assert connections == ["OAuth 2.0 (signed-in user)", "Service principal (client credentials)"]
+    connections, groups = headings[:5], headings[5:]
+    assert connections == [
+        "OAuth 2.0 (signed-in user)",
+        "Service principal (client credentials)",
+        "Managed identity (code running in Azure)",
+        "Service principal with a certificate",
+        "Service principal with a federated credential",
+    ]
     assert groups == [*sorted({a.group for a in pack.actions.values()} - {"Other"}), "Other"]
     actions = [line[5:] for line in text.splitlines() if line.startswith("#### ")]
     assert sorted(actions) == sorted(a.label for a in pack.actions.values())

@@ -463,10 +463,14 @@ def test_run_saves_a_rotated_refresh_token_back_to_the_connection_file(tmp_path,
     assert "1 request, 0 retries" in again.stderr
 
 
-def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path, tls):
+    # Under --tls its own sign-in trusts the CA it made; a second terminal trusts it by
+    # SSL_CERT_FILE, as the emulator's docs say.
     folder = tmp_path / "conns"
+    flags = ["--tls"] if tls else []
     with subprocess.Popen(
-        [COMMAND, "emulator", "--port", "0", "--connections-dir", str(folder), "--quiet"],
+        [COMMAND, "emulator", "--port", "0", "--connections-dir", str(folder), "--quiet", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -488,11 +492,14 @@ def test_the_emulator_writes_ready_connections_for_a_second_terminal(tmp_path):
             user = json.loads((folder / "emulator.json").read_text())
             assert user["key"] == "oauth2"
             assert user["token"]["refresh_token"]
+            assert user["values"]["base_url"].startswith("https://" if tls else "http://")
+            trust = {"SSL_CERT_FILE": urls["ca_file"]} if tls else {}
             for name in ("emulator.json", "emulator-sp.json"):
-                done = ck("run", "list_groups", "-c", str(folder / name), cwd=tmp_path)
+                done = ck("run", "list_groups", "-c", str(folder / name), cwd=tmp_path, env=trust)
                 assert done.returncode == 0, done.stderr
                 assert done.stdout.splitlines()[-1] == "2 items"
-            checked = ck("check", "-c", str(folder / "emulator-sp.json"), cwd=tmp_path)
+            sp = str(folder / "emulator-sp.json")
+            checked = ck("check", "-c", sp, cwd=tmp_path, env=trust)
             assert checked.returncode == 0
             assert checked.stdout.splitlines()[-1] == "the connection works"
         finally:

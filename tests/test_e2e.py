@@ -50,7 +50,9 @@ ENV = {
 RUN_TIMEOUT_S = 60
 # What the emulator's codes and tokens start with (access tokens are JWTs): none may ever be
 # shown outside `token`.
-TOKEN_PREFIXES = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIs", "emu-rt.", "emu-code.")
+TOKEN_PREFIXES = ("eyJ0eXAiOiJKV1Qi", "emu-rt.", "emu-code.")
+# Key material: a PEM block's markers (a private key's lines are needles of their own).
+PEM_MARKERS = ("-----BEGIN", "PRIVATE KEY")
 WRONG_SECRET = "wrong-secret-e2e-0001"
 
 SALES = SEED_IDS["sales_analytics"]
@@ -84,9 +86,12 @@ class Run:
     elapsed: float
     log: list[dict[str, Any]] = field(default_factory=list)
     token_output: bool = False  # `auth login`: stdout is the token itself
+    plain: bool = False  # stdout is text for a person (`check`), not envelopes
 
     @property
     def responses(self) -> list[dict[str, Any]]:
+        if self.plain:
+            return []
         return [json.loads(line) for line in self.stdout.splitlines()]
 
     @property
@@ -143,22 +148,35 @@ class Cli:
         entries = self.emulator.requests()
         return int(entries[-1]["seq"]) if entries else 0
 
-    def run(self, args: list[str], stdin: str) -> Run:
+    def run(
+        self,
+        args: list[str],
+        stdin: str,
+        env: dict[str, str | None] | None = None,
+        *,
+        plain: bool = False,
+    ) -> Run:
+        """Run the command; ``env`` adds environment variables (None: removes one).
+
+        ``plain``: its stdout is text for a person, scanned whole.
+        """
         since = self._last_seq()
         started = time.monotonic()
+        environment = {**ENV, **(env or {})}
         process = subprocess.run(
             [str(COMMAND), *args],
             input=stdin,
             capture_output=True,
             text=True,
             cwd=self.cwd,
-            env=ENV,
+            env={k: v for k, v in environment.items() if v is not None},
             timeout=RUN_TIMEOUT_S,
             check=False,
         )
         elapsed = time.monotonic() - started
         log = self.emulator.requests(since=since) if self.emulator is not None else []
-        run = Run(args, process.returncode, process.stdout, process.stderr, elapsed, log)
+        code, out, err = process.returncode, process.stdout, process.stderr
+        run = Run(args, code, out, err, elapsed, log, plain=plain)
         self.runs.append(run)
         assert "Traceback" not in run.stdout + run.stderr, run.stderr
         for response in run.responses:
@@ -175,6 +193,7 @@ class Cli:
         connection: dict[str, Any] | None,
         *flags: str,
         request_id: str | None = None,
+        env: dict[str, str | None] | None = None,
     ) -> Run:
         if action == "create_rows" and isinstance(inputs, dict) and "rows" in inputs:
             # The platform knows the table it pushes to: with its columns given, Create Rows
@@ -186,7 +205,7 @@ class Cli:
         if connection is not None:
             request["connection"] = connection
             self.remember_token(connection.get("token"))
-        return self.run(["invoke", *flags], json.dumps(request))
+        return self.run(["invoke", *flags], json.dumps(request), env)
 
     def serve(self, requests: list[dict[str, Any] | str], *flags: str) -> Run:
         lines = []
@@ -344,9 +363,18 @@ class Cli:
     def leaks(self) -> list[str]:
         """Every place a secret shows where it must not: stderr, or stdout outside `token`."""
         found = []
-        needles = sorted(self.secrets | set(TOKEN_PREFIXES))
+        pem_lines = {
+            line
+            for secret in self.secrets
+            if "-----BEGIN" in secret
+            for line in secret.splitlines()
+            if len(line) >= 16 and "-----" not in line
+        }
+        needles = sorted(self.secrets | pem_lines | set(TOKEN_PREFIXES) | set(PEM_MARKERS))
         for number, run in enumerate(self.runs, start=1):
-            if run.token_output:  # `auth login` prints the token: its values are expected there
+            if run.plain:
+                outside = run.stdout
+            elif run.token_output:  # `auth login` prints the token: its values are expected there
                 token = json.loads(run.stdout)
                 hidden = {"access_token", "refresh_token"}
                 outside = json.dumps({k: v for k, v in token.items() if k not in hidden})

@@ -279,8 +279,9 @@ def test_describe_validate_and_docs_of_the_pack():
         "upload_power_bi_report",
         "raw_request",
     }
-    [windows] = catalog["connections"]
-    assert windows["key"] == "windows"
+    windows, basic = catalog["connections"]
+    assert (windows["key"], basic["key"]) == ("windows", "basic")
+    assert basic["values"]["required"] == ["username", "password"]
     password = windows["values"]["properties"]["password"]
     assert password["writeOnly"] is True
     assert password["format"] == "password"
@@ -288,3 +289,30 @@ def test_describe_validate_and_docs_of_the_pack():
     assert run(["validate", str(PACK)]).returncode == 0
     docs = run(["docs", "--pack", str(PACK)])
     assert "List Data Model Role Assignments" in docs.stdout
+
+
+def test_basic_against_a_server_configured_for_it():
+    # RSWindowsBasic: the account's name and password with every request, no handshake.
+    users = ["--user", f"CONTOSO\\alice:{PASSWORD}"]
+    with reportserver("--scheme", "basic", *users) as urls:
+        before = httpx.get(urls["stats_url"]).json()
+        values = {"base_url": urls["base_url"], "username": "CONTOSO\\alice", "password": PASSWORD}
+        request = {
+            "action": "raw_request",
+            "inputs": {"url": "/Me", "debug_request": True},
+            "connection": {"key": "basic", "values": values},
+        }
+        done = run(["invoke", "--pack", str(PACK)], json.dumps(request))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["result"]["data"]["Username"] == "CONTOSO\\alice"
+        credential = base64.b64encode(f"CONTOSO\\alice:{PASSWORD}".encode()).decode()
+        assert credential not in done.stderr  # the debug log shows the header masked
+        after = httpx.get(urls["stats_url"]).json()
+        assert after["challenges"] == before["challenges"]  # no NTLM handshake
+        assert after["logons"] == before["logons"] + 1
+        wrong = {"key": "basic", "values": {**values, "password": WRONG}}
+        done = run(["invoke", "--pack", str(PACK)], json.dumps({**request, "connection": wrong}))
+        assert done.returncode == 1
+        error = json.loads(done.stdout)["error"]
+        assert error["type"] == "auth_error"
+        assert error["status"] == 401

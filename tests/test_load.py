@@ -14,7 +14,13 @@ from connectorkit.pack._load import default_pack_root, load_pack
 def test_shipped_pack_loads(pack):
     assert pack.key == "powerbi"
     assert pack.default_connection == "oauth2"
-    assert set(pack.connections) == {"oauth2", "client_credentials"}
+    assert set(pack.connections) == {
+        "oauth2",
+        "client_credentials",
+        "service_principal_certificate",
+        "service_principal_federated",
+        "managed_identity",
+    }
     # Every file of actions/ is an action of the pack, under its file name.
     assert set(pack.actions) == {p.stem for p in (PACK / "actions").glob("*.yaml")}
 

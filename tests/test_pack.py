@@ -337,6 +337,7 @@ def test_connections(pack):
         "authority": "https://login.microsoftonline.com",
         "api_url": "https://" + swagger()["host"],
         "resource": "https://analysis.windows.net/powerbi/api",
+        "federated_audience": "api://AzureADTokenExchange",  # the federated connection's
     }
 
     def built(value):

@@ -16,10 +16,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
+from certificates import make_certificate
 from connectorkit.cli import main
 from connectorkit.core import _redact
 
@@ -34,7 +36,13 @@ OLD_REFRESH = "0.A-SECRET-old-refresh-0003"
 NEW_ACCESS = "eyJ-SECRET-new-access-0004"
 NEW_REFRESH = "0.A-SECRET-new-refresh-0005"
 SP_ACCESS = "eyJ-SECRET-sp-access-0006"
-SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, SP_ACCESS)
+CERT = make_certificate("secret-scan")
+FEDERATED = "eyJ-SECRET-federated-token-0007.payload.signature"
+IDENTITY_HEADER = "ih-SECRET-identity-header-0008"
+SECRETS = (
+    CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, SP_ACCESS,
+    CERT.key_pem, FEDERATED, IDENTITY_HEADER,
+)  # fmt: skip
 
 
 def user(expires_in=3600):
@@ -100,14 +108,40 @@ def run(monkeypatch, capsys, caplog):
         responses = [json.loads(line) for line in out.splitlines()]
         shown = [json.dumps({k: v for k, v in r.items() if k != "token"}) for r in responses]
         everything = "\n".join([*shown, err, caplog.text])
-        for secret in SECRETS:
-            # Every representation: as is, percent/form-encoded, JSON-escaped, base64.
-            for form in _redact.encodings_of(secret):
-                assert form not in everything, f"a secret leaked: …{secret[-4:]} as {form!r}"
+        go.shown = everything  # type: ignore[attr-defined]  # for secrets known only afterwards
+        hidden(everything, SECRETS)
         assert "→ " in err  # the debug output was on
         return code, responses, err
 
     return go
+
+
+def hidden(text, secrets):
+    """No secret in ``text``, in any representation (as is, percent/form-encoded, JSON-escaped,
+    base64; a PEM also line by line)."""
+    for secret in secrets:
+        for form in _redact.encodings_of(secret):
+            assert form not in text, f"a secret leaked: …{secret[-4:]} as {form!r}"
+
+
+def sent_assertion(httpx_mock, url):
+    """The client assertion the command signed and sent (known only once it has run)."""
+    body = httpx_mock.get_requests(url=url)[0].content.decode()
+    return parse_qs(body)["client_assertion"][0]
+
+
+def certificate_principal():
+    return {
+        "key": "service_principal_certificate",
+        "values": {"tenant_id": "tenant-sp", "client_id": "sp-id", "certificate": CERT.pem},
+    }
+
+
+def federated_principal():
+    return {
+        "key": "service_principal_federated",
+        "values": {"tenant_id": "tenant-sp", "client_id": "sp-id", "client_assertion": FEDERATED},
+    }
 
 
 def test_success(run, httpx_mock):
@@ -222,6 +256,72 @@ def test_serve_refreshes_a_shared_expired_token_once(run, httpx_mock):
     assert [r["ok"] for r in responses] == [True] * 4
     assert {r["token"]["refresh_token"] for r in responses} == {NEW_REFRESH}
     assert len(httpx_mock.get_requests(url=USER_TOKEN_URL)) == 1
+
+
+GROUP = "c0ffee00-5a1e-4a1a-8a1b-000000000001"
+
+
+def test_a_certificate_service_principal_shows_neither_key_nor_assertion(run, httpx_mock):
+    httpx_mock.add_response(
+        url=SP_TOKEN_URL,
+        json={"access_token": SP_ACCESS, "expires_in": 3599, "token_type": "Bearer"},
+    )
+    httpx_mock.add_response(url=f"{API}/groups/{GROUP}/datasets", json={"value": []})
+    code, [response], _ = run(request(connection=certificate_principal(), group_id=GROUP))
+    assert (code, response["ok"]) == (0, True)
+    assertion = sent_assertion(httpx_mock, SP_TOKEN_URL)
+    assert assertion.count(".") == 2
+    hidden(run.shown, [assertion])
+
+
+def test_a_token_endpoint_echoing_the_assertion(run, httpx_mock):
+    def echo(request):
+        assertion = parse_qs(request.content.decode())["client_assertion"][0]
+        return httpx.Response(
+            401,
+            json={
+                "error": "invalid_client",
+                "error_description": f"AADSTS700027: bad assertion {assertion} {CERT.key_pem}",
+            },
+        )
+
+    httpx_mock.add_callback(echo, url=SP_TOKEN_URL)
+    code, [response], _ = run(request(connection=certificate_principal(), group_id=GROUP))
+    assert code == 1
+    assert response["error"]["oauth_error"] == "invalid_client"
+    assert "bad assertion ***" in response["error"]["oauth_error_description"]
+    hidden(run.shown, [sent_assertion(httpx_mock, SP_TOKEN_URL)])
+
+
+def test_a_federated_token_echoed_back(run, httpx_mock):
+    httpx_mock.add_response(
+        url=SP_TOKEN_URL,
+        status_code=400,
+        json={"error": "invalid_request", "error_description": f"AADSTS700213: {FEDERATED}"},
+    )
+    code, [response], _ = run(request(connection=federated_principal(), group_id=GROUP))
+    assert code == 1
+    assert response["error"]["oauth_error_description"] == "AADSTS700213: ***"
+
+
+def test_a_managed_identity_endpoint_echoing_its_secret(run, httpx_mock, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", IDENTITY_HEADER)
+    httpx_mock.add_response(
+        url=httpx.URL(
+            "http://127.0.0.1:9/msi/token",
+            params={
+                "api-version": "2019-08-01",
+                "resource": "https://analysis.windows.net/powerbi/api",
+            },
+        ),
+        status_code=400,
+        json={"statusCode": 400, "message": f"bad header {IDENTITY_HEADER}"},
+    )
+    connection = {"key": "managed_identity", "values": {}}
+    code, [response], _ = run(request(connection=connection, group_id=GROUP))
+    assert code == 1
+    assert response["error"]["message"].endswith("bad header ***")
 
 
 class EchoService(BaseHTTPRequestHandler):

@@ -144,10 +144,14 @@ def test_every_connection_kind_is_served_without_importing_its_module_first():
         "import sys\n"
         "from connectorkit.auth._kinds import KINDS, auth_flow_types, _factory\n"
         "assert auth_flow_types() == sorted(KINDS), auth_flow_types()\n"
-        "assert {'oauth2', 'windows'} <= set(KINDS)\n"
-        "assert 'connectorkit.auth._windows' not in sys.modules\n"
+        "kinds = {'oauth2', 'windows', 'api_key', 'basic', 'bearer', 'managed_identity'}\n"
+        "assert kinds <= set(KINDS)\n"
+        "for module in ('_windows', '_static', '_managed', '_assertion'):\n"
+        "    assert 'connectorkit.auth.' + module not in sys.modules, module\n"
         "assert _factory('windows').__name__ == 'WindowsAuth'\n"
         "assert _factory('oauth2').__name__ == 'ConnectionAuth'\n"
+        "assert _factory('api_key').__name__ == 'StaticAuth'\n"
+        "assert _factory('managed_identity').__name__ == 'ManagedIdentityAuth'\n"
         "assert _factory('kerberos') is None\n"
     )
     done = subprocess.run(

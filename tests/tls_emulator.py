@@ -1,5 +1,5 @@
-"""`connectorkit emulator --tls` in a subprocess, as a user starts it, for the tests that drive
-it with Microsoft's own libraries (MSAL, azure-identity)."""
+"""The emulator with `--tls` in a subprocess, for the tests that drive it with Microsoft's own
+libraries (MSAL, azure-identity)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from joserfc.jwk import KeySet
 
 
 class Emulator:
-    """`connectorkit emulator --tls` in a subprocess, its JSON line parsed."""
+    """The emulator's own command with `--tls` in a subprocess, its JSON line parsed.
+
+    Not through `connectorkit emulator`, whose ready connections sign a user in at start: the
+    tests count every grant the emulator saw.
+    """
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "connectorkit", "emulator", "--port", "0", "--tls", *args],
+            [sys.executable, "-m", "powerbi_emulator", "--port", "0", "--tls", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

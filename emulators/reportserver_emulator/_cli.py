@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--scheme", choices=sorted(SCHEMES), default="both",
-        help="what WWW-Authenticate offers: Negotiate and NTLM (both, the default), or one",
+        help="what WWW-Authenticate offers: Negotiate and NTLM (both, the default), one of them, "
+        "Basic (RSWindowsBasic), or all three",
     )  # fmt: skip
     parser.add_argument(
         "--portal-path", default="/reports",

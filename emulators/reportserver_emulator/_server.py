@@ -69,7 +69,8 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.shared.lock:
             self.shared.stats["connections"] += 1
-        self.auth = ConnectionAuth(SCHEMES[self.shared.config.scheme], self.shared.stats)
+        config = self.shared.config
+        self.auth = ConnectionAuth(SCHEMES[config.scheme], self.shared.stats, config.users)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         log.debug("%s %s", self.address_string(), format % args)

@@ -1,5 +1,8 @@
 """Windows authentication as a report server does it: NTLM and Negotiate, per TCP connection.
 
+A report server configured for RSWindowsBasic also takes HTTP Basic with a Windows account's
+name and password, checked on every request (it binds nothing to the connection).
+
 The server side of the handshake is pyspnego's acceptor. A connection starts anonymous; the
 client sends a negotiate token, the server answers 401 with its challenge, the client answers
 with its authenticate token on the *same* connection, and from then on that connection is the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 import os
 import tempfile
@@ -34,7 +38,13 @@ __all__ = [
 log = logging.getLogger("reportserver_emulator.auth")
 
 # What the server offers in WWW-Authenticate, by the --scheme setting.
-SCHEMES = {"both": ("Negotiate", "NTLM"), "negotiate": ("Negotiate",), "ntlm": ("NTLM",)}
+SCHEMES = {
+    "both": ("Negotiate", "NTLM"),
+    "negotiate": ("Negotiate",),
+    "ntlm": ("NTLM",),
+    "basic": ("Basic",),
+    "all": ("Negotiate", "NTLM", "Basic"),
+}
 _NTLM_NEGOTIATE = 1
 _SPNEGO_INIT = 0x60
 
@@ -106,16 +116,22 @@ class AuthOutcome:
 class ConnectionAuth:
     """The authentication state of one client connection."""
 
-    def __init__(self, offered: tuple[str, ...], stats: dict[str, int]) -> None:
+    def __init__(
+        self, offered: tuple[str, ...], stats: dict[str, int], users: tuple[User, ...] = ()
+    ) -> None:
         self.offered = offered
         self.user: str | None = None
         self._context: Any = None
         self._scheme: str | None = None
         self._stats = stats
+        self._users = users
 
     def offers(self) -> list[tuple[str, str]]:
         """The bare WWW-Authenticate headers that invite a client to start a handshake."""
-        return [("WWW-Authenticate", scheme) for scheme in self.offered]
+        return [
+            ("WWW-Authenticate", 'Basic realm="reportserver"' if s == "Basic" else s)
+            for s in self.offered
+        ]
 
     def check(self, header: str | None) -> AuthOutcome:
         """Take one request's Authorization header; say who it is or what to answer."""
@@ -131,9 +147,28 @@ class ConnectionAuth:
             token = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
             return AuthOutcome(headers=self.offers(), failed=True)
-        if _starts_handshake(token):
-            return self._start(scheme, token)
-        return self._finish(scheme, token)
+        if scheme == "Basic":
+            return self._basic(token)
+        step = self._start if _starts_handshake(token) else self._finish
+        return step(scheme, token)
+
+    def _basic(self, token: bytes) -> AuthOutcome:
+        r"""``DOMAIN\name:password``, ``name@domain:password`` or ``name:password``."""
+        who, _, password = token.decode("utf-8", "replace").partition(":")
+        domain, _, name = who.rpartition("\\")
+        if "@" in name and not domain:
+            name, _, domain = name.partition("@")
+        for user in self._users:
+            same_name = user.name.lower() == name.lower()
+            same_domain = (
+                not domain or user.domain.split(".")[0].lower() == domain.split(".")[0].lower()
+            )
+            if same_name and same_domain and hmac.compare_digest(user.password, password):
+                self._stats["logons"] += 1
+                return AuthOutcome(user=user.principal)
+        log.info("basic logon failed for %s", who)
+        self._stats["refused"] += 1
+        return AuthOutcome(headers=self.offers(), failed=True)
 
     def _start(self, scheme: str, token: bytes) -> AuthOutcome:
         import spnego  # noqa: PLC0415 - the acceptor is only needed once a client knocks

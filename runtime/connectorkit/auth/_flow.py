@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from connectorkit.auth._oauth import OAuthClient, refresh_grant, token_exchange
+from connectorkit.auth._oauth import JWT_BEARER, OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.core._redact import remember_secrets
@@ -41,6 +41,7 @@ __all__ = [
     "ConnectionAuth",
     "MemoryTokenStore",
     "TokenStore",
+    "connection_leeway",
 ]
 
 DEFAULT_TOKEN_LEEWAY_S = 60
@@ -110,23 +111,35 @@ class ConnectionAuth(httpx.Auth):
         *,
         remaining: Callable[[], float | None],
     ) -> None:
-        self.connection = connection
-        self.new_token: dict[str, Any] | None = None
-        self._http = http
-        self._store = store
-        self._remaining = remaining
-        self._lock = threading.Lock()
+        self._begin(connection, http, store, remaining)
         definition = connection.definition
-        self._key = definition.key
         self._grant = definition.grant or "authorization_code"
-        self._quirks = connection.quirks
         self._client, self._leeway = _client_of(connection)
+        assertion = definition.client_assertion
+        self._federated = assertion.federated if assertion is not None else ()
         self._current = _checked_token(connection.token)
         if self._grant == "authorization_code" and self._current is None:
             raise InvalidConnection(
                 f"connection '{self._key}' has no token: {_LOGIN_HINT}",
                 details=[{"field": "connection.token", "message": "is missing"}],
             )
+
+    def _begin(
+        self,
+        connection: BoundConnection,
+        http: httpx.Client,
+        store: TokenStore,
+        remaining: Callable[[], float | None],
+    ) -> None:
+        """What every token-holding flow keeps: the connection, client, store and budget."""
+        self.connection = connection
+        self.new_token: dict[str, Any] | None = None
+        self._http = http
+        self._store = store
+        self._remaining = remaining
+        self._lock = threading.Lock()
+        self._key = connection.definition.key
+        self._quirks = connection.quirks
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -220,14 +233,7 @@ class ConnectionAuth(httpx.Auth):
         return str(token["access_token"])
 
     def _service_principal_token(self, failed: str | None) -> _Flow[tuple[dict[str, Any], bool]]:
-        client = self._client
-        key = token_key(
-            "client_credentials",
-            client.token_url,
-            client.client_id,
-            client.client_secret or "",
-            client.scope or "",
-        )
+        key = self._app_token_key()
         cached = self._store.get(key)  # the common case, without a lease: it is still good
         if cached is not None and cached["access_token"] != failed and self._usable(cached):
             return cached, False
@@ -235,10 +241,25 @@ class ConnectionAuth(httpx.Auth):
             cached = self._store.get(key)
             if cached is not None and cached["access_token"] != failed and self._usable(cached):
                 return cached, False
-            logger.info("fetching a token for connection '%s' (client credentials)", self._key)
-            token = yield from self._fetch({"grant_type": "client_credentials"}, previous=None)
+            token = yield from self._app_token()
             self._store.put(key, token)
             return token, True
+
+    def _app_token_key(self) -> str:
+        """Where the app's own token is kept, shared by every call with the same client."""
+        client = self._client
+        return token_key(
+            "client_credentials",
+            client.token_url,
+            client.client_id,
+            client.client_secret or client.credential,
+            client.scope or "",
+        )
+
+    def _app_token(self) -> _Flow[dict[str, Any]]:
+        """A new token for the app itself (the client credentials grant)."""
+        logger.info("fetching a token for connection '%s' (client credentials)", self._key)
+        return (yield from self._fetch({"grant_type": "client_credentials"}, previous=None))
 
     def _renewed_user_token(
         self, current: dict[str, Any] | None, failed: str | None
@@ -351,7 +372,7 @@ class ConnectionAuth(httpx.Auth):
             "authorization_code",
             client.token_url,
             client.client_id,
-            client.client_secret or "",
+            client.client_secret or client.credential,
             client.scope or "",
             refresh_token,
         )
@@ -359,7 +380,16 @@ class ConnectionAuth(httpx.Auth):
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
     ) -> _Flow[dict[str, Any]]:
-        """Yield the token request of ``grant``; the token its answer holds (or its error)."""
+        """Yield the token request of ``grant``; the token its answer holds (or its error).
+
+        A federated connection first gets the token it presents as its client assertion.
+        """
+        if self._federated:
+            from connectorkit.auth._assertion import federated_assertion  # noqa: PLC0415 - federated only
+
+            values = self.connection.values
+            assertion = yield from federated_assertion(self._federated, values, self._key)
+            grant = {**grant, "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
         timeout = self._remaining()
         lease_ttl = getattr(self._store, "lease_ttl_s", None)
         if lease_ttl is not None:
@@ -397,16 +427,30 @@ def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
             return known[1], known[2]
     values = connection.values
     definition = connection.definition
+    method = definition.token_endpoint_auth_method
+    token_url = _required_url(values, "token_url")
+    client_id = _required_text(values, "client_id")
+    signer, credential = None, ""
+    if method == "private_key_jwt":
+        # Loaded only for connections that sign: a plain call imports nothing of it.
+        from connectorkit.auth._assertion import assertion_signer  # noqa: PLC0415
+
+        signer, credential = assertion_signer(definition.client_assertion, values, client_id)
     client = OAuthClient(
-        token_url=_required_url(values, "token_url"),
-        client_id=_required_text(values, "client_id"),
-        client_secret=_optional_text(values, "client_secret"),
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=None
+        if method == "private_key_jwt"
+        else _optional_text(values, "client_secret"),
         scope=_optional_text(values, "scopes"),
-        auth_method=definition.token_endpoint_auth_method,
+        auth_method=method,
+        signer=signer,
+        credential=credential,
     )
-    if definition.grant == "client_credentials" and not client.client_secret:
+    needs_secret = definition.grant == "client_credentials" and method != "private_key_jwt"
+    if needs_secret and not client.client_secret:
         raise _missing("client_secret")
-    leeway = _leeway(values)
+    leeway = connection_leeway(values)
     with _clients_lock:
         _clients[id(connection)] = (connection, client, leeway)
         while len(_clients) > _MAX_CLIENTS:
@@ -455,7 +499,8 @@ def _optional_text(values: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
-def _leeway(values: Mapping[str, Any]) -> int:
+def connection_leeway(values: Mapping[str, Any]) -> int:
+    """The seconds before expiry at which a token is renewed (``token_leeway``, default 60)."""
     value = values.get("token_leeway")
     if value is None:
         return DEFAULT_TOKEN_LEEWAY_S

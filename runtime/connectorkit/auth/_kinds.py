@@ -37,9 +37,25 @@ def _windows() -> AuthFlowFactory:
     return WindowsAuth
 
 
+def _static() -> AuthFlowFactory:
+    from connectorkit.auth._static import StaticAuth  # noqa: PLC0415 - loaded when used
+
+    return StaticAuth
+
+
+def _managed_identity() -> AuthFlowFactory:
+    from connectorkit.auth._managed import ManagedIdentityAuth  # noqa: PLC0415 - loaded when used
+
+    return ManagedIdentityAuth
+
+
 # Connection kind → the flow that serves it, loaded on first use.
 KINDS: dict[str, Callable[[], AuthFlowFactory]] = {
     "oauth2": _oauth2,
+    "api_key": _static,
+    "basic": _static,
+    "bearer": _static,
+    "managed_identity": _managed_identity,
     "windows": _windows,
 }
 
@@ -73,7 +89,10 @@ def new_call_auth(
     *,
     remaining: Callable[[], float | None],
 ) -> CallAuth:
-    """The auth of one call over ``connection``, from the flow registered for its type."""
+    """The auth of one call over ``connection``, from the flow registered for its type.
+
+    A connection that declares ``headers`` gets them on every request, whatever its kind.
+    """
     kind = connection.definition.type
     factory = _factory(kind)
     if factory is None:
@@ -81,4 +100,9 @@ def new_call_auth(
             f"connection '{connection.definition.key}' is of type '{kind}', which no auth flow "
             f"serves (known: {', '.join(auth_flow_types())})"
         )
-    return factory(connection, http, store, remaining=remaining)
+    auth = factory(connection, http, store, remaining=remaining)
+    if not connection.definition.headers:
+        return auth
+    from connectorkit.auth._static import ExtraHeaders, rendered_headers  # noqa: PLC0415
+
+    return ExtraHeaders(auth, rendered_headers(connection))

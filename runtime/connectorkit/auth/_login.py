@@ -403,12 +403,27 @@ def _exchange(
     from connectorkit.auth._oauth import OAuthClient, fetch_token  # noqa: PLC0415
 
     values = connection.values
+    definition = connection.definition
+    signer, credential = None, ""
+    if definition.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105
+        from connectorkit.auth._assertion import assertion_signer  # noqa: PLC0415
+
+        signer, credential = assertion_signer(
+            definition.client_assertion, values, str(values["client_id"])
+        )
+        if signer is None:
+            raise InvalidConnection(
+                f"connection '{definition.key}' presents a federated token: a person's sign-in "
+                "needs a client secret or a certificate"
+            )
     client = OAuthClient(
         token_url=str(values["token_url"]),
         client_id=str(values["client_id"]),
         client_secret=values.get("client_secret") or None,
         scope=values.get("scopes") or None,
-        auth_method=connection.definition.token_endpoint_auth_method,
+        auth_method=definition.token_endpoint_auth_method,
+        signer=signer,
+        credential=credential,
     )
     grant = {
         "grant_type": "authorization_code",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -25,8 +25,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 __all__ = [
+    "JWT_BEARER",
+    "SIDE_REQUEST_EXTENSION",
     "TOKEN_EXCHANGE_EXTENSION",
+    "EndpointRequest",
     "OAuthClient",
+    "SideRequest",
     "TokenExchange",
     "authorization_url",
     "exchange_of",
@@ -37,10 +41,13 @@ __all__ = [
     "token_exchange",
 ]
 
-AuthMethod = Literal["client_secret_post", "client_secret_basic"]
+AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt"]
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 # Grant fields whose values are credentials: masked wherever text could echo them.
-_SECRET_GRANT_FIELDS = ("code", "code_verifier", "refresh_token", "client_secret", "assertion")
+_SECRET_GRANT_FIELDS = (
+    "code", "code_verifier", "refresh_token", "client_secret", "assertion", "client_assertion",
+)  # fmt: skip
 _DESCRIPTION_LIMIT = 500
 # RFC 6749's error body; a pack's quirks may say more.
 _STANDARD = Quirks()
@@ -48,13 +55,21 @@ _STANDARD = Quirks()
 
 @dataclass(frozen=True, slots=True)
 class OAuthClient:
-    """A registered OAuth 2.0 client and the token endpoint it authenticates at."""
+    """A registered OAuth 2.0 client and the token endpoint it authenticates at.
+
+    A ``private_key_jwt`` client has a ``signer`` that makes a fresh client assertion for each
+    token request (a certificate's), or none when each grant brings its own (a federated
+    token). ``credential`` tells apart clients of the same id with other credentials (a
+    certificate's thumbprint), for caching their tokens apart.
+    """
 
     token_url: str
     client_id: str
     client_secret: str | None = field(repr=False)
     scope: str | None = None
     auth_method: AuthMethod = "client_secret_post"
+    signer: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    credential: str = ""
 
 
 def refresh_grant(
@@ -143,7 +158,9 @@ def _token_request_body(
         "Accept": "application/json",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    if client.auth_method == "client_secret_basic" and client.client_secret:
+    if client.auth_method == "private_key_jwt":
+        fields["client_id"] = client.client_id  # RFC 7523 makes it optional; some servers want it
+    elif client.auth_method == "client_secret_basic" and client.client_secret:
         headers["Authorization"] = _basic_credentials(client.client_id, client.client_secret)
     else:
         fields["client_id"] = client.client_id
@@ -171,6 +188,39 @@ def _secrets_of(
 # The extension under which a token request carries its :class:`TokenExchange`: whoever sends
 # it (an auth flow yields it through httpx) can then name a failure after the token endpoint.
 TOKEN_EXCHANGE_EXTENSION = "connectorkit.token_exchange"  # noqa: S105 - a key name, no secret
+# The same for the other requests an auth flow yields (a CI's OIDC endpoint, a host's identity
+# endpoint): an EndpointRequest, read the same way.
+SIDE_REQUEST_EXTENSION = "connectorkit.side_request"
+_SIDE_EXTENSIONS = (TOKEN_EXCHANGE_EXTENSION, SIDE_REQUEST_EXTENSION)
+
+
+class SideRequest(Protocol):
+    """A request an auth flow yields beside the call's own, which names its own failures."""
+
+    def failure(self, exc: httpx.HTTPError) -> _errors.ConnectorError:
+        """The contract error of the request not getting an answer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRequest:
+    """What a side request is (``label``: "the OIDC token endpoint"), to name its failures."""
+
+    label: str
+    host: str
+    secrets: frozenset[str] = field(repr=False)
+
+    def attach(self, request: httpx.Request) -> httpx.Request:
+        """``request``, carrying this description."""
+        request.extensions[SIDE_REQUEST_EXTENSION] = self
+        return request
+
+    def failure(self, exc: httpx.HTTPError) -> _errors.ConnectorError:
+        """The contract error of the endpoint not answering."""
+        if isinstance(exc, httpx.TimeoutException):
+            return _errors.TimeoutError(f"{self.label} ({self.host}) did not answer in time")
+        reason = mask(str(exc), self.secrets) or type(exc).__name__
+        return NetworkError(f"{self.label} ({self.host}) could not be reached: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +278,13 @@ class TokenExchange:
         if response.status_code in self.quirks.throttled or response.status_code >= 500:  # noqa: PLR2004
             raise _unavailable(response, code, self.host, self.quirks)
         raise _refusal(
-            response.status_code, code, description, self.grant_type, self.host, set(self.secrets)
+            response.status_code,
+            code,
+            description,
+            self.grant_type,
+            self.host,
+            set(self.secrets),
+            assertion=self.client.auth_method == "private_key_jwt",
         )
 
     def failure(self, exc: httpx.HTTPError) -> _errors.ConnectorError:
@@ -249,8 +305,13 @@ def token_exchange(
 ) -> TokenExchange:
     """The token request for ``grant`` (it holds ``grant_type`` and that grant's fields).
 
-    ``quirks`` say where the endpoint's error bodies keep their code (OAuth's by default).
+    ``quirks`` say where the endpoint's error bodies keep their code (OAuth's by default). A
+    ``private_key_jwt`` client's assertion is signed here, fresh, unless the grant has one.
     """
+    if client.auth_method == "private_key_jwt" and "client_assertion" not in grant:
+        if client.signer is None:  # pragma: no cover - a federated flow adds its token first
+            raise ValueError("a private_key_jwt grant needs a client_assertion")
+        grant = {**grant, "client_assertion_type": JWT_BEARER, "client_assertion": client.signer()}
     body, headers = _token_request_body(client, grant)
     # Never the userinfo: a token URL may carry a password (https://user:pass@host/token).
     host = urlsplit(client.token_url).netloc.rpartition("@")[2] or "the token URL"
@@ -267,12 +328,15 @@ def token_exchange(
     )
 
 
-def exchange_of(request: httpx.Request | None) -> TokenExchange | None:
-    """The token exchange ``request`` is the request of, if it is one."""
+def exchange_of(request: httpx.Request | None) -> SideRequest | None:
+    """The token exchange (or other side request of an auth flow) ``request`` is, if any."""
     if request is None:
         return None
-    found = request.extensions.get(TOKEN_EXCHANGE_EXTENSION)
-    return found if isinstance(found, TokenExchange) else None
+    for name in _SIDE_EXTENSIONS:
+        found = request.extensions.get(name)
+        if found is not None and callable(getattr(found, "failure", None)):
+            return found  # type: ignore[no-any-return]
+    return None
 
 
 def fetch_token(
@@ -368,6 +432,8 @@ def _refusal(  # noqa: PLR0917 - what the endpoint said, and about which grant
     grant_type: str,
     host: str,
     secrets: set[str],
+    *,
+    assertion: bool = False,
 ) -> AuthError:
     oauth_error = mask(error, secrets) if error else None
     oauth_description = (
@@ -375,7 +441,7 @@ def _refusal(  # noqa: PLR0917 - what the endpoint said, and about which grant
     )
     if oauth_error:
         said = f": {oauth_error}" + (f" ({oauth_description})" if oauth_description else "")
-        hint = _HINTS.get((oauth_error, grant_type), "")
+        hint = _HINTS.get((oauth_error, "assertion" if assertion else grant_type), "")
         message = f"the token endpoint ({host}) refused the {grant_type} grant{said}{hint}"
     elif 200 <= status < 300:  # noqa: PLR2004 - the success range
         message = f"the token endpoint ({host}) answered without an access token"
@@ -391,7 +457,13 @@ def _refusal(  # noqa: PLR0917 - what the endpoint said, and about which grant
 
 _LOGIN_AGAIN = "; sign in again with `connectorkit auth login`"
 _CHECK_CLIENT = "; check client_id and client_secret (the secret's value, not its ID)"
+_CHECK_ASSERTION = (
+    "; check client_id and the client assertion (the certificate the app trusts, or the "
+    "federated token's issuer, subject and audience)"
+)
 _HINTS = {
+    ("invalid_client", "assertion"): _CHECK_ASSERTION,
+    ("invalid_request", "assertion"): _CHECK_ASSERTION,
     ("invalid_grant", "refresh_token"): _LOGIN_AGAIN,
     ("invalid_grant", "authorization_code"): _LOGIN_AGAIN,
     ("invalid_client", "refresh_token"): _CHECK_CLIENT,

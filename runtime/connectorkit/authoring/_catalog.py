@@ -46,6 +46,7 @@ def describe(pack: Pack) -> dict[str, Any]:
                 "description": connection.description,
                 "type": connection.type,
                 "grant": connection.grant,
+                "authentication": _connection_kind(connection),
                 "default": connection.key == pack.default_connection,
                 "values": _connection_schema(connection),
             }
@@ -178,18 +179,42 @@ def _connection_section(connection: ConnectionDef, is_default: bool) -> list[str
     return [
         f"### {connection.label}",
         "",
-        f"`{connection.key}`{default}; "
-        + (
-            f"OAuth 2.0 grant `{connection.grant}`."
-            if connection.grant
-            else f"auth flow `{connection.type}`."
-        ),
+        f"`{connection.key}`{default}; {_connection_kind(connection)}",
         "",
         connection.description.strip(),
         "",
         *_input_table(connection.values, heading="Value"),
         "",
     ]
+
+
+def _connection_kind(connection: ConnectionDef) -> str:
+    """One sentence: how the connection authenticates, as its kind's settings say."""
+    kind = connection.type
+    if kind == "oauth2" and connection.grant:
+        said = f"OAuth 2.0 grant `{connection.grant}`"
+        method = connection.token_endpoint_auth_method
+        if method == "private_key_jwt":
+            assertion = connection.client_assertion
+            how = "a federated token" if assertion and assertion.federated else "a certificate"
+            said += f", the client authenticated by `private_key_jwt` ({how})"
+    elif kind == "api_key" and connection.api_key is not None:
+        place = "header" if connection.api_key.location == "header" else "query parameter"
+        said = f"an API key in the {place} `{connection.api_key.name}`"
+    elif kind == "basic":
+        said = "HTTP Basic authentication (`username`, `password`)"
+    elif kind == "bearer":
+        said = "a static bearer token (`token`)"
+    elif kind == "managed_identity" and connection.managed_identity is not None:
+        protocols = ", ".join(e.protocol for e in connection.managed_identity.endpoints)
+        said = f"the host's managed identity ({protocols})"
+    else:
+        said = f"auth flow `{kind}`"
+    if connection.headers:
+        said += "; every request also carries " + ", ".join(
+            f"`{name}`" for name, _ in connection.headers
+        )
+    return said + "."
 
 
 def _value_set_tables(pack: Pack, connection: ConnectionDef) -> list[str]:

@@ -192,7 +192,13 @@ class ConnectionsOffer:
         from connectorkit.cli._common import load  # noqa: PLC0415
 
         pack = load(None)
-        grants = {c.grant: c for c in pack.connections.values()}
+        # The connections that sign in with the client's secret (the emulator's default app has
+        # one); the first of each grant, as the pack lists them.
+        grants: dict[str | None, Any] = {}
+        for definition in pack.connections.values():
+            secret_based = definition.token_endpoint_auth_method != "private_key_jwt"  # noqa: S105
+            if definition.type == "oauth2" and secret_based:
+                grants.setdefault(definition.grant, definition)
         values = {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
@@ -206,7 +212,7 @@ class ConnectionsOffer:
             # The pack's default scopes, as binding builds them (from the cloud's resource).
             bound = bind_connection(pack, {"key": user_def.key, "values": user_values})
             user_values["scopes"] = bound.values.get("scopes")
-            token = self._sign_in(user_values)
+            token = self._sign_in(user_values, urls.get("ca_file"))
             out["emulator"] = {"key": user_def.key, "values": user_values, "token": token}
         app_def = grants.get("client_credentials")
         if app_def is not None:
@@ -214,8 +220,13 @@ class ConnectionsOffer:
             out["emulator-sp"] = {"key": app_def.key, "values": app_values}
         return out
 
-    def _sign_in(self, values: dict[str, Any]) -> dict[str, Any]:
-        """A user's token: the authorize request (which the emulator approves), then the code."""
+    def _sign_in(self, values: dict[str, Any], ca_file: str | None) -> dict[str, Any]:
+        """A user's token: the authorize request (which the emulator approves), then the code.
+
+        Under ``--tls`` the emulator's own CA (``ca_file``) is what vouches for it.
+        """
+        import ssl  # noqa: PLC0415
+
         import httpx  # noqa: PLC0415
 
         from connectorkit.auth._oauth import (  # noqa: PLC0415
@@ -232,7 +243,10 @@ class ConnectionsOffer:
         url = authorization_url(
             values["authorize_url"], self.client_id, _REDIRECT, scopes, state, challenge
         )
-        with httpx.Client(timeout=30, trust_env=False) as http:
+        verify: ssl.SSLContext | bool = True
+        if ca_file:
+            verify = ssl.create_default_context(cafile=ca_file)
+        with httpx.Client(timeout=30, trust_env=False, verify=verify) as http:
             answer = http.get(url)
             query = parse_qs(urlsplit(answer.headers.get("location", "")).query)
             if query.get("state") != [state] or not query.get("code"):

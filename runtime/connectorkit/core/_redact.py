@@ -4,7 +4,8 @@ A secret rarely shows up only as itself. It travels percent-encoded in a query s
 form-encoded in a token request (which a token endpoint may echo in ``error_description``),
 base64-encoded inside an HTTP Basic credential, JSON-escaped in a body, or as the password of a
 URL (``https://user:pass@host``). Every remembered secret is therefore masked in each of those
-representations, and a URL's password is masked whether it was remembered or not.
+representations, and a URL's password is masked whether it was remembered or not. A PEM
+(a private key) is masked line by line too, and as its base64 body without line breaks.
 """
 
 from __future__ import annotations
@@ -87,7 +88,26 @@ def encodings_of(secret: str) -> tuple[str, ...]:
         forms |= _base64_fragments(raw)
         # The whole value encoded on its own, padding included.
         forms |= {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    forms |= _pem_parts(secret)
     return tuple(sorted((f for f in forms if len(f) >= _MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+# A PEM body line is 64 base64 characters; shorter pieces (the last line) still say much.
+_MIN_PEM_LINE = 16
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(?P<body>[A-Za-z0-9+/=\s:,-]+?)-----END")
+
+
+def _pem_parts(secret: str) -> set[str]:
+    """Each base64 line of a PEM's blocks, and each body joined without line breaks."""
+    parts: set[str] = set()
+    if "-----BEGIN" not in secret:
+        return parts
+    for block in _PEM_BLOCK.finditer(secret):
+        lines = [line.strip() for line in block.group("body").splitlines() if ":" not in line]
+        lines = [line for line in lines if line]
+        parts |= {line for line in lines if len(line) >= _MIN_PEM_LINE}
+        parts.add("".join(lines))
+    return parts
 
 
 # The encodings of secrets seen lately, live or not: serve's calls over one connection each

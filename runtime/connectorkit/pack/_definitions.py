@@ -16,13 +16,18 @@ if TYPE_CHECKING:
 __all__ = [
     "ActionDef",
     "AdviceDef",
+    "ApiKeyDef",
+    "AssertionSourceDef",
     "BatchDef",
     "CheckDef",
+    "ClientAssertionDef",
     "ConnectionDef",
     "DiscoverDef",
     "EachDef",
     "ErrorHint",
     "InOrderDef",
+    "ManagedIdentityDef",
+    "MetadataEndpointDef",
     "Pack",
     "Quirks",
     "RefusalDef",
@@ -181,20 +186,102 @@ class ActionDef:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKeyDef:
+    """Where an ``api_key`` connection puts its key: a header or a query parameter.
+
+    ``value`` is a template over the connection's values; ``prefix`` goes before it
+    (``"Token "``).
+    """
+
+    location: Literal["header", "query"]
+    name: str
+    prefix: str = ""
+    value: str = "{api_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionSourceDef:
+    """One place a federated client assertion may come from (the first that has one wins).
+
+    ``value``: a template over the connection's values (the assertion itself); ``file``: a
+    template naming a file that holds it; ``env``: an environment variable holding it;
+    ``file_env``: an environment variable naming a file; ``request``: a CI's OIDC endpoint,
+    its URL and bearer token read from the environment variables ``url_env`` and
+    ``token_env``, asked for ``audience`` (a template), answering ``{"value": ...}``.
+    """
+
+    kind: Literal["value", "file", "env", "file_env", "request"]
+    source: str = ""
+    url_env: str = ""
+    token_env: str = ""
+    audience: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAssertionDef:
+    """How a ``private_key_jwt`` connection makes its client assertion (RFC 7523).
+
+    With no ``federated`` sources it signs one with the connection's certificate
+    (``algorithm``, the certificate's ``thumbprints`` in the header, ``audience`` a template,
+    the token URL by default); with sources, it presents a token of another issuer.
+    """
+
+    algorithm: Literal["RS256", "PS256"] = "RS256"
+    thumbprints: tuple[Literal["x5t", "x5t#S256"], ...] = ("x5t", "x5t#S256")
+    audience: str = "{token_url}"
+    lifetime_s: int = 600
+    federated: tuple[AssertionSourceDef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataEndpointDef:
+    """A host's token endpoint for its managed identity, and the protocol it speaks.
+
+    Used when ``url_env`` is set in the environment (its value is the URL), or when ``url`` is
+    given; ``secret_env`` names the variable holding the header secret some protocols want.
+    """
+
+    protocol: Literal["imds", "app_service"]
+    url: str = ""
+    url_env: str = ""
+    secret_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedIdentityDef:
+    """Where a ``managed_identity`` connection gets tokens: the first endpoint available.
+
+    ``resource`` and ``client_id`` are templates over the connection's values; an empty
+    ``client_id`` asks for the host's own (system-assigned) identity.
+    """
+
+    endpoints: tuple[MetadataEndpointDef, ...]
+    resource: str = "{resource}"
+    client_id: str = "{managed_identity_client_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionDef:
-    """One connection: an OAuth 2.0 flow and the values it needs."""
+    """One connection: its kind (the auth flow that serves it), its settings and values."""
 
     key: str
     label: str
     description: str
     grant: Literal["authorization_code", "client_credentials"] | None
-    token_endpoint_auth_method: Literal["client_secret_post", "client_secret_basic"]
+    token_endpoint_auth_method: Literal[
+        "client_secret_post", "client_secret_basic", "private_key_jwt"
+    ]
     values: tuple[InputDef, ...]
     file: Path
     # The auth flow that serves the connection, by its registered name.
     type: str = "oauth2"
     # The scope a refresh request asks for: none (RFC 6749 6), the granted one, or `scopes`.
     refresh_scope: Literal["omit", "granted", "configured"] = "omit"
+    # Headers every request carries, templates over the values (a missing value drops one).
+    headers: tuple[tuple[str, str], ...] = ()
+    api_key: ApiKeyDef | None = None
+    client_assertion: ClientAssertionDef | None = None
+    managed_identity: ManagedIdentityDef | None = None
 
     @property
     def secret_keys(self) -> frozenset[str]:

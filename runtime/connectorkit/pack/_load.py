@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import PackError, Problem
 from connectorkit.pack._budgets import budgets_from
+from connectorkit.pack._connections import connection_from
 from connectorkit.pack._definitions import (
     ActionDef,
     AdviceDef,
     BatchDef,
     CheckDef,
-    ConnectionDef,
     DiscoverDef,
     EachDef,
     ErrorHint,
@@ -80,7 +80,11 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         for key, spec in entry.items()
     ]
     connections = {
-        d.data["key"]: _connection(d.data, d.path) for d in documents if d.kind == "connection"
+        d.data["key"]: connection_from(
+            d.data, d.path, tuple(_input(v) for v in d.data.get("values") or [])
+        )
+        for d in documents
+        if d.kind == "connection"
     }
     actions = _Actions(shared, call_inputs)
     for d in documents:
@@ -309,18 +313,4 @@ def _discover(spec: dict[str, Any]) -> DiscoverDef:
         items=spec["items"],
         match=MappingProxyType(dict(spec["match"])),
         columns=spec["columns"],
-    )
-
-
-def _connection(data: dict[str, Any], path: Path) -> ConnectionDef:
-    return ConnectionDef(
-        key=data["key"],
-        label=data["label"],
-        description=data["description"],
-        type=data.get("type", "oauth2"),
-        grant=data.get("grant"),
-        token_endpoint_auth_method=data.get("token_endpoint_auth_method", "client_secret_post"),
-        values=tuple(_input(v) for v in data.get("values") or []),
-        file=path,
-        refresh_scope=data.get("refresh_scope", "omit"),
     )

@@ -106,6 +106,16 @@ class _PackView:
         self.value_sets: dict[str, dict[str, Any]] = (
             {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
         )
+        # For each set, the values of every connection that chooses by it: a set may give a
+        # value only some of those connections have (an audience only federated ones read).
+        self.set_targets: dict[str, set[str]] = {name: set() for name in self.value_sets}
+        for document in documents:
+            values = document.data.get("values") if isinstance(document.data, dict) else None
+            if document.kind != "connection" or not isinstance(values, list):
+                continue
+            keys = {v["key"] for v in values if _keyed(v)}
+            for name in keys & set(self.value_sets):
+                self.set_targets[name] |= keys
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -244,7 +254,7 @@ class _PackView:
                     yield Finding(("values", index), f"'{spec['key']}' is declared twice")
                 seen.add(spec["key"])
                 yield from _connection_value(("values", index), spec, keys, trusted)
-        yield from _value_set_problems(self.value_sets, values, keys)
+        yield from _value_set_problems(self.value_sets, values, self.set_targets)
         needed = {"base_url": "every connection"}
         if data.get("type", "oauth2") == "oauth2":
             needed["token_url"] = "an oauth2 connection"  # noqa: S105 - a value's name
@@ -256,9 +266,13 @@ class _PackView:
 
 
 def _value_set_problems(
-    sets: Mapping[str, Mapping[str, Any]], values: list[Any], keys: list[str]
+    sets: Mapping[str, Mapping[str, Any]], values: list[Any], targets: Mapping[str, set[str]]
 ) -> Iterator[Finding]:
-    """A value that chooses defaults must offer exactly the set's choices; they set real values."""
+    """A value that chooses defaults must offer exactly the set's choices; they set real values.
+
+    A choice may set a value this connection lacks, if another that chooses by the same value
+    has it (``targets``); one no such connection has is a typo.
+    """
     for index, spec in enumerate(values):
         if not _keyed(spec) or spec["key"] not in sets:
             continue
@@ -272,11 +286,11 @@ def _value_set_problems(
             )
         for option, given in choices.items():
             for name in sorted(given or {}):
-                if name not in keys:
+                if name not in targets.get(spec["key"], set()):
                     yield Finding(
                         ("values", index),
-                        f"value_sets.{spec['key']}.{option} sets '{name}', which is not a value "
-                        "of this connection",
+                        f"value_sets.{spec['key']}.{option} sets '{name}', which no connection "
+                        f"with a '{spec['key']}' value has",
                     )
 
 

@@ -119,6 +119,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         label = _label(pack, source.connection, bound)
         lines = [f"checking connection {label} from {source.describe()}"]
+        lines += _credential_lines(bound)
         given = source.connection is not None
         defaults = _defaults(pack, source.connection, bound)
         report = Report(pack.check, bound, wire, envelope, style, given=given, defaults=defaults)
@@ -145,6 +146,27 @@ def _bind(
         return bind_connection(pack, raw), None
     except ConnectorError as exc:
         return None, exc
+
+
+def _credential_lines(bound: BoundConnection | None) -> list[str]:
+    """What the connection signs with, so that a person can compare it with the app's.
+
+    A certificate's subject, thumbprints and expiry; nothing when the connection has none, or
+    it cannot be read (the report then says why).
+    """
+    if bound is None:
+        return []
+    definition = bound.definition
+    assertion = definition.client_assertion
+    federated = assertion is not None and assertion.federated
+    if definition.token_endpoint_auth_method != "private_key_jwt" or federated:  # noqa: S105
+        return []
+    from connectorkit.auth._assertion import load_certificate  # noqa: PLC0415
+
+    try:
+        return [f"  · certificate: {load_certificate(bound.values).describe()}"]
+    except ConnectorError:
+        return []
 
 
 def _refused(action: str, problem: ConnectorError) -> dict[str, Any]:
