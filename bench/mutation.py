@@ -101,6 +101,14 @@ MODULES: dict[str, Target] = {
     "bounds": Target(
         f"{PKG}/http/_bounds.py",
         ("tests/test_budget.py", "tests/test_retry.py"),
+        (
+            "tests/test_budget.py::test_a_program_that_armed_the_watchdog_still_exits_when_it_is_done",
+            f"{E2E}a_call_that_outlives_its_timeout_is_a_timeout",
+        ),
+    ),
+    "settings": Target(
+        f"{PKG}/core/_settings.py",
+        ("tests/test_settings.py", "tests/test_budget.py", "tests/test_limits.py"),
         (f"{E2E}a_call_that_outlives_its_timeout_is_a_timeout",),
     ),
     "limits": Target(
@@ -202,6 +210,7 @@ class Mutant:
     in_function: bool
     lines: tuple[int, ...]  # the source lines whose tests may notice it
     names: tuple[str, ...] = ()  # the module-level names it changes the value of
+    scope: str = ""  # digest of the code around it: its result stands while that is unchanged
 
     def apply(self, source: str) -> str:
         """The module's source with this bug in it."""
@@ -357,6 +366,7 @@ class _Finder(ast.NodeVisitor):
         self.globals: list[set[str]] = []
         self.counts: dict[str, int] = {}
         self.statement: ast.stmt | None = None
+        self.top: ast.stmt | None = None
 
     # -- bookkeeping
 
@@ -384,8 +394,11 @@ class _Finder(ast.NodeVisitor):
         names: tuple[str, ...] = ()
         if self.statement is not None:
             lines.add(self.statement.lineno)
-            if not self.scope and isinstance(self.statement, ast.Assign | ast.AnnAssign):
-                targets = getattr(self.statement, "targets", None) or [self.statement.target]
+            statement = self.statement
+            if not self.scope and isinstance(statement, ast.Assign | ast.AnnAssign):
+                targets = (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
                 names = tuple(t.id for t in targets if isinstance(t, ast.Name))
         self.found.append(
             Mutant(
@@ -400,8 +413,15 @@ class _Finder(ast.NodeVisitor):
                 in_function=bool(self.functions),
                 lines=tuple(sorted(lines)),
                 names=names,
+                scope=self._scope_digest(node),
             )
         )
+
+    def _scope_digest(self, node: ast.AST) -> str:
+        """The digest of the outermost function around ``node`` (or its top-level statement)."""
+        around = self.functions[0] if self.functions else (self.top or node)
+        text = ast.get_source_segment(self.src.text, around) or ""
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, ast.stmt):
@@ -439,7 +459,9 @@ class _Finder(ast.NodeVisitor):
                 self.visit(stmt)
 
     def visit_Module(self, node: ast.Module) -> None:
-        self._body(node.body)
+        for number, statement in enumerate(node.body):
+            self.top = statement
+            self._body([statement] if number else node.body[:1])
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         # Decorators (``@dataclass(slots=True)``) are left alone: storage, not behaviour.
@@ -533,7 +555,7 @@ class _Finder(ast.NodeVisitor):
             self.visit(keyword.value)
 
     def _regex(self, pattern: ast.Constant, named: str | None) -> None:
-        for what, mutated in _regex_mutations(pattern.value):
+        for what, mutated in _regex_mutations(str(pattern.value)):
             self.add(
                 pattern,
                 self.src.start(pattern),
@@ -576,6 +598,11 @@ class _Finder(ast.NodeVisitor):
                 self._string(element)
             else:
                 self.visit(element)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.value, ast.Name) and node.value.id == "Literal":
+            return  # a type's values: nothing reads them at run time
+        self.generic_visit(node)
 
     def visit_Set(self, node: ast.Set) -> None:
         self._container(node.elts)
@@ -946,8 +973,10 @@ def run_module(
     tests_key = _digest(*_test_files(target))
     entry = state.setdefault(name, {})
     if entry.get("source") != source_key:
+        # The module changed: a result stands only where the code around its mutant did not.
+        kept = {k: r for k, r in entry.get("results", {}).items() if r.get("scope")}
         entry.clear()
-        entry["source"] = source_key
+        entry.update(source=source_key, results=kept)
     results: dict[str, Any] = entry.setdefault("results", {})
     mutants = target.mutants(text)
     entry["mutants"] = len(mutants)
@@ -955,6 +984,7 @@ def run_module(
         m
         for m in mutants
         if m.key not in results
+        or results[m.key].get("scope", m.scope) != m.scope
         or (
             results[m.key]["status"] == "survived"
             and results[m.key].get("tests") != tests_key
@@ -994,6 +1024,7 @@ def run_module(
                 "status": status,
                 "how": outcome,
                 "line": mutant.line,
+                "scope": mutant.scope,
                 "tests": tests_key,
                 "ran": len(tests),
                 "seconds": round(seconds, 1),
@@ -1020,7 +1051,13 @@ def _module_report(name: str, state: dict[str, Any]) -> tuple[int, int, int, int
     path = ROOT / target.path
     mutants = {m.key: m for m in target.mutants(path.read_text())}
     entry = state.get(name, {})
-    results = entry.get("results", {}) if entry.get("source") == _digest(path) else {}
+    same_source = entry.get("source") == _digest(path)
+    results = {
+        key: result
+        for key, result in entry.get("results", {}).items()
+        if key in mutants
+        and result.get("scope", mutants[key].scope if same_source else None) == mutants[key].scope
+    }
     known = EQUIVALENT.get(name, {})
     counts = {"caught": 0, "survived": 0, "equivalent": 0, "missing": 0}
     survivors: list[tuple[Mutant, str | None]] = []

@@ -69,7 +69,7 @@ class FaultServer:
             self.rows.extend(rows)
             self.batches.append(len(rows))
 
-    def handle(self, handler: BaseHTTPRequestHandler, rows: list[Any]) -> None:  # noqa: C901, PLR0912 - one branch per scripted step
+    def handle(self, handler: BaseHTTPRequestHandler, rows: list[Any]) -> None:  # noqa: C901, PLR0912, PLR0915 - one branch per scripted step
         step = self.next_step()
         kind, _, argument = step.partition(":")
         with self.lock:
@@ -103,6 +103,15 @@ class FaultServer:
                     time.sleep(0.05)
             except OSError:
                 return
+        elif kind == "cut_body":
+            # Headers promise 1000 bytes; ten come, then the connection is closed.
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", "1000")
+            handler.end_headers()
+            handler.wfile.write(b" " * 10)
+            handler.wfile.flush()
+            handler.close_connection = True
         elif kind == "stall_body":
             # Headers at once, a few bytes after a pause, then nothing for a long time: a read
             # blocked in the kernel that only the deadline's watchdog can end in time.

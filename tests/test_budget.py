@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 
 import httpx
@@ -15,11 +17,13 @@ import pytest
 
 from conftest import FakeClock, assert_envelope, sp_connection, user_connection
 from connectorkit.call._run import Runner
+from connectorkit.core import _errors
 from connectorkit.core._template import render_path
 from connectorkit.http._bounds import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_MAX_RETRY_WAIT_S,
     DEFAULT_TIMEOUT_S,
+    Budget,
     CallBounds,
     Watchdog,
 )
@@ -481,3 +485,94 @@ def test_an_earlier_deadline_is_kept_after_one_before_it_was_cut():
     finally:
         for sock in (late, late_peer, early, early_peer, middle, middle_peer):
             sock.close()
+
+
+def test_a_retry_after_of_exactly_the_calls_max_retry_wait_is_waited(pack, server):
+    server.plan = ["429:3"]
+    clock = FakeClock()
+    runner = Runner(sleep=clock.sleep, clock=clock)
+    request = {
+        "action": "list_groups",
+        "inputs": {"max_retry_count": 1, "max_retry_wait_ms": 3000},
+        "connection": connection_to(server),
+    }
+    try:
+        response = run(pack, request, runner)
+    finally:
+        runner.close()
+    assert clock.sleeps == [3.0], response
+    assert response["ok"] is True
+
+
+def test_a_budget_spent_to_exactly_zero_is_the_contracts_timeout():
+    clock = FakeClock()
+    budget = Budget(1.5, clock=clock)
+    clock.now += 1.25
+    assert budget.remaining() == 0.25
+    clock.now += 0.25  # exactly the whole budget: none is left
+    with pytest.raises(_errors.TimeoutError) as caught:
+        budget.remaining()
+    assert caught.value.to_dict()["timeout_ms"] == 1500
+    assert "1500 ms" in caught.value.message
+    assert Budget(None, clock=clock).remaining() is None
+
+
+def test_a_program_that_armed_the_watchdog_still_exits_when_it_is_done():
+    # The runtime used as a library: its watchdog thread must not keep the program alive.
+    program = (
+        "import socket, time\n"
+        "from connectorkit.http._bounds import Watchdog\n"
+        "sock, peer = socket.socketpair()\n"
+        "Watchdog().arm(time.monotonic() + 3600, sock)\n"
+        "print('armed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "armed\n"), done.stderr
+
+
+def test_a_connection_that_breaks_mid_body_is_a_network_error_not_a_timeout(pack, server):
+    server.plan = ["cut_body"]
+    response = run(
+        pack,
+        {
+            "action": "list_groups",
+            "inputs": {"timeout": 60000},
+            "connection": connection_to(server),
+        },
+    )
+    assert response["error"]["type"] == "network_error", response
+    assert response["error"]["request_sent"] is True
+
+
+def test_one_runner_keeps_answering_after_more_calls_than_its_pool_has_connections(pack, server):
+    # serve: every response, read within its bounds, gives its connection back to the pool (of
+    # 100): the 101st call would otherwise wait for one until its time budget ran out.
+    runner = Runner()
+    request = {
+        "action": "list_groups",
+        "inputs": {"timeout": 3000},
+        "connection": connection_to(server),
+    }
+    try:
+        for number in range(1, 111):
+            response = run(pack, request, runner)
+            assert response["ok"] is True, (number, response)
+    finally:
+        runner.close()
+
+
+def test_a_content_length_past_the_limit_is_refused_before_any_body_arrives(pack, server):
+    # The body would take long to come (it stalls): the declared length alone refuses it.
+    server.plan = ["stall_body:1.5,20"]  # declares 1000 bytes
+    response = run(
+        pack,
+        {
+            "action": "list_groups",
+            "inputs": {"timeout": 10000, "max_response_bytes": 500},
+            "connection": connection_to(server),
+        },
+    )
+    assert response["error"]["code"] == "response_too_large", response
+    assert response["error"]["max_response_bytes"] == 500

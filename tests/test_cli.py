@@ -335,6 +335,25 @@ def test_actions_are_grouped_and_filtered(tmp_path):
     assert re.search(r"^  create_rows +Create Rows$", done.stdout, re.MULTILINE)
     assert re.search(r"^\S", done.stdout, re.MULTILINE)  # group headings, flush left
     assert done.stdout.splitlines()[-1] == f"{total} actions; details: connectorkit docs ACTION"
+    # The nine everyday actions first, each listed once; the administrators' actions last.
+    sections = done.stdout.split("\n\n")
+    first = re.findall(r"^  (\w+)", sections[0], re.MULTILINE)
+    assert sections[0].startswith("Important\n")
+    assert sorted(first) == sorted(
+        [
+            "create_dataset",
+            "create_rows",
+            "delete_rows",
+            "list_datasets",
+            "list_groups",
+            "list_reports",
+            "list_tables",
+            "update_table",
+            "raw_request",
+        ]
+    )
+    assert re.findall(r"^  (\w+)", done.stdout, re.MULTILINE).count("create_rows") == 1
+    assert sections[-2].startswith("Admin\n")
     rows = ck("actions", "ROW", cwd=tmp_path)
     keys = re.findall(r"^  (\w+)", rows.stdout, re.MULTILINE)
     assert {"create_dataset", "create_rows", "delete_rows"} <= set(keys)  # "row" in a description

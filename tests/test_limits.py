@@ -226,8 +226,8 @@ def test_the_slot_of_a_worker_that_died_frees_itself_on_the_scaled_clock(pack, c
         fast.admit("create_rows", rows(1), unbounded)  # never given back: the worker died
     with pytest.raises(RateLimited):
         fast.admit("create_rows", rows(1), lambda: 0.01)
-    clock.now += 130.0 / 60 + 0.1  # past an attempt's longest time, on the emulator's clock
-    fast.admit("create_rows", rows(1), lambda: 0.01)
+    clock.now += 130.0 / 60 + 0.01  # past an attempt's longest time, on the emulator's clock
+    fast.admit("create_rows", rows(1), lambda: 0.001)
 
 
 def test_rows_of_a_request_that_was_not_committed_do_not_fill_the_table(limiter, clock):
@@ -264,3 +264,41 @@ def test_a_window_that_waits_for_a_full_table_does_not_hide_the_windows_after_it
         limiter.done(limiter.admit("push", rows(1), unbounded), committed=True)
     with pytest.raises(RateLimited):  # the minute's two are taken; the table is nearly empty
         limiter.admit("push", rows(1), lambda: 5.0)
+
+
+@pytest.mark.parametrize(
+    ("durations", "wait"),
+    [
+        ([1.0] * 120, 61.5),  # 1.5 times the slowest
+        ([0.0] * 55 + [2.0] + [0.0] * 64, 60.25),  # the slow one is older than the last 64
+        ([0.0] * 56 + [2.0] + [0.0] * 63, 63.0),
+    ],
+)
+def test_the_margin_is_one_and_a_half_times_the_slowest_of_the_last_64_requests(
+    pack, clock, durations, wait
+):
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    elapsed = FakeClock(1_000_000.0)
+    limiter = Limiter(state, pack.budgets, time_scale=1.0, sleep=clock.sleep, clock=elapsed)
+    for took in durations:
+        tickets = limiter.admit("create_rows", rows(1), unbounded)
+        elapsed.now += took
+        limiter.done(tickets, committed=True)
+    limiter.admit("create_rows", rows(1), lambda: 120.0)
+    assert clock.sleeps == [pytest.approx(wait)]
+
+
+@pytest.mark.parametrize("name", ["Dataset2", "_ds", "x", "ds_id", "DS"])
+def test_a_budget_is_per_resource_whatever_the_inputs_name(clock, name):
+    budget = BudgetDef(
+        name="per_resource",
+        actions=("push",),
+        resource=f"{{{name}}}",
+        windows=(WindowDef(1, 60.0),),
+    )
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    limiter = Limiter(state, (budget,), time_scale=1.0, sleep=clock.sleep)
+    limiter.done(limiter.admit("push", {name: "first"}, unbounded), committed=True)
+    limiter.done(limiter.admit("push", {name: "second"}, unbounded), committed=True)
+    with pytest.raises(RateLimited):  # the first one's own budget is spent
+        limiter.admit("push", {name: "first"}, lambda: 5.0)

@@ -176,6 +176,7 @@ EXTENSION_INPUTS = {
     "create_rows": {
         "columns", "job_id", "unknown_batches", "skip_bad_rows", "send_unchecked", "keep_order"
     },
+    "list_groups": {"filter"},
 }
 
 
@@ -238,6 +239,7 @@ def test_query_parameters_are_the_swaggers(pack):
     assert dict(pack.actions["list_groups"].request.query) == {
         "$top": "{top}",
         "$skip": "{page_offset}",
+        "$filter": "{filter}",
     }
     assert dict(pack.actions["create_dataset"].request.query) == {
         "defaultRetentionPolicy": "{default_retention_policy}",

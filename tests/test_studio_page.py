@@ -410,6 +410,8 @@ def test_describe_groups_and_examples_shape_the_page(page, stack):
     def with_groups(route):
         catalog = route.fetch().json()
         actions = catalog["catalog"]["actions"]
+        for action in actions:  # the groups alone decide the order here
+            action.pop("importance", None)
         catalog["catalog"]["groups"] = [
             {"label": "Push datasets", "actions": ["create_dataset", "create_rows"]},
             {"label": "Browse", "actions": ["list_groups"]},
@@ -466,3 +468,29 @@ def test_an_operation_left_running_is_waited_for_from_the_page(page, stack, shot
     assert result_cell(page, "encoding") == "base64"
     assert page.locator("#operation").count() == 0
     assert page.inner_text("#recipe-run").startswith(f"connectorkit operations wait {handle} ")
+
+
+def test_the_page_opens_on_the_important_actions_and_lists_administration_last(page, stack):
+    page.goto(stack["url"])
+    page.wait_for_selector(".nav-item.active")
+    titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
+    assert titles[0] == "Important"
+    assert titles[-1] == "Admin"
+    assert len(titles) == len(set(titles))
+    listed = page.eval_on_selector_all(".nav-item", "els => els.map(e => e.dataset.action)")
+    assert sorted(listed[:9]) == sorted(
+        [
+            "create_dataset",
+            "create_rows",
+            "delete_rows",
+            "list_datasets",
+            "list_groups",
+            "list_reports",
+            "list_tables",
+            "update_table",
+            "raw_request",
+        ]
+    )
+    assert len(listed) == len(set(listed))  # each action once
+    # With nothing chosen, the page opens the first important action.
+    assert page.get_attribute(".nav-item.active", "data-action") == listed[0]

@@ -134,6 +134,8 @@ def _validate(
     owner: object,
     raw: Mapping[str, Any],
     error: type[InvalidInput | InvalidConnection],
+    *,
+    partial: bool = False,
 ) -> dict[str, Any]:
     fields, keys = _fields(definitions, owner)
     details: list[dict[str, Any]] = []
@@ -154,7 +156,7 @@ def _validate(
                 values[field.key] = (
                     copy.deepcopy(default) if isinstance(default, list | dict) else default
                 )
-            elif field.required:
+            elif field.required and not partial:
                 details.append({"field": field.key, "message": "is required"})
             continue
         issues = field.validator.check(value)
@@ -260,8 +262,14 @@ def _builder_problems(
     return details
 
 
-def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
-    """Look up ``key`` and validate ``inputs`` against its definition."""
+def bind_action(
+    pack: Pack, key: Any, inputs: Mapping[str, Any], *, partial: bool = False
+) -> BoundAction:
+    """Look up ``key`` and validate ``inputs`` against its definition.
+
+    ``partial``: only the inputs given are checked (a form half filled in, as choices see it);
+    a required input may be missing.
+    """
     action = pack.actions.get(key) if isinstance(key, str) else None
     if action is None:
         close = difflib.get_close_matches(str(key), sorted(pack.actions), n=1)
@@ -272,7 +280,9 @@ def bind_action(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundAction:
             f"the pack '{pack.key}' has no action '{key}'{hint}",
             details=[{"field": "action", "message": said}],
         )
-    values = _validate(f"action '{action.key}'", action.inputs, action, inputs, InvalidInput)
+    values = _validate(
+        f"action '{action.key}'", action.inputs, action, inputs, InvalidInput, partial=partial
+    )
     return BoundAction(definition=action, inputs=values, options=CallOptions.from_inputs(values))
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "OTHER_GROUP",
     "action_markdown",
     "describe",
+    "designer_order",
     "docs_markdown",
     "example_lines",
     "input_notes",
@@ -30,8 +31,11 @@ __all__ = [
 def describe(pack: Pack) -> dict[str, Any]:
     """The catalog of ``connectorkit describe``: connections and actions, inputs as JSON Schema.
 
-    Actions are sorted by label; the default connection comes first. The inputs every action
-    accepts (timeout, retries, debug) carry ``"x-group": "advanced"`` so a form can fold them.
+    Actions are sorted by label, and listed again under ``groups`` in the order a designer
+    shows them (:func:`designer_order`); the default connection comes first. The inputs every
+    action accepts (timeout, retries, debug) carry ``"x-group": "advanced"`` so a form can fold
+    them; an input's own importance is ``x-importance``, where its values come from
+    ``x-choices`` and where its shape comes from ``x-dynamic-schema``.
     """
     return {
         "key": pack.key,
@@ -68,6 +72,8 @@ def _action_entry(action: ActionDef) -> dict[str, Any]:
         "group": action.group or OTHER_GROUP,
         "inputs": inputs_schema(action.inputs),
     }
+    if action.importance is not None:
+        entry["importance"] = action.importance
     if action.returns is not None:
         entry["returns"] = _plain(action.returns)
     if action.examples:
@@ -77,15 +83,33 @@ def _action_entry(action: ActionDef) -> dict[str, Any]:
 
 
 OTHER_GROUP = "Other"
+# Important actions first, then the plain ones, then the advanced; internal ones are not listed.
+_RANK = {"important": 0, None: 1, "advanced": 2}
+
+
+def designer_order(actions: Iterable[ActionDef]) -> list[tuple[str, list[ActionDef]]]:
+    """Actions by group (by task), as a designer lists them; internal actions left out.
+
+    A group ranks by its most important action: groups holding an important action come first,
+    groups of advanced actions only (administration) last; within a rank by label, the
+    catch-all group last. Inside a group, important actions first, then by label.
+    """
+    found: dict[str, list[ActionDef]] = {}
+    for action in sorted(actions, key=lambda a: (a.label.casefold(), a.key)):
+        if action.importance != "internal":
+            found.setdefault(action.group or OTHER_GROUP, []).append(action)
+    for members in found.values():
+        members.sort(key=lambda a: _RANK[a.importance])
+
+    def rank(label: str) -> tuple[int, bool, str]:
+        best = min(_RANK[a.importance] for a in found[label])
+        return best, label == OTHER_GROUP, label.casefold()
+
+    return [(label, found[label]) for label in sorted(found, key=rank)]
 
 
 def _groups(pack: Pack) -> list[tuple[str, list[ActionDef]]]:
-    """Actions by group, groups sorted by label with the catch-all group last."""
-    found: dict[str, list[ActionDef]] = {}
-    for action in _actions(pack):
-        found.setdefault(action.group or OTHER_GROUP, []).append(action)
-    order = sorted(found, key=lambda g: (g == OTHER_GROUP, g.casefold()))
-    return [(label, found[label]) for label in order]
+    return designer_order(pack.actions.values())
 
 
 def _connection_schema(connection: ConnectionDef) -> dict[str, Any]:
@@ -129,9 +153,32 @@ def input_schema(item: InputDef) -> dict[str, Any]:
         "writeOnly": True if item.secret else None,
         "examples": [item.example] if item.example is not None else None,
         "x-group": "advanced" if item.call_input else None,
+        "x-importance": item.importance,
     }
     schema.update({k: _plain(v) for k, v in optional.items() if v is not None})
+    if item.choices is not None or item.dynamic_schema is not None:
+        schema.update(_sources(item))
     return schema
+
+
+def _sources(item: InputDef) -> dict[str, Any]:
+    """``x-choices`` and ``x-dynamic-schema``: the blocks as declared, with what they depend on."""
+    from connectorkit.pack._choices import choices_of, schema_source_of  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    choices, source = choices_of(item), schema_source_of(item)
+    if choices is not None:
+        out["x-choices"] = {
+            **_plain(item.choices),
+            "depends_on": list(choices.depends_on),
+            "search": choices.search is not None,
+        }
+    if source is not None:
+        out["x-dynamic-schema"] = {
+            **_plain(item.dynamic_schema),
+            "depends_on": list(source.depends_on),
+        }
+    return out
 
 
 def docs_markdown(pack: Pack) -> str:
@@ -319,6 +366,10 @@ def input_notes(item: InputDef) -> str:
         notes.append(f"At least {low}.")
     elif high is not None:
         notes.append(f"At most {high}.")
+    if item.choices is not None:
+        notes.append(f"Picked from the answer of `{item.choices.get('action')}`.")
+    if item.dynamic_schema is not None:
+        notes.append(f"Its fields follow the answer of `{item.dynamic_schema.get('action')}`.")
     if item.secret:
         notes.append("Secret: shown as `***` in every output.")
     if item.example is not None:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from connectorkit.pack._budgets import BudgetDef
     from connectorkit.pack._multistep import Multistep
-    from connectorkit.types._input import InputDef
+    from connectorkit.types._input import Importance, InputDef
 
 __all__ = [
     "ActionDef",
@@ -176,6 +176,8 @@ class ActionDef:
     remember: tuple[RememberDef, ...] = ()
     # What it does beyond one request (an operation polled to its end, pages, files, uploads).
     multistep: Multistep | None = None
+    # How a designer lists it: important first, advanced last, internal not at all.
+    importance: Importance | None = None
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""

@@ -184,6 +184,9 @@ def _input(spec: dict[str, Any], *, call_input: bool = False) -> InputDef:
     fields = {k: v for k, v in spec.items() if k in _INPUT_FIELDS}
     if fields.get("enum") is not None:
         fields["enum"] = tuple(fields["enum"])
+    for name in ("choices", "dynamic_schema"):
+        if fields.get(name) is not None:
+            fields[name] = MappingProxyType(dict(fields[name]))
     return InputDef(**fields, call_input=call_input)
 
 
@@ -248,7 +251,12 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
+<<<<<<< HEAD
         multistep=multistep,
+=======
+        multistep=multistep if multistep.any else None,
+        importance=data.get("importance"),
+>>>>>>> main
     )
 
 

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._template import placeholders
+from connectorkit.pack._choices import source_problems
 from connectorkit.pack._hooks import hook_named, hook_names
+<<<<<<< HEAD
 from connectorkit.pack._multistep import FILE_FACTS
+=======
+from connectorkit.pack._multistep import multistep_from, operation_inputs
+>>>>>>> main
 from connectorkit.pack._multistep_rules import multistep_problems
 from connectorkit.types._compile import CONSTRAINTS, Where, definition_problems
 
@@ -101,7 +106,19 @@ class _PackView:
             d.data["key"] for d in documents if d.kind == "connection" and _keyed(d.data)
         ]
         self.actions = [d.data["key"] for d in documents if d.kind == "action" and _keyed(d.data)]
+        # Each action's input keys: what another input's choices may give it. Known by file
+        # name too: an action whose key is wrong is reported once, for itself.
+        self.inputs_of: dict[str, frozenset[str] | None] = {}
+        self.inputs_of.update(
+            (name, self._input_keys(d.data))
+            for d in documents
+            if d.kind == "action" and _keyed(d.data)
+            for name in (d.path.stem, d.data["key"])
+        )
         self.root = documents[index].path.parent if index is not None else None
+        # An action file that does not parse is there: its problem is reported once, for itself.
+        for path in sorted((self.root / "actions").glob("*.yaml")) if self.root else ():
+            self.inputs_of.setdefault(path.stem, None)
         sets = connector.get("value_sets")
         self.value_sets: dict[str, dict[str, Any]] = (
             {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
@@ -116,6 +133,29 @@ class _PackView:
             keys = {v["key"] for v in values if _keyed(v)}
             for name in keys & set(self.value_sets):
                 self.set_targets[name] |= keys
+
+    def _input_keys(self, data: Mapping[str, Any]) -> frozenset[str]:
+        items = data.get("inputs")
+        keys = {
+            str(i.get("key") or i.get("use"))
+            for i in (items if isinstance(items, list) else [])
+            if isinstance(i, dict) and isinstance(i.get("key") or i.get("use"), str)
+        }
+        try:
+            multistep = multistep_from(data)
+            keys |= {i.key for i in operation_inputs(multistep)} if multistep.any else set()
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # a malformed block is the schema pass's to report
+        return frozenset(keys | set(self.call_inputs))
+
+    def sources(
+        self, at: Where, spec: Mapping[str, Any], own: frozenset[str] | None
+    ) -> Iterator[Finding]:
+        """The ``choices`` and ``dynamic_schema`` of one input definition, across files."""
+        for block in ("choices", "dynamic_schema"):
+            if isinstance(spec.get(block), dict):
+                for suffix, message in source_problems(spec[block], self.inputs_of, own):
+                    yield Finding((*at, block, *suffix), message)
 
     def connector(self, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         name = data.get("default_connection")
@@ -141,6 +181,7 @@ class _PackView:
         for key, spec in self.shared.items():
             for suffix, message in definition_problems(spec, check_elements=trusted):
                 yield Finding(("inputs", key, *suffix), message)
+            yield from self.sources(("inputs", key), spec, None)
         seen: set[str] = set()
         for index, key, spec in _call_entries(data.get("call_inputs")):
             if key in seen:
@@ -165,6 +206,12 @@ class _PackView:
                 continue
             declared[key], first_at[key] = spec, index
             yield from self._redeclared_call_input(at, key, spec)
+        keys = self.inputs_of.get(str(data.get("key")), frozenset()) or frozenset()
+        for key, index in first_at.items():
+            item = items[index] if isinstance(items, list) else {}
+            # A shared input's blocks are checked once, in connector.yaml; overrides here.
+            if "use" not in item or {"choices", "dynamic_schema"} & item.keys():
+                yield from self.sources(("inputs", index), declared[key], keys)
         available = {**self.call_inputs, **declared}
         request, result = data.get("request"), data.get("result")
         if isinstance(request, dict):

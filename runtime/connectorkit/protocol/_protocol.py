@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
     from typing import IO, TextIO
 
+    from connectorkit._bind import BoundConnection
     from connectorkit.call._run import Outcome, Runner
     from connectorkit.pack._definitions import Pack
 
@@ -60,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
-_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection", "resume", "cancel"})
+_REQUEST_KEYS = frozenset({"id", "action", "inputs", "connection", "resume", "cancel", "choices"})
 # A request that goes on with (or cancels) an operation handle instead of naming an action.
 _HANDLE_KEYS = ("resume", "cancel")
 _CONNECTION_KEYS = frozenset({"key", "values", "token", "name"})
@@ -112,13 +113,16 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
     problems = [
         {
             "field": k,
-            "message": "is not a request field (id, action, inputs, connection, resume, cancel)",
+            "message": "is not a request field "
+            "(id, action, inputs, connection, resume, cancel, choices)",
         }
         for k in data
         if k not in _REQUEST_KEYS
     ]
     if "id" in data and not request_id(data)[0]:
         problems.append({"field": "id", "message": "must be a string or a finite number"})
+    if "choices" in data:
+        problems += _choices_problems(data)
     handles = [k for k in _HANDLE_KEYS if k in data]
     problems.extend(
         {"field": key, "message": "must be an operation handle (op_…)"}
@@ -128,7 +132,8 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
     if len(handles) > 1:
         problems.append({"field": "cancel", "message": "give either resume or cancel"})
     action = data.get("action")
-    named = handles and action is None  # the handle names its action
+    # A handle names its action, and so does a choices request.
+    named = (handles or "choices" in data) and action is None
     if not named and (not isinstance(action, str) or not action):
         problems.append({"field": "action", "message": "must be the name of an action"})
     if not isinstance(data.get("inputs", {}), dict):
@@ -141,6 +146,22 @@ def check_request(data: dict[str, Any], bad_values: list[tuple[str, str]]) -> di
         raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
     _refuse_unrepresentable(bad_values)
     return data
+
+
+def _choices_problems(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A choices request names its action and inputs inside ``choices``, and nothing else."""
+    from connectorkit.call._choices import ask_problems  # noqa: PLC0415 - only for choices
+
+    problems = ask_problems(data["choices"])
+    problems += [
+        {"field": key, "message": "is not a field of a choices request: put it in choices"}
+        for key in ("action", "inputs")
+        if key in data
+    ]
+    problems += [
+        {"field": key, "message": "cannot go with choices"} for key in _HANDLE_KEYS if key in data
+    ]
+    return problems
 
 
 def _refuse_unrepresentable(found: list[tuple[str, str]]) -> None:
@@ -228,10 +249,16 @@ def handle(
     call streams (``stream``). A request with ``resume`` or ``cancel`` goes on with, or
     cancels, an operation handle.
     """
-    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415 - not for a bad envelope
+    from connectorkit._bind import bind_action  # noqa: PLC0415 - not for a bad envelope
 
     if any(request.get(k) for k in _HANDLE_KEYS):
+<<<<<<< HEAD
         return _handle_operation(pack, runner, request, watch=watch)
+=======
+        return _handle_operation(pack, runner, request)
+    if "choices" in request:
+        return _handle_choices(pack, runner, request)
+>>>>>>> main
     action = request.get("action")
     connection = None
     try:
@@ -241,12 +268,7 @@ def handle(
             if batch is not None:  # one stand-in element: binding checks the other inputs
                 inputs = {**inputs, batch.input: [{}]}
         bound = bind_action(pack, action, inputs)
-        raw = request.get("connection")
-        if raw is not None and raw.get("name") is not None:
-            from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
-
-            raw = resolve_stored(runner.state, raw)
-        connection = bind_connection(pack, raw)
+        connection = _connection(pack, runner, request)
     except ConnectorError as exc:
         return _envelope(request, action, error=exc)
     remember_secrets(connection.secrets)
@@ -261,6 +283,39 @@ def handle(
         forget_secrets(connection.secrets)
 
 
+def _connection(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> BoundConnection:
+    """The request's connection, bound; a stored one is read from the state store first."""
+    from connectorkit._bind import bind_connection  # noqa: PLC0415 - not for a bad envelope
+
+    raw = request.get("connection")
+    if raw is not None and raw.get("name") is not None:
+        from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
+
+        raw = resolve_stored(runner.state, raw)
+    return bind_connection(pack, raw)
+
+
+def _handle_choices(pack: Pack, runner: Runner, request: Mapping[str, Any]) -> dict[str, Any]:
+    """The choices of one input (or the shape of its value), from the service."""
+    from connectorkit.call._choices import run_choices  # noqa: PLC0415 - only for choices
+
+    ask = request["choices"]
+    action = ask.get("action")
+    connection = None
+    try:
+        connection = _connection(pack, runner, request)
+        remember_secrets(connection.secrets)
+        outcome = run_choices(pack, runner, ask, connection)
+        return _answered(request, action, outcome)
+    except ConnectorError as exc:
+        return _envelope(request, action, error=exc)
+    except Exception as exc:  # noqa: BLE001 - a defect: logged while its secrets are still known
+        return _envelope(request, action, error=_internal(exc))
+    finally:
+        if connection is not None:
+            forget_secrets(connection.secrets)
+
+
 def _handle_operation(
     pack: Pack,
     runner: Runner,
@@ -269,7 +324,7 @@ def _handle_operation(
     watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Go on with (``resume``) or cancel an operation handle kept in the state store."""
-    from connectorkit._bind import bind_action, bind_connection  # noqa: PLC0415
+    from connectorkit._bind import bind_action  # noqa: PLC0415
 
     verb = "cancel" if request.get("cancel") else "resume"
     handle = str(request[verb])
@@ -296,12 +351,7 @@ def _handle_operation(
             )
         # The handle's inputs, with what this call says (wait, timeout, save_to …) on top.
         bound = bind_action(pack, action, {**record["inputs"], **(request.get("inputs") or {})})
-        raw = request.get("connection")
-        if raw is not None and raw.get("name") is not None:
-            from connectorkit.call._named import resolve_stored  # noqa: PLC0415 - only when named
-
-            raw = resolve_stored(runner.state, raw)
-        connection = bind_connection(pack, raw)
+        connection = _connection(pack, runner, request)
     except ConnectorError as exc:
         return _envelope(request, action, error=exc)
     remember_secrets(connection.secrets)
@@ -482,7 +532,7 @@ def answer(
         _raise_if_failed(taken)
         check_request(request, taken.bad_values)
         if isinstance(pack, ConnectorError):
-            response = _envelope(request, request.get("action"), error=pack)
+            response = _envelope(request, _action_named(request), error=pack)
         else:
             plain = PLAIN_INPUTS.set(True)  # decoded from JSON text: plain JSON values only
             try:
@@ -491,10 +541,18 @@ def answer(
             finally:
                 PLAIN_INPUTS.reset(plain)
     except ConnectorError as exc:
-        response = _envelope(request, request.get("action"), error=exc)
+        response = _envelope(request, _action_named(request), error=exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on stdout
-        response = _envelope(request, request.get("action"), error=_internal(exc))
+        response = _envelope(request, _action_named(request), error=_internal(exc))
     return response, _exit_code(response)
+
+
+def _action_named(request: Mapping[str, Any]) -> Any:
+    """The action a request names: its own, or the one its choices are of."""
+    ask = request.get("choices")
+    if "action" not in request and isinstance(ask, dict):
+        return ask.get("action")
+    return request.get("action")
 
 
 def _exit_code(response: Mapping[str, Any]) -> int:

@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["InputDef", "InputType"]
+__all__ = ["IMPORTANCE", "Importance", "InputDef", "InputType"]
 
 InputType = Literal[
     "string", "integer", "number", "boolean", "object", "array", "key_value", "json", "file"
 ]
+# How prominently a designer shows an action or an input: first, folded away, or not at all.
+Importance = Literal["important", "advanced", "internal"]
+IMPORTANCE: tuple[Importance, ...] = ("important", "advanced", "internal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,11 @@ class InputDef:
     format: str | None = None
     secret: bool = False
     example: Any = None
+    importance: Importance | None = None
+    # Where the values come from (another action's list), and where the shape of the value
+    # comes from (a table's columns): kept as written, read by ``pack._choices`` when asked.
+    choices: Mapping[str, Any] | None = None
+    dynamic_schema: Mapping[str, Any] | None = None
     # True for the retry/timeout/debug inputs every action receives from connector.yaml.
     call_input: bool = False
 

@@ -24,8 +24,9 @@ def register(registry: Registry) -> None:
         "list the actions with their labels, grouped; WORD keeps those that mention it",
         handler=_actions,
         description=(
-            "List the pack's actions: key and label, grouped by what they work on. With WORD, "
-            "only the actions whose key, label or description mention it (any case)."
+            "List the pack's actions: the important ones first, then every other by what it "
+            "works on, the groups of administrators' actions last. With WORD, only the actions "
+            "whose key, label or description mention it (any case)."
         ),
         examples=[
             "connectorkit actions",
@@ -49,7 +50,11 @@ def group_of(action: ActionDef) -> str:
     return noun.removesuffix("s").capitalize() + "s" if len(words) == 1 else noun.capitalize()
 
 
+IMPORTANT = "Important"
+
+
 def _actions(args: argparse.Namespace) -> int:
+    from connectorkit.authoring._catalog import designer_order  # noqa: PLC0415
     from connectorkit.cli._render import Style  # noqa: PLC0415
 
     try:
@@ -65,16 +70,32 @@ def _actions(args: argparse.Namespace) -> int:
         sys.stderr.write(f"connectorkit: no action mentions '{args.word}'\n")
         return 1
     style = Style.for_stream(sys.stdout)
-    groups: dict[str, list[ActionDef]] = {}
-    for action in sorted(chosen, key=lambda a: a.key):
-        groups.setdefault(group_of(action), []).append(action)
+    ordered = designer_order(_grouped(a) for a in chosen)
+    sections = [
+        (IMPORTANT, [a for _, group in ordered for a in group if a.importance == "important"])
+    ]
+    sections += [
+        (name, [a for a in group if a.importance != "important"]) for name, group in ordered
+    ]
+    internal = [a for a in chosen if a.importance == "internal"]
+    sections.append(("Internal (used by other actions)", sorted(internal, key=lambda a: a.key)))
     width = max(len(a.key) for a in chosen)
     lines: list[str] = []
-    for name in sorted(groups):
-        lines += [style.bold(name)]
-        lines += [f"  {a.key.ljust(width)}  {a.label}" for a in groups[name]]
-        lines.append("")
+    for name, actions in sections:
+        if actions:
+            lines += [style.bold(name)]
+            lines += [f"  {a.key.ljust(width)}  {a.label}" for a in actions]
+            lines.append("")
     total = f"{len(chosen)} of {len(pack.actions)} actions" if word else f"{len(chosen)} actions"
     lines.append(style.dim(f"{total}; details: connectorkit docs ACTION"))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _grouped(action: ActionDef) -> ActionDef:
+    """The action with the group it is listed under (a pack may declare none)."""
+    if action.group:
+        return action
+    import dataclasses  # noqa: PLC0415
+
+    return dataclasses.replace(action, group=group_of(action))

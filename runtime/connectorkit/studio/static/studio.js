@@ -7,7 +7,7 @@ const KNOWN_KEYWORDS = [
   "type", "title", "description", "default", "enum", "minimum", "maximum", "minLength",
   "maxLength", "minItems", "maxItems", "pattern", "items", "properties", "required",
   "additionalProperties", "oneOf", "format", "writeOnly", "examples", "x-group", "x-type",
-  "allOf", "if", "else",
+  "allOf", "if", "else", "x-importance", "x-choices", "x-dynamic-schema",
 ];
 
 const POLL_RUN_MS = 150;
@@ -380,13 +380,21 @@ function fieldFor(prefix, key, schema, required) {
   return {key, schema, editor, el};
 }
 
-// A form for an object schema; fields with "x-group": "advanced" fold into a closed section.
+// A form for an object schema: important inputs first; the pack's advanced inputs fold into
+// "More options", the call inputs ("x-group": "advanced") into "Call options"; internal inputs
+// keep their defaults and are not shown.
 function formFor(schema, prefix) {
   const required = new Set(schema.required || []);
-  const fields = Object.entries(schema.properties || {}).map(([key, s]) => fieldFor(prefix, key, s, required.has(key)));
-  const main = fields.filter((f) => f.schema["x-group"] !== "advanced");
+  const shown = Object.entries(schema.properties || {}).filter(([key, s]) => s["x-importance"] !== "internal" || required.has(key));
+  const fields = shown.map(([key, s]) => fieldFor(prefix, key, s, required.has(key)));
+  const rank = (f) => (f.schema["x-importance"] === "important" ? 0 : 1);
+  const main = fields.filter((f) => f.schema["x-group"] !== "advanced" && f.schema["x-importance"] !== "advanced")
+    .sort((a, b) => rank(a) - rank(b));
+  const more = fields.filter((f) => f.schema["x-group"] !== "advanced" && f.schema["x-importance"] === "advanced");
   const advanced = fields.filter((f) => f.schema["x-group"] === "advanced");
   const el = h("div", {}, main.map((f) => f.el),
+    more.length ? h("details", {class: "advanced more"},
+      h("summary", {text: `More options (${more.length})`}), more.map((f) => f.el)) : null,
     advanced.length ? h("details", {class: "advanced"},
       h("summary", {text: `Call options: timeout, retries, debug (${advanced.length})`}), advanced.map((f) => f.el)) : null);
   return {
@@ -472,13 +480,27 @@ function groups(actions) {
   return out;
 }
 
+// The important actions first, then the others by task in describe's order (administrators'
+// groups last); internal actions are not listed.
+function sections() {
+  const listed = state.catalog.actions.filter((a) => a.importance !== "internal");
+  const byTask = groups(listed);
+  const important = [...byTask.values()].flat().filter((a) => a.importance === "important");
+  const out = new Map(important.length ? [["Important", important]] : []);
+  for (const [name, actions] of byTask) {
+    const rest = actions.filter((a) => a.importance !== "important");
+    if (rest.length) out.set(out.has(name) ? `${name} ` : name, rest);
+  }
+  return out;
+}
+
 function renderNav() {
   const nav = document.getElementById("nav");
   nav.replaceChildren();
   if (!state.catalog) return;
   const word = state.filter.toLowerCase();
   const hit = (a) => !word || [a.label, a.key, a.description].some((t) => String(t || "").toLowerCase().includes(word));
-  for (const [name, actions] of groups(state.catalog.actions)) {
+  for (const [name, actions] of sections()) {
     const shown = actions.filter(hit);
     if (!shown.length) continue;
     nav.append(h("div", {class: "group-title", text: name}),
@@ -546,7 +568,8 @@ function connectionCard() {
 
 function renderAction(key) {
   const catalog = state.catalog;
-  const action = catalog && (catalog.actions.find((a) => a.key === key) || catalog.actions[0]);
+  const first = () => [...sections().values()][0]?.[0] || catalog.actions[0];
+  const action = catalog && (catalog.actions.find((a) => a.key === key) || first());
   const main = document.getElementById("main");
   if (!action) { main.replaceChildren(h("p", {class: "muted", text: "This pack has no actions."})); return; }
   const previous = state.action && state.action.key === action.key && state.form ? state.form.values() : null;
