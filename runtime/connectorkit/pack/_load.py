@@ -251,12 +251,8 @@ def _action(
         operations=tuple((data.get("openapi") or {}).get("operations") or ()),
         examples=tuple(data.get("examples") or ()),
         returns=data.get("returns"),
-<<<<<<< HEAD
         multistep=multistep,
-=======
-        multistep=multistep if multistep.any else None,
         importance=data.get("importance"),
->>>>>>> main
     )
 
 

@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit.core._template import placeholders
 from connectorkit.pack._choices import source_problems
 from connectorkit.pack._hooks import hook_named, hook_names
-<<<<<<< HEAD
-from connectorkit.pack._multistep import FILE_FACTS
-=======
-from connectorkit.pack._multistep import multistep_from, operation_inputs
->>>>>>> main
+from connectorkit.pack._multistep import FILE_FACTS, multistep_from, operation_inputs
 from connectorkit.pack._multistep_rules import multistep_problems
 from connectorkit.types._compile import CONSTRAINTS, Where, definition_problems
 

@@ -252,13 +252,9 @@ def handle(
     from connectorkit._bind import bind_action  # noqa: PLC0415 - not for a bad envelope
 
     if any(request.get(k) for k in _HANDLE_KEYS):
-<<<<<<< HEAD
         return _handle_operation(pack, runner, request, watch=watch)
-=======
-        return _handle_operation(pack, runner, request)
     if "choices" in request:
         return _handle_choices(pack, runner, request)
->>>>>>> main
     action = request.get("action")
     connection = None
     try:

@@ -2,13 +2,8 @@
 
 Generated fields (the request, each input's type, requirement and constraints, the operation
 links, the result shape) follow the document. Curated fields (the action's label, description,
-<<<<<<< HEAD
-group, examples, result, pages and long_running; each input's label, comments, default and
-example) keep what the file already says, so an author's edits survive a re-import.
-=======
-group, importance, examples and result; each input's label, comments, default and example)
-keep what the file already says, so an author's edits survive a re-import.
->>>>>>> main
+group, importance, examples, result, pages and long_running; each input's label, comments,
+default and example) keep what the file already says, so an author's edits survive a re-import.
 """
 
 from __future__ import annotations
@@ -17,13 +12,9 @@ from typing import Any
 
 __all__ = ["CURATED_ACTION_FIELDS", "CURATED_INPUT_FIELDS", "merge"]
 
-<<<<<<< HEAD
 CURATED_ACTION_FIELDS = (
-    "label", "description", "group", "examples", "result", "pages", "long_running",
+    "label", "description", "group", "importance", "examples", "result", "pages", "long_running",
 )  # fmt: skip
-=======
-CURATED_ACTION_FIELDS = ("label", "description", "group", "importance", "examples", "result")
->>>>>>> main
 CURATED_INPUT_FIELDS = ("label", "comments", "default", "example")
 
 
@@ -67,11 +58,6 @@ def merge(generated: dict[str, Any], existing: dict[str, Any]) -> tuple[dict[str
 
 _USE_KEEP = ("required", *CURATED_INPUT_FIELDS)
 _ORDER = (
-<<<<<<< HEAD
-    "key", "label", "description", "group", "openapi", "inputs", "request", "pages",
-    "long_running", "result", "returns", "examples",
-=======
-    "key", "label", "description", "group", "importance", "openapi", "inputs", "request", "result",
-    "returns", "examples",
->>>>>>> main
+    "key", "label", "description", "group", "importance", "openapi", "inputs", "request",
+    "pages", "long_running", "result", "returns", "examples",
 )  # fmt: skip
