@@ -157,8 +157,16 @@ def open_action(page, stack, key: str) -> None:
 
 
 def run_and_wait(page) -> str:
+    """Run, and the status of that run once it ended (not the one shown before the click)."""
+    before = page.get_attribute("#status", "data-run") if page.locator("#status").count() else None
     page.click("#run")
-    page.wait_for_selector("#status.ok, #status.fail")
+    page.wait_for_function(
+        """before => {
+            const s = document.querySelector("#status.ok, #status.fail");
+            return s !== null && s.dataset.run !== before;
+        }""",
+        arg=before,
+    )
     return page.inner_text("#status")
 
 
@@ -442,7 +450,7 @@ def test_describe_groups_and_examples_shape_the_page(page, stack):
     page.route("**/api/catalog", with_groups)
     open_action(page, stack, "create_dataset")
     titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
-    assert titles == ["Push datasets", "Browse", "Other"]
+    assert titles == ["Push datasets", "Browse", "Other", "Triggers"]  # the pack's triggers last
     first = page.eval_on_selector_all(
         ".nav-item", "els => els.slice(0, 3).map(e => e.dataset.action)"
     )
@@ -482,9 +490,11 @@ def test_the_page_opens_on_the_important_actions_and_lists_administration_last(p
     page.wait_for_selector(".nav-item.active")
     titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
     assert titles[0] == "Important"
-    assert titles[-1] == "Admin"
+    assert titles[-2:] == ["Admin", "Triggers"]  # the actions' groups, then the triggers
     assert len(titles) == len(set(titles))
-    listed = page.eval_on_selector_all(".nav-item", "els => els.map(e => e.dataset.action)")
+    listed = page.eval_on_selector_all(
+        ".nav-item[data-action]", "els => els.map(e => e.dataset.action)"
+    )
     assert sorted(listed[:9]) == sorted(
         [
             "create_dataset",

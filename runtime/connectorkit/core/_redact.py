@@ -28,7 +28,9 @@ __all__ = [
     "encodings_of",
     "forget_all",
     "forget_secrets",
+    "holds_secret",
     "mask",
+    "mask_value",
     "remember_secrets",
 ]
 

@@ -1045,14 +1045,14 @@ function renderRun(current) {
   const response = current.response;
   const parts = [];
   if (!done) {
-    parts.push(h("div", {class: "status running", id: "status", text: `Running ${current.id}… ${current.exchanges.length} request(s) so far`}));
+    parts.push(h("div", {class: "status running", id: "status", "data-run": current.id, text: `Running ${current.id}… ${current.exchanges.length} request(s) so far`}));
   } else if (response.ok) {
     const m = response.meta || {};
-    parts.push(h("div", {class: "status ok", id: "status",
+    parts.push(h("div", {class: "status ok", id: "status", "data-run": current.id,
       text: `✓ ok · exit code 0 · ${m.requests} request(s), ${m.retries} retr${m.retries === 1 ? "y" : "ies"}, ${m.duration_ms} ms`}));
   } else {
     const e = response.error;
-    parts.push(h("div", {class: "status fail", id: "status", text: `✗ ${e.type} · exit code ${current.exit_code}: ${e.message}`}));
+    parts.push(h("div", {class: "status fail", id: "status", "data-run": current.id, text: `✗ ${e.type} · exit code ${current.exit_code}: ${e.message}`}));
   }
   if (current.progress) parts.push(progressView(current.progress, done));
   const leftRunning = done && response.ok && response.result && response.result.status === "running" && response.result.operation;
