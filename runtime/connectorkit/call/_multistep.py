@@ -68,6 +68,12 @@ class MultistepContext:
         """The connection's base URL."""
         return self._connection.base_url
 
+    def base_url_of(self, service: str | None) -> str:
+        """The base URL of the pack's service ``service`` (None: the connection's)."""
+        if service is None:
+            return self._connection.base_url
+        return self._connection.for_service(service).base_url
+
     @property
     def quirks(self) -> Quirks:
         """The service's quirks."""

@@ -76,6 +76,8 @@ class _Sending:
         self.auth: CallAuth = new_call_auth(
             connection, http, runner.tokens, remaining=budget.remaining
         )
+        self._budget = budget
+        self._service_auths: dict[str, CallAuth] = {}
 
         def count_retry() -> None:
             state.retries += 1
@@ -91,11 +93,30 @@ class _Sending:
             label=label,
             limiter=limiter,
             max_wait_s=bounds.max_retry_wait_s,
+            service_auth=self.service_auth,
         )
         self.limiter = limiter
         self.send = self.sender.send
         # What the call adds to the response's meta (an operation's handle, pages read).
         self.notes: dict[str, Any] = {}
+
+    def service_auth(self, name: str) -> CallAuth:
+        """The auth flow of the pack's service ``name``: a token for its scope (made once)."""
+        auth = self._service_auths.get(name)
+        if auth is None:
+            auth = self._service_auths[name] = new_call_auth(
+                self.connection.for_service(name),
+                self.runner.http,
+                self.runner.tokens,
+                remaining=self._budget.remaining,
+            )
+        return auth
+
+    def base_url_of(self, service: str | None) -> str:
+        """The root of ``service``'s paths (None: the connection's ``base_url``)."""
+        if service is None:
+            return self.connection.base_url
+        return self.connection.for_service(service).base_url
 
 
 class _Call(_Sending):
@@ -125,9 +146,10 @@ class _Call(_Sending):
 
     def spec(self, inputs: Mapping[str, Any]) -> RequestSpec:
         """The request of a declarative action for these inputs."""
-        request = self.action.definition.request
-        url = self.connection.base_url + render_path(request.path, inputs)
-        return render_request(
+        definition = self.action.definition
+        request = definition.request
+        url = self.base_url_of(definition.service) + render_path(request.path, inputs)
+        spec = render_request(
             request.method,
             url,
             request.query,
@@ -136,6 +158,8 @@ class _Call(_Sending):
             inputs,
             has_body=request.has_body,
         )
+        spec.service = definition.service
+        return spec
 
     def run(self) -> Any:
         """Do the action and return its result."""

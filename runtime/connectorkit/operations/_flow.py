@@ -55,7 +55,7 @@ class MultistepCall:
         multistep = ctx.definition.multistep
         assert multistep is not None  # noqa: S101 - only made for such actions
         self.multistep: Multistep = multistep
-        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other)
+        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other, ctx.base_url_of)
         self.file_inputs = frozenset(i.key for i in ctx.definition.inputs if i.type == "file")
 
     # -- the first request -----------------------------------------------------------------

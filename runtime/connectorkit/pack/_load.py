@@ -27,6 +27,7 @@ from connectorkit.pack._definitions import (
     RequestDef,
     ResultDef,
     RowTypesDef,
+    ServiceDef,
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
@@ -121,6 +122,12 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         error_hints=tuple(
             ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
             for h in connector.get("error_hints") or []
+        ),
+        services=MappingProxyType(
+            {
+                name: ServiceDef(name, str(s["base_url"]), s.get("scope"), s.get("label"))
+                for name, s in (connector.get("services") or {}).items()
+            }
         ),
     )
 
@@ -253,6 +260,7 @@ def _action(
         returns=data.get("returns"),
         multistep=multistep,
         importance=data.get("importance"),
+        service=data.get("service"),
     )
 
 

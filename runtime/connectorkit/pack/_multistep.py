@@ -58,6 +58,8 @@ class StepDef:
     text: str | None = None
     action: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # A service of connector.yaml's ``services``: ``path`` is under its base URL.
+    service: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +229,7 @@ def step_from(raw: Mapping[str, Any]) -> StepDef:
         text=raw.get("text"),
         action=raw.get("action"),
         inputs=MappingProxyType(dict(raw.get("inputs") or {})),
+        service=raw.get("service"),
     )
 
 

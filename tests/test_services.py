@@ -1,0 +1,240 @@
+"""Services: an action addresses another service of the same provider, with its own token.
+
+A small pack declares a storage service beside its API (connector.yaml ``services``), as the
+Fabric pack declares OneLake: each request goes to its service's host, with a token asked for
+that service's scope; the connection's own token is never sent there, nor the service's
+handed back as the connection's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
+
+import pytest
+
+from conftest import assert_envelope
+from connectorkit.core._errors import PackError
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+API = "https://api.example.test/v1"
+FILES = "https://files.example.test"
+TOKEN_URL = "https://login.example.test/tenant/oauth2/v2.0/token"
+API_SCOPE = "https://api.example.test/.default"
+FILES_SCOPE = "https://storage.example.test/.default"
+SECRET = "svc~client~secret"
+USER_ACCESS = "user-access-token-for-the-api"
+USER_REFRESH = "user-refresh-token"
+
+CONNECTOR = f"""
+key: svc
+label: Services
+description: An API and its storage service.
+default_connection: client_credentials
+value_sets:
+  cloud:
+    public: {{files_url: "{FILES}", storage_resource: https://storage.example.test}}
+    custom: {{}}
+services:
+  files:
+    label: Files
+    base_url: "{{files_url}}"
+    scope: "{{storage_resource}}/.default"
+"""
+
+VALUES = f"""
+  - {{key: token_url, label: Token URL, type: string, comments: c, default: "{TOKEN_URL}"}}
+  - {{key: base_url, label: Base URL, type: string, comments: c, default: "{API}"}}
+  - {{key: client_id, label: Client ID, type: string, comments: c, required: true}}
+  - {{key: client_secret, label: Secret, type: string, comments: c, secret: true}}
+  - {{key: cloud, label: Cloud, type: string, comments: c, default: public, enum: [public, custom]}}
+  - {{key: files_url, label: Files URL, type: string, comments: c}}
+  - {{key: storage_resource, label: Storage Resource, type: string, comments: c}}
+"""
+
+CLIENT_CREDENTIALS = f"""
+key: client_credentials
+label: App
+description: The app itself.
+grant: client_credentials
+values:
+  - {{key: scopes, label: Scopes, type: string, comments: c, default: "{API_SCOPE}"}}
+{VALUES}"""
+
+USER = f"""
+key: oauth2
+label: User
+description: A signed-in user.
+grant: authorization_code
+values:
+  - {{key: authorize_url, label: Authorize URL, type: string, comments: c, default: "https://login.example.test/a"}}
+  - {{key: scopes, label: Scopes, type: string, comments: c, default: "{API_SCOPE} offline_access"}}
+{VALUES}"""
+
+ACTIONS = {
+    "list_things": """
+key: list_things
+label: List Things
+description: The API's things.
+inputs: []
+request: {method: GET, path: /things}
+""",
+    "read_file": """
+key: read_file
+label: Read File
+description: One file of the storage service.
+service: files
+inputs:
+  - {key: path, label: Path, type: string, comments: c, required: true}
+request: {method: GET, path: "/{path}"}
+""",
+    "start_copy": """
+key: start_copy
+label: Start Copy
+description: Asks the API to copy a file, then polls the copy's marker file in storage.
+inputs:
+  - {key: name, label: Name, type: string, comments: c, required: true}
+request: {method: POST, path: /copies, body: {name: "{name}"}}
+long_running:
+  keep: {copy: "{$body.id}"}
+  poll: {service: files, path: "/copies/{copy}"}
+  status: {at: state, succeeded: [done]}
+""",
+}
+
+
+def write_pack(root: Path, actions: dict[str, str] | None = None) -> Path:
+    (root / "connections").mkdir(parents=True)
+    (root / "actions").mkdir()
+    (root / "connector.yaml").write_text(CONNECTOR)
+    (root / "connections" / "client_credentials.yaml").write_text(CLIENT_CREDENTIALS)
+    (root / "connections" / "oauth2.yaml").write_text(USER)
+    for key, text in (actions or ACTIONS).items():
+        (root / "actions" / f"{key}.yaml").write_text(text)
+    return root
+
+
+@pytest.fixture
+def svc(tmp_path):
+    return load_pack(write_pack(tmp_path / "svc"))
+
+
+def app() -> dict:
+    return {"key": "client_credentials", "values": {"client_id": "app", "client_secret": SECRET}}
+
+
+def run(pack, runner, action, inputs, connection):
+    body = {"action": action, "inputs": inputs, "connection": connection}
+    response, code = respond(pack, runner, json.dumps(body))
+    assert_envelope(response)
+    return response, code
+
+
+def token_answer(request):
+    import httpx  # noqa: PLC0415
+
+    scope = parse_qs(request.content.decode())["scope"][0]
+    return httpx.Response(
+        200,
+        json={"access_token": f"token-for {scope}", "token_type": "Bearer", "expires_in": 3600},
+    )
+
+
+def test_an_action_of_a_service_goes_to_its_host_with_a_token_for_its_scope(
+    svc, runner, httpx_mock
+):
+    httpx_mock.add_callback(token_answer, url=TOKEN_URL, is_reusable=True)
+    httpx_mock.add_response(url=f"{FILES}/b.csv", text="x,y\n")
+    httpx_mock.add_response(url=f"{API}/things", json={"value": []})
+
+    response, code = run(svc, runner, "read_file", {"path": "b.csv"}, app())
+    assert (response["ok"], code) == (True, 0)
+    response, code = run(svc, runner, "list_things", {}, app())
+    assert (response["ok"], code) == (True, 0)
+
+    tokens = [r for r in httpx_mock.get_requests() if str(r.url) == TOKEN_URL]
+    assert [parse_qs(r.content.decode())["scope"][0] for r in tokens] == [FILES_SCOPE, API_SCOPE]
+    sent = {r.url.host: r.headers["Authorization"] for r in httpx_mock.get_requests()[1::2]}
+    assert sent == {
+        "files.example.test": f"Bearer token-for {FILES_SCOPE}",
+        "api.example.test": f"Bearer token-for {API_SCOPE}",
+    }
+
+
+def test_a_step_of_a_long_running_action_goes_to_the_service_it_names(svc, runner, httpx_mock):
+    httpx_mock.add_callback(token_answer, url=TOKEN_URL, is_reusable=True)
+    httpx_mock.add_response(url=f"{API}/copies", status_code=202, json={"id": "c1"})
+    httpx_mock.add_response(url=f"{FILES}/copies/c1", json={"state": "done"})
+
+    response, _ = run(svc, runner, "start_copy", {"name": "n"}, app())
+    assert response["ok"], response
+    assert response["result"] == {"state": "done"}
+    poll = httpx_mock.get_requests(url=f"{FILES}/copies/c1")[0]
+    assert poll.headers["Authorization"] == f"Bearer token-for {FILES_SCOPE}"
+
+
+def test_a_users_refresh_token_gets_the_services_token_and_the_callers_token_is_kept(
+    svc, runner, httpx_mock
+):
+    import httpx  # noqa: PLC0415
+
+    def refreshed(request):
+        form = parse_qs(request.content.decode())
+        assert form["grant_type"] == ["refresh_token"]
+        assert form["refresh_token"] == [USER_REFRESH]
+        return httpx.Response(
+            200,
+            json={
+                "access_token": f"user-token-for {form['scope'][0]}",
+                "refresh_token": "another-refresh-token",
+                "token_type": "Bearer",
+                "expires_in": 3600,
+            },
+        )
+
+    httpx_mock.add_callback(refreshed, url=TOKEN_URL)
+    httpx_mock.add_response(url=f"{FILES}/f.csv", text="x\n")
+    user = {
+        "key": "oauth2",
+        "values": {"client_id": "app", "client_secret": SECRET},
+        "token": {
+            "access_token": USER_ACCESS,
+            "refresh_token": USER_REFRESH,
+            "expires_at": int(time.time()) + 3600,
+        },
+    }
+    response, _ = run(svc, runner, "read_file", {"path": "f.csv"}, user)
+    assert response["ok"], response
+    sent = httpx_mock.get_requests(url=f"{FILES}/f.csv")[0]
+    # Not the caller's API token: one redeemed from its refresh token for the storage scope.
+    assert sent.headers["Authorization"] == f"Bearer user-token-for {FILES_SCOPE}"
+    # The service's token is not the connection's: nothing comes back for the caller to store.
+    assert "token" not in response
+
+
+def test_a_custom_cloud_without_the_services_url_is_named(svc, runner, httpx_mock):
+    connection = app()
+    connection["values"]["cloud"] = "custom"
+    connection["values"]["storage_resource"] = "https://storage.example.test"
+    response, code = run(svc, runner, "read_file", {"path": "f"}, connection)
+    assert (response["ok"], response["error"]["type"]) == (False, "invalid_connection")
+    assert "files_url" in response["error"]["message"]
+    assert "service 'files'" in response["error"]["message"]
+    assert code != 0
+    assert httpx_mock.get_requests() == []
+
+
+def test_a_service_the_pack_does_not_declare_is_refused_when_loaded(tmp_path):
+    wrong = ACTIONS["read_file"].replace("service: files", "service: file")
+    actions = {**ACTIONS, "read_file": wrong}
+    with pytest.raises(PackError) as caught:
+        load_pack(write_pack(tmp_path / "svc", actions))
+    found = [f"{p.path}: {p.message}" for p in caught.value.problems]
+    wanted = "'file' is not a service of connector.yaml (services: files); did you mean 'files'?"
+    assert found == [f"service: {wanted}"]
