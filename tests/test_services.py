@@ -238,3 +238,87 @@ def test_a_service_the_pack_does_not_declare_is_refused_when_loaded(tmp_path):
     found = [f"{p.path}: {p.message}" for p in caught.value.problems]
     wanted = "'file' is not a service of connector.yaml (services: files); did you mean 'files'?"
     assert found == [f"service: {wanted}"]
+
+
+STAGE = """
+key: load_rows
+label: Load Rows
+description: Rows written to the storage service as a CSV file, then loaded by the API.
+inputs:
+  - {key: table, label: Table, type: string, required: true, comments: c}
+  - {key: rows, label: Rows, type: array, items: {type: object}, comments: c}
+  - {key: path, label: Path, type: string, importance: internal, comments: c}
+stage:
+  rows: rows
+  chunk_bytes: 16
+  columns:
+    delta_log: {service: files, path: "/{table}/_delta_log/{$delta.version}.json"}
+    types: {long: {type: integer}, string: {type: string}}
+  create: {service: files, method: PUT, path: "/staging/{$stage.name}", query: {resource: file}}
+  append:
+    service: files
+    method: PATCH
+    path: "/staging/{$stage.name}"
+    query: {action: append, position: "{$chunk.offset}"}
+  flush:
+    service: files
+    method: PATCH
+    path: "/staging/{$stage.name}"
+    query: {action: flush, position: "{$stage.size}"}
+  then: {path: "staging/{$stage.name}"}
+request: {method: POST, path: "/tables/{table}/load", body: {relativePath: "{path}"}}
+"""
+
+SCHEMA = json.dumps(
+    {
+        "type": "struct",
+        "fields": [{"name": "id", "type": "long"}, {"name": "name", "type": "string"}],
+    }
+)
+
+
+def test_staged_rows_are_checked_then_written_in_chunks_then_loaded(tmp_path, runner, httpx_mock):
+    pack = load_pack(write_pack(tmp_path / "svc", {"load_rows": STAGE}))
+    httpx_mock.add_callback(token_answer, url=TOKEN_URL, is_reusable=True)
+    commit = json.dumps({"metaData": {"schemaString": SCHEMA}}) + "\n"
+    httpx_mock.add_response(url=f"{FILES}/t/_delta_log/{0:020d}.json", text=commit)
+    httpx_mock.add_response(url=f"{FILES}/t/_delta_log/{1:020d}.json", status_code=404)
+    httpx_mock.add_response(method="PUT", status_code=201)
+    httpx_mock.add_response(method="PATCH", status_code=202, is_reusable=True)
+    httpx_mock.add_response(url=f"{API}/tables/t/load", json={"loaded": True})
+
+    rows = [{"id": 1, "name": "first"}, {"id": 2, "name": None}, {"name": "x,y", "id": 3}]
+    response, _ = run(pack, runner, "load_rows", {"table": "t", "rows": rows}, app())
+    assert response["ok"], response
+    staged = response["meta"]["staged"]
+    sent = httpx_mock.get_requests()
+    writes = [r for r in sent if r.method in {"PUT", "PATCH"}]
+    name = staged["file"]
+    assert {r.url.path for r in writes} == {f"/staging/{name}"}
+    assert all(r.headers["Authorization"] == f"Bearer token-for {FILES_SCOPE}" for r in writes)
+    appends = [r for r in writes if r.url.params.get("action") == "append"]
+    positions = [int(r.url.params["position"]) for r in appends]
+    body = b"".join(r.content for r in appends)
+    assert body == b'id,name\n1,first\n2,\n3,"x,y"\n'
+    assert [len(r.content) for r in appends] == [16, 11]
+    assert positions == [0, 16]
+    flush = writes[-1]
+    assert (flush.url.params["action"], flush.url.params["position"]) == ("flush", str(len(body)))
+    assert staged == {"file": name, "bytes": len(body), "rows": 3, "appends": 2}
+    load = sent[-1]
+    assert json.loads(load.content) == {"relativePath": f"staging/{name}"}
+    assert load.headers["Authorization"] == f"Bearer token-for {API_SCOPE}"
+
+
+def test_a_row_that_does_not_fit_stops_the_call_before_any_write(tmp_path, runner, httpx_mock):
+    pack = load_pack(write_pack(tmp_path / "svc", {"load_rows": STAGE}))
+    httpx_mock.add_callback(token_answer, url=TOKEN_URL, is_reusable=True)
+    commit = json.dumps({"metaData": {"schemaString": SCHEMA}}) + "\n"
+    httpx_mock.add_response(url=f"{FILES}/t/_delta_log/{0:020d}.json", text=commit)
+    httpx_mock.add_response(url=f"{FILES}/t/_delta_log/{1:020d}.json", status_code=404)
+
+    rows = [{"id": 1}, {"id": 2.5, "name": "b"}]
+    response, code = run(pack, runner, "load_rows", {"table": "t", "rows": rows}, app())
+    assert (response["ok"], response["error"]["type"], code) == (False, "invalid_input", 2)
+    assert [d["field"] for d in response["error"]["details"]] == ["rows[1].id"]
+    assert {r.method for r in httpx_mock.get_requests() if str(r.url) != TOKEN_URL} == {"GET"}

@@ -29,6 +29,7 @@ from connectorkit.operations._pages import decode_cursor, walk
 from connectorkit.operations._paging import PageRun
 from connectorkit.operations._polling import Polled, Poller
 from connectorkit.operations._scope import Scope, field_at
+from connectorkit.operations._stage import stage_first
 from connectorkit.operations._steps import StepRenderer, with_files
 from connectorkit.operations._upload import upload_first
 
@@ -66,6 +67,11 @@ class MultistepCall:
             inputs = upload_first(
                 self.renderer, self.send, self.definition.key, self.multistep.upload, inputs
             )
+        if self.multistep.stage is not None:
+            inputs, staged = stage_first(
+                self.renderer, self.send, self.definition.key, self.multistep.stage, inputs
+            )
+            self.ctx.note({"staged": staged.to_dict()})
         spec = self.ctx.spec(inputs)
         spec = with_files(
             spec, self.multistep.multipart, self.multistep.content, inputs, self.file_inputs

@@ -329,7 +329,7 @@ def _discover(spec: dict[str, Any]) -> DiscoverDef:
 
 # What makes an action one of several requests (pack/_multistep.py reads each): only an action
 # that has one loads that module, so a plain call's start-up does not.
-_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks")
+_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks", "stage")
 
 
 def _multistep(data: Mapping[str, Any]) -> Multistep | None:

@@ -1,0 +1,175 @@
+"""End to end: rows into a Lakehouse table through the real command against the Fabric emulator.
+
+Each call is one `connectorkit invoke --pack packs/fabric` subprocess over loopback HTTP, signed
+in as the emulator's service principal. The rows go to OneLake (the storage service, with a
+token for the storage scope) as a CSV file, then Load Table runs and is waited for; the
+emulator's own view of the table says what was stored.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, assert_envelope
+
+pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
+
+from connectorkit.pytest_plugin import Emulator
+from fabric_emulator import SEED_IDS
+
+WORKSPACE = SEED_IDS["sales_workspace"]
+LAKEHOUSE = SEED_IDS["sales_lakehouse"]
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+FABRIC_SCOPE = "https://api.fabric.microsoft.com/.default"
+
+ROWS = [
+    {"id": 1, "product": "Bike", "amount": 120.5, "paid": True, "day": "2026-12-01"},
+    {"id": 2, "product": "Helmet", "amount": 35.0, "paid": False, "day": "2026-12-02"},
+    {"id": 3, "product": "Lamp, front", "amount": None, "paid": True, "day": "2026-12-03"},
+]
+
+
+@pytest.fixture
+def connectorkit_pack_dir():
+    return ROOT / "packs" / "fabric"
+
+
+@pytest.fixture
+def pack_emulator(connectorkit_pack):
+    """The Fabric emulator, its operations one emulated second long."""
+    command = [sys.executable, "-m", "connectorkit", "emulator", "fabric", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--operation-seconds", "1", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        urls = json.loads(process.stdout.readline())
+        yield Emulator(urls=urls, process=process, pack=connectorkit_pack)
+    finally:
+        process.terminate()
+        process.wait(15)
+        process.stdout.close()
+
+
+@pytest.fixture
+def load(pack_emulator, invoke_command):
+    """Run load_rows_into_table through `connectorkit invoke` as the service principal."""
+    connection = pack_emulator.connection(
+        "client_credentials",
+        tenant_id=pack_emulator.urls["tenant"],
+        client_id="connectorkit-demo",
+        client_secret="demo-secret",
+    )
+
+    def run(**inputs):
+        given = {"workspace_id": WORKSPACE, "lakehouse_id": LAKEHOUSE, **inputs}
+        request = {"action": "load_rows_into_table", "inputs": given, "connection": connection}
+        done = invoke_command(request)
+        assert_envelope(done.response)
+        return done
+
+    return run
+
+
+def control(pack_emulator, method, path):
+    import httpx  # noqa: PLC0415
+
+    answer = httpx.request(method, f"{pack_emulator.urls['url']}/_emulator/{path}")
+    answer.raise_for_status()
+    return answer.json()
+
+
+def table(pack_emulator, name):
+    return control(pack_emulator, "GET", f"lakehouses/{LAKEHOUSE}/tables/{name}/rows?top=100")
+
+
+def log(pack_emulator, kind):
+    return control(pack_emulator, "GET", f"requests?kind={kind}")["value"]
+
+
+def test_rows_go_through_onelake_into_a_new_table_then_are_appended(pack_emulator, load):
+    done = load(table_name="sales", rows=ROWS)
+    assert (done.response["ok"], done.exit_code) == (True, 0), done.response
+    result = done.response["result"]
+    assert (result["table"], result["mode"], result["status"]) == ("sales", "Append", "Succeeded")
+    assert result["file"].startswith("Files/connectorkit/")
+    assert done.response["meta"]["staged"]["rows"] == 3
+
+    stored = table(pack_emulator, "sales")
+    assert stored["rows"] == 3
+    assert stored["value"] == [
+        {"id": "1", "product": "Bike", "amount": "120.5", "paid": "true", "day": "2026-12-01"},
+        {"id": "2", "product": "Helmet", "amount": "35.0", "paid": "false", "day": "2026-12-02"},
+        {"id": "3", "product": "Lamp, front", "amount": None, "paid": "true", "day": "2026-12-03"},
+    ]
+
+    # The file went to OneLake's file API (create, append, flush), with a storage token.
+    onelake = [(e["method"], e["query"].get("action") or e["query"].get("resource"), e["status"])
+               for e in log(pack_emulator, "onelake")]  # fmt: skip
+    assert onelake[-3:] == [("PUT", "file", 201), ("PATCH", "append", 202), ("PATCH", "flush", 200)]
+    written = log(pack_emulator, "onelake")[-1]["path"]
+    assert written == f"/onelake/{WORKSPACE}/{LAKEHOUSE}/{result['file']}"
+    scopes = [e.get("scope") for e in log(pack_emulator, "identity")]
+    assert sorted(set(scopes)) == [FABRIC_SCOPE, STORAGE_SCOPE]
+
+    # Appending checks the rows against the table's columns, read from its Delta log.
+    more = [{"id": 4, "product": "Bell", "amount": 9.99, "paid": True, "day": "2026-12-04"}]
+    done = load(table_name="sales", rows=more)
+    assert done.response["ok"], done.response
+    assert table(pack_emulator, "sales")["rows"] == 4
+    reads = [e["path"] for e in log(pack_emulator, "onelake") if e["method"] == "GET"]
+    assert f"/onelake/{WORKSPACE}/{LAKEHOUSE}/Tables/sales/_delta_log/{0:020d}.json" in reads
+
+
+def test_a_bad_row_is_refused_by_position_and_column_before_anything_is_written(
+    pack_emulator, load
+):
+    assert load(table_name="orders", rows=ROWS).response["ok"]
+    before = len(log(pack_emulator, "onelake"))
+    loads = [e for e in log(pack_emulator, "api") if e["path"].endswith("/load")]
+    bad = [*ROWS[:2], {"id": "three", "product": "Lamp", "amount": 1, "paid": True}]
+    done = load(table_name="orders", rows=[*bad, {"id": 5, "colour": "red"}])
+
+    assert (done.response["ok"], done.exit_code) == (False, 2), done.response
+    error = done.response["error"]
+    assert error["type"] == "invalid_input"
+    assert error["details"] == [
+        {"field": "rows[2].id", "message": 'input should be a valid integer (got "three")'},
+        {"field": "rows[3].colour", "message": "is not a column of the table"},
+    ]
+    assert error["message"].startswith("2 of the rows do not fit the table's columns")
+    # Only the table's log was read: no file was created, appended to or loaded.
+    after = log(pack_emulator, "onelake")[before:]
+    assert {e["method"] for e in after} == {"GET"}
+    assert [e for e in log(pack_emulator, "api") if e["path"].endswith("/load")] == loads
+    assert table(pack_emulator, "orders")["rows"] == 3
+
+
+def test_overwrite_replaces_the_rows_and_a_csv_file_is_loaded_as_it_is(
+    pack_emulator, load, tmp_path
+):
+    assert load(table_name="stock", rows=ROWS).response["ok"]
+    csv_file = tmp_path / "stock.csv"
+    csv_file.write_text("sku,count\nA-1,4\nB-2,\n")
+    done = load(table_name="stock", file={"path": str(csv_file)}, mode="Overwrite")
+    assert done.response["ok"], done.response
+    stored = table(pack_emulator, "stock")
+    assert stored == {
+        "rows": 2,
+        "value": [{"sku": "A-1", "count": "4"}, {"sku": "B-2", "count": None}],
+    }
+
+    # Appending a file checks its cells against the columns the table now has.
+    csv_file.write_text("sku,count\nC-3,many\n")
+    done = load(table_name="stock", file={"path": str(csv_file)})
+    assert done.response["ok"] is False
+    assert done.response["error"]["details"] == [
+        {"field": "file[0].count", "message": "'many' is not a whole number (line 2)"}
+    ]
+    assert table(pack_emulator, "stock")["rows"] == 2
