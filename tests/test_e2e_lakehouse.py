@@ -9,8 +9,13 @@ emulator's own view of the table says what was stored.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +178,73 @@ def test_overwrite_replaces_the_rows_and_a_csv_file_is_loaded_as_it_is(
         {"field": "file[0].count", "message": "'many' is not a whole number (line 2)"}
     ]
     assert table(pack_emulator, "stock")["rows"] == 2
+
+
+# -- docs/from-push-datasets-to-fabric.md, replayed -------------------------------------------
+
+GUIDE = ROOT / "docs" / "from-push-datasets-to-fabric.md"
+GUIDE_PORT = "8653"
+
+
+def transcript(name: str) -> list[tuple[str, list[str]]]:
+    """The ``$ command`` lines of a marked console block, each with the lines it shows."""
+    text = GUIDE.read_text(encoding="utf-8")
+    block = text.split(f"<!-- transcript: {name} -->\n```console\n", 1)[1].split("\n```", 1)[0]
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def matches(expected: str, shown: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.split("…"))
+    return re.fullmatch(pattern, shown) is not None
+
+
+def test_the_guide_from_push_datasets_shows_what_the_commands_print(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"CONNECTORKIT_PACK", "NO_COLOR"}},
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COLUMNS": "100",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
+    }
+    [(start, announced)] = transcript("fabric-emulator")
+    with subprocess.Popen(
+        shlex.split(start.replace(GUIDE_PORT, port)),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as emulator:
+        try:
+            shown = [emulator.stdout.readline().rstrip("\n") for _ in announced]
+            wanted = [line.replace(GUIDE_PORT, port) for line in announced]
+            assert all(map(matches, wanted, shown)), (wanted, shown)
+            for command, expected in transcript("fabric-session"):
+                done = subprocess.run(
+                    ["bash", "-c", command.replace(GUIDE_PORT, port)],
+                    cwd=tmp_path,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+                lines = done.stdout.replace(port, GUIDE_PORT).splitlines()
+                same = len(expected) == len(lines) and all(map(matches, expected, lines))
+                assert same, f"$ {command}\nthe guide says:\n" + "\n".join(
+                    [*expected, "it shows:", *lines]
+                )
+        finally:
+            emulator.terminate()
+            emulator.wait(15)

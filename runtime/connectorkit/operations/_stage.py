@@ -255,7 +255,7 @@ def _checked_rows(
         verb = "does" if count == 1 else "do"
         raise InvalidInput(
             f"{count:,} of the {name} {verb} not fit the table's columns{more}; nothing was "
-            f"written: {bad[0]['field']} {bad[0]['message']}",
+            "written",
             details=bad,
         )
     return [c["name"] for c in columns] if columns is not None else list(seen)
@@ -297,7 +297,7 @@ def _checked_file(
         verb = "does" if count == 1 else "do"
         raise InvalidInput(
             f"{count:,} of the rows of {name} {verb} not fit the table's columns; nothing was "
-            f"written: {bad[0]['field']} {bad[0]['message']}",
+            "written",
             details=bad,
         )
     return records
