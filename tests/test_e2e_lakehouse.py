@@ -248,3 +248,117 @@ def test_the_guide_from_push_datasets_shows_what_the_commands_print(tmp_path):
         finally:
             emulator.terminate()
             emulator.wait(15)
+
+
+# -- connectorkit push --to lakehouse: a job that survives SIGKILL -------------------------------
+
+
+@pytest.fixture
+def slow_emulator(connectorkit_pack):
+    """The Fabric emulator with 4-second loads and 150 ms added to every request."""
+    command = [sys.executable, "-m", "connectorkit", "emulator", "fabric", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--operation-seconds", "4", "--latency", "150", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        urls = json.loads(process.stdout.readline())
+        yield Emulator(urls=urls, process=process, pack=connectorkit_pack)
+    finally:
+        process.terminate()
+        process.wait(15)
+        process.stdout.close()
+
+
+def push_command(emulator, tmp_path, rows_file, job_id):
+    connection = emulator.connection(
+        "client_credentials",
+        tenant_id=emulator.urls["tenant"],
+        client_id="connectorkit-demo",
+        client_secret="demo-secret",
+    )
+    (tmp_path / "fabric.json").write_text(json.dumps(connection))
+    return [
+        sys.executable, "-m", "connectorkit", "push", str(rows_file), "--to", "lakehouse",
+        f"workspace_id={WORKSPACE}", f"lakehouse_id={LAKEHOUSE}", "table_name=events",
+        "--connection", str(tmp_path / "fabric.json"), "--job-id", job_id,
+        "--state", f"sqlite:///{tmp_path / 'state.sqlite3'}", "--json",
+    ]  # fmt: skip
+
+
+def rows_file(tmp_path, count):
+    path = tmp_path / "events.ndjson"
+    with path.open("w") as out:
+        for number in range(count):
+            out.write(json.dumps({"id": number, "kind": "click", "value": number * 0.5}) + "\n")
+    return path
+
+
+def killed_when(emulator, command, seen):
+    """Start ``command``; SIGKILL it once the emulator's log holds a request ``seen`` picks."""
+    import signal  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if any(seen(e) for e in control(emulator, "GET", "requests")["value"]):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        process.wait(15)
+    assert process.returncode == -signal.SIGKILL, "the push ended before it was killed"
+
+
+def loads_sent(emulator):
+    log = control(emulator, "GET", "requests?kind=api")["value"]
+    return [e for e in log if e["method"] == "POST" and e["path"].endswith("/load")]
+
+
+def test_a_push_killed_while_its_load_runs_resumes_it_and_stores_the_rows_once(
+    slow_emulator, tmp_path
+):
+    command = push_command(slow_emulator, tmp_path, rows_file(tmp_path, 20_000), "load-1")
+    killed_when(slow_emulator, command, lambda e: "/operations/" in e["path"])
+    assert len(loads_sent(slow_emulator)) == 1
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    response = json.loads(done.stdout)
+    assert (response["ok"], done.returncode) == (True, 0), response
+    assert response["result"]["status"] == "Succeeded"
+    assert response["result"]["job_id"] == "load-1"
+    assert len(loads_sent(slow_emulator)) == 1  # followed, not loaded again
+    assert table(slow_emulator, "events")["rows"] == 20_000
+
+    # Once more: the job is done, and nothing is sent.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert json.loads(again.stdout)["result"]["resumed"] is True
+    assert len(loads_sent(slow_emulator)) == 1
+    assert table(slow_emulator, "events")["rows"] == 20_000
+
+
+def test_a_push_killed_while_writing_its_file_writes_it_again_then_loads_once(
+    slow_emulator, tmp_path
+):
+    command = push_command(slow_emulator, tmp_path, rows_file(tmp_path, 20_000), "load-2")
+    killed_when(slow_emulator, command, lambda e: e["kind"] == "onelake" and e["method"] == "PUT")
+    assert loads_sent(slow_emulator) == []
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    response = json.loads(done.stdout)
+    assert (response["ok"], done.returncode) == (True, 0), response
+    assert response["result"]["rows"] == 20_000
+    assert len(loads_sent(slow_emulator)) == 1
+    # Progress on stderr (a line each here; one line redrawn on a terminal).
+    said = done.stderr.splitlines()
+    assert any(re.fullmatch(r"connectorkit: 0\.\d of 0\.\d MB written, .* s", s) for s in said)
+    assert re.fullmatch(r"connectorkit: loading into events: Succeeded, 100 %, .* s", said[-2])
+    # The same file (the job's), created again and written from its start.
+    log = control(slow_emulator, "GET", "requests?kind=onelake")["value"]
+    created = [e["path"] for e in log if e["method"] == "PUT"]
+    assert created == [f"/onelake/{WORKSPACE}/{LAKEHOUSE}/Files/connectorkit/load-2.csv"] * 2
+    assert table(slow_emulator, "events")["rows"] == 20_000

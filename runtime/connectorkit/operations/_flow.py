@@ -69,7 +69,12 @@ class MultistepCall:
             )
         if self.multistep.stage is not None:
             inputs, staged = stage_first(
-                self.renderer, self.send, self.definition.key, self.multistep.stage, inputs
+                self.renderer,
+                self.send,
+                self.definition.key,
+                self.multistep.stage,
+                inputs,
+                watch=self.ctx.watch,
             )
             self.ctx.note({"staged": staged.to_dict()})
         spec = self.ctx.spec(inputs)

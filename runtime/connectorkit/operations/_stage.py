@@ -54,10 +54,14 @@ class Staged:
         self.size = 0
         self.rows = 0
         self.appends = 0
+        self.total: int | None = None  # the bytes to write, when known first (a file)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary a response's ``meta`` carries."""
-        return {"file": self.name, "bytes": self.size, "rows": self.rows, "appends": self.appends}
+        out = {"file": self.name, "bytes": self.size, "rows": self.rows, "appends": self.appends}
+        if self.total is not None:
+            out["total_bytes"] = self.total
+        return out
 
 
 def stage_first(
@@ -66,40 +70,16 @@ def stage_first(
     action: str,
     stage: StageDef,
     inputs: Mapping[str, Any],
+    *,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], Staged]:
-    """The inputs of the action's request once the rows are written; what was written."""
-    rows = inputs.get(stage.rows)
-    given_file = inputs.get(stage.file) if stage.file else None
-    if rows is None and not isinstance(given_file, dict):
-        fields = stage.rows + (f" or {stage.file}" if stage.file else "")
-        raise InvalidInput(
-            f"give the rows to write: {fields}",
-            details=[{"field": stage.rows, "message": "is missing"}],
-        )
-    if rows is not None and isinstance(given_file, dict):
-        raise InvalidInput(
-            f"give either {stage.rows} or {stage.file}, not both",
-            details=[{"field": str(stage.file), "message": f"given with {stage.rows}"}],
-        )
-    columns = None
-    if stage.columns is not None and _checked_now(stage.columns, inputs):
-        columns = table_columns(renderer, send, stage.columns, inputs)
-    staged = Staged(f"{uuid.uuid4()}.csv")
-    if rows is not None:
-        if not isinstance(rows, list) or not rows:
-            raise InvalidInput(
-                f"{stage.rows} holds no row: nothing to write",
-                details=[{"field": stage.rows, "message": "is empty"}],
-            )
-        header = _checked_rows(rows, columns, stage)
-        chunks: Iterable[bytes | FileSource] = csv_lines(rows, header, stage.chunk_bytes)
-        staged.rows = len(rows)
-    else:
-        assert isinstance(given_file, dict)  # noqa: S101 - checked above
-        name = str(stage.file)
-        if columns is not None:
-            staged.rows = _checked_file(name, given_file, columns, stage)
-        chunks = _file_chunks(name, given_file, stage.chunk_bytes)
+    """The inputs of the action's request once the rows are written; what was written.
+
+    ``watch`` hears how the writing goes after each append (``{"staged": …}``).
+    """
+    named = render_value(stage.name, inputs) if stage.name is not None else ABSENT
+    staged = Staged(str(named) if named is not ABSENT and named else f"{uuid.uuid4()}.csv")
+    chunks = _source(renderer, send, stage, inputs, staged)
     names = {**inputs, "$stage.name": staged.name}
     _send_step(renderer, send, stage.create, names)
     for chunk in chunks:
@@ -114,6 +94,8 @@ def stage_first(
         send(rendered)
         staged.size += chunk_size(chunk)
         staged.appends += 1
+        if watch is not None:
+            watch({"staged": staged.to_dict()})
     names |= {"$stage.size": staged.size, "$stage.rows": staged.rows}
     _send_step(renderer, send, stage.flush, names)
     log.info(
@@ -131,6 +113,47 @@ def stage_first(
     }
     kept = {k: v for k, v in inputs.items() if k not in {stage.rows, stage.file}}
     return {**kept, **then}, staged
+
+
+def _source(
+    renderer: StepRenderer,
+    send: Callable[[Rendered], httpx.Response],
+    stage: StageDef,
+    inputs: Mapping[str, Any],
+    staged: Staged,
+) -> Iterable[bytes | FileSource]:
+    """The file's chunks, once the rows (or the file's records) are checked (counted in staged)."""
+    rows = inputs.get(stage.rows)
+    given_file = inputs.get(stage.file) if stage.file else None
+    if rows is None and not isinstance(given_file, dict):
+        fields = stage.rows + (f" or {stage.file}" if stage.file else "")
+        raise InvalidInput(
+            f"give the rows to write: {fields}",
+            details=[{"field": stage.rows, "message": "is missing"}],
+        )
+    if rows is not None and isinstance(given_file, dict):
+        raise InvalidInput(
+            f"give either {stage.rows} or {stage.file}, not both",
+            details=[{"field": str(stage.file), "message": f"given with {stage.rows}"}],
+        )
+    columns = None
+    if stage.columns is not None and _checked_now(stage.columns, inputs):
+        columns = table_columns(renderer, send, stage.columns, inputs)
+    if rows is not None:
+        if not isinstance(rows, list) or not rows:
+            raise InvalidInput(
+                f"{stage.rows} holds no row: nothing to write",
+                details=[{"field": stage.rows, "message": "is empty"}],
+            )
+        header = _checked_rows(rows, columns, stage)
+        staged.rows = len(rows)
+        return csv_lines(rows, header, stage.chunk_bytes)
+    assert isinstance(given_file, dict)  # noqa: S101 - checked above
+    name = str(stage.file)
+    if columns is not None:
+        staged.rows = _checked_file(name, given_file, columns, stage)
+    staged.total = file_source(name, dict(given_file)).size
+    return _file_chunks(name, given_file, stage.chunk_bytes)
 
 
 def _send_step(

@@ -180,10 +180,10 @@ class StageDef:
     """Rows (or a file) written first as a file: created, appended to in chunks, flushed.
 
     ``rows`` is an array input of objects, written as CSV (a header, then a line per row);
-    ``file`` a file input sent as it is. Their templates may name ``{$stage.name}`` (a new
-    file name per call), ``{$chunk.offset}`` (where a chunk goes), ``{$stage.size}`` (the
-    file's length) and ``{$stage.rows}``; then the action's request is sent with ``then`` in
-    place of the rows.
+    ``file`` a file input sent as it is. Their templates may name ``{$stage.name}`` (``name``
+    over the inputs, else a new file name per call), ``{$chunk.offset}`` (where a chunk
+    goes), ``{$stage.size}`` (the file's length) and ``{$stage.rows}``; then the action's
+    request is sent with ``then`` in place of the rows.
     """
 
     rows: str
@@ -194,6 +194,8 @@ class StageDef:
     file: str | None = None
     chunk_bytes: int = 4 * 1024 * 1024
     columns: StageColumnsDef | None = None
+    # The file's name, a template over the inputs; absent (or no value): a new UUID, .csv.
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +352,7 @@ def _stage(raw: Mapping[str, Any]) -> StageDef:
         then=MappingProxyType(dict(raw.get("then") or {})),
         file=raw.get("file"),
         chunk_bytes=int(raw.get("chunk_bytes", 4 * 1024 * 1024)),
+        name=raw.get("name"),
         columns=StageColumnsDef(
             delta_log=step_from(columns["delta_log"]),
             types=MappingProxyType({k: dict(v) for k, v in columns["types"].items()}),

@@ -133,6 +133,7 @@ def _stage(
         yield from _input_of_type(stage.get("file"), ("stage", "file"), inputs, "file")
     for part in ("create", "append", "flush"):
         yield from _step(stage.get(part), ("stage", part), inputs, _STAGE_NAMES, actions)
+    yield from _templates(stage.get("name"), ("stage", "name"), inputs, ())
     columns = stage.get("columns")
     if isinstance(columns, dict):
         at = ("stage", "columns", "delta_log")
