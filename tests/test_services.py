@@ -322,3 +322,58 @@ def test_a_row_that_does_not_fit_stops_the_call_before_any_write(tmp_path, runne
     assert (response["ok"], response["error"]["type"], code) == (False, "invalid_input", 2)
     assert [d["field"] for d in response["error"]["details"]] == ["rows[1].id"]
     assert {r.method for r in httpx_mock.get_requests() if str(r.url) != TOKEN_URL} == {"GET"}
+
+
+@pytest.mark.parametrize(
+    ("cloud", "onelake", "storage", "login"),
+    [
+        ("public", "onelake.dfs.fabric.microsoft.com", "https://storage.azure.com", "com"),
+        ("usgov", "onelake.dfs.fabric.microsoft.us", "https://storage.azure.us", "us"),
+    ],
+)
+def test_the_fabric_pack_writes_rows_to_its_clouds_onelake_with_a_storage_token(
+    runner, httpx_mock, cloud, onelake, storage, login
+):
+    import re  # noqa: PLC0415
+
+    from conftest import ROOT  # noqa: PLC0415
+
+    fabric = load_pack(ROOT / "packs" / "fabric")
+    token_url = re.compile(rf"https://login\.microsoftonline\.{login}/contoso/oauth2/v2\.0/token")
+    httpx_mock.add_callback(token_answer, url=token_url, is_reusable=True)
+    httpx_mock.add_response(url=re.compile(r".*/_delta_log/.*"), status_code=404)
+    httpx_mock.add_response(method="PUT", status_code=201)
+    httpx_mock.add_response(method="PATCH", status_code=202, is_reusable=True)
+    httpx_mock.add_response(url=re.compile(r".*/load$"), json={"status": "Succeeded"})
+    connection = {
+        "key": "client_credentials",
+        "values": {"tenant_id": "contoso", "client_id": "app", "client_secret": SECRET},
+    }
+    connection["values"]["cloud"] = cloud
+    workspace, lakehouse = (
+        "1" * 8 + "-1111-1111-1111-" + "1" * 12,
+        "2" * 8 + "-2222-2222-2222-" + "2" * 12,
+    )
+    inputs = {
+        "workspace_id": workspace,
+        "lakehouse_id": lakehouse,
+        "table_name": "t",
+        "rows": [{"a": 1}],
+        "job_id": "j",
+    }
+    response, _ = run(fabric, runner, "load_rows_into_table", inputs, connection)
+    assert response["ok"], json.dumps(response["error"])
+
+    sent = [r for r in httpx_mock.get_requests() if "/oauth2/" not in r.url.path]
+    hosts = [(r.method, r.url.host, r.headers["Authorization"]) for r in sent]
+    storage_token = f"Bearer token-for {storage}/.default"
+    api = "api.fabric.microsoft." + login
+    assert hosts == [
+        ("GET", onelake, storage_token),  # the table's Delta log: none, a new table
+        ("PUT", onelake, storage_token),
+        ("PATCH", onelake, storage_token),
+        ("PATCH", onelake, storage_token),
+        ("POST", api, f"Bearer token-for https://{api}/.default"),
+    ]
+    assert sent[1].url.path == f"/{workspace}/{lakehouse}/Files/connectorkit/j.csv"
+    assert sent[2].content == b"a\n1\n"
