@@ -362,3 +362,33 @@ def test_a_push_killed_while_writing_its_file_writes_it_again_then_loads_once(
     created = [e["path"] for e in log if e["method"] == "PUT"]
     assert created == [f"/onelake/{WORKSPACE}/{LAKEHOUSE}/Files/connectorkit/load-2.csv"] * 2
     assert table(slow_emulator, "events")["rows"] == 20_000
+
+
+def test_a_signed_in_users_refresh_token_gets_the_onelake_token(pack_emulator, invoke_command):
+    import httpx  # noqa: PLC0415
+
+    fabric = "https://api.fabric.microsoft.com"
+    token = httpx.post(
+        f"{pack_emulator.urls['url']}/_emulator/tokens",
+        json={
+            "principal": "user",
+            "scope": f"{fabric}/Workspace.ReadWrite.All {fabric}/Item.ReadWrite.All offline_access",
+        },
+    ).json()
+    connection = pack_emulator.connection(
+        "oauth2", client_id="connectorkit-demo", client_secret="demo-secret"
+    )
+    connection["token"] = token
+    inputs = {"workspace_id": WORKSPACE, "lakehouse_id": LAKEHOUSE, "table_name": "by_user"}
+    request = {
+        "action": "load_rows_into_table",
+        "inputs": {**inputs, "rows": ROWS},
+        "connection": connection,
+    }
+    done = invoke_command(request)
+    assert done.response["ok"], done.response
+    assert table(pack_emulator, "by_user")["rows"] == 3
+    # One refresh, for the storage scope; the caller's own token is the one it keeps.
+    asked = [(e.get("grant_type"), e.get("scope")) for e in log(pack_emulator, "identity")]
+    assert asked == [("refresh_token", STORAGE_SCOPE)]
+    assert "token" not in done.response
