@@ -392,3 +392,32 @@ def test_a_signed_in_users_refresh_token_gets_the_onelake_token(pack_emulator, i
     asked = [(e.get("grant_type"), e.get("scope")) for e in log(pack_emulator, "identity")]
     assert asked == [("refresh_token", STORAGE_SCOPE)]
     assert "token" not in done.response
+
+
+def test_a_push_on_a_terminal_redraws_one_progress_line(pack_emulator, tmp_path):
+    import pty  # noqa: PLC0415
+
+    command = push_command(pack_emulator, tmp_path, rows_file(tmp_path, 5_000), "on-a-tty")
+    command.remove("--json")
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            command, stdout=subprocess.PIPE, stderr=follower, timeout=120, check=False
+        )
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0, shown
+    frames = shown.decode().split("\r\x1b[2K")
+    assert re.match(r"\[#{20}\] 0\.\d of 0\.\d MB written, ", frames[1])
+    assert re.match(r"loading into events: Succeeded, 100 %, .* s\r?\n", frames[-1])
+    assert b"job_id  on-a-tty" in done.stdout
