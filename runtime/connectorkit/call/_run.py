@@ -78,6 +78,7 @@ class _Sending:
         )
         self._budget = budget
         self._service_auths: dict[str, CallAuth] = {}
+        self._service_urls: dict[str, str] = {}
 
         def count_retry() -> None:
             state.retries += 1
@@ -116,7 +117,10 @@ class _Sending:
         """The root of ``service``'s paths (None: the connection's ``base_url``)."""
         if service is None:
             return self.connection.base_url
-        return self.connection.for_service(service).base_url
+        known = self._service_urls.get(service)
+        if known is None:
+            known = self._service_urls[service] = self.connection.for_service(service).base_url
+        return known
 
 
 class _Call(_Sending):
@@ -175,8 +179,9 @@ class _Call(_Sending):
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
-            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
-            return hook.shape(response, inputs)
+            spec = hook.build(inputs, self.base_url_of(definition.service))
+            spec.service = definition.service
+            return hook.shape(self.send(spec, inputs), inputs)
         if definition.request.batch is not None:
             return self.run_batches()
         if definition.request.each is not None:
@@ -254,8 +259,9 @@ class _Call(_Sending):
         for item in items:
             if not isinstance(item, dict):
                 continue
-            url = self.connection.base_url + render_path(each.path, item)
-            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            service = self.action.definition.service
+            url = self.base_url_of(service) + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url, service=service)))
             part = body.get(each.collect) if isinstance(body, dict) else None
             if isinstance(part, list):
                 joined.extend(part)
@@ -283,8 +289,10 @@ class _Call(_Sending):
         ).run()
 
     def get(self, path: str) -> Any:
-        """The parsed body of a GET of ``path`` under the connection's base URL."""
-        response = self.send(RequestSpec(method="GET", url=self.connection.base_url + path))
+        """The parsed body of a GET of ``path`` under the action's base URL."""
+        service = self.action.definition.service
+        url = self.base_url_of(service) + path
+        response = self.send(RequestSpec(method="GET", url=url, service=service))
         return parse_body(response)
 
     def remember(self, body: Any) -> None:
