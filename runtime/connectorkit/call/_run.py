@@ -216,6 +216,7 @@ class _Call(_Sending):
             notes=self.notes,
             watch=self.watch,
             emit=self.emit,
+            base_url_of=self.base_url_of,
         )
 
     def resume(self, record: dict[str, Any], *, cancel: bool = False) -> Any:
