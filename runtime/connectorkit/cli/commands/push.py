@@ -48,6 +48,8 @@ def register(registry: Registry) -> None:
             "connectorkit push rows.csv dataset_id=… table_name=Sales --connection emulator",
             "gzip -dc big.ndjson.gz | connectorkit push - dataset_id=… table_name=Sales -c sales",
             "connectorkit push rows.csv dataset_id=… table_name=Sales -c emulator --json",
+            "connectorkit push rows.csv --to lakehouse workspace_id=… lakehouse_id=… "
+            "table_name=Sales -c fabric.json --job-id sales-1",
         ],
     )
     sub.add_argument(
