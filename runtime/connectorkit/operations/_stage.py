@@ -24,7 +24,7 @@ from connectorkit.operations._files import FileSource, file_source
 from connectorkit.operations._scope import Scope
 from connectorkit.types._coerce import coerce
 from connectorkit.types._compile import compile_element
-from connectorkit.types._issues import for_caller, show
+from connectorkit.types._issues import row_details
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -269,7 +269,7 @@ def _checked_rows(
         if issues:
             count += 1
             if len(bad) < MAX_ROW_REPORTS:
-                bad += _row_details(name, position, issues)
+                bad += row_details(name, position, issues)
             continue
         if columns is None:
             seen.update(dict.fromkeys(row))
@@ -282,17 +282,6 @@ def _checked_rows(
             details=bad,
         )
     return [c["name"] for c in columns] if columns is not None else list(seen)
-
-
-def _row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str, Any]]:
-    out = []
-    for issue in issues:
-        where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
-        message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
-        if issue.rule not in ("extra", "required"):
-            message = f"{message} (got {show(issue.value)})"
-        out.append({"field": f"{name}[{position}]{where}", "message": message})
-    return out
 
 
 def _checked_file(
@@ -376,7 +365,7 @@ def _record_problems(  # noqa: PLR0917 - one record and what it is checked by
     if problems:
         return problems
     issues = check(row)
-    return _row_details(name, position, issues) if issues else []
+    return row_details(name, position, issues) if issues else []
 
 
 # -- the file's bytes ---------------------------------------------------------------------------

@@ -48,8 +48,7 @@ def register(registry: Registry) -> None:
             "connectorkit push rows.csv dataset_id=… table_name=Sales --connection emulator",
             "gzip -dc big.ndjson.gz | connectorkit push - dataset_id=… table_name=Sales -c sales",
             "connectorkit push rows.csv dataset_id=… table_name=Sales -c emulator --json",
-            "connectorkit push rows.csv --to lakehouse workspace_id=… lakehouse_id=… "
-            "table_name=Sales -c fabric.json --job-id sales-1",
+            "connectorkit push rows.csv --to lakehouse workspace_id=… lakehouse_id=… table_name=S",
         ],
     )
     sub.add_argument(
