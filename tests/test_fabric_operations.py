@@ -271,7 +271,8 @@ def test_every_operation_has_an_action_of_the_fabric_pack():
     }
     covered: dict[str, str] = {}
     for path in sorted((ROOT / "packs" / "fabric" / "actions").glob("*.yaml")):
-        for ref in yaml.safe_load(path.read_text())["openapi"]["operations"]:
+        # A hand-written action (rows into a table) stands for no one operation.
+        for ref in (yaml.safe_load(path.read_text()).get("openapi") or {}).get("operations", []):
             covered[by_ref[ref]] = path.stem
     assert set(covered) == set(OPERATIONS)
     assert len(set(covered.values())) == 725  # one action per operation

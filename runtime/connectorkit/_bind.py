@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ErrorHint,
         Pack,
         Quirks,
+        ServiceDef,
     )
     from connectorkit.pack._triggers import TriggerDef
     from connectorkit.types._input import InputDef
@@ -98,11 +99,62 @@ class BoundConnection(msgspec.Struct, frozen=True):
     quirks: Quirks
     hints: tuple[ErrorHint, ...] = ()
     stored: str | None = None  # the name of a stored connection: its tokens live in the store
+    # The pack's other services (connector.yaml ``services``), addressed by name.
+    services: Mapping[str, ServiceDef] = msgspec.field(default_factory=dict)
+    # Set on a connection made for a service: the scope its tokens are asked for.
+    service_scope: str | None = None
+    service: str | None = None
 
     @property
     def base_url(self) -> str:
         """The service root every action path is relative to."""
         return str(self.values["base_url"]).rstrip("/")
+
+    def for_service(self, name: str) -> BoundConnection:
+        """The connection as service ``name`` sees it: the service's base URL and token scope.
+
+        The same credentials sign in; a token for the service's scope is asked for apart from
+        the connection's own (a user's refresh token is redeemed for it), and is never handed
+        back as the connection's token.
+        """
+        service = self.services.get(name)
+        if service is None:
+            raise InvalidConnection(
+                f"the pack declares no service '{name}'",
+                details=[{"field": "service", "message": "not in connector.yaml services"}],
+            )
+        base_url = self._service_value(service, "base_url", service.base_url)
+        problem = url_problem(base_url)
+        if problem is not None:
+            raise InvalidConnection(
+                f"the base URL of service '{name}' ({base_url}) {problem}",
+                details=[{"field": f"services.{name}.base_url", "message": problem}],
+            )
+        scope = (
+            self._service_value(service, "scope", service.scope)
+            if service.scope is not None
+            else None
+        )
+        return msgspec.structs.replace(
+            self,
+            values={**self.values, "base_url": base_url},
+            service_scope=scope,
+            service=name,
+        )
+
+    def _service_value(self, service: ServiceDef, field: str, template: str) -> str:
+        rendered = render_value(template, self.values)
+        if isinstance(rendered, str) and rendered:
+            return rendered
+        needs = sorted(n for n in placeholders(template) if not self.values.get(n))
+        raise InvalidConnection(
+            f"connection '{self.definition.key}' has no {', '.join(needs) or 'value'}, which the "
+            f"{field} of service '{service.key}' ({template}) needs",
+            details=[
+                {"field": f"connection.values.{n}", "message": f"needed by service {service.key}"}
+                for n in needs
+            ],
+        )
 
 
 class _Field(msgspec.Struct, frozen=True):
@@ -390,6 +442,7 @@ def _bind_connection(pack: Pack, raw: Mapping[str, Any]) -> BoundConnection:
         quirks=pack.quirks,
         hints=pack.error_hints,
         stored=stored if isinstance(stored, str) else None,
+        services=pack.services,
     )
 
 

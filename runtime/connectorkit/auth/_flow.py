@@ -118,6 +118,13 @@ class ConnectionAuth(httpx.Auth):
         assertion = definition.client_assertion
         self._federated = assertion.federated if assertion is not None else ()
         self._current = _checked_token(connection.token)
+        # A service's token is for another scope than the one the caller holds: it is got with
+        # the refresh token (its own lineage, its own scope), never taken from the caller.
+        self._refresh_scope = definition.refresh_scope
+        if connection.service_scope is not None:
+            self._refresh_scope = "configured"
+            if self._current is not None:
+                self._current = {**self._current, "expires_at": 0}
         if self._grant == "authorization_code" and self._current is None:
             raise InvalidConnection(
                 f"connection '{self._key}' has no token: {_LOGIN_HINT}",
@@ -278,7 +285,7 @@ class ConnectionAuth(httpx.Auth):
                 f"refresh token to renew it: {_LOGIN_HINT}",
                 details=[{"field": "connection.token.refresh_token", "message": "is missing"}],
             )
-        if self.connection.stored is not None:
+        if self.connection.stored is not None and self.connection.service_scope is None:
             return (yield from self._renewed_stored_token(current, failed))
         return (yield from self._renewed_lineage(str(refresh), current, failed))
 
@@ -306,7 +313,7 @@ class ConnectionAuth(httpx.Auth):
                 logger.info("renewing the access token of connection '%s'", self._key)
                 grant = refresh_grant(
                     str(refresh),
-                    self.connection.definition.refresh_scope,
+                    self._refresh_scope,
                     configured=self._client.scope,
                     granted=str(base["scope"]) if base.get("scope") else None,
                 )
@@ -442,7 +449,7 @@ def _client_of(connection: BoundConnection) -> tuple[OAuthClient, int]:
         client_secret=None
         if method == "private_key_jwt"
         else _optional_text(values, "client_secret"),
-        scope=_optional_text(values, "scopes"),
+        scope=connection.service_scope or _optional_text(values, "scopes"),
         auth_method=method,
         signer=signer,
         credential=credential,

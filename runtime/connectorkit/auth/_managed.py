@@ -72,6 +72,8 @@ class ManagedIdentityAuth(ConnectionAuth):
         self._leeway = connection_leeway(values)
         self._current = None
         self._resource = _rendered(spec.resource, values)
+        if connection.service_scope is not None:  # a service's token: its scope's resource
+            self._resource = connection.service_scope.removesuffix("/.default")
         if not self._resource:
             raise InvalidConnection(
                 f"connection '{self._key}' has no resource to ask a token for ('{spec.resource}')",

@@ -41,7 +41,7 @@ from connectorkit.core._json import PLAIN_INPUTS
 from connectorkit.core._request import RequestSpec
 from connectorkit.core._template import placeholders, render_path, render_value
 from connectorkit.types._compile import compile_element, compile_rows
-from connectorkit.types._issues import for_caller, show
+from connectorkit.types._issues import row_details
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -373,7 +373,7 @@ class BulkPush:
                 if not issues:
                     good.append(row)
                     continue
-                found = _row_details(name, position, issues)
+                found = row_details(name, position, issues)
                 checked.bad.append(
                     (position, "; ".join(f"{d['field']}: {d['message']}" for d in found))
                 )
@@ -518,17 +518,6 @@ def _with_body(base: RequestSpec, body: bytes) -> RequestSpec:
     return RequestSpec(
         method=base.method, url=base.url, params=base.params, headers=base.headers, content=body
     )
-
-
-def _row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str, Any]]:
-    out = []
-    for issue in issues:
-        where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
-        message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
-        if issue.rule not in ("extra", "required"):
-            message = f"{message} (got {show(issue.value)})"
-        out.append({"field": f"{name}[{position}]{where}", "message": message})
-    return out
 
 
 def _memory_key(templates: tuple[str, ...], values: Mapping[str, Any]) -> str:

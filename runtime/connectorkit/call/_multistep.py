@@ -40,6 +40,7 @@ class MultistepContext:
         notes: dict[str, Any],
         watch: Callable[[Mapping[str, Any]], None] | None = None,
         emit: Callable[[Any], None] | None = None,
+        base_url_of: Callable[[str | None], str] | None = None,
     ) -> None:
         self._action = action
         self._connection = connection
@@ -52,6 +53,7 @@ class MultistepContext:
         self._notes = notes
         self._watch = watch
         self._emit = emit
+        self._base_url_of = base_url_of
 
     @property
     def definition(self) -> ActionDef:
@@ -67,6 +69,14 @@ class MultistepContext:
     def base_url(self) -> str:
         """The connection's base URL."""
         return self._connection.base_url
+
+    def base_url_of(self, service: str | None) -> str:
+        """The base URL of the pack's service ``service`` (None: the connection's)."""
+        if self._base_url_of is not None:
+            return self._base_url_of(service)
+        if service is None:
+            return self._connection.base_url
+        return self._connection.for_service(service).base_url
 
     @property
     def quirks(self) -> Quirks:

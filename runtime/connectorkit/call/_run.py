@@ -76,6 +76,9 @@ class _Sending:
         self.auth: CallAuth = new_call_auth(
             connection, http, runner.tokens, remaining=budget.remaining
         )
+        self._budget = budget
+        self._service_auths: dict[str, CallAuth] = {}
+        self._service_urls: dict[str, str] = {}
 
         def count_retry() -> None:
             state.retries += 1
@@ -91,11 +94,33 @@ class _Sending:
             label=label,
             limiter=limiter,
             max_wait_s=bounds.max_retry_wait_s,
+            service_auth=self.service_auth,
         )
         self.limiter = limiter
         self.send = self.sender.send
         # What the call adds to the response's meta (an operation's handle, pages read).
         self.notes: dict[str, Any] = {}
+
+    def service_auth(self, name: str) -> CallAuth:
+        """The auth flow of the pack's service ``name``: a token for its scope (made once)."""
+        auth = self._service_auths.get(name)
+        if auth is None:
+            auth = self._service_auths[name] = new_call_auth(
+                self.connection.for_service(name),
+                self.runner.http,
+                self.runner.tokens,
+                remaining=self._budget.remaining,
+            )
+        return auth
+
+    def base_url_of(self, service: str | None) -> str:
+        """The root of ``service``'s paths (None: the connection's ``base_url``)."""
+        if service is None:
+            return self.connection.base_url
+        known = self._service_urls.get(service)
+        if known is None:
+            known = self._service_urls[service] = self.connection.for_service(service).base_url
+        return known
 
 
 class _Call(_Sending):
@@ -125,9 +150,10 @@ class _Call(_Sending):
 
     def spec(self, inputs: Mapping[str, Any]) -> RequestSpec:
         """The request of a declarative action for these inputs."""
-        request = self.action.definition.request
-        url = self.connection.base_url + render_path(request.path, inputs)
-        return render_request(
+        definition = self.action.definition
+        request = definition.request
+        url = self.base_url_of(definition.service) + render_path(request.path, inputs)
+        spec = render_request(
             request.method,
             url,
             request.query,
@@ -136,6 +162,8 @@ class _Call(_Sending):
             inputs,
             has_body=request.has_body,
         )
+        spec.service = definition.service
+        return spec
 
     def run(self) -> Any:
         """Do the action and return its result."""
@@ -151,8 +179,9 @@ class _Call(_Sending):
             hook = hook_named(definition.request.hook)
             if hook is None:  # pragma: no cover - the pack checker refuses unknown hooks
                 raise ConnectorError(f"no hook named '{definition.request.hook}' is registered")
-            response = self.send(hook.build(inputs, self.connection.base_url), inputs)
-            return hook.shape(response, inputs)
+            spec = hook.build(inputs, self.base_url_of(definition.service))
+            spec.service = definition.service
+            return hook.shape(self.send(spec, inputs), inputs)
         if definition.request.batch is not None:
             return self.run_batches()
         if definition.request.each is not None:
@@ -187,6 +216,7 @@ class _Call(_Sending):
             notes=self.notes,
             watch=self.watch,
             emit=self.emit,
+            base_url_of=self.base_url_of,
         )
 
     def resume(self, record: dict[str, Any], *, cancel: bool = False) -> Any:
@@ -230,8 +260,9 @@ class _Call(_Sending):
         for item in items:
             if not isinstance(item, dict):
                 continue
-            url = self.connection.base_url + render_path(each.path, item)
-            body = parse_body(self.send(RequestSpec(method="GET", url=url)))
+            service = self.action.definition.service
+            url = self.base_url_of(service) + render_path(each.path, item)
+            body = parse_body(self.send(RequestSpec(method="GET", url=url, service=service)))
             part = body.get(each.collect) if isinstance(body, dict) else None
             if isinstance(part, list):
                 joined.extend(part)
@@ -259,8 +290,10 @@ class _Call(_Sending):
         ).run()
 
     def get(self, path: str) -> Any:
-        """The parsed body of a GET of ``path`` under the connection's base URL."""
-        response = self.send(RequestSpec(method="GET", url=self.connection.base_url + path))
+        """The parsed body of a GET of ``path`` under the action's base URL."""
+        service = self.action.definition.service
+        url = self.base_url_of(service) + path
+        response = self.send(RequestSpec(method="GET", url=url, service=service))
         return parse_body(response)
 
     def remember(self, body: Any) -> None:

@@ -102,9 +102,11 @@ class Sender:
         label: str,
         limiter: Limiter | None = None,
         max_wait_s: float | None = None,
+        service_auth: Callable[[str], CallAuth] | None = None,
     ) -> None:
         self.http = http
         self.auth = auth
+        self._service_auth = service_auth
         self.policy = policy
         self.budget = budget
         self.quirks = quirks
@@ -205,7 +207,7 @@ class Sender:
         opened: list[IO[bytes]] = []
         try:
             request = self.build(spec, opened)
-            auth = self.auth if spec.credentials else None
+            auth = self.auth_of(spec) if spec.credentials else None
             response = transmit(self.http, request, auth, budget=self.budget, stream=spec.stream)
         finally:
             for reader in opened:
@@ -218,6 +220,12 @@ class Sender:
             finally:
                 response.close()
         raise error_for(response, self.quirks)
+
+    def auth_of(self, spec: RequestSpec) -> CallAuth:
+        """The auth flow of the service ``spec`` goes to: the connection's, or another's."""
+        if spec.service is None or self._service_auth is None:
+            return self.auth
+        return self._service_auth(spec.service)
 
     def build(self, spec: RequestSpec, opened: list[IO[bytes]] | None = None) -> httpx.Request:
         """The ``httpx.Request`` of ``spec``, its timeout what is left of the budget.

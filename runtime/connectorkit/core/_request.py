@@ -60,6 +60,8 @@ class RequestSpec(msgspec.Struct):
     credentials: bool = True
     # Stream the answer instead of reading it (a file saved to disk); the caller closes it.
     stream: bool = False
+    # The pack's other service it goes to (its token, not the connection's), if any.
+    service: str | None = None
 
 
 _MAX_PORT = 65535

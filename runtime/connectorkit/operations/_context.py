@@ -34,6 +34,10 @@ class CallContext(Protocol):
         """The connection's base URL."""
         ...
 
+    def base_url_of(self, service: str | None) -> str:
+        """The base URL of the pack's service ``service`` (None: the connection's)."""
+        ...
+
     @property
     def quirks(self) -> Quirks:
         """The service's quirks (where its error codes are)."""

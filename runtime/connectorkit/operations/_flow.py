@@ -29,6 +29,7 @@ from connectorkit.operations._pages import decode_cursor, walk
 from connectorkit.operations._paging import PageRun
 from connectorkit.operations._polling import Polled, Poller
 from connectorkit.operations._scope import Scope, field_at
+from connectorkit.operations._stage import stage_first
 from connectorkit.operations._steps import StepRenderer, with_files
 from connectorkit.operations._upload import upload_first
 
@@ -55,7 +56,7 @@ class MultistepCall:
         multistep = ctx.definition.multistep
         assert multistep is not None  # noqa: S101 - only made for such actions
         self.multistep: Multistep = multistep
-        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other)
+        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other, ctx.base_url_of)
         self.file_inputs = frozenset(i.key for i in ctx.definition.inputs if i.type == "file")
 
     # -- the first request -----------------------------------------------------------------
@@ -81,6 +82,16 @@ class MultistepCall:
             inputs = upload_first(
                 self.renderer, self.send, self.definition.key, self.multistep.upload, inputs
             )
+        if self.multistep.stage is not None:
+            inputs, staged = stage_first(
+                self.renderer,
+                self.send,
+                self.definition.key,
+                self.multistep.stage,
+                inputs,
+                watch=self.ctx.watch,
+            )
+            self.ctx.note({"staged": staged.to_dict()})
         spec = self.ctx.spec(inputs)
         spec = with_files(
             spec, self.multistep.multipart, self.multistep.content, inputs, self.file_inputs

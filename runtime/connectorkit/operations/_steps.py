@@ -57,28 +57,38 @@ class StepRenderer:
         base_url: str,
         actions: Mapping[str, ActionDef],
         bind: Callable[[str, Mapping[str, Any]], Mapping[str, Any]],
+        base_url_of: Callable[[str], str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.actions = actions
         self.bind = bind
+        self._base_url_of = base_url_of
+
+    def root(self, service: str | None) -> str:
+        """The base URL of ``service`` (None, or no services known: the connection's)."""
+        if service is None or self._base_url_of is None:
+            return self.base_url
+        return self._base_url_of(service)
 
     def render(self, step: StepDef, scope: Mapping[str, Any]) -> Rendered | None:
         """The request of ``step``; ``None`` when its ``url`` has no value (nothing to send)."""
         if step.action is not None:
             return self._other_action(step, scope)
+        root = self.root(step.service)
         if step.url is not None:
             url = render_value(step.url, scope)
             if url is ABSENT or not isinstance(url, str) or not url:
                 return None
         else:
-            url = self.base_url + render_path(step.path or "", scope)
+            url = root + render_path(step.path or "", scope)
         spec = render_request(
             step.method, url, step.query, step.headers, step.body, scope, has_body=step.has_body
         )
         if step.text is not None:
             text = render_value(step.text, scope)
             spec.content = ("" if text is ABSENT else str(text)).encode()
-        spec.credentials = same_origin(url, self.base_url)
+        spec.credentials = same_origin(url, root)
+        spec.service = step.service
         return Rendered(spec)
 
     def _other_action(self, step: StepDef, scope: Mapping[str, Any]) -> Rendered:
@@ -89,7 +99,7 @@ class StepRenderer:
         given = render_value(dict(step.inputs), scope)
         values = self.bind(key, given if isinstance(given, dict) else {})
         request = other.request
-        url = self.base_url + render_path(request.path, values)
+        url = self.root(other.service) + render_path(request.path, values)
         spec = render_request(
             request.method,
             url,
@@ -99,6 +109,7 @@ class StepRenderer:
             values,
             has_body=request.has_body,
         )
+        spec.service = other.service
         return Rendered(spec, values, key)
 
 

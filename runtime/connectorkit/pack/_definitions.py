@@ -37,6 +37,7 @@ __all__ = [
     "RequestDef",
     "ResultDef",
     "RowTypesDef",
+    "ServiceDef",
     "SliceDef",
 ]
 
@@ -149,6 +150,15 @@ class ResultDef(msgspec.Struct, frozen=True):
     encoding: str | None = None
 
 
+class ServiceDef(msgspec.Struct, frozen=True):
+    """Another service of the provider: its base URL and token scope, templates over values."""
+
+    key: str
+    base_url: str
+    scope: str | None = None
+    label: str | None = None
+
+
 class ActionDef(msgspec.Struct, frozen=True):
     """One action: typed inputs and the request it makes."""
 
@@ -170,6 +180,8 @@ class ActionDef(msgspec.Struct, frozen=True):
     multistep: Multistep | None = None
     # How a designer lists it: important first, advanced last, internal not at all.
     importance: Importance | None = None
+    # The service of connector.yaml's ``services`` its request goes to (None: the connection's).
+    service: str | None = None
 
     def input(self, key: str) -> InputDef | None:
         """The input named ``key``, if declared."""
@@ -343,6 +355,8 @@ class Pack(msgspec.Struct, frozen=True):
     budgets: tuple[BudgetDef, ...] = ()
     # What starts a flow: each built from its file when first asked for.
     triggers: Mapping[str, TriggerDef] = msgspec.field(default_factory=dict)
+    # Other services of the provider that actions may address (``services``), by name.
+    services: Mapping[str, ServiceDef] = msgspec.field(default_factory=dict)
 
     def secret_keys(self, connection: str | None) -> frozenset[str] | None:
         """The keys of ``connection``'s values that are never shown, as its definition marks them.

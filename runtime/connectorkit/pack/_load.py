@@ -27,6 +27,7 @@ from connectorkit.pack._definitions import (
     RequestDef,
     ResultDef,
     RowTypesDef,
+    ServiceDef,
     SliceDef,
 )
 from connectorkit.pack._files import PACK_ENV, default_pack_root, schema_dir
@@ -121,6 +122,12 @@ def _build(root: Path, documents: list[Any]) -> Pack:
         error_hints=tuple(
             ErrorHint(str(h["match"]), " ".join(str(h["hint"]).split()))
             for h in connector.get("error_hints") or []
+        ),
+        services=MappingProxyType(
+            {
+                name: ServiceDef(name, str(s["base_url"]), s.get("scope"), s.get("label"))
+                for name, s in (connector.get("services") or {}).items()
+            }
         ),
     )
 
@@ -253,6 +260,7 @@ def _action(
         returns=data.get("returns"),
         multistep=multistep,
         importance=data.get("importance"),
+        service=data.get("service"),
     )
 
 
@@ -321,7 +329,7 @@ def _discover(spec: dict[str, Any]) -> DiscoverDef:
 
 # What makes an action one of several requests (pack/_multistep.py reads each): only an action
 # that has one loads that module, so a plain call's start-up does not.
-_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks")
+_MULTISTEP_KEYS = ("long_running", "pages", "upload", "chunks", "stage")
 
 
 def _multistep(data: Mapping[str, Any]) -> Multistep | None:

@@ -2,7 +2,8 @@
 
 ``long_running``: the first answer starts an operation that is polled to its end. ``pages``: the
 answer is one page of a list, and says where the next one is. ``upload``: a large file goes
-first to a location the service hands out, in blocks. ``chunks``: the request (and its
+first to a location the service hands out, in blocks. ``stage``: rows (or a file) written first
+as a file, created, appended to in chunks and flushed. ``chunks``: the request (and its
 operation) once per slice of a list input, the results merged. The runtime that carries them
 out is :mod:`connectorkit.operations`; :func:`multistep_from` builds these from checked YAML.
 """
@@ -27,6 +28,8 @@ __all__ = [
     "Multistep",
     "OffsetDef",
     "PagesDef",
+    "StageColumnsDef",
+    "StageDef",
     "StatusDef",
     "StepDef",
     "TokenDef",
@@ -61,6 +64,8 @@ class StepDef:
     text: str | None = None
     action: str | None = None
     inputs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # A service of connector.yaml's ``services``: ``path`` is under its base URL.
+    service: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +163,45 @@ class UploadDef:
 
 
 @dataclass(frozen=True, slots=True)
+class StageColumnsDef:
+    """Where a table's columns are known, to check rows against before anything is written.
+
+    ``delta_log`` reads one commit of a Delta table's transaction log (``{$delta.version}``,
+    its zero-padded number), from the first on: the newest ``metaData`` names the columns, and
+    a first commit that is not there means the table does not exist yet. ``types`` maps a
+    column type to the small JSON Schema of its values; ``when`` (input -> values) limits the
+    check to calls whose inputs hold one of those values (an append, not an overwrite).
+    """
+
+    delta_log: StepDef
+    types: Mapping[str, Mapping[str, Any]]
+    when: Mapping[str, tuple[Any, ...]] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class StageDef:
+    """Rows (or a file) written first as a file: created, appended to in chunks, flushed.
+
+    ``rows`` is an array input of objects, written as CSV (a header, then a line per row);
+    ``file`` a file input sent as it is. Their templates may name ``{$stage.name}`` (``name``
+    over the inputs, else a new file name per call), ``{$chunk.offset}`` (where a chunk
+    goes), ``{$stage.size}`` (the file's length) and ``{$stage.rows}``; then the action's
+    request is sent with ``then`` in place of the rows.
+    """
+
+    rows: str
+    create: StepDef
+    append: StepDef
+    flush: StepDef
+    then: Mapping[str, Any]
+    file: str | None = None
+    chunk_bytes: int = 4 * 1024 * 1024
+    columns: StageColumnsDef | None = None
+    # The file's name, a template over the inputs; absent (or no value): a new UUID, .csv.
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GatherDef:
     """Where a list input's values come from when the caller gives none: another request."""
 
@@ -185,6 +229,7 @@ class Multistep:
     pages: PagesDef | None = None
     upload: UploadDef | None = None
     chunks: ChunksDef | None = None
+    stage: StageDef | None = None
     # The request's multipart form (part -> template) and raw body (a file input's template).
     multipart: Mapping[str, Any] = field(default_factory=dict)
     content: str | None = None
@@ -199,6 +244,10 @@ class Multistep:
             steps += [running.poll, running.result, running.cancel]
         if self.upload is not None:
             steps += [self.upload.location, self.upload.put, self.upload.commit]
+        if self.stage is not None:
+            steps += [self.stage.create, self.stage.append, self.stage.flush]
+            if self.stage.columns is not None:
+                steps.append(self.stage.columns.delta_log)
         if self.chunks is not None and self.chunks.gather is not None:
             steps.append(self.chunks.gather.step)
         return frozenset(s.action for s in steps if s is not None and s.action is not None)
@@ -210,6 +259,7 @@ class Multistep:
             self.long_running
             or self.pages
             or self.upload
+            or self.stage
             or self.chunks
             or self.multipart
             or self.content
@@ -230,6 +280,7 @@ def step_from(raw: Mapping[str, Any]) -> StepDef:
         text=raw.get("text"),
         action=raw.get("action"),
         inputs=MappingProxyType(dict(raw.get("inputs") or {})),
+        service=raw.get("service"),
     )
 
 
@@ -294,6 +345,27 @@ def _upload(raw: Mapping[str, Any]) -> UploadDef:
     )
 
 
+def _stage(raw: Mapping[str, Any]) -> StageDef:
+    columns = raw.get("columns")
+    return StageDef(
+        rows=str(raw["rows"]),
+        create=step_from(raw["create"]),
+        append=step_from(raw["append"]),
+        flush=step_from(raw["flush"]),
+        then=MappingProxyType(dict(raw.get("then") or {})),
+        file=raw.get("file"),
+        chunk_bytes=int(raw.get("chunk_bytes", 4 * 1024 * 1024)),
+        name=raw.get("name"),
+        columns=StageColumnsDef(
+            delta_log=step_from(columns["delta_log"]),
+            types=MappingProxyType({k: dict(v) for k, v in columns["types"].items()}),
+            when=MappingProxyType({k: tuple(v) for k, v in (columns.get("when") or {}).items()}),
+        )
+        if columns
+        else None,
+    )
+
+
 def _chunks(raw: Mapping[str, Any]) -> ChunksDef:
     gather = raw.get("gather")
     return ChunksDef(
@@ -316,6 +388,7 @@ def multistep_from(action: Mapping[str, Any]) -> Multistep:
         pages=_pages(action["pages"]) if action.get("pages") else None,
         upload=_upload(action["upload"]) if action.get("upload") else None,
         chunks=_chunks(action["chunks"]) if action.get("chunks") else None,
+        stage=_stage(action["stage"]) if action.get("stage") else None,
         multipart=MappingProxyType(dict(request.get("multipart") or {})),
         content=request.get("content"),
         file_result=bool(result.get("file")) or result.get("encoding") == "base64",

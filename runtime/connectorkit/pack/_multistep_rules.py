@@ -57,6 +57,9 @@ def multistep_problems(
     upload = data.get("upload")
     if isinstance(upload, dict):
         yield from _upload(upload, inputs, actions)
+    stage = data.get("stage")
+    if isinstance(stage, dict):
+        yield from _stage(stage, inputs, actions)
     chunks = data.get("chunks")
     if isinstance(chunks, dict):
         yield from _input_of_type(chunks.get("input"), ("chunks", "input"), inputs, "array")
@@ -119,6 +122,36 @@ def _upload(
         yield from _templates(then, ("upload", "then"), inputs, ("$upload.url",))
 
 
+_STAGE_NAMES = ("$stage.name", "$stage.size", "$stage.rows", "$chunk.offset")
+
+
+def _stage(
+    stage: Mapping[str, Any], inputs: Mapping[str, Mapping[str, Any]], actions: Sequence[str]
+) -> Iterator[tuple[Where, str]]:
+    yield from _input_of_type(stage.get("rows"), ("stage", "rows"), inputs, "array")
+    if stage.get("file") is not None:
+        yield from _input_of_type(stage.get("file"), ("stage", "file"), inputs, "file")
+    for part in ("create", "append", "flush"):
+        yield from _step(stage.get(part), ("stage", part), inputs, _STAGE_NAMES, actions)
+    yield from _templates(stage.get("name"), ("stage", "name"), inputs, ())
+    columns = stage.get("columns")
+    if isinstance(columns, dict):
+        at = ("stage", "columns", "delta_log")
+        yield from _step(columns.get("delta_log"), at, inputs, ("$delta.version",), actions)
+        for key in columns.get("when") or {}:
+            if key not in inputs:
+                yield (
+                    ("stage", "columns", "when", str(key)),
+                    f"'{key}' is not an input of this action",
+                )
+    then = stage.get("then")
+    if isinstance(then, dict):
+        for key in then:
+            if key not in inputs:
+                yield ("stage", "then", str(key)), f"'{key}' is not an input of this action"
+        yield from _templates(then, ("stage", "then"), inputs, _STAGE_NAMES)
+
+
 def _step(
     step: Any,
     at: Where,
@@ -160,7 +193,10 @@ def _templates(
         for name in sorted(placeholders(text)):
             if name in known or name in files or name.startswith(_RESPONSE_PREFIXES):
                 continue
-            if name.startswith(("$block.", "$upload.")) and name in extra:
+            if (
+                name.startswith(("$block.", "$upload.", "$stage.", "$chunk.", "$delta."))
+                and name in extra
+            ):
                 continue
             near = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{{{near[0]}}}'?" if near else ""

@@ -120,6 +120,8 @@ class _PackView:
         # An action file that does not parse is there: its problem is reported once, for itself.
         for path in sorted((self.root / "actions").glob("*.yaml")) if self.root else ():
             self.inputs_of.setdefault(path.stem, None)
+        services = connector.get("services")
+        self.services = frozenset(services) if isinstance(services, dict) else frozenset()
         sets = connector.get("value_sets")
         self.value_sets: dict[str, dict[str, Any]] = (
             {k: v for k, v in sets.items() if isinstance(v, dict)} if isinstance(sets, dict) else {}
@@ -231,6 +233,18 @@ class _PackView:
             yield from _result_problems(result, available, _kept(data))
         for where, message in multistep_problems(data, available, self.actions):
             yield Finding(where, message)
+        yield from self._services_named(data)
+
+    def _services_named(self, data: Mapping[str, Any]) -> Iterator[Finding]:
+        """Every ``service:`` of the action (its own, its request blocks') is in connector.yaml."""
+        for at, name in _service_names(data, ()):
+            if name not in self.services:
+                listed = ", ".join(sorted(self.services)) or "none"
+                hint = closest(name, self.services)
+                said = f"; did you mean '{hint}'?" if hint else ""
+                yield Finding(
+                    at, f"'{name}' is not a service of connector.yaml (services: {listed}){said}"
+                )
 
     def trigger(self, stem: str, data: dict[str, Any], trusted: bool) -> Iterator[Finding]:
         from connectorkit.pack._trigger_rules import trigger_problems  # noqa: PLC0415
@@ -328,6 +342,19 @@ class _PackView:
         for name, who in needed.items():
             if name not in keys:
                 yield Finding(("values",), f"{who} needs a '{name}' value (the runtime reads it)")
+
+
+def _service_names(node: Any, at: Where) -> Iterator[tuple[Where, str]]:
+    """Each ``service`` named in an action document (not inside examples), with where."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "service" and isinstance(value, str):
+                yield (*at, key), value
+            elif key not in {"examples", "inputs", "returns"}:
+                yield from _service_names(value, (*at, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _service_names(value, (*at, index))
 
 
 def _value_set_problems(

@@ -147,7 +147,7 @@ def _listing(  # noqa: PLR0917 - a block, where it is, and what it may name
     if action is None:
         yield ((*at, "action"), _unknown_action(str(key), actions))
         return
-    blocked = [b for b in ("long_running", "upload", "chunks") if b in action]
+    blocked = [b for b in ("long_running", "upload", "chunks", "stage") if b in action]
     if blocked:
         yield (
             (*at, "action"),

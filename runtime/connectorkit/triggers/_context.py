@@ -29,6 +29,10 @@ class PollContext(Protocol):
         """The connection's base URL."""
         ...
 
+    def base_url_of(self, service: str | None) -> str:
+        """The base URL of the pack's service ``service`` (None: the connection's)."""
+        ...
+
     @property
     def actions(self) -> Mapping[str, ActionDef]:
         """The pack's actions (a trigger lists with them)."""

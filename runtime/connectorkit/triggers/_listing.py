@@ -41,7 +41,7 @@ class Lister:
         self.listing = listing
         # The trigger's inputs, and $window.start / $window.end when it has a window.
         self.names = names
-        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other)
+        self.renderer = StepRenderer(ctx.base_url, ctx.actions, ctx.bind_other, ctx.base_url_of)
 
     def items(self) -> Iterator[Listed]:
         """Every item, with its parent."""

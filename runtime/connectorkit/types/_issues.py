@@ -16,7 +16,17 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["TYPE_WORDS", "Issue", "Where", "dotted", "for_author", "for_caller", "kind_of", "show"]
+__all__ = [
+    "TYPE_WORDS",
+    "Issue",
+    "Where",
+    "dotted",
+    "for_author",
+    "for_caller",
+    "kind_of",
+    "row_details",
+    "show",
+]
 
 # A place inside a document or a value: mapping keys and list indexes, e.g. ("inputs", 2).
 Where = tuple[str | int, ...]
@@ -170,3 +180,18 @@ def _schema_words(issue: Issue) -> str:
         "extra": lambda: f"Additional properties are not allowed ({limit!r} was unexpected)",
     }
     return words[rule]()
+
+
+def row_details(name: str, position: int, issues: list[Issue]) -> list[dict[str, Any]]:
+    """The details of a row that does not fit its table: ``name[position].column`` and why.
+
+    A column the table lacks "is not a column of the table"; a bad value says what it got.
+    """
+    out = []
+    for issue in issues:
+        where = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in issue.at)
+        message = "is not a column of the table" if issue.rule == "extra" else for_caller(issue)
+        if issue.rule not in ("extra", "required"):
+            message = f"{message} (got {show(issue.value)})"
+        out.append({"field": f"{name}[{position}]{where}", "message": message})
+    return out

@@ -96,6 +96,6 @@ def _grouped(action: ActionDef) -> ActionDef:
     """The action with the group it is listed under (a pack may declare none)."""
     if action.group:
         return action
-    import msgspec  # noqa: PLC0415
+    import msgspec  # noqa: PLC0415 - definitions are msgspec structures
 
     return msgspec.structs.replace(action, group=group_of(action))

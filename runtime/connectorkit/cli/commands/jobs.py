@@ -188,6 +188,8 @@ def _resume(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> in
     from connectorkit.cli.commands.push import push_rows  # noqa: PLC0415
     from connectorkit.core._errors import ConnectorError  # noqa: PLC0415
 
+    if about.get("to") == "lakehouse":
+        return _resume_load(args, about, voice)
     if not about.get("rows_file"):
         return voice.fail(
             InvalidRequest(
@@ -220,6 +222,36 @@ def _resume(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> in
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
+        quiet=args.quiet,
+        voice=voice,
+    )
+
+
+def _resume_load(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> int:
+    """Resume a job of ``push --to lakehouse``: follow its load, or write and load its file."""
+    import os  # noqa: PLC0415
+
+    from connectorkit.cli._common import pack_folder  # noqa: PLC0415
+    from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
+    from connectorkit.cli._lakehouse import ACTION, push_to_lakehouse  # noqa: PLC0415
+    from connectorkit.core._errors import ConnectorError  # noqa: PLC0415
+
+    try:
+        source = connection_source(args.connection or about.get("connection"))
+    except ConnectorError as exc:
+        return voice.fail(exc)
+    voice.action = ACTION
+    pack_dir = args.pack
+    if pack_dir is None and not os.environ.get("CONNECTORKIT_PACK"):
+        pack_dir = pack_folder("fabric")  # the bundled pack with the action
+    return push_to_lakehouse(
+        about.get("inputs", {}),
+        source,
+        str(about.get("rows_file")),
+        job_id=args.job_id,
+        file_format=about.get("rows_format"),
+        pack_dir=pack_dir,
+        state_url=args.state,
         quiet=args.quiet,
         voice=voice,
     )

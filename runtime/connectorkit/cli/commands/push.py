@@ -48,6 +48,7 @@ def register(registry: Registry) -> None:
             "connectorkit push rows.csv dataset_id=… table_name=Sales --connection emulator",
             "gzip -dc big.ndjson.gz | connectorkit push - dataset_id=… table_name=Sales -c sales",
             "connectorkit push rows.csv dataset_id=… table_name=Sales -c emulator --json",
+            "connectorkit push rows.csv --to lakehouse workspace_id=… lakehouse_id=… table_name=S",
         ],
     )
     sub.add_argument(
@@ -58,6 +59,13 @@ def register(registry: Registry) -> None:
     )
     sub.add_argument(
         "--action", default="create_rows", help="the batch action (default create_rows)"
+    )
+    sub.add_argument(
+        "--to",
+        choices=("dataset", "lakehouse"),
+        default="dataset",
+        help="dataset (default): a push dataset's table, in batches (create_rows); lakehouse: a "
+        "Lakehouse table, as one file loaded by load_rows_into_table (default pack: fabric)",
     )
     sub.add_argument("--format", choices=("csv", "ndjson", "json"), help="the file's format")
     sub.add_argument(
@@ -91,6 +99,8 @@ def _push(args: argparse.Namespace) -> int:
     from connectorkit.cli._inputs import parse_assignments  # noqa: PLC0415
 
     configure_logging(quiet=True)  # the progress says what the runtime's log would
+    if args.to == "lakehouse":
+        return _to_lakehouse(args)
     voice = Voice(as_json=args.json, quiet=args.quiet, action=args.action)
     try:
         pack = load(args.pack)
@@ -111,6 +121,37 @@ def _push(args: argparse.Namespace) -> int:
         pack_dir=args.pack,
         state_url=args.state,
         wait=args.wait,
+        quiet=args.quiet,
+        voice=voice,
+    )
+
+
+def _to_lakehouse(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from connectorkit.cli._common import pack_folder  # noqa: PLC0415
+    from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
+    from connectorkit.cli._inputs import parse_assignments  # noqa: PLC0415
+    from connectorkit.cli._lakehouse import ACTION, push_to_lakehouse  # noqa: PLC0415
+
+    voice = Voice(as_json=args.json, quiet=args.quiet, action=ACTION)
+    pack_dir = args.pack
+    if pack_dir is None and not os.environ.get("CONNECTORKIT_PACK"):
+        pack_dir = pack_folder("fabric")
+    try:
+        pack = load(pack_dir)
+        inputs = parse_assignments(pack.actions.get(ACTION), args.inputs)
+        source = connection_source(args.connection)
+    except ConnectorError as exc:
+        return voice.fail(exc)
+    return push_to_lakehouse(
+        inputs,
+        source,
+        args.file,
+        job_id=args.job_id,
+        file_format=args.format,
+        pack_dir=pack_dir,
+        state_url=args.state,
         quiet=args.quiet,
         voice=voice,
     )
