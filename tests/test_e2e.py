@@ -181,7 +181,8 @@ class Cli:
         assert "Traceback" not in run.stdout + run.stderr, run.stderr
         for response in run.responses:
             self.remember_token(response.get("token"))
-            if args[:1] in (["invoke"], ["serve"]):
+            streamed = "item" in response and "ok" not in response  # a line of a stream
+            if args[:1] in (["invoke"], ["serve"]) and not streamed:
                 assert_envelope(response)
         return run
 

@@ -126,4 +126,13 @@ def test_the_shipped_fabric_pack_is_what_the_importer_makes(tmp_path):
         f"{repeat} repeats openapi/sqlEndpoint/swagger.json#Items_RefreshSqlEndpointMetadata;"
         " its action stands for both"
     )
-    assert report.notes == [said]
+    # Two operations answer 202 with nothing in the documents that says where to poll.
+    unfollowed = [
+        f"Workspaces_{name}: answers 202 (started, not done) and the document does not say how to "
+        f"follow it: {key} needs a long_running block written by hand"
+        for name, key in (
+            ("AssignToCapacity", "assign_to_capacity"),
+            ("UnassignFromCapacity", "unassign_from_capacity"),
+        )
+    ]
+    assert report.notes == [said, *unfollowed]

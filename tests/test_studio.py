@@ -327,3 +327,29 @@ def test_a_trigger_is_polled_from_the_page_with_its_subscription(servers):
     )
     unnamed = httpx.post(f"{url}api/run", json={**body, "subscription": None}, timeout=10)
     assert unnamed.status_code == 400
+
+
+def test_an_operation_left_running_is_shown_with_its_handle_and_waited_for(servers):
+    url, _ = servers
+    inputs = {
+        "report_id": "4e907000-0000-4000-8000-000000000002",
+        "group_id": "c0ffee00-5a1e-4a1a-8a1b-000000000001",
+        "format": "PDF",
+        "wait": False,
+    }
+    run = _run(
+        url, {"action": "export_to_file", "inputs": inputs, "connection": {"preset": "emulator"}}
+    )
+    result = run["response"]["result"]
+    assert result["status"] == "running"
+    handle = result["operation"]["handle"]
+    assert handle.startswith("op_")
+
+    waited = _run(url, {"resume": handle, "connection": {"preset": "emulator"}})
+    response = waited["response"]
+    assert_envelope(response)
+    assert response["ok"] is True, response
+    assert response["action"] == "export_to_file"
+    assert response["result"]["encoding"] == "base64"
+    assert waited["recipes"]["run"].startswith(f"connectorkit operations wait {handle} ")
+    assert not any(x["method"] == "POST" for x in waited["exchanges"])  # nothing started again

@@ -157,8 +157,16 @@ def open_action(page, stack, key: str) -> None:
 
 
 def run_and_wait(page) -> str:
+    """Run, and the status of that run once it ended (not the one shown before the click)."""
+    before = page.get_attribute("#status", "data-run") if page.locator("#status").count() else None
     page.click("#run")
-    page.wait_for_selector("#status.ok, #status.fail")
+    page.wait_for_function(
+        """before => {
+            const s = document.querySelector("#status.ok, #status.fail");
+            return s !== null && s.dataset.run !== before;
+        }""",
+        arg=before,
+    )
     return page.inner_text("#status")
 
 
@@ -442,7 +450,7 @@ def test_describe_groups_and_examples_shape_the_page(page, stack):
     page.route("**/api/catalog", with_groups)
     open_action(page, stack, "create_dataset")
     titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
-    assert titles == ["Push datasets", "Browse", "Other"]
+    assert titles == ["Push datasets", "Browse", "Other", "Triggers"]  # the pack's triggers last
     first = page.eval_on_selector_all(
         ".nav-item", "els => els.slice(0, 3).map(e => e.dataset.action)"
     )
@@ -453,14 +461,40 @@ def test_describe_groups_and_examples_shape_the_page(page, stack):
     assert page.input_value('[data-path="columns[1].dataType"]') == '"Int64"'
 
 
+def test_an_operation_left_running_is_waited_for_from_the_page(page, stack, shots):
+    open_action(page, stack, "export_to_file")
+    page.fill('[data-path="report_id"]', "4e907000-0000-4000-8000-000000000002")
+    page.fill('[data-path="group_id"]', "c0ffee00-5a1e-4a1a-8a1b-000000000001")
+    page.select_option('[data-path="format"]', label="PDF")
+    page.uncheck('[data-path="wait"]')
+    assert run_and_wait(page).startswith("✓ ok")
+    handle = page.inner_text("#operation-handle")
+    assert handle.startswith("op_")
+    assert "The operation goes on" in page.inner_text("#operation")
+    page.locator("#operation").scroll_into_view_if_needed()
+    page.screenshot(path=shots / "studio-operation.png")
+
+    page.click("#wait-operation")
+    page.wait_for_selector("#status.ok:not(:has-text('Running'))")
+    page.wait_for_function(
+        "() => document.querySelector('#envelope') !== null"
+        " && document.querySelector('#envelope').innerText.includes('base64')"
+    )
+    assert result_cell(page, "encoding") == "base64"
+    assert page.locator("#operation").count() == 0
+    assert page.inner_text("#recipe-run").startswith(f"connectorkit operations wait {handle} ")
+
+
 def test_the_page_opens_on_the_important_actions_and_lists_administration_last(page, stack):
     page.goto(stack["url"])
     page.wait_for_selector(".nav-item.active")
     titles = page.eval_on_selector_all(".group-title", "els => els.map(e => e.textContent)")
     assert titles[0] == "Important"
-    assert titles[-1] == "Admin"
+    assert titles[-2:] == ["Admin", "Triggers"]  # the actions' groups, then the triggers
     assert len(titles) == len(set(titles))
-    listed = page.eval_on_selector_all(".nav-item", "els => els.map(e => e.dataset.action)")
+    listed = page.eval_on_selector_all(
+        ".nav-item[data-action]", "els => els.map(e => e.dataset.action)"
+    )
     assert sorted(listed[:9]) == sorted(
         [
             "create_dataset",

@@ -27,6 +27,8 @@ from connectorkit.core._errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from connectorkit.call._run import Runner
     from connectorkit.pack._definitions import ActionDef, ConnectionDef, Pack
     from connectorkit.pack._files import default_pack_root
@@ -85,9 +87,16 @@ def __getattr__(name: str) -> Any:
 
 
 def invoke(
-    request: dict[str, Any], *, pack: Pack | None = None, runner: Runner | None = None
+    request: dict[str, Any],
+    *,
+    pack: Pack | None = None,
+    runner: Runner | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one request (the contract's JSON, as a dict) and return the response envelope."""
+    """Run one request (the contract's JSON, as a dict) and return the response envelope.
+
+    ``watch`` is told how a long call goes (an operation's polls, pages read).
+    """
     from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
     from connectorkit.pack._load import load_pack  # noqa: PLC0415
@@ -95,7 +104,7 @@ def invoke(
     own = runner is None
     active = runner or Runner(single_call=True)
     try:
-        response = call(request, pack or load_pack(), active)
+        response = call(request, pack or load_pack(), active, watch=watch)
     finally:
         if own:
             active.close()

@@ -17,8 +17,14 @@ from msgspec import UNSET, UnsetType
 from connectorkit._bind import bind_action, bind_connection
 from connectorkit.core._contract import Choices, Request, request_from
 from connectorkit.core._errors import ConnectorError, InternalError, InvalidRequest
-from connectorkit.core._json import PLAIN_INPUTS, unrepresentable
-from connectorkit.core._redact import forget_secrets, mask, remember_secrets
+from connectorkit.core._json import PLAIN_INPUTS, encode, unrepresentable
+from connectorkit.core._redact import (
+    forget_secrets,
+    holds_secret,
+    mask,
+    mask_value,
+    remember_secrets,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -280,12 +286,26 @@ def _answered(request: Request, action: str | None, outcome: Outcome) -> dict[st
         )
     return envelope(
         request,
-        result=outcome.result,
+        result=_unechoed(outcome.result),
         error=outcome.error,
         token=outcome.token,
         meta=outcome.meta,
         action=action,
     )
+
+
+def _unechoed(result: Any) -> Any:
+    """``result`` with any secret of the call the service echoed in it masked.
+
+    A service may send back what it was given (a token in an error-ish body, a key in a
+    "request" field). The result is encoded once to look (a scan of bytes); only a result that
+    holds a secret is walked and masked.
+    """
+    if result is None or isinstance(result, (bool, int, float)):
+        return result
+    if not holds_secret(encode(result)):
+        return result
+    return mask_value(result)
 
 
 def _connection(request: Request, pack: Pack, runner: Runner) -> BoundConnection:
@@ -332,7 +352,7 @@ def envelope(
     if error is None:
         out["result"] = result
     else:
-        out["error"] = _masked(error.to_dict())
+        out["error"] = mask_value(error.to_dict())
     if token:
         out["token"] = dict(token)
     if meta is not None:
@@ -375,13 +395,3 @@ def request_id(data: Mapping[str, Any]) -> tuple[bool, Any]:
     if isinstance(value, float) and not unrepresentable(value):
         return True, value
     return False, None
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value

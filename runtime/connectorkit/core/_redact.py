@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
@@ -28,7 +28,9 @@ __all__ = [
     "encodings_of",
     "forget_all",
     "forget_secrets",
+    "holds_secret",
     "mask",
+    "mask_value",
     "remember_secrets",
 ]
 
@@ -129,6 +131,11 @@ def _forms_of(secret: str) -> tuple[str, ...]:
     return forms
 
 
+# The snapshot's forms as UTF-8, and the snapshot they were made from (see holds_secret).
+_snapshot_bytes: tuple[bytes, ...] = ()
+_bytes_of: tuple[str, ...] | None = None
+
+
 def _forms() -> tuple[str, ...]:
     global _snapshot, _dirty  # noqa: PLW0603 - one process-wide table, replaced under the lock
     with _lock:
@@ -137,6 +144,19 @@ def _forms() -> tuple[str, ...]:
             _snapshot = tuple(sorted(forms, key=len, reverse=True))
             _dirty = False
         return _snapshot
+
+
+def holds_secret(data: bytes) -> bool:
+    """Whether ``data`` (UTF-8 text: an encoded JSON document) holds a remembered secret.
+
+    In any encoding :func:`encodings_of` lists; a fast scan, for deciding whether a document
+    needs :func:`mask` at all.
+    """
+    forms = _forms()
+    global _snapshot_bytes, _bytes_of  # a cache of the snapshot, see _forms
+    if _bytes_of is not forms:
+        _snapshot_bytes, _bytes_of = tuple(f.encode() for f in forms), forms
+    return any(form in data for form in _snapshot_bytes)
 
 
 def forget_all() -> None:
@@ -202,6 +222,17 @@ def mask(text: str, extra: Iterable[str] = ()) -> str:
     if "://" in text:
         text = _USERINFO.sub(lambda m: f"{m.group('head')}{MASK}@", text)
     return text
+
+
+def mask_value(value: Any) -> Any:
+    """A JSON value with every remembered secret masked in its texts (keys included)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask_value(k): mask_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value(v) for v in value]
+    return value
 
 
 class RedactingFormatter(logging.Formatter):

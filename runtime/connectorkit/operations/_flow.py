@@ -23,7 +23,7 @@ from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._errors import TimeoutError as CallTimeout
 from connectorkit.core._template import ABSENT, render_value
 from connectorkit.http._responses import error_fields
-from connectorkit.operations._files import inline_answer, save_answer, stored_form
+from connectorkit.operations._files import file_source, inline_answer, save_answer, stored_form
 from connectorkit.operations._handles import Tracked, new_handle, running_result, summary
 from connectorkit.operations._pages import decode_cursor, walk
 from connectorkit.operations._paging import PageRun
@@ -62,7 +62,22 @@ class MultistepCall:
     # -- the first request -----------------------------------------------------------------
 
     def first_request(self, inputs: Mapping[str, Any]) -> tuple[RequestSpec, Mapping[str, Any]]:
-        """The action's request with its files (after an upload, if one is due) and its inputs."""
+        """The action's request with its files (after an upload, if one is due) and its inputs.
+
+        Templates may name a file input's facts: ``{$file.name}``, ``{$file.size}``,
+        ``{$file.content_type}`` (for a file input ``file``).
+        """
+        facts: dict[str, Any] = {}
+        for key in self.file_inputs:
+            value = inputs.get(key)
+            if isinstance(value, dict):
+                source = file_source(key, value)
+                facts |= {
+                    f"${key}.name": source.name,
+                    f"${key}.size": source.size,
+                    f"${key}.content_type": source.content_type,
+                }
+        inputs = {**inputs, **facts}
         if self.multistep.upload is not None:
             inputs = upload_first(
                 self.renderer, self.send, self.definition.key, self.multistep.upload, inputs
@@ -165,7 +180,7 @@ class MultistepCall:
         kept_inputs = {
             k: stored_form(v) if k in self.file_inputs else v
             for k, v in inputs.items()
-            if k not in {"wait", "timeout"}
+            if k not in {"wait", "timeout"} and not k.startswith("$")
         }
         record = {
             "handle": new_handle(),
@@ -265,8 +280,10 @@ class MultistepCall:
             declared = self.long_running.error
             details = field_at(body, declared) if declared else None
             code, message = error_fields(body, self.ctx.quirks)
-            if isinstance(details, dict) and code is None:
-                code, message = error_fields({"error": details}, self.ctx.quirks)
+            first = details[0] if isinstance(details, list) and details else details
+            if isinstance(first, dict) and code is None:
+                # The details are the service's error, or a list of them (messages).
+                code, message = error_fields({"error": first}, self.ctx.quirks)
             if details is not None:
                 about["details"] = details
             if polled.outcome == "cancelled":
@@ -332,7 +349,9 @@ class MultistepCall:
         given = inputs.get("continuation")
         start = decode_cursor(str(given), self.definition.key, self.ctx.base_url) if given else None
         run = PageRun(self.ctx, self.definition.key, pages, inputs)
-        return run.gather(walk(spec, pages, run.fetch, start=start), start)
+        # The first request is the caller's; a page size is asked for only to follow pages.
+        sized = run.all or start is not None
+        return run.gather(walk(spec, pages, run.fetch, start=start, sized=sized), start)
 
 
 def _chained(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from connectorkit.core._request import RequestSpec
-    from connectorkit.pack._multistep import PagesDef
+    from connectorkit.pack._multistep import OffsetDef, PagesDef
 
 __all__ = ["Cursor", "Page", "decode_cursor", "encode_cursor", "walk"]
 
@@ -101,12 +101,18 @@ def _following(  # noqa: PLR0911 - one return per way a list ends
             return None
         return replace(cursor, params=params, skip=0)
     offset = pages.offset
-    if offset is None or count < offset.size:
+    if offset is None or count < _page_size(cursor, offset):
         return None
     read = cursor.read + count
     start = _first_offset(cursor, offset.query)
     params = _with_param(cursor.params, offset.query, str(start + read))
     return replace(cursor, params=params, skip=0, read=read)
+
+
+def _page_size(cursor: Cursor, offset: OffsetDef) -> int:
+    """The page size the request asked for (its size parameter), else the declared one."""
+    asked = next((v for k, v in cursor.params if k == offset.size_query), None)
+    return int(asked) if asked is not None and asked.isdigit() else offset.size
 
 
 def _first_offset(cursor: Cursor, name: str) -> int:
@@ -116,12 +122,12 @@ def _first_offset(cursor: Cursor, name: str) -> int:
 
 
 def _sized(pages: PagesDef, cursor: Cursor) -> Cursor:
-    """An offset request asks for a page of the declared size (and counts from its start)."""
+    """An offset request that asks for no page size asks for the declared one, from 0 on."""
     offset = pages.offset
     if offset is None:
         return cursor
     params = cursor.params
-    if offset.size_query is not None:
+    if offset.size_query is not None and not any(k == offset.size_query for k, _ in params):
         params = _with_param(params, offset.size_query, str(offset.size))
     if not any(k == offset.query for k, _ in params):
         params = _with_param(params, offset.query, "0")
@@ -134,19 +140,26 @@ def walk(
     fetch: Callable[[RequestSpec], Any],
     *,
     start: Cursor | None = None,
+    sized: bool = True,
 ) -> Iterator[Page]:
     """Every page from ``start`` (default: ``first`` itself), each fetched when asked for.
 
     ``fetch`` sends a page's request and returns its parsed body. The caller may stop at any
-    page; the last page yielded knows the cursor to go on from.
+    page; the last page yielded knows the cursor to go on from. ``sized``: an offset request
+    without a page size asks for the declared one (``False`` sends ``first`` as it is).
     """
-    cursor: Cursor | None = _sized(pages, start or Cursor.of(first))
+    opening = start or Cursor.of(first)
+    cursor: Cursor | None = _sized(pages, opening) if sized else opening
     while cursor is not None:
         body = fetch(cursor.spec(first))
         found = field_at(body, pages.items)
         items = found if isinstance(found, list) else []
         following = _following(pages, cursor, body, len(items))
-        yield Page(items[cursor.skip :], body, cursor, following)
+        page = Page(items[cursor.skip :] if cursor.skip else items, body, cursor, following)
+        # Only the caller holds a page: memory is one page, however long the list.
+        del body, found, items
+        yield page
+        del page
         cursor = following
 
 

@@ -65,7 +65,7 @@ class PageRun:
             for page in pages:
                 self.read += 1
                 if first is None:
-                    first = page.body
+                    first = self._frame(page.body)
                 taken, stopped = self._take(page)
                 if self.streaming:
                     for item in taken:
@@ -80,6 +80,7 @@ class PageRun:
                 if page.next is not None and not self.all:
                     stopped = page.next
                     break
+                del page, taken  # the next page is fetched without this one in memory
         except ConnectorError as error:
             if self.read == 0:
                 raise
@@ -89,6 +90,12 @@ class PageRun:
                 raise self._failed(error, pending) from None
         self.ctx.note({"pages": self.read, "items": self.count})
         return self._result(first, gathered, stopped)
+
+    def _frame(self, body: Any) -> Any:
+        """What the result keeps of the first page: its fields but the items (gathered apart)."""
+        if self.streaming or not isinstance(body, dict) or not self.pages.items:
+            return {}
+        return {k: v for k, v in body.items() if k != self.pages.items}
 
     def _take(self, page: Page) -> tuple[list[Any], Cursor | None]:
         """The items of ``page`` within ``max_items``; a cursor into it when some are left."""

@@ -9,11 +9,14 @@ time budget: it stops first and says the operation is still running.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import ConnectorError, HttpError, NetworkError, RateLimited
 from connectorkit.core._errors import TimeoutError as CallTimeout
+from connectorkit.http._limits import TIME_SCALE_ENV
 from connectorkit.http._responses import parse_retry_after
 from connectorkit.operations._scope import Scope, field_at
 
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from connectorkit.operations._handles import Tracked
     from connectorkit.pack._multistep import LongRunningDef
 
-__all__ = ["MAX_POLL_ERRORS", "Polled", "Poller", "Step", "transient"]
+__all__ = ["MAX_POLL_ERRORS", "Polled", "Poller", "Step", "time_scale", "transient"]
 
 MAX_POLL_ERRORS = 5
 _SERVER_ERROR = 500
@@ -59,6 +62,21 @@ def transient(error: ConnectorError) -> bool:
     return isinstance(error, HttpError) and (error.status or 0) >= _SERVER_ERROR
 
 
+def time_scale() -> float:
+    """How much faster than the service's clock to pace polls (``CONNECTORKIT_LIMITS_TIME_SCALE``).
+
+    Against an emulator whose clock runs F times faster, the declared intervals and an
+    operation's time limit are divided by F; a ``Retry-After`` is the service's own, in real
+    seconds, and is taken as it is.
+    """
+    text = os.environ.get(TIME_SCALE_ENV, "")
+    try:
+        scale = float(text) if text else 1.0
+    except ValueError:
+        return 1.0
+    return scale if scale > 0 else 1.0
+
+
 class Poller:
     """Follows operations of one long-running definition, within one call's time budget."""
 
@@ -72,6 +90,14 @@ class Poller:
         wall: Callable[[], float],
         on_poll: Callable[[Tracked], None] | None = None,
     ) -> None:
+        scale = time_scale()
+        if scale != 1.0:
+            definition = dataclasses.replace(
+                definition,
+                first_s=definition.first_s / scale,
+                max_interval_s=definition.max_interval_s / scale,
+                timeout_s=definition.timeout_s / scale if definition.timeout_s else None,
+            )
         self.definition = definition
         self._poll = poll
         self._remaining = remaining

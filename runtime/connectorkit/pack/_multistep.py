@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "FILE_FACTS",
     "OPERATION_INPUTS",
     "ChunksDef",
     "GatherDef",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+# What templates may name of a file input f: {$f.name}, {$f.size}, {$f.content_type}.
+FILE_FACTS = frozenset({"name", "size", "content_type"})
 
 
 @dataclass(frozen=True, slots=True)

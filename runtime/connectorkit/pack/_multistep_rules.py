@@ -12,7 +12,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._template import placeholders
-from connectorkit.pack._multistep import OPERATION_INPUTS
+from connectorkit.pack._multistep import FILE_FACTS, OPERATION_INPUTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -188,9 +188,10 @@ def _templates(
     template: Any, at: Where, inputs: Mapping[str, Any], extra: Sequence[str]
 ) -> Iterator[tuple[Where, str]]:
     known = {*inputs, *extra, *_RESPONSE}
+    files = {f"${k}.{fact}" for k, v in inputs.items() if _is_file(v) for fact in FILE_FACTS}
     for where, text in _strings(template, at):
         for name in sorted(placeholders(text)):
-            if name in known or name.startswith(_RESPONSE_PREFIXES):
+            if name in known or name in files or name.startswith(_RESPONSE_PREFIXES):
                 continue
             if (
                 name.startswith(("$block.", "$upload.", "$stage.", "$chunk.", "$delta."))
@@ -200,6 +201,10 @@ def _templates(
             near = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f"; did you mean '{{{near[0]}}}'?" if near else ""
             yield where, f"'{{{name}}}' names no input, kept value or response part{hint}"
+
+
+def _is_file(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "file"
 
 
 def _strings(template: Any, at: Where) -> Iterator[tuple[Where, str]]:

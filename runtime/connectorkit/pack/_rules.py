@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from connectorkit.core._template import placeholders
 from connectorkit.pack._choices import source_problems
 from connectorkit.pack._hooks import hook_named, hook_names
-from connectorkit.pack._multistep import multistep_from, operation_inputs
+from connectorkit.pack._multistep import FILE_FACTS, multistep_from, operation_inputs
 from connectorkit.pack._multistep_rules import multistep_problems
 from connectorkit.types._compile import CONSTRAINTS, Where, definition_problems
 
@@ -558,10 +558,22 @@ def _unknown_names(
         for name in sorted(placeholders(text)):
             # A part of the response ($body.id) where the response is known to templates.
             response_part = name.startswith(("$body.", "$headers.")) and "$body" in extra
-            if name not in known and not response_part:
+            if name not in known and not response_part and not _file_fact(name, inputs):
                 near = closest(name, known)
                 hint = f"; did you mean '{{{near}}}'?" if near else ""
                 yield Finding(where, f"'{{{name}}}' names no input of this action{hint}")
+
+
+def _file_fact(name: str, inputs: Mapping[str, Any]) -> bool:
+    """``$file.name`` (or ``.size``, ``.content_type``) of a ``file`` input ``file``."""
+    head, _, fact = name.removeprefix("$").partition(".")
+    spec = inputs.get(head)
+    return (
+        name.startswith("$")
+        and fact in FILE_FACTS
+        and isinstance(spec, dict)
+        and spec.get("type") == "file"
+    )
 
 
 def _strings(template: Any, at: Where) -> Iterator[tuple[Where, str]]:

@@ -26,8 +26,10 @@ from connectorkit.core._contract import (
 )
 from connectorkit.core._errors import EXIT_CODES, ConnectorError, InternalError, InvalidRequest
 from connectorkit.core._json import NOT_JSON, encode, loads_exact, suspicious, unrepresentable
+from connectorkit.core._redact import holds_secret, mask_value
 
 if TYPE_CHECKING:
+    import queue
     from collections.abc import Callable, Mapping
     from concurrent.futures import Future
     from typing import IO, TextIO
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_STDOUT_CLOSED",
     "Opener",
+    "StreamClosed",
     "Taken",
     "answer",
     "decode_request",
@@ -147,9 +150,19 @@ def take_request(text: str | bytes, *, lazy: bool = False) -> Taken:
         return Taken(None, data, exc)
 
 
-def respond(pack: Pack, runner: Runner, text: str | bytes) -> tuple[dict[str, Any], int]:
-    """The whole pipeline for one request text: the envelope and the exit code. Never raises."""
-    return answer(pack, runner, take_request(text))
+def respond(
+    pack: Pack | ConnectorError,
+    runner: Runner,
+    text: str | bytes,
+    *,
+    sink: Callable[[bytes], None] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """The whole pipeline for one request text: the envelope and the exit code. Never raises.
+
+    ``sink`` and ``watch``: see :func:`answer`.
+    """
+    return answer(pack, runner, take_request(text), sink=sink, watch=watch)
 
 
 def respond_delivered(
@@ -212,11 +225,15 @@ def answer(
     taken: Taken,
     *,
     rows: TextRows | None = None,
+    sink: Callable[[bytes], None] | None = None,
+    watch: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Run a decoded request: the envelope and the exit code. Never raises.
 
     ``pack`` is the error of a pack that would not load: every request is answered with it.
-    ``rows``: a push's rows left as text by :func:`realized`.
+    ``rows``: a push's rows left as text by :func:`realized`. ``sink``: where the lines of a
+    paged call's streamed items go (``stream: true``), each as it arrives, before the response.
+    ``watch``: told how the call goes (an operation's polls, pages read).
     """
     request = taken.request
     if request is None or taken.error is not None:
@@ -227,8 +244,29 @@ def answer(
     elif isinstance(pack, ConnectorError) or runner is None:
         response = envelope(request, error=pack if isinstance(pack, ConnectorError) else None)
     else:
-        response = call(request, pack, runner, rows=rows)
+        emit = _item_emitter(request, sink) if sink is not None else None
+        response = call(request, pack, runner, rows=rows, watch=watch, emit=emit)
     return response, exit_code(response)
+
+
+class StreamClosed(ConnectorError):
+    """Nobody reads the streamed items any more (stdout was closed): the call stops."""
+
+
+def _item_emitter(request: Request, sink: Callable[[bytes], None]) -> Callable[[Any], None]:
+    """What writes one streamed item of ``request``: a line ``{"id": …, "item": …}``.
+
+    A secret of the call that the service echoed in an item is masked, as in a result.
+    """
+    head: dict[str, Any] = {} if request.id is msgspec.UNSET else {"id": request.id}
+
+    def emit(item: Any) -> None:
+        line = _line({**head, "item": item})
+        if holds_secret(line):
+            line = _line({**head, "item": mask_value(item)})
+        sink(line)
+
+    return emit
 
 
 def exit_code(response: Mapping[str, Any]) -> int:
@@ -261,6 +299,19 @@ def _write(stdout: TextIO, data: bytes) -> None:
     stdout.flush()  # whatever was written as text goes first
     buffer.write(data)
     buffer.flush()
+
+
+def _write_item(stdout: TextIO, data: bytes) -> None:
+    """Write a streamed item's line, unflushed.
+
+    It goes out as the buffer fills, and with the response after it (a flush per item would be
+    a system call per item).
+    """
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is None:
+        stdout.write(data.decode())
+    else:
+        buffer.write(data)
 
 
 def print_response(response: Mapping[str, Any], stdout: TextIO | None = None) -> int:
@@ -315,9 +366,22 @@ def invoke(
         gc.enable()
     pack, runner = _open(opener)
     taken, rows = realized(taken, pack)
+    gone = False
+
+    def sink(line: bytes) -> None:
+        nonlocal gone
+        try:
+            _write_item(stdout, line)
+        except (BrokenPipeError, ValueError):  # ValueError: a closed stream
+            gone = True
+            raise StreamClosed("stdout was closed while items were streamed") from None
+
     with Delivery() as delivery:
-        response, code = answer(pack, runner, taken, rows=rows)
+        response, code = answer(pack, runner, taken, rows=rows, sink=sink)
     del taken
+    if gone:
+        delivery.settle(lambda: False)
+        return EXIT_STDOUT_CLOSED
 
     def write() -> bool:
         try:
@@ -329,12 +393,20 @@ def invoke(
     return code if delivery.settle(write) else EXIT_STDOUT_CLOSED
 
 
-def _answer(pack: Pack | ConnectorError, runner: Runner | None, line: str | bytes) -> _Line:
-    """One line of ``serve``'s output for one line of input, and the polls it answers."""
+def _answer(
+    pack: Pack | ConnectorError,
+    runner: Runner | None,
+    line: str | bytes,
+    sink: Callable[[bytes], None] | None = None,
+) -> _Line:
+    """One line of ``serve``'s output for one line of input, and the polls it answers.
+
+    A paged call's streamed items go to ``sink`` as they come, before this line.
+    """
     delivery = Delivery()
     try:
         with delivery:
-            return _line(answer(pack, runner, take_request(line))[0]), delivery
+            return _line(answer(pack, runner, take_request(line), sink=sink)[0]), delivery
     except Exception as exc:  # noqa: BLE001 - answer never raises; this is the last guard
         log.error("internal error while answering a line: %s", type(exc).__name__)  # noqa: TRY400
         error = InternalError(f"internal error ({type(exc).__name__}); see stderr with --verbose")
@@ -361,12 +433,19 @@ def _watch_reader(stdout: TextIO, gone: threading.Event, finished: threading.Eve
     threading.Thread(target=wait, name="connectorkit-stdout-watch", daemon=True).start()
 
 
+# How many streamed items a request may have waiting for the writer (a request that streams
+# while an earlier one is still answering waits for its turn; memory stays bounded).
+_STREAM_BUFFER = 1024
+# A request's streamed item lines, then None: the end of its items.
+_Items: TypeAlias = "queue.Queue[bytes | None]"
+
+
 class _Worker:
     """The threads of ``serve``: a reader, the pool that answers, a writer that keeps the order."""
 
     def __init__(
         self,
-        answer: Callable[[str | bytes], _Line],
+        answer: Callable[[str | bytes, Callable[[bytes], None]], _Line],
         stdin: IO[str] | IO[bytes],
         stdout: TextIO,
         concurrency: int,
@@ -381,8 +460,11 @@ class _Worker:
         self.gone = threading.Event()  # stdout's reader went away
         self.finished = threading.Event()  # every answer written, or gone
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connectorkit")
-        self.pending: queue.Queue[Future[_Line] | None] = queue.Queue(maxsize=concurrency * 4)
-        self.full = queue.Full
+        # Each line's answer, with the channel its streamed items come through first.
+        self.pending: queue.Queue[tuple[Future[_Line], _Items] | None] = queue.Queue(
+            maxsize=concurrency * 4
+        )
+        self.queue = queue
 
     def run(self) -> int:
         _watch_reader(self.stdout, self.gone, self.finished)
@@ -419,13 +501,22 @@ class _Worker:
 
         return delivery.settle(write)
 
+    def write_item(self, line: bytes) -> None:
+        """Write one streamed item's line (flushed as the buffer fills, and with the answer)."""
+        try:
+            _write_item(self.stdout, line)
+        except (OSError, ValueError):
+            self.gone.set()
+            self.finished.set()
+            raise StreamClosed("stdout was closed while items were streamed") from None
+
     def answer_inline(self) -> None:
         """Concurrency 1: answer on the reading thread, which saves two hand-offs a request."""
         try:
             for line in self.stdin:
                 if self.gone.is_set():
                     return
-                if line.strip() and not self.emit(self.answer(line)):
+                if line.strip() and not self.emit(self.answer(line, self.write_item)):
                     return
         finally:
             self.finished.set()
@@ -437,23 +528,52 @@ class _Worker:
                 if self.gone.is_set():
                     return
                 if line.strip():
-                    self.put(self.pool.submit(self.answer, line))
+                    items: _Items = self.queue.Queue(maxsize=_STREAM_BUFFER)
+                    self.put((self.pool.submit(self.produce, line, items), items))
         finally:
             self.put(None)
 
-    def put(self, item: Future[_Line] | None) -> None:
+    def produce(self, line: str | bytes, items: _Items) -> _Line:
+        """Answer ``line`` on a pool thread, its streamed items going through ``items``."""
+
+        def sink(data: bytes) -> None:
+            if not self.offer(items, data):
+                raise StreamClosed("stdout was closed while items were streamed")
+
+        try:
+            return self.answer(line, sink)
+        finally:
+            self.offer(items, None)
+
+    def offer(self, items: _Items, data: bytes | None) -> bool:
+        """Pass ``data`` to the writer, waiting for room while somebody reads stdout."""
+        while not self.gone.is_set():
+            try:
+                items.put(data, timeout=0.5)
+            except self.queue.Full:
+                continue
+            return True
+        return False
+
+    def put(self, item: tuple[Future[_Line], _Items] | None) -> None:
         """Queue ``item``, waiting for room only as long as somebody reads stdout."""
         while not self.gone.is_set():
             try:
                 self.pending.put(item, timeout=0.5)
-            except self.full:
+            except self.queue.Full:
                 continue
             return
 
     def write(self) -> None:
-        """Write the answers in the order of their lines."""
+        """Write the answers in the order of their lines, each after its streamed items."""
         try:
-            while (future := self.pending.get()) is not None:
+            while (entry := self.pending.get()) is not None:
+                future, items = entry
+                while (data := items.get()) is not None:
+                    try:
+                        self.write_item(data)
+                    except StreamClosed:
+                        return
                 if not self.emit(future.result()):
                     return
         finally:
@@ -482,8 +602,8 @@ def serve(
     pack, runner = _open(opener)
     first = threading.Event()
 
-    def answer_line(line: str | bytes) -> _Line:
-        answered = _answer(pack, runner, line)
+    def answer_line(line: str | bytes, sink: Callable[[bytes], None]) -> _Line:
+        answered = _answer(pack, runner, line, sink)
         if freeze and not first.is_set():
             # What the first call loaded (modules, the client, compiled checks) lives as long as
             # the worker: out of the collector's sight, its full passes stay short.

@@ -171,6 +171,11 @@ class StudioApp:
         suffix = name[name.rfind(".") :]
         return 200, _ASSET_TYPES[suffix], content
 
+    def _resumed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A page's request to wait for an operation: its action, and waiting as inputs."""
+        action = _resumed_action(self.book.runner, str(body["resume"]))
+        return {**body, "action": action, "inputs": {"wait": True}}
+
     def catalog(self) -> dict[str, Any]:
         """The page's starting point: the catalog (or why the pack does not load), presets."""
         version, pack, catalog, error = self.view.current()
@@ -240,6 +245,8 @@ class StudioApp:
         _, pack, catalog, error = self.view.current()
         if pack is None or catalog is None:
             raise _HttpError(409, f"the pack does not load: {(error or {}).get('message')}")
+        if isinstance(body, dict) and isinstance(body.get("resume"), str):
+            body = self._resumed(body)
         polled = isinstance(body, dict) and isinstance(body.get("trigger"), str)
         named = "trigger" if polled else "action"
         if not isinstance(body, dict) or not isinstance(body.get(named), str):
@@ -253,16 +260,27 @@ class StudioApp:
         if polled:
             request["subscription"] = body["subscription"]
         request |= {"inputs": inputs, "connection": connection}
+        handle = body.get("resume")
+        if isinstance(handle, str):  # go on with an operation instead of starting the action
+            request = {"id": request["id"], "resume": handle, **request}
+            del request["action"]
         given = inputs if isinstance(inputs, dict) else {}
         command = (
             ("watch", ("--subscription", str(body["subscription"]))) if polled else ("run", ())
         )
 
         def recipes() -> dict[str, str]:
+            again = (
+                f"connectorkit operations wait {handle} --connection {reference}"
+                if isinstance(handle, str)
+                else run_recipe(action, given, reference, command=command[0], options=command[1])
+            )
             return {
                 "invoke": invoke_recipe(request, secret),
-                "command": f"connectorkit {command[0]}",
-                "run": run_recipe(action, given, reference, command=command[0], options=command[1]),
+                "command": "connectorkit operations"
+                if isinstance(handle, str)
+                else f"connectorkit {command[0]}",
+                "run": again,
                 # A stored connection is named, not written out: there is no file to show.
                 "connection": ""
                 if "name" in connection
@@ -278,6 +296,14 @@ class StudioApp:
             make_recipes=recipes,
         )
         return self.book.start(pack, run, invoke)
+
+
+def _resumed_action(runner: Any, handle: str) -> str:
+    """The action an operation handle belongs to (from the state store)."""
+    record = runner.operations.get(handle)
+    if record is None:
+        raise _HttpError(404, f"no operation {handle!r} in the state store")
+    return str(record["action"])
 
 
 def _secret_keys(pack: Pack, connection: dict[str, Any]) -> set[str]:

@@ -115,6 +115,8 @@ class Run:
     make_recipes: Callable[[], dict[str, str]]
     recipes: dict[str, str] | None = None
     progress: Progress | None = None
+    # How a long call's operation goes (its handle, status, percent), as the runtime says.
+    operation: dict[str, Any] | None = None
     exchanges: list[Exchange] = field(default_factory=list)
     response: dict[str, Any] | None = None
     exit_code: int | None = None
@@ -129,11 +131,13 @@ class Run:
             exchanges = [e.to_json(secrets) for e in self.exchanges]
             response = self.response
             progress = self.progress.to_json() if self.progress is not None else None
+            operation = dict(self.operation) if self.operation is not None else None
         return {
             "id": self.id,
             "action": self.action,
             "state": "running" if response is None else "done",
             "progress": progress,
+            "operation": operation,
             "exchanges": exchanges,
             "response": None if response is None else masked(response, secrets),
             "exit_code": self.exit_code,
@@ -179,6 +183,13 @@ class Run:
                     progress.items_done = min(
                         progress.items_total, progress.items_done + progress.batch_size
                     )
+
+    def watch(self, progress: Mapping[str, Any]) -> None:
+        """The runtime's report of how a long call goes (see ``Runner.run``'s ``watch``)."""
+        operation = progress.get("operation")
+        if isinstance(operation, dict):
+            with self.lock:
+                self.operation = dict(operation)
 
     def finish(self, response: dict[str, Any], exit_code: int) -> None:
         token = response.get("token")
@@ -229,7 +240,7 @@ class RunBook:
 
         def work() -> None:
             _current.set(run)
-            response = invoke(run.request, pack=pack, runner=self.runner)
+            response = invoke(run.request, pack=pack, runner=self.runner, watch=run.watch)
             error = response.get("error")
             kind = error.get("type") if isinstance(error, dict) else None
             run.finish(response, 0 if response.get("ok") else EXIT_CODES.get(str(kind), 3))

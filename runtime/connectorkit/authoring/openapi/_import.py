@@ -333,6 +333,12 @@ def _apply(  # noqa: PLR0917 - one generated action and where it goes
     if item.key in existing:
         data, notes = merge(item.data, existing[item.key][0])
         report.notes += [f"{item.key}: {note}" for note in notes]
+    if "202" in item.operations[0].statuses and "long_running" not in data:
+        report.notes.append(
+            f"{ids[0]}: answers 202 (started, not done) and the document does not say how to "
+            f"follow it: {item.key} needs a long_running block written by hand"
+        )
+    if item.key in existing:
         if data == existing[item.key][0]:
             report.unchanged.append(item.key)
             return

@@ -2,8 +2,8 @@
 
 Generated fields (the request, each input's type, requirement and constraints, the operation
 links, the result shape) follow the document. Curated fields (the action's label, description,
-group, importance, examples and result; each input's label, comments, default and example)
-keep what the file already says, so an author's edits survive a re-import.
+group, importance, examples, result, pages and long_running; each input's label, comments,
+default and example) keep what the file already says, so an author's edits survive a re-import.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 __all__ = ["CURATED_ACTION_FIELDS", "CURATED_INPUT_FIELDS", "merge"]
 
-CURATED_ACTION_FIELDS = ("label", "description", "group", "importance", "examples", "result")
+CURATED_ACTION_FIELDS = (
+    "label", "description", "group", "importance", "examples", "result", "pages", "long_running",
+)  # fmt: skip
 CURATED_INPUT_FIELDS = ("label", "comments", "default", "example")
 
 

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging, load
-from connectorkit.core._errors import ConnectorError
+from connectorkit.core._errors import ConnectorError, InvalidInput
 
 if TYPE_CHECKING:
     import argparse
@@ -73,6 +73,12 @@ def register(registry: Registry) -> None:
         "--json", action="store_true", help="print the contract's response envelope (as invoke)"
     )
     sub.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="an action that starts an operation: return its handle at once instead of "
+        "waiting (then: connectorkit operations wait HANDLE)",
+    )
+    sub.add_argument(
         "-v",
         "--verbose",
         action="count",
@@ -112,12 +118,17 @@ def _run(args: argparse.Namespace) -> int:
         request, source = _request(pack, args)
     except ConnectorError as exc:
         envelope = {"ok": False, "action": args.action, "error": exc.to_dict()}
-        return _show(envelope, exc.exit_code, args, out, err)
+        return show_envelope(envelope, exc.exit_code, args, out, err)
     definition = pack.actions.get(args.action)
     progress = _progress(definition, request["inputs"], err, args)
+    following = progress_line(definition, err, args)
     # The runtime's own notes (token fetched, batch committed) only when asked for with -v.
     configure_logging(quiet=args.verbose == 0 or args.quiet)
-    envelope, code = _call(pack, request, args, progress)
+    try:
+        envelope, code = _call(pack, request, args, progress, following)
+    finally:
+        if following is not None:
+            following.close()
     hint = (
         _NO_CONNECTION
         if source.connection is None and _kind(envelope) == "invalid_connection"
@@ -125,7 +136,35 @@ def _run(args: argparse.Namespace) -> int:
     )
     if envelope.get("token") and source.save_token(envelope["token"]):
         sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")
-    return _show(envelope, code, args, out, err, hint)
+    code = show_envelope(envelope, code, args, out, err, hint)
+    _still_running(envelope, args)
+    return code
+
+
+def progress_line(definition: ActionDef | None, style: Any, args: argparse.Namespace) -> Any:
+    """A progress line for an action that takes a while (an operation, pages), unless quiet."""
+    multistep = definition.multistep if definition is not None else None
+    if multistep is None or args.quiet or args.json:
+        return None
+    if multistep.long_running is None and multistep.pages is None:
+        return None
+    from connectorkit.cli._progress import OperationProgress  # noqa: PLC0415
+
+    return OperationProgress(args.action, stream=sys.stderr, live=style.width is not None)
+
+
+def _still_running(envelope: dict[str, Any], args: argparse.Namespace) -> None:
+    """After a call that left its operation running: how to follow it."""
+    result = envelope.get("result")
+    if args.json or args.quiet or not isinstance(result, dict):
+        return
+    operation = result.get("operation")
+    if result.get("status") == "running" and isinstance(operation, dict):
+        handle = operation.get("handle")
+        sys.stderr.write(
+            f"connectorkit: the operation goes on; wait for it with: connectorkit operations "
+            f"wait {handle}" + (" --connection …" if not args.connection else "") + "\n"
+        )
 
 
 def _request(pack: Pack, args: argparse.Namespace) -> tuple[dict[str, Any], ConnectionSource]:
@@ -137,6 +176,13 @@ def _request(pack: Pack, args: argparse.Namespace) -> tuple[dict[str, Any], Conn
     inputs.update(parse_assignments(definition, args.assignments))
     if args.verbose >= _BODIES and definition is not None and definition.input("debug_request"):
         inputs["debug_request"] = True
+    if args.no_wait:
+        if definition is None or definition.input("wait") is None:
+            raise InvalidInput(
+                f"--no-wait: the action '{args.action}' starts no operation to leave running",
+                details=[{"field": "--no-wait", "message": "only for long-running actions"}],
+            )
+        inputs["wait"] = False
     source = connection_source(args.connection)
     request: dict[str, Any] = {"action": args.action, "inputs": inputs}
     if source.connection is not None:
@@ -169,7 +215,11 @@ def _progress(
 
 
 def _call(
-    pack: Pack, request: dict[str, Any], args: argparse.Namespace, progress: Progress | None
+    pack: Pack,
+    request: dict[str, Any],
+    args: argparse.Namespace,
+    progress: Progress | None,
+    following: Any = None,
 ) -> tuple[dict[str, Any], int]:
     from connectorkit.call._entry import call  # noqa: PLC0415
     from connectorkit.call._run import Runner  # noqa: PLC0415
@@ -187,7 +237,7 @@ def _call(
     ).install(client)
     runner = Runner(http=client, state_url=args.state)
     try:
-        response = call(request, pack, runner)
+        response = call(request, pack, runner, watch=following)
         return response, exit_code(response)
     finally:
         runner.close()
@@ -195,7 +245,7 @@ def _call(
             progress.close()
 
 
-def _show(  # noqa: PLR0917 - the one place that prints, given everything it prints
+def show_envelope(  # noqa: PLR0917 - the one place that prints, given everything it prints
     envelope: dict[str, Any],
     code: int,
     args: argparse.Namespace,
@@ -203,6 +253,7 @@ def _show(  # noqa: PLR0917 - the one place that prints, given everything it pri
     err: Any,
     hint: str | None = None,
 ) -> int:
+    """Print a response: the envelope (``--json``), or the result or error for people."""
     from connectorkit.cli._render import error_text, meta_text, result_text  # noqa: PLC0415
 
     if args.json:

@@ -936,6 +936,40 @@ async function run() {
   }
 }
 
+async function waitFor(handle) {
+  const {connection} = chosenConnection();
+  document.getElementById("run-state").textContent = "Waiting…";
+  const {id} = await getJson("/api/run", {method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({resume: handle, connection})});
+  state.running = id;
+  await poll(id);
+}
+
+// An operation the call follows, or leaves running: its status, and what to do with its handle.
+function operationView(op, leftRunning) {
+  const percent = typeof op.percent === "number" ? op.percent : null;
+  const figures = [
+    h("div", {}, h("b", {id: "operation-status", text: op.service_status || op.status}), "status"),
+    h("div", {}, h("b", {text: percent === null ? "—" : `${Math.round(percent)} %`}), "done"),
+    h("div", {}, h("b", {text: seconds(op.elapsed_s)}), "elapsed"),
+    h("div", {}, h("b", {text: String(op.polls ?? 0)}), "polls"),
+  ];
+  const copy = h("button", {type: "button", text: "Copy handle", onclick: async () => {
+    try { await navigator.clipboard.writeText(op.handle); copy.textContent = "Copied"; } catch { copy.textContent = "Select and copy"; }
+  }});
+  const actions = [copy];
+  if (leftRunning) {
+    actions.unshift(h("button", {type: "button", id: "wait-operation", text: "Wait for it", onclick: () => waitFor(op.handle)}));
+  }
+  return h("section", {class: "card progress-view", id: "operation"},
+    h("h2", {text: leftRunning ? "The operation goes on" : "Operation"}),
+    percent === null ? null : h("progress", {max: 100, value: percent}),
+    h("div", {class: "figures"}, ...figures),
+    h("p", {class: "help"}, "Handle ", h("code", {id: "operation-handle", text: op.handle}),
+      leftRunning ? ": any worker sharing the state store can wait for it (connectorkit operations wait)." : ""),
+    h("div", {}, ...actions));
+}
+
 async function poll(id) {
   for (;;) {
     const current = await getJson(`/api/runs/${encodeURIComponent(id)}`);
@@ -1011,16 +1045,19 @@ function renderRun(current) {
   const response = current.response;
   const parts = [];
   if (!done) {
-    parts.push(h("div", {class: "status running", id: "status", text: `Running ${current.id}… ${current.exchanges.length} request(s) so far`}));
+    parts.push(h("div", {class: "status running", id: "status", "data-run": current.id, text: `Running ${current.id}… ${current.exchanges.length} request(s) so far`}));
   } else if (response.ok) {
     const m = response.meta || {};
-    parts.push(h("div", {class: "status ok", id: "status",
+    parts.push(h("div", {class: "status ok", id: "status", "data-run": current.id,
       text: `✓ ok · exit code 0 · ${m.requests} request(s), ${m.retries} retr${m.retries === 1 ? "y" : "ies"}, ${m.duration_ms} ms`}));
   } else {
     const e = response.error;
-    parts.push(h("div", {class: "status fail", id: "status", text: `✗ ${e.type} · exit code ${current.exit_code}: ${e.message}`}));
+    parts.push(h("div", {class: "status fail", id: "status", "data-run": current.id, text: `✗ ${e.type} · exit code ${current.exit_code}: ${e.message}`}));
   }
   if (current.progress) parts.push(progressView(current.progress, done));
+  const leftRunning = done && response.ok && response.result && response.result.status === "running" && response.result.operation;
+  if (leftRunning) parts.push(operationView(response.result.operation, true));
+  else if (!done && current.operation) parts.push(operationView(current.operation, false));
   if (done && response.ok && response.trigger) parts.push(eventsView(response.result));
   else if (done && response.ok) parts.push(h("section", {class: "card"}, h("h2", {text: "Result"}), resultView(response.result)));
   parts.push(h("section", {class: "card"}, h("h2", {text: `Requests sent (${current.exchanges.length})`}),
