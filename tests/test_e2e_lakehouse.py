@@ -421,3 +421,29 @@ def test_a_push_on_a_terminal_redraws_one_progress_line(pack_emulator, tmp_path)
     assert re.match(r"\[#{20}\] 0\.\d of 0\.\d MB written, ", frames[1])
     assert re.match(r"loading into events: Succeeded, 100 %, .* s\r?\n", frames[-1])
     assert b"job_id  on-a-tty" in done.stdout
+
+
+def test_a_load_that_failed_is_loaded_again_and_a_job_keeps_its_file(pack_emulator, tmp_path):
+    rows = tmp_path / "events.csv"
+    rows.write_text("id,kind\n1,click\n2,view,extra\n")  # a row the service refuses
+    command = push_command(pack_emulator, tmp_path, rows, "ragged")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    response = json.loads(done.stdout)
+    assert (response["ok"], done.returncode) == (False, 1)
+    assert response["error"]["operation"]["status"] == "failed"
+    assert "row 3 has 3 values, not 2" in response["error"]["message"]
+
+    rows.write_text("id,kind\n1,click\n2,view\n")  # mended: the job loads it
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert json.loads(done.stdout)["ok"], done.stdout
+    assert len(loads_sent(pack_emulator)) == 2
+    assert table(pack_emulator, "events")["rows"] == 2
+
+    other = tmp_path / "other.csv"
+    other.write_text("id,kind\n3,click\n")
+    command[command.index(str(rows))] = str(other)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    response = json.loads(done.stdout)
+    assert (response["ok"], done.returncode) == (False, 2)
+    assert response["error"]["message"].startswith(f"job ragged loads {rows} with other inputs")
+    assert len(loads_sent(pack_emulator)) == 2

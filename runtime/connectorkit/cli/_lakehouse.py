@@ -136,8 +136,6 @@ class _Load:
 
     def run(self, path: Path, file_format: str | None, spool: Path) -> dict[str, Any]:
         """The push's response envelope (the action's, or the operation's when followed)."""
-        from connectorkit.call._entry import call  # noqa: PLC0415
-
         jobs = self.runner.jobs
         reference = str(self.source.file.resolve()) if self.source.file else self.source.name
         about = {
@@ -150,42 +148,63 @@ class _Load:
             "created": time.time(),
         }
         existing = jobs.open(self.job_id, about)
-        if existing is not None and existing.get("action") != ACTION:
-            return self._refused(f"job {self.job_id} is a push of {existing.get('action')}")
+        if existing is not None:
+            refused = self._other_job(existing, about)
+            if refused is not None:
+                return refused
         entry = jobs.batches(self.job_id).get(_BATCH) or {}
         if entry.get("status") == "committed":
             return self._envelope(
                 {**entry.get("result", {}), "job_id": self.job_id, "resumed": True}
             )
-        handle = entry.get("handle") or _handle_of(self.runner.operations, self.job_id)
+        handle = None
+        if entry.get("status") != "failed":  # a failed load stored nothing: load again
+            handle = entry.get("handle") or _handle_of(self.runner.operations, self.job_id)
         if isinstance(entry.get("rows"), int):
             self.rows = entry["rows"]
         first: dict[str, Any] = {}
         if handle is None:
-            csv_path = _as_csv(path, file_format, spool)
-            self.rows = _lines(csv_path) - 1
-            inputs = {
-                **self.inputs,
-                "file": {"path": str(csv_path)},
-                "job_id": self.job_id,
-                "wait": False,
-            }
-            first = call(
-                {"action": ACTION, "inputs": inputs, "connection": self.connection},
-                self.pack,
-                self.runner,
-                watch=self.watch,
-            )
-            if not first.get("ok"):
+            first, handle = self._start(path, file_format, spool)
+            if handle is None:  # refused, or ended at once
                 return first
-            result = first.get("result") or {}
-            operation = result.get("operation") if result.get("status") == "running" else None
-            if operation is None:  # ended at once: nothing to follow
-                return self._committed(first, handle=None)
-            handle = str(operation["handle"])
-            jobs.record(self.job_id, _BATCH, "unknown", handle=handle, rows=self.rows)
         else:
             self.watch.note(f"job {self.job_id}: following its load ({handle})")
+        return self._follow(handle, first)
+
+    def _start(
+        self, path: Path, file_format: str | None, spool: Path
+    ) -> tuple[dict[str, Any], str | None]:
+        """Write the file and start its load: the response, and the load's handle if running."""
+        from connectorkit.call._entry import call  # noqa: PLC0415
+
+        csv_path = _as_csv(path, file_format, spool)
+        self.rows = _lines(csv_path) - 1
+        inputs = {
+            **self.inputs,
+            "file": {"path": str(csv_path)},
+            "job_id": self.job_id,
+            "wait": False,
+        }
+        first = call(
+            {"action": ACTION, "inputs": inputs, "connection": self.connection},
+            self.pack,
+            self.runner,
+            watch=self.watch,
+        )
+        if not first.get("ok"):
+            return first, None
+        result = first.get("result") or {}
+        operation = result.get("operation") if result.get("status") == "running" else None
+        if operation is None:  # ended at once: nothing to follow
+            return self._committed(first, handle=None), None
+        handle = str(operation["handle"])
+        self.runner.jobs.record(self.job_id, _BATCH, "unknown", handle=handle, rows=self.rows)
+        return first, handle
+
+    def _follow(self, handle: str, first: dict[str, Any]) -> dict[str, Any]:
+        """Follow the load to its end; the job is committed, or failed when the load failed."""
+        from connectorkit.call._entry import call  # noqa: PLC0415
+
         followed = call(
             {"resume": handle, "connection": self.connection, "inputs": {"wait": True}},
             self.pack,
@@ -195,9 +214,29 @@ class _Load:
         if first.get("token") and not followed.get("token"):
             followed["token"] = first["token"]
         if not followed.get("ok"):
-            followed.setdefault("error", {})["job_id"] = self.job_id
+            error = followed.setdefault("error", {})
+            error["job_id"] = self.job_id
+            if (error.get("operation") or {}).get("status") in {"failed", "cancelled"}:
+                self.runner.jobs.record(
+                    self.job_id, _BATCH, "failed", handle=handle, rows=self.rows
+                )
             return followed
         return self._committed(followed, handle=handle)
+
+    def _other_job(
+        self, existing: Mapping[str, Any], about: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """A refusal when ``job_id`` names a job of other rows or another table; else None."""
+        if existing.get("action") != ACTION:
+            return self._refused(f"job {self.job_id} is a push of {existing.get('action')}")
+        for key in ("rows_file", "inputs"):
+            if existing.get(key) != about.get(key):
+                return self._refused(
+                    f"job {self.job_id} loads {existing.get('rows_file')} with other inputs "
+                    f"({', '.join(_differing(existing, about))}): resume it as it was started, "
+                    "or give a new --job-id"
+                )
+        return None
 
     def _committed(self, response: dict[str, Any], handle: str | None) -> dict[str, Any]:
         result = dict(response.get("result") or {})
@@ -220,10 +259,18 @@ class _Load:
             "error": {
                 "type": "invalid_input",
                 "message": message,
-                "details": [{"field": "--job-id", "message": "names another kind of job"}],
+                "details": [{"field": "--job-id", "message": "names another job"}],
             },
             "meta": {},
         }
+
+
+def _differing(one: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """The names that differ between two job descriptions (the rows file, or inputs)."""
+    found = ["FILE"] if one.get("rows_file") != other.get("rows_file") else []
+    mine, theirs = one.get("inputs") or {}, other.get("inputs") or {}
+    found += sorted(k for k in {*mine, *theirs} if mine.get(k) != theirs.get(k))
+    return found
 
 
 def _lines(path: Path) -> int:
@@ -241,7 +288,8 @@ def _handle_of(book: OperationBook, job_id: str) -> str | None:
     """The handle of the job's load, when its operation was filed but the job not told."""
     for record in book.handles(time.time()):
         inputs = record.get("inputs") or {}
-        if record.get("action") == ACTION and inputs.get("job_id") == job_id:
+        running = record.get("status") in {"running", "succeeded"}
+        if record.get("action") == ACTION and inputs.get("job_id") == job_id and running:
             return str(record["handle"])
     return None
 
