@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -40,6 +40,9 @@ __all__ = [
     "bind_trigger",
     "default_builders",
 ]
+
+# An action or a trigger definition, looked up by key.
+_D = TypeVar("_D")
 
 
 class CallOptions(msgspec.Struct, frozen=True):
@@ -319,6 +322,21 @@ def _builder_problems(
     return details
 
 
+def _named(pack: Pack, defined: Mapping[str, _D], key: Any, what: str) -> _D:
+    """The pack's action (or trigger) ``key``; :class:`UnknownAction` naming the nearest one."""
+    found = defined.get(key) if isinstance(key, str) else None
+    if found is None:
+        close = _close_match(str(key), sorted(defined), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        # The pack's actions are many (describe lists them): the nearest one, not all of them.
+        said = f"did you mean '{close[0]}'?" if close else f"not one of the pack's {what}s"
+        raise UnknownAction(
+            f"the pack '{pack.key}' has no {what} '{key}'{hint}",
+            details=[{"field": what, "message": said}],
+        )
+    return found
+
+
 def bind_action(
     pack: Pack, key: Any, inputs: Mapping[str, Any], *, partial: bool = False
 ) -> BoundAction:
@@ -327,16 +345,7 @@ def bind_action(
     ``partial``: only the inputs given are checked (a form half filled in, as choices see it);
     a required input may be missing.
     """
-    action = pack.actions.get(key) if isinstance(key, str) else None
-    if action is None:
-        close = _close_match(str(key), sorted(pack.actions), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        # The pack's actions are many (describe lists them): the nearest one, not all of them.
-        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's actions"
-        raise UnknownAction(
-            f"the pack '{pack.key}' has no action '{key}'{hint}",
-            details=[{"field": "action", "message": said}],
-        )
+    action = _named(pack, pack.actions, key, "action")
     values = _validate(
         f"action '{action.key}'", action.inputs, action, inputs, InvalidInput, partial=partial
     )
@@ -345,15 +354,7 @@ def bind_action(
 
 def bind_trigger(pack: Pack, key: Any, inputs: Mapping[str, Any]) -> BoundTrigger:
     """Look up the trigger ``key`` and validate ``inputs`` against its definition."""
-    trigger = pack.triggers.get(key) if isinstance(key, str) else None
-    if trigger is None:
-        close = _close_match(str(key), sorted(pack.triggers), n=1)
-        said = f"did you mean '{close[0]}'?" if close else "not one of the pack's triggers"
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UnknownAction(
-            f"the pack '{pack.key}' has no trigger '{key}'{hint}",
-            details=[{"field": "trigger", "message": said}],
-        )
+    trigger = _named(pack, pack.triggers, key, "trigger")
     label = f"trigger '{trigger.key}'"
     values = _validate(label, trigger.inputs, trigger, inputs, InvalidInput)
     return BoundTrigger(definition=trigger, inputs=values, options=CallOptions.from_inputs(values))

@@ -26,8 +26,8 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import msgspec
 
-from connectorkit.core._contract import refuse_unrepresentable
-from connectorkit.core._errors import InvalidInput, InvalidRequest
+from connectorkit.core._contract import not_json, reading_request_text, refuse_unrepresentable
+from connectorkit.core._errors import InvalidInput
 from connectorkit.core._json import unrepresentable
 from connectorkit.types._coerce import coerce
 
@@ -508,14 +508,8 @@ class TextRows:
 
     def _refuse_text(self) -> None:
         """Refuse what JSON cannot carry, by the row that holds it (as a request's text is)."""
-        try:
-            value = json.loads(bytes(self._raw), parse_constant=_reject)
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest(
-                f"the request is not UTF-8 text: {exc.reason} at byte {exc.start}"
-            ) from None
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequest(f"the request is not valid JSON: {exc}") from None
+        with reading_request_text():
+            value = json.loads(bytes(self._raw), parse_constant=not_json)
         refuse_unrepresentable(unrepresentable(value, f"inputs.{self._field}"))
         self._refused(value)  # nothing unrepresentable: binding says what else is wrong
         raise InvalidInput(f"{self._field}: not an array of JSON objects")  # pragma: no cover
@@ -528,7 +522,3 @@ def _is_array(text: bytes) -> bool:
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError, RecursionError):
         return False
     return True
-
-
-def _reject(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")

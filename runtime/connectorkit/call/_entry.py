@@ -67,30 +67,11 @@ def call(
     # million rows. A Python caller's values are proved.
     plain = PLAIN_INPUTS.set(decoded)
     try:
-        return _dispatch(typed, pack, runner, rows=rows, watch=watch, emit=emit)
+        return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: an envelope, always
         return envelope(typed, error=internal_error(exc))
     finally:
         PLAIN_INPUTS.reset(plain)
-
-
-def _dispatch(
-    typed: Request,
-    pack: Pack,
-    runner: Runner,
-    *,
-    rows: Iterable[Any] | None,
-    watch: Callable[[Mapping[str, Any]], None] | None,
-    emit: Callable[[Any], None] | None,
-) -> dict[str, Any]:
-    """The request to what it asks: an operation handle, choices, a poll or an action."""
-    if typed.handle is not None:
-        return _handle_operation(typed, pack, runner, watch)
-    if not isinstance(typed.choices, UnsetType):
-        return _handle_choices(typed, typed.choices, pack, runner)
-    if not isinstance(typed.trigger, UnsetType):
-        return _handle_poll(typed, typed.trigger, pack, runner)
-    return _handle(typed, pack, runner, rows=rows, watch=watch, emit=emit)
 
 
 def _handle(
@@ -102,6 +83,13 @@ def _handle(
     watch: Callable[[Mapping[str, Any]], None] | None,
     emit: Callable[[Any], None] | None,
 ) -> dict[str, Any]:
+    """What the request asks: an operation handle, choices, a poll or (here) an action."""
+    if request.handle is not None:
+        return _handle_operation(request, pack, runner, watch)
+    if not isinstance(request.choices, UnsetType):
+        return _handle_choices(request, request.choices, pack, runner)
+    if not isinstance(request.trigger, UnsetType):
+        return _handle_poll(request, request.trigger, pack, runner)
     action = str(request.action)  # a request without a handle names its action
     try:
         inputs = request.given_inputs

@@ -14,7 +14,7 @@ from connectorkit.auth._kinds import new_call_auth
 from connectorkit.call._send import Sender, bounds_for, budget_for, policy_for
 from connectorkit.core._errors import ConnectorError, HttpError, InvalidRequest
 from connectorkit.core._request import RequestSpec
-from connectorkit.core._template import ABSENT, render_path, render_request, render_value
+from connectorkit.core._template import ABSENT, render_path, render_value
 from connectorkit.http._bounds import CallBounds
 from connectorkit.http._client import CallState, current_call, new_client
 from connectorkit.http._responses import parse_body
@@ -151,19 +151,7 @@ class _Call(_Sending):
     def spec(self, inputs: Mapping[str, Any]) -> RequestSpec:
         """The request of a declarative action for these inputs."""
         definition = self.action.definition
-        request = definition.request
-        url = self.base_url_of(definition.service) + render_path(request.path, inputs)
-        spec = render_request(
-            request.method,
-            url,
-            request.query,
-            request.headers,
-            request.body,
-            inputs,
-            has_body=request.has_body,
-        )
-        spec.service = definition.service
-        return spec
+        return definition.request_for(self.base_url_of(definition.service), inputs)
 
     def run(self) -> Any:
         """Do the action and return its result."""

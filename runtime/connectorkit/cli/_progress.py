@@ -56,8 +56,9 @@ class Progress:
 class OperationProgress:
     """How a long call goes, on stderr: an operation's status, percent and time, or pages read.
 
-    On a terminal one line, redrawn as it changes; elsewhere a line each time the status or
-    the percent changes (so a log shows the steps, not every poll).
+    On a terminal one line, redrawn as it changes (and erased at the end); elsewhere a line each
+    time a running operation's status or percent changes (so a log shows the steps, not every
+    poll; how it ended is the result's to say), and nothing for pages (the summary counts them).
     """
 
     def __init__(self, label: str, *, stream: TextIO, live: bool) -> None:
@@ -71,10 +72,15 @@ class OperationProgress:
         """Take one report of the call's progress (see the runtime's ``watch``)."""
         operation = progress.get("operation")
         if isinstance(operation, dict):
+            if not self.live and operation.get("status") not in (None, "running"):
+                return  # a log: how it ended is the result's to say
             text = self._operation(operation)
         elif isinstance(progress.get("pages"), dict):
+            if not self.live:
+                return  # a log gets the count in the summary, not a line per page
             pages = progress["pages"]
-            text = f"{pages.get('items', 0):,} items in {pages.get('pages', 0):,} pages"
+            items, read = int(pages.get("items", 0)), int(pages.get("pages", 0))
+            text = f"{_count(items, 'item')} in {_count(read, 'page')}"
         else:
             return
         if self.live:
@@ -104,8 +110,13 @@ class OperationProgress:
         return " · ".join(parts)
 
     def close(self) -> None:
-        """End the live line, so what follows starts on a line of its own."""
+        """Erase the live line: what the call printed next says how it ended."""
         if self._drawn:
-            self.stream.write("\n")
+            self.stream.write("\r\x1b[2K")
             self.stream.flush()
             self._drawn = False
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 page``, ``3 pages``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

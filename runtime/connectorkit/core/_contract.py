@@ -13,6 +13,7 @@ is replaced by what the caller sent ("an array", "null").
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import typing
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,7 +25,7 @@ from connectorkit.core._errors import InvalidConnection, InvalidInput, InvalidRe
 from connectorkit.core._json import unrepresentable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 __all__ = [
     "Choices",
@@ -32,6 +33,8 @@ __all__ = [
     "LazyRequest",
     "Request",
     "Token",
+    "not_json",
+    "reading_request_text",
     "realize",
     "refuse",
     "refuse_unrepresentable",
@@ -429,6 +432,29 @@ def refuse(data: dict[str, Any]) -> None:
             return
     fields = ", ".join(p["field"] for p in problems)
     raise InvalidRequest(f"the request has the wrong shape: {fields}", details=problems)
+
+
+def not_json(name: str) -> Any:
+    """``parse_constant`` for the standard library's ``json``: NaN and Infinity are refused."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+@contextlib.contextmanager
+def reading_request_text() -> Iterator[None]:
+    """Around the standard library reading a request's text: its refusal, an ``invalid_request``.
+
+    For a text the fast decoder refused, read again to name the mistake, or to find what JSON
+    cannot carry. A context, not a function: ``json.loads`` stays in its caller's frame, so a
+    document is refused for its nesting at the same depth as before.
+    """
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"the request is not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest(f"the request is not valid JSON: {exc}") from None
 
 
 def refuse_unrepresentable(found: list[tuple[str, str]]) -> None:

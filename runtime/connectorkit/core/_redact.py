@@ -50,6 +50,7 @@ _USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#:]*:)(?P<pa
 # secret -> how many live calls registered it; each with its encodings, longest first.
 _secrets: OrderedDict[str, int] = OrderedDict()
 _encoded: dict[str, tuple[str, ...]] = {}
+_encoded_bytes: dict[str, tuple[bytes, ...]] = {}  # the same forms as UTF-8 (holds_secret)
 _lock = threading.Lock()
 # Every form of every secret, longest first; rebuilt by the next mask() after a change, so that
 # remembering and forgetting (once per call) stay cheap and only showing text pays for sorting.
@@ -115,25 +116,21 @@ def _pem_parts(secret: str) -> set[str]:
 # The encodings of secrets seen lately, live or not: serve's calls over one connection each
 # remember and then forget the same secrets, and working out their forms is most of that cost.
 # Only text already held by this process is kept, never shown; bounded like the live table.
-_recent_forms: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+_recent_forms: OrderedDict[str, tuple[tuple[str, ...], tuple[bytes, ...]]] = OrderedDict()
 _MAX_RECENT_FORMS = 256
 
 
-def _forms_of(secret: str) -> tuple[str, ...]:
-    """:func:`encodings_of`, from the recent ones when known (called under ``_lock``)."""
+def _forms_of(secret: str) -> tuple[tuple[str, ...], tuple[bytes, ...]]:
+    """:func:`encodings_of` (and as UTF-8), from the recent ones when known (under ``_lock``)."""
     forms = _recent_forms.get(secret)
     if forms is None:
-        forms = _recent_forms[secret] = encodings_of(secret)
+        text = encodings_of(secret)
+        forms = _recent_forms[secret] = (text, tuple(form.encode() for form in text))
         if len(_recent_forms) > _MAX_RECENT_FORMS:
             _recent_forms.popitem(last=False)
     else:
         _recent_forms.move_to_end(secret)
     return forms
-
-
-# The snapshot's forms as UTF-8, and the snapshot they were made from (see holds_secret).
-_snapshot_bytes: tuple[bytes, ...] = ()
-_bytes_of: tuple[str, ...] | None = None
 
 
 def _forms() -> tuple[str, ...]:
@@ -152,11 +149,9 @@ def holds_secret(data: bytes) -> bool:
     In any encoding :func:`encodings_of` lists; a fast scan, for deciding whether a document
     needs :func:`mask` at all.
     """
-    forms = _forms()
-    global _snapshot_bytes, _bytes_of  # a cache of the snapshot, see _forms
-    if _bytes_of is not forms:
-        _snapshot_bytes, _bytes_of = tuple(f.encode() for f in forms), forms
-    return any(form in data for form in _snapshot_bytes)
+    with _lock:
+        groups = list(_encoded_bytes.values())
+    return any(form in data for group in groups for form in group)
 
 
 def forget_all() -> None:
@@ -165,6 +160,7 @@ def forget_all() -> None:
     with _lock:
         _secrets.clear()
         _encoded.clear()
+        _encoded_bytes.clear()
         _recent_forms.clear()
         _dirty = True
 
@@ -180,12 +176,13 @@ def remember_secrets(values: Iterable[str]) -> None:
             if len(value) < _MIN_SECRET_LENGTH:
                 continue
             if value not in _secrets:
-                _encoded[value] = _forms_of(value)
+                _encoded[value], _encoded_bytes[value] = _forms_of(value)
             _secrets[value] = _secrets.get(value, 0) + 1
             _secrets.move_to_end(value)
         while len(_secrets) > _MAX_REMEMBERED:
             oldest, _ = _secrets.popitem(last=False)
             _encoded.pop(oldest, None)
+            _encoded_bytes.pop(oldest, None)
         _dirty = True
 
 
@@ -200,6 +197,7 @@ def forget_secrets(values: Iterable[str]) -> None:
             if count <= 1:
                 del _secrets[value]
                 _encoded.pop(value, None)
+                _encoded_bytes.pop(value, None)
             else:
                 _secrets[value] = count - 1
         _dirty = True

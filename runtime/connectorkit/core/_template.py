@@ -15,9 +15,17 @@ from connectorkit.core._errors import InvalidInput
 from connectorkit.core._request import RequestSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
-__all__ = ["ABSENT", "placeholders", "query_text", "render_path", "render_request", "render_value"]
+__all__ = [
+    "ABSENT",
+    "placeholders",
+    "query_text",
+    "render_path",
+    "render_request",
+    "render_value",
+    "template_strings",
+]
 
 _NAME = r"[$A-Za-z_][A-Za-z0-9_.\-]*"
 _PLACEHOLDER = re.compile(rf"\{{({_NAME}(?:\|{_NAME})*)\}}")
@@ -60,6 +68,22 @@ def placeholders(template: Any) -> set[str]:
         for value in template:
             found |= placeholders(value)
     return found
+
+
+def template_strings(
+    template: Any, at: tuple[str | int, ...] = (), *, keys: bool = False
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every string of a JSON template with where it is; with ``keys``, its mappings' keys too."""
+    if isinstance(template, str):
+        yield at, template
+    elif isinstance(template, dict):
+        for key, value in template.items():
+            if keys:
+                yield (*at, str(key)), str(key)
+            yield from template_strings(value, (*at, str(key)), keys=keys)
+    elif isinstance(template, list):
+        for index, value in enumerate(template):
+            yield from template_strings(value, (*at, index), keys=keys)
 
 
 def _segment(name: str, value: Any) -> str:

@@ -224,8 +224,11 @@ class MultistepCall:
                 )
             return self.send(rendered)
 
-        def on_poll(_: Tracked) -> None:
-            self.ctx.watch({"operation": summary(record, self.ctx.wall())})
+        def on_poll(tracked: Tracked) -> None:
+            about = summary(record, self.ctx.wall())
+            if len(record.get("parts", [])) <= 1:
+                about["status"] = tracked.status  # one operation: how it stands after this poll
+            self.ctx.watch({"operation": about})
 
         return Poller(
             self.long_running,

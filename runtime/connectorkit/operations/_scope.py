@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["NO_BODY", "Scope", "field_at"]
+__all__ = ["NO_BODY", "Names", "Scope", "field_at"]
 
 
 class _NoBody:
@@ -43,7 +44,37 @@ def field_at(body: Any, path: str) -> Any:
     return value
 
 
-class Scope(Mapping[str, Any]):
+class Names(Mapping[str, Any]):
+    """What a template sees, through :meth:`get`: a name whose value is ``None`` has none.
+
+    It iterates over the plain names it holds (:meth:`listed`); the names it reads from
+    elsewhere (``$body…``, ``$item…``) are found by :meth:`get` alone.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value a placeholder names (``default`` when it has none)."""
+
+    @abstractmethod
+    def listed(self) -> Mapping[str, Any]:
+        """The plain names, the ones iteration gives."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.listed())
+
+    def __len__(self) -> int:
+        return len(self.listed())
+
+
+class Scope(Names):
     """Names (inputs, kept values) and, when given, one response's body, headers and status."""
 
     __slots__ = ("_body", "_names", "_response")
@@ -88,14 +119,6 @@ class Scope(Mapping[str, Any]):
             found = self._response.status_code
         return default if found is None else found
 
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)
+    def listed(self) -> Mapping[str, Any]:
+        """The inputs and kept values."""
+        return self._names

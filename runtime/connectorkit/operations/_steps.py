@@ -98,19 +98,7 @@ class StepRenderer:
             raise InternalError(f"the pack has no action '{key}'")
         given = render_value(dict(step.inputs), scope)
         values = self.bind(key, given if isinstance(given, dict) else {})
-        request = other.request
-        url = self.root(other.service) + render_path(request.path, values)
-        spec = render_request(
-            request.method,
-            url,
-            request.query,
-            request.headers,
-            request.body,
-            values,
-            has_body=request.has_body,
-        )
-        spec.service = other.service
-        return Rendered(spec, values, key)
+        return Rendered(other.request_for(self.root(other.service), values), values, key)
 
 
 def with_files(

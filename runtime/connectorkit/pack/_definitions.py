@@ -6,10 +6,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from connectorkit.core._template import render_path, render_request
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from connectorkit.core._request import RequestSpec
     from connectorkit.pack._budgets import BudgetDef
     from connectorkit.pack._multistep import Multistep
     from connectorkit.pack._triggers import TriggerDef
@@ -189,6 +192,21 @@ class ActionDef(msgspec.Struct, frozen=True):
             if item.key == key:
                 return item
         return None
+
+    def request_for(self, base_url: str, values: Mapping[str, Any]) -> RequestSpec:
+        """The request it sends for ``values`` (bound inputs) to the service at ``base_url``."""
+        request = self.request
+        spec = render_request(
+            request.method,
+            base_url + render_path(request.path, values),
+            request.query,
+            request.headers,
+            request.body,
+            values,
+            has_body=request.has_body,
+        )
+        spec.service = self.service
+        return spec
 
 
 class ApiKeyDef(msgspec.Struct, frozen=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.core._template import placeholders
+from connectorkit.core._template import placeholders, template_strings
 from connectorkit.pack._multistep import FILE_FACTS, OPERATION_INPUTS
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ def _templates(
 ) -> Iterator[tuple[Where, str]]:
     known = {*inputs, *extra, *_RESPONSE}
     files = {f"${k}.{fact}" for k, v in inputs.items() if _is_file(v) for fact in FILE_FACTS}
-    for where, text in _strings(template, at):
+    for where, text in template_strings(template, at):
         for name in sorted(placeholders(text)):
             if name in known or name in files or name.startswith(_RESPONSE_PREFIXES):
                 continue
@@ -205,14 +205,3 @@ def _templates(
 
 def _is_file(spec: Any) -> bool:
     return isinstance(spec, dict) and spec.get("type") == "file"
-
-
-def _strings(template: Any, at: Where) -> Iterator[tuple[Where, str]]:
-    if isinstance(template, str):
-        yield at, template
-    elif isinstance(template, dict):
-        for key, value in template.items():
-            yield from _strings(value, (*at, str(key)))
-    elif isinstance(template, list):
-        for index, value in enumerate(template):
-            yield from _strings(value, (*at, index))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.core._template import placeholders
+from connectorkit.core._template import placeholders, template_strings
 from connectorkit.pack._choices import source_problems
 from connectorkit.pack._hooks import hook_named, hook_names
 from connectorkit.pack._multistep import FILE_FACTS, multistep_from, operation_inputs
@@ -554,7 +554,7 @@ def _unknown_names(
     template: Any, at: Where, inputs: Mapping[str, Any], extra: Sequence[str] = ()
 ) -> Iterator[Finding]:
     known = [*inputs, *extra]
-    for where, text in _strings(template, at):
+    for where, text in template_strings(template, at, keys=True):
         for name in sorted(placeholders(text)):
             # A part of the response ($body.id) where the response is known to templates.
             response_part = name.startswith(("$body.", "$headers.")) and "$body" in extra
@@ -574,16 +574,3 @@ def _file_fact(name: str, inputs: Mapping[str, Any]) -> bool:
         and isinstance(spec, dict)
         and spec.get("type") == "file"
     )
-
-
-def _strings(template: Any, at: Where) -> Iterator[tuple[Where, str]]:
-    """Every string in a JSON template (mapping keys included) with where it is."""
-    if isinstance(template, str):
-        yield at, template
-    elif isinstance(template, dict):
-        for key, value in template.items():
-            yield (*at, str(key)), str(key)
-            yield from _strings(value, (*at, str(key)))
-    elif isinstance(template, list):
-        for index, value in enumerate(template):
-            yield from _strings(value, (*at, index))

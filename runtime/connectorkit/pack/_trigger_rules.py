@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING, Any
 
-from connectorkit.core._template import placeholders
+from connectorkit.core._template import placeholders, template_strings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -60,7 +60,7 @@ def trigger_problems(
         yield from _names(nxt["url"], ("next", "url"), ["$body"], ("$body.", "$headers."))
     yield from _order(order, window)
     if window is not None and isinstance(listing.get("inputs"), dict):
-        used = {n for _, t in _strings(listing["inputs"], ()) for n in placeholders(t)}
+        used = {n for _, t in template_strings(listing["inputs"], ()) for n in placeholders(t)}
         if not used & set(_WINDOW):
             yield (
                 ("window",),
@@ -108,11 +108,11 @@ def _item_templates(
     identity = data.get("identity")
     if "next" not in data and identity is None:
         yield ((), "identity is required: what identifies an item, so that none is given twice")
-    for where, text in _strings(identity, ("identity",)):
+    for where, text in template_strings(identity, ("identity",)):
         yield from _names(text, where, known, prefixes)
     yield from _where(data.get("where"), ("where",), inputs)
     if "event" in data:
-        for where, text in _strings(data["event"], ("event",)):
+        for where, text in template_strings(data["event"], ("event",)):
             yield from _names(text, where, known, prefixes)
 
 
@@ -162,7 +162,7 @@ def _listing(  # noqa: PLR0917 - a block, where it is, and what it may name
             near = difflib.get_close_matches(str(name), accepted, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             yield ((*at, "inputs", name), f"'{name}' is not an input of '{key}'{hint}")
-        for where, text in _strings(template, (*at, "inputs", name)):
+        for where, text in template_strings(template, (*at, "inputs", name)):
             yield from _names(text, where, names, prefixes)
 
 
@@ -180,7 +180,7 @@ def _where(block: Any, at: Where, inputs: Mapping[str, Any]) -> Iterator[tuple[W
     if not isinstance(block, dict):
         return
     for field, template in block.items():
-        for where, text in _strings(template, (*at, field)):
+        for where, text in template_strings(template, (*at, field)):
             yield from _names(text, where, list(inputs), ())
 
 
@@ -205,15 +205,3 @@ def _unknown_action(key: str, actions: Mapping[str, Any]) -> str:
     near = difflib.get_close_matches(key, list(actions), n=1)
     hint = f"; did you mean '{near[0]}'?" if near else ""
     return f"'{key}' is not an action of this pack{hint}"
-
-
-def _strings(template: Any, at: Where) -> Iterator[tuple[Where, str]]:
-    """Every string of a JSON template, with where it is."""
-    if isinstance(template, str):
-        yield at, template
-    elif isinstance(template, dict):
-        for key, value in template.items():
-            yield from _strings(value, (*at, str(key)))
-    elif isinstance(template, list):
-        for index, value in enumerate(template):
-            yield from _strings(value, (*at, index))

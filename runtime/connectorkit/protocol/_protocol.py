@@ -20,6 +20,8 @@ from connectorkit.call._entry import Delivery, call, envelope, internal_error
 from connectorkit.core._contract import (
     LazyRequest,
     Request,
+    not_json,
+    reading_request_text,
     realize,
     refuse,
     refuse_unrepresentable,
@@ -67,10 +69,6 @@ _DECODER = msgspec.json.Decoder(Request)
 _LAZY = msgspec.json.Decoder(LazyRequest)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Decode one request into a JSON object, and where it holds what JSON cannot carry.
 
@@ -81,14 +79,8 @@ def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, s
     data = loads_exact(text)
     found: list[tuple[str, str]] = []
     if data is NOT_JSON:
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest(
-                f"the request is not UTF-8 text: {exc.reason} at byte {exc.start}"
-            ) from None
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequest(f"the request is not valid JSON: {exc}") from None
+        with reading_request_text():
+            data = json.loads(text, parse_constant=not_json)
         found = unrepresentable(data) if suspicious(text) else []
     if not isinstance(data, dict):
         raise InvalidRequest(f"the request must be a JSON object, not {_kind(data)}")

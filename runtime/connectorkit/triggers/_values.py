@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.core._errors import InvalidInput
 from connectorkit.core._template import ABSENT, render_value
-from connectorkit.operations._scope import field_at
+from connectorkit.operations._scope import Names, field_at
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from connectorkit.pack._triggers import OrderDef
 
 __all__ = [
@@ -38,7 +39,7 @@ _LONGEST_ID = 200
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-class ItemScope(Mapping[str, Any]):
+class ItemScope(Names):
     """The names a template over an item sees: the inputs, ``$item…`` and ``$parent…``."""
 
     __slots__ = ("_inputs", "_item", "_parent")
@@ -63,17 +64,9 @@ class ItemScope(Mapping[str, Any]):
             found = self._inputs.get(key)
         return default if found is None else found
 
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._inputs)
-
-    def __len__(self) -> int:
-        return len(self._inputs)
+    def listed(self) -> Mapping[str, Any]:
+        """The inputs."""
+        return self._inputs
 
 
 def _moment(text: str) -> int | None:

@@ -229,12 +229,11 @@ def _resume(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> in
 
 def _resume_load(args: argparse.Namespace, about: dict[str, Any], voice: Voice) -> int:
     """Resume a job of ``push --to lakehouse``: follow its load, or write and load its file."""
-    import os  # noqa: PLC0415
-
     from connectorkit.cli._common import pack_folder  # noqa: PLC0415
     from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
     from connectorkit.cli._lakehouse import ACTION, push_to_lakehouse  # noqa: PLC0415
     from connectorkit.core._errors import ConnectorError  # noqa: PLC0415
+    from connectorkit.core._settings import settings  # noqa: PLC0415
 
     try:
         source = connection_source(args.connection or about.get("connection"))
@@ -242,7 +241,7 @@ def _resume_load(args: argparse.Namespace, about: dict[str, Any], voice: Voice) 
         return voice.fail(exc)
     voice.action = ACTION
     pack_dir = args.pack
-    if pack_dir is None and not os.environ.get("CONNECTORKIT_PACK"):
+    if pack_dir is None and settings().pack is None:
         pack_dir = pack_folder("fabric")  # the bundled pack with the action
     return push_to_lakehouse(
         about.get("inputs", {}),

@@ -157,7 +157,7 @@ def _resume(args: argparse.Namespace, record: dict[str, Any]) -> int:
     if source.connection is not None:
         request["connection"] = source.connection
     definition = pack.actions.get(record["action"])
-    following = progress_line(definition, err, args) if verb == "resume" else None
+    following = progress_line(definition, args) if verb == "resume" else None
     envelope, code = _call(pack, request, args.state, following)
     if envelope.get("token") and source.save_token(envelope["token"]):
         sys.stderr.write(f"connectorkit: the new token is saved in {source.file}\n")

@@ -127,16 +127,15 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _to_lakehouse(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
-
     from connectorkit.cli._common import pack_folder  # noqa: PLC0415
     from connectorkit.cli._connection_arg import connection_source  # noqa: PLC0415
     from connectorkit.cli._inputs import parse_assignments  # noqa: PLC0415
     from connectorkit.cli._lakehouse import ACTION, push_to_lakehouse  # noqa: PLC0415
+    from connectorkit.core._settings import settings  # noqa: PLC0415
 
     voice = Voice(as_json=args.json, quiet=args.quiet, action=ACTION)
     pack_dir = args.pack
-    if pack_dir is None and not os.environ.get("CONNECTORKIT_PACK"):
+    if pack_dir is None and settings().pack is None:
         pack_dir = pack_folder("fabric")
     try:
         pack = load(pack_dir)

@@ -120,8 +120,8 @@ def _run(args: argparse.Namespace) -> int:
         envelope = {"ok": False, "action": args.action, "error": exc.to_dict()}
         return show_envelope(envelope, exc.exit_code, args, out, err)
     definition = pack.actions.get(args.action)
-    progress = _progress(definition, request["inputs"], err, args)
-    following = progress_line(definition, err, args)
+    progress = _progress(definition, request["inputs"], args)
+    following = progress_line(definition, args)
     # The runtime's own notes (token fetched, batch committed) only when asked for with -v.
     configure_logging(quiet=args.verbose == 0 or args.quiet)
     try:
@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def progress_line(definition: ActionDef | None, style: Any, args: argparse.Namespace) -> Any:
+def progress_line(definition: ActionDef | None, args: argparse.Namespace) -> Any:
     """A progress line for an action that takes a while (an operation, pages), unless quiet."""
     multistep = definition.multistep if definition is not None else None
     if multistep is None or args.quiet or args.json:
@@ -150,7 +150,7 @@ def progress_line(definition: ActionDef | None, style: Any, args: argparse.Names
         return None
     from connectorkit.cli._progress import OperationProgress  # noqa: PLC0415
 
-    return OperationProgress(args.action, stream=sys.stderr, live=style.width is not None)
+    return OperationProgress(args.action, stream=sys.stderr, live=_on_terminal(sys.stderr))
 
 
 def _still_running(envelope: dict[str, Any], args: argparse.Namespace) -> None:
@@ -193,7 +193,6 @@ def _request(pack: Pack, args: argparse.Namespace) -> tuple[dict[str, Any], Conn
 def _progress(
     definition: ActionDef | None,
     inputs: dict[str, Any],
-    style: Any,
     args: argparse.Namespace,
 ) -> Progress | None:
     """A bar for an action sent in several batches, when stderr is a terminal."""
@@ -210,7 +209,7 @@ def _progress(
         label=f"{args.action}: {len(items)} {batch.input}",
         unit="batches",
         stream=sys.stderr,
-        live=style.width is not None,
+        live=_on_terminal(sys.stderr),
     )
 
 
@@ -275,3 +274,14 @@ def show_envelope(  # noqa: PLR0917 - the one place that prints, given everythin
 def _kind(envelope: dict[str, Any]) -> str | None:
     error = envelope.get("error")
     return str(error.get("type")) if isinstance(error, dict) else None
+
+
+def _on_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal, where a line is redrawn in place.
+
+    Not a pipe, even when ``$COLUMNS`` gives it a width to fit.
+    """
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
