@@ -229,14 +229,14 @@ class ConnectionAuth(KindAuth):
 
     def _app_token_key(self) -> str:
         """Where the app's own token is kept, shared by every call with the same client."""
+        return self._client_key("client_credentials")
+
+    def _client_key(self, grant: str, *more: str) -> str:
+        """The store key of a token of this client got with ``grant`` (and ``more``)."""
         client = self._client
-        return token_key(
-            "client_credentials",
-            client.token_url,
-            client.client_id,
-            client.client_secret or client.credential,
-            client.scope or "",
-        )
+        secret = client.client_secret or client.credential
+        scope = client.scope or ""
+        return token_key(grant, client.token_url, client.client_id, secret, scope, *more)
 
     def _app_token(self) -> _Flow[dict[str, Any]]:
         """A new token for the app itself (the client credentials grant)."""
@@ -349,15 +349,7 @@ class ConnectionAuth(KindAuth):
             return token, True
 
     def _lineage(self, refresh_token: str) -> str:
-        client = self._client
-        return token_key(
-            "authorization_code",
-            client.token_url,
-            client.client_id,
-            client.client_secret or client.credential,
-            client.scope or "",
-            refresh_token,
-        )
+        return self._client_key("authorization_code", refresh_token)
 
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None
