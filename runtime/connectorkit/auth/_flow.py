@@ -19,8 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
-
+from connectorkit.auth._base import KindAuth
 from connectorkit.auth._oauth import JWT_BEARER, OAuthClient, refresh_grant, token_exchange
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
@@ -31,6 +30,8 @@ from connectorkit.state._token_store import MemoryTokenStore, TokenStore, token_
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Mapping
+
+    import httpx
 
     from connectorkit._bind import BoundConnection
 
@@ -90,7 +91,7 @@ class AuthFlowFactory(Protocol):
     ) -> CallAuth: ...
 
 
-class ConnectionAuth(httpx.Auth):
+class ConnectionAuth(KindAuth):
     """The auth flow of one call: attaches the bearer token, refreshes it, retries once.
 
     Raises :class:`InvalidConnection` at construction when the connection cannot authenticate
@@ -101,17 +102,8 @@ class ConnectionAuth(httpx.Auth):
     call obtained, for the response's ``token`` field, even when the call then fails.
     """
 
-    requires_response_body = True
-
-    def __init__(
-        self,
-        connection: BoundConnection,
-        http: httpx.Client,
-        store: TokenStore,
-        *,
-        remaining: Callable[[], float | None],
-    ) -> None:
-        self._begin(connection, http, store, remaining)
+    def _prepare(self) -> None:
+        connection = self.connection
         definition = connection.definition
         self._grant = definition.grant or "authorization_code"
         self._client, self._leeway = _client_of(connection)
@@ -130,23 +122,6 @@ class ConnectionAuth(httpx.Auth):
                 f"connection '{self._key}' has no token: {_LOGIN_HINT}",
                 details=[{"field": "connection.token", "message": "is missing"}],
             )
-
-    def _begin(
-        self,
-        connection: BoundConnection,
-        http: httpx.Client,
-        store: TokenStore,
-        remaining: Callable[[], float | None],
-    ) -> None:
-        """What every token-holding flow keeps: the connection, client, store and budget."""
-        self.connection = connection
-        self.new_token: dict[str, Any] | None = None
-        self._http = http
-        self._store = store
-        self._remaining = remaining
-        self._lock = threading.Lock()
-        self._key = connection.definition.key
-        self._quirks = connection.quirks
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -254,14 +229,14 @@ class ConnectionAuth(httpx.Auth):
 
     def _app_token_key(self) -> str:
         """Where the app's own token is kept, shared by every call with the same client."""
+        return self._client_key("client_credentials")
+
+    def _client_key(self, grant: str, *more: str) -> str:
+        """The store key of a token of this client got with ``grant`` (and ``more``)."""
         client = self._client
-        return token_key(
-            "client_credentials",
-            client.token_url,
-            client.client_id,
-            client.client_secret or client.credential,
-            client.scope or "",
-        )
+        secret = client.client_secret or client.credential
+        scope = client.scope or ""
+        return token_key(grant, client.token_url, client.client_id, secret, scope, *more)
 
     def _app_token(self) -> _Flow[dict[str, Any]]:
         """A new token for the app itself (the client credentials grant)."""
@@ -374,15 +349,7 @@ class ConnectionAuth(httpx.Auth):
             return token, True
 
     def _lineage(self, refresh_token: str) -> str:
-        client = self._client
-        return token_key(
-            "authorization_code",
-            client.token_url,
-            client.client_id,
-            client.client_secret or client.credential,
-            client.scope or "",
-            refresh_token,
-        )
+        return self._client_key("authorization_code", refresh_token)
 
     def _fetch(
         self, grant: Mapping[str, str], previous: Mapping[str, Any] | None

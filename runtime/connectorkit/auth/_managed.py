@@ -31,11 +31,9 @@ from connectorkit.core._template import ABSENT, render_value
 from connectorkit.state._token_store import token_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Generator
 
-    from connectorkit._bind import BoundConnection
     from connectorkit.pack._definitions import ManagedIdentityDef, MetadataEndpointDef
-    from connectorkit.state._token_store import TokenStore
 
 __all__ = ["ManagedIdentityAuth"]
 
@@ -53,15 +51,8 @@ class ManagedIdentityAuth(ConnectionAuth):
     resource is missing.
     """
 
-    def __init__(
-        self,
-        connection: BoundConnection,
-        http: httpx.Client,
-        store: TokenStore,
-        *,
-        remaining: Callable[[], float | None],
-    ) -> None:
-        self._begin(connection, http, store, remaining)
+    def _prepare(self) -> None:
+        connection = self.connection
         definition = connection.definition
         spec = definition.managed_identity
         if spec is None:  # pragma: no cover - the schema requires it

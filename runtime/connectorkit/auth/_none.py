@@ -6,39 +6,26 @@ Requests go as they are. A refusal the pack declares as "token refused" (401 by 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpx
-
+from connectorkit.auth._base import KindAuth
 from connectorkit.core._errors import AuthError
 from connectorkit.http._responses import service_error, token_refused
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Generator
 
-    from connectorkit._bind import BoundConnection
-    from connectorkit.state._token_store import TokenStore
+    import httpx
+
 
 __all__ = ["NoAuth"]
 
 
-class NoAuth(httpx.Auth):
+class NoAuth(KindAuth):
     """The flow of ``none`` connections: nothing added, nothing renewed."""
 
-    requires_response_body = True  # a refusal's error code is in its body
-
-    def __init__(
-        self,
-        connection: BoundConnection,
-        http: httpx.Client,
-        store: TokenStore,
-        *,
-        remaining: Callable[[], float | None],
-    ) -> None:
-        del http, store, remaining  # nothing to fetch, nothing to keep
-        self.connection = connection
-        self.new_token: dict[str, Any] | None = None
-        self.secrets: frozenset[str] = frozenset()
+    def _prepare(self) -> None:
+        self.secrets: frozenset[str] = frozenset()  # nothing to fetch, nothing to keep
 
     def sync_auth_flow(
         self, request: httpx.Request

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from connectorkit.auth._base import KindAuth
 from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.core._template import ABSENT, render_value
 from connectorkit.http._responses import service_error, token_refused
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Mapping
+    from collections.abc import Generator, Mapping
 
     from connectorkit._bind import BoundConnection
     from connectorkit.auth._flow import CallAuth
-    from connectorkit.state._token_store import TokenStore
 
 __all__ = ["ExtraHeaders", "StaticAuth", "basic_credential", "rendered_headers"]
 
@@ -47,25 +47,14 @@ def basic_credential(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-class StaticAuth(httpx.Auth):
+class StaticAuth(KindAuth):
     """The flow of ``api_key``, ``basic`` and ``bearer`` connections.
 
     Raises :class:`InvalidConnection` at construction when a value it sends is missing.
     """
 
-    requires_response_body = True  # a refusal's error code is in its body
-
-    def __init__(
-        self,
-        connection: BoundConnection,
-        http: httpx.Client,
-        store: TokenStore,
-        *,
-        remaining: Callable[[], float | None],
-    ) -> None:
-        del http, store, remaining  # nothing to fetch, nothing to keep
-        self.connection = connection
-        self.new_token: dict[str, Any] | None = None
+    def _prepare(self) -> None:
+        connection = self.connection  # its values only: nothing to fetch, nothing to keep
         definition = connection.definition
         values = connection.values
         self._kind = definition.type

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    import httpx
-
     from connectorkit._bind import BoundAction, BoundConnection
     from connectorkit.call._send import Sender
     from connectorkit.core._request import RequestSpec
@@ -45,6 +43,7 @@ class MultistepContext:
         self._action = action
         self._connection = connection
         self._sender = sender
+        self.send = sender.send  # the call's sender: retries, auth, time and rate budgets
         self._spec = spec
         self._pack = pack
         self._book = book
@@ -108,16 +107,6 @@ class MultistepContext:
     def spec(self, inputs: Mapping[str, Any]) -> RequestSpec:
         """The action's own request for these inputs."""
         return self._spec(inputs)
-
-    def send(
-        self,
-        spec: RequestSpec,
-        inputs: Mapping[str, Any] | None = None,
-        *,
-        action: str | None = None,
-    ) -> httpx.Response:
-        """Send through the call's sender."""
-        return self._sender.send(spec, inputs, action=action)
 
     def bind_other(self, key: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
         """Another action's inputs, checked and with its defaults (as a call binds them)."""
