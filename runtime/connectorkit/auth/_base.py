@@ -61,6 +61,8 @@ class KindAuth(httpx.Auth):
         Worded "the service refused {refused} (HTTP 401 (its error code)){then}";
         ``say_message``: with the service's message instead of its error code.
         """
+        if any(r.status == response.status_code for r in self._quirks.token_refused):
+            response.read()  # a flow that reads no answer itself (``none``): the refusal's body
         if not token_refused(response, self._quirks):
             return
         code, message = service_error(response, self._quirks)
