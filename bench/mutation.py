@@ -53,6 +53,8 @@ PKG = "runtime/connectorkit"
 E2E = "tests/test_e2e.py::test_"
 STATE_E2E = "tests/test_state_e2e.py::test_"
 BULK_E2E = "tests/test_bulk.py::test_"
+# The pushes a trigger lists from the job ledger: how each ended, and how many times.
+JOBS_ENDED = "tests/test_e2e_triggers.py::test_pushes_that_finished_come_from_the_job_ledger"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,17 +169,26 @@ MODULES: dict[str, Target] = {
     "ledger": Target(
         f"{PKG}/state/_ledger.py",
         ("tests/test_state.py", "tests/test_bulk_accounting.py"),
-        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
+        (
+            f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",
+            JOBS_ENDED,
+        ),
     ),
     "records": Target(
         f"{PKG}/state/_records.py",
         ("tests/test_state.py", "tests/test_state_retention.py", "tests/test_bulk_accounting.py"),
-        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
+        (
+            f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",
+            JOBS_ENDED,
+        ),
     ),
     "jobs": Target(
         f"{PKG}/bulk/_jobs.py",
         ("tests/test_job_summary.py", "tests/test_state.py", "tests/test_template.py"),
-        (f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",),
+        (
+            f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",
+            JOBS_ENDED,
+        ),
     ),
 }
 

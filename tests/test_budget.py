@@ -576,3 +576,23 @@ def test_a_content_length_past_the_limit_is_refused_before_any_body_arrives(pack
     )
     assert response["error"]["code"] == "response_too_large", response
     assert response["error"]["max_response_bytes"] == 500
+
+
+def test_a_file_saved_to_disk_may_pass_max_response_bytes_a_body_held_in_memory_may_not(
+    clock, httpx_mock, monkeypatch, tmp_path
+):
+    from jobs_helpers import BASE, Jobs  # noqa: PLC0415 - it imports conftest
+
+    monkeypatch.setenv("CONNECTORKIT_MAX_RESPONSE_BYTES", "1000")
+    jobs = Jobs(clock)
+    body = bytes(range(256)) * 16  # 4096 bytes, past the limit
+    httpx_mock.add_response(url=f"{BASE}/files/big.bin", content=body)
+    response, code = jobs("download_file", {"name": "big.bin", "save_to": str(tmp_path)})
+    assert code == 0, response
+    assert response["result"]["saved_to"] == str(tmp_path / "big.bin")
+    assert (tmp_path / "big.bin").read_bytes() == body  # written whole
+    # The same size as an answer the call reads into its result: refused.
+    httpx_mock.add_response(url=f"{BASE}/things", json={"things": ["x" * 4096]})
+    response, _ = jobs("list_things")
+    assert response["error"]["code"] == "response_too_large", response
+    assert response["error"]["max_response_bytes"] == 1000

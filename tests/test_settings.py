@@ -62,6 +62,7 @@ def test_a_setting_changes_what_a_call_does(monkeypatch):
         ("CONNECTORKIT_TIMEOUT_MS", "0", "not a whole number"),
         ("CONNECTORKIT_LEASE_TTL", "-1", "not a number above 0"),
         ("CONNECTORKIT_LIMITS_TIME_SCALE", "fast", "not a number above 0"),
+        ("CONNECTORKIT_LIMITS_TIME_SCALE", "0", "not a number above 0"),
     ],
 )
 def test_a_number_that_is_none_is_ignored_with_a_warning_naming_it(name, text, words, caplog):
@@ -70,3 +71,16 @@ def test_a_number_that_is_none_is_ignored_with_a_warning_naming_it(name, text, w
     assert read == Settings()
     assert f"{name}={text!r} is {words}" in caplog.text
     assert CallBounds.from_environment({name: text}) == CallBounds()
+
+
+def test_a_fraction_above_0_is_kept():
+    read = Settings.read(
+        {"CONNECTORKIT_LIMITS_TIME_SCALE": "0.5", "CONNECTORKIT_LEASE_TTL": "0.25"}
+    )
+    assert (read.limits_time_scale, read.lease_ttl_s) == (0.5, 0.25)
+
+
+def test_a_text_setting_is_taken_as_it_is_even_empty():
+    read = Settings.read({"CONNECTORKIT_PACK": " my pack ", "CONNECTORKIT_CACHE_DIR": ""})
+    assert read.pack == " my pack "
+    assert read.cache_dir == ""  # the documented way to turn the cache off
