@@ -78,7 +78,7 @@ class ExportReport:
 def export_power_platform(pack: Pack, target: Path) -> ExportReport:
     """Write ``pack`` as a custom connector's two files into the folder ``target``."""
     report = ExportReport()
-    swagger, properties = build(pack, report)
+    swagger, properties = _build(pack, report)
     target.mkdir(parents=True, exist_ok=True)
     for name, document in ((DEFINITION, swagger), (PROPERTIES, properties)):
         (target / name).write_text(
@@ -87,10 +87,10 @@ def export_power_platform(pack: Pack, target: Path) -> ExportReport:
     return report
 
 
-def build(pack: Pack, report: ExportReport) -> tuple[dict[str, Any], dict[str, Any]]:
+def _build(pack: Pack, report: ExportReport) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two documents of ``pack`` (no file written)."""
     default = pack.connections[pack.default_connection]
-    base = base_url(pack, default)
+    base = _base_url(pack, default)
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
@@ -165,7 +165,7 @@ def build(pack: Pack, report: ExportReport) -> tuple[dict[str, Any], dict[str, A
     return swagger, {"properties": props}
 
 
-def base_url(pack: Pack, connection: ConnectionDef) -> str:
+def _base_url(pack: Pack, connection: ConnectionDef) -> str:
     """The connection's ``base_url`` with its placeholders filled from defaults and value sets."""
     defaults: dict[str, Any] = {v.key: v.default for v in connection.values if v.has_default}
     for selector, options in pack.value_sets.items():
@@ -173,10 +173,10 @@ def base_url(pack: Pack, connection: ConnectionDef) -> str:
         if chosen is not None and str(chosen) in options:
             for name, value in options[str(chosen)].items():
                 defaults.setdefault(name, value)
-    return fill(str(defaults.get("base_url") or ""), defaults)
+    return _fill(str(defaults.get("base_url") or ""), defaults)
 
 
-def fill(template: str, values: dict[str, Any]) -> str:
+def _fill(template: str, values: dict[str, Any]) -> str:
     """``template`` with each ``{name}`` that ``values`` knows filled in (repeatedly)."""
     for _ in range(5):
         filled = _PLACEHOLDER.sub(
@@ -506,14 +506,14 @@ def _oauth(pack: Pack, connection: ConnectionDef) -> tuple[dict[str, Any], dict[
             for name, value in options[str(chosen)].items():
                 defaults.setdefault(name, value)
     tenant = defaults.pop("tenant_id", None)
-    authorize = fill(str(defaults.get("authorize_url") or ""), defaults)
-    token = fill(str(defaults.get("token_url") or ""), defaults)
-    scopes = fill(str(defaults.get("scopes") or ""), defaults).split()
+    authorize = _fill(str(defaults.get("authorize_url") or ""), defaults)
+    token = _fill(str(defaults.get("token_url") or ""), defaults)
+    scopes = _fill(str(defaults.get("scopes") or ""), defaults).split()
     definition: dict[str, Any] = {
         "type": "oauth2",
         "flow": "accessCode",
-        "authorizationUrl": fill(authorize, {"tenant_id": tenant or "common"}),
-        "tokenUrl": fill(token, {"tenant_id": tenant or "common"}),
+        "authorizationUrl": _fill(authorize, {"tenant_id": tenant or "common"}),
+        "tokenUrl": _fill(token, {"tenant_id": tenant or "common"}),
         "scopes": {},
     }
     settings: dict[str, Any] = {

@@ -23,7 +23,7 @@ def register(registry: Registry) -> None:
             "Write a pack as a connector another platform reads. Today: a Power Platform custom "
             "connector (apiDefinition.swagger.json and apiProperties.json)."
         ),
-        examples=["connectorkit export power-platform packs/powerbi ./PowerBI"],
+        examples=["connectorkit export power-platform ./my-pack ./MyConnector"],
     )
     verbs = sub.add_subparsers(dest="verb", metavar="VERB", parser_class=type(sub))
     verb = registry.add_verb(
@@ -38,7 +38,7 @@ def register(registry: Registry) -> None:
             "connections a custom connector cannot express are listed with a count."
         ),
         examples=[
-            "connectorkit export power-platform packs/powerbi ./PowerBI",
+            "connectorkit export power-platform ./my-pack ./MyConnector",
             "connectorkit export power-platform ./my-pack ./MyConnector --json",
         ],
     )
