@@ -13,11 +13,31 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
+
+if TYPE_CHECKING:
+    from pydantic_core import core_schema
+
+__all__ = [
+    "GENERATED",
+    "SCHEMAS",
+    "ApiKey",
+    "ClientAssertion",
+    "Connection",
+    "FederatedSource",
+    "IdentityEndpoint",
+    "InputDefinition",
+    "InputKey",
+    "ManagedIdentity",
+    "Thumbprint",
+    "TokenRequest",
+    "main",
+    "published_schemas",
+    "schema_text",
+]
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -44,7 +64,9 @@ class _Document(BaseModel):
 class ApiKey(_Document):
     """Where an api_key connection's key goes."""
 
-    model_config = ConfigDict(json_schema_extra={"description": "type api_key: where the key goes."})
+    model_config = ConfigDict(
+        json_schema_extra={"description": "type api_key: where the key goes."}
+    )
 
     in_: Literal["header", "query"] = Field(
         "header", alias="in", description="A request header, or a query parameter."
@@ -249,9 +271,7 @@ class Connection(_Document):
         },
     )
 
-    key: InputKey = Field(
-        description="The connection's name; equals the file name without .yaml."
-    )
+    key: InputKey = Field(description="The connection's name; equals the file name without .yaml.")
     label: str = Field(min_length=1, description="The connection's name as a designer shows it.")
     description: str = Field(
         min_length=1,
@@ -294,7 +314,7 @@ class Connection(_Document):
             "What a refresh-token request says about scope. omit (RFC 6749 section 6: the new "
             "token has the scope originally granted): no scope parameter. granted: the scope the "
             "current token was granted, when known. configured: the connection's scopes value, "
-            "for providers that want it on every request (Microsoft Entra ID)."
+            "for providers that want it on every request."
         ),
     )
     values: list[InputDefinition] = Field(
@@ -322,8 +342,10 @@ class Connection(_Document):
 
 
 class _PublishedSchema(GenerateJsonSchema):
-    """JSON Schema as we publish it: an absent optional key is not ``null``, and no titles
-    except the document's own."""
+    """JSON Schema as we publish it.
+
+    An absent optional key is not ``null``, and no titles except the document's own.
+    """
 
     def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
         # ``X | None = None`` in the model means "the key may be left out", not "null is valid".
@@ -342,7 +364,7 @@ class _PublishedSchema(GenerateJsonSchema):
             generated.pop("type", None)
         return generated
 
-    def field_title_should_be_set(self, schema: Any) -> bool:
+    def field_title_should_be_set(self, schema: Any) -> bool:  # noqa: ARG002 (pydantic's hook)
         return False
 
 
