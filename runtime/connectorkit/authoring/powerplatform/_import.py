@@ -129,10 +129,41 @@ def _write_pack(root: Path, swagger: dict[str, Any], title: str, default: str) -
         ),
         encoding="utf-8",
     )
+    prefixes = _optional_prefixes(swagger)
+    if prefixes:
+        # A document exported by connectorkit says which path part is optional: one action of
+        # the operation with it and the one without, as in the pack it came from.
+        import json  # noqa: PLC0415
+
+        lines = [
+            "",
+            "# Written by `connectorkit import power-platform`: the document the actions come",
+            "# from; the conformance tests check every action's request against it.",
+            "openapi:",
+            f"  document: openapi/{DEFINITION}",
+            f"  base_path: {json.dumps(str(swagger.get('basePath') or ''))}",
+            "  optional_prefixes:",
+            *(f"    - {{ path: {json.dumps(p)}, input: {json.dumps(i)} }}" for p, i in prefixes),
+        ]
+        with (root / "connector.yaml").open("a", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
     for schema in sorted(schema_dir().glob("*.schema.json")):
         target = root / "schemas" / schema.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(schema, target)
+
+
+def _optional_prefixes(swagger: dict[str, Any]) -> list[tuple[str, str]]:
+    """The optional path parts an exported document names (``x-connectorkit``)."""
+    block = swagger.get("x-connectorkit")
+    entries = block.get("optional_prefixes") if isinstance(block, dict) else None
+    return [
+        (str(e["path"]), str(e["input"]))
+        for e in entries or []
+        if isinstance(e, dict)
+        and isinstance(e.get("path"), str)
+        and isinstance(e.get("input"), str)
+    ]
 
 
 def _write_connection(root: Path, data: dict[str, Any]) -> None:
