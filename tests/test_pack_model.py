@@ -12,12 +12,15 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 from referencing import Registry, Resource
 
 from conftest import ROOT, SCHEMAS
 from connectorkit.authoring._model import Connection, published_schemas, schema_text
+from connectorkit.authoring._scaffold import new_pack
+from connectorkit.authoring.openapi._security import Scheme, connection_data
 
 REGENERATE = "python -m connectorkit.authoring._model"
 
@@ -75,6 +78,7 @@ def test_a_valid_connection_is_taken_by_the_model_and_the_schema(document):
         ({**BASE, "type": "none", "refresh_scope": "always"}, "refresh_scope"),
         ({**BASE, "type": "api_key", "api_key": {"in": "header"}}, "name"),
         ({**BASE, "type": "bearer", "headers": {"X-Org": 3}}, "X-Org"),
+        ({**BASE, "grant": None}, "grant"),
         (
             {**BASE, "grant": "client_credentials", "client_assertion": {"lifetime": 5}},
             "lifetime",
@@ -95,3 +99,31 @@ def test_the_model_does_not_load_on_the_invoke_path():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def scaffolded_connection(tmp_path) -> dict:
+    new_pack(tmp_path / "pack", key="demo")
+    text = (tmp_path / "pack" / "connections" / "client_credentials.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        Scheme("key", "api_key", location="query", parameter="api_key"),
+        Scheme("login", "basic"),
+        Scheme("token", "bearer"),
+        Scheme("oauth", "oauth2", grant="client_credentials", token_url="https://t.example"),
+        Scheme("user", "oauth2", authorize_url="https://a.example", token_url="https://t.example"),
+    ],
+)
+def test_an_imported_connection_is_valid_for_the_model_and_the_schema(scheme):
+    document = connection_data(scheme, "https://api.example.com")
+    assert list(connection_validator().iter_errors(document)) == []
+    assert Connection.model_validate(document).type == scheme.kind
+
+
+def test_a_scaffolded_connection_is_valid_for_the_model_and_the_schema(tmp_path):
+    document = scaffolded_connection(tmp_path)
+    assert list(connection_validator().iter_errors(document)) == []
+    assert Connection.model_validate(document).grant == "client_credentials"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 if TYPE_CHECKING:
@@ -56,9 +56,19 @@ Thumbprint = Literal["x5t", "x5t#S256"]
 
 
 class _Document(BaseModel):
-    """A part of a pack document: unknown keys are refused."""
+    """A part of a pack document: unknown keys are refused, and so is a key given as null."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null(cls, data: Any) -> Any:
+        # ``X | None = None`` means the key may be left out; YAML's null is not a value of it.
+        if isinstance(data, dict):
+            given_null = sorted(str(key) for key, value in data.items() if value is None)
+            if given_null:
+                raise ValueError(f"null is not a value of {', '.join(given_null)}")
+        return data
 
 
 class ApiKey(_Document):
