@@ -692,3 +692,57 @@ def test_a_token_request_answers_well_inside_the_shared_stores_lease(
     conn = connection(token=user_token(expires_in=0))
     call(http, shared, conn, remaining=lambda: remaining)
     assert httpx_mock.get_request(url=TOKEN_URL).extensions["timeout"]["read"] == timeout
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "says"),
+    [
+        (
+            "none",
+            {},
+            (
+                "the service refused the request (HTTP 401: Sign in first): it needs credentials, "
+                "and connection 'none-conn' sends none"
+            ),
+        ),
+        (
+            "bearer",
+            {"token": "tk-SECRET-static-0006"},
+            (
+                "the service refused the connection's token (HTTP 401 (Unauthorized)); check the "
+                "connection's values"
+            ),
+        ),
+    ],
+)
+def test_a_refused_credential_that_cannot_be_renewed_is_an_auth_error_saying_what_to_check(
+    httpx_mock, http, store, kind, values, says
+):
+    from connectorkit.auth._none import NoAuth  # noqa: PLC0415
+    from connectorkit.auth._static import StaticAuth  # noqa: PLC0415
+
+    refusal = {"error": {"code": "Unauthorized", "message": "Sign in first"}}
+    httpx_mock.add_response(url=DATASETS, status_code=401, json=refusal)
+    definition = ConnectionDef(
+        key=f"{kind}-conn",
+        label="Connection",
+        description="",
+        grant=None,
+        token_endpoint_auth_method="client_secret_post",
+        values=(),
+        file=Path("connections/x.yaml"),
+        type=kind,
+    )
+    conn = BoundConnection(
+        definition=definition,
+        values={"base_url": API, **values},
+        token=None,
+        secrets=frozenset(values.values()),
+        quirks=QUIRKS,
+    )
+    flow = (NoAuth if kind == "none" else StaticAuth)(conn, http, store, remaining=lambda: 30.0)
+    with pytest.raises(AuthError) as caught:
+        transmit(http, http.build_request("GET", DATASETS), flow)
+    assert str(caught.value) == says
+    assert caught.value.to_dict()["status"] == 401
+    assert caught.value.to_dict()["code"] == "Unauthorized"

@@ -25,7 +25,7 @@ from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection
 from connectorkit.core._redact import remember_secrets
 from connectorkit.http._client import STREAMED
-from connectorkit.http._responses import service_error, token_refused
+from connectorkit.http._responses import token_refused
 from connectorkit.state._token_store import MemoryTokenStore, TokenStore, token_key
 
 if TYPE_CHECKING:
@@ -171,15 +171,11 @@ class ConnectionAuth(KindAuth):
         access = yield from self._access_token(failed=access)
         request.headers["Authorization"] = f"Bearer {access}"
         response = yield request
-        if token_refused(response, self._quirks):
-            code = service_error(response, self._quirks)[0]
-            said = f" ({code})" if code else ""
-            raise AuthError(
-                f"the service refused the access token (HTTP {response.status_code}{said}) even "
-                f"after it was renewed; check the connection's permissions and scopes",
-                status=response.status_code,
-                code=code,
-            )
+        self._check_refusal(
+            response,
+            "the access token",
+            " even after it was renewed; check the connection's permissions and scopes",
+        )
 
     # -- tokens ------------------------------------------------------------------------------
 

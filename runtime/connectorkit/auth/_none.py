@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from connectorkit.auth._base import KindAuth
-from connectorkit.core._errors import AuthError
-from connectorkit.http._responses import service_error, token_refused
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -32,13 +30,9 @@ class NoAuth(KindAuth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         """Send the request unchanged; a refusal names the connection."""
         response = yield request
-        quirks = self.connection.quirks
-        if token_refused(response, quirks):
-            code, message = service_error(response, quirks)
-            said = f": {message}" if message else ""
-            raise AuthError(
-                f"the service refused the request (HTTP {response.status_code}{said}): it needs "
-                f"credentials, and connection '{self.connection.definition.key}' sends none",
-                status=response.status_code,
-                code=code,
-            )
+        self._check_refusal(
+            response,
+            "the request",
+            f": it needs credentials, and connection '{self._key}' sends none",
+            say_message=True,
+        )

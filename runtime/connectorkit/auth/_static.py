@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from connectorkit.auth._base import KindAuth
-from connectorkit.core._errors import AuthError, InvalidConnection
+from connectorkit.core._errors import InvalidConnection
 from connectorkit.core._template import ABSENT, render_value
-from connectorkit.http._responses import service_error, token_refused
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Mapping
@@ -98,18 +97,10 @@ class StaticAuth(KindAuth):
             request.headers[self._header[0]] = self._header[1]
         if self._query is not None:
             request.url = request.url.copy_merge_params({self._query[0]: self._query[1]})
-        response = yield request
-        quirks = self.connection.quirks
-        if token_refused(response, quirks):
-            response.read()
-            code = service_error(response, quirks)[0]
-            said = f" ({code})" if code else ""
-            raise AuthError(
-                f"the service refused the connection's {self._what} (HTTP "
-                f"{response.status_code}{said}); check the connection's values",
-                status=response.status_code,
-                code=code,
-            )
+        response = yield request  # read already (``requires_response_body``)
+        self._check_refusal(
+            response, f"the connection's {self._what}", "; check the connection's values"
+        )
 
 
 class ExtraHeaders(httpx.Auth):
