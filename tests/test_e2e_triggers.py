@@ -385,6 +385,11 @@ def test_pushes_that_finished_come_from_the_job_ledger(emu, platform, service):
     assert ids(events)[0] == "push_job_finished:job-1/1"
     assert emu.requests(kind="api", since=seq) == []  # the ledger, not the service
     in_order(events["events"])
+    first = events["events"][0]["data"]
+    assert (first["dataset_id"], first["table_name"], first["group_id"]) == (dataset, "T", SALES)
+    assert first["batches"] == 1
+    started, ended = (dt.datetime.fromisoformat(first[k]) for k in ("started_at", "ended_at"))
+    assert started <= ended <= dt.datetime.now(dt.UTC)
 
     # The stopped job sent again ends a second time: a new event of the same job.
     kept = events["cursor"]

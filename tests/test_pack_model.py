@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 
 from conftest import ROOT, SCHEMAS
-from connectorkit.authoring._model import Connection, published_schemas, schema_text
+from connectorkit.authoring._model import Connection, Trigger, published_schemas, schema_text
 from connectorkit.authoring._scaffold import new_pack
 from connectorkit.authoring.openapi._security import Scheme, connection_data
 
@@ -127,3 +127,27 @@ def test_a_scaffolded_connection_is_valid_for_the_model_and_the_schema(tmp_path)
     document = scaffolded_connection(tmp_path)
     assert list(connection_validator().iter_errors(document)) == []
     assert Connection.model_validate(document).grant == "client_credentials"
+
+
+TRIGGERS = sorted((ROOT / "packs").glob("*/triggers/*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "path", TRIGGERS, ids=lambda path: path.parent.parent.name + "/" + path.stem
+)
+def test_a_trigger_of_a_pack_is_taken_by_the_model(path):
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert Trigger.model_validate(document).key == path.stem
+
+
+def test_a_trigger_with_an_unknown_key_in_its_window_is_refused_naming_it():
+    document = {
+        "key": "refreshed",
+        "label": "When refreshed",
+        "description": "A refresh ended.",
+        "list": {"action": "list_refreshes"},
+        "window": {"span_s": 60, "spans": 2},
+    }
+    with pytest.raises(ValidationError) as raised:
+        Trigger.model_validate(document)
+    assert "window.spans" in str(raised.value)
