@@ -344,18 +344,17 @@ class _PackView:
                 yield Finding(("values",), f"{who} needs a '{name}' value (the runtime reads it)")
 
 
-# Where an action document holds data of its own, in which `service` is just a name (a body's
-# property, a query parameter, a header): not walked for the services it names.
-_DATA_KEYS = frozenset({"examples", "inputs", "returns", "body", "query", "headers", "template"})
-
-
 def _service_names(node: Any, at: Where) -> Iterator[tuple[Where, str]]:
-    """Each ``service`` an action document names (the action's, a request block's), with where."""
+    """Each ``service`` named in an action document (not inside examples), with where.
+
+    A body, query or headers block is a template of what is sent: a field named ``service``
+    there is the remote service's, not a pack keyword.
+    """
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "service" and isinstance(value, str):
                 yield (*at, key), value
-            elif key not in _DATA_KEYS:
+            elif key not in {"examples", "inputs", "returns", "body", "query", "headers"}:
                 yield from _service_names(value, (*at, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
