@@ -184,7 +184,12 @@ MODULES: dict[str, Target] = {
     ),
     "jobs": Target(
         f"{PKG}/bulk/_jobs.py",
-        ("tests/test_job_summary.py", "tests/test_state.py", "tests/test_template.py"),
+        (
+            "tests/test_job_summary.py",
+            "tests/test_state.py",
+            "tests/test_template.py",
+            "tests/test_triggers.py",
+        ),
         (
             f"{BULK_E2E}a_push_killed_mid_way_resumes_without_doubling_a_committed_row",
             JOBS_ENDED,

@@ -332,6 +332,16 @@ LISTED = {
     "scorecard_id": "list_scorecards",
     "goal_id": "list_goals",
     "profile_id": "list_profiles",
+    "workspace_id": "list_groups",
+    "target_workspace_id": "list_groups",
+    "target_model_id": "list_datasets",
+    "target_report_id": "list_reports",
+    "target_dashboard_id": "list_dashboards",
+    "gateway_object_id": "list_gateways",
+    "dataflow_storage_id": "list_dataflow_storage_accounts",
+    "workload_name": "list_workloads",
+    "refreshable_id": "list_refreshables_for_capacity",
+    "refresh_id": "get_dataset_refresh_history",
 }
 
 
@@ -343,9 +353,11 @@ def test_every_input_of_the_power_bi_pack_that_names_a_listed_thing_has_choices(
                 found.setdefault(item.key, set()).add(
                     (item.choices or {}).get("action") if item.choices else None
                 )
-    assert found.keys() >= {"group_id", "dataset_id", "table_name", "report_id"}
+    assert found.keys() == LISTED.keys()
     for key, sources in found.items():
-        # Path parameters use the shared definition; a body field of that name may not.
+        # Every input of the name, in the path, the query or the body, has choices (an admin
+        # action's from the admin listing).
+        assert None not in sources, key
         assert LISTED[key] in sources, key
 
 
@@ -521,3 +533,40 @@ def test_a_plain_call_loads_nothing_of_choices(service):
         )
         assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("action", "name", "inputs", "lister", "lister_inputs"),
+    [
+        ("assign_my_workspace_to_capacity", "capacity_id", {}, "list_capacities", {}),
+        ("assign_workspace", "workspace_id", {}, "list_groups", {}),
+        ("clone_report", "target_workspace_id", {}, "list_groups", {}),
+        ("clone_report", "target_model_id", {"target_workspace_id": SALES}, "list_datasets",
+         {"group_id": SALES}),
+        ("delete_user", "profile_id", {}, "list_profiles", {}),
+        ("generate_report_token", "dataset_id", {"group_id": SALES}, "list_datasets",
+         {"group_id": SALES}),
+    ],
+)  # fmt: skip
+def test_the_choices_of_inputs_named_after_listed_things_through_invoke(
+    service, action, name, inputs, lister, lister_inputs
+):
+    """What the choices request answers is what the listing action gives, value and label."""
+    listed = run(
+        ["invoke"],
+        json.dumps(
+            {"id": "l", "action": lister, "inputs": lister_inputs, "connection": app(service)}
+        ),
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    items = json.loads(listed.stdout.splitlines()[0])["result"]["value"]
+    request = {
+        "id": "pick",
+        "choices": {"action": action, "input": name, "inputs": inputs},
+        "connection": app(service),
+    }
+    done = run(["invoke"], json.dumps(request))
+    assert done.returncode == 0, done.stdout + done.stderr
+    choices = json.loads(done.stdout.splitlines()[0])["result"]["choices"]
+    assert choices
+    assert [c["value"] for c in choices] == [item["id"] for item in items]

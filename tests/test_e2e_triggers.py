@@ -221,6 +221,51 @@ def test_reports_and_datasets_published_and_deleted(emu, platform, service):
     assert platform.poll("report_published", "report_published-1", group)["events"] == []
 
 
+def test_a_lost_answer_comes_again_for_the_workspace_triggers(emu, platform, service):
+    """The cursor repeat for the triggers the tests above do not repeat a poll of."""
+    group = {"group_id": SALES}
+    gone = service.push_dataset("Gone")
+    watched = ("refresh_completed", "report_published", "dataset_published", "dataset_deleted")
+    kept = {}
+    for trigger in watched:
+        first = platform.poll(trigger, f"{trigger}-lost", group)
+        assert (first["events"], first.get("first")) == ([], True)
+        kept[trigger] = first["cursor"]
+    service.publish("East")
+    emu.advance_clock(11)  # the import ends: a report and a refreshable dataset
+    east = service.items("datasets")["East"]
+    service.delete("datasets", gone)
+    # Two refreshes that end at the same moment: both completed events come, one per poll.
+    at = emu.advance_clock(0)
+    emu.schedule_refresh(SALES_DATASET, at=at)
+    emu.schedule_refresh(east, at=at)
+    emu.advance_clock(120)
+    one = platform.poll("refresh_completed", "refresh_completed-lost", {**group, "max_events": 1})
+    two = platform.poll("refresh_completed", "refresh_completed-lost", group)
+    assert one["more"] is True
+    assert sorted(data(one, "dataset_id") + data(two, "dataset_id")) == sorted(
+        [SALES_DATASET, east]
+    )
+    assert one["events"][0]["at"] == two["events"][0]["at"]
+    # The platform lost both answers: from the cursor it kept, the same events, the same ids.
+    again = platform.poll(
+        "refresh_completed", "refresh_completed-lost", group, cursor=kept["refresh_completed"]
+    )
+    assert again["events"] == one["events"] + two["events"]
+    expected = {
+        "report_published": ("report_name", ["East"]),
+        "dataset_published": ("dataset_name", ["East"]),
+        "dataset_deleted": ("dataset_name", ["Gone"]),
+    }
+    for trigger, (field, names) in expected.items():
+        got = platform.poll(trigger, f"{trigger}-lost", group)
+        assert data(got, field) == names, trigger
+        repeated = platform.poll(trigger, f"{trigger}-lost", group, cursor=kept[trigger])
+        assert repeated == got, trigger
+        assert platform.poll(trigger, f"{trigger}-lost", group)["events"] == [], trigger
+    assert platform.poll("refresh_completed", "refresh_completed-lost", group)["events"] == []
+
+
 # -- audit events ----------------------------------------------------------------------------
 
 # A poll asks the activity log for the time since the last one, by the worker's clock: these
@@ -340,6 +385,11 @@ def test_pushes_that_finished_come_from_the_job_ledger(emu, platform, service):
     assert ids(events)[0] == "push_job_finished:job-1/1"
     assert emu.requests(kind="api", since=seq) == []  # the ledger, not the service
     in_order(events["events"])
+    first = events["events"][0]["data"]
+    assert (first["dataset_id"], first["table_name"], first["group_id"]) == (dataset, "T", SALES)
+    assert first["batches"] == 1
+    started, ended = (dt.datetime.fromisoformat(first[k]) for k in ("started_at", "ended_at"))
+    assert started <= ended <= dt.datetime.now(dt.UTC)
 
     # The stopped job sent again ends a second time: a new event of the same job.
     kept = events["cursor"]

@@ -42,6 +42,8 @@ def test_only_the_settings_read_the_environment_for_them():
 def test_the_documented_table_is_the_generated_one():
     text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     assert text.endswith(settings_table()), "run: python scripts/settings_doc.py"
+    # The whole table, its header included: the columns a reader sees named.
+    assert settings_table().startswith("| variable | what it sets | default |\n| --- |")
 
 
 def test_a_setting_changes_what_a_call_does(monkeypatch):

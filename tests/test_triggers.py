@@ -297,3 +297,27 @@ def test_a_plain_call_loads_nothing_of_triggers(tmp_path):
         )
         assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_a_push_still_running_or_a_job_of_another_action_is_no_finished_push(pack):
+    runner = Runner(state_url="memory://")
+    at = 1_700_000_000.0
+    try:
+        ledger = runner.jobs
+        ledger.open("load-1", {"action": "load_rows_into_table", "inputs": {}, "created": at})
+        ledger.ended("load-1", {"status": "committed", "at": at + 5})
+        ledger.open("running", {"action": "create_rows", "inputs": {}, "created": at})
+        ledger.open("done", {"action": "create_rows", "inputs": {}, "created": at})
+        ending = {"state": "done", "rows": 2, "committed": 2, "batches": 1, "at": at + 9}
+        ledger.ended("done", ending)
+        body = {
+            "connection": CONNECTION,
+            "trigger": "push_job_finished",
+            "subscription": "s",
+            "inputs": {"since": "2000-01-01T00:00:00Z"},
+        }
+        response, code = respond(pack, runner, json.dumps(body))
+    finally:
+        runner.close()
+    assert code == 0, response
+    assert [e["data"]["job_id"] for e in response["result"]["events"]] == ["done"], response

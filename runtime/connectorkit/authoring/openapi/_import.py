@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from connectorkit.authoring.openapi._generate import Generated, OptionalPrefix, 
 from connectorkit.authoring.openapi._merge import merge
 from connectorkit.authoring.openapi._naming import DEFAULT_VERBS
 from connectorkit.authoring.openapi._spec import Operation, Spec, read_spec
+from connectorkit.authoring.openapi._triggers import trigger_of, webhook_ids
 from connectorkit.authoring.openapi._write import action_yaml, schema_header
 
 __all__ = [
@@ -72,6 +74,11 @@ class ImportReport:
     curated: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False  # nothing was written: the report says what would be
+    # Trigger operations (x-ms-trigger): those made triggers, those already in the pack (kept
+    # as they are), and why the others are not imported (counted by reason).
+    triggers: list[str] = field(default_factory=list)
+    triggers_kept: list[str] = field(default_factory=list)
+    triggers_left_out: Counter[str] = field(default_factory=Counter)
 
     def lines(self) -> list[str]:
         """The report as the command prints it (each note once)."""
@@ -90,6 +97,12 @@ class ImportReport:
         )
         out += [f"  {create}  actions/{key}.yaml" for key in self.created]
         out += [f"  {update}  actions/{key}.yaml" for key in self.updated]
+        out += [f"  {create}  triggers/{key}.yaml" for key in self.triggers]
+        out += [f"  kept  triggers/{key}.yaml (already in the pack)" for key in self.triggers_kept]
+        out += [
+            f"  trigger not imported: {why} ({n})"
+            for why, n in sorted(self.triggers_left_out.items())
+        ]
         out += [f"  not supported: {note}" for note in dict.fromkeys(self.notes)]
         return out
 
@@ -194,6 +207,13 @@ def import_openapi(
     several = len(given) > 1 or bool(settings.documents)
     documents = Documents()
     specs = [read_spec(path, documents) for path in given]
+    webhooks = {
+        id(op)
+        for spec in specs
+        if spec.triggers
+        for op in spec.triggers
+        if op.id in webhook_ids(spec.raw)
+    }
     operations: list[Operation] = []
     for path, spec in zip(given, specs, strict=True):
         chosen = listed.get(path.resolve())
@@ -230,6 +250,7 @@ def import_openapi(
     for item in wanted:
         source = item.operations[0].document if several else (settings.document or given[0].name)
         _apply(item, pack_root, existing, curated_ops, report, source, dry_run=dry_run)
+    _triggers(wanted, pack_root, report, webhooks, dry_run=dry_run)
     if not dry_run and not several:
         _record_document(given[0], pack_root, connector_file, settings, base)
     return report
@@ -333,7 +354,8 @@ def _apply(  # noqa: PLR0917 - one generated action and where it goes
     if item.key in existing:
         data, notes = merge(item.data, existing[item.key][0])
         report.notes += [f"{item.key}: {note}" for note in notes]
-    if "202" in item.operations[0].statuses and "long_running" not in data:
+    trigger = bool(item.operations[0].extensions.get("x-ms-trigger"))
+    if "202" in item.operations[0].statuses and "long_running" not in data and not trigger:
         report.notes.append(
             f"{ids[0]}: answers 202 (started, not done) and the document does not say how to "
             f"follow it: {item.key} needs a long_running block written by hand"
@@ -349,6 +371,46 @@ def _apply(  # noqa: PLR0917 - one generated action and where it goes
         path.parent.mkdir(parents=True, exist_ok=True)
         header = schema_header(root)
         path.write_text(action_yaml(data, generated_from=source, header=header), encoding="utf-8")
+
+
+def _triggers(
+    wanted: list[Generated], root: Path, report: ImportReport, webhooks: set[int], *, dry_run: bool
+) -> None:
+    """A trigger file for each trigger operation that can be one; the others counted, by reason."""
+    existing = {p.stem for p in (root / "triggers").glob("*.yaml")}
+    taken: set[str] = set()
+    for item in wanted:
+        operation = item.operations[0]
+        if not operation.extensions.get("x-ms-trigger"):
+            continue
+        data, why = trigger_of(
+            operation,
+            item.key,
+            item.data.get("inputs") or [],
+            item.names,
+            webhook=id(operation) in webhooks,
+        )
+        if data is not None and "long_running" in item.data:
+            data, why = None, "its action follows a 202 as a long-running operation, not a poll"
+        if data is None:
+            report.triggers_left_out[why or "?"] += 1
+            continue
+        key = base = str(data["key"])
+        number = 1
+        while key in taken:
+            number += 1
+            key = f"{base}_{number}"
+        taken.add(key)
+        data["key"] = key
+        if key in existing:
+            report.triggers_kept.append(key)
+            continue
+        report.triggers.append(key)
+        if not dry_run:
+            path = root / "triggers" / f"{key}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            header = schema_header(root).replace("action.schema.json", "trigger.schema.json")
+            path.write_text(action_yaml(data, header=header), encoding="utf-8")
 
 
 def _record_document(

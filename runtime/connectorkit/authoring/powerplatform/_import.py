@@ -5,8 +5,9 @@ extensions) and ``apiProperties.json`` (how users connect, the policies the plat
 the publisher). The pack gets a ``connector.yaml``, a connection per way to connect, an action
 per operation (through the OpenAPI importer, which maps the extensions) and both files under
 ``openapi/`` (the conformance tests check requests against the definition; an export starts
-from them). What it cannot carry — triggers, webhooks, policies, ``script.csx`` — is listed
-with a count, never dropped in silence.
+from them). A polling trigger (``x-ms-trigger``) becomes a trigger of the pack (see
+:mod:`connectorkit.authoring.openapi._triggers`). What it cannot carry — webhook triggers,
+policies, ``script.csx`` — is listed with a count, never dropped in silence.
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def import_power_platform(
     report.pack = key_of(title)
     report.connections = [str(c["key"]) for c in found.items]
     folder = source if source.is_dir() else definition.parent
-    _left_out(swagger, properties, report, folder, found.used_policies)
+    # The OpenAPI import makes triggers of the polling ones and counts the others, by reason;
+    # a dry run without a pack to import into counts them all here.
+    count_triggers = dry_run and not _is_pack(root)
+    _left_out(swagger, properties, report, folder, found.used_policies, triggers=count_triggers)
     if dry_run:
         report.actions = import_openapi(definition, root, dry_run=True) if _is_pack(root) else None
         return report
@@ -125,10 +129,41 @@ def _write_pack(root: Path, swagger: dict[str, Any], title: str, default: str) -
         ),
         encoding="utf-8",
     )
+    prefixes = _optional_prefixes(swagger)
+    if prefixes:
+        # A document exported by connectorkit says which path part is optional: one action of
+        # the operation with it and the one without, as in the pack it came from.
+        import json  # noqa: PLC0415
+
+        lines = [
+            "",
+            "# Written by `connectorkit import power-platform`: the document the actions come",
+            "# from; the conformance tests check every action's request against it.",
+            "openapi:",
+            f"  document: openapi/{DEFINITION}",
+            f"  base_path: {json.dumps(str(swagger.get('basePath') or ''))}",
+            "  optional_prefixes:",
+            *(f"    - {{ path: {json.dumps(p)}, input: {json.dumps(i)} }}" for p, i in prefixes),
+        ]
+        with (root / "connector.yaml").open("a", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
     for schema in sorted(schema_dir().glob("*.schema.json")):
         target = root / "schemas" / schema.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(schema, target)
+
+
+def _optional_prefixes(swagger: dict[str, Any]) -> list[tuple[str, str]]:
+    """The optional path parts an exported document names (``x-connectorkit``)."""
+    block = swagger.get("x-connectorkit")
+    entries = block.get("optional_prefixes") if isinstance(block, dict) else None
+    return [
+        (str(e["path"]), str(e["input"]))
+        for e in entries or []
+        if isinstance(e, dict)
+        and isinstance(e.get("path"), str)
+        and isinstance(e.get("input"), str)
+    ]
 
 
 def _write_connection(root: Path, data: dict[str, Any]) -> None:
@@ -149,9 +184,11 @@ def _left_out(
     report: PowerPlatformReport,
     folder: Path,
     used: set[int],
+    *,
+    triggers: bool,
 ) -> None:
-    """What the pack cannot carry, counted by kind."""
-    spec_triggers = _triggers(swagger)
+    """What the pack cannot carry, counted by kind (``triggers``: trigger operations too)."""
+    spec_triggers = _triggers(swagger) if triggers else Counter[str]()
     if spec_triggers["polling"]:
         report.left_out["triggers (polling, x-ms-trigger)"] = spec_triggers["polling"]
     if spec_triggers["webhook"]:
