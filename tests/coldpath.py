@@ -18,6 +18,7 @@ PLAIN_CALL = frozenset(
         "connectorkit",
         "connectorkit._bind",
         "connectorkit.auth",
+        "connectorkit.auth._base",
         "connectorkit.auth._flow",
         "connectorkit.auth._kinds",
         "connectorkit.auth._oauth",

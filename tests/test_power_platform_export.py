@@ -141,3 +141,33 @@ def test_a_folder_that_is_no_pack_is_refused_naming_it(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no connector.yaml" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_field_named_service_in_a_body_or_query_is_the_services_own(tmp_path: Path) -> None:
+    """Imported from a definition whose body and query have a field `service`, the pack loads."""
+    folder = tmp_path / "Tickets"
+    folder.mkdir()
+    field = {"name": "service", "in": "query", "type": "string", "x-ms-summary": "Service"}
+    body = {
+        "name": "body",
+        "in": "body",
+        "schema": {"type": "object", "properties": {"service": {"type": "string"}}},
+    }
+    swagger = {
+        "swagger": "2.0",
+        "info": {"title": "Tickets", "version": "1.0"},
+        "host": "tickets.example.org",
+        "basePath": "/api",
+        "schemes": ["https"],
+        "paths": {
+            "/tickets": {
+                "get": {"operationId": "ListTickets", "parameters": [field], "responses": {}},
+                "post": {"operationId": "CreateTicket", "parameters": [body], "responses": {}},
+            }
+        },
+    }
+    (folder / "apiDefinition.swagger.json").write_text(json.dumps(swagger), encoding="utf-8")
+    _import(folder, tmp_path / "pack")
+    pack = load_pack(tmp_path / "pack")
+    assert dict(pack.actions["list_tickets"].request.query) == {"service": "{service}"}
+    assert pack.actions["create_ticket"].request.body == {"service": "{service}"}

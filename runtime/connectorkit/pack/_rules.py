@@ -345,12 +345,16 @@ class _PackView:
 
 
 def _service_names(node: Any, at: Where) -> Iterator[tuple[Where, str]]:
-    """Each ``service`` named in an action document (not inside examples), with where."""
+    """Each ``service`` named in an action document (not inside examples), with where.
+
+    A body, query or headers block is a template of what is sent: a field named ``service``
+    there is the remote service's, not a pack keyword.
+    """
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "service" and isinstance(value, str):
                 yield (*at, key), value
-            elif key not in {"examples", "inputs", "returns"}:
+            elif key not in {"examples", "inputs", "returns", "body", "query", "headers"}:
                 yield from _service_names(value, (*at, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
