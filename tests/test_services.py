@@ -240,6 +240,29 @@ def test_a_service_the_pack_does_not_declare_is_refused_when_loaded(tmp_path):
     assert found == [f"service: {wanted}"]
 
 
+def test_a_field_named_service_in_a_body_or_query_is_the_actions_own(tmp_path, runner, httpx_mock):
+    # Many APIs have a parameter called "service": it is data, not one of connector.yaml's.
+    named = """
+key: tag_thing
+label: Tag Thing
+description: Tags a thing with the service it belongs to.
+inputs:
+  - {key: service, label: Service, type: string, comments: c, required: true}
+request:
+  method: POST
+  path: /tags
+  query: {service: "{service}"}
+  body: {service: "{service}", note: fixed}
+"""
+    pack = load_pack(write_pack(tmp_path / "svc", {**ACTIONS, "tag_thing": named}))
+    httpx_mock.add_response(url=TOKEN_URL, json={"access_token": "t", "expires_in": 3600})
+    httpx_mock.add_response(url=f"{API}/tags?service=billing", method="POST", json={"ok": 1})
+    response, code = run(pack, runner, "tag_thing", {"service": "billing"}, app())
+    assert (code, response["result"]) == (0, {"ok": 1})
+    [sent] = httpx_mock.get_requests(url=f"{API}/tags?service=billing")
+    assert json.loads(sent.content) == {"service": "billing", "note": "fixed"}
+
+
 STAGE = """
 key: load_rows
 label: Load Rows
