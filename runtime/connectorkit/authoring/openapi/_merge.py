@@ -15,7 +15,11 @@ __all__ = ["CURATED_ACTION_FIELDS", "CURATED_INPUT_FIELDS", "merge"]
 CURATED_ACTION_FIELDS = (
     "label", "description", "group", "importance", "examples", "result", "pages", "long_running",
 )  # fmt: skip
-CURATED_INPUT_FIELDS = ("label", "comments", "default", "example")
+# An input's fields an author may write or change, kept by a re-import: its words, its
+# default, where its values come from (choices, a dynamic schema) and how prominent it is.
+CURATED_INPUT_FIELDS = (
+    "label", "comments", "default", "example", "choices", "dynamic_schema", "importance",
+)  # fmt: skip
 
 
 def _input_key(spec: Any) -> str | None:
