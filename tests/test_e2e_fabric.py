@@ -7,17 +7,12 @@ job instance run to its end, a long-running operation polled to its result.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
 from conftest import ROOT, assert_envelope
 
 pytest.importorskip("uvicorn", reason="the emulator needs the connectorkit[emulator] extra")
 
-from connectorkit.pytest_plugin import Emulator
 from fabric_emulator import SEED_IDS
 
 WORKSPACE = SEED_IDS["sales_workspace"]
@@ -30,22 +25,9 @@ def connectorkit_pack_dir():
 
 
 @pytest.fixture
-def pack_emulator(connectorkit_pack):
-    """The Fabric emulator, its operations and jobs two emulated seconds long."""
-    command = [sys.executable, "-m", "connectorkit", "emulator", "fabric", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--operation-seconds", "2", "--job-seconds", "2", "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        urls = json.loads(process.stdout.readline())
-        yield Emulator(urls=urls, process=process, pack=connectorkit_pack)
-    finally:
-        process.terminate()
-        process.wait(15)
-        process.stdout.close()
+def pack_emulator_args():
+    """The Fabric emulator's operations and jobs take two emulated seconds."""
+    return ["--operation-seconds", "2", "--job-seconds", "2", "--quiet"]
 
 
 @pytest.fixture

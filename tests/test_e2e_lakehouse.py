@@ -44,22 +44,9 @@ def connectorkit_pack_dir():
 
 
 @pytest.fixture
-def pack_emulator(connectorkit_pack):
-    """The Fabric emulator, its operations one emulated second long."""
-    command = [sys.executable, "-m", "connectorkit", "emulator", "fabric", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--operation-seconds", "1", "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        urls = json.loads(process.stdout.readline())
-        yield Emulator(urls=urls, process=process, pack=connectorkit_pack)
-    finally:
-        process.terminate()
-        process.wait(15)
-        process.stdout.close()
+def pack_emulator_args():
+    """The Fabric emulator's operations take one emulated second."""
+    return ["--operation-seconds", "1", "--quiet"]
 
 
 @pytest.fixture

@@ -244,7 +244,13 @@ class Emulator:
 
 
 @pytest.fixture
-def pack_emulator(connectorkit_pack: Pack) -> Iterator[Emulator]:
+def pack_emulator_args() -> list[str]:
+    """Options for the pack's emulator command (override it: ``["--operation-seconds", "1"]``)."""
+    return []
+
+
+@pytest.fixture
+def pack_emulator(connectorkit_pack: Pack, pack_emulator_args: list[str]) -> Iterator[Emulator]:
     """The pack's emulator on a free port (skipped when none is installed for this pack)."""
     from importlib.metadata import entry_points  # noqa: PLC0415
 
@@ -253,7 +259,7 @@ def pack_emulator(connectorkit_pack: Pack) -> Iterator[Emulator]:
         pytest.skip(f"no emulator is installed for the pack {connectorkit_pack.key!r}")
     command = [sys.executable, "-m", "connectorkit", "emulator", connectorkit_pack.key]
     process = subprocess.Popen(  # noqa: S603 - our own command
-        [*command, "--port", "0"],
+        [*command, "--port", "0", *pack_emulator_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
