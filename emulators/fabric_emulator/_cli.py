@@ -7,15 +7,11 @@ SIGTERM.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import sys
 from typing import TYPE_CHECKING
 
 from fabric_emulator._cloud import FABRIC_CLOUDS
 from fabric_emulator._config import FabricConfig
 from powerbi_emulator import _cli as powerbi_cli
-from powerbi_emulator._config import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -73,45 +69,13 @@ def _config(args: argparse.Namespace) -> FabricConfig:
     )
 
 
-def _configure_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("fabric_emulator", "uvicorn", "uvicorn.error"):
-        log = logging.getLogger(name)
-        log.handlers[:] = [handler] if name != "uvicorn.error" else []
-        log.setLevel(logging.WARNING if quiet else logging.INFO)
-
-
-def _announce(urls: dict[str, str]) -> None:
-    sys.stdout.write(json.dumps(urls) + "\n")
-    sys.stdout.flush()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until SIGINT/SIGTERM; returns the exit code (0 after a signal)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help or a usage error; argparse already wrote to stderr
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        config = _config(args)
-    except ConfigError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
-        return 2
-    try:
-        from fabric_emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
-    except ImportError as exc:
-        sys.stderr.write(
-            f"{PROG}: error: {exc.name or exc} is missing; install connectorkit[emulator]\n"
-        )
-        return 1
-    _configure_logging(args.quiet)
-    try:
-        serve_forever(config, _announce)
-    except OSError as exc:
-        sys.stderr.write(
-            f"{PROG}: error: cannot listen on {config.shared.host}:{config.shared.port}: {exc}\n"
-        )
-        return 1
-    return 0
+    return powerbi_cli.run(
+        argv,
+        prog=PROG,
+        parser=build_parser(),
+        to_config=_config,
+        package="fabric_emulator",
+        address=lambda config: (config.shared.host, config.shared.port),
+    )

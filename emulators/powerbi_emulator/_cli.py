@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from powerbi_emulator._cloud import CLOUDS
 from powerbi_emulator._config import (
@@ -25,7 +26,7 @@ from powerbi_emulator._config import (
 from powerbi_emulator._flows._settings import FlowSettings, FlowSettingsError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -215,10 +216,10 @@ def _flows(text: str | None) -> FlowSettings:
         raise ConfigError(f"--flows: {exc}") from None
 
 
-def _configure_logging(quiet: bool) -> None:
+def _configure_logging(package: str, quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("powerbi_emulator", "uvicorn", "uvicorn.error"):
+    for name in (package, "uvicorn", "uvicorn.error"):
         log = logging.getLogger(name)
         log.handlers[:] = [handler] if name != "uvicorn.error" else []
         log.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -231,28 +232,52 @@ def _announce(urls: dict[str, str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the emulator until SIGINT/SIGTERM; returns the exit code (0 after a signal)."""
-    parser = build_parser()
+    return run(
+        argv,
+        prog=PROG,
+        parser=build_parser(),
+        to_config=_config,
+        package="powerbi_emulator",
+        address=lambda config: (config.host, config.port),
+    )
+
+
+def run(
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    parser: argparse.ArgumentParser,
+    to_config: Callable[[argparse.Namespace], Any],
+    package: str,
+    address: Callable[[Any], tuple[str, int]],
+) -> int:
+    """An emulator's command: its flags read, then ``PACKAGE._server`` run until a signal.
+
+    Shared by the emulators of this repository; the exit code: 0 after a signal, 2 for a usage
+    error or a missing extra, 1 when the port cannot be listened on.
+    """
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error; argparse already wrote to stderr
         return exc.code if isinstance(exc.code, int) else 2
     try:
-        config = _config(args)
+        config = to_config(args)
     except ConfigError as exc:
-        sys.stderr.write(f"{PROG}: error: {exc}\n")
+        sys.stderr.write(f"{prog}: error: {exc}\n")
         return 2
     try:
-        from powerbi_emulator._server import serve_forever  # noqa: PLC0415 - needs the extra
+        server = importlib.import_module(f"{package}._server")  # needs the extra
     except ImportError as exc:
         sys.stderr.write(
-            f"{PROG}: error: {exc.name or exc} is missing: the emulator needs connectorkit's "
+            f"{prog}: error: {exc.name or exc} is missing: the emulator needs connectorkit's "
             "optional extra 'emulator' (see: connectorkit emulator --help)\n"
         )
         return 2
-    _configure_logging(args.quiet)
+    _configure_logging(package, args.quiet)
     try:
-        serve_forever(config, _announce)
+        server.serve_forever(config, _announce)
     except OSError as exc:
-        sys.stderr.write(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc}\n")
+        host, port = address(config)
+        sys.stderr.write(f"{prog}: error: cannot listen on {host}:{port}: {exc}\n")
         return 1
     return 0
