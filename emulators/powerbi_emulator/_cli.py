@@ -28,7 +28,7 @@ from powerbi_emulator._flows._settings import FlowSettings, FlowSettingsError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 PROG = "connectorkit emulator"
 
