@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -16,7 +18,10 @@ import msgspec
 import pytest
 
 import connectorkit.auth._flow as auth_module
-from conftest import FakeClock
+from conftest import ACCESS as PB_ACCESS
+from conftest import BASE as PB_BASE
+from conftest import REFRESH as PB_REFRESH
+from conftest import FakeClock, assert_envelope, user_connection
 from connectorkit._bind import BoundConnection
 from connectorkit.auth._flow import ConnectionAuth, MemoryTokenStore
 from connectorkit.call._send import transmit
@@ -24,6 +29,7 @@ from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection, NetworkError
 from connectorkit.pack._definitions import ConnectionDef, Quirks
 from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
@@ -281,6 +287,9 @@ def test_an_expired_token_without_refresh_token_asks_to_sign_in_again(http, stor
     with pytest.raises(InvalidConnection, match="connectorkit auth login") as caught:
         call(http, store, connection(token=user_token(expires_in=-1, refresh=None)))
     assert caught.value.type == "invalid_connection"
+    assert caught.value.details == [
+        {"field": "connection.token.refresh_token", "message": "is missing"}
+    ]
 
 
 def test_a_401_without_refresh_token_is_an_auth_error(httpx_mock, http, store):
@@ -481,13 +490,20 @@ def test_a_service_principal_fetches_caches_and_refetches(httpx_mock, http, stor
     ]
 
 
-def test_service_principals_with_another_secret_do_not_share_a_token(httpx_mock, http, store):
+@pytest.mark.parametrize(
+    "other",
+    [{"client_secret": "another-secret"}, {"scopes": "https://storage.example.test/.default"}],
+)
+def test_service_principals_with_another_secret_or_scope_do_not_share_a_token(
+    httpx_mock, http, store, other
+):
     httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
     httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
     httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
     call(http, store, sp())
-    call(http, store, sp(client_secret="another-secret"))
+    call(http, store, sp(**other))
     assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 2
+    assert [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)] == [NEW_ACCESS, "at-2"]
 
 
 def test_a_service_principal_refetches_once_on_401(httpx_mock, http, store):
@@ -661,14 +677,17 @@ def test_all_is_complete():
     assert defined_here <= set(auth_module.__all__)
 
 
+@pytest.mark.parametrize("leeway", [60, None], ids=["given", "a-pack-without-token_leeway"])
 @pytest.mark.parametrize(("expires_in", "renewed"), [(61, False), (60, True)])
 def test_a_token_is_renewed_from_a_minute_before_it_expires(
-    httpx_mock, http, store, expires_in, renewed
+    httpx_mock, http, store, expires_in, renewed, leeway
 ):
+    # 60 s is the packs' default of token_leeway, and the runtime's when a pack declares none.
     if renewed:
         httpx_mock.add_response(url=TOKEN_URL, json=token_response())
     httpx_mock.add_response(url=DATASETS, json={"value": []})
-    _, flow = call(http, store, connection(token=user_token(expires_in=expires_in)))
+    conn = connection(token=user_token(expires_in=expires_in), token_leeway=leeway)
+    _, flow = call(http, store, conn)
     assert bearer(httpx_mock.get_requests()[-1]) == (NEW_ACCESS if renewed else OLD_ACCESS)
     assert (flow.new_token is not None) is renewed
 
@@ -746,3 +765,139 @@ def test_a_refused_credential_that_cannot_be_renewed_is_an_auth_error_saying_wha
     assert str(caught.value) == says
     assert caught.value.to_dict()["status"] == 401
     assert caught.value.to_dict()["code"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("policy", "scope"),
+    [("omit", None), ("granted", "Dataset.Read.All"), ("configured", USER_SCOPE)],
+)
+def test_refresh_scope_names_the_scope_a_refresh_asks_for(httpx_mock, http, store, policy, scope):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    token = {**user_token(expires_in=0), "scope": "Dataset.Read.All"}  # what was granted
+    call(http, store, connection(token=token, refresh_scope=policy))
+    assert form(httpx_mock.get_request(url=TOKEN_URL)).get("scope") == scope
+
+
+def rotations(httpx_mock, count):
+    """The token endpoint's next ``count`` answers: at-1 with rt-1, at-2 with rt-2, ..."""
+    for n in range(1, count + 1):
+        httpx_mock.add_response(url=TOKEN_URL, json=token_response(f"at-{n}", f"rt-{n}"))
+
+
+def test_a_caller_that_keeps_sending_its_first_token_renews_with_the_newest_each_time(
+    httpx_mock, http, store, clock
+):
+    # A platform that never stores the rotated token sends the first one on every call: each
+    # renewal spends the newest refresh token, however many renewals ago the first one was.
+    rotations(httpx_mock, 12)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    for _ in range(12):
+        _, flow = call(http, store, connection(token=user_token(expires_in=0)))
+        clock.now += 4000  # the renewed token has expired by the next call
+    spent = [form(r)["refresh_token"] for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert spent == [OLD_REFRESH] + [f"rt-{n}" for n in range(1, 12)]
+    sent = [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)]
+    assert sent == [f"at-{n}" for n in range(1, 13)]
+    assert flow.new_token["refresh_token"] == "rt-12"
+
+
+@pytest.mark.parametrize(("renewals", "followed"), [(8, True), (9, False)])
+def test_a_refresh_token_is_followed_through_eight_rotations_at_most(
+    httpx_mock, http, store, clock, renewals, followed
+):
+    # Every call sends the token the one before it got (the platform stores each rotated
+    # token), until a caller that still holds the first one comes back: its refresh token
+    # leads to the newest token through every rotation since. Eight are followed; a longer
+    # chain asks to sign in again rather than walk the store without end.
+    rotations(httpx_mock, renewals)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    token = user_token(expires_in=0)
+    for _ in range(renewals):
+        clock.now += 4000  # the token of the call before has expired
+        token = call(http, store, connection(token=token))[1].new_token
+    assert token["access_token"] == f"at-{renewals}"
+
+    first = connection(token=user_token(expires_in=0))
+    if followed:
+        _, flow = call(http, store, first)
+        assert bearer(httpx_mock.get_requests(url=DATASETS)[-1]) == f"at-{renewals}"
+        assert flow.new_token == token
+    else:
+        with pytest.raises(AuthError, match="rotated too many times") as caught:
+            call(http, store, first)
+        assert "connectorkit auth login" in str(caught.value)
+        assert len(httpx_mock.get_requests(url=DATASETS)) == renewals
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == renewals
+
+
+class _RenewedWhileWaiting(MemoryTokenStore):
+    """A store in which another worker files its new token while this call waits for the lease."""
+
+    def __init__(self, clock, token):
+        super().__init__(clock=clock)
+        self._theirs = token
+
+    @contextmanager
+    def lease(self, key, *, wait):
+        with super().lease(key, wait=wait) as held:
+            if self._theirs is not None:
+                self.put(key, self._theirs)
+                self._theirs = None
+            yield held
+
+
+def test_a_service_principal_token_another_worker_fetched_meanwhile_is_used_not_reported(
+    httpx_mock, http, clock
+):
+    # The call found no token, waited for the lease, and then found the one another worker
+    # fetched: it sends that token, asks for none, and reports none as its own new token.
+    theirs = {"access_token": "at-theirs", "expires_at": NOW + 3600, "token_type": "Bearer"}
+    httpx_mock.add_response(url=DATASETS, json={})
+    _, flow = call(http, _RenewedWhileWaiting(clock, theirs), sp())
+    assert bearer(httpx_mock.get_request(url=DATASETS)) == "at-theirs"
+    assert httpx_mock.get_requests(url=TOKEN_URL) == []
+    assert flow.new_token is None
+
+
+PB_TOKEN_URL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+EVENTS = f"{PB_BASE}/admin/activityevents"
+
+
+@pytest.mark.parametrize("why", ["expired", "refused"])
+def test_a_paged_call_renews_the_token_once_and_sends_the_new_one_for_every_page(
+    pack, runner, httpx_mock, why
+):
+    # The first page finds the caller's token expired (renewed before it is sent) or refused
+    # by the service (renewed on the 401): either way the token is renewed once, and every
+    # later page of the call carries the renewed token. Sending the old one again would be
+    # refused again, and renewing again would spend a rotated refresh token twice.
+    sent = []
+
+    def events(request):
+        sent.append(bearer(request))
+        if bearer(request) == PB_ACCESS:
+            return httpx.Response(401, json={"error": {"code": "TokenExpired"}})
+        page = int(request.url.params.get("page", "1"))
+        return httpx.Response(
+            200,
+            json={
+                "activityEventEntities": [{"page": page}],
+                "continuationUri": f"{EVENTS}?page={page + 1}" if page < 3 else None,
+                "lastResultSet": page == 3,
+            },
+        )
+
+    httpx_mock.add_callback(events, url=re.compile(re.escape(EVENTS)), is_reusable=True)
+    httpx_mock.add_response(url=PB_TOKEN_URL, json=token_response())
+    token = {"expires_at": NOW - 10} if why == "expired" else {}
+    body = {"action": "list_activity_events", "connection": user_connection(**token)}
+    response, code = respond(pack, runner, json.dumps(body))
+
+    assert_envelope(response)
+    assert (code, response["ok"]) == (0, True), response
+    assert response["result"]["activityEventEntities"] == [{"page": n} for n in (1, 2, 3)]
+    assert sent == ([PB_ACCESS] if why == "refused" else []) + [NEW_ACCESS] * 3
+    [renewal] = httpx_mock.get_requests(url=PB_TOKEN_URL)
+    assert form(renewal)["refresh_token"] == PB_REFRESH
+    assert response["token"]["refresh_token"] == NEW_REFRESH
