@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ import msgspec
 import pytest
 
 import connectorkit.auth._flow as auth_module
+from certificates import JWT_BEARER, make_certificate
 from conftest import ACCESS as PB_ACCESS
 from conftest import BASE as PB_BASE
 from conftest import REFRESH as PB_REFRESH
@@ -27,7 +29,12 @@ from connectorkit.auth._flow import ConnectionAuth, MemoryTokenStore
 from connectorkit.call._send import transmit
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection, NetworkError
-from connectorkit.pack._definitions import ConnectionDef, Quirks
+from connectorkit.pack._definitions import (
+    AssertionSourceDef,
+    ClientAssertionDef,
+    ConnectionDef,
+    Quirks,
+)
 from connectorkit.pack._load import load_pack
 from connectorkit.protocol._protocol import respond
 
@@ -42,7 +49,8 @@ OLD_ACCESS = "at-SECRET-old-0002"
 OLD_REFRESH = "rt-SECRET-old-0003"
 NEW_ACCESS = "at-SECRET-new-0004"
 NEW_REFRESH = "rt-SECRET-new-0005"
-SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH)
+FEDERATED = "eyJhbGciOiJSUzI1NiJ9.federated-SECRET-0006.signature"
+SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, FEDERATED)
 NOW = 1_750_000_000
 # The Power BI pack's quirks (a 403 TokenExpired also refuses a token).
 QUIRKS = load_pack().quirks
@@ -901,3 +909,110 @@ def test_a_paged_call_renews_the_token_once_and_sends_the_new_one_for_every_page
     [renewal] = httpx_mock.get_requests(url=PB_TOKEN_URL)
     assert form(renewal)["refresh_token"] == PB_REFRESH
     assert response["token"]["refresh_token"] == NEW_REFRESH
+
+
+def test_a_connection_bound_once_serves_every_call_that_uses_it(httpx_mock, http, store, clock):
+    # serve binds a connection once for all its calls: the second call reads its client and
+    # leeway from the first's checks, and renews with them as the first did.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", "rt-3"))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    bound = connection(token=user_token(expires_in=0))
+    call(http, store, bound)
+    clock.now += 4000
+    _, flow = call(http, store, bound)
+    spent = [form(r)["refresh_token"] for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert spent == [OLD_REFRESH, NEW_REFRESH]
+    assert flow.new_token["access_token"] == "at-3"
+
+
+def test_a_public_client_renews_with_its_client_id_alone(httpx_mock, http, store):
+    # A user connection whose app has no secret (a public client, as `auth login` may use).
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, connection(token=user_token(expires_in=0), client_secret=None))
+    assert form(httpx_mock.get_request(url=TOKEN_URL)) == {
+        "grant_type": "refresh_token",
+        "refresh_token": OLD_REFRESH,
+        "scope": USER_SCOPE,
+        "client_id": "app-id-1",
+    }
+
+
+def jwt_header(assertion):
+    head = assertion.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+
+@pytest.mark.parametrize("secret", [None, CLIENT_SECRET], ids=["no-secret", "a-secret-beside"])
+def test_each_certificate_signs_its_token_request_and_gets_a_token_of_its_own(
+    httpx_mock, http, store, secret
+):
+    # Two certificates of one app (the old and the new one, while rotating them): each signs
+    # its own token request, which carries no secret even when a client_secret value is left
+    # beside the certificate, and each is given a token of its own.
+    old, new = make_certificate("app-id-1"), make_certificate("app-id-1")
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    for certificate in (old, new):
+        call(
+            http,
+            store,
+            sp(method="private_key_jwt", client_secret=secret, certificate=certificate.pem),
+        )
+    forms = [form(r) for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert [sorted(f) for f in forms] == [
+        ["client_assertion", "client_assertion_type", "client_id", "grant_type", "scope"]
+    ] * 2
+    assert {f["client_assertion_type"] for f in forms} == {JWT_BEARER}
+    assert [jwt_header(f["client_assertion"])["x5t"] for f in forms] == [old.x5t, new.x5t]
+    assert [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)] == [NEW_ACCESS, "at-2"]
+
+
+def test_a_federated_connection_presents_the_token_of_another_issuer(httpx_mock, http, store):
+    federated = ClientAssertionDef(
+        federated=(AssertionSourceDef(kind="value", source="{client_assertion}"),)
+    )
+    conn = sp(method="private_key_jwt", client_secret=None, client_assertion=FEDERATED)
+    conn = msgspec.structs.replace(
+        conn, definition=msgspec.structs.replace(conn.definition, client_assertion=federated)
+    )
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, conn)
+    assert form(httpx_mock.get_request(url=TOKEN_URL)) == {
+        "grant_type": "client_credentials",
+        "scope": SP_SCOPE,
+        "client_id": "app-id-1",
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": FEDERATED,
+    }
+    assert bearer(httpx_mock.get_request(url=DATASETS)) == NEW_ACCESS
+
+
+def test_a_renewal_through_a_rotation_whose_record_was_evicted_keeps_the_newest_refresh_token(
+    httpx_mock, http, clock
+):
+    # A worker's bounded store (least recently used out) has kept "the first refresh token
+    # became at-1/rt-1" but evicted rt-1's own record. A caller still sending the first token
+    # renews with rt-1; the answer rotates nothing, so the new token keeps rt-1 (the one just
+    # used), never the first refresh token, which rt-1 replaced.
+    store = MemoryTokenStore(clock=clock, max_entries=3)
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-1", "rt-1"))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("sp-1", refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("sp-2", refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    first = user_token(expires_in=0)
+    call(http, store, connection(token=first))  # renewed: at-1 with rt-1
+    call(http, store, connection(token=first))  # at-1 is still good: the first's record is read
+    call(http, store, sp())  # two other connections' tokens evict rt-1's record
+    call(http, store, sp(client_secret="another-secret"))
+    clock.now += 4000  # at-1 has expired
+    _, flow = call(http, store, connection(token=first))
+
+    renewal = httpx_mock.get_requests(url=TOKEN_URL)[-1]
+    assert form(renewal)["refresh_token"] == "rt-1"
+    assert flow.new_token["access_token"] == "at-3"
+    assert flow.new_token["refresh_token"] == "rt-1"
