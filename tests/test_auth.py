@@ -313,38 +313,76 @@ def test_an_authorization_code_connection_without_token_is_invalid(http, store):
 
 
 @pytest.mark.parametrize(
-    ("token", "field"),
+    ("token", "field", "message"),
     [
-        ("a-string", "connection.token"),
-        ({"refresh_token": OLD_REFRESH}, "connection.token.access_token"),
-        ({"access_token": OLD_ACCESS, "expires_at": "tomorrow"}, "connection.token.expires_at"),
-        ({"access_token": OLD_ACCESS, "refresh_token": 5}, "connection.token.refresh_token"),
+        (
+            "a-string",
+            "connection.token",
+            "must be an object with access_token (from `connectorkit auth login`)",
+        ),
+        (
+            {"refresh_token": OLD_REFRESH},
+            "connection.token.access_token",
+            "must be a non-empty string",
+        ),
+        (
+            {"access_token": OLD_ACCESS, "expires_at": "tomorrow"},
+            "connection.token.expires_at",
+            "must be a number of seconds since the epoch",
+        ),
+        (
+            {"access_token": OLD_ACCESS, "refresh_token": 5},
+            "connection.token.refresh_token",
+            "must be a string",
+        ),
     ],
 )
-def test_a_malformed_token_is_invalid_without_echoing_it(http, store, token, field):
+def test_a_malformed_token_is_invalid_without_echoing_it(http, store, token, field, message):
     with pytest.raises(InvalidConnection) as caught:
         ConnectionAuth(connection(token=token), http, store, remaining=lambda: None)
-    assert caught.value.details[0]["field"] == field
+    assert caught.value.details == [{"field": field, "message": message}]
     for secret in SECRETS:
         assert secret not in json.dumps(caught.value.to_dict())
 
 
 @pytest.mark.parametrize(
-    ("values", "field"),
+    ("values", "field", "message"),
     [
-        ({"token_url": None}, "token_url"),
-        ({"token_url": "login.example.test/token"}, "token_url"),
-        ({"client_id": ""}, "client_id"),
-        ({"token_leeway": -5}, "token_leeway"),
-        ({"token_leeway": "60"}, "token_leeway"),
+        ({"token_url": None}, "token_url", "is missing"),
+        ({"token_url": "login.example.test/token"}, "token_url", "must be an http(s) URL"),
+        ({"token_url": "https:///tenant-1/token"}, "token_url", "must be an http(s) URL"),
+        ({"token_url": "ftp://login.example.test/token"}, "token_url", "must be an http(s) URL"),
+        ({"client_id": ""}, "client_id", "is missing"),
+        ({"client_id": 5}, "client_id", "must be a string"),
+        ({"scopes": ["a", "b"]}, "scopes", "must be a string"),
+        ({"token_leeway": -5}, "token_leeway", "must be >= 0"),
+        ({"token_leeway": "60"}, "token_leeway", "must be >= 0"),
     ],
 )
-def test_missing_or_malformed_values_are_invalid(http, store, values, field):
+def test_missing_or_malformed_values_are_invalid(http, store, values, field, message):
     with pytest.raises(InvalidConnection) as caught:
         ConnectionAuth(
             connection(token=user_token(), **values), http, store, remaining=lambda: None
         )
-    assert caught.value.details[0]["field"] == f"connection.values.{field}"
+    assert caught.value.details == [{"field": f"connection.values.{field}", "message": message}]
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_service_principal_without_its_secret_is_invalid(http, store, secret):
+    conn = connection(grant="client_credentials", client_secret=secret)
+    with pytest.raises(InvalidConnection) as caught:
+        ConnectionAuth(conn, http, store, remaining=lambda: None)
+    assert caught.value.details == [
+        {"field": "connection.values.client_secret", "message": "is missing"}
+    ]
+
+
+def test_an_expired_token_without_a_refresh_token_names_the_missing_field(http, store):
+    with pytest.raises(InvalidConnection, match="connectorkit auth login") as caught:
+        call(http, store, connection(token=user_token(expires_in=-10, refresh=None)))
+    assert caught.value.details == [
+        {"field": "connection.token.refresh_token", "message": "is missing"}
+    ]
 
 
 def test_a_refused_refresh_is_an_auth_error_with_the_oauth_error(httpx_mock, http, store):
