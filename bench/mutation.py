@@ -128,12 +128,18 @@ MODULES: dict[str, Target] = {
     ),
     "oauth_renewal": Target(
         f"{PKG}/auth/_flow.py",
-        ("tests/test_auth.py", "tests/test_oauth.py", "tests/test_stored.py"),
+        (
+            "tests/test_auth.py",
+            "tests/test_oauth.py",
+            "tests/test_stored.py",
+            "tests/test_services.py",
+        ),
         (
             f"{STATE_E2E}a_stored_connection_is_named_in_requests_and_renewed_in_the_store",
             f"{E2E}an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent",
             f"{E2E}a_token_the_service_refuses_is_renewed_once_and_the_request_retried",
             f"{E2E}a_service_principal_token_the_service_calls_expired_is_fetched_again",
+            "tests/test_secrets.py::test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it",
         ),
     ),
     "row_checks": Target(

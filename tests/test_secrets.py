@@ -352,7 +352,7 @@ def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tm
     # token, the second takes it from the store. A service that echoes the bearer token in its
     # body must find it masked in the second's debug output too, not only in the first's.
     server = ThreadingHTTPServer(("127.0.0.1", 0), EchoService)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     request = {
         "action": "raw_request",

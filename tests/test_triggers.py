@@ -275,6 +275,7 @@ def test_docs_have_a_section_per_trigger(pack):
     assert "polled every 60 s" in one
 
 
+@pytest.mark.slow
 def test_a_plain_call_loads_nothing_of_triggers(tmp_path):
     script = (
         "import json, sys\n"
