@@ -288,6 +288,14 @@ SINGLE_MISTAKES = [
         "3 is not a string",
     ),
     Mistake(
+        "enum-member-not-text",
+        RAW,
+        "default: json\n    enum: [json, text, binary]",
+        "enum: [[json]]",
+        "inputs[8].enum[0]",
+        "is not a string",
+    ),
+    Mistake(
         "override-default",
         LIST_TABLES,
         "  - use: top\n",
