@@ -272,6 +272,14 @@ SINGLE_MISTAKES = [
         "'maximum' applies only to integer and number inputs",
     ),
     Mistake(
+        "length-for-other-type",
+        LIST_TABLES,
+        "  - use: top\n",
+        "  - use: top\n    min_length: 1\n",
+        "inputs[1].min_length",
+        "'min_length' applies only to string and array inputs, not integer",
+    ),
+    Mistake(
         "enum-member-type",
         RAW,
         "enum: [json, text, binary]",
