@@ -92,6 +92,7 @@ MODULES: dict[str, Target] = {
             "tests/test_push.py",
             "tests/test_pack.py",
             "tests/test_retry.py",
+            "tests/test_triggers.py",
         ),
         (f"{E2E}a_signed_in_user_also_works_in_a_workspace",),
     ),

@@ -18,12 +18,13 @@ from pydantic import ValidationError
 from referencing import Registry, Resource
 
 from conftest import ROOT, SCHEMAS
-from connectorkit.authoring._scaffold import new_pack
+from connectorkit.authoring._scaffold import new_action, new_pack
 from connectorkit.authoring.model._action import Action
 from connectorkit.authoring.model._connection import Connection
 from connectorkit.authoring.model._connector import Connector
 from connectorkit.authoring.model._publish import published_schemas, schema_text
 from connectorkit.authoring.model._trigger import Trigger
+from connectorkit.authoring.openapi._import import import_openapi
 from connectorkit.authoring.openapi._security import Scheme, connection_data
 
 REGENERATE = "python -m connectorkit.authoring.model"
@@ -279,3 +280,37 @@ def test_a_connector_with_a_call_input_of_two_entries_is_refused_by_both():
     document["call_inputs"] = [{"top": shared}]
     assert list(published_validator("connector").iter_errors(document)) == []
     assert Connector.model_validate(document).call_inputs is not None
+
+
+def assert_taken(kind: str, path) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert list(published_validator(kind).iter_errors(document)) == [], path.name
+    MODELS[kind].model_validate(document)
+
+
+def test_a_scaffolded_pack_is_taken_by_the_model_and_the_schema(tmp_path):
+    pack = tmp_path / "pack"
+    new_pack(pack, key="demo")
+    new_action(pack, "get_item", method="GET", path="/items/{item_id}")
+    assert_taken("connector", pack / "connector.yaml")
+    actions = sorted((pack / "actions").glob("*.yaml"))
+    connections = sorted((pack / "connections").glob("*.yaml"))
+    assert actions
+    assert connections
+    for path in actions:
+        assert_taken("action", path)
+    for path in connections:
+        assert_taken("connection", path)
+
+
+@pytest.mark.parametrize("spec", ["petstore.openapi.yaml", "weather-api.yaml"])
+def test_imported_actions_are_taken_by_the_model_and_the_schema(tmp_path, spec):
+    pack = tmp_path / "pack"
+    (pack / "actions").mkdir(parents=True)
+    (pack / "connector.yaml").write_text(
+        "key: demo\nlabel: Demo\ndescription: d\ndefault_connection: demo\n", encoding="utf-8"
+    )
+    report = import_openapi(ROOT / "tests" / "data" / spec, pack)
+    assert report.created
+    for key in report.created:
+        assert_taken("action", pack / "actions" / f"{key}.yaml")
