@@ -148,6 +148,7 @@ MODULES: dict[str, Target] = {
         (
             "tests/test_row_checks.py",
             "tests/test_rows_fast_path.py",
+            "tests/test_row_blocks.py",
             "tests/test_run.py",
             "tests/test_template.py",
             "tests/test_bulk_accounting.py",
@@ -170,7 +171,12 @@ MODULES: dict[str, Target] = {
     ),
     "row_types": Target(
         f"{PKG}/types/_fastpath.py",
-        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_validate.py"),
+        (
+            "tests/test_rows_fast_path.py",
+            "tests/test_row_blocks.py",
+            "tests/test_types.py",
+            "tests/test_validate.py",
+        ),
         (f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",),
     ),
     "ledger": Target(
