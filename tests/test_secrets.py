@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -367,6 +368,8 @@ def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tm
         "PATH": str(Path(sys.executable).parent),
         "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
         "NO_PROXY": "127.0.0.1",
+        # The runtime the tests import, should it not be the installed one (a scratch copy).
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
     }
     command = [sys.executable, "-m", "connectorkit", "invoke", "-v", "--pack", str(PACK)]
     try:
