@@ -158,6 +158,7 @@ def test_valid_plain_rows_are_decided_without_the_row_check(data: st.DataObject)
         {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0.5}}},
         {"type": "object", "properties": {"a": {"type": "number", "maximum": 3}}},
         {"type": "object", "properties": {"a": {"type": "string", "format": "uuid"}}},
+        {"type": "object", "properties": {"a": {"type": "integer", "pattern": "[0-9]+"}}},
         {"type": "object", "properties": {"a": {}}},
         {"type": "object", "additionalProperties": {"type": "string"}},
         {"type": "array"},
