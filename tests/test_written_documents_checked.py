@@ -140,3 +140,25 @@ def test_a_scaffolded_document_the_model_refuses_is_not_written(tmp_path, monkey
         "inputs are not permitted); nothing was written\n"
     )
     assert not folder.exists()
+
+
+def test_an_imported_trigger_the_model_refuses_is_not_written(pack, monkeypatch, capsys):
+    definition = ROOT / "tests" / "data" / "triggers_import" / "apiDefinition.swagger.json"
+    trigger_of = _import.trigger_of
+
+    def broken(operation, *args, **kwargs):
+        data, why = trigger_of(operation, *args, **kwargs)
+        if data is not None and operation.id == "PollFolderForFileUpload":
+            data["every"] = "5m"
+        return data, why
+
+    monkeypatch.setattr(_import, "trigger_of", broken)
+    before = files_under(pack)
+    capsys.readouterr()
+    assert import_main([str(definition), "--pack", str(pack)]) == 2
+    assert capsys.readouterr().err == (
+        f"connectorkit: cannot import {definition}: operation PollFolderForFileUpload: "
+        "triggers/when_a_file_is_uploaded.yaml would not be valid (every: Extra inputs are not "
+        "permitted); nothing was written\n"
+    )
+    assert files_under(pack) == before
