@@ -283,6 +283,25 @@ class InputFields(Part):
     dynamic_schema: DynamicSchema | None = None
 
 
+# The three fields a whole definition must give (a definition of its own, or a shared one).
+_Label = Annotated[
+    str, Field(min_length=1, description="What the workflow designer shows as the input's name.")
+]
+_Type = Annotated[
+    Literal[
+        "string", "integer", "number", "boolean", "object", "array", "key_value", "json", "file"
+    ],
+    Field(description=InputFields.model_fields["type"].description),
+]
+_Comments = Annotated[
+    str,
+    Field(
+        min_length=1,
+        description="Help text for the designer, in our own words (Markdown allowed).",
+    ),
+]
+
+
 class Definition(InputFields):
     """A complete input definition with its own key."""
 
@@ -290,16 +309,9 @@ class Definition(InputFields):
 
     key: InputKey = Field(description="The input's name in a request's `inputs` (snake_case).")
     use: Forbidden = None
-    label: str = Field(
-        min_length=1, description="What the workflow designer shows as the input's name."
-    )
-    type: Literal[
-        "string", "integer", "number", "boolean", "object", "array", "key_value", "json", "file"
-    ] = Field(description=InputFields.model_fields["type"].description)
-    comments: str = Field(
-        min_length=1,
-        description="Help text for the designer, in our own words (Markdown allowed).",
-    )
+    label: _Label
+    type: _Type
+    comments: _Comments
 
 
 class Shared(InputFields):
@@ -309,16 +321,9 @@ class Shared(InputFields):
 
     key: Forbidden = None
     use: Forbidden = None
-    label: str = Field(
-        min_length=1, description="What the workflow designer shows as the input's name."
-    )
-    type: Literal[
-        "string", "integer", "number", "boolean", "object", "array", "key_value", "json", "file"
-    ] = Field(description=InputFields.model_fields["type"].description)
-    comments: str = Field(
-        min_length=1,
-        description="Help text for the designer, in our own words (Markdown allowed).",
-    )
+    label: _Label
+    type: _Type
+    comments: _Comments
 
 
 class Use(InputFields):
