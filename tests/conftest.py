@@ -256,13 +256,16 @@ def _no_secret_in_the_log():
     handler.setFormatter(RedactingFormatter("%(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG)
     loggers = [logging.getLogger(name) for name in ("connectorkit", "httpx")]
+    # A command run in-process configures the logger for itself; each test starts from the
+    # configuration it found, so no handler of one test writes into the next one's streams.
+    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
     for logger in loggers:
         logger.addHandler(handler)
     try:
         yield
     finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
+        for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+            logger.handlers[:], logger.propagate, logger.level = handlers, propagate, level
     text = shown.getvalue()
     for secret in FIXTURE_SECRETS:
         for form in encodings_of(secret):

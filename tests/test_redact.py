@@ -409,3 +409,50 @@ PEM = (
 def test_a_remembered_pem_is_masked_line_by_line_and_as_its_joined_body(shown):
     remember_secrets([PEM])
     assert mask(f"key: {shown} end") == f"key: {MASK} end"
+
+
+def test_the_command_log_follows_stderr_when_it_is_replaced(monkeypatch):
+    from connectorkit.cli._common import configure_logging  # noqa: PLC0415
+
+    configure_logging()
+    later = io.StringIO()
+    monkeypatch.setattr("sys.stderr", later)
+    remember_secrets([SECRET])
+    logging.getLogger("connectorkit.test").warning("sent %s", SECRET)
+    assert later.getvalue() == "connectorkit: sent ***\n"
+
+
+class _FailsOnce(io.StringIO):
+    """A stderr whose first write fails, as a closed or broken stream does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if not self.failed:
+            self.failed = True
+            raise ValueError("I/O operation on closed file.")
+        return super().write(text)
+
+
+def test_a_log_line_that_cannot_be_written_does_not_print_the_error_being_handled(monkeypatch):
+    """logging's own fallback prints the exception being handled, unmasked: not ours."""
+    from connectorkit.cli._common import configure_logging  # noqa: PLC0415
+
+    configure_logging()
+    broken = _FailsOnce()
+    monkeypatch.setattr("sys.stderr", broken)
+    remember_secrets([SECRET])
+
+    def fail() -> None:
+        raise RuntimeError(f"boom with {SECRET}")
+
+    try:
+        fail()
+    except RuntimeError as exc:
+        # As the runtime does: the error's text is logged, not its traceback.
+        logging.getLogger("connectorkit").error("internal error: %s", exc)  # noqa: TRY400
+    shown = broken.getvalue()
+    assert shown == "connectorkit: a log line (ERROR) could not be written (ValueError)\n"
+    assert_no_secret(shown, SECRET)

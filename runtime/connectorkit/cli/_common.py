@@ -203,9 +203,9 @@ def add_state_option(parser: argparse.ArgumentParser) -> None:
 
 def configure_logging(*, verbose: bool = False, quiet: bool = False) -> None:
     """Send the runtime's log to stderr, masked."""
-    from connectorkit.core._redact import RedactingFormatter  # noqa: PLC0415
+    from connectorkit.core._redact import RedactingFormatter, StderrHandler  # noqa: PLC0415
 
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(RedactingFormatter("connectorkit: %(message)s"))
     root = logging.getLogger("connectorkit")
     root.handlers[:] = [handler]

@@ -11,12 +11,14 @@ representations, and a URL's password is masked whether it was remembered or not
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import re
+import sys
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
@@ -238,3 +240,39 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return mask(super().format(record))
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing masked lines to whatever ``sys.stderr`` is when a record comes.
+
+    Two things the standard ``StreamHandler`` does wrong for us:
+
+    - it keeps the stream it was given, so once that stream is closed or replaced every
+      record fails;
+    - when a record fails, ``Handler.handleError`` prints the traceback of the exception
+      being handled *at that moment*, unmasked. A record logged while handling an error
+      whose message carries a secret would put that secret on stderr.
+
+    This one looks ``sys.stderr`` up for each record, and a failed record is reported in one
+    masked line naming only the failure's type.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current ``sys.stderr``; setting it does nothing."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        failure = sys.exc_info()[1]
+        note = (
+            f"connectorkit: a log line ({record.levelname}) could not be written "
+            f"({type(failure).__name__})\n"
+        )
+        with contextlib.suppress(Exception):
+            sys.stderr.write(note)
