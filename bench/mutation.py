@@ -92,6 +92,7 @@ MODULES: dict[str, Target] = {
             "tests/test_push.py",
             "tests/test_pack.py",
             "tests/test_retry.py",
+            "tests/test_triggers.py",
         ),
         (f"{E2E}a_signed_in_user_also_works_in_a_workspace",),
     ),
@@ -128,12 +129,18 @@ MODULES: dict[str, Target] = {
     ),
     "oauth_renewal": Target(
         f"{PKG}/auth/_flow.py",
-        ("tests/test_auth.py", "tests/test_oauth.py", "tests/test_stored.py"),
+        (
+            "tests/test_auth.py",
+            "tests/test_oauth.py",
+            "tests/test_stored.py",
+            "tests/test_services.py",
+        ),
         (
             f"{STATE_E2E}a_stored_connection_is_named_in_requests_and_renewed_in_the_store",
             f"{E2E}an_expired_user_token_is_refreshed_first_and_the_old_refresh_token_is_then_spent",
             f"{E2E}a_token_the_service_refuses_is_renewed_once_and_the_request_retried",
             f"{E2E}a_service_principal_token_the_service_calls_expired_is_fetched_again",
+            "tests/test_secrets.py::test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it",
         ),
     ),
     "row_checks": Target(
@@ -141,6 +148,7 @@ MODULES: dict[str, Target] = {
         (
             "tests/test_row_checks.py",
             "tests/test_rows_fast_path.py",
+            "tests/test_row_blocks.py",
             "tests/test_run.py",
             "tests/test_template.py",
             "tests/test_bulk_accounting.py",
@@ -163,7 +171,12 @@ MODULES: dict[str, Target] = {
     ),
     "row_types": Target(
         f"{PKG}/types/_fastpath.py",
-        ("tests/test_rows_fast_path.py", "tests/test_types.py", "tests/test_validate.py"),
+        (
+            "tests/test_rows_fast_path.py",
+            "tests/test_row_blocks.py",
+            "tests/test_types.py",
+            "tests/test_validate.py",
+        ),
         (f"{BULK_E2E}every_row_is_checked_before_anything_is_sent",),
     ),
     "ledger": Target(

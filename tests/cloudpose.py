@@ -188,7 +188,7 @@ class PosingProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Front)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
     def env(self) -> dict[str, str]:

@@ -139,6 +139,15 @@ def pytest_configure(config):
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="connectorkit-test-state-")
 
 
+def pytest_unconfigure(config):
+    """Remove the state folder pytest_configure made (a run leaves nothing in the temp folder)."""
+    import shutil  # noqa: PLC0415
+
+    folder = os.environ.get("XDG_STATE_HOME", "")
+    if Path(folder).name.startswith("connectorkit-test-state-"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_pack_cache(tmp_path_factory):
     """Keep the checked-pack cache of every test (and of the commands they run) out of ~/.cache."""

@@ -52,7 +52,7 @@ class FaultServer:
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1.0/myorg"
 
     def __enter__(self) -> Self:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def __exit__(self, *_exc: object) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -16,14 +19,24 @@ import msgspec
 import pytest
 
 import connectorkit.auth._flow as auth_module
-from conftest import FakeClock
+from certificates import JWT_BEARER, make_certificate
+from conftest import ACCESS as PB_ACCESS
+from conftest import BASE as PB_BASE
+from conftest import REFRESH as PB_REFRESH
+from conftest import FakeClock, assert_envelope, user_connection
 from connectorkit._bind import BoundConnection
 from connectorkit.auth._flow import ConnectionAuth, MemoryTokenStore
 from connectorkit.call._send import transmit
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, InvalidConnection, NetworkError
-from connectorkit.pack._definitions import ConnectionDef, Quirks
+from connectorkit.pack._definitions import (
+    AssertionSourceDef,
+    ClientAssertionDef,
+    ConnectionDef,
+    Quirks,
+)
 from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
 
 RUNTIME = Path(__file__).resolve().parent.parent / "runtime"
 TOKEN_URL = "https://login.example.test/tenant-1/oauth2/v2.0/token"
@@ -36,7 +49,8 @@ OLD_ACCESS = "at-SECRET-old-0002"
 OLD_REFRESH = "rt-SECRET-old-0003"
 NEW_ACCESS = "at-SECRET-new-0004"
 NEW_REFRESH = "rt-SECRET-new-0005"
-SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH)
+FEDERATED = "eyJhbGciOiJSUzI1NiJ9.federated-SECRET-0006.signature"
+SECRETS = (CLIENT_SECRET, OLD_ACCESS, OLD_REFRESH, NEW_ACCESS, NEW_REFRESH, FEDERATED)
 NOW = 1_750_000_000
 # The Power BI pack's quirks (a 403 TokenExpired also refuses a token).
 QUIRKS = load_pack().quirks
@@ -296,38 +310,76 @@ def test_an_authorization_code_connection_without_token_is_invalid(http, store):
 
 
 @pytest.mark.parametrize(
-    ("token", "field"),
+    ("token", "field", "message"),
     [
-        ("a-string", "connection.token"),
-        ({"refresh_token": OLD_REFRESH}, "connection.token.access_token"),
-        ({"access_token": OLD_ACCESS, "expires_at": "tomorrow"}, "connection.token.expires_at"),
-        ({"access_token": OLD_ACCESS, "refresh_token": 5}, "connection.token.refresh_token"),
+        (
+            "a-string",
+            "connection.token",
+            "must be an object with access_token (from `connectorkit auth login`)",
+        ),
+        (
+            {"refresh_token": OLD_REFRESH},
+            "connection.token.access_token",
+            "must be a non-empty string",
+        ),
+        (
+            {"access_token": OLD_ACCESS, "expires_at": "tomorrow"},
+            "connection.token.expires_at",
+            "must be a number of seconds since the epoch",
+        ),
+        (
+            {"access_token": OLD_ACCESS, "refresh_token": 5},
+            "connection.token.refresh_token",
+            "must be a string",
+        ),
     ],
 )
-def test_a_malformed_token_is_invalid_without_echoing_it(http, store, token, field):
+def test_a_malformed_token_is_invalid_without_echoing_it(http, store, token, field, message):
     with pytest.raises(InvalidConnection) as caught:
         ConnectionAuth(connection(token=token), http, store, remaining=lambda: None)
-    assert caught.value.details[0]["field"] == field
+    assert caught.value.details == [{"field": field, "message": message}]
     for secret in SECRETS:
         assert secret not in json.dumps(caught.value.to_dict())
 
 
 @pytest.mark.parametrize(
-    ("values", "field"),
+    ("values", "field", "message"),
     [
-        ({"token_url": None}, "token_url"),
-        ({"token_url": "login.example.test/token"}, "token_url"),
-        ({"client_id": ""}, "client_id"),
-        ({"token_leeway": -5}, "token_leeway"),
-        ({"token_leeway": "60"}, "token_leeway"),
+        ({"token_url": None}, "token_url", "is missing"),
+        ({"token_url": "login.example.test/token"}, "token_url", "must be an http(s) URL"),
+        ({"token_url": "https:///tenant-1/token"}, "token_url", "must be an http(s) URL"),
+        ({"token_url": "ftp://login.example.test/token"}, "token_url", "must be an http(s) URL"),
+        ({"client_id": ""}, "client_id", "is missing"),
+        ({"client_id": 5}, "client_id", "must be a string"),
+        ({"scopes": ["a", "b"]}, "scopes", "must be a string"),
+        ({"token_leeway": -5}, "token_leeway", "must be >= 0"),
+        ({"token_leeway": "60"}, "token_leeway", "must be >= 0"),
     ],
 )
-def test_missing_or_malformed_values_are_invalid(http, store, values, field):
+def test_missing_or_malformed_values_are_invalid(http, store, values, field, message):
     with pytest.raises(InvalidConnection) as caught:
         ConnectionAuth(
             connection(token=user_token(), **values), http, store, remaining=lambda: None
         )
-    assert caught.value.details[0]["field"] == f"connection.values.{field}"
+    assert caught.value.details == [{"field": f"connection.values.{field}", "message": message}]
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_service_principal_without_its_secret_is_invalid(http, store, secret):
+    conn = connection(grant="client_credentials", client_secret=secret)
+    with pytest.raises(InvalidConnection) as caught:
+        ConnectionAuth(conn, http, store, remaining=lambda: None)
+    assert caught.value.details == [
+        {"field": "connection.values.client_secret", "message": "is missing"}
+    ]
+
+
+def test_an_expired_token_without_a_refresh_token_names_the_missing_field(http, store):
+    with pytest.raises(InvalidConnection, match="connectorkit auth login") as caught:
+        call(http, store, connection(token=user_token(expires_in=-10, refresh=None)))
+    assert caught.value.details == [
+        {"field": "connection.token.refresh_token", "message": "is missing"}
+    ]
 
 
 def test_a_refused_refresh_is_an_auth_error_with_the_oauth_error(httpx_mock, http, store):
@@ -481,13 +533,20 @@ def test_a_service_principal_fetches_caches_and_refetches(httpx_mock, http, stor
     ]
 
 
-def test_service_principals_with_another_secret_do_not_share_a_token(httpx_mock, http, store):
+@pytest.mark.parametrize(
+    "other",
+    [{"client_secret": "another-secret"}, {"scopes": "https://storage.example.test/.default"}],
+)
+def test_service_principals_with_another_secret_or_scope_do_not_share_a_token(
+    httpx_mock, http, store, other
+):
     httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
     httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
     httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
     call(http, store, sp())
-    call(http, store, sp(client_secret="another-secret"))
+    call(http, store, sp(**other))
     assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 2
+    assert [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)] == [NEW_ACCESS, "at-2"]
 
 
 def test_a_service_principal_refetches_once_on_401(httpx_mock, http, store):
@@ -661,14 +720,17 @@ def test_all_is_complete():
     assert defined_here <= set(auth_module.__all__)
 
 
+@pytest.mark.parametrize("leeway", [60, None], ids=["given", "a-pack-without-token_leeway"])
 @pytest.mark.parametrize(("expires_in", "renewed"), [(61, False), (60, True)])
 def test_a_token_is_renewed_from_a_minute_before_it_expires(
-    httpx_mock, http, store, expires_in, renewed
+    httpx_mock, http, store, expires_in, renewed, leeway
 ):
+    # 60 s is the packs' default of token_leeway, and the runtime's when a pack declares none.
     if renewed:
         httpx_mock.add_response(url=TOKEN_URL, json=token_response())
     httpx_mock.add_response(url=DATASETS, json={"value": []})
-    _, flow = call(http, store, connection(token=user_token(expires_in=expires_in)))
+    conn = connection(token=user_token(expires_in=expires_in), token_leeway=leeway)
+    _, flow = call(http, store, conn)
     assert bearer(httpx_mock.get_requests()[-1]) == (NEW_ACCESS if renewed else OLD_ACCESS)
     assert (flow.new_token is not None) is renewed
 
@@ -746,3 +808,286 @@ def test_a_refused_credential_that_cannot_be_renewed_is_an_auth_error_saying_wha
     assert str(caught.value) == says
     assert caught.value.to_dict()["status"] == 401
     assert caught.value.to_dict()["code"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    ("policy", "scope"),
+    [("omit", None), ("granted", "Dataset.Read.All"), ("configured", USER_SCOPE)],
+)
+def test_refresh_scope_names_the_scope_a_refresh_asks_for(httpx_mock, http, store, policy, scope):
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    token = {**user_token(expires_in=0), "scope": "Dataset.Read.All"}  # what was granted
+    call(http, store, connection(token=token, refresh_scope=policy))
+    assert form(httpx_mock.get_request(url=TOKEN_URL)).get("scope") == scope
+
+
+def rotations(httpx_mock, count):
+    """The token endpoint's next ``count`` answers: at-1 with rt-1, at-2 with rt-2, ..."""
+    for n in range(1, count + 1):
+        httpx_mock.add_response(url=TOKEN_URL, json=token_response(f"at-{n}", f"rt-{n}"))
+
+
+def test_a_caller_that_keeps_sending_its_first_token_renews_with_the_newest_each_time(
+    httpx_mock, http, store, clock
+):
+    # A platform that never stores the rotated token sends the first one on every call: each
+    # renewal spends the newest refresh token, however many renewals ago the first one was.
+    rotations(httpx_mock, 12)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    for _ in range(12):
+        _, flow = call(http, store, connection(token=user_token(expires_in=0)))
+        clock.now += 4000  # the renewed token has expired by the next call
+    spent = [form(r)["refresh_token"] for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert spent == [OLD_REFRESH] + [f"rt-{n}" for n in range(1, 12)]
+    sent = [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)]
+    assert sent == [f"at-{n}" for n in range(1, 13)]
+    assert flow.new_token["refresh_token"] == "rt-12"
+
+
+@pytest.mark.parametrize(("renewals", "followed"), [(8, True), (9, False)])
+def test_a_refresh_token_is_followed_through_eight_rotations_at_most(
+    httpx_mock, http, store, clock, renewals, followed
+):
+    # Every call sends the token the one before it got (the platform stores each rotated
+    # token), until a caller that still holds the first one comes back: its refresh token
+    # leads to the newest token through every rotation since. Eight are followed; a longer
+    # chain asks to sign in again rather than walk the store without end.
+    rotations(httpx_mock, renewals)
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    token = user_token(expires_in=0)
+    for _ in range(renewals):
+        clock.now += 4000  # the token of the call before has expired
+        token = call(http, store, connection(token=token))[1].new_token
+    assert token["access_token"] == f"at-{renewals}"
+
+    first = connection(token=user_token(expires_in=0))
+    if followed:
+        _, flow = call(http, store, first)
+        assert bearer(httpx_mock.get_requests(url=DATASETS)[-1]) == f"at-{renewals}"
+        assert flow.new_token == token
+    else:
+        with pytest.raises(AuthError, match="rotated too many times") as caught:
+            call(http, store, first)
+        assert "connectorkit auth login" in str(caught.value)
+        assert len(httpx_mock.get_requests(url=DATASETS)) == renewals
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == renewals
+
+
+class _RenewedWhileWaiting(MemoryTokenStore):
+    """A store in which another worker files its new token while this call waits for the lease."""
+
+    def __init__(self, clock, token):
+        super().__init__(clock=clock)
+        self._theirs = token
+
+    @contextmanager
+    def lease(self, key, *, wait):
+        with super().lease(key, wait=wait) as held:
+            if self._theirs is not None:
+                self.put(key, self._theirs)
+                self._theirs = None
+            yield held
+
+
+def test_a_service_principal_token_another_worker_fetched_meanwhile_is_used_not_reported(
+    httpx_mock, http, clock
+):
+    # The call found no token, waited for the lease, and then found the one another worker
+    # fetched: it sends that token, asks for none, and reports none as its own new token.
+    theirs = {"access_token": "at-theirs", "expires_at": NOW + 3600, "token_type": "Bearer"}
+    httpx_mock.add_response(url=DATASETS, json={})
+    _, flow = call(http, _RenewedWhileWaiting(clock, theirs), sp())
+    assert bearer(httpx_mock.get_request(url=DATASETS)) == "at-theirs"
+    assert httpx_mock.get_requests(url=TOKEN_URL) == []
+    assert flow.new_token is None
+
+
+PB_TOKEN_URL = "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+EVENTS = f"{PB_BASE}/admin/activityevents"
+
+
+@pytest.mark.parametrize("why", ["expired", "refused"])
+def test_a_paged_call_renews_the_token_once_and_sends_the_new_one_for_every_page(
+    pack, runner, httpx_mock, why
+):
+    # The first page finds the caller's token expired (renewed before it is sent) or refused
+    # by the service (renewed on the 401): either way the token is renewed once, and every
+    # later page of the call carries the renewed token. Sending the old one again would be
+    # refused again, and renewing again would spend a rotated refresh token twice.
+    sent = []
+
+    def events(request):
+        sent.append(bearer(request))
+        if bearer(request) == PB_ACCESS:
+            return httpx.Response(401, json={"error": {"code": "TokenExpired"}})
+        page = int(request.url.params.get("page", "1"))
+        return httpx.Response(
+            200,
+            json={
+                "activityEventEntities": [{"page": page}],
+                "continuationUri": f"{EVENTS}?page={page + 1}" if page < 3 else None,
+                "lastResultSet": page == 3,
+            },
+        )
+
+    httpx_mock.add_callback(events, url=re.compile(re.escape(EVENTS)), is_reusable=True)
+    httpx_mock.add_response(url=PB_TOKEN_URL, json=token_response())
+    token = {"expires_at": NOW - 10} if why == "expired" else {}
+    body = {"action": "list_activity_events", "connection": user_connection(**token)}
+    response, code = respond(pack, runner, json.dumps(body))
+
+    assert_envelope(response)
+    assert (code, response["ok"]) == (0, True), response
+    assert response["result"]["activityEventEntities"] == [{"page": n} for n in (1, 2, 3)]
+    assert sent == ([PB_ACCESS] if why == "refused" else []) + [NEW_ACCESS] * 3
+    [renewal] = httpx_mock.get_requests(url=PB_TOKEN_URL)
+    assert form(renewal)["refresh_token"] == PB_REFRESH
+    assert response["token"]["refresh_token"] == NEW_REFRESH
+
+
+def test_a_connection_bound_once_serves_every_call_that_uses_it(httpx_mock, http, store, clock):
+    # serve binds a connection once for all its calls: the second call reads its client and
+    # leeway from the first's checks, and renews with them as the first did.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", "rt-3"))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    bound = connection(token=user_token(expires_in=0))
+    call(http, store, bound)
+    clock.now += 4000
+    _, flow = call(http, store, bound)
+    spent = [form(r)["refresh_token"] for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert spent == [OLD_REFRESH, NEW_REFRESH]
+    assert flow.new_token["access_token"] == "at-3"
+
+
+def test_a_public_client_renews_with_its_client_id_alone(httpx_mock, http, store):
+    # A user connection whose app has no secret (a public client, as `auth login` may use).
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response())
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, connection(token=user_token(expires_in=0), client_secret=None))
+    assert form(httpx_mock.get_request(url=TOKEN_URL)) == {
+        "grant_type": "refresh_token",
+        "refresh_token": OLD_REFRESH,
+        "scope": USER_SCOPE,
+        "client_id": "app-id-1",
+    }
+
+
+def jwt_header(assertion):
+    head = assertion.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+
+
+@pytest.mark.parametrize("secret", [None, CLIENT_SECRET], ids=["no-secret", "a-secret-beside"])
+def test_each_certificate_signs_its_token_request_and_gets_a_token_of_its_own(
+    httpx_mock, http, store, secret
+):
+    # Two certificates of one app (the old and the new one, while rotating them): each signs
+    # its own token request, which carries no secret even when a client_secret value is left
+    # beside the certificate, and each is given a token of its own.
+    old, new = make_certificate("app-id-1"), make_certificate("app-id-1")
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-2", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    for certificate in (old, new):
+        call(
+            http,
+            store,
+            sp(method="private_key_jwt", client_secret=secret, certificate=certificate.pem),
+        )
+    forms = [form(r) for r in httpx_mock.get_requests(url=TOKEN_URL)]
+    assert [sorted(f) for f in forms] == [
+        ["client_assertion", "client_assertion_type", "client_id", "grant_type", "scope"]
+    ] * 2
+    assert {f["client_assertion_type"] for f in forms} == {JWT_BEARER}
+    assert [jwt_header(f["client_assertion"])["x5t"] for f in forms] == [old.x5t, new.x5t]
+    assert [bearer(r) for r in httpx_mock.get_requests(url=DATASETS)] == [NEW_ACCESS, "at-2"]
+
+
+def test_a_federated_connection_presents_the_token_of_another_issuer(httpx_mock, http, store):
+    federated = ClientAssertionDef(
+        federated=(AssertionSourceDef(kind="value", source="{client_assertion}"),)
+    )
+    conn = sp(method="private_key_jwt", client_secret=None, client_assertion=FEDERATED)
+    conn = msgspec.structs.replace(
+        conn, definition=msgspec.structs.replace(conn.definition, client_assertion=federated)
+    )
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response(refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={})
+    call(http, store, conn)
+    assert form(httpx_mock.get_request(url=TOKEN_URL)) == {
+        "grant_type": "client_credentials",
+        "scope": SP_SCOPE,
+        "client_id": "app-id-1",
+        "client_assertion_type": JWT_BEARER,
+        "client_assertion": FEDERATED,
+    }
+    assert bearer(httpx_mock.get_request(url=DATASETS)) == NEW_ACCESS
+
+
+def test_a_renewal_through_a_rotation_whose_record_was_evicted_keeps_the_newest_refresh_token(
+    httpx_mock, http, clock
+):
+    # A worker's bounded store (least recently used out) has kept "the first refresh token
+    # became at-1/rt-1" but evicted rt-1's own record. A caller still sending the first token
+    # renews with rt-1; the answer rotates nothing, so the new token keeps rt-1 (the one just
+    # used), never the first refresh token, which rt-1 replaced.
+    store = MemoryTokenStore(clock=clock, max_entries=3)
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-1", "rt-1"))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("sp-1", refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("sp-2", refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", refresh=None))
+    httpx_mock.add_response(url=DATASETS, json={}, is_reusable=True)
+    first = user_token(expires_in=0)
+    call(http, store, connection(token=first))  # renewed: at-1 with rt-1
+    call(http, store, connection(token=first))  # at-1 is still good: the first's record is read
+    call(http, store, sp())  # two other connections' tokens evict rt-1's record
+    call(http, store, sp(client_secret="another-secret"))
+    clock.now += 4000  # at-1 has expired
+    _, flow = call(http, store, connection(token=first))
+
+    renewal = httpx_mock.get_requests(url=TOKEN_URL)[-1]
+    assert form(renewal)["refresh_token"] == "rt-1"
+    assert flow.new_token["access_token"] == "at-3"
+    assert flow.new_token["refresh_token"] == "rt-1"
+
+
+def test_a_refused_token_is_never_replaced_by_an_older_one_from_the_store(httpx_mock, http, store):
+    # The store holds at-1, renewed from the caller's refresh token an hour ago. The caller
+    # now sends at-2, which it got later elsewhere from the same refresh token; the service
+    # refuses it. The retry does not fall back to the older at-1: the token is renewed.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-1", refresh=None))
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-3", refresh=None))
+    sent = api_sequence(
+        httpx_mock,
+        httpx.Response(200, json={}),
+        httpx.Response(401),
+        httpx.Response(200, json={}),
+    )
+    call(http, store, connection(token=user_token(expires_in=0)))
+    later = user_token(expires_in=7200, access="at-2")
+    _, flow = call(http, store, connection(token=later))
+    assert sent == ["at-1", "at-2", "at-3"]
+    assert form(httpx_mock.get_requests(url=TOKEN_URL)[1])["refresh_token"] == OLD_REFRESH
+    assert flow.new_token["access_token"] == "at-3"
+
+
+def test_a_refused_token_without_expiry_is_replaced_by_the_one_renewed_from_it(
+    httpx_mock, http, store
+):
+    # A token without expires_at is taken as good until refused. When it is, the token the
+    # store already holds for its refresh token is sent instead, with no token request.
+    httpx_mock.add_response(url=TOKEN_URL, json=token_response("at-1", "rt-1"))
+    sent = api_sequence(
+        httpx_mock,
+        httpx.Response(200, json={}),
+        httpx.Response(401),
+        httpx.Response(200, json={}),
+    )
+    call(http, store, connection(token=user_token(expires_in=0)))
+    timeless = {"access_token": "at-0", "refresh_token": OLD_REFRESH}
+    _, flow = call(http, store, connection(token=timeless))
+    assert sent == ["at-1", "at-0", "at-1"]
+    assert len(httpx_mock.get_requests(url=TOKEN_URL)) == 1
+    assert flow.new_token["refresh_token"] == "rt-1"

@@ -59,6 +59,7 @@ def run(pack, request: dict, runner: Runner | None = None) -> dict:
 # -- the whole-call time budget --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_dripping_body_does_not_outlive_the_calls_timeout(pack, server):
     server.plan = ["drip:1000"]  # 50 s of body at one byte per 50 ms
     started = time.monotonic()
@@ -72,6 +73,7 @@ def test_a_dripping_body_does_not_outlive_the_calls_timeout(pack, server):
     assert elapsed < 20  # the body alone would take 50 s
 
 
+@pytest.mark.slow
 def test_a_dripping_token_answer_is_bounded_by_the_same_budget(pack, server):
     """The call's one budget travels on the auth flow's own requests too: a token endpoint
     whose answer never ends is cut at the call's timeout, and so is a too large one."""
@@ -332,6 +334,7 @@ def test_an_optional_path_part_appears_only_when_all_its_placeholders_have_value
     )
 
 
+@pytest.mark.slow
 def test_httpx_timeouts_alone_would_not_stop_the_drip(server):
     """The premise of the budget: per-read timeouts of 0.5 s never fire on a dripping body."""
     server.plan = ["drip:30"]
@@ -436,6 +439,7 @@ def test_a_process_bound_that_is_not_a_whole_number_of_1_or_more_is_ignored(valu
     assert CallBounds.from_environment({"CONNECTORKIT_TIMEOUT_MS": "1"}).timeout_s == 0.001
 
 
+@pytest.mark.slow
 def test_a_body_that_stalls_past_the_deadline_is_cut_by_the_watchdog(pack, server):
     # Bytes at 1.5 s restart httpx's read timeout, which would then wait until 3.5 s; the
     # watchdog shuts the socket down at the 2 s deadline, so the call ends as its budget says.
@@ -546,6 +550,7 @@ def test_a_connection_that_breaks_mid_body_is_a_network_error_not_a_timeout(pack
     assert response["error"]["request_sent"] is True
 
 
+@pytest.mark.slow
 def test_one_runner_keeps_answering_after_more_calls_than_its_pool_has_connections(pack, server):
     # serve: every response, read within its bounds, gives its connection back to the pool (of
     # 100): the 101st call would otherwise wait for one until its time budget ran out.

@@ -156,7 +156,7 @@ def folder(monkeypatch) -> Iterator[tuple[_Folder, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield service, f"http://127.0.0.1:{server.server_address[1]}/api"

@@ -302,3 +302,47 @@ def test_a_budget_is_per_resource_whatever_the_inputs_name(clock, name):
     limiter.done(limiter.admit("push", {name: "second"}, unbounded), committed=True)
     with pytest.raises(RateLimited):  # the first one's own budget is spent
         limiter.admit("push", {name: "first"}, lambda: 5.0)
+
+
+def one_budget(clock, *windows, table="{table_name}"):
+    budget = BudgetDef(
+        name="rows", actions=("push",), resource="{dataset_id}", windows=windows, table=table
+    )
+    state = State(MemoryStore(clock=clock), Sealer(["unused"], source="test"))
+    return Limiter(state, (budget,), time_scale=1.0, sleep=clock.sleep)
+
+
+def test_rows_fill_the_table_while_the_rows_window_still_waits_for_it(clock):
+    # The only window counts rows, and only once the table holds 5: the rows sent before that
+    # still fill the table, so the window starts to apply when they reach 5.
+    limiter = one_budget(clock, WindowDef(100, 3600.0, units="rows", when_table_holds=5))
+    limiter.done(limiter.admit("push", rows(5), unbounded), committed=True)
+    limiter.done(limiter.admit("push", rows(100), unbounded), committed=True)
+    with pytest.raises(RateLimited):  # the table holds 105: at most 100 rows an hour now
+        limiter.admit("push", rows(1), lambda: 5.0)
+
+
+def test_without_a_rows_window_requests_fill_no_table(clock):
+    limiter = one_budget(clock, WindowDef(1, 3600.0, when_table_holds=1))
+    for _ in range(5):  # nothing counts rows, so the table never holds one
+        limiter.done(limiter.admit("push", rows(3), lambda: 5.0), committed=True)
+
+
+def test_a_table_never_written_holds_no_rows(clock):
+    limiter = one_budget(clock, WindowDef(1, 3600.0, when_table_holds=1))
+    for _ in range(3):
+        limiter.done(limiter.admit("push", rows(3), lambda: 5.0), committed=False)
+
+
+def test_a_window_that_waits_for_a_table_never_applies_to_a_budget_without_one(clock):
+    limiter = one_budget(clock, WindowDef(1, 3600.0, when_table_holds=1), table=None)
+    for _ in range(3):
+        limiter.done(limiter.admit("push", rows(3), lambda: 5.0), committed=True)
+
+
+def test_a_request_without_its_rows_input_takes_no_rows(clock):
+    limiter = one_budget(clock, WindowDef(2, 3600.0, units="rows"), table=None)
+    limiter.done(limiter.admit("push", {"dataset_id": DATASET}, unbounded), committed=True)
+    limiter.done(limiter.admit("push", rows(2), lambda: 5.0), committed=True)
+    with pytest.raises(RateLimited):
+        limiter.admit("push", rows(1), lambda: 5.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 import yaml
 
 from conftest import PACK, ROOT, copy_pack
@@ -47,6 +48,7 @@ def test_the_keys_of_the_hand_written_actions_come_out_of_their_operation_ids():
         assert "_".join(w.lower() for w in title(op_id, tag, DEFAULT_VERBS)) == key, op_id
 
 
+@pytest.mark.slow
 def test_the_shipped_pack_is_what_the_importer_makes(tmp_path):
     pack = power_bi_copy(tmp_path)
     report = import_openapi(SWAGGER, pack)
@@ -99,6 +101,7 @@ def test_parameters_become_typed_inputs_and_responses_a_result_shape():
     assert "Dataset.ReadWrite.All" in history["description"]
 
 
+@pytest.mark.slow
 def test_a_rerun_renews_the_structure_and_keeps_what_the_author_wrote(tmp_path):
     pack = power_bi_copy(tmp_path)
     path = pack / "actions" / "refresh_dataset.yaml"

@@ -113,6 +113,7 @@ def test_a_second_run_changes_nothing_and_keeps_what_an_author_wrote(pack):
     assert (report.created, report.updated) == ([], [])
 
 
+@pytest.mark.slow
 def test_the_shipped_fabric_pack_is_what_the_importer_makes(tmp_path):
     copy = tmp_path / "fabric"
     shutil.copytree(FABRIC, copy)

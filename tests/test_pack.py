@@ -11,6 +11,8 @@ import json
 import re
 from functools import cache
 
+import pytest
+
 from conftest import PACK, ROOT, envelope_validator
 
 PROTOCOL = ROOT / "docs" / "protocol.md"
@@ -418,6 +420,7 @@ def pack_texts(pack):
     return texts
 
 
+@pytest.mark.slow
 def test_no_comment_copies_a_reference_sentence(pack):
     sentences = reference_sentences()
     assert len(sentences) > 100  # the check would be hollow without them

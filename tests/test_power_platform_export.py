@@ -71,6 +71,7 @@ def _shape(pack: Path) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 def test_the_power_bi_export_validates_against_microsofts_schemas(tmp_path: Path) -> None:
     result = _export(ROOT / "packs" / "powerbi", tmp_path / "PowerBI")
     assert _problems(tmp_path / "PowerBI") == []
@@ -113,6 +114,7 @@ def test_the_power_bi_export_validates_against_microsofts_schemas(tmp_path: Path
     )
 
 
+@pytest.mark.slow
 def test_the_power_bi_export_imports_back_into_the_same_pack(tmp_path: Path) -> None:
     result = _export(ROOT / "packs" / "powerbi", tmp_path / "PowerBI")
     _import(tmp_path / "PowerBI", tmp_path / "back")

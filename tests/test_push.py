@@ -9,7 +9,7 @@ import time
 import orjson
 import pytest
 
-from connectorkit.bulk._batching import BodyFrame, placeholder, split_rows
+from connectorkit.bulk._batching import Batch, BodyFrame, BodySpool, placeholder, split_rows
 from connectorkit.bulk._pusher import BatchRecord, BatchStatus, Pusher
 from connectorkit.core._errors import (
     HttpError,
@@ -56,6 +56,59 @@ def test_split_at_encoded_size_before_row_count():
 def test_split_counts_positions_from_start():
     batches = list(split_rows(rows(5, start=100), FRAME, max_rows=2, max_bytes=10**9, start=100))
     assert [(b.first, b.end) for b in batches] == [(100, 102), (102, 104), (104, 105)]
+
+
+def test_batches_cut_by_size_and_by_count_are_numbered_and_placed_in_order():
+    # The first four rows are large: their chunk is cut one row a batch; the next four are
+    # small and go together. Numbers and positions run on across both kinds of cut, as the
+    # ledger, the progress line and a resumed push read them.
+    data = [{"s": "x" * 100} for _ in range(4)] + rows(4, start=4)
+    batches = list(split_rows(data, FRAME, max_rows=4, max_bytes=FRAME.overhead + 150))
+    assert [(b.number, b.first, b.count) for b in batches] == [
+        (1, 0, 1),
+        (2, 1, 1),
+        (3, 2, 1),
+        (4, 3, 1),
+        (5, 4, 4),
+    ]
+    assert [r for b in batches for r in json.loads(b.body)["rows"]] == data
+
+
+def test_a_large_body_template_counts_against_max_bytes():
+    frame = BodyFrame.around({"note": "n" * 300, "rows": placeholder()})
+    data = [{"s": "x" * 40} for _ in range(20)]
+    limit = frame.overhead + 200
+    batches = list(split_rows(data, frame, max_rows=1000, max_bytes=limit))
+    row = len(orjson.dumps(data[0]))
+    fits = (200 + 1) // (row + 1)  # rows and their commas within what the template leaves
+    assert all(len(b.body) <= limit for b in batches)
+    assert [b.count for b in batches[:-1]] == [fits] * (len(batches) - 1)
+    assert sum(b.count for b in batches) == 20
+
+
+def test_a_push_holds_at_most_64_mib_of_bodies_in_memory_and_the_rest_on_disk():
+    body = b"x" * (1 << 20)  # one object: the part held in memory costs no copy
+    spool = BodySpool()
+    for number in range(1, 71):
+        spool.add(Batch(number, number - 1, 1, body))
+    assert spool.in_memory == 64 << 20
+    back = list(spool)
+    assert [b.number for b in back] == list(range(1, 71))
+    assert all(b.body == body for b in back)
+    spool.close()
+
+
+def test_a_spool_sets_aside_what_passes_its_bound_and_gives_every_body_back_in_order():
+    spool = BodySpool(in_memory=100)
+    bodies = [bytes([65 + i]) * 40 for i in range(5)]
+    for number, body in enumerate(bodies, 1):
+        spool.add(Batch(number, number, 1, body))
+        assert spool.in_memory <= 100
+    assert spool.in_memory == 80
+    assert [b.body for b in spool] == bodies
+    assert [b.body for b in spool] == bodies  # read back again (a retried send)
+    spool.close()
+    assert len(spool) == 0
 
 
 def test_row_larger_than_any_request_is_refused_by_position():

@@ -111,6 +111,17 @@ def test_good_rows_over_many_blocks_are_all_stored_once(pack):
     assert stored == sorted(rows, key=repr)
 
 
+def test_rows_that_leave_out_a_checked_column_are_stored_without_it(pack):
+    rows = good_rows(90)
+    for row in rows[::3]:
+        del row["At"]  # a column with a pattern, left out: it stays out
+    for row in rows[1::3]:
+        del row["Name"]
+    response, stored = same_answer(pack, rows)
+    assert response["ok"] is True, response
+    assert stored == sorted(rows, key=repr)
+
+
 def test_a_cut_inside_a_string_is_not_taken(pack):
     rows = good_rows(60)
     for row in rows[::3]:

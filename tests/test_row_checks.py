@@ -6,6 +6,12 @@ import json
 
 import pytest
 
+from conftest import copy_pack, user_connection
+from connectorkit.bulk._rowsource import FileRows, RowFile
+from connectorkit.call._entry import call as call_in_process
+from connectorkit.pack._load import load_pack
+from connectorkit.protocol._protocol import respond
+
 DATASET = "cfafbeb1-8037-4d0c-896e-a46fb27ff229"
 BASE = "https://api.powerbi.com/v1.0/myorg"
 ROWS_URL = f"{BASE}/datasets/{DATASET}/tables/T/rows"
@@ -101,3 +107,107 @@ def test_unknown_columns_are_an_error_unless_the_caller_sends_unchecked(call, ht
     response, code = push(call, [{"Qty": "x"}], send_unchecked=True)
     assert code == 0, response
     assert sent_rows(httpx_mock) == [[{"Qty": "x"}]]
+
+
+def test_a_column_of_a_type_the_pack_does_not_know_leaves_the_next_ones_checked(call, httpx_mock):
+    # The service may list a column of a type the pack has no check for; the columns after it
+    # are still the table's, checked by their types.
+    columns = [{"name": "Note", "dataType": "Variant"}, *COLUMNS]
+    httpx_mock.add_response(
+        method="GET", url=TABLES_URL, json={"value": [{"name": "T", "columns": columns}]}
+    )
+    response, code = push(call, [{"Product": "A", "Qty": "many"}])
+    assert code == 2
+    assert response["error"]["details"] == [
+        {"field": "rows[0].Qty", "message": 'input should be a valid integer (got "many")'}
+    ]
+    httpx_mock.add_response(method="POST", url=ROWS_URL)
+    response, code = push(call, [{"Product": "A", "Qty": 1}])
+    assert code == 0, response
+    assert sent_rows(httpx_mock) == [[{"Product": "A", "Qty": 1}]]
+
+
+@pytest.mark.parametrize("listed", [[], "Product,Qty"], ids=["no columns", "not a list"])
+def test_a_table_listed_without_a_list_of_columns_has_unknown_column_types(
+    call, httpx_mock, listed
+):
+    tables = {"value": [{"name": "T", "columns": listed}]}
+    httpx_mock.add_response(method="GET", url=TABLES_URL, json=tables)
+    response, code = push(call, [{"Product": "A", "Qty": 1}])
+    assert code == 2, response
+    assert response["error"]["details"] == [{"field": "columns", "message": "column types unknown"}]
+    assert httpx_mock.get_requests(method="POST") == []
+
+
+def test_a_pack_that_remembers_no_columns_asks_the_service_each_time(tmp_path, runner, httpx_mock):
+    root = copy_pack(tmp_path / "pack")
+    action = root / "actions" / "create_rows.yaml"
+    text = action.read_text(encoding="utf-8")
+    line = '      remember: ["{dataset_id}", "{table_name}"]\n'
+    assert line in text
+    action.write_text(text.replace(line, ""), encoding="utf-8")
+    pack = load_pack(root)
+    tables = {"value": [{"name": "T", "columns": COLUMNS}]}
+    for rows in ([{"Product": "A", "Qty": 1}], [{"Qty": 2}]):
+        httpx_mock.add_response(method="GET", url=TABLES_URL, json=tables)
+        httpx_mock.add_response(method="POST", url=ROWS_URL)
+        inputs = {"dataset_id": DATASET, "table_name": "T", "rows": rows}
+        request = {"action": "create_rows", "inputs": inputs, "connection": user_connection()}
+        response, code = respond(pack, runner, json.dumps(request))
+        assert code == 0, response
+    assert sent_rows(httpx_mock) == [[{"Product": "A", "Qty": 1}], [{"Qty": 2}]]
+    assert len(httpx_mock.get_requests(method="GET")) == 2
+
+
+# -- rows from a file --------------------------------------------------------------------------
+
+TYPED = [
+    {"name": "Id", "dataType": "Int64"},
+    {"name": "Name", "dataType": "String"},
+    {"name": "Price", "dataType": "Double"},
+    {"name": "At", "dataType": "DateTime"},
+    {"name": "Paid", "dataType": "Boolean"},
+]
+
+
+def push_file(pack, runner, path, **inputs):
+    request = {
+        "action": "create_rows",
+        "inputs": {"dataset_id": DATASET, "table_name": "T", **inputs},
+        "connection": user_connection(),
+    }
+    return call_in_process(request, pack, runner, rows=FileRows(RowFile(str(path))))
+
+
+def test_a_csv_files_cells_are_sent_as_their_columns_json_types(pack, runner, httpx_mock, tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text(
+        "Id,Name,Price,At,Paid\n"
+        "1,n1,2.5,2026-11-28T10:00:00Z,yes\n"
+        "2,,3,2026-11-28,false\n"
+        "-3,007,0.25,2026-11-29,1\n",
+        encoding="utf-8",
+    )
+    httpx_mock.add_response(method="POST", url=ROWS_URL)
+    response = push_file(pack, runner, path, columns=TYPED)
+    assert response["ok"] is True, response
+    [body] = [r.content for r in httpx_mock.get_requests(method="POST")]
+    assert json.loads(body) == {
+        "rows": [
+            {"Id": 1, "Name": "n1", "Price": 2.5, "At": "2026-11-28T10:00:00Z", "Paid": True},
+            {"Id": 2, "Price": 3, "At": "2026-11-28", "Paid": False},
+            {"Id": -3, "Name": "007", "Price": 0.25, "At": "2026-11-29", "Paid": True},
+        ]
+    }
+
+
+def test_a_csv_cell_that_is_not_of_its_columns_type_is_named_by_row_and_line(
+    pack, runner, httpx_mock, tmp_path
+):
+    path = tmp_path / "rows.csv"
+    path.write_text("Id,Name\n1,a\nmany,b\n", encoding="utf-8")
+    response = push_file(pack, runner, path, columns=TYPED)
+    assert response["error"]["details"] == [
+        {"field": "rows[1].Id", "message": "'many' is not a whole number", "line": 3}
+    ]
+    assert httpx_mock.get_requests(method="POST") == []

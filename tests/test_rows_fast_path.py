@@ -158,6 +158,7 @@ def test_valid_plain_rows_are_decided_without_the_row_check(data: st.DataObject)
         {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0.5}}},
         {"type": "object", "properties": {"a": {"type": "number", "maximum": 3}}},
         {"type": "object", "properties": {"a": {"type": "string", "format": "uuid"}}},
+        {"type": "object", "properties": {"a": {"type": "integer", "pattern": "[0-9]+"}}},
         {"type": "object", "properties": {"a": {}}},
         {"type": "object", "additionalProperties": {"type": "string"}},
         {"type": "array"},
@@ -341,3 +342,20 @@ def test_the_binding_check_of_an_array_of_objects_names_the_bad_element() -> Non
     assert issues is not None
     assert [issue.at for issue in issues] == [(2,)]
     assert check([{}, Row()]) is not None  # a dict subclass is not a JSON object, as before
+
+
+def test_a_text_shorter_than_its_types_minimum_length_is_refused(tmp_path, server):
+    # A pack whose String type also has a minimum length: the check in C must keep it too.
+    root = copy_pack(tmp_path / "pack")
+    action = root / "actions" / "create_rows.yaml"
+    text = action.read_text(encoding="utf-8")
+    old = "String: { type: string, maxLength: 4000 }"
+    assert old in text
+    action.write_text(text.replace(old, "String: { type: string, minLength: 2 }"), encoding="utf-8")
+    rows = good_rows(12_000)
+    rows[11_000]["Name"] = "x"
+    response = push_json(load_pack(root), server, rows)
+    assert response["error"]["details"] == [
+        {"field": "rows[11000].Name", "message": 'must have at least 2 characters (got "x")'}
+    ]
+    assert server.rows == []

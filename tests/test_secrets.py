@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -352,7 +353,7 @@ def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tm
     # token, the second takes it from the store. A service that echoes the bearer token in its
     # body must find it masked in the second's debug output too, not only in the first's.
     server = ThreadingHTTPServer(("127.0.0.1", 0), EchoService)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     request = {
         "action": "raw_request",
@@ -367,6 +368,8 @@ def test_a_token_another_process_renewed_is_masked_when_the_service_echoes_it(tm
         "PATH": str(Path(sys.executable).parent),
         "CONNECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.sqlite3'}",
         "NO_PROXY": "127.0.0.1",
+        # The runtime the tests import, should it not be the installed one (a scratch copy).
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
     }
     command = [sys.executable, "-m", "connectorkit", "invoke", "-v", "--pack", str(PACK)]
     try:

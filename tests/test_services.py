@@ -185,13 +185,11 @@ def test_a_users_refresh_token_gets_the_services_token_and_the_callers_token_is_
     import httpx  # noqa: PLC0415
 
     def refreshed(request):
-        form = parse_qs(request.content.decode())
-        assert form["grant_type"] == ["refresh_token"]
-        assert form["refresh_token"] == [USER_REFRESH]
+        scope = parse_qs(request.content.decode()).get("scope", ["none"])[0]
         return httpx.Response(
             200,
             json={
-                "access_token": f"user-token-for {form['scope'][0]}",
+                "access_token": f"user-token-for {scope}",
                 "refresh_token": "another-refresh-token",
                 "token_type": "Bearer",
                 "expires_in": 3600,
@@ -203,7 +201,7 @@ def test_a_users_refresh_token_gets_the_services_token_and_the_callers_token_is_
     user = {
         "key": "oauth2",
         "values": {"client_id": "app", "client_secret": SECRET},
-        "token": {
+        "token": {  # good for another 50 minutes, but for the API's scope only
             "access_token": USER_ACCESS,
             "refresh_token": USER_REFRESH,
             "expires_at": int(time.time()) + 3600,
@@ -211,8 +209,19 @@ def test_a_users_refresh_token_gets_the_services_token_and_the_callers_token_is_
     }
     response, _ = run(svc, runner, "read_file", {"path": "f.csv"}, user)
     assert response["ok"], response
-    sent = httpx_mock.get_requests(url=f"{FILES}/f.csv")[0]
-    # Not the caller's API token: one redeemed from its refresh token for the storage scope.
+    renewal, sent = httpx_mock.get_requests()
+    # First the caller's refresh token is redeemed for the storage scope: the scope is asked
+    # for although the connection's own refreshes ask for none (its refresh_scope is omit).
+    assert str(renewal.url) == TOKEN_URL
+    assert parse_qs(renewal.content.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [USER_REFRESH],
+        "scope": [FILES_SCOPE],
+        "client_id": ["app"],
+        "client_secret": [SECRET],
+    }
+    # Then the storage gets that token, never the caller's API token.
+    assert str(sent.url) == f"{FILES}/f.csv"
     assert sent.headers["Authorization"] == f"Bearer user-token-for {FILES_SCOPE}"
     # The service's token is not the connection's: nothing comes back for the caller to store.
     assert "token" not in response

@@ -79,6 +79,7 @@ def test_hashes(state):
     assert store.hash_all("ck:{h}") == {"b": b"2"}
 
 
+@pytest.mark.slow
 def test_a_window_admits_its_limit_then_says_how_long_to_wait(state):
     store = state.store
     per_second = Window("ck:{res:d1}:w0", limit=3, seconds=1.0)

@@ -180,6 +180,25 @@ def test_a_broken_trigger_is_named_with_its_file_and_line(tmp_path):
         assert found == [expected], (name, problems)
 
 
+def test_the_keys_of_an_event_template_are_literal_text(tmp_path):
+    # Only an event's values are rendered: braces in a key are kept as written, so the checker
+    # does not read them as a placeholder that names nothing.
+    root = copy_pack(tmp_path / "pack")
+    text = """
+        key: literal_keys
+        label: L
+        description: D
+        list: {action: list_reports}
+        identity: "{$item.id}"
+        changes: appeared
+        event: {"{report}": "{$item.id}", name: "{$item.name}"}
+        """
+    (root / "triggers" / "literal_keys.yaml").write_text(
+        textwrap.dedent(text).lstrip(), encoding="utf-8"
+    )
+    assert [str(p) for p in validate_pack(root)] == []
+
+
 # -- the poll request ------------------------------------------------------------------------
 
 
@@ -275,6 +294,7 @@ def test_docs_have_a_section_per_trigger(pack):
     assert "polled every 60 s" in one
 
 
+@pytest.mark.slow
 def test_a_plain_call_loads_nothing_of_triggers(tmp_path):
     script = (
         "import json, sys\n"

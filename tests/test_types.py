@@ -182,6 +182,27 @@ def test_a_row_validator_agrees_with_json_schema(schema: dict[str, Any], value: 
         ({"type": "string", "pattern": "[a-c]+"}, "xabcx", False),
         ({"type": "key_value"}, {"A": 1}, False),
         ({"type": "key_value"}, [{"key": "A"}], False),
+        # An element's required keys are checked with no properties declared; an enum of
+        # texts refuses an element of any other value, a list or an object included.
+        ({"type": "array", "items": {"type": "object", "required": ["name"]}}, [{}], False),
+        ({"type": "array", "items": {"type": "object", "required": ["name"]}}, [{"name": 1}], True),
+        ({"type": "array", "items": {"enum": ["a", "b"]}}, [["a"]], False),
+        ({"type": "array", "items": {"enum": ["a", "b"]}}, [{"a": 1}], False),
+        ({"type": "array", "items": {"enum": ["a", "b"]}}, ["b", "a"], True),
+        # An element's keywords apply only to values of their kind (no type: to any value).
+        ({"type": "array", "items": {"properties": {"a": {"type": "string"}}}}, [1, "a"], True),
+        ({"type": "array", "items": {"properties": {"a": {"type": "string"}}}}, [{"a": 1}], False),
+        ({"type": "array", "items": {"required": ["a"]}}, [5, "x", [1]], True),
+        ({"type": "array", "items": {"items": {"type": "string"}}}, [5, ["ab"]], True),
+        ({"type": "array", "items": {"items": {"type": "string"}}}, [["a", 1]], False),
+        (
+            {"type": "array", "items": {"type": "object", "properties": {"a": {}}}},
+            [{"a": []}],
+            True,
+        ),
+        ({"type": "array", "items": {}}, [1, "a", None], True),
+        ({"type": "array", "items": {"type": "string"}}, ["a", 1], False),
+        ({"type": "array", "items": {"type": "object", "required": ["name"]}}, [3], False),
     ],
 )
 def test_the_edges_of_json_types(spec: dict[str, Any], value: Any, accepted: bool) -> None:

@@ -272,12 +272,28 @@ SINGLE_MISTAKES = [
         "'maximum' applies only to integer and number inputs",
     ),
     Mistake(
+        "length-for-other-type",
+        LIST_TABLES,
+        "  - use: top\n",
+        "  - use: top\n    min_length: 1\n",
+        "inputs[1].min_length",
+        "'min_length' applies only to string and array inputs, not integer",
+    ),
+    Mistake(
         "enum-member-type",
         RAW,
         "enum: [json, text, binary]",
         "enum: [json, text, 3]",
         "inputs[8].enum[2]",
         "3 is not a string",
+    ),
+    Mistake(
+        "enum-member-not-text",
+        RAW,
+        "default: json\n    enum: [json, text, binary]",
+        "enum: [[json]]",
+        "inputs[8].enum[0]",
+        "is not a string",
     ),
     Mistake(
         "override-default",

@@ -297,7 +297,9 @@ class ConnectionAuth(KindAuth):
                     # A caller that keeps sending its first token finds the newest at once.
                     self._store.put(origin, token)
                 return token, True
-        raise AuthError(  # pragma: no cover - a chain this long means a store gone wrong
+        # A caller still holding a token more than _MAX_ROTATIONS renewals old: rather than
+        # walk an ever longer chain on every call, it is asked to sign in again.
+        raise AuthError(
             f"the refresh token of connection '{self._key}' was rotated too many times: "
             f"{_LOGIN_HINT}"
         )

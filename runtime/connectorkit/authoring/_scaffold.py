@@ -242,6 +242,7 @@ def new_pack(folder: Path, *, key: str | None = None, label: str | None = None) 
         "README.md": _readme(label, action),
         ".gitignore": ".venv/\n__pycache__/\n.pytest_cache/\n",
     }
+    _check(files)
     written = []
     for name, text in files.items():
         path = folder / name
@@ -269,9 +270,46 @@ def new_action(pack: Path, key: str, *, method: str = "GET", path: str = "/") ->
         raise FileExistsError(f"{target} exists")
     if not path.startswith("/"):
         raise ValueError(f"the path must start with '/': {path!r}")
+    text = _action(key, method.upper(), path)
+    _check({f"actions/{key}.yaml": text})
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(_action(key, method.upper(), path), encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
     return target
+
+
+def _check(files: dict[str, str]) -> None:
+    """Read back each pack document of ``files`` and check it by its model; raise ValueError.
+
+    The documents are written as text, with the comments a person reads; what the text reads
+    back as is what the model checks, before any file is written.
+    """
+    import yaml  # noqa: PLC0415 - only writing files needs it
+
+    from connectorkit.authoring.model._check import Kind, check  # noqa: PLC0415 - pydantic
+
+    for name, text in files.items():
+        kind: Kind
+        if name == "connector.yaml":
+            kind = "connector"
+        elif name.startswith("connections/"):
+            kind = "connection"
+        elif name.startswith("actions/"):
+            kind = "action"
+        else:
+            continue
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(
+                f"{name} would not be YAML ({_yaml_problem(exc)}); nothing was written"
+            ) from None
+        check(kind, document, name)
+
+
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None) or "not readable"
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem}, line {mark.line + 1}" if mark is not None else str(problem)
 
 
 def _examples(*lines: str) -> str:

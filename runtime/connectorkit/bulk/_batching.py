@@ -199,6 +199,7 @@ class BodySpool:
     """
 
     def __init__(self, in_memory: int = 64 << 20) -> None:
+        self._bound = in_memory
         self._room = in_memory
         self._batches: list[Batch] = []  # a batch whose body is b"" has it in the file
         self._spans: dict[int, tuple[int, int]] = {}
@@ -220,6 +221,11 @@ class BodySpool:
 
     def __len__(self) -> int:
         return len(self._batches)
+
+    @property
+    def in_memory(self) -> int:
+        """Bytes of bodies held in memory (never more than the bound it was made with)."""
+        return self._bound - self._room
 
     def __iter__(self) -> Iterator[Batch]:
         """The batches in order, each body read back when it was set aside."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import load
+from connectorkit.cli._progress import LiveLine
 from connectorkit.cli._voice import Voice
 from connectorkit.core._errors import ConnectorError, InvalidInput
 
@@ -331,10 +332,9 @@ class _Watcher:
     """Progress on stderr: the file written, then the load; redrawn in place on a terminal."""
 
     def __init__(self, *, live: bool, quiet: bool, label: str) -> None:
-        self.live = live
         self.quiet = quiet
         self.label = label
-        self._drawn = False
+        self._line = LiveLine(sys.stderr, live=live)
         self._started = time.monotonic()
 
     def __call__(self, progress: Mapping[str, Any]) -> None:
@@ -352,38 +352,15 @@ class _Watcher:
 
     def note(self, text: str) -> None:
         """A line between frames."""
-        if self.quiet:
-            return
-        self._clear()
-        sys.stderr.write(f"connectorkit: {text}\n")
-        sys.stderr.flush()
+        if not self.quiet:
+            self._line.note(text)
 
     def close(self) -> None:
         """Leave the last frame on its own line."""
-        if self._drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._drawn = False
+        self._line.end()
 
     def _show(self, text: str, share: float | None) -> None:
-        elapsed = f", {time.monotonic() - self._started:.1f} s"
-        if not self.live:
-            sys.stderr.write(f"connectorkit: {text}{elapsed}\n")
-            sys.stderr.flush()
-            return
-        bar = ""
-        if share is not None:
-            filled = round(20 * share)
-            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
-        sys.stderr.write("\r\x1b[2K" + bar + text + elapsed)
-        sys.stderr.flush()
-        self._drawn = True
-
-    def _clear(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-            self._drawn = False
+        self._line.show(f"{text}, {time.monotonic() - self._started:.1f} s", share)
 
 
 def _written(staged: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import TextIO
 
-__all__ = ["OperationProgress", "Progress"]
+__all__ = ["LiveLine", "OperationProgress", "Progress"]
 
 
 class Progress:
@@ -51,6 +51,55 @@ class Progress:
         """Leave the bar in its final state."""
         if self._bar is not None:
             self._bar.close()
+
+
+class LiveLine:
+    """One line of progress on ``stream``: redrawn in place on a terminal, a new line elsewhere.
+
+    ``show`` draws a frame (with a 20-wide bar when it gives a share done), ``note`` writes a
+    line between frames, ``end`` leaves the last frame on its own line.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, stream: TextIO, *, live: bool) -> None:
+        self.stream = stream
+        self.live = live
+        self.drawn = False
+
+    def show(self, text: str, share: float | None = None) -> None:
+        """Draw ``text`` (``share``, from 0 to 1, as a bar before it on a terminal)."""
+        if not self.live:
+            self.stream.write(f"connectorkit: {text}\n")
+            self.stream.flush()
+            return
+        bar = ""
+        if share is not None:
+            filled = round(self.WIDTH * share)
+            bar = "[" + "#" * filled + "." * (self.WIDTH - filled) + "] "
+        self.stream.write("\r\x1b[2K" + bar + text)
+        self.stream.flush()
+        self.drawn = True
+
+    def note(self, text: str) -> None:
+        """A line of its own between frames (the frame is taken off its line first)."""
+        self.clear()
+        self.stream.write(f"connectorkit: {text}\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the frame drawn, if any."""
+        if self.drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self.drawn = False
+
+    def end(self) -> None:
+        """Leave the frame drawn, if any, on its own line."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
 
 
 class OperationProgress:

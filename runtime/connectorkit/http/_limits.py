@@ -134,13 +134,13 @@ class Limiter:
         windows = []
         rows = 0
         for number, window in enumerate(budget.windows):
-            if window.when_table_holds is not None and stored < window.when_table_holds:
-                continue
             units = 1
             if window.units is not None:
                 value = inputs.get(window.units)
                 units = len(value) if isinstance(value, list | tuple | range) else 0
-                rows = units
+                rows = units  # what fills the table, whether this window applies yet or not
+            if window.when_table_holds is not None and stored < window.when_table_holds:
+                continue
             seconds = window.seconds / self.time_scale
             margin = max(WINDOW_MARGIN_S, min(_MARGIN_FACTOR * slowest, _MARGIN_SHARE * seconds))
             windows.append(Window(f"{prefix}:w{number}", window.limit, seconds + margin, units))

@@ -13,7 +13,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectorkit.authoring.openapi._documents import Documents
 from connectorkit.authoring.openapi._followups import FLAGS
@@ -23,6 +23,11 @@ from connectorkit.authoring.openapi._naming import DEFAULT_VERBS
 from connectorkit.authoring.openapi._spec import Operation, Spec, read_spec
 from connectorkit.authoring.openapi._triggers import trigger_of, webhook_ids
 from connectorkit.authoring.openapi._write import action_yaml, schema_header
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from connectorkit.authoring.model._check import Kind
 
 __all__ = [
     "DocumentSettings",
@@ -247,13 +252,28 @@ def import_openapi(
     report.notes += repeats
     wanted = [item for item in made if _selected(item.operations, tags, operation_ids)]
     report.operations = sum(len(item.operations) for item in wanted)
+    # Every document is made and checked by its model before the first file is written, so a
+    # document the model refuses leaves the pack as it was (InvalidDocument, a ValueError).
+    writes: dict[Path, str] = {}
     for item in wanted:
         source = item.operations[0].document if several else (settings.document or given[0].name)
-        _apply(item, pack_root, existing, curated_ops, report, source, dry_run=dry_run)
-    _triggers(wanted, pack_root, report, webhooks, dry_run=dry_run)
-    if not dry_run and not several:
-        _record_document(given[0], pack_root, connector_file, settings, base)
+        _apply(item, pack_root, existing, curated_ops, report, source, writes)
+    _triggers(wanted, pack_root, report, webhooks, writes)
+    record = None if several else _record_document(given[0], pack_root, settings, base)
+    if not dry_run:
+        for path, text in writes.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        if record is not None:
+            record()
     return report
+
+
+def _checked(kind: Kind, document: Any, what: str) -> None:
+    """Raise InvalidDocument (a ValueError) naming ``what`` when its model refuses ``document``."""
+    from connectorkit.authoring.model._check import check as checked  # noqa: PLC0415 - pydantic
+
+    checked(kind, document, what)
 
 
 def _runtime_inputs(connector: dict[str, Any]) -> frozenset[str]:
@@ -340,9 +360,9 @@ def _apply(  # noqa: PLR0917 - one generated action and where it goes
     curated_ops: dict[str, str],
     report: ImportReport,
     source: str,
-    *,
-    dry_run: bool,
+    writes: dict[Path, str],
 ) -> None:
+    """Add the action's file to ``writes`` when it is new or changed, checked by the model."""
     ids = [op.id for op in item.operations]
     report.notes += item.notes
     owner = next((curated_ops[i] for i in ids if i in curated_ops), None)
@@ -367,14 +387,18 @@ def _apply(  # noqa: PLR0917 - one generated action and where it goes
         report.updated.append(item.key)
     else:
         report.created.append(item.key)
-    if not dry_run:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = schema_header(root)
-        path.write_text(action_yaml(data, generated_from=source, header=header), encoding="utf-8")
+    operations = ", ".join(op.ref for op in item.operations)
+    _checked("action", data, f"operation {operations}: actions/{item.key}.yaml")
+    header = schema_header(root)
+    writes[path] = action_yaml(data, generated_from=source, header=header)
 
 
 def _triggers(
-    wanted: list[Generated], root: Path, report: ImportReport, webhooks: set[int], *, dry_run: bool
+    wanted: list[Generated],
+    root: Path,
+    report: ImportReport,
+    webhooks: set[int],
+    writes: dict[Path, str],
 ) -> None:
     """A trigger file for each trigger operation that can be one; the others counted, by reason."""
     existing = {p.stem for p in (root / "triggers").glob("*.yaml")}
@@ -406,30 +430,42 @@ def _triggers(
             report.triggers_kept.append(key)
             continue
         report.triggers.append(key)
-        if not dry_run:
-            path = root / "triggers" / f"{key}.yaml"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            header = schema_header(root).replace("action.schema.json", "trigger.schema.json")
-            path.write_text(action_yaml(data, header=header), encoding="utf-8")
+        _checked("trigger", data, f"operation {operation.ref}: triggers/{key}.yaml")
+        header = schema_header(root).replace("action.schema.json", "trigger.schema.json")
+        writes[root / "triggers" / f"{key}.yaml"] = action_yaml(data, header=header)
 
 
 def _record_document(
-    spec_path: Path, root: Path, connector_file: Path, settings: OpenApiSettings, base: str
-) -> None:
-    """Keep the document in the pack and declare it, so tests can check requests against it."""
+    spec_path: Path, root: Path, settings: OpenApiSettings, base: str
+) -> Callable[[], None]:
+    """What keeps the document in the pack and declares it, so tests check requests against it.
+
+    The ``openapi:`` block it adds to ``connector.yaml`` is checked by the model first.
+    """
     target = root / (settings.document or f"openapi/{spec_path.name}")
-    if not target.exists() or not spec_path.samefile(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(spec_path, target)
+    relative = target.relative_to(root).as_posix() if settings.document is None else ""
     if settings.document is None:
-        relative = target.relative_to(root).as_posix()
-        text = connector_file.read_text(encoding="utf-8")
-        block = (
-            "\n# Written by `connectorkit import-openapi`: the document the actions come from;\n"
-            "# the conformance tests check every action's request against it.\n"
-            f"openapi:\n  document: {relative}\n  base_path: {_quoted(base)}\n"
+        _checked(
+            "connector.openapi",
+            {"document": relative, "base_path": base},
+            f"{spec_path.name}: the openapi block of connector.yaml",
         )
-        connector_file.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")
+
+    def record() -> None:
+        if not target.exists() or not spec_path.samefile(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(spec_path, target)
+        if settings.document is None:
+            connector_file = root / "connector.yaml"
+            text = connector_file.read_text(encoding="utf-8")
+            block = (
+                "\n# Written by `connectorkit import-openapi`: the document the actions come "
+                "from;\n# the conformance tests check every action's request against it.\n"
+                f"openapi:\n  document: {relative}\n  base_path: {_quoted(base)}\n"
+            )
+            connector_file.write_text(text.rstrip("\n") + "\n" + block, encoding="utf-8")
+
+    return record
 
 
 def _quoted(text: str) -> str:

@@ -165,14 +165,20 @@ def _build(pack: Pack, report: ExportReport) -> tuple[dict[str, Any], dict[str, 
     return swagger, {"properties": props}
 
 
-def _base_url(pack: Pack, connection: ConnectionDef) -> str:
-    """The connection's ``base_url`` with its placeholders filled from defaults and value sets."""
+def _defaults(pack: Pack, connection: ConnectionDef) -> dict[str, Any]:
+    """The connection's default values, with what the chosen value sets bring added."""
     defaults: dict[str, Any] = {v.key: v.default for v in connection.values if v.has_default}
     for selector, options in pack.value_sets.items():
         chosen = defaults.get(selector)
         if chosen is not None and str(chosen) in options:
             for name, value in options[str(chosen)].items():
                 defaults.setdefault(name, value)
+    return defaults
+
+
+def _base_url(pack: Pack, connection: ConnectionDef) -> str:
+    """The connection's ``base_url`` with its placeholders filled from defaults and value sets."""
+    defaults = _defaults(pack, connection)
     return _fill(str(defaults.get("base_url") or ""), defaults)
 
 
@@ -499,12 +505,7 @@ def _secure(spec: InputDef | None, label: str) -> dict[str, Any]:
 
 
 def _oauth(pack: Pack, connection: ConnectionDef) -> tuple[dict[str, Any], dict[str, Any]]:
-    defaults: dict[str, Any] = {v.key: v.default for v in connection.values if v.has_default}
-    for selector, options in pack.value_sets.items():
-        chosen = defaults.get(selector)
-        if chosen is not None and str(chosen) in options:
-            for name, value in options[str(chosen)].items():
-                defaults.setdefault(name, value)
+    defaults = _defaults(pack, connection)
     tenant = defaults.pop("tenant_id", None)
     authorize = _fill(str(defaults.get("authorize_url") or ""), defaults)
     token = _fill(str(defaults.get("token_url") or ""), defaults)

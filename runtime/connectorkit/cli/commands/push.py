@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectorkit.cli._common import add_pack_option, add_state_option, configure_logging, load
+from connectorkit.cli._progress import LiveLine
 from connectorkit.cli._voice import Voice, add_json_option
 from connectorkit.core._errors import ConnectorError, InvalidInput
 
@@ -281,11 +282,10 @@ class _Watcher:
     """
 
     def __init__(self, *, live: bool, quiet: bool, label: str) -> None:
-        self.live = live
         self.quiet = quiet
         self.label = label
         self.last: Mapping[str, Any] | None = None
-        self._drawn = False
+        self._line = LiveLine(sys.stderr, live=live)
         self._started = time.monotonic()
 
     @property
@@ -295,31 +295,22 @@ class _Watcher:
 
     def __call__(self, progress: Mapping[str, Any]) -> None:
         self.last = progress
-        if self.quiet:
-            return
-        if self.live:
+        if not self.quiet:
             self._draw(progress)
-            return
-        sys.stderr.write(f"connectorkit: {self._frame(progress)}\n")
-        sys.stderr.flush()
 
     def pause(self, text: str) -> None:
         """A note between frames (the bar is taken off its line first)."""
-        self._clear()
-        sys.stderr.write(f"connectorkit: {text}\n")
-        sys.stderr.flush()
+        self._line.note(text)
 
     def close(self, result: Any) -> None:
         """Leave the last frame (with the final numbers) on its own line."""
-        if self._drawn and self.last is not None:
+        if self._line.drawn and self.last is not None:
             final = dict(self.last)
             if isinstance(result, dict) and isinstance(result.get("committed"), int):
                 final["committed"] = result["committed"]
                 final["in_flight"] = 0
             self._draw(final)
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self._drawn = False
+            self._line.end()
 
     def _frame(self, progress: Mapping[str, Any]) -> str:
         committed, total = int(progress["committed"]), progress.get("total")
@@ -333,17 +324,4 @@ class _Watcher:
 
     def _draw(self, progress: Mapping[str, Any]) -> None:
         committed, total = int(progress["committed"]), progress.get("total")
-        width = 20
-        bar = ""
-        if total:
-            filled = round(width * committed / total)
-            bar = "[" + "#" * filled + "." * (width - filled) + "] "
-        sys.stderr.write("\r\x1b[2K" + bar + self._frame(progress))
-        sys.stderr.flush()
-        self._drawn = True
-
-    def _clear(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
-            self._drawn = False
+        self._line.show(self._frame(progress), committed / total if total else None)
