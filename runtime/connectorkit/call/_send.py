@@ -271,9 +271,9 @@ _MAX_URLS = 512
 
 def _url_of(url: str, params: tuple[Any, ...]) -> httpx.URL:
     """``url`` with the query parameters ``params`` added, parsed (once for recent ones)."""
-    key = (url, params)
+    key: tuple[str, tuple[Any, ...]] | None = (url, params)
     try:
-        parsed = _URLS.get(key)
+        parsed = _URLS.get((url, params))
     except TypeError:  # a parameter of another type than text: not kept
         key, parsed = None, None
     if parsed is None:
