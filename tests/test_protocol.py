@@ -283,3 +283,28 @@ def test_a_url_httpx_would_refuse_is_the_callers_invalid_connection(
     assert said in detail["message"]
     assert response["error"]["message"].startswith(f"connection value '{field}' ")
     assert "meta" not in response  # refused at bind: nothing was sent
+
+
+def test_repeated_calls_each_send_their_own_url(pack, runner, httpx_mock):
+    # serve keeps recently parsed URLs: a repeated URL, another query or another service root
+    # must each still be sent exactly as rendered.
+    httpx_mock.add_response(json={"value": []}, is_reusable=True)
+    other = user_connection()
+    other["values"]["base_url"] = "https://other.example/v1.0/myorg"
+    calls = [({}, None), ({"top": 5}, None), ({}, None), ({"top": 5}, other), ({"top": 7}, None)]
+    for inputs, connection in calls:
+        request = {
+            "action": "list_groups",
+            "inputs": inputs,
+            "connection": connection or user_connection(),
+        }
+        assert respond(pack, runner, json.dumps(request))[0]["ok"]
+    sent = [str(r.url) for r in httpx_mock.get_requests()]
+    base = "https://api.powerbi.com/v1.0/myorg/groups"
+    assert sent == [
+        base,
+        base + "?%24top=5",
+        base,
+        "https://other.example/v1.0/myorg/groups?%24top=5",
+        base + "?%24top=7",
+    ]

@@ -246,13 +246,9 @@ class Sender:
         merged = self.http.headers.copy()
         if headers:
             merged.update(headers)
-        url: str | httpx.URL = spec.url
-        params = tuple(spec.params) or None
         try:
-            if params is not None and "?" in spec.url:
-                # A URL a service handed out keeps its own query (a signature), with ours added.
-                url, params = httpx.URL(spec.url).copy_merge_params(params), None
-            request = httpx.Request(spec.method, url, params=params, headers=merged, **kwargs)
+            url = _url_of(spec.url, tuple(spec.params))
+            request = httpx.Request(spec.method, url, headers=merged, **kwargs)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             # What the inputs put into the URL made one httpx refuses: the caller's to fix.
             raise InvalidInput(
@@ -264,6 +260,35 @@ class Sender:
         if spec.stream:
             request.extensions[STREAMED] = True
         return request
+
+
+# The URLs of recent requests, parsed: serve's calls of one action send the same URL again and
+# again, and httpx's parsing of it is the largest part of building a request. An httpx.URL is
+# immutable, so one object serves every request of that URL and query.
+_URLS: dict[tuple[str, tuple[Any, ...]], httpx.URL] = {}
+_MAX_URLS = 512
+
+
+def _url_of(url: str, params: tuple[Any, ...]) -> httpx.URL:
+    """``url`` with the query parameters ``params`` added, parsed (once for recent ones)."""
+    key: tuple[str, tuple[Any, ...]] | None = (url, params)
+    try:
+        parsed = _URLS.get((url, params))
+    except TypeError:  # a parameter of another type than text: not kept
+        key, parsed = None, None
+    if parsed is None:
+        if not params:
+            parsed = httpx.URL(url)
+        elif "?" in url:
+            # A URL a service handed out keeps its own query (a signature), with ours added.
+            parsed = httpx.URL(url).copy_merge_params(params)
+        else:
+            parsed = httpx.URL(url, params=params)
+        if key is not None:
+            if len(_URLS) >= _MAX_URLS:
+                _URLS.clear()  # (a plain bound: the next requests fill it again)
+            _URLS[key] = parsed
+    return parsed
 
 
 _CHUNK = 64 * 1024
