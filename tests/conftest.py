@@ -137,6 +137,10 @@ def pytest_configure(config):
 
     os.environ["CONNECTORKIT_STATE"] = "memory://"
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="connectorkit-test-state-")
+    # Commands the tests run are off a terminal with no width set, whoever runs pytest:
+    # pytest-xdist's workers set COLUMNS=80, which would fit every table to 80 columns.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 
 def pytest_unconfigure(config):

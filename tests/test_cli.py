@@ -34,14 +34,8 @@ if TYPE_CHECKING:
     from powerbi_emulator import EmulatorHandle
 
 COMMAND = str(Path(sys.executable).parent / "connectorkit")
-# The command runs as off a terminal with nothing set: pytest-xdist's workers set COLUMNS=80,
-# which would fit the tables to 80 columns.
 ENV = {
-    **{
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"CONNECTORKIT_PACK", "NO_COLOR", "COLUMNS", "LINES"}
-    },
+    **{k: v for k, v in os.environ.items() if k not in {"CONNECTORKIT_PACK", "NO_COLOR"}},
     "NO_PROXY": "127.0.0.1,localhost",
     "no_proxy": "127.0.0.1,localhost",
 }
