@@ -181,7 +181,8 @@ def _fields(
     if cached is not None and cached[0] is owner:
         return cached[1], cached[2]
     fields = tuple(
-        _Field(d.key, compile_spec(spec_of(d)), d.default, d.required) for d in definitions
+        _Field(d.key, compile_spec(spec_of(d), lazy=True), d.default, d.required)
+        for d in definitions
     )
     keys = frozenset(f.key for f in fields)
     with _compiled_lock:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import httpx
+import msgspec
 
 from connectorkit.core import _errors
 from connectorkit.core._errors import AuthError, HttpError, NetworkError, RateLimited
@@ -53,23 +53,50 @@ _DESCRIPTION_LIMIT = 500
 _STANDARD = Quirks()
 
 
-@dataclass(frozen=True, slots=True)
-class OAuthClient:
+def _shown(value: object, *names: str) -> str:
+    """``Name(field=..., ...)`` of ``value`` with only ``names`` shown (never a secret)."""
+    fields = ", ".join(f"{name}={getattr(value, name)!r}" for name in names)
+    return f"{type(value).__name__}({fields})"
+
+
+# These are frozen msgspec structures rather than dataclasses: a dataclass writes and compiles
+# its methods when its module loads, milliseconds of every cold start for three classes.
+class OAuthClient(msgspec.Struct, frozen=True):
     """A registered OAuth 2.0 client and the token endpoint it authenticates at.
 
     A ``private_key_jwt`` client has a ``signer`` that makes a fresh client assertion for each
     token request (a certificate's), or none when each grant brings its own (a federated
     token). ``credential`` tells apart clients of the same id with other credentials (a
-    certificate's thumbprint), for caching their tokens apart.
+    certificate's thumbprint), for caching their tokens apart. Its repr leaves out the secret
+    and the signer; equality and hashing leave out the signer.
     """
 
     token_url: str
     client_id: str
-    client_secret: str | None = field(repr=False)
+    client_secret: str | None
     scope: str | None = None
     auth_method: AuthMethod = "client_secret_post"
-    signer: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    signer: Callable[[], str] | None = None
     credential: str = ""
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.token_url,
+            self.client_id,
+            self.client_secret,
+            self.scope,
+            self.auth_method,
+            self.credential,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return _shown(self, "token_url", "client_id", "scope", "auth_method", "credential")
 
 
 def refresh_grant(
@@ -202,13 +229,15 @@ class SideRequest(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointRequest:
+class EndpointRequest(msgspec.Struct, frozen=True):
     """What a side request is (``label``: "the OIDC token endpoint"), to name its failures."""
 
     label: str
     host: str
-    secrets: frozenset[str] = field(repr=False)
+    secrets: frozenset[str]
+
+    def __repr__(self) -> str:
+        return _shown(self, "label", "host")
 
     def attach(self, request: httpx.Request) -> httpx.Request:
         """``request``, carrying this description."""
@@ -223,8 +252,7 @@ class EndpointRequest:
         return NetworkError(f"{self.label} ({self.host}) could not be reached: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenExchange:
+class TokenExchange(msgspec.Struct, frozen=True):
     """One token request and how to read its answer: built by :func:`token_exchange`.
 
     Split in two (the request, then its response) so that an auth flow can yield the request
@@ -233,13 +261,16 @@ class TokenExchange:
 
     client: OAuthClient
     grant_type: str
-    body: bytes = field(repr=False)
-    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
     host: str
-    secrets: frozenset[str] = field(repr=False)
-    previous: Mapping[str, Any] | None = field(repr=False)
+    secrets: frozenset[str]
+    previous: Mapping[str, Any] | None
     now: Callable[[], float]
     quirks: Quirks
+
+    def __repr__(self) -> str:
+        return _shown(self, "client", "grant_type", "host", "now", "quirks")
 
     def request(self, http: httpx.Client, *, timeout: float | None) -> httpx.Request:
         """The POST to the token endpoint, with ``http``'s default headers (never its cookies).

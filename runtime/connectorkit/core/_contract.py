@@ -11,21 +11,19 @@ Each field's message for a caller is in its ``Meta(extra={"problem": ...})``; ``
 is replaced by what the caller sent ("an array", "null").
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: msgspec reads these structures' annotations to
+# decode, and annotations kept as text would each be compiled and evaluated at every start-up.
 import contextlib
 import functools
 import typing
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from connectorkit.core._errors import InvalidConnection, InvalidInput, InvalidRequest
 from connectorkit.core._json import unrepresentable
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
 
 __all__ = [
     "Choices",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import ssl
 import threading
 from typing import Any
 
@@ -135,9 +134,29 @@ class _RequestTransport(httpx.BaseTransport):
         self._shared.close()
 
 
-# The pool of plain http:// connections never uses TLS; httpx wants a context all the same, and
-# this one (no certificates loaded, verification on) costs nothing to make.
-_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+class _PlainTransport(httpx.HTTPTransport):
+    """httpx's transport for plain http:// only: its pool has no TLS context at all.
+
+    httpx makes one for every transport, and the first TLS context of a process costs OpenSSL's
+    set-up (milliseconds of a cold start) for connections that never use it. An https request
+    never comes here (:class:`_ByScheme`); if one did, httpcore would make its default context.
+    """
+
+    def __init__(
+        self, *, limits: httpx.Limits, http1: bool = True, http2: bool = False, **_tls: Any
+    ) -> None:
+        """``limits`` and the HTTP versions as httpx's client gives them; its TLS options unused."""
+        import httpcore  # noqa: PLC0415 - imported by httpx's transports already
+
+        # The one attribute httpx's HTTPTransport keeps (httpx is pinned to 0.28 in pyproject).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=None,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=http1,
+            http2=http2,
+        )
 
 
 class _ByScheme(httpx.BaseTransport):
@@ -164,8 +183,7 @@ class _ByScheme(httpx.BaseTransport):
             with self._lock:
                 made = self._tls if tls else self._plain
                 if made is None:
-                    options = self._options if tls else {**self._options, "verify": _NO_TLS}
-                    made = httpx.HTTPTransport(**options)
+                    made = (httpx.HTTPTransport if tls else _PlainTransport)(**self._options)
                     if tls:
                         self._tls = made
                     else:

@@ -30,8 +30,9 @@ FALSE_WORDS = ("false", "no", "n", "off", "0")
 JSON_TYPES = frozenset({"object", "array", "key_value", "json"})
 
 _BOOLEANS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
-_INTEGER = re.compile(r"[+-]?\d+")
-_NUMBER = re.compile(r"[+-]?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# Compiled at their first use (re keeps them): only text from a command line is coerced.
+_INTEGER = r"[+-]?\d+"
+_NUMBER = r"[+-]?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?"
 
 
 def _shown(text: str) -> str:
@@ -47,16 +48,16 @@ def _boolean(text: str) -> bool:
 
 def _integer(text: str) -> int:
     raw = text.strip()
-    if not _INTEGER.fullmatch(raw):
+    if not re.fullmatch(_INTEGER, raw):
         raise ValueError(f"{_shown(text)} is not a whole number")
     return int(raw)
 
 
 def _number(text: str) -> int | float:
     raw = text.strip()
-    if not _NUMBER.fullmatch(raw):
+    if not re.fullmatch(_NUMBER, raw):
         raise ValueError(f"{_shown(text)} is not a number")
-    if _INTEGER.fullmatch(raw):
+    if re.fullmatch(_INTEGER, raw):
         return int(raw)
     value = float(raw)
     if not math.isfinite(value):

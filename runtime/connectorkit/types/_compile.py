@@ -123,11 +123,15 @@ def spec_of(definition: InputDef) -> dict[str, Any]:
     }
 
 
-def compile_spec(spec: Mapping[str, Any]) -> Validator:
+def compile_spec(spec: Mapping[str, Any], *, lazy: bool = False) -> Validator:
     """The validator of an input definition (a YAML mapping, or an InputDef's fields).
 
     ``spec`` is trusted to be well-formed (the schema pass vouches for a pack's definitions).
+    ``lazy``: its code is generated at its first check, not now (a call checks the few inputs
+    it was given, not every input its action and connection define).
     """
+    if lazy:
+        return Validator(str(spec.get("type")), _Deferred(spec))
     kind = str(spec.get("type"))
     rules: dict[str, Any] = {
         name: spec.get(name)
@@ -145,6 +149,23 @@ def compile_spec(spec: Mapping[str, Any]) -> Validator:
     if form is not None:
         check = _with_format(check, str(spec["format"]), form)
     return Validator(kind, check)
+
+
+class _Deferred:
+    """A validator's check, compiled when it first checks a value."""
+
+    __slots__ = ("_check", "_spec")
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self._spec = spec
+        self._check: Callable[[Any], list[Issue] | None] | None = None
+
+    def __call__(self, value: Any) -> list[Issue] | None:
+        check = self._check
+        if check is None:
+            # Two threads may both compile it the first time: the same check either way.
+            check = self._check = compile_spec(self._spec).check
+        return check(value)
 
 
 def _with_format(
