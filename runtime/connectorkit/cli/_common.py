@@ -27,6 +27,7 @@ __all__ = [
     "pack_folder",
     "pack_path",
     "positive",
+    "terminal_width",
 ]
 
 

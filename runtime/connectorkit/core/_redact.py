@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MASK",
     "RedactingFormatter",
+    "StderrHandler",
     "encodings_of",
     "forget_all",
     "forget_secrets",
