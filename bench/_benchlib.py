@@ -34,6 +34,7 @@ __all__ = [
     "Stats",
     "app_token",
     "banner",
+    "before_env",
     "connectorkit_command",
     "emulator",
     "installed_bytecode",
@@ -272,6 +273,20 @@ def installed_bytecode(python: Path) -> tuple[int, int]:
         (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").is_file() for source in sources
     )
     return len(sources), compiled
+
+
+def before_env(root: Path) -> dict[str, str]:
+    """The environment that runs the connectorkit of another checkout ``root`` (``--before``).
+
+    Its ``runtime/`` goes first on the path, and its Power BI pack is the pack: in
+    ``packs/powerbi`` since the layout of packs by name, at the root before it.
+    """
+    pack = root / "packs" / "powerbi"
+    return {
+        **os.environ,
+        "PYTHONPATH": str(root / "runtime"),
+        "CONNECTORKIT_PACK": str(pack if pack.is_dir() else root),
+    }
 
 
 def load_note() -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import pstats
 import re
 import resource
@@ -47,6 +46,7 @@ from _benchlib import (
     Stats,
     app_token,
     banner,
+    before_env,
     connection,
     connectorkit_command,
     installed_bytecode,
@@ -114,7 +114,7 @@ def _request(emu: Emulator, token: dict[str, Any] | None) -> str:
 
 def _before(root: Path) -> dict[str, str]:
     """The environment that runs the connectorkit of another checkout (its runtime/ first)."""
-    return {**os.environ, "PYTHONPATH": str(root / "runtime"), "CONNECTORKIT_PACK": str(root)}
+    return before_env(root)
 
 
 def _variants(

@@ -51,6 +51,7 @@ from _benchlib import (
     Stats,
     app_token,
     banner,
+    before_env,
     connection,
     connectorkit_command,
     lean_python,
@@ -122,11 +123,7 @@ class Worker:
         )
         env = None
         if before is not None:
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(before / "runtime"),
-                "CONNECTORKIT_PACK": str(before),
-            }
+            env = before_env(before)
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [*command, "serve", "--quiet", "--concurrency", str(concurrency)],
@@ -425,8 +422,7 @@ def _stub(rounds: int, count: int, before: Path | None, python: Path) -> None:
     trees: list[tuple[str, dict[str, str] | None]] = [("this tree", None)]
     if before is not None:
         trees.append(
-            ("before", {**os.environ, "PYTHONPATH": str(before / "runtime"),
-                        "CONNECTORKIT_PACK": str(before)})
+            ("before", before_env(before))
         )  # fmt: skip
     found: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
     for _ in range(3):  # three children each, alternating; the best of each is shown
