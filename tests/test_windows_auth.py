@@ -44,6 +44,12 @@ def auth(client, **values):
 _STATS = httpx.Client()  # one keep-alive connection for every look at the counters
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_stats():
+    yield
+    _STATS.close()  # (left open, its socket is reported unclosed when the interpreter exits)
+
+
 def stats(urls):
     return _STATS.get(urls["stats_url"]).json()
 
