@@ -616,3 +616,14 @@ def test_validate_names_a_check_of_an_action_the_pack_lacks(tmp_path):
         "at check.action 'list_grups' is not an action of this pack; did you mean 'list_groups'?"
         in done.stdout
     )
+
+
+@pytest.mark.parametrize("columns", [60, 100])
+def test_help_is_wrapped_to_the_width_columns_gives(tmp_path, columns):
+    shown = ck("invoke", "--help", cwd=tmp_path, env={"COLUMNS": str(columns)})
+    assert shown.returncode == 0
+    # (The examples are shown as written, whatever the width.)
+    lines = shown.stdout.split("examples:")[0].splitlines()
+    assert max(len(line) for line in lines) <= columns - 2
+    # The width is used, not merely respected: the options' help fills its lines.
+    assert max(len(line) for line in lines) > columns - 12

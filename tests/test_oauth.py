@@ -10,6 +10,7 @@ import string
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
+import msgspec
 import pytest
 
 from connectorkit.auth._oauth import (
@@ -365,3 +366,19 @@ def test_the_timeout_applies_to_the_token_request(httpx_mock):
 
 def test_the_client_repr_hides_the_secret():
     assert CLIENT_SECRET not in repr(client())
+
+
+def test_clients_differing_only_in_their_signer_are_one_client():
+    signed = [
+        msgspec.structs.replace(client("private_key_jwt"), signer=lambda n=n: f"assertion-{n}")
+        for n in range(2)
+    ]
+    assert signed[0] == signed[1]
+    assert hash(signed[0]) == hash(signed[1])
+    assert len({client(), client(), client(secret="cs~other-0007")}) == 2
+    assert client() != client(scope="other")
+    assert "assertion" not in repr(signed[0])
+    assert repr(client()) == (
+        f"OAuthClient(token_url={TOKEN_URL!r}, client_id='app-id-1', scope={SCOPE!r}, "
+        "auth_method='client_secret_post', credential='')"
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,7 +26,6 @@ __all__ = [
     "pack_folder",
     "pack_path",
     "positive",
-    "terminal_width",
 ]
 
 
@@ -40,34 +38,12 @@ class _HelpFormatter(argparse.HelpFormatter):
         return super()._fill_text(text, width, indent)
 
 
-def terminal_width() -> int:
-    """The terminal's width as ``shutil.get_terminal_size()`` gives it.
-
-    $COLUMNS, else the width of the terminal on stdout, else 80.
-    """
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
 class CommandParser(argparse.ArgumentParser):
     """A parser whose usage errors suggest what was probably meant.
 
     ``--jsn`` is answered with ``did you mean --json?`` and a mistyped command or verb with the
     nearest one, under the usage of the command it was given to.
     """
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse makes a formatter for every argument added, and its default width comes from
-        # shutil, whose import (with bz2, lzma and zlib) every start-up would pay for.
-        return self.formatter_class(prog=self.prog, width=terminal_width() - 2)  # type: ignore[call-arg]
 
     def error(self, message: str) -> NoReturn:
         """Print this parser's usage, the message and a suggestion; exit 2."""
