@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import csv
 import functools
 import io
 import itertools
@@ -29,7 +28,6 @@ import msgspec
 from connectorkit.core._contract import not_json, reading_request_text, refuse_unrepresentable
 from connectorkit.core._errors import InvalidInput
 from connectorkit.core._json import unrepresentable
-from connectorkit.types._coerce import coerce
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -181,6 +179,8 @@ def _ndjson(
 def _csv(
     stream: IO[bytes], column_types: Mapping[str, str] | None, field: str
 ) -> Iterator[dict[str, Any]]:
+    import csv  # noqa: PLC0415 - CSV files only: a request's rows never need it
+
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
         yield from _csv_rows(csv.reader(text), column_types, field)
@@ -191,6 +191,8 @@ def _csv(
 def _csv_rows(
     reader: Any, column_types: Mapping[str, str] | None, field: str
 ) -> Iterator[dict[str, Any]]:
+    import csv  # noqa: PLC0415 - CSV files only
+
     try:
         header = next(reader)
     except StopIteration:
@@ -286,6 +288,8 @@ def _ndjson_lines(text: IO[str]) -> Iterator[int]:
 
 def _csv_lines(text: IO[str]) -> Iterator[int]:
     """The line where each record of a CSV text starts, after its header."""
+    import csv  # noqa: PLC0415 - CSV files only
+
     reader = csv.reader(text)
     with contextlib.suppress(StopIteration, csv.Error):
         next(reader)
@@ -297,6 +301,8 @@ def _csv_lines(text: IO[str]) -> Iterator[int]:
 
 
 def _converter(kind: str) -> Callable[[str], Any]:
+    from connectorkit.types._coerce import coerce  # noqa: PLC0415 - CSV files only
+
     return functools.partial(coerce, kind=kind)
 
 
