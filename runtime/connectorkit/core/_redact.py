@@ -100,8 +100,7 @@ def encodings_of(secret: str) -> tuple[str, ...]:
 
 # A PEM body line is 64 base64 characters; shorter pieces (the last line) still say much.
 _MIN_PEM_LINE = 16
-# Compiled at its first use (re keeps it): only a secret that is a PEM needs it.
-_PEM_BLOCK = r"-----BEGIN [A-Z0-9 ]+-----(?P<body>[A-Za-z0-9+/=\s:,-]+?)-----END"
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z0-9 ]+-----(?P<body>[A-Za-z0-9+/=\s:,-]+?)-----END")
 
 
 def _pem_parts(secret: str) -> set[str]:
@@ -109,7 +108,7 @@ def _pem_parts(secret: str) -> set[str]:
     parts: set[str] = set()
     if "-----BEGIN" not in secret:
         return parts
-    for block in re.finditer(_PEM_BLOCK, secret):
+    for block in _PEM_BLOCK.finditer(secret):
         lines = [line.strip() for line in block.group("body").splitlines() if ":" not in line]
         lines = [line for line in lines if line]
         parts |= {line for line in lines if len(line) >= _MIN_PEM_LINE}
