@@ -211,3 +211,21 @@ def test_a_csv_cell_that_is_not_of_its_columns_type_is_named_by_row_and_line(
         {"field": "rows[1].Id", "message": "'many' is not a whole number", "line": 3}
     ]
     assert httpx_mock.get_requests(method="POST") == []
+
+
+def test_a_column_of_a_type_the_pack_does_not_know_takes_any_value(call, httpx_mock):
+    # Microsoft's own examples make columns of type "bool" and "string": a table listed with
+    # one still has that column, and its values are left for the service to judge.
+    columns = [{"name": "Paid", "dataType": "bool"}, *COLUMNS]
+    tables = {"value": [{"name": "T", "columns": columns}]}
+    httpx_mock.add_response(method="GET", url=TABLES_URL, json=tables)
+    response, code = push(call, [{"Paid": True, "Product": "A", "Qty": "many"}])
+    assert code == 2
+    assert response["error"]["details"] == [
+        {"field": "rows[0].Qty", "message": 'input should be a valid integer (got "many")'}
+    ]
+    httpx_mock.add_response(method="POST", url=ROWS_URL)  # (the columns are remembered now)
+    rows = [{"Paid": True, "Product": "A", "Qty": 1}, {"Paid": "yes", "Qty": 2}]
+    response, code = push(call, rows)
+    assert code == 0, response
+    assert sent_rows(httpx_mock) == [rows]
