@@ -81,9 +81,9 @@ def _row_schema(rows_def: RowTypesDef, columns: Iterable[Mapping[str, Any]]) -> 
     for column in columns:
         kind = column.get(rows_def.type_field)
         schema = rows_def.types.get(str(kind))
-        # A type the pack has no check for (the service may list one, such as the "bool" of
-        # Microsoft's own examples; a caller's columns input names only known ones): the column
-        # is the table's all the same, and its values go unchecked, for the service to judge.
+        # A type the pack has no check for (the service may list one under another name than
+        # the pack's; a caller's columns input names only known ones): the column is the
+        # table's all the same, and its values go unchecked, for the service to judge.
         properties[str(column.get(rows_def.name_field))] = {} if schema is None else dict(schema)
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
