@@ -271,24 +271,26 @@ _MAX_URLS = 512
 
 def _url_of(url: str, params: tuple[Any, ...]) -> httpx.URL:
     """``url`` with the query parameters ``params`` added, parsed (once for recent ones)."""
-    key: tuple[str, tuple[Any, ...]] | None = (url, params)
+    key = (url, params)
     try:
-        parsed = _URLS.get((url, params))
+        parsed = _URLS.get(key)
     except TypeError:  # a parameter of another type than text: not kept
-        key, parsed = None, None
+        return _parse_url(url, params)
     if parsed is None:
-        if not params:
-            parsed = httpx.URL(url)
-        elif "?" in url:
-            # A URL a service handed out keeps its own query (a signature), with ours added.
-            parsed = httpx.URL(url).copy_merge_params(params)
-        else:
-            parsed = httpx.URL(url, params=params)
-        if key is not None:
-            if len(_URLS) >= _MAX_URLS:
-                _URLS.clear()  # (a plain bound: the next requests fill it again)
-            _URLS[key] = parsed
+        parsed = _parse_url(url, params)
+        if len(_URLS) >= _MAX_URLS:
+            _URLS.clear()  # (a plain bound: the next requests fill it again)
+        _URLS[key] = parsed
     return parsed
+
+
+def _parse_url(url: str, params: tuple[Any, ...]) -> httpx.URL:
+    if not params:
+        return httpx.URL(url)
+    if "?" in url:
+        # A URL a service handed out keeps its own query (a signature), with ours added.
+        return httpx.URL(url).copy_merge_params(params)
+    return httpx.URL(url, params=params)
 
 
 _CHUNK = 64 * 1024

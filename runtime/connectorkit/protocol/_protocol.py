@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import logging
@@ -65,15 +64,9 @@ __all__ = [
 
 log = logging.getLogger("connectorkit")
 
-
-@functools.cache
-def _decoder(lazy: bool) -> msgspec.json.Decoder[Any]:
-    """A request's text decoded straight into the contract's structure: checked as it is parsed.
-
-    Made at its first use: ``invoke`` reads a request lazily, ``serve`` whole, and each
-    decoder costs a cold start a fraction of a millisecond to make.
-    """
-    return msgspec.json.Decoder(LazyRequest if lazy else Request)
+# A request's text decoded straight into the contract's structure: checked as it is parsed.
+_DECODER = msgspec.json.Decoder(Request)
+_LAZY = msgspec.json.Decoder(LazyRequest)
 
 
 def decode_request(text: str | bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -133,7 +126,7 @@ def take_request(text: str | bytes, *, lazy: bool = False) -> Taken:
     kept for :func:`answer`. ``lazy``: the inputs are left as text (:data:`LazyRequest`) until
     :func:`realized` decodes them, a push's rows a block at a time as they are checked.
     """
-    typed = loads_exact(text, _decoder(lazy))
+    typed = loads_exact(text, _LAZY if lazy else _DECODER)
     if typed is not NOT_JSON:
         return Taken(typed, text=text if lazy else None)
     try:
