@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
-from connectorkit.authoring.model._base import InputKey, Part, ref
+from connectorkit.authoring.model._base import InputKey, Part, described, ref
 from connectorkit.authoring.model._input import ActionInput, Importance, ItemSchema, Unique
 
 __all__ = [
@@ -85,13 +85,9 @@ def _exactly_one(part: Part, names: tuple[str, ...]) -> None:
 class RowsDiscover(Part):
     """Where the service tells a table's columns."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "Where the service tells a table's columns: GET path, the list at"
-                " items, the element whose fields equal match, its columns field."
-            )
-        }
+    model_config = described(
+        "Where the service tells a table's columns: GET path, the list at"
+        " items, the element whose fields equal match, its columns field."
     )
 
     path: str = Field(description="A path template under base_url.")
@@ -105,14 +101,10 @@ class RowsDiscover(Part):
 class RowTypes(Part):
     """The column types rows are checked against."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Check every element of the batch input against its table's "
+        "column types before anything is sent.",
         title="Row types",
-        json_schema_extra={
-            "description": (
-                "Check every element of the batch input against its table's "
-                "column types before anything is sent."
-            )
-        },
     )
 
     types: dict[str, dict[str, Any]] = Field(
@@ -153,13 +145,9 @@ class RowTypes(Part):
 class ExpectedRequest(Part):
     """The request an example's inputs must produce."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The request these inputs must produce, path relative to the connection's base_url.",
         title="Expected request",
-        json_schema_extra={
-            "description": (
-                "The request these inputs must produce, path relative to the connection's base_url."
-            )
-        },
     )
 
     method: _Method
@@ -176,13 +164,9 @@ class ExpectedRequest(Part):
 class SampleResponse(Part):
     """What the service answers in an example."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "What the service answers in the example (status 200 and no body when absent).",
         title="Sample response",
-        json_schema_extra={
-            "description": (
-                "What the service answers in the example (status 200 and no body when absent)."
-            )
-        },
     )
 
     status: int | None = Field(None, ge=100, le=599)
@@ -221,15 +205,11 @@ class InOrderRemembered(Part):
 class BatchInOrder(Part):
     """When the chunks of a batch go one at a time."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "When chunks go one at a time, so that they arrive in their order"
-                " (a table that drops its oldest rows by arrival): when the "
-                "caller sets a boolean input, or when a value an action "
-                "remembered is one of the listed ones."
-            )
-        }
+    model_config = described(
+        "When chunks go one at a time, so that they arrive in their order"
+        " (a table that drops its oldest rows by arrival): when the "
+        "caller sets a boolean input, or when a value an action "
+        "remembered is one of the listed ones."
     )
 
     input: str | None = Field(
@@ -241,11 +221,8 @@ class BatchInOrder(Part):
 class Batch(Part):
     """A request sent once per chunk of an array input."""
 
-    model_config = ConfigDict(
-        title="Batch",
-        json_schema_extra={
-            "description": "Send the request once per chunk of an array input, in order."
-        },
+    model_config = described(
+        "Send the request once per chunk of an array input, in order.", title="Batch"
     )
 
     input: InputKey = Field(description="The array input to split.")
@@ -271,15 +248,11 @@ class Batch(Part):
 class RequestEach(Part):
     """A request per item of a list in the answer."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Then, for every item of a list in the answer, GET a path built "
+        "from the item's fields; the result is those answers' lists "
+        "joined into one.",
         title="Each",
-        json_schema_extra={
-            "description": (
-                "Then, for every item of a list in the answer, GET a path built "
-                "from the item's fields; the result is those answers' lists "
-                "joined into one."
-            )
-        },
     )
 
     items: str = Field(
@@ -375,14 +348,10 @@ class Request(Part):
 class Slice(Part):
     """A list the service returns whole, paged by the runtime."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Page a list the service returns whole: skip `offset` items of "
+        "body[items], keep at most `limit`.",
         title="Slice",
-        json_schema_extra={
-            "description": (
-                "Page a list the service returns whole: skip `offset` items of "
-                "body[items], keep at most `limit`."
-            )
-        },
     )
 
     items: str = Field(min_length=1, description="The body key holding the list (e.g. value).")
@@ -397,13 +366,9 @@ class Slice(Part):
 class Result(Part):
     """How the response becomes the action's result."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "How the response becomes the action's result; absent: the parsed response body.",
         title="Result",
-        json_schema_extra={
-            "description": (
-                "How the response becomes the action's result; absent: the parsed response body."
-            )
-        },
     )
 
     slice: Slice | None = None
@@ -511,12 +476,8 @@ class Step(Part):
 class OperationStatus(Part):
     """The service's words for each outcome of an operation."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "The service's words for each outcome; an unlisted word counts as running."
-            )
-        }
+    model_config = described(
+        "The service's words for each outcome; an unlisted word counts as running."
     )
 
     at: str = Field(
@@ -535,11 +496,7 @@ class OperationStatus(Part):
 class PollInterval(Part):
     """The pauses between polls."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": "The pauses between polls when the service sends no Retry-After."
-        }
-    )
+    model_config = described("The pauses between polls when the service sends no Retry-After.")
 
     first_s: float | None = Field(
         None, gt=0, description="The first pause between polls (default 5)."
@@ -553,9 +510,7 @@ class PollInterval(Part):
 class RetryAfter(Part):
     """The bounds within which a poll's Retry-After is honoured."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"description": "A poll's Retry-After is honoured within these bounds."}
-    )
+    model_config = described("A poll's Retry-After is honoured within these bounds.")
 
     min_s: float | None = Field(None, ge=0, description="default 1")
     max_s: float | None = Field(None, gt=0, description="default 300")
@@ -564,15 +519,11 @@ class RetryAfter(Part):
 class LongRunning(Part):
     """An operation polled until it ends."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The first answer starts an operation, polled until it ends; not "
+        "waiting (or the call's Timeout coming first) returns an "
+        "operation handle that any worker resumes.",
         title="Long-running operation",
-        json_schema_extra={
-            "description": (
-                "The first answer starts an operation, polled until it ends; not "
-                "waiting (or the call's Timeout coming first) returns an "
-                "operation handle that any worker resumes."
-            )
-        },
     )
 
     started: list[Annotated[int, Field(ge=200, le=299)]] | None = Field(
@@ -701,15 +652,11 @@ class UploadBlocks(Part):
 class Upload(Part):
     """A large file sent first to a location the service hands out."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "A large file goes first to a location the service hands out, PUT"
+        " in blocks; then the action's request is sent with the location "
+        "instead of the file.",
         title="Upload location",
-        json_schema_extra={
-            "description": (
-                "A large file goes first to a location the service hands out, PUT"
-                " in blocks; then the action's request is sent with the location "
-                "instead of the file."
-            )
-        },
     )
 
     input: InputKey = Field(description="The file input.")
@@ -731,13 +678,9 @@ class Upload(Part):
 class StageColumns(Part):
     """Where the table's columns are known."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "Where the table's columns are known: rows are checked against "
-                "them before anything is written."
-            )
-        }
+    model_config = described(
+        "Where the table's columns are known: rows are checked against "
+        "them before anything is written."
     )
 
     delta_log: Step = Field(
@@ -764,18 +707,14 @@ class StageColumns(Part):
 class Stage(Part):
     """Rows (or a file) written first as a file."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Rows (or a file) written first as a file, through a create, an "
+        "append per chunk and a flush (the protocol of a data lake's file "
+        "system); then the action's request is sent with"
+        " `then` in place of the rows. Templates may name {$stage.name} "
+        "(a new file name per call), {$chunk.offset}, {$stage.size} and "
+        "{$stage.rows}.",
         title="Staged file",
-        json_schema_extra={
-            "description": (
-                "Rows (or a file) written first as a file, through a create, an "
-                "append per chunk and a flush (the protocol of a data lake's file "
-                "system); then the action's request is sent with"
-                " `then` in place of the rows. Templates may name {$stage.name} "
-                "(a new file name per call), {$chunk.offset}, {$stage.size} and "
-                "{$stage.rows}."
-            )
-        },
     )
 
     rows: InputKey = Field(
@@ -816,14 +755,10 @@ class Stage(Part):
 class Gather(Part):
     """Where the list comes from when the caller gives none."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "When the caller gives no list: the request (usually another "
+        "action) whose answer gives it.",
         title="Gather",
-        json_schema_extra={
-            "description": (
-                "When the caller gives no list: the request (usually another "
-                "action) whose answer gives it."
-            )
-        },
     )
 
     action: InputKey | None = None
@@ -842,14 +777,10 @@ class Gather(Part):
 class Chunks(Part):
     """A request (and its operation) once per slice of a list input."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Send the request (and follow its operation) once per slice of a "
+        "list input; merge the results.",
         title="Chunks",
-        json_schema_extra={
-            "description": (
-                "Send the request (and follow its operation) once per slice of a "
-                "list input; merge the results."
-            )
-        },
     )
 
     input: InputKey = Field(description="The array input to slice.")
@@ -869,11 +800,9 @@ class Chunks(Part):
 class ActionOpenApi(Part):
     """The operations of the OpenAPI document an action stands for."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The operations of the pack's OpenAPI document this action stands for.",
         title="OpenAPI operations",
-        json_schema_extra={
-            "description": "The operations of the pack's OpenAPI document this action stands for."
-        },
     )
 
     operations: Annotated[list[Annotated[str, Field(min_length=1)]], Unique] = Field(
@@ -905,11 +834,9 @@ class Remember(Part):
 class Action(Part):
     """One action of a pack (``actions/<key>.yaml``)."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "One action of a pack: its typed inputs and the HTTP request it makes.",
         title="connectorkit action",
-        json_schema_extra={
-            "description": "One action of a pack: its typed inputs and the HTTP request it makes."
-        },
     )
 
     key: InputKey = Field(

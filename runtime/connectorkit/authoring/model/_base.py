@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import CoreSchema
 
-__all__ = ["REF", "SNAKE", "InputKey", "OneOf", "Part", "ref"]
+__all__ = ["REF", "SNAKE", "InputKey", "OneOf", "Part", "described", "ref"]
 
 SNAKE = "^[a-z][a-z0-9_]*$"
 
@@ -25,6 +25,18 @@ REF = "x-ref"
 def ref(target: str) -> WithJsonSchema:
     """The schema of a type that is a reference to ``target`` (``file#/$defs/name``)."""
     return WithJsonSchema({REF: target})
+
+
+def described(description: str, *, title: str | None = None) -> ConfigDict:
+    """A part's configuration giving its published schema ``description`` (and ``title``).
+
+    The schema's description is for pack authors; the class's docstring stays for readers of
+    the code.
+    """
+    config = ConfigDict(json_schema_extra={"description": description})
+    if title is not None:
+        config["title"] = title
+    return config
 
 
 class OneOf:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema
 
-from connectorkit.authoring.model._base import SNAKE, InputKey, Part
+from connectorkit.authoring.model._base import SNAKE, InputKey, Part, described
 from connectorkit.authoring.model._input import Definition
 
 __all__ = [
@@ -28,9 +28,7 @@ Thumbprint = Literal["x5t", "x5t#S256"]
 class ApiKey(Part):
     """Where an api_key connection's key goes."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"description": "type api_key: where the key goes."}
-    )
+    model_config = described("type api_key: where the key goes.")
 
     in_: Literal["header", "query"] = Field(
         "header", alias="in", description="A request header, or a query parameter."
@@ -96,16 +94,12 @@ class FederatedSource(Part):
 class ClientAssertion(Part):
     """How a private_key_jwt client assertion is made."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "token_endpoint_auth_method private_key_jwt: how the client assertion is made. "
-                "Without federated sources it is signed with the certificate of the values "
-                "certificate (PEM text) or certificate_path (a PEM file), holding the private key "
-                "and, usually, the certificate; certificate_password decrypts an encrypted key, "
-                "certificate_thumbprint (SHA-1, hex) names the certificate when the PEM has none."
-            )
-        }
+    model_config = described(
+        "token_endpoint_auth_method private_key_jwt: how the client assertion is made. "
+        "Without federated sources it is signed with the certificate of the values "
+        "certificate (PEM text) or certificate_path (a PEM file), holding the private key "
+        "and, usually, the certificate; certificate_password decrypts an encrypted key, "
+        "certificate_thumbprint (SHA-1, hex) names the certificate when the PEM has none."
     )
 
     algorithm: Literal["RS256", "PS256"] = Field("RS256", description="The signature algorithm.")
@@ -172,11 +166,7 @@ class IdentityEndpoint(Part):
 class ManagedIdentity(Part):
     """Where a managed identity gets its tokens."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": "type managed_identity: where the host's identity gets its tokens."
-        }
-    )
+    model_config = described("type managed_identity: where the host's identity gets its tokens.")
 
     resource: str = Field(
         "{resource}",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from connectorkit.authoring.model._base import REF, SNAKE, InputKey, OneOf, Part
+from connectorkit.authoring.model._base import REF, SNAKE, InputKey, OneOf, Part, described
 from connectorkit.authoring.model._input import Shared
 
 __all__ = [
@@ -84,15 +84,11 @@ class TokenRefused(Part):
 class Quirks(Part):
     """How the service departs from plain HTTP."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "How the service departs from plain HTTP, as data: which responses mean the "
-                "access token was refused, where its error bodies keep a code and a message, "
-                "which statuses mean throttling. Left out, 401 refuses a token, 429 throttles, "
-                "and error bodies are read as OAuth's {error, error_description}."
-            )
-        }
+    model_config = described(
+        "How the service departs from plain HTTP, as data: which responses mean the "
+        "access token was refused, where its error bodies keep a code and a message, "
+        "which statuses mean throttling. Left out, 401 refuses a token, 429 throttles, "
+        "and error bodies are read as OAuth's {error, error_description}."
     )
 
     token_refused: list[TokenRefused] | None = Field(
@@ -171,13 +167,9 @@ class Advice(Part):
 class Check(Part):
     """The call that tests a connection."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "The cheapest call that needs a valid token: `connectorkit check` makes it to "
-                "test a connection."
-            )
-        }
+    model_config = described(
+        "The cheapest call that needs a valid token: `connectorkit check` makes it to "
+        "test a connection."
     )
 
     action: str = Field(description="The key of one of the pack's actions.")
@@ -225,15 +217,11 @@ class OptionalPrefix(Part):
 class ConnectorOpenApi(Part):
     """The OpenAPI document the pack's actions follow."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The OpenAPI document the pack's actions follow. `connectorkit import-openapi` "
+        "reads these settings and the conformance tests check every action's request "
+        "against the document.",
         title="OpenAPI",
-        json_schema_extra={
-            "description": (
-                "The OpenAPI document the pack's actions follow. `connectorkit import-openapi` "
-                "reads these settings and the conformance tests check every action's request "
-                "against the document."
-            )
-        },
     )
 
     document: str | None = Field(
@@ -325,14 +313,10 @@ _CallInput = Annotated[
 class Connector(Part):
     """What an action pack is (``connector.yaml``)."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "What an action pack is: its key, its default connection, the input definitions "
+        "its actions share and the call inputs every action accepts.",
         title="connectorkit connector.yaml",
-        json_schema_extra={
-            "description": (
-                "What an action pack is: its key, its default connection, the input definitions "
-                "its actions share and the call inputs every action accepts."
-            )
-        },
     )
 
     key: InputKey = Field(description="The pack's name (snake_case).")

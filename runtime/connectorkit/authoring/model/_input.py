@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from connectorkit.authoring.model._base import REF, SNAKE, InputKey, Part, ref
+from connectorkit.authoring.model._base import REF, SNAKE, InputKey, Part, described, ref
 
 __all__ = [
     "DEFS",
@@ -111,14 +111,10 @@ _SOURCE_INPUTS = (
 class Choices(Part):
     """Where an input's values come from."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The input's values come from the service: another action lists them, and a "
+        "designer picks one.",
         title="Choices",
-        json_schema_extra={
-            "description": (
-                "The input's values come from the service: another action lists them, and a "
-                "designer picks one."
-            )
-        },
     )
 
     action: InputKey = Field(description=_SOURCE_ACTION)
@@ -147,13 +143,9 @@ class Choices(Part):
 class DynamicSchemaColumns(Part):
     """A list of columns in place of a JSON Schema."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "at holds a list of columns, not a JSON Schema: each column's name and type "
-                "fields, and the schema of each type."
-            )
-        }
+    model_config = described(
+        "at holds a list of columns, not a JSON Schema: each column's name and type "
+        "fields, and the schema of each type."
     )
 
     name: str | None = Field(None, description="The field naming a column (default name).")
@@ -166,14 +158,10 @@ class DynamicSchemaColumns(Part):
 class DynamicSchema(Part):
     """Where an input's shape comes from."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "The shape of the input's value comes from the service (a row's fields from the "
+        "chosen table's columns). For an array input it is the shape of each element.",
         title="Dynamic schema",
-        json_schema_extra={
-            "description": (
-                "The shape of the input's value comes from the service (a row's fields from the "
-                "chosen table's columns). For an array input it is the shape of each element."
-            )
-        },
     )
 
     action: InputKey = Field(description=_SOURCE_ACTION)
@@ -329,14 +317,10 @@ class Shared(InputFields):
 class Use(InputFields):
     """A shared input used by an action."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "Refers to an input of connector.yaml `inputs` by name, optionally overriding "
+        "some of its fields (`required: true`, a `default`, ...).",
         title="Use of a shared input",
-        json_schema_extra={
-            "description": (
-                "Refers to an input of connector.yaml `inputs` by name, optionally overriding "
-                "some of its fields (`required: true`, a `default`, ...)."
-            )
-        },
     )
 
     key: Forbidden = None

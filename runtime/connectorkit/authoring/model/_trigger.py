@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
-from connectorkit.authoring.model._base import InputKey, Part
+from connectorkit.authoring.model._base import InputKey, Part, described
 from connectorkit.authoring.model._input import ActionInput
 
 __all__ = ["Each", "Next", "Order", "Trigger", "TriggerExample", "TriggerList", "Where", "Window"]
@@ -30,13 +30,9 @@ Where = Annotated[
 class Each(Part):
     """Part of a trigger: Each."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "List the items once per item of another list (each refresh history of a "
-                "workspace's datasets); templates name that item as $parent."
-            )
-        }
+    model_config = described(
+        "List the items once per item of another list (each refresh history of a "
+        "workspace's datasets); templates name that item as $parent."
     )
 
     action: InputKey = Field(description="The action that lists the parents.")
@@ -65,13 +61,9 @@ class Each(Part):
 class TriggerList(Part):
     """Part of a trigger: TriggerList."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "Where the candidate items come from: an action of the pack (its request, pages "
-                "and rate budgets), or the runtime's ledger of push jobs."
-            )
-        }
+    model_config = described(
+        "Where the candidate items come from: an action of the pack (its request, pages "
+        "and rate budgets), or the runtime's ledger of push jobs."
     )
 
     action: InputKey | None = Field(
@@ -105,13 +97,9 @@ class TriggerList(Part):
 class Order(Part):
     """Part of a trigger: Order."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "The items are ordered by a field: a poll gives those after the highest value "
-                "seen (and those at it not seen yet)."
-            )
-        }
+    model_config = described(
+        "The items are ordered by a field: a poll gives those after the highest value "
+        "seen (and those at it not seen yet)."
     )
 
     by: str = Field(
@@ -142,13 +130,9 @@ class Order(Part):
 class Next(Part):
     """Part of a trigger: Next."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "The service keeps the position: each answer says where the next poll goes, and "
-                "every item of an answer is new."
-            )
-        }
+    model_config = described(
+        "The service keeps the position: each answer says where the next poll goes, and "
+        "every item of an answer is new."
     )
 
     url: str = Field(
@@ -166,13 +150,9 @@ class Next(Part):
 class Window(Part):
     """Part of a trigger: Window."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "description": (
-                "The listing takes a time window ($window.start, $window.end): a poll asks from "
-                "the last position to now, within these limits."
-            )
-        }
+    model_config = described(
+        "The listing takes a time window ($window.start, $window.end): a poll asks from "
+        "the last position to now, within these limits."
     )
 
     span_s: int | None = Field(
@@ -211,15 +191,11 @@ class TriggerExample(Part):
 class Trigger(Part):
     """One trigger of a pack (``triggers/<key>.yaml``)."""
 
-    model_config = ConfigDict(
+    model_config = described(
+        "One trigger of a pack: what a poll lists, what identifies and orders the items, "
+        "and what an event of a new one carries. Exactly one of order, changes and next "
+        "says how a poll tells new items from the rest.",
         title="connectorkit trigger",
-        json_schema_extra={
-            "description": (
-                "One trigger of a pack: what a poll lists, what identifies and orders the items, "
-                "and what an event of a new one carries. Exactly one of order, changes and next "
-                "says how a poll tells new items from the rest."
-            )
-        },
     )
 
     key: InputKey = Field(
